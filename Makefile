@@ -1,0 +1,42 @@
+# Two commands set up everything on a fresh machine with python3:
+#   make demo   - the course's main job (see README)
+#   make test   - the whole test suite (what CI runs)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lab release check-release lint format bench clean
+
+$(STAMP): pyproject.toml scripts/setup_system.sh
+	bash scripts/setup_system.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+	$(BIN)/python -m pip install --quiet -e '.[dev]' >> $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+	$(BIN)/jupyter labextension disable "@jupyterlab/apputils-extension:announcements" > /dev/null 2>&1 || true
+	touch $(STAMP)
+
+demo: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m autograder demo
+
+test: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lab: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)/notebooks
+
+release: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m autograder release
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]' > $(VENV)/pip-bench.log 2>&1 || true
+	$(BIN)/python benchmarks/mlp_vs_peers.py
+
+clean:
+	rm -rf $(VENV) gradebook.db submitted autograded feedback .pytest_cache

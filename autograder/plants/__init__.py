@@ -1,0 +1,70 @@
+"""Planted bugs and alternative correct answers, per assignment.
+
+Each module ``autograder/plants/<assignment id with - as _>.py`` (e.g. ``_01_chain_rule``
+for "01-chain-rule") defines ``PLANTS``: a list of :class:`Plant`.  The notebook tests
+plant each into the solutions notebook and assert the grade (bugs lose exactly the
+listed cells' points and the failing output names the bug; alternatives keep full
+marks); the sample-class generator of the autograder reuses them as realistic
+submissions.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+import nbformat
+
+
+@dataclass(frozen=True)
+class Plant:
+    """A modification of a solutions notebook.
+
+    Attributes
+    ----------
+    name : str
+        Short label, e.g. "dW transposed".
+    notebook : str
+        Notebook name without .ipynb.
+    cells : dict of str to str
+        grade_id of an autograded answer cell -> replacement source (the whole cell).
+    failing : tuple of str
+        grade_ids of test cells expected to lose points (empty for an alternative
+        correct answer).
+    says : str
+        Case-insensitive substring that the failing tests' output must contain (the
+        diagnosis), or "" for alternatives.
+    """
+
+    name: str
+    notebook: str
+    cells: dict = field(default_factory=dict)
+    failing: tuple = ()
+    says: str = ""
+
+    @property
+    def is_bug(self):
+        return bool(self.failing)
+
+    def apply(self, nb):
+        """Return a copy of notebook `nb` with the replacement cells planted."""
+        nb = nbformat.from_dict(nb)
+        found = set()
+        for cell in nb.cells:
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if gid in self.cells:
+                cell.source = self.cells[gid]
+                found.add(gid)
+        missing = set(self.cells) - found
+        if missing:
+            raise KeyError(f"plant {self.name!r}: no cells with grade_id {sorted(missing)}")
+        return nb
+
+
+def plants_for(assignment):
+    """The PLANTS list of an assignment ([] when it has none)."""
+    module = "autograder.plants._" + assignment.replace("-", "_")
+    try:
+        return list(importlib.import_module(module).PLANTS)
+    except ModuleNotFoundError:
+        return []

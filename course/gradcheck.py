@@ -1,0 +1,490 @@
+"""Gradient checking by central differences, with a diagnosis of what went wrong.
+
+Tolerance policy (the one place it is written; notebooks quote it):
+
+- float64 throughout; central differences with step ``H = 1e-5``, whose error is
+  O(h²) truncation plus about 1e-11·|f| of round-off;
+- an entry passes when ``|g − n| / max(|g| + |n|, FLOOR) ≤ RTOL`` with ``RTOL = 1e-5``
+  and ``FLOOR = ATOL / RTOL · max(1, |f(x)|)``, ``ATOL = 1e-8``: a relative test for
+  ordinary entries and an absolute one (|g − n| ≤ 1e-8 for a loss of order 1) for
+  entries that are zero or nearly so, where finite differences carry only noise;
+- a gradient passes when every entry passes; ``max_rel_error`` is the largest entry
+  error under that measure, so ``ok`` is exactly ``max_rel_error <= RTOL``.
+
+Bugs of the usual kinds move entries by O(1) relative amounts, five orders of magnitude
+above the tolerance, so a wrong gradient cannot slip through on noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "ATOL",
+    "H",
+    "RTOL",
+    "TOLERANCE_POLICY",
+    "GradientCheck",
+    "check_gradient",
+    "check_gradients",
+    "diagnose",
+    "numerical_gradient",
+    "relative_error",
+]
+
+H = 1e-5
+RTOL = 1e-5
+ATOL = 1e-8
+TOLERANCE_POLICY = (
+    f"float64 central differences with h = {H:g}; an entry passes when "
+    f"|yours − numeric| / max(|yours| + |numeric|, {ATOL:g}/{RTOL:g}·max(1, |J|)) ≤ {RTOL:g}"
+)
+# Diagnoses compare the student's gradient with a *model* of a bug built from the
+# numerical gradient, so they allow for the numerical gradient's own error.
+_DIAG_RTOL = 1e-3
+
+
+def numerical_gradient(f, x, h=H):
+    """Central differences (f(x + h e_i) − f(x − h e_i)) / 2h for every entry i of x.
+
+    `x` is perturbed in place, one entry at a time, and restored afterwards, also when
+    `f` raises.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float``, a scalar function of the array `x`.
+    x : ndarray of float64
+        The point; any shape.
+    h : float
+        Step.
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`.
+
+    Raises
+    ------
+    TypeError
+        If `x` is not a float64 array (an int array cannot hold x ± h, a float32
+        one loses the difference to round-off).
+    """
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise TypeError(
+            "numerical_gradient needs x as a float64 numpy array, got "
+            f"{type(x).__name__}{'' if not isinstance(x, np.ndarray) else ' of ' + str(x.dtype)}"
+        )
+    grad = np.zeros_like(x)
+    flat = x.reshape(-1)  # a view when x is contiguous
+    if not np.shares_memory(flat, x):
+        raise ValueError("numerical_gradient needs a contiguous x (use np.ascontiguousarray)")
+    gflat = grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        try:
+            flat[i] = old + h
+            f_plus = _scalar(f(x))
+            flat[i] = old - h
+            f_minus = _scalar(f(x))
+        finally:
+            flat[i] = old
+        gflat[i] = (f_plus - f_minus) / (2.0 * h)
+    return grad
+
+
+def _scalar(value):
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.size != 1:
+        raise ValueError(f"the function must return a scalar loss, got shape {arr.shape}")
+    return float(arr.reshape(()))
+
+
+def _entry_errors(a, b, floor):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor)
+    return np.where(np.isnan(err), np.inf, err)
+
+
+def relative_error(a, b, floor=np.finfo(np.float64).tiny):
+    """max over entries of |a − b| / max(|a| + |b|, floor).
+
+    Parameters
+    ----------
+    a, b : array_like
+        Same shape.
+    floor : float
+        Lower bound of the denominator (the default only avoids 0/0).
+
+    Returns
+    -------
+    float
+        In [0, 1] for finite inputs; inf if an entry is NaN or inf.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(_entry_errors(a, b, floor)))
+
+
+@dataclass
+class GradientCheck:
+    """The outcome of :func:`check_gradient`.
+
+    Attributes
+    ----------
+    ok : bool
+        Every entry within the tolerance policy.
+    max_rel_error : float
+        Largest entry error (see the module docstring); inf on a shape mismatch.
+    worst_index : tuple of int or None
+        Index of the worst entry.
+    diagnosis : str or None
+        The likely bug in one sentence; None when the gradient is right, or when it
+        is wrong in no recognisable way.
+    analytic, numeric : ndarray
+        The gradient checked and the finite-difference estimate.
+    tolerance : float
+        The RTOL used.
+    """
+
+    ok: bool
+    max_rel_error: float
+    worst_index: tuple | None
+    diagnosis: str | None
+    analytic: np.ndarray = field(repr=False)
+    numeric: np.ndarray = field(repr=False)
+    tolerance: float = RTOL
+
+    def message(self, name="the gradient", reveal=True):
+        """A readable verdict, e.g. for an assertion.
+
+        Parameters
+        ----------
+        name : str
+            What was checked, e.g. "∂J/∂W2".
+        reveal : bool
+            Whether to show the expected (finite-difference) value.
+        """
+        if self.ok:
+            return f"{name} matches finite differences (max relative error {self.max_rel_error:.1e})."
+        if self.worst_index is None:
+            text = f"{name} has shape {np.shape(self.analytic)}"
+            if np.shape(self.numeric):
+                text += f", but it must have shape {np.shape(self.numeric)}"
+            text += "."
+        else:
+            idx = list(self.worst_index)
+            yours = float(np.asarray(self.analytic)[self.worst_index])
+            text = f"{name} is wrong, worst at entry {idx}: yours {yours:.6g}"
+            if reveal:
+                expected = float(self.numeric[self.worst_index])
+                text += f", finite differences give {expected:.6g}"
+            text += f" (relative error {self.max_rel_error:.1e} > {self.tolerance:g})."
+        if self.diagnosis:
+            text += f"\nLikely bug: {self.diagnosis}"
+        return text
+
+    def __bool__(self):
+        return bool(self.ok)
+
+
+def check_gradient(
+    f,
+    x,
+    grad,
+    *,
+    h=H,
+    rtol=RTOL,
+    atol=ATOL,
+    activation_prime=None,
+    batch_size=None,
+    suspects=None,
+    numeric=None,
+):
+    """Compare an analytic gradient with central differences of `f` at `x`.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float``.
+    x : ndarray of float64
+        The point (perturbed in place during the check and restored).
+    grad : array_like
+        The analytic gradient to check; should have the shape of `x`.
+    h, rtol, atol : float
+        The tolerance policy (module docstring); leave the defaults.
+    activation_prime : array_like, optional
+        f'(z) values broadcastable to `x`'s shape; lets the diagnosis recognise a
+        missing (or extra) f'(z) factor.
+    batch_size : int, optional
+        N of the minibatch; lets the diagnosis recognise a missing or doubled 1/N.
+    suspects : dict of str to array_like, optional
+        Named gradients that known bugs would produce, e.g. computed by a reference
+        implementation with the bug planted; a match names the bug.
+    numeric : ndarray, optional
+        A finite-difference gradient already computed (skips recomputing it).
+
+    Returns
+    -------
+    GradientCheck
+    """
+    g = np.asarray(grad, dtype=np.float64) if _is_numeric(grad) else None
+    if numeric is None:
+        numeric = numerical_gradient(f, x, h)
+    f0 = abs(_scalar(f(x)))
+    floor = atol / rtol * max(1.0, f0 if np.isfinite(f0) else 1.0)
+    if g is None:
+        return GradientCheck(
+            False,
+            np.inf,
+            None,
+            f"it is not an array of numbers (got {type(grad).__name__}); return the gradient "
+            f"as a numpy array of shape {np.shape(x)}",
+            np.asarray([]),
+            numeric,
+            rtol,
+        )
+    if g.shape != numeric.shape:
+        return GradientCheck(
+            False, np.inf, None, _shape_diagnosis(g, numeric), g, numeric, rtol
+        )
+    errors = _entry_errors(g, numeric, floor)
+    worst = np.unravel_index(int(np.argmax(errors)), errors.shape) if errors.size else ()
+    max_err = float(errors[worst]) if errors.size else 0.0
+    ok = bool(max_err <= rtol)
+    diagnosis = None
+    if not ok:
+        diagnosis = diagnose(
+            g,
+            numeric,
+            floor=floor,
+            entry_ok=errors <= rtol,
+            activation_prime=activation_prime,
+            batch_size=batch_size,
+            suspects=suspects,
+        )
+    return GradientCheck(
+        ok, max_err, tuple(int(i) for i in worst), diagnosis, g, numeric, rtol
+    )
+
+
+def _is_numeric(value):
+    try:
+        arr = np.asarray(value)
+    except Exception:  # noqa: BLE001 - anything unconvertible is simply not numeric
+        return False
+    return arr.dtype.kind in "biuf"
+
+
+def _shape_diagnosis(g, n):
+    if g.ndim == 2 and g.shape == n.T.shape:
+        return (
+            f"it has shape {g.shape}, the transpose of the parameter's {n.shape}: looks "
+            "transposed (for ∂J/∂W^m = δ^m (a^{m-1})ᵀ the rows follow δ, the columns a^{m-1})"
+        )
+    if g.size == n.size and n.ndim == 2 and n.shape[1] == 1:
+        return (
+            f"it has shape {g.shape} but a bias gradient has shape {n.shape}: keep the column "
+            "shape with keepdims=True"
+        )
+    if n.ndim == 2 and n.shape[1] == 1 and g.ndim >= 1 and g.shape[0] != n.shape[0]:
+        return (
+            "a bias gradient sums δ over the batch, i.e. over the columns (axis=1); "
+            f"shape {g.shape} suggests the sum ran over the wrong axis"
+        )
+    return f"it has shape {g.shape} but the parameter has shape {n.shape}"
+
+
+def _matches(u, v, floor):
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    if u.shape != v.shape or not np.all(np.isfinite(v)):
+        return False
+    return bool(np.max(_entry_errors(u, v, floor), initial=0.0) <= _DIAG_RTOL)
+
+
+def _fraction_name(c):
+    for value, name in ((2.0, "2"), (0.5, "½"), (4.0, "4"), (0.25, "¼"), (-2.0, "−2"), (-0.5, "−½")):
+        if abs(c - value) <= _DIAG_RTOL * abs(value):
+            return name
+    return None
+
+
+def diagnose(
+    g,
+    n,
+    *,
+    floor=ATOL / RTOL,
+    entry_ok=None,
+    activation_prime=None,
+    batch_size=None,
+    suspects=None,
+):
+    """Name the likely bug that turns the true gradient `n` into `g`, or None.
+
+    Tried in order: non-finite values; all zero; the caller's `suspects`; sign; a
+    missing or extra f'(z); transposition; a constant factor (2, ½, N, 1/N, other);
+    right on some rows or columns only.
+
+    Parameters
+    ----------
+    g : ndarray
+        The wrong gradient (same shape as `n`).
+    n : ndarray
+        The finite-difference gradient.
+    floor : float
+        Denominator floor for comparing entries.
+    entry_ok : ndarray of bool, optional
+        Which entries passed the check.
+    activation_prime, batch_size, suspects
+        As in :func:`check_gradient`.
+
+    Returns
+    -------
+    str or None
+    """
+    g = np.asarray(g, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    if not np.all(np.isfinite(g)):
+        return (
+            "it contains NaN or inf: look for an overflow (exp of a large number) or a "
+            "log/division at 0"
+        )
+    n_scale = float(np.max(np.abs(n), initial=0.0))
+    if n_scale > floor * _DIAG_RTOL and not np.any(np.abs(g) > floor * _DIAG_RTOL):
+        return (
+            "it is zero everywhere while the loss does depend on this parameter: the "
+            "gradient never reaches it (an unassigned result, a missing +=, or a path "
+            "left out of the backward pass)"
+        )
+    for name, model in (suspects or {}).items():
+        if _matches(g, model, floor):
+            return name
+    if _matches(g, -n, floor):
+        return (
+            "the sign is flipped: check the direction of differences such as (a − y) "
+            "versus (y − a), and minus signs in the derivative"
+        )
+    if activation_prime is not None:
+        fp = np.broadcast_to(np.asarray(activation_prime, dtype=np.float64), n.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            missing = np.where(fp != 0, n / fp, 0.0)
+        if _matches(g, missing, floor):
+            return (
+                "it is missing the factor f'(z) (σ'(z) = σ(z)(1 − σ(z)) for a sigmoid): "
+                "δ = f'(z) ∘ ∂J/∂a, not ∂J/∂a alone"
+            )
+        if _matches(g, n * fp, floor):
+            return "it has one factor f'(z) too many: f'(z) enters δ once per layer"
+    if n.ndim == 2 and n.shape[0] == n.shape[1] and n.shape[0] > 1 and _matches(g, n.T, floor):
+        return (
+            "it looks transposed: for ∂J/∂W^m = δ^m (a^{m-1})ᵀ the rows follow δ^m "
+            "and the columns a^{m-1}"
+        )
+    denom = float(np.sum(n * n))
+    if denom > 0:
+        c = float(np.sum(g * n) / denom)
+        if c != 0 and _matches(g, c * n, floor):
+            return _scale_sentence(c, batch_size)
+    if entry_ok is not None and n.ndim == 2 and n.size > 1:
+        sentence = _partial_sentence(np.asarray(entry_ok, dtype=bool))
+        if sentence:
+            return sentence
+    return None
+
+
+def _scale_sentence(c, batch_size):
+    if batch_size and batch_size > 1:
+        N = batch_size
+        if abs(c - N) <= _DIAG_RTOL * N:
+            return (
+                f"it is N = {N} times too large: the batch average's 1/N is missing "
+                "(it belongs in the loss, once)"
+            )
+        if abs(c - 1.0 / N) <= _DIAG_RTOL / N:
+            return (
+                f"it is N = {N} times too small: the 1/N of the batch average is applied "
+                "twice (it belongs in the loss, once)"
+            )
+    name = _fraction_name(c)
+    if name == "2":
+        return (
+            "it is off by a factor 2 (twice too large): the derivative of ½(a − y)² is "
+            "(a − y); is a ½ or a doubled term involved?"
+        )
+    if name == "½":
+        return (
+            "it is off by a factor ½ (half the right value): e.g. the derivative of y² "
+            "is 2y, or a path of a variable used twice is missing"
+        )
+    if name is not None:
+        return f"it is off by a constant factor {name}"
+    return f"it is off by a constant factor ≈ {c:.4g}: the direction is right, the scale is not"
+
+
+def _partial_sentence(entry_ok):
+    rows_ok = entry_ok.all(axis=1)
+    cols_ok = entry_ok.all(axis=0)
+    if rows_ok.any() and not rows_ok.all():
+        bad = np.flatnonzero(~rows_ok).tolist()
+        return (
+            f"it is right in some rows but wrong in rows {bad}: look at what differs for "
+            "those units (an index, a loop bound, a term left out for them)"
+        )
+    if cols_ok.any() and not cols_ok.all():
+        bad = np.flatnonzero(~cols_ok).tolist()
+        return (
+            f"it is right in some columns but wrong in columns {bad}: look at what differs "
+            "for those inputs (an index, a loop bound, a bias column treated as a weight)"
+        )
+    return None
+
+
+def check_gradients(loss, params, grads, names=None, **kwargs):
+    """Check several parameters' gradients of ``loss(params)``, one result per name.
+
+    Each parameter is perturbed in a private copy of `params`, so the caller's arrays
+    are never touched.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(params) -> float``.
+    params : dict of str to ndarray
+    grads : dict of str to array_like
+        Analytic gradients keyed like `params`.
+    names : iterable of str, optional
+        Which parameters to check (default: all of `params`).
+    **kwargs
+        Passed to :func:`check_gradient`; `suspects` may be a dict of name to dict.
+
+    Returns
+    -------
+    dict of str to GradientCheck
+    """
+    results = {}
+    suspects = kwargs.pop("suspects", None) or {}
+    for name in names if names is not None else list(params):
+        work = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+
+        def f(x, name=name, work=work):
+            work[name] = x
+            return loss(work)
+
+        x = work[name]
+        if name not in grads:
+            results[name] = GradientCheck(
+                False, np.inf, None, f"no gradient was returned for {name!r}", np.asarray([]),
+                numerical_gradient(f, x), kwargs.get("rtol", RTOL),
+            )
+            continue
+        results[name] = check_gradient(f, x, grads[name], suspects=suspects.get(name), **kwargs)
+    return results
