@@ -100,7 +100,9 @@ def _cell_text(cell):
         if out.get("output_type") == "stream":
             parts.append(out.get("text", ""))
         elif out.get("output_type") == "error":
-            parts.append("\n".join(out.get("traceback", [])) or f"{out.get('ename')}: {out.get('evalue')}")
+            parts.append(
+                "\n".join(out.get("traceback", [])) or f"{out.get('ename')}: {out.get('evalue')}"
+            )
         elif "data" in out and "text/plain" in out["data"]:
             parts.append(out["data"]["text/plain"])
     return "\n".join(parts)
@@ -134,7 +136,9 @@ class CourseSandbox:
             shutil.copytree(SOLUTIONS / a, self.root / "source" / a, dirs_exist_ok=True)
             result = self.api.generate_assignment(a)
             if not result["success"]:
-                raise RuntimeError(f"nbgrader generate_assignment {a} failed:\n{result['log']}\n{result['error']}")
+                raise RuntimeError(
+                    f"nbgrader generate_assignment {a} failed:\n{result['log']}\n{result['error']}"
+                )
 
     def release_path(self, assignment, name):
         return self.root / "release" / assignment / f"{name}.ipynb"
@@ -177,8 +181,14 @@ class CourseSandbox:
         with Gradebook(self.db_url) as gb:
             gb.update_or_create_student(student)
         result = self.api.autograde(assignment, student, force=True)
-        report = GradeReport(student, assignment, 0.0, 0.0, log=result.get("log", "") or "",
-                             success=bool(result["success"]))
+        report = GradeReport(
+            student,
+            assignment,
+            0.0,
+            0.0,
+            log=result.get("log", "") or "",
+            success=bool(result["success"]),
+        )
         if not result["success"]:
             report.log += "\n" + str(result.get("error", ""))
         texts = {}
@@ -196,7 +206,9 @@ class CourseSandbox:
             for nb in submission.notebooks:
                 for g in nb.grades:
                     score = g.score if g.score is not None else 0.0
-                    report.cells[g.name] = CellGrade(g.name, float(score), float(g.max_score), texts.get(g.name, ""))
+                    report.cells[g.name] = CellGrade(
+                        g.name, float(score), float(g.max_score), texts.get(g.name, "")
+                    )
             report.score = float(submission.score)
             report.max_score = float(submission.max_score)
         return report
@@ -209,8 +221,12 @@ def clean_release_differences(generated_dir, committed_dir):
     returns a list of human-readable differences (empty when in sync).
     """
     problems = []
-    generated = {p.relative_to(generated_dir) for p in Path(generated_dir).rglob("*") if p.is_file()}
-    committed = {p.relative_to(committed_dir) for p in Path(committed_dir).rglob("*") if p.is_file()}
+    generated = {
+        p.relative_to(generated_dir) for p in Path(generated_dir).rglob("*") if p.is_file()
+    }
+    committed = {
+        p.relative_to(committed_dir) for p in Path(committed_dir).rglob("*") if p.is_file()
+    }
     for rel in sorted(generated - committed):
         problems.append(f"missing from notebooks/: {rel}")
     for rel in sorted(committed - generated):

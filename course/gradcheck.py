@@ -110,7 +110,10 @@ def _entry_errors(a, b, floor):
     return np.where(np.isnan(err), np.inf, err)
 
 
-def relative_error(a, b, floor=np.finfo(np.float64).tiny):
+TINY = float(np.finfo(np.float64).tiny)
+
+
+def relative_error(a, b, floor=TINY):
     """max over entries of |a − b| / max(|a| + |b|, floor).
 
     Parameters
@@ -174,7 +177,9 @@ class GradientCheck:
             Whether to show the expected (finite-difference) value.
         """
         if self.ok:
-            return f"{name} matches finite differences (max relative error {self.max_rel_error:.1e})."
+            return (
+                f"{name} matches finite differences (max relative error {self.max_rel_error:.1e})."
+            )
         if self.worst_index is None:
             text = f"{name} has shape {np.shape(self.analytic)}"
             if np.shape(self.numeric):
@@ -253,9 +258,7 @@ def check_gradient(
             rtol,
         )
     if g.shape != numeric.shape:
-        return GradientCheck(
-            False, np.inf, None, _shape_diagnosis(g, numeric), g, numeric, rtol
-        )
+        return GradientCheck(False, np.inf, None, _shape_diagnosis(g, numeric), g, numeric, rtol)
     errors = _entry_errors(g, numeric, floor)
     worst = np.unravel_index(int(np.argmax(errors)), errors.shape) if errors.size else ()
     max_err = float(errors[worst]) if errors.size else 0.0
@@ -271,9 +274,7 @@ def check_gradient(
             batch_size=batch_size,
             suspects=suspects,
         )
-    return GradientCheck(
-        ok, max_err, tuple(int(i) for i in worst), diagnosis, g, numeric, rtol
-    )
+    return GradientCheck(ok, max_err, tuple(int(i) for i in worst), diagnosis, g, numeric, rtol)
 
 
 def _is_numeric(value):
@@ -312,7 +313,14 @@ def _matches(u, v, floor):
 
 
 def _fraction_name(c):
-    for value, name in ((2.0, "2"), (0.5, "½"), (4.0, "4"), (0.25, "¼"), (-2.0, "−2"), (-0.5, "−½")):
+    for value, name in (
+        (2.0, "2"),
+        (0.5, "½"),
+        (4.0, "4"),
+        (0.25, "¼"),
+        (-2.0, "−2"),
+        (-0.5, "−½"),
+    ):
         if abs(c - value) <= _DIAG_RTOL * abs(value):
             return name
     return None
@@ -482,8 +490,13 @@ def check_gradients(loss, params, grads, names=None, **kwargs):
         x = work[name]
         if name not in grads:
             results[name] = GradientCheck(
-                False, np.inf, None, f"no gradient was returned for {name!r}", np.asarray([]),
-                numerical_gradient(f, x), kwargs.get("rtol", RTOL),
+                False,
+                np.inf,
+                None,
+                f"no gradient was returned for {name!r}",
+                np.asarray([]),
+                numerical_gradient(f, x),
+                kwargs.get("rtol", RTOL),
             )
             continue
         results[name] = check_gradient(f, x, grads[name], suspects=suspects.get(name), **kwargs)

@@ -71,7 +71,9 @@ def call(fn, *args, what=None, **kwargs):
         with quiet():
             return fn(*args, **kwargs)
     except NotImplementedError:
-        raise GradingFailure(f"{name} is not implemented yet (it raises NotImplementedError).") from None
+        raise GradingFailure(
+            f"{name} is not implemented yet (it raises NotImplementedError)."
+        ) from None
     except GradingFailure:
         raise
     except Exception as exc:  # noqa: BLE001 - any student error becomes a message
@@ -84,7 +86,9 @@ def _as_array(name, value):
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise GradingFailure(f"{name} must be a number or an array of numbers, got {type(value).__name__}.") from None
+        raise GradingFailure(
+            f"{name} must be a number or an array of numbers, got {type(value).__name__}."
+        ) from None
     return arr
 
 
@@ -163,8 +167,10 @@ def check_gradient_of(name, f, x, grad, *, reveal=True, **kwargs):
             with quiet():
                 return f(point)
         except NotImplementedError:
-            raise GradingFailure("your forward pass is not implemented yet, so the gradient "
-                                 "cannot be checked against it.") from None
+            raise GradingFailure(
+                "your forward pass is not implemented yet, so the gradient "
+                "cannot be checked against it."
+            ) from None
         except GradingFailure:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -180,7 +186,8 @@ def check_gradient_of(name, f, x, grad, *, reveal=True, **kwargs):
         )
     if not result.ok:
         raise GradingFailure(
-            result.message(name, reveal=reveal) + f"\n(Checked against finite differences of your own "
+            result.message(name, reveal=reveal)
+            + f"\n(Checked against finite differences of your own "
             f"forward pass; policy: {TOLERANCE_POLICY}.)"
         )
     return result
@@ -211,7 +218,9 @@ def check_param_gradient(name, loss_of_params, params, grads, *, key=None, revea
     """
     key = name if key is None else key
     if not isinstance(grads, dict):
-        raise GradingFailure(f"the gradients must be a dict keyed like the parameters, got {type(grads).__name__}.")
+        raise GradingFailure(
+            f"the gradients must be a dict keyed like the parameters, got {type(grads).__name__}."
+        )
     if key not in grads:
         raise GradingFailure(f"no gradient for {key!r}: the dict holds {sorted(grads)}.")
     work = {k: np.array(v, dtype=np.float64) for k, v in params.items()}

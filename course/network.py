@@ -171,9 +171,7 @@ def forward(
         h = acts[m - 1].f(z)
         mask = None
         if m < M and (dropout > 0.0 or (masks is not None and m in masks)):
-            h_out, mask = dropout_forward(
-                h, dropout, rng, None if masks is None else masks.get(m)
-            )
+            h_out, mask = dropout_forward(h, dropout, rng, None if masks is None else masks.get(m))
         else:
             h_out = h
         caches.append({"a_prev": a, "z": z, "h": h, "act": acts[m - 1], "W": W, "mask": mask})
@@ -201,7 +199,9 @@ def backward(caches, dJ_da):
     M = len(caches)
     top = caches[-1]
     # δ^M = f'(z^M) ∘ ∂J/∂a^M; f'(z) is evaluated from the cached f(z).
-    delta = dJ_da if top["act"].name == "identity" else top["act"].f_prime_from_output(top["h"]) * dJ_da
+    delta = (
+        dJ_da if top["act"].name == "identity" else top["act"].f_prime_from_output(top["h"]) * dJ_da
+    )
     for m in range(M, 0, -1):
         c = caches[m - 1]
         da_prev, grads[f"W{m}"], grads[f"b{m}"] = dense_backward(delta, (c["a_prev"], c["W"]))

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .network import accuracy, forward, loss_and_grads
 from .losses import LOSSES
+from .network import accuracy, forward, loss_and_grads
 
 __all__ = ["History", "best_epoch", "minibatches", "sgd_step", "train"]
 
