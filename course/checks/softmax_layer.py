@@ -176,11 +176,6 @@ def check_ce_loss(loss_fn, z, Y, *, reveal=True):
                 f"It is K = {K} times too small: you averaged over the classes too. Sum over "
                 "the classes k, average over the examples n only (1/N).",
             ),
-            (
-                1.0 / (K * N),
-                "It is too small by K·N: np.mean over the whole array divides by K·N; sum "
-                "over the classes and divide by N only.",
-            ),
         ):
             if abs(ratio - value) <= 1e-6 * abs(value):
                 hint = sentence

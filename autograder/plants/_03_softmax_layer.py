@@ -1,0 +1,361 @@
+"""Planted bugs and correct alternatives for 03-softmax-layer.
+
+Each bug lists exactly the test cells it must cost; a backward test is judged against
+the submission's own forward, so a forward bug costs a backward cell only where the
+backward no longer matches that forward (and its message then says so).
+"""
+
+from autograder.plants import Plant
+
+NB = "softmax_layer"
+
+
+# A gradient that does not call the student's softmax, so that a softmax bug costs the
+# softmax cell only.
+GRAD_OWN_SOFTMAX = """
+def softmax_cross_entropy_grad(z, Y):
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    return (e / e.sum(axis=0, keepdims=True) - Y) / z.shape[1]
+"""
+
+
+def _backward(
+    delta="dJ_da * a * (1.0 - a)",
+    dW="delta @ a_prev.T",
+    db="delta.sum(axis=1, keepdims=True)",
+    da_prev="W.T @ delta",
+):
+    return f"""
+from course.activations import sigmoid_prime
+
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, a = cache
+    delta = {delta}
+    return {da_prev}, {dW}, {db}
+"""
+
+
+LAYER_TESTS = ("sl-test-layer-dW", "sl-test-layer-db", "sl-test-layer-da-prev")
+
+PLANTS = [
+    # ---------------------------------------------------------------- softmax
+    Plant(
+        "softmax without the max shift",
+        NB,
+        {
+            "sl-softmax": """
+def softmax(z):
+    e = np.exp(z)
+    return e / e.sum(axis=0, keepdims=True)
+"""
+        },
+        failing=("sl-test-softmax",),
+        says="each column's own maximum",
+    ),
+    Plant(
+        "softmax shifted by the global max",
+        NB,
+        {
+            "sl-softmax": """
+def softmax(z):
+    e = np.exp(z - np.max(z))
+    return e / e.sum(axis=0, keepdims=True)
+"""
+        },
+        failing=("sl-test-softmax",),
+        says="not numerically stable",
+    ),
+    Plant(
+        "softmax normalised over the wrong axis",
+        NB,
+        {
+            "sl-softmax": """
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+""",
+            "sl-ce-grad": GRAD_OWN_SOFTMAX,
+        },
+        failing=("sl-test-softmax",),
+        says="wrong axis",
+    ),
+    Plant(
+        "softmax not normalised",
+        NB,
+        {
+            "sl-softmax": """
+def softmax(z):
+    return np.exp(z - z.max(axis=0, keepdims=True))
+""",
+            "sl-ce-grad": GRAD_OWN_SOFTMAX,
+        },
+        failing=("sl-test-softmax",),
+        says="sum to 1",
+    ),
+    Plant(
+        "softmax through log-sum-exp (correct)",
+        NB,
+        {
+            "sl-softmax": """
+def softmax(z):
+    c = z.max(axis=0, keepdims=True)
+    log_norm = c + np.log(np.sum(np.exp(z - c), axis=0, keepdims=True))
+    return np.exp(z - log_norm)
+"""
+        },
+    ),
+    # ---------------------------------------------------------------- loss
+    Plant(
+        "loss without 1/N",
+        NB,
+        {
+            "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    return float(-np.sum(Y * np.log(softmax(z))))
+"""
+        },
+        # The gradient (with its 1/N) is judged against this loss, so it fails too and
+        # says why.
+        failing=("sl-test-ce-grad", "sl-test-ce-loss"),
+        says="1/N",
+    ),
+    Plant(
+        "loss with the sign flipped",
+        NB,
+        {
+            "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    return float(np.sum(Y * np.log(softmax(z))) / z.shape[1])
+"""
+        },
+        failing=("sl-test-ce-grad", "sl-test-ce-loss"),
+        says="sign",
+    ),
+    Plant(
+        "loss averaged over classes too, gradient consistent with it",
+        NB,
+        {
+            "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    return float(-np.mean(Y * np.log(softmax(z))))
+""",
+            "sl-ce-grad": """
+def softmax_cross_entropy_grad(z, Y):
+    return (softmax(z) - Y) / z.size
+""",
+        },
+        # The gradient is right for the loss as written: only the loss loses points.
+        failing=("sl-test-ce-loss",),
+        says="averaged over the classes",
+    ),
+    Plant(
+        "loss as log of softmax (correct)",
+        NB,
+        {
+            "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    N = z.shape[1]
+    return -(Y * np.log(softmax(z))).sum() / N
+"""
+        },
+    ),
+    # ---------------------------------------------------------------- gradient
+    Plant(
+        "gradient without 1/N",
+        NB,
+        {"sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return softmax(z) - Y\n"},
+        failing=("sl-test-ce-grad",),
+        says="1/N",
+    ),
+    Plant(
+        "gradient y - y_hat",
+        NB,
+        {
+            "sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n"
+            "    return (Y - softmax(z)) / z.shape[1]\n"
+        },
+        failing=("sl-test-ce-grad",),
+        says="sign",
+    ),
+    Plant(
+        "gradient with respect to y_hat, not z",
+        NB,
+        {
+            "sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n"
+            "    return -Y / softmax(z) / z.shape[1]\n"
+        },
+        failing=("sl-test-ce-grad",),
+        says="softmax Jacobian",
+    ),
+    Plant(
+        "gradient with the diagonal of the Jacobian only",
+        NB,
+        {
+            "sl-ce-grad": """
+def softmax_cross_entropy_grad(z, Y):
+    y_hat = softmax(z)
+    return y_hat * (1 - y_hat) * (-Y / y_hat) / z.shape[1]
+"""
+        },
+        failing=("sl-test-ce-grad",),
+        says="diagonal",
+    ),
+    Plant(
+        "gradient from logits",
+        NB,
+        {"sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return (z - Y) / z.shape[1]\n"},
+        failing=("sl-test-ce-grad",),
+        says="logits",
+    ),
+    Plant(
+        "gradient through the full Jacobian, one example at a time (correct)",
+        NB,
+        {
+            "sl-ce-grad": """
+def softmax_cross_entropy_grad(z, Y):
+    K, N = z.shape
+    grad = np.zeros((K, N))
+    for n in range(N):
+        s = softmax(z[:, [n]])[:, 0]
+        jacobian = np.diag(s) - np.outer(s, s)  # ∂ŷ_l/∂z_j
+        dJ_dyhat = -Y[:, n] / s / N
+        grad[:, n] = jacobian.T @ dJ_dyhat
+    return grad
+"""
+        },
+    ),
+    # ---------------------------------------------------------------- layer forward
+    Plant(
+        "forward without the bias",
+        NB,
+        {
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    a = sigmoid(W @ a_prev)
+    return a, (a_prev, W, a)
+"""
+        },
+        # dW and da_prev still match this forward; db cannot (the forward ignores b).
+        failing=("sl-test-layer-db", "sl-test-layer-forward"),
+        says="bias b is missing",
+    ),
+    Plant(
+        "forward without the sigmoid",
+        NB,
+        {
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    a = W @ a_prev + b
+    return a, (a_prev, W, a)
+"""
+        },
+        failing=("sl-test-layer-forward", *LAYER_TESTS),
+        says="σ was not applied",
+    ),
+    Plant(
+        "tanh layer, forward and backward consistent",
+        NB,
+        {
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    a = np.tanh(W @ a_prev + b)
+    return a, (a_prev, W, a)
+""",
+            "sl-layer-backward": _backward(delta="dJ_da * (1.0 - a * a)"),
+        },
+        # The backward is the exact derivative of this forward: only the forward fails.
+        failing=("sl-test-layer-forward",),
+        says="tanh",
+    ),
+    Plant(
+        "forward with separate statements (correct)",
+        NB,
+        {
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    z = np.dot(W, a_prev)
+    z = z + b
+    a = 1.0 / (1.0 + np.exp(-z))
+    cache = {"a_prev": a_prev, "W": W, "a": a}
+    return a, (cache["a_prev"], cache["W"], cache["a"])
+"""
+        },
+    ),
+    # ---------------------------------------------------------------- layer backward
+    Plant(
+        "backward missing sigma'",
+        NB,
+        {"sl-layer-backward": _backward(delta="dJ_da")},
+        failing=LAYER_TESTS,
+        says="missing σ'(z)",
+    ),
+    Plant(
+        "backward with sigma' of a instead of z",
+        NB,
+        {"sl-layer-backward": _backward(delta="dJ_da * sigmoid_prime(a)")},
+        failing=LAYER_TESTS,
+        says="a instead of z",
+    ),
+    Plant(
+        "backward with dW transposed",
+        NB,
+        {"sl-layer-backward": _backward(dW="a_prev @ delta.T")},
+        failing=("sl-test-layer-dW",),
+        says="transposed",
+    ),
+    Plant(
+        "backward with db averaged",
+        NB,
+        {"sl-layer-backward": _backward(db="delta.mean(axis=1, keepdims=True)")},
+        failing=("sl-test-layer-db",),
+        says="1/N",
+    ),
+    Plant(
+        "backward with db summed over the wrong axis",
+        NB,
+        {"sl-layer-backward": _backward(db="delta.sum(axis=0, keepdims=True)")},
+        failing=("sl-test-layer-db",),
+        says="wrong axis",
+    ),
+    Plant(
+        "backward with the layer below's sigma' in da_prev",
+        NB,
+        {"sl-layer-backward": _backward(da_prev="(W.T @ delta) * a_prev * (1 - a_prev)")},
+        failing=("sl-test-layer-da-prev",),
+        says="layer below",
+    ),
+    Plant(
+        "backward with einsum (correct)",
+        NB,
+        {
+            "sl-layer-backward": _backward(
+                dW="np.einsum('jn,in->ji', delta, a_prev)",
+                db="np.einsum('jn->j', delta)[:, None]",
+                da_prev="np.einsum('ji,jn->in', W, delta)",
+            )
+        },
+    ),
+    Plant(
+        "backward one example at a time (correct)",
+        NB,
+        {
+            "sl-layer-backward": """
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, a = cache
+    da_prev = np.zeros(a_prev.shape)
+    dW = np.zeros(W.shape)
+    db = np.zeros((W.shape[0], 1))
+    for n in range(a_prev.shape[1]):
+        x = a_prev[:, n]
+        y = a[:, n]
+        dJ_dz = dJ_da[:, n] * y * (1 - y)
+        for j in range(W.shape[0]):
+            db[j, 0] += dJ_dz[j]
+            for i in range(W.shape[1]):
+                dW[j, i] += dJ_dz[j] * x[i]  # ∂J/∂w_ij of the lecture, w_ij = W[j, i]
+                da_prev[i, n] += dJ_dz[j] * W[j, i]
+    return da_prev, dW, db
+"""
+        },
+    ),
+]
