@@ -1,0 +1,183 @@
+"""course.checks.recursion: right answers pass, each planted bug fails with its name."""
+
+import numpy as np
+import pytest
+
+from course.activations import get_activation, sigmoid_prime
+from course.checks import recursion as checks
+from course.grading import GradingFailure
+
+
+def forward(params, X, activation="sigmoid"):
+    f = get_activation(activation).f
+    M = len(params) // 2
+    a, zs = [X], [None]
+    for m in range(1, M + 1):
+        zs.append(params[f"W{m}"] @ a[-1] + params[f"b{m}"])
+        a.append(f(zs[-1]))
+    return a[-1], {"a": a, "z": zs, "activation": activation}
+
+
+def make_backward(bug=None):
+    def backward(params, cache, dJ_da):
+        act = get_activation(cache["activation"])
+        a, z = cache["a"], cache["z"]
+        M = len(a) - 1
+        N = a[0].shape[1]
+
+        def fp(m):
+            if bug == "sigmoid_prime_of_a":
+                return sigmoid_prime(a[m])
+            return act.f_prime(z[m])
+
+        delta = dJ_da if bug == "no_fprime_out" else fp(M) * dJ_da
+        grads = {}
+        for m in range(M, 0, -1):
+            dW = delta @ a[m - 1].T
+            if bug == "dW_T":
+                dW = a[m - 1] @ delta.T
+            if bug == "off_by_one":
+                dW = delta @ a[m].T
+            db = delta.sum(axis=1, keepdims=True)
+            if bug == "b_mean":
+                db = delta.mean(axis=1, keepdims=True)
+            if bug == "b_axis":
+                db = delta.sum(axis=0, keepdims=True)
+            if bug == "extra_N":
+                dW, db = dW / N, db / N
+            grads[f"W{m}"], grads[f"b{m}"] = dW, db
+            if m > 1:
+                W = params[f"W{m}"]
+                back = W @ delta if bug == "W_not_T" else W.T @ delta
+                delta = back if bug == "no_fprime_hidden" else fp(m - 1) * back
+        return grads
+
+    return backward
+
+
+def sgd_update(params, grads, lr):
+    return {k: params[k] - lr * grads[k] for k in params}
+
+
+def fails(fn, *args, says, **kwargs):
+    with pytest.raises(GradingFailure) as err:
+        fn(*args, **kwargs)
+    text = str(err.value)
+    assert says.lower() in text.lower(), text
+    return text
+
+
+CASES = [
+    ([3, 5, 5, 2], 4, "sigmoid", 0),
+    ([4, 3, 2], 1, "tanh", 1),
+    ([2, 6, 4, 4, 3], 7, "relu", 2),
+    ([5, 4, 4, 4], 3, "tanh", 3),
+    ([3, 2], 5, "identity", 4),
+]
+
+
+@pytest.mark.parametrize("sizes, N, act, seed", CASES)
+def test_right_answers_pass(sizes, N, act, seed):
+    case = checks.net_case(sizes, N, act, seed)
+    checks.check_forward(forward, case)
+    for key in case.params:
+        assert checks.check_backward(key, forward, make_backward(), case).ok
+
+
+def test_relu_cases_avoid_the_kink():
+    case = checks.net_case([2, 6, 4, 4, 3], 7, "relu", 2)
+    zs = checks._zs(case.params, case.X, "relu")
+    assert min(np.min(np.abs(z)) for z in zs) > 0.02
+
+
+def test_suspects_match_the_planted_students():
+    # The reference with a bug planted and a student with the same bug agree.
+    case = checks.net_case([3, 5, 5, 2], 4, "sigmoid", 0)
+    s = checks.gradient_suspects(case)
+    assert checks.BUGS["no_fprime_hidden"] in s["W1"]
+    assert checks.BUGS["no_fprime_hidden"] not in s["W3"]  # output layer unaffected
+    assert checks.BUGS["W_not_T"] not in s["W1"]  # W3 is 2 x 5: not computable
+
+
+@pytest.mark.parametrize(
+    "bug, keys, says",
+    [
+        ("no_fprime_hidden", ["W1", "b1", "W2", "b2"], "missing f'(z) in the hidden"),
+        ("no_fprime_out", ["W1", "b2", "W3", "b3"], "missing f'(z) at the output"),
+        ("sigmoid_prime_of_a", ["W1", "W2", "b3"], "a instead of z"),
+        ("dW_T", ["W1", "W2", "W3"], "transposed"),
+        ("off_by_one", ["W1", "W2", "W3"], "off by one"),
+        ("b_mean", ["b1", "b2", "b3"], "wrong only in the bias"),
+        ("b_axis", ["b1", "b3"], "wrong axis"),
+        ("extra_N", ["W1", "b1", "W3"], "1/N"),
+    ],
+)
+def test_bugs_are_named(bug, keys, says):
+    case = checks.net_case([3, 5, 5, 2], 4, "sigmoid", 0)
+    for key in keys:
+        fails(checks.check_backward, key, forward, make_backward(bug), case, says=says)
+
+
+def test_bug_spares_the_parameters_it_does_not_touch():
+    case = checks.net_case([3, 5, 5, 2], 4, "sigmoid", 0)
+    for key in ("W3", "b3"):
+        assert checks.check_backward(key, forward, make_backward("no_fprime_hidden"), case).ok
+    for key in ("W1", "W2", "W3"):
+        assert checks.check_backward(key, forward, make_backward("b_mean"), case).ok
+
+
+def test_W_not_T_named_when_shapes_allow():
+    case = checks.net_case([5, 4, 4, 4], 3, "tanh", 3)
+    fails(checks.check_backward, "W1", forward, make_backward("W_not_T"), case, says="transposed")
+
+
+def test_forward_bugs_and_the_note_in_backward():
+    case = checks.net_case([3, 5, 5, 2], 4, "tanh", 0)
+
+    def no_bias(params, X, activation="sigmoid"):
+        p = {k: (0 * v if k.startswith("b") else v) for k, v in params.items()}
+        out, cache = forward(p, X, activation)
+        return out, cache
+
+    fails(checks.check_forward, no_bias, case, says="biases b^m are missing")
+    text = fails(checks.check_backward, "b2", no_bias, make_backward(), case, says="forward")
+    assert "biases" in text
+    # The weights' gradients are consistent with this forward: full marks.
+    assert checks.check_backward("W2", no_bias, make_backward(), case).ok
+
+    def always_sigmoid(params, X, activation="sigmoid"):
+        return forward(params, X, "sigmoid")
+
+    fails(checks.check_forward, always_sigmoid, case, says="activation passed in")
+    fails(checks.check_forward, lambda p, X, a: forward(p, X, a)[0], case, says="tuple")
+
+
+def test_blank_functions_fail_cleanly():
+    def blank(*args):
+        raise NotImplementedError()
+
+    case = checks.net_case([3, 5, 5, 2], 4, "sigmoid", 0)
+    fails(checks.check_forward, blank, case, says="not implemented")
+    fails(checks.check_backward, "W1", forward, blank, case, says="not implemented")
+    fails(checks.check_backward, "W1", blank, make_backward(), case, says="not implemented")
+    params, grads = checks.sgd_case([3, 4, 2], 0)
+    fails(checks.check_sgd_update, blank, params, grads, 0.1, says="not implemented")
+
+
+def test_sgd_update():
+    params, grads = checks.sgd_case([3, 4, 2], 0)
+    checks.check_sgd_update(sgd_update, params, grads, 0.1)
+
+    def in_place(params, grads, lr):
+        for k in params:
+            params[k] -= lr * grads[k]
+        return params
+
+    checks.check_sgd_update(in_place, params, grads, 0.1)
+    plus = lambda p, g, lr: {k: p[k] + lr * g[k] for k in p}  # noqa: E731
+    fails(checks.check_sgd_update, plus, params, grads, 0.1, says="sign")
+    no_bias = lambda p, g, lr: {k: p[k] - (lr * g[k] if k[0] == "W" else 0) for k in p}  # noqa: E731
+    fails(checks.check_sgd_update, no_bias, params, grads, 0.1, says="wrong only in the bias")
+    half = lambda p, g, lr: {k: p[k] - 0.5 * lr * g[k] for k in p}  # noqa: E731
+    fails(checks.check_sgd_update, half, params, grads, 0.1, says="factor")
+    fails(checks.check_sgd_update, lambda p, g, lr: None, params, grads, 0.1, says="None")
