@@ -1,0 +1,490 @@
+"""Interactive figures for notebook 06: gradient flow, sigmoid saturation, symmetry.
+
+Each widget computes with :mod:`course.flow` and only draws here.  Figures are plain
+``matplotlib.figure.Figure`` objects rendered by Agg into the PNG bytes of an
+``ipywidgets.Image``: that needs no front-end extension beyond ipywidgets (ipympl is
+not required), and a slider move updates the artists of the persistent figure in
+place (``set_data``, limits) and swaps the image bytes, instead of clearing and
+re-creating the output area.
+
+ipywidgets and matplotlib are imported inside the functions, so ``import course``
+stays light and the numbers stay testable without a browser.
+
+Usage in a notebook::
+
+    from course import widgets
+    widgets.GradientFlowExplorer().show()
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from . import flow
+
+__all__ = ["GradientFlowExplorer", "SaturationWidget", "SymmetryWidget", "render_png"]
+
+#: Resolution of the PNGs: enough for a laptop screen, cheap enough to redraw live.
+DPI = 80
+Z_RANGE = 8.0  # z^m histograms span [-Z_RANGE, Z_RANGE]; beyond that, the edge bins
+Z_BINS = 41
+
+
+def _new_figure(width, height):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def render_png(fig):
+    """The figure as PNG bytes (Agg), e.g. for ``ipywidgets.Image.value``.
+
+    Draws the canvas and encodes its pixels with Pillow at a low compression level:
+    about half the time of ``savefig`` for the same picture, which matters for a
+    redraw on every slider step.
+    """
+    from PIL import Image
+
+    canvas = fig.canvas
+    canvas.draw()
+    buf = io.BytesIO()
+    Image.frombuffer(
+        "RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1
+    ).convert("RGB").save(buf, format="png", compress_level=1)
+    return buf.getvalue()
+
+
+def _freeze_label_positions(fig):
+    # Placing axis labels and titles clear of the tick labels measures every tick
+    # label's extent on each draw (a third of a redraw).  The first render found good
+    # places; keep them.
+    for ax in fig.axes:
+        to_axes = ax.transAxes.inverted()
+        box = ax.xaxis.label.get_window_extent()  # anchored at its top centre
+        ax.xaxis.set_label_coords(*to_axes.transform(((box.x0 + box.x1) / 2, box.y1)))
+        box = ax.yaxis.label.get_window_extent()  # rotated: anchored at its right edge
+        ax.yaxis.set_label_coords(*to_axes.transform((box.x1, (box.y0 + box.y1) / 2)))
+        ax.set_title(ax.get_title(), fontsize=ax.title.get_fontsize(), y=1.0)
+        ax.title.set_y(1.0 + 4 / (fig.dpi * ax.get_position().height * fig.get_figheight()))
+
+
+def _sparse_log_ticks(ax):
+    # Minor ticks of a log axis are dozens of artists each redraw; majors suffice.
+    from matplotlib.ticker import LogLocator, NullLocator
+
+    ax.yaxis.set_major_locator(LogLocator(base=10, numticks=7))
+    ax.yaxis.set_minor_locator(NullLocator())
+
+
+def _log_limits(values, pad=3.0):
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return 1e-12, 1.0
+    return v.min() / pad, v.max() * pad
+
+
+class _FigureWidget:
+    """A persistent Figure shown through an ipywidgets.Image, plus controls."""
+
+    def __init__(self, fig):
+        import ipywidgets as w
+
+        self.figure = fig
+        self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.status = w.HTML()
+        self.controls = {}
+
+    def redraw(self):
+        """Re-render the figure into the image (the only place that makes a PNG)."""
+        self.image.value = render_png(self.figure)
+        # The constrained layout is solved on the first render; solving it again on
+        # every slider move would cost more than the rest of the redraw.
+        if self.figure.get_layout_engine() is not None:
+            self.figure.set_layout_engine("none")
+            _freeze_label_positions(self.figure)
+
+    def show(self):
+        """Display the widget in the notebook."""
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _ipython_display_(self):
+        self.show()
+
+
+class GradientFlowExplorer(_FigureWidget):
+    """Per-layer ‖δ^m‖ and ‖∂J/∂W^m‖, the z^m histograms and an SGD loss curve.
+
+    Parameters
+    ----------
+    depth : int
+        Hidden layers (1..30); M = depth + 1.
+    width : int
+        Units per hidden layer.
+    activation : {"sigmoid", "tanh", "relu"}
+    init : {"normal", "lecun", "xavier", "he"}
+    scale : float
+        σ of the "normal" initialisation.
+    data : {"digits", "moons", "circles", "xor"}
+    batch : int
+        Examples in the batch the gradients are averaged over.
+    seed : int
+        Weights and batch.
+    steps : int
+        SGD steps run by the "train" button.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        What the notebook displays.
+    controls : dict of str to ipywidgets.Widget
+        "depth", "width", "activation", "init", "scale", "data", "train".
+    flow : course.flow.Flow
+        The numbers currently drawn.
+    """
+
+    def __init__(
+        self,
+        depth=10,
+        width=64,
+        activation="sigmoid",
+        init="lecun",
+        scale=1.0,
+        data="digits",
+        batch=256,
+        seed=0,
+        steps=300,
+    ):
+        import ipywidgets as w
+
+        super().__init__(_new_figure(11.5, 3.6))
+        self.seed, self.batch, self.steps = seed, batch, steps
+        style = {"description_width": "initial"}
+        c = self.controls
+        c["depth"] = w.IntSlider(depth, 1, 30, description="hidden layers", style=style)
+        c["width"] = w.IntSlider(width, 4, 128, step=4, description="width", style=style)
+        c["activation"] = w.Dropdown(
+            options=["sigmoid", "tanh", "relu"], value=activation, description="f"
+        )
+        c["init"] = w.Dropdown(
+            options=[
+                ("normal N(0, scale²)", "normal"),
+                ("1/√n_{m-1} (LeCun)", "lecun"),
+                ("Xavier/Glorot", "xavier"),
+                ("He", "he"),
+            ],
+            value=init,
+            description="init",
+        )
+        c["scale"] = w.FloatLogSlider(
+            scale, base=10, min=-2, max=1, step=0.05, description="scale", style=style
+        )
+        c["data"] = w.Dropdown(options=list(flow.DATASETS), value=data, description="data")
+        c["train"] = w.Button(description=f"train {steps} SGD steps", icon="play")
+        self._build_axes()
+        for key in ("depth", "width", "activation", "init", "scale", "data"):
+            c[key].observe(self.update, names="value")
+        c["train"].on_click(self.train)
+        self.widget = w.VBox(
+            [
+                w.HBox([c["depth"], c["width"], c["activation"]]),
+                w.HBox([c["init"], c["scale"], c["data"], c["train"]]),
+                self.image,
+                self.status,
+            ]
+        )
+        self._data_key = None
+        self.update()
+
+    def _build_axes(self):
+        fig = self.figure
+        self.ax_norm, self.ax_z, self.ax_loss = fig.subplots(1, 3, width_ratios=[1.2, 1.2, 1])
+        ax = self.ax_norm
+        ax.set_yscale("log")
+        _sparse_log_ticks(ax)
+        (self.line_delta,) = ax.plot([], [], "o-", ms=4, label=r"$\|\delta^m\|$")
+        (self.line_dW,) = ax.plot([], [], "s--", ms=3, label=r"$\|\partial J/\partial W^m\|$")
+        ax.set_xlabel("layer m (1 = first hidden, M = output)")
+        ax.set_ylabel("Frobenius norm (log scale, no unit)")
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(True, which="major", alpha=0.3)
+        ax = self.ax_z
+        self.z_image = ax.imshow(
+            np.zeros((Z_BINS, 2)),
+            origin="lower",
+            aspect="auto",
+            cmap="viridis",
+            vmin=0.0,
+            vmax=1.0,
+            extent=(0.5, 2.5, -Z_RANGE, Z_RANGE),
+            interpolation="nearest",
+        )
+        for y in (-4.0, 4.0):
+            ax.axhline(y, color="w", ls=":", lw=1)
+        ax.set_xlabel("layer m")
+        ax.set_ylabel(r"pre-activation $z^m$ (clipped to ±8)")
+        ax.set_title(r"distribution of $z^m$ per layer (peak = 1)", fontsize=10)
+        ax = self.ax_loss
+        (self.line_loss,) = ax.plot([], [], lw=1.2)
+        ax.set_xlim(0, self.steps)
+        ax.set_ylim(0, 3)
+        ax.set_xlabel("SGD step")
+        ax.set_ylabel("loss J (cross-entropy, nats)")
+        ax.grid(True, alpha=0.3)
+
+    def settings(self):
+        """The controls' current values as keyword arguments."""
+        c = self.controls
+        return {k: c[k].value for k in ("depth", "width", "activation", "init", "scale", "data")}
+
+    def _batch(self, kind):
+        if self._data_key != kind:
+            self._X, self._Y = flow.make_batch(kind, self.batch, self.seed)
+            self._data_key = kind
+        return self._X, self._Y
+
+    def _params(self, s):
+        X, Y = self._batch(s["data"])
+        params = flow.build_params(
+            s["depth"], s["width"], X.shape[0], Y.shape[0], s["init"], s["scale"], self.seed
+        )
+        return params, X, Y
+
+    def compute(self):
+        """Build the net for the current settings and compute its :class:`~course.flow.Flow`."""
+        s = self.settings()
+        params, X, Y = self._params(s)
+        return flow.gradient_flow(params, X, Y, s["activation"])
+
+    def update(self, change=None):
+        """Recompute for the current settings and redraw in place (the slider callback)."""
+        s = self.settings()
+        self.controls["scale"].disabled = s["init"] != "normal"
+        self.flow = f = self.compute()
+        M = f.M
+        m = np.arange(1, M + 1)
+        self.line_delta.set_data(m, f.delta_norms)
+        self.line_dW.set_data(m, f.dW_norms)
+        ax = self.ax_norm
+        ax.set_xlim(0.5, M + 0.5)
+        ax.set_ylim(*_log_limits(np.concatenate([f.delta_norms, f.dW_norms])))
+        init = f"N(0, {s['scale']:.3g}²)" if s["init"] == "normal" else s["init"]
+        ax.set_title(
+            f"{s['activation']}, {init}: "
+            + rf"$\|\delta^1\| / \|\delta^{{{max(M - 1, 1)}}}\|$ = {f.ratio:.2g}",
+            fontsize=10,
+        )
+        counts = np.stack(
+            [
+                np.histogram(np.clip(z, -Z_RANGE, Z_RANGE), bins=Z_BINS, range=(-Z_RANGE, Z_RANGE))[
+                    0
+                ]
+                for z in f.z_samples
+            ],
+            axis=1,
+        ).astype(np.float64)
+        counts /= np.maximum(counts.max(axis=0, keepdims=True), 1.0)
+        self.z_image.set_data(counts)
+        self.z_image.set_extent((0.5, M + 0.5, -Z_RANGE, Z_RANGE))
+        self.ax_z.set_xlim(0.5, M + 0.5)
+        # A stale loss curve would describe another network: clear it.
+        self.line_loss.set_data([], [])
+        self.ax_loss.set_title(f"press 'train' for {self.steps} SGD steps", fontsize=10)
+        saturated = ", ".join(f"{v:.2f}" for v in f.mean_f_prime[[0, -1]]) if M > 1 else "-"
+        self.status.value = (
+            f"J = {f.J:.4f} &nbsp; ‖δ^1‖ = {f.delta_norms[0]:.3e} &nbsp; "
+            f"‖δ^M‖ = {f.delta_norms[-1]:.3e} &nbsp; mean f'(z^m) in layers 1 and M−1: "
+            f"{saturated}"
+        )
+        self.redraw()
+
+    def train(self, button=None):
+        """Run the SGD steps for the current settings and draw the loss curve."""
+        s = self.settings()
+        params, X, Y = self._params(s)
+        lr = 0.5 if s["activation"] == "sigmoid" else 0.05
+        losses, change = flow.sgd_loss_curve(
+            params, X, Y, s["activation"], steps=self.steps, lr=lr, seed=self.seed
+        )
+        self.losses = losses
+        self.line_loss.set_data(np.arange(losses.size), losses)
+        finite = losses[np.isfinite(losses)]
+        self.ax_loss.set_xlim(0, losses.size - 1)
+        if finite.size:
+            lo, hi = finite.min(), finite.max()
+            self.ax_loss.set_ylim(
+                max(0.0, lo - 0.05 * (hi - lo + 1e-3)), hi + 0.05 * (hi - lo + 1e-3)
+            )
+        self.ax_loss.set_title(
+            f"α = {lr}: $W^1$ moved by {100 * change:.2g}% of its norm", fontsize=10
+        )
+        self.redraw()
+
+
+class SaturationWidget(_FigureWidget):
+    """σ and σ' with a movable input, and the bound (¼‖W‖₂)^k on how δ shrinks.
+
+    Parameters
+    ----------
+    z : float
+        Initial input of the marker.
+    weight_norm : float
+        ‖W^m‖₂ assumed for every layer in the bound.
+    depth : int
+        Number of layers k the bound is drawn over.
+    """
+
+    def __init__(self, z=0.0, weight_norm=1.0, depth=10):
+        import ipywidgets as w
+
+        super().__init__(_new_figure(10, 3.4))
+        style = {"description_width": "initial"}
+        c = self.controls
+        c["z"] = w.FloatSlider(z, min=-8, max=8, step=0.1, description="input z", style=style)
+        c["weight_norm"] = w.FloatSlider(
+            weight_norm, min=0.25, max=8, step=0.25, description="‖W‖₂ per layer", style=style
+        )
+        c["depth"] = w.IntSlider(depth, 1, 30, description="layers k", style=style)
+        self.ax_sig, self.ax_bound = self.figure.subplots(1, 2)
+        grid = np.linspace(-8, 8, 321)
+        sig, dsig = flow.sigmoid_curves(grid)
+        ax = self.ax_sig
+        ax.plot(grid, sig, label="σ(z)")
+        ax.plot(grid, dsig, label=r"$\sigma'(z) = \sigma(z)(1 - \sigma(z))$")
+        ax.axhline(0.25, color="k", ls=":", lw=1, label="max σ' = 1/4 (at z = 0)")
+        (self.dot_sig,) = ax.plot([], [], "o", color="C0")
+        (self.dot_dsig,) = ax.plot([], [], "o", color="C1")
+        self.vline = ax.axvline(0.0, color="gray", lw=0.8)
+        ax.set_xlabel("pre-activation z")
+        ax.set_ylabel("value (no unit)")
+        ax.legend(loc="upper left", fontsize=8)
+        ax.set_ylim(-0.05, 1.05)
+        ax = self.ax_bound
+        ax.set_yscale("log")
+        _sparse_log_ticks(ax)
+        (self.line_bound,) = ax.plot([], [], "o-", ms=3, label=r"bound $(\frac{1}{4}\|W\|_2)^k$")
+        (self.line_at_z,) = ax.plot(
+            [], [], "s--", ms=3, label=r"$(\sigma'(z)\,\|W\|_2)^k$: all units at z"
+        )
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.set_xlabel("layers k the signal passes back through")
+        ax.set_ylabel(r"$\|\delta^{M-k}\| / \|\delta^M\|$ (log scale)")
+        ax.legend(loc="lower left", fontsize=8)
+        ax.grid(True, alpha=0.3)
+        for ctrl in c.values():
+            ctrl.observe(self.update, names="value")
+        self.widget = w.VBox([w.HBox(list(c.values())), self.image, self.status])
+        self.update()
+
+    def numbers(self):
+        """(σ(z), σ'(z), k, bound (¼‖W‖₂)^k, (σ'(z)‖W‖₂)^k) for the current controls."""
+        c = self.controls
+        z, wn, depth = c["z"].value, c["weight_norm"].value, c["depth"].value
+        sig, dsig = flow.sigmoid_curves(np.array([z]))
+        k = np.arange(depth + 1)
+        return float(sig[0]), float(dsig[0]), k, (0.25 * wn) ** k, (float(dsig[0]) * wn) ** k
+
+    def update(self, change=None):
+        """Move the markers and redraw the bound (the slider callback)."""
+        z = self.controls["z"].value
+        sig, dsig, k, bound, at_z = self.numbers()
+        self.dot_sig.set_data([z], [sig])
+        self.dot_dsig.set_data([z], [dsig])
+        self.vline.set_xdata([z, z])
+        self.ax_sig.set_title(f"σ({z:.1f}) = {sig:.3f},  σ'({z:.1f}) = {dsig:.4f}", fontsize=10)
+        self.line_bound.set_data(k, bound)
+        self.line_at_z.set_data(k, at_z)
+        ax = self.ax_bound
+        ax.set_xlim(-0.5, k[-1] + 0.5)
+        ax.set_ylim(*_log_limits(np.concatenate([bound, at_z, [1.0]])))
+        ax.set_title(f"after {k[-1]} layers: bound {bound[-1]:.2g}", fontsize=10)
+        self.status.value = (
+            "Each sigmoid layer multiplies ‖δ‖ by at most ¼‖W^m‖₂: below 1 unless "
+            "‖W^m‖₂ > 4, and weights that large push z into the flat tails of σ."
+        )
+        self.redraw()
+
+
+class SymmetryWidget(_FigureWidget):
+    """Rows of W^1 (one per hidden unit) while training from zero vs random init.
+
+    Parameters
+    ----------
+    hidden : int
+        Hidden units of the 2-H-2 sigmoid net trained on the moons data.
+    steps : int
+        Gradient descent steps recorded.
+    """
+
+    RECORD_EVERY = 10
+
+    def __init__(self, hidden=4, steps=400):
+        import ipywidgets as w
+
+        super().__init__(_new_figure(9, 3.8))
+        self.steps = steps
+        style = {"description_width": "initial"}
+        c = self.controls
+        c["step"] = w.IntSlider(
+            steps, 0, steps, step=self.RECORD_EVERY, description="step", style=style
+        )
+        c["hidden"] = w.IntSlider(hidden, 2, 8, description="hidden units", style=style)
+        self.axes = dict(zip(("zeros", "random"), self.figure.subplots(1, 2), strict=True))
+        c["step"].observe(self.update, names="value")
+        c["hidden"].observe(self._retrain, names="value")
+        self.widget = w.VBox([w.HBox([c["step"], c["hidden"]]), self.image, self.status])
+        self._retrain()
+
+    def _retrain(self, change=None):
+        H = self.controls["hidden"].value
+        self.paths = {
+            init: flow.symmetry_trajectories(
+                init, hidden=H, steps=self.steps, record_every=self.RECORD_EVERY
+            )
+            for init in self.axes
+        }
+        self.trails, self.heads = {}, {}
+        for init, ax in self.axes.items():
+            ax.clear()
+            path = self.paths[init]
+            self.trails[init] = [ax.plot([], [], "-", lw=1, color=f"C{j}")[0] for j in range(H)]
+            self.heads[init] = [ax.plot([], [], "o", color=f"C{j}")[0] for j in range(H)]
+            lo, hi = path.min(axis=(0, 1)), path.max(axis=(0, 1))
+            pad = 0.1 * np.maximum(hi - lo, 0.5)
+            ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+            ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+            ax.set_xlabel(r"weight from input $x_1$: $W^1_{j1}$")
+            ax.set_ylabel(r"weight from input $x_2$: $W^1_{j2}$")
+            ax.grid(True, alpha=0.3)
+        self.update()
+
+    def distinct_units(self, init, t):
+        """How many different weight vectors the hidden units have at frame t."""
+        rows = self.paths[init][t]
+        return len(np.unique(np.round(rows, 9), axis=0))
+
+    def update(self, change=None):
+        """Draw the trajectories up to the chosen step (the slider callback)."""
+        t = self.controls["step"].value // self.RECORD_EVERY
+        for init, ax in self.axes.items():
+            path = self.paths[init]
+            for j, (trail, head) in enumerate(
+                zip(self.trails[init], self.heads[init], strict=True)
+            ):
+                trail.set_data(path[: t + 1, j, 0], path[: t + 1, j, 1])
+                head.set_data([path[t, j, 0]], [path[t, j, 1]])
+            n = self.distinct_units(init, t)
+            name = "zero init" if init == "zeros" else "random init N(0, 1)"
+            ax.set_title(f"{name}: {n} distinct unit(s) of {path.shape[1]}", fontsize=10)
+        self.status.value = (
+            f"step {t * self.RECORD_EVERY}: from zeros every hidden unit gets the same "
+            "gradient, so they stay one unit; random weights break the symmetry."
+        )
+        self.redraw()
