@@ -43,8 +43,17 @@ def sigmoid(z):
     ndarray
         σ(z), same shape as `z`, values in [0, 1].
     """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim == 0:
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-z))
+    # The same three operations as the formula, done in one buffer: sigmoid runs in
+    # every training step, and the temporaries cost as much as the arithmetic.
+    s = np.negative(z)
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+        np.exp(s, out=s)
+    s += 1.0
+    return np.divide(1.0, s, out=s)
 
 
 def sigmoid_prime(z):

@@ -74,7 +74,7 @@ def square_loss(a, y):
     a, y = _check_pair(a, y, "square_loss")
     diff = a - y
     N = a.shape[1]
-    return float(batch_mean(0.5 * np.sum(diff * diff), N)), batch_mean(diff, N)
+    return float(batch_mean(0.5 * (diff * diff).sum(), N)), batch_mean(diff, N)
 
 
 def log_softmax(z):
@@ -94,7 +94,8 @@ def log_softmax(z):
     """
     z = np.asarray(z, dtype=np.float64)
     shifted = z - z.max(axis=0, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=0, keepdims=True))
+    shifted -= np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+    return shifted
 
 
 def softmax(z):
@@ -157,8 +158,11 @@ def softmax_cross_entropy(z, y):
     z, y = _check_pair(z, y, "softmax_cross_entropy")
     logp = log_softmax(z)
     N = z.shape[1]
-    J = float(batch_mean(-np.sum(y * logp), N))
-    return J, batch_mean(np.exp(logp) - y, N)
+    J = float(batch_mean(-(y * logp).sum(), N))
+    # ŷ − y in one buffer (this runs in every training step).
+    y_hat = np.exp(logp)
+    y_hat -= y
+    return J, batch_mean(y_hat, N)
 
 
 def l2_penalty(params, lam):

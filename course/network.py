@@ -168,13 +168,15 @@ def forward(
     for m in range(1, M + 1):
         W = params[f"W{m}"]
         z, _ = dense_forward(a, W, params[f"b{m}"])
-        h = acts[m - 1].f(z)
+        act = acts[m - 1]
+        # identity(z) would only copy the fresh array z.
+        h = z if act.name == "identity" else act.f(z)
         mask = None
         if m < M and (dropout > 0.0 or (masks is not None and m in masks)):
             h_out, mask = dropout_forward(h, dropout, rng, None if masks is None else masks.get(m))
         else:
             h_out = h
-        caches.append({"a_prev": a, "z": z, "h": h, "act": acts[m - 1], "W": W, "mask": mask})
+        caches.append({"a_prev": a, "z": z, "h": h, "act": act, "W": W, "mask": mask})
         a = h_out
     return a, caches
 
@@ -202,16 +204,18 @@ def backward(caches, dJ_da):
     delta = (
         dJ_da if top["act"].name == "identity" else top["act"].f_prime_from_output(top["h"]) * dJ_da
     )
-    for m in range(M, 0, -1):
+    for m in range(M, 1, -1):
         c = caches[m - 1]
         da_prev, grads[f"W{m}"], grads[f"b{m}"] = dense_backward(delta, (c["a_prev"], c["W"]))
-        if m > 1:
-            below = caches[m - 2]
-            if below["mask"] is not None:
-                da_prev = dropout_backward(da_prev, below["mask"])
-            # δ^{m-1} = f'(z^{m-1}) ∘ (W^m)ᵀ δ^m
-            delta = below["act"].f_prime_from_output(below["h"]) * da_prev
-    return {k: grads[k] for k in sorted(grads, key=lambda k: (int(k[1:]), k[0] == "b"))}
+        below = caches[m - 2]
+        if below["mask"] is not None:
+            da_prev = dropout_backward(da_prev, below["mask"])
+        # δ^{m-1} = f'(z^{m-1}) ∘ (W^m)ᵀ δ^m
+        delta = below["act"].f_prime_from_output(below["h"]) * da_prev
+    # Layer 1: ∂J/∂a^0 = (W^1)ᵀ δ^1 is never needed, so it is not computed.
+    grads["W1"] = delta @ caches[0]["a_prev"].T
+    grads["b1"] = delta.sum(axis=1, keepdims=True)
+    return {k: grads[k] for m in range(1, M + 1) for k in (f"W{m}", f"b{m}")}
 
 
 def loss_and_grads(
