@@ -109,6 +109,11 @@ class _FigureWidget:
             self.figure.set_layout_engine("none")
             _freeze_label_positions(self.figure)
 
+    @property
+    def png(self):
+        """The PNG bytes currently shown."""
+        return bytes(self.image.value)
+
     def show(self):
         """Display the widget in the notebook."""
         from IPython.display import display
