@@ -1,0 +1,299 @@
+"""Planted bugs and correct alternatives for 01-chain-rule (notebook chain_rule).
+
+Each plant edits the solution's answer cells: a bug must lose exactly the listed test cells
+and their output must name it; an alternative must keep full marks.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import nbformat
+
+from autograder.harness import SOLUTIONS
+from autograder.plants import Plant
+
+NOTEBOOK = "chain_rule"
+
+
+@cache
+def _solution_cells():
+    nb = nbformat.read(SOLUTIONS / "01-chain-rule" / f"{NOTEBOOK}.ipynb", as_version=4)
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def _edit(grade_id, *replacements):
+    """The solution's answer cell `grade_id` with each (old, new) replaced once."""
+    source = _solution_cells()[grade_id]
+    for old, new in replacements:
+        if source.count(old) != 1:
+            raise ValueError(f"{grade_id}: {old!r} occurs {source.count(old)} times")
+        source = source.replace(old, new)
+    return source
+
+
+def _bug(name, grade_id, replacements, failing, says):
+    return Plant(name, NOTEBOOK, {grade_id: _edit(grade_id, *replacements)}, failing, says)
+
+
+H = "dhdx = h * (1 - h) * 2 * x"
+UP_A = "a.grad += out.grad"
+UP_B = "b.grad += out.grad"
+
+PLANTS = [
+    # h(x) = σ(x²)
+    _bug(
+        "h: inner derivative g'(x) missing",
+        "h-forward-backward",
+        [(H, "dhdx = h * (1 - h)")],
+        ("test-h-derivative",),
+        "inner derivative",
+    ),
+    _bug(
+        "h: f' evaluated at x instead of g(x)",
+        "h-forward-backward",
+        [(H, "dhdx = sigmoid_prime(x) * 2 * x")],
+        ("test-h-derivative",),
+        "evaluated at x instead of at the cached g(x)",
+    ),
+    _bug(
+        "h: sigma' evaluated at h",
+        "h-forward-backward",
+        [(H, "dhdx = sigmoid_prime(h) * 2 * x")],
+        ("test-h-derivative",),
+        "instead of at g",
+    ),
+    _bug(
+        "h: forward computes sigma(x) twice squared",
+        "h-forward-backward",
+        [("h = sigmoid(g)", "h = sigmoid(x) ** 2")],
+        # dhdx is then checked against finite differences of this wrong h: it fails too
+        ("test-h-derivative", "test-h-value"),
+        "is wrong",
+    ),
+    # hand numbers at (x, y, z) = (-2, 3, -4)
+    _bug(
+        "hand: g = y + z",
+        "graph-forward-values",
+        [("g_value = 5.0", "g_value = -1.0"), ("f_value = -10.0", "f_value = 2.0")],
+        ("test-graph-forward-values",),
+        "g_value is wrong",
+    ),
+    _bug(
+        "hand: dfdy without the factor x",
+        "hand-dfdy",
+        [("dfdy = -12.0", "dfdy = 6.0")],
+        ("test-hand-dfdy",),
+        "dfdy is wrong",
+    ),
+    _bug(
+        "hand: dfdz = dg/dz = 1",
+        "hand-dfdz",
+        [("dfdz = -2.0", "dfdz = 1.0")],
+        ("test-hand-dfdz",),
+        "dfdz is wrong",
+    ),
+    _bug(
+        "hand: dfdx = x",
+        "hand-dfdx",
+        [("dfdx = 5.0", "dfdx = -2.0")],
+        ("test-hand-dfdx",),
+        "dfdx is wrong",
+    ),
+    # graph_forward_backward
+    _bug(
+        "graph: dfdy missing df/dg",
+        "graph-forward-backward",
+        [("dfdy = dfdg * 2 * y", "dfdy = 2 * y")],
+        ("test-graph-gradient",),
+        "missing the factor ∂f/∂g = x",
+    ),
+    _bug(
+        "graph: dfdz = 1",
+        "graph-forward-backward",
+        [("dfdz = dfdg * 1.0", "dfdz = 1.0")],
+        ("test-graph-gradient",),
+        "∂f/∂z is missing the factor ∂f/∂g = x",
+    ),
+    _bug(
+        "graph: dfdy = x*y (factor 2 lost)",
+        "graph-forward-backward",
+        [("dfdy = dfdg * 2 * y", "dfdy = dfdg * y")],
+        ("test-graph-gradient",),
+        "missing the factor 2",
+    ),
+    # nodes
+    _bug(
+        "add: forgets the upstream gradient",
+        "add-node",
+        [(UP_A, "a.grad += 1.0"), (UP_B, "b.grad += 1.0")],
+        ("test-add-node",),
+        "forgets the upstream gradient",
+    ),
+    _bug(
+        "add: sign flipped for b",
+        "add-node",
+        [(UP_B, "b.grad -= out.grad")],
+        ("test-add-node",),
+        "is wrong",
+    ),
+    _bug(
+        "add: overwrites instead of summing",
+        "add-node",
+        [(UP_A, "a.grad = out.grad"), (UP_B, "b.grad = out.grad")],
+        ("test-two-paths",),
+        "instead of summing the paths",
+    ),
+    _bug(
+        "mul: local derivatives swapped",
+        "mul-node",
+        [
+            ("a.grad += b.value * out.grad", "a.grad += a.value * out.grad"),
+            ("b.grad += a.value * out.grad", "b.grad += b.value * out.grad"),
+        ],
+        ("test-mul-node",),
+        "swapped",
+    ),
+    _bug(
+        "mul: forgets the upstream gradient",
+        "mul-node",
+        [
+            ("a.grad += b.value * out.grad", "a.grad += b.value"),
+            ("b.grad += a.value * out.grad", "b.grad += a.value"),
+        ],
+        ("test-mul-node",),
+        "forgets the upstream gradient",
+    ),
+    _bug(
+        "mul: overwrites instead of summing",
+        "mul-node",
+        [
+            ("a.grad += b.value * out.grad", "a.grad = b.value * out.grad"),
+            ("b.grad += a.value * out.grad", "b.grad = a.value * out.grad"),
+        ],
+        ("test-two-paths",),
+        "instead of summing the paths",
+    ),
+    _bug(
+        "max: both inputs get the gradient at a tie",
+        "max-node",
+        [("(b.value > a.value)", "(b.value >= a.value)")],
+        ("test-max-node",),
+        "both inputs received the gradient",
+    ),
+    _bug(
+        "max: gradient to the smaller input",
+        "max-node",
+        [
+            ("(a.value >= b.value)", "(a.value < b.value)"),
+            ("(b.value > a.value)", "(b.value <= a.value)"),
+        ],
+        ("test-max-node",),
+        "smaller input",
+    ),
+    _bug(
+        "square: factor 2 missing",
+        "square-node",
+        [("a.grad += 2 * a.value * out.grad", "a.grad += a.value * out.grad")],
+        ("test-square-node",),
+        "factor ½",
+    ),
+    _bug(
+        "square: forgets the upstream gradient",
+        "square-node",
+        [("a.grad += 2 * a.value * out.grad", "a.grad += 2 * a.value")],
+        ("test-square-node",),
+        "forgets the upstream gradient",
+    ),
+    _bug(
+        "sigmoid: sigma' of the output",
+        "sigmoid-node",
+        [
+            (
+                "a.grad += out.value * (1 - out.value) * out.grad",
+                "a.grad += sigmoid_prime(out.value) * out.grad",
+            )
+        ],
+        ("test-sigmoid-node",),
+        "evaluated at the output",
+    ),
+    _bug(
+        "sigmoid: sigma instead of sigma'",
+        "sigmoid-node",
+        [
+            (
+                "a.grad += out.value * (1 - out.value) * out.grad",
+                "a.grad += out.value * out.grad",
+            )
+        ],
+        ("test-sigmoid-node",),
+        "σ(x) is used where σ'(x)",
+    ),
+    # two paths
+    _bug(
+        "x sigma(x): only the path through the factor x",
+        "x-sigmoid-x-grad",
+        [("return s + x * s * (1 - s)", "return s")],
+        ("test-x-sigmoid-x-grad",),
+        "the paths sum",
+    ),
+    _bug(
+        "x sigma(x): only the path through sigma",
+        "x-sigmoid-x-grad",
+        [("return s + x * s * (1 - s)", "return x * s * (1 - s)")],
+        ("test-x-sigmoid-x-grad",),
+        "the paths sum",
+    ),
+    # correct alternatives
+    Plant(
+        "alternative: library sigma', explicit locals, if/else max",
+        NOTEBOOK,
+        {
+            "h-forward-backward": _edit(
+                "h-forward-backward", (H, "dhdx = sigmoid_prime(g) * (2 * x)")
+            ),
+            "mul-node": _edit(
+                "mul-node",
+                (
+                    "a.grad += b.value * out.grad\n        b.grad += a.value * out.grad",
+                    "dout_da, dout_db = b.value, a.value  # local derivatives\n"
+                    "        a.grad = a.grad + out.grad * dout_da\n"
+                    "        b.grad = b.grad + out.grad * dout_db",
+                ),
+            ),
+            "max-node": _edit(
+                "max-node",
+                (
+                    "a.grad += out.grad * (a.value >= b.value)\n"
+                    "        b.grad += out.grad * (b.value > a.value)",
+                    "if a.value >= b.value:  # a tie goes to a\n"
+                    "            a.grad += out.grad\n"
+                    "        else:\n"
+                    "            b.grad += out.grad",
+                ),
+            ),
+            "sigmoid-node": _edit(
+                "sigmoid-node",
+                (
+                    "a.grad += out.value * (1 - out.value) * out.grad",
+                    "a.grad += float(sigmoid_prime(a.value)) * out.grad",
+                ),
+            ),
+            "graph-forward-backward": _edit(
+                "graph-forward-backward",
+                ("dfdy = dfdg * 2 * y", "dfdy = 2.0 * x * y"),
+                ("dfdz = dfdg * 1.0", "dfdz = x"),
+            ),
+            "x-sigmoid-x-grad": _edit(
+                "x-sigmoid-x-grad",
+                ("return s + x * s * (1 - s)", "return s * (1 + x * (1 - s))"),
+            ),
+            "hand-dfdy": "dfdy = 2 * (-2) * 3",
+            "graph-forward-values": "g_value = 3**2 + (-4)\nf_value = -2 * g_value",
+        },
+    ),
+]
