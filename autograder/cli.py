@@ -1,19 +1,41 @@
-"""`backprop-grade`: the instructor's command line (minimal until the full CLI lands)."""
+"""`backprop-grade`: the instructor's command line, from release to grade report.
+
+nbgrader is the engine and its gradebook the record (formgrader and manual grading keep
+working); this adds parallel grading with limits, integrity checks, feedback that does
+not leak hidden tests, CSV export and an HTML report.  Configured by the course's
+nbgrader_config.py (course root: the current directory when it has one, else the repo).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import textwrap
+from pathlib import Path
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="backprop-grade", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    rel = sub.add_parser("release", help="generate notebooks/ from solutions/ and check it")
-    rel.add_argument("assignments", nargs="*")
-    rel.add_argument("--check", action="store_true", help="only check that notebooks/ is in sync")
-    args = parser.parse_args(argv)
-    if args.command == "release":
+def _examples(text):
+    return "examples:\n" + textwrap.indent(textwrap.dedent(text).strip(), "  ")
+
+
+def _course(args):
+    from .course_config import Course
+
+    return Course.load(args.root, db_url=args.db, cell_timeout=getattr(args, "timeout", None))
+
+
+def _is_repo(course):
+    from .course_config import REPO
+
+    return Path(course.root).resolve() == REPO
+
+
+def cmd_release(args):
+    from .course_config import Course
+
+    course = Course.load(args.root, db_url=args.db)
+    if _is_repo(course):
         from . import release
 
         if not args.check:
@@ -23,4 +45,253 @@ def main(argv=None):
         for p in problems:
             print("out of sync: " + p, file=sys.stderr)
         return 1 if problems else 0
-    return 2
+    # Another course root: nbgrader generate_assignment into its release folder.
+    from .grade import generate_release
+
+    ids = args.assignments or course.assignments()
+    if args.check:
+        missing = [a for a in ids if not (course.release / a).is_dir()]
+        for a in missing:
+            print(f"out of sync: {a} has no release", file=sys.stderr)
+        return 1 if missing else 0
+    for a in ids:
+        generate_release(course, a)
+    print("generated the release for: " + ", ".join(ids))
+    return 0
+
+
+def cmd_collect(args):
+    from .collect import collect
+
+    course = _course(args)
+    report = collect(course, args.assignment, args.path, pattern=args.pattern)
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def cmd_grade(args):
+    from .grade import FAILURES, grade
+
+    course = _course(args)
+    results = grade(
+        course,
+        args.assignment,
+        students=args.student,
+        jobs=args.jobs,
+        cell_timeout=args.timeout,
+        notebook_timeout=args.notebook_timeout,
+        memory_mb=args.memory,
+        force=args.force,
+        scheduler=args.scheduler,
+        guard=not args.no_guard,
+    )
+    from .sandbox import sandbox_kind
+
+    print(f"sandbox: {sandbox_kind()} (memory limit {args.memory} MB per kernel)")
+    failed = [r for r in results if r.status in FAILURES]
+    return 3 if failed and args.strict else 0
+
+
+def cmd_feedback(args):
+    from .feedback import write_feedback
+
+    course = _course(args)
+    paths = write_feedback(course, args.assignment, students=args.student)
+    print(f"wrote {len(paths)} feedback pages under {course.feedback}")
+    return 0
+
+
+def cmd_export(args):
+    from .export import export_csv
+
+    course = _course(args)
+    path, n = export_csv(course, args.assignment, args.output)
+    print(f"wrote {n} rows to {path}")
+    return 0
+
+
+def cmd_report(args):
+    from .report import write_report
+
+    course = _course(args)
+    path = write_report(course, args.assignment, args.output)
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_samples(args):
+    from .samples import generate
+
+    course = _course(args)
+    manifest = generate(course, args.out, args.assignments or None, seed=args.seed)
+    n = sum(len(v) for v in manifest.values())
+    print(f"wrote {n} sample submissions for {len(manifest)} assignments to {args.out}")
+    return 0
+
+
+def cmd_demo(args):
+    from .demo import run_demo
+
+    return run_demo(args.workdir, jobs=args.jobs, assignments=args.assignments or None)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="backprop-grade",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_examples(
+            """
+            backprop-grade release                         # notebooks/ from solutions/
+            backprop-grade collect 01-chain-rule canvas.zip
+            backprop-grade grade 01-chain-rule --jobs 2
+            backprop-grade feedback 01-chain-rule
+            backprop-grade export -o grades.csv
+            backprop-grade report
+            backprop-grade demo                            # all of it on a sample class
+            """
+        ),
+    )
+    parser.add_argument("--root", help="course root (default: . if it has nbgrader_config.py)")
+    parser.add_argument("--db", help="gradebook URL (default: sqlite:///<root>/gradebook.db)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, help_, examples, func):
+        p = sub.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=_examples(examples),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.set_defaults(func=func)
+        return p
+
+    p = add(
+        "release",
+        "generate the student release (notebooks/) from solutions/ and check it",
+        """
+        backprop-grade release                  # all assignments
+        backprop-grade release 01-chain-rule
+        backprop-grade release --check          # only check notebooks/ is in sync (CI)
+        """,
+        cmd_release,
+    )
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--check", action="store_true", help="only check that notebooks/ is in sync")
+
+    p = add(
+        "collect",
+        "import submissions (a folder <student>/<notebook>.ipynb or an LMS zip) into submitted/",
+        r"""
+        backprop-grade collect 01-chain-rule downloads/01/         # <student>/<nb>.ipynb
+        backprop-grade collect 01-chain-rule submissions.zip       # Canvas-style names
+        backprop-grade collect 01-chain-rule moodle.zip \
+            --pattern '^(?P<student>[^_/]+)_\d+_assignsubmission_file_/(?P<notebook>.+)\.ipynb$'
+        """,
+        cmd_collect,
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("path", metavar="PATH", help="a folder or a .zip file")
+    p.add_argument(
+        "--pattern",
+        help="regex for zip member names with groups 'student' and optionally 'notebook'",
+    )
+
+    p = add(
+        "grade",
+        "autograde submissions in parallel, each in a fresh limited kernel; results go "
+        "to the nbgrader gradebook",
+        """
+        backprop-grade grade 01-chain-rule                  # all cores, skip graded
+        backprop-grade grade 01-chain-rule --student s01 --force
+        backprop-grade grade 05-training --timeout 120 --memory 4096 --jobs 8
+        backprop-grade grade 01-chain-rule --scheduler tcp://10.0.0.5:8786   # dask cluster
+        """,
+        cmd_grade,
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--jobs", "-j", type=int, help="parallel kernels (default: all cores)")
+    p.add_argument("--timeout", type=int, help="per-cell limit in s (default: the config's)")
+    p.add_argument(
+        "--notebook-timeout", type=float, help="whole-notebook limit in s (default: 5 x cell)"
+    )
+    p.add_argument("--memory", type=int, default=2048, help="memory per kernel in MB")
+    p.add_argument("--force", action="store_true", help="regrade already graded submissions")
+    p.add_argument("--scheduler", help="dask.distributed scheduler address")
+    p.add_argument(
+        "--no-guard", action="store_true", help="do not install the integrity guard in kernels"
+    )
+    p.add_argument("--strict", action="store_true", help="exit with status 3 on any failure")
+
+    p = add(
+        "feedback",
+        "per-student HTML feedback: points and diagnosis per test, hidden tests never shown",
+        """
+        backprop-grade feedback 01-chain-rule
+        backprop-grade feedback 01-chain-rule --student s01
+        """,
+        cmd_feedback,
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--student", action="append")
+
+    p = add(
+        "export",
+        "grades as CSV: one row per student and assignment, plus per-question scores",
+        """
+        backprop-grade export                       # every assignment -> grades.csv
+        backprop-grade export 01-chain-rule -o 01.csv
+        """,
+        cmd_export,
+    )
+    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
+    p.add_argument("-o", "--output", help="CSV file (default: <root>/grades.csv)")
+
+    p = add(
+        "report",
+        "HTML report: score distributions, hard questions, frequent bugs, run times, failures",
+        """
+        backprop-grade report                       # all assignments -> reports/report.html
+        backprop-grade report 03-softmax-layer -o softmax.html
+        """,
+        cmd_report,
+    )
+    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
+    p.add_argument("-o", "--output", help="HTML file (default: <root>/reports/report.html)")
+
+    p = add(
+        "samples",
+        "generate a sample class (correct, buggy, blank, hostile submissions) from solutions/",
+        """
+        backprop-grade samples --out /tmp/class
+        backprop-grade samples 01-chain-rule --out /tmp/class --seed 3
+        """,
+        cmd_samples,
+    )
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = add(
+        "demo",
+        "the whole pipeline on a sample class in a work folder: release, samples, collect, "
+        "grade, feedback, export, report",
+        """
+        backprop-grade demo                   # in ./demo-output
+        backprop-grade demo --workdir /tmp/demo --jobs 2
+        """,
+        cmd_demo,
+    )
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--workdir", default="demo-output")
+    p.add_argument("--jobs", "-j", type=int)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    return args.func(args)

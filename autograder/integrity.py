@@ -1,0 +1,196 @@
+"""Fairness checks on a submission, before and around its execution.
+
+- :func:`structure_flags`: test and locked cells a student edited or deleted (nbgrader
+  restores them from the source before grading; we say so).
+- :func:`scan_source`: student code that reassigns what the tests rely on (numpy,
+  ``course``, the test cells' imported helpers, builtins), or reaches for the gradebook,
+  other submissions, processes, ``sys.modules``, ``ctypes``...: flagged for review.
+- :func:`locked_bindings` and :func:`inject_restore`: each test cell starts with a call
+  to :func:`autograder.guard.restore`, which undoes such reassignments in the kernel
+  before the test runs (only in the copy that is executed; the recorded notebook shows
+  the test cells as the instructor wrote them).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+RESTORE_PREFIX = "__import__('autograder.guard').guard.restore("
+
+#: Module names whose attributes a student's code must not reassign.
+PROTECTED_MODULES = ("numpy", "course", "builtins", "math", "sys", "autograder", "nbgrader")
+
+_SUSPICIOUS = [
+    (
+        re.compile(r"gradebook|nbgrader|autograded|submitted/|grading-records"),
+        "mentions grading files",
+    ),
+    (re.compile(r"\bsys\.modules\b"), "edits sys.modules"),
+    (re.compile(r"__builtins__|\bimport builtins\b|from builtins import"), "touches builtins"),
+    (re.compile(r"\bctypes\b|\bgc\.get_(objects|referrers)\b"), "reaches into the interpreter"),
+    (re.compile(r"\bsubprocess\b|\bos\.system\b|\bos\.popen\b|\bpty\b"), "starts processes"),
+    (re.compile(r"\bautograder\b|\baddaudithook\b"), "mentions the autograder"),
+    (re.compile(r"importlib\.reload|\bsetattr\s*\("), "rebinds attributes dynamically"),
+    (re.compile(r"\.\./|os\.chdir|shutil\.rmtree|os\.remove|os\.unlink"), "touches files outside"),
+]
+
+
+def _nbgrader(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_test_cell(cell):
+    meta = _nbgrader(cell)
+    return cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution")
+
+
+def is_student_cell(cell):
+    """Cells the student may edit: answer cells and unlocked cells."""
+    meta = _nbgrader(cell)
+    return cell.get("cell_type") == "code" and not meta.get("locked") and not is_test_cell(cell)
+
+
+def structure_flags(submitted, release):
+    """Locked or test cells of `release` that are edited or missing in `submitted`.
+
+    Returns
+    -------
+    list of str
+        e.g. ``["test cell edited: test_dfdx", "test cell deleted: test_dW1"]``.
+    """
+    mine = {}
+    for cell in submitted.cells:
+        gid = _nbgrader(cell).get("grade_id")
+        if gid:
+            mine.setdefault(gid, cell)
+    flags = []
+    for cell in release.cells:
+        meta = _nbgrader(cell)
+        gid = meta.get("grade_id")
+        if not gid or not (meta.get("locked") or is_test_cell(cell)):
+            continue
+        kind = "test cell" if is_test_cell(cell) else "locked cell"
+        if gid not in mine:
+            flags.append(f"{kind} deleted: {gid}")
+        elif mine[gid].get("source", "").strip() != cell.get("source", "").strip():
+            flags.append(f"{kind} edited: {gid}")
+    return flags
+
+
+def locked_bindings(nb):
+    """Names the locked cells import: name -> (module, attribute or None)."""
+    bindings = {}
+    for cell in nb.cells:
+        meta = _nbgrader(cell)
+        if cell.get("cell_type") != "code" or not (meta.get("locked") or is_test_cell(cell)):
+            continue
+        try:
+            tree = ast.parse(_strip_magics(cell.get("source", "")))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.asname:
+                        bindings[a.asname] = (a.name, None)
+                    else:
+                        top = a.name.split(".")[0]
+                        bindings[top] = (top, None)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for a in node.names:
+                    if a.name != "*":
+                        bindings[a.asname or a.name] = (node.module, a.name)
+    return {
+        k: v
+        for k, v in bindings.items()
+        if v[0].split(".")[0] in PROTECTED_MODULES and k not in ("get_ipython",)
+    }
+
+
+def _strip_magics(source):
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
+    )
+
+
+def _root_name(node):
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def scan_source(nb):
+    """Flags for student code that tampers, or looks like it tries to.
+
+    Returns
+    -------
+    list of str
+    """
+    bindings = locked_bindings(nb)
+    protected_names = set(bindings)
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            tree = ast.parse(_strip_magics(cell.get("source", "")))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.split(".")[0] in PROTECTED_MODULES:
+                        protected_names.add(a.asname or a.name.split(".")[0])
+    flags = []
+    for cell in nb.cells:
+        if not is_student_cell(cell):
+            continue
+        gid = _nbgrader(cell).get("grade_id") or "an unlocked cell"
+        source = cell.get("source", "")
+        try:
+            tree = ast.parse(_strip_magics(source))
+        except SyntaxError:
+            continue  # a syntax error only costs the student; nothing runs
+        for node in ast.walk(tree):
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                targets = [node.target]
+            elif isinstance(node, ast.Delete):
+                targets = node.targets
+            for t in targets:
+                for sub in ast.walk(t):
+                    if isinstance(sub, ast.Attribute) and _root_name(sub) in protected_names:
+                        flags.append(f"{gid}: reassigns {ast.unparse(sub)}")
+                    elif (
+                        isinstance(sub, ast.Name)
+                        and sub.id in bindings
+                        and isinstance(sub.ctx, ast.Store | ast.Del)
+                    ):
+                        flags.append(f"{gid}: rebinds {sub.id}, which the tests import")
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in bindings:
+                flags.append(f"{gid}: redefines {node.name}, which the tests import")
+        for pattern, what in _SUSPICIOUS:
+            if pattern.search(source):
+                flags.append(f"{gid}: {what}")
+    return sorted(set(flags))
+
+
+def inject_restore(nb, bindings):
+    """A copy of `nb` whose test cells first call the guard's restore (for execution only)."""
+    import nbformat
+
+    nb = nbformat.from_dict(nb)
+    call = RESTORE_PREFIX + repr(bindings) + ")"
+    for cell in nb.cells:
+        if is_test_cell(cell) and not cell.source.lstrip().startswith("%%"):
+            cell.source = call + "\n" + cell.source
+    return nb
+
+
+def strip_restore(source):
+    """The test cell's source without the injected restore line."""
+    if source.startswith(RESTORE_PREFIX):
+        return source.split("\n", 1)[1] if "\n" in source else ""
+    return source

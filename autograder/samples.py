@@ -1,0 +1,272 @@
+"""A realistic sample class, generated (seeded) from the course's own notebooks.
+
+For every assignment: students who answer correctly, who use an alternative correct
+formulation or make a typical bug (both from :func:`autograder.plants.plants_for`, so
+the grading tests and the sample class agree on what each bug costs), who hand in the
+blank release or a half-done notebook, and hostile or broken submissions: a syntax
+error, an infinite loop, a loop that swallows ``KeyboardInterrupt``, a memory hog, an
+edited test cell, a deleted test cell, code that disables the checks (``course.grading``
+helpers and ``np.allclose`` reassigned), code that snoops for the gradebook and the
+solutions, a corrupt file and a missing notebook.
+
+Every submission starts from the student release (``notebooks/``), as a real student's
+does; correct answers are the source's solution cells without their markers.  The
+output folder has ``<assignment>/<student>/<notebook>.ipynb`` (what ``collect`` reads),
+an LMS-style ``<assignment>.zip`` with the same files named ``<student>_<id>_<notebook>``
+plus one older resubmission, and ``manifest.json`` saying what each student is and what
+grading should make of it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import nbformat
+import numpy as np
+
+from .plants import plants_for
+
+HOSTILE = (
+    "syntax-error",
+    "infinite-loop",
+    "loop-ignores-interrupt",
+    "memory-hog",
+    "edited-test",
+    "deleted-test",
+    "tamper",
+    "snoop",
+    "corrupt-file",
+    "missing-notebook",
+)
+
+#: What grading should make of each kind: the score ("full", "zero", "partial", "less"
+#: = below full) and whether it must be flagged for review or fail with a reason.
+EXPECT = {
+    "correct": {"score": "full"},
+    "alternative": {"score": "full"},
+    "bug": {"score": "less"},
+    "blank": {"score": "zero"},
+    "half-done": {"score": "less"},
+    "syntax-error": {"score": "less"},
+    "infinite-loop": {"score": "less", "status": "cell timeout"},
+    "loop-ignores-interrupt": {"score": "less", "status": "cell timeout"},
+    "memory-hog": {"score": "less", "status": "memory"},
+    "edited-test": {"score": "less", "flagged": True},
+    "deleted-test": {"score": "less", "flagged": True},
+    "tamper": {"score": "zero", "flagged": True},
+    "snoop": {"score": "full", "flagged": True},
+    "corrupt-file": {"score": "zero", "status": "invalid JSON"},
+    "missing-notebook": {"score": "zero", "status": "missing notebook"},
+}
+
+_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
+
+
+def _meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _answer_ids(nb):
+    return [
+        _meta(c)["grade_id"]
+        for c in nb.cells
+        if _meta(c).get("solution") and c.cell_type == "code" and _meta(c).get("grade_id")
+    ]
+
+
+def _test_ids(nb):
+    return [
+        _meta(c)["grade_id"]
+        for c in nb.cells
+        if _meta(c).get("grade") and not _meta(c).get("solution") and c.cell_type == "code"
+    ]
+
+
+def filled(release, source, grade_ids=None):
+    """The release with answer cells (all, or `grade_ids`) taken from the source."""
+    nb = nbformat.from_dict(release)
+    answers = {
+        _meta(c).get("grade_id"): _MARKERS.sub("", c.source)
+        for c in source.cells
+        if _meta(c).get("solution")
+    }
+    for cell in nb.cells:
+        gid = _meta(cell).get("grade_id")
+        if gid in answers and (grade_ids is None or gid in grade_ids):
+            cell.source = answers[gid]
+    return nb
+
+
+def _prepend(nb, gid, code):
+    for cell in nb.cells:
+        if _meta(cell).get("grade_id") == gid:
+            cell.source = code + "\n" + cell.source
+            return nb
+    raise KeyError(gid)
+
+
+def _submission(kind, release, source, plant=None):
+    """Notebook JSON bytes (or None for no notebook) for one kind of student."""
+    answers = _answer_ids(release)
+    tests = _test_ids(release)
+    first = answers[0]
+    if kind in ("correct", "snoop"):
+        nb = filled(release, source)
+        if kind == "snoop":
+            nb = _prepend(
+                nb,
+                first,
+                "import os as _os, course as _c\n"
+                "_top = _os.path.dirname(_os.path.dirname(_c.__file__))\n"
+                "for _p in ('gradebook.db', 'solutions', '../submitted', '../../submitted'):\n"
+                "    try:\n"
+                "        _found = _os.listdir(_os.path.join(_top, _p))\n"
+                "    except Exception:\n"
+                "        pass\n"
+                "    try:\n"
+                "        _found = open(_os.path.join(_top, _p), 'rb').read(100)\n"
+                "    except Exception:\n"
+                "        pass",
+            )
+    elif kind in ("alternative", "bug"):
+        nb = plant.apply(filled(release, source))
+    elif kind == "blank":
+        nb = nbformat.from_dict(release)
+    elif kind == "half-done":
+        nb = filled(release, source, set(answers[: max(1, len(answers) // 2)]))
+    elif kind == "syntax-error":
+        nb = filled(release, source)
+        nb = _prepend(nb, answers[-1], "def broken(:\n    pass")
+    elif kind == "infinite-loop":
+        nb = _prepend(filled(release, source), answers[-1], "while True:\n    pass")
+    elif kind == "loop-ignores-interrupt":
+        nb = _prepend(
+            filled(release, source),
+            answers[-1],
+            "while True:\n    try:\n        while True:\n            pass\n"
+            "    except KeyboardInterrupt:\n        pass",
+        )
+    elif kind == "memory-hog":
+        nb = _prepend(filled(release, source), answers[-1], "hog = bytearray(64 * 1024**3)")
+    elif kind in ("edited-test", "deleted-test"):
+        nb = filled(release, source, set(answers[1:]))
+        target = tests[0]
+        if kind == "edited-test":
+            for cell in nb.cells:
+                if _meta(cell).get("grade_id") == target:
+                    cell.source = "# I removed the checks\npass"
+        else:
+            nb.cells = [c for c in nb.cells if _meta(c).get("grade_id") != target]
+    elif kind == "tamper":
+        nb = nbformat.from_dict(release)
+        nb = _prepend(
+            nb,
+            first,
+            "import numpy as np\nimport course.grading\n"
+            "np.allclose = lambda *a, **k: True\n"
+            "course.grading.check_close = lambda *a, **k: None\n"
+            "course.grading.check_gradient_of = lambda *a, **k: None\n"
+            "course.grading.check_param_gradient = lambda *a, **k: None\n"
+            "course.grading.check_shape = lambda *a, **k: None\n"
+            "course.grading.call = lambda *a, **k: None\n"
+            "check_close = call = lambda *a, **k: None",
+        )
+    elif kind == "corrupt-file":
+        text = nbformat.writes(filled(release, source))
+        return text[: len(text) // 2].encode()
+    elif kind == "missing-notebook":
+        return None
+    else:
+        raise ValueError(kind)
+    return nbformat.writes(nb).encode()
+
+
+def class_plan(assignment_index, n_assignments, plants, rng, hostile=None):
+    """(student id, kind, plant) for one assignment."""
+    plan = [("s01", "correct", None), ("s02", "correct", None)]
+    alts = [p for p in plants if not p.is_bug]
+    bugs = [p for p in plants if p.is_bug]
+    for i, p in enumerate(
+        [alts[j] for j in rng.permutation(len(alts))[:1]]
+        + [bugs[j] for j in rng.permutation(len(bugs))[:2]]
+    ):
+        plan.append((f"s{3 + i:02d}", "alternative" if not p.is_bug else "bug", p))
+    plan += [(f"s{len(plan) + 1:02d}", "blank", None), (f"s{len(plan) + 2:02d}", "half-done", None)]
+    if hostile is None:
+        if n_assignments == 1:
+            hostile = HOSTILE
+        else:
+            per = max(4, -(-len(HOSTILE) // n_assignments))
+            start = (assignment_index * per) % len(HOSTILE)
+            hostile = [HOSTILE[(start + k) % len(HOSTILE)] for k in range(per)]
+    for kind in hostile:
+        plan.append((f"s{len(plan) + 1:02d}", kind, None))
+    return [(f"{sid}-{kind}", kind, plant) for sid, kind, plant in plan]
+
+
+def generate(course, out_dir, assignments=None, seed=0, hostile=None):
+    """Write the sample class for `assignments` (default: all) into `out_dir`.
+
+    Parameters
+    ----------
+    course : autograder.course_config.Course
+        Its solutions/ (source) and release folders are read.
+    out_dir : path
+    assignments : list of str, optional
+    seed : int
+        Chooses which plants each assignment's buggy students get.
+    hostile : list of str, optional
+        Hostile kinds for every assignment (default: all of them for a single
+        assignment, else spread over the assignments, at least four each).
+
+    Returns
+    -------
+    dict
+        The manifest: assignment -> student -> {"kind", "plant", "expect"}.
+    """
+    rng = np.random.default_rng(seed)
+    out = Path(out_dir)
+    ids = list(assignments or course.assignments())
+    manifest = {}
+    for i, a in enumerate(ids):
+        names = course.notebook_names(a)
+        manifest[a] = {}
+        plants = plants_for(a)
+        plan = class_plan(i, len(ids), plants, rng, hostile)
+        zip_entries = []
+        for student, kind, plant in plan:
+            sdir = out / a / student
+            sdir.mkdir(parents=True, exist_ok=True)
+            for n in names:
+                release = nbformat.read(course.release / a / f"{n}.ipynb", as_version=4)
+                source = nbformat.read(course.source / a / f"{n}.ipynb", as_version=4)
+                use_plant = plant if plant is not None and plant.notebook == n else None
+                k = kind if (plant is None or use_plant is not None) else "correct"
+                if kind == "missing-notebook" or (kind == "corrupt-file" and n != names[0]):
+                    k = kind if kind == "missing-notebook" else "correct"
+                data = _submission(k, release, source, use_plant)
+                if data is None:
+                    (sdir / "notes.txt").write_text("I could not find the notebook, sorry.\n")
+                    zip_entries.append((f"{student}_4711_notes.txt", b"notes", 2))
+                    continue
+                (sdir / f"{n}.ipynb").write_bytes(data)
+                zip_entries.append((f"{student}_4711_{n}.ipynb", data, 2))
+            manifest[a][student] = {
+                "kind": kind,
+                "plant": plant.name if plant else None,
+                "expect": EXPECT[kind],
+            }
+        # An older resubmission (blank) from the first correct student: the newest wins.
+        blank = nbformat.writes(
+            nbformat.read(course.release / a / f"{names[0]}.ipynb", as_version=4)
+        ).encode()
+        zip_entries.append((f"{plan[0][0]}_4711_{names[0]}-1.ipynb", blank, 1))
+        with zipfile.ZipFile(out / f"{a}.zip", "w") as zf:
+            for name, data, day in zip_entries:
+                info = zipfile.ZipInfo(name, date_time=(2026, 11, day, 12, 0, 0))
+                zf.writestr(info, data)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
