@@ -131,10 +131,11 @@ def cross_entropy(y_hat, y):
     float
     """
     y_hat, y = _check_pair(y_hat, y, "cross_entropy")
-    with np.errstate(divide="ignore"):
-        logs = np.log(y_hat)
-    # 0 · log 0 counts as 0.
-    return float(batch_mean(-np.sum(np.where(y > 0, y * logs, 0.0)), y.shape[1]))
+    # 0 · log 0 counts as 0: log 0 = −inf and 0 · (−inf) = nan are both discarded by the
+    # where, so their floating-point warnings are silenced.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(y > 0, y * np.log(y_hat), 0.0)
+    return float(batch_mean(-np.sum(terms), y.shape[1]))
 
 
 def softmax_cross_entropy(z, y):
