@@ -435,7 +435,11 @@ def _scale_sentence(c, batch_size):
         )
     if name is not None:
         return f"it is off by a constant factor {name}"
-    return f"it is off by a constant factor ≈ {c:.4g}: the direction is right, the scale is not"
+    # Enough digits that a factor near 1 (say 1.0001) does not print as "≈ 1".
+    digits = 4 if abs(c - 1.0) >= 1e-3 else 8
+    return (
+        f"it is off by a constant factor ≈ {c:.{digits}g}: the direction is right, the scale is not"
+    )
 
 
 def _partial_sentence(entry_ok):
@@ -481,7 +485,7 @@ def check_gradients(loss, params, grads, names=None, **kwargs):
     results = {}
     suspects = kwargs.pop("suspects", None) or {}
     for name in names if names is not None else list(params):
-        work = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+        work = {k: np.array(v, dtype=np.float64, order="C") for k, v in params.items()}
 
         def f(x, name=name, work=work):
             work[name] = x
