@@ -1,0 +1,161 @@
+"""course.checks.chain_rule: correct answers pass, typical bugs fail with their name."""
+
+import numpy as np
+import pytest
+
+from course.activations import sigmoid, sigmoid_prime
+from course.checks import chain_rule as checks
+from course.grading import GradingFailure
+
+
+class Node:
+    """The notebook's Node (value, grad, parents, _backward), for the checks."""
+
+    def __init__(self, value, parents=()):
+        self.value = float(value)
+        self.grad = 0.0
+        self.parents = tuple(parents)
+        self._backward = lambda: None
+
+    def backward(self):
+        order, seen = [], set()
+
+        def visit(node):
+            if id(node) not in seen:
+                seen.add(id(node))
+                for parent in node.parents:
+                    visit(parent)
+                order.append(node)
+
+        visit(self)
+        self.grad = 1.0
+        for node in reversed(order):
+            node._backward()
+
+
+def make_op(forward, local, accumulate=True):
+    """A node function with the given forward and local derivatives (list per input)."""
+
+    def op(*inputs):
+        out = Node(forward(*[i.value for i in inputs]), inputs)
+
+        def _backward():
+            for node, d in zip(inputs, local(*[i.value for i in inputs]), strict=True):
+                node.grad = (node.grad if accumulate else 0.0) + d * out.grad
+
+        out._backward = _backward
+        return out
+
+    op.__name__ = forward.__name__
+    return op
+
+
+def add_node(a, b):
+    return make_op(lambda x, y: x + y, lambda x, y: (1.0, 1.0))(a, b)
+
+
+def mul_node(a, b):
+    return make_op(lambda x, y: x * y, lambda x, y: (y, x))(a, b)
+
+
+def sigmoid_node(a):
+    return make_op(lambda x: float(sigmoid(x)), lambda x: (float(sigmoid_prime(x)),))(a)
+
+
+def max_node(a, b):
+    return make_op(max, lambda x, y: (float(x >= y), float(y > x)))(a, b)
+
+
+def test_correct_nodes_pass():
+    checks.check_node_backward("add", add_node, Node, (0.8, -1.3), 2.5)
+    checks.check_node_backward("mul", mul_node, Node, (0.8, -1.3), 2.5)
+    checks.check_node_backward("max", max_node, Node, (0.8, -1.3), 2.5)
+    checks.check_node_backward("sigmoid", sigmoid_node, Node, (0.8,), 2.5)
+    checks.check_max_tie(max_node, Node, 0.5, 2.5)
+    checks.check_two_paths(Node, add_node, mul_node, sigmoid_node, 0.7, -1.6)
+
+
+def test_forgotten_upstream_is_named():
+    def mul_no_upstream(a, b):
+        out = Node(a.value * b.value, (a, b))
+
+        def _backward():
+            a.grad += b.value
+            b.grad += a.value
+
+        out._backward = _backward
+        return out
+
+    with pytest.raises(GradingFailure, match="forgets the upstream gradient"):
+        checks.check_node_backward("mul", mul_no_upstream, Node, (0.8, -1.3), 2.5)
+
+
+def test_max_tie_to_both_is_named():
+    def max_both(a, b):
+        return make_op(max, lambda x, y: (float(x >= y), float(y >= x)))(a, b)
+
+    checks.check_node_backward("max", max_both, Node, (0.8, -1.3), 2.5)  # no tie: fine
+    with pytest.raises(GradingFailure, match="both inputs received"):
+        checks.check_max_tie(max_both, Node, 0.5, 2.5)
+
+
+def test_overwriting_is_named():
+    def mul_overwrite(a, b):
+        return make_op(lambda x, y: x * y, lambda x, y: (y, x), accumulate=False)(a, b)
+
+    with pytest.raises(GradingFailure, match="instead of summing the paths"):
+        checks.check_two_paths(Node, add_node, mul_overwrite, sigmoid_node, 0.7, -1.6)
+
+
+def test_overwriting_in_add_is_caught():
+    def add_overwrite(a, b):
+        return make_op(lambda x, y: x + y, lambda x, y: (1.0, 1.0), accumulate=False)(a, b)
+
+    with pytest.raises(GradingFailure, match="instead of summing the paths"):
+        checks.check_two_paths(Node, add_overwrite, mul_node, sigmoid_node, 0.7, -1.6)
+
+
+def test_chain_checks():
+    def right(x):
+        h = sigmoid(x**2)
+        return h, h * (1 - h) * 2 * x
+
+    def no_inner(x):
+        h = sigmoid(x**2)
+        return h, h * (1 - h)
+
+    x = np.array([-1.5, 0.3, 2.0])
+    checks.check_chain_value(right, x)
+    checks.check_chain_derivative(right, x)
+    with pytest.raises(GradingFailure, match="inner derivative"):
+        checks.check_chain_derivative(no_inner, x)
+
+
+def test_graph_checks():
+    def right(x, y, z):
+        g = y**2 + z
+        return x * g, g, 2 * x * y, x
+
+    def dfdy_without_x(x, y, z):
+        g = y**2 + z
+        return x * g, g, 2 * y, x
+
+    checks.check_graph_value(right, (1.5, -0.5, 2.0))
+    checks.check_graph_gradient(right, (1.5, -0.5, 2.0))
+    with pytest.raises(GradingFailure, match="missing the factor ∂f/∂g = x"):
+        checks.check_graph_gradient(dfdy_without_x, (1.5, -0.5, 2.0))
+
+
+def test_hand_number():
+    assert checks.hand_number({"dfdx": 5}, "dfdx") == 5.0
+    with pytest.raises(GradingFailure, match="not defined yet"):
+        checks.hand_number({}, "dfdx")
+    with pytest.raises(GradingFailure, match="is None"):
+        checks.hand_number({"dfdx": None}, "dfdx")
+
+
+def test_two_path_formula():
+    x = np.array([-2.0, 0.3, 1.8])
+    checks.check_two_path_formula(lambda v: sigmoid(v) + v * sigmoid_prime(v), x)
+    with pytest.raises(GradingFailure, match="the paths sum"):
+        checks.check_two_path_formula(sigmoid, x)
