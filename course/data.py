@@ -37,10 +37,30 @@ def load_digits():
     labels : ndarray of int, shape (1797,)
         0..9.
     """
+    table = _read_digits_table()
+    pixels, labels = table[:, :-1], table[:, -1]
+    return np.ascontiguousarray(pixels.T / 16.0), labels.astype(np.int64)
+
+
+def _read_digits_table():
+    """The (1797, 65) table of pixels 0..16 and the label, as shipped by scikit-learn.
+
+    The file is read straight from scikit-learn's installed package data: importing
+    ``sklearn.datasets`` would take seconds, the file a few milliseconds (this runs
+    in every notebook that uses the digits, also under the autograder).
+    """
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.origin is not None:
+        path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return np.loadtxt(path, delimiter=",", dtype=np.float64)
     from sklearn.datasets import load_digits as _sk_load_digits
 
     bunch = _sk_load_digits()
-    return np.ascontiguousarray(bunch.data.T / 16.0), bunch.target.astype(np.int64)
+    return np.column_stack([bunch.data, bunch.target])
 
 
 def one_hot(labels, K=None):

@@ -200,3 +200,14 @@ def test_augment_with_shifts_gives_five_times_the_data(digits):
     np.testing.assert_array_equal(labels_aug, np.tile(labels, 5))
     for k, (dx, dy) in enumerate([(1, 0), (-1, 0), (0, 1), (0, -1)], start=1):
         np.testing.assert_array_equal(X_aug[:, 20 * k : 20 * (k + 1)], shift_images(X, dx, dy))
+
+
+def test_digits_read_directly_equal_sklearn_loader(digits, monkeypatch):
+    """The fast path (reading scikit-learn's data file) and sklearn's own loader agree."""
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    X, labels = load_digits()  # now through sklearn.datasets.load_digits
+    np.testing.assert_array_equal(X, digits[0])
+    np.testing.assert_array_equal(labels, digits[1])
+    assert X.flags.c_contiguous
