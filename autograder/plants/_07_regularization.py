@@ -1,0 +1,274 @@
+"""Planted bugs and correct alternatives for 07-regularization (regularization.ipynb)."""
+
+from autograder.plants import Plant
+
+NB = "regularization"
+
+_L2 = """def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    J, grads, _ = network.loss_and_grads(params, X, Y, activation=activation)
+    penalised = [k for k in params if {which}]
+    J_hat = J + {factor} * lam * sum(float(np.sum(params[k] ** 2)) for k in {loss_keys})
+    for k in {grad_keys}:
+        grads[k] = grads[k] {op} {gfactor}lam * params[k]
+    return J_hat, grads
+"""
+
+
+def _l2(
+    which='k.startswith("W")',
+    factor="0.5",
+    loss_keys="penalised",
+    grad_keys="penalised",
+    op="+",
+    gfactor="",
+):
+    return _L2.format(
+        which=which, factor=factor, loss_keys=loss_keys, grad_keys=grad_keys, op=op, gfactor=gfactor
+    )
+
+
+_DROPOUT_FWD = """def dropout_forward(a, p, rng=None, mask=None):
+    if mask is None:
+        mask = {draw}
+    return a * mask, mask
+"""
+
+_DROPOUT_NET = """def dropout_loss_and_grads(params, X, Y, p, rng=None, mask=None, activation=ACT):
+    act = activations.get_activation(activation)
+    z1 = params["W1"] @ X + params["b1"]
+    h = act.f(z1)
+    a1, mask = dropout_forward(h, p, rng=rng, mask=mask)
+    z2 = params["W2"] @ a1 + params["b2"]
+    J, delta2 = losses.softmax_cross_entropy(z2, Y)
+    grads = {{"W2": delta2 @ a1.T, "b2": delta2.sum(axis=1, keepdims=True)}}
+{backward_mask}
+    dJ_dh = {dh}
+    delta1 = act.f_prime(z1) * dJ_dh
+    grads["W1"] = delta1 @ X.T
+    grads["b1"] = delta1.sum(axis=1, keepdims=True)
+    return J, grads, mask
+"""
+
+
+def _dropout_net(dh='mask * (params["W2"].T @ delta2)', backward_mask=""):
+    return _DROPOUT_NET.format(dh=dh, backward_mask=backward_mask)
+
+
+_EARLY_RUN = """def train_with_early_stopping(
+    params, split, *, max_epochs, lr, batch_size, patience, rng, activation=ACT
+):
+    val_losses = [validation_loss(params, split, activation)]
+    best, best_params = 0, {save0}
+    for epoch in range(1, max_epochs + 1):
+        params, _ = training.train(
+            params, split.X_train, split.Y_train, epochs=1, lr=lr, batch_size=batch_size,
+            rng=rng, activation=activation, record=False,
+        )
+        val_losses.append(validation_loss(params, split, activation))
+        if val_losses[-1] < val_losses[best]:
+            best, best_params = epoch, {save}
+        elif epoch - best >= patience:
+            break
+    return {ret}, val_losses
+"""
+
+
+def _early_run(save0="copy.deepcopy(params)", save="copy.deepcopy(params)", ret="best_params"):
+    return _EARLY_RUN.format(save0=save0, save=save, ret=ret)
+
+
+PLANTS = [
+    # -- L2 --------------------------------------------------------------------------------
+    Plant(
+        "L2 on the biases, in the loss and the gradient",
+        NB,
+        {"l2": _l2(which="True")},
+        failing=("test_l2_value",),
+        says="must not touch the biases",
+    ),
+    Plant(
+        "L2 on the biases in the gradient only",
+        NB,
+        {"l2": _l2(grad_keys="params")},
+        failing=("test_l2_grad_b",),
+        says="must not touch the biases",
+    ),
+    Plant(
+        "factor 2 in the weight-decay gradient",
+        NB,
+        {"l2": _l2(gfactor="2 * ")},
+        failing=("test_l2_grad_W",),
+        says="factor 2",
+    ),
+    Plant(
+        "weight-decay gradient with the wrong sign",
+        NB,
+        {"l2": _l2(op="-")},
+        failing=("test_l2_grad_W",),
+        says="wrong sign",
+    ),
+    Plant(
+        "penalty without the ½",
+        NB,
+        {"l2": _l2(factor="1.0", gfactor="2 * ")},
+        failing=("test_l2_value",),
+        says="the ½ is missing",
+    ),
+    Plant(
+        "correct: L2 by loops over layers, np.linalg.norm",
+        NB,
+        {
+            "l2": """def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    J, grads, _ = network.loss_and_grads(params, X, Y, activation=activation)
+    M = len(params) // 2
+    penalty = 0.0
+    for m in range(1, M + 1):
+        W = params[f"W{m}"]
+        penalty += np.linalg.norm(W) ** 2
+        grads[f"W{m}"] = grads[f"W{m}"] + lam * W
+    return J + lam / 2 * penalty, grads
+"""
+        },
+    ),
+    # -- dropout ---------------------------------------------------------------------------
+    Plant(
+        "dropout without the 1/(1−p) scaling",
+        NB,
+        {"dropout-forward": _DROPOUT_FWD.format(draw="(rng.random(a.shape) >= p).astype(float)")},
+        failing=("test_dropout_forward", "test_dropout_expectation"),
+        says="1/(1−p) scaling is missing",
+    ),
+    Plant(
+        "dropout draws a fresh mask in the backward pass",
+        NB,
+        {
+            "dropout-net": _dropout_net(
+                dh='mask_b * (params["W2"].T @ delta2)',
+                backward_mask="    mask_b = (rng.random(h.shape) >= p) / (1 - p)",
+            )
+        },
+        failing=("test_dropout_grads_hidden",),
+        says="fresh mask",
+    ),
+    Plant(
+        "dropout mask missing from the backward pass",
+        NB,
+        {"dropout-net": _dropout_net(dh='params["W2"].T @ delta2')},
+        failing=("test_dropout_grads_hidden",),
+        says="mask is missing from the backward pass",
+    ),
+    Plant(
+        "dropout keeps with probability p instead of dropping",
+        NB,
+        {"dropout-forward": _DROPOUT_FWD.format(draw="(rng.random(a.shape) < p) / (1.0 - p)")},
+        failing=("test_dropout_forward", "test_dropout_expectation"),
+        says="probability p",
+    ),
+    Plant(
+        "correct: binomial mask, mask applied through a helper",
+        NB,
+        {
+            "dropout-forward": """def dropout_forward(a, p, rng=None, mask=None):
+    if mask is None:
+        keep = rng.binomial(1, 1.0 - p, size=a.shape) if p > 0 else np.ones(a.shape)
+        mask = keep / (1.0 - p)
+    out = np.multiply(a, mask)
+    return out, mask
+""",
+            "dropout-net": _dropout_net(
+                dh="dropout_forward(params['W2'].T @ delta2, p, mask=mask)[0]"
+            ),
+        },
+    ),
+    # -- early stopping --------------------------------------------------------------------
+    Plant(
+        "early stopping reports the last epoch as the best",
+        NB,
+        {
+            "early-stopping": """def early_stopping(val_losses, patience):
+    best = 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < val_losses[best]:
+            best = epoch
+        elif epoch - best >= patience:
+            return epoch, epoch
+    return len(val_losses) - 1, len(val_losses) - 1
+"""
+        },
+        failing=("test_early_history",),
+        says="last epoch",
+    ),
+    Plant(
+        "early stopping one epoch late",
+        NB,
+        {
+            "early-stopping": """def early_stopping(val_losses, patience):
+    best = 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < val_losses[best]:
+            best = epoch
+        elif epoch - best > patience:
+            return best, epoch
+    return best, len(val_losses) - 1
+"""
+        },
+        failing=("test_early_history",),
+        says="off by one",
+    ),
+    Plant(
+        "early-stopping run returns the last epoch's parameters",
+        NB,
+        {"early-run": _early_run(ret="params")},
+        failing=("test_early_run",),
+        says="not the last epoch's",
+    ),
+    Plant(
+        "early-stopping run saves the parameters without a copy",
+        NB,
+        {"early-run": _early_run(save0="params", save="params")},
+        failing=("test_early_run",),
+        says="copy",
+    ),
+    Plant(
+        "early-stopping run ignores patience",
+        NB,
+        {
+            "early-run": _early_run().replace(
+                "        elif epoch - best >= patience:\n            break\n", ""
+            )
+        },
+        failing=("test_early_run",),
+        says="stop as soon as",
+    ),
+    Plant(
+        "correct: early stopping by argmin, run with a stored-epoch counter",
+        NB,
+        {
+            "early-stopping": """def early_stopping(val_losses, patience):
+    losses = np.asarray(val_losses, dtype=float)
+    for stop in range(len(losses)):
+        best = int(np.argmin(losses[: stop + 1]))
+        if stop - best >= patience:
+            return best, stop
+    return int(np.argmin(losses)), len(losses) - 1
+""",
+            "early-run": """def train_with_early_stopping(
+    params, split, *, max_epochs, lr, batch_size, patience, rng, activation=ACT
+):
+    val_losses = [validation_loss(params, split, activation)]
+    saved = {k: v.copy() for k, v in params.items()}
+    since_best = 0
+    while len(val_losses) <= max_epochs and since_best < patience:
+        training.train(params, split.X_train, split.Y_train, epochs=1, lr=lr,
+                       batch_size=batch_size, rng=rng, activation=activation, record=False)
+        val_losses.append(validation_loss(params, split, activation))
+        if val_losses[-1] < min(val_losses[:-1]):
+            saved = {k: v.copy() for k, v in params.items()}
+            since_best = 0
+        else:
+            since_best += 1
+    return saved, val_losses
+""",
+        },
+    ),
+]
