@@ -11,6 +11,7 @@ import numpy as np
 
 __all__ = [
     "LOSSES",
+    "LOSS_GRADIENTS",
     "batch_mean",
     "cross_entropy",
     "l2_penalty",
@@ -160,10 +161,24 @@ def softmax_cross_entropy(z, y):
     logp = log_softmax(z)
     N = z.shape[1]
     J = float(batch_mean(-(y * logp).sum(), N))
+    return J, _softmax_ce_gradient(logp, y, N)
+
+
+def _softmax_ce_gradient(logp, y, N):
     # ŷ − y in one buffer (this runs in every training step).
     y_hat = np.exp(logp)
     y_hat -= y
-    return J, batch_mean(y_hat, N)
+    return batch_mean(y_hat, N)
+
+
+def _square_loss_gradient_only(a, y):
+    a, y = _check_pair(a, y, "square_loss")
+    return batch_mean(a - y, a.shape[1])
+
+
+def _softmax_ce_gradient_only(z, y):
+    z, y = _check_pair(z, y, "softmax_cross_entropy")
+    return _softmax_ce_gradient(log_softmax(z), y, z.shape[1])
 
 
 def l2_penalty(params, lam):
@@ -192,3 +207,7 @@ def l2_penalty(params, lam):
 #: Losses by name, each ``loss(output, y) -> (J, gradient w.r.t. output)``.
 #: "softmax_ce" takes logits (pair it with an identity output layer).
 LOSSES = {"square": square_loss, "softmax_ce": softmax_cross_entropy}
+
+#: The same gradients without the loss value, for training loops that never look at J;
+#: they are computed by the very same operations as in :data:`LOSSES`.
+LOSS_GRADIENTS = {"square": _square_loss_gradient_only, "softmax_ce": _softmax_ce_gradient_only}

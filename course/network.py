@@ -158,12 +158,26 @@ def forward(
     """
     M = n_layers(params)
     acts = _layer_activations(activation, output_activation, M)
+    return _forward_layers(params, _as_batch(params, X), acts, dropout, rng, masks)
+
+
+def _as_batch(params, X):
+    """X as a float64 (n_0, N) array, or a ValueError saying what shape it must have."""
     a = np.asarray(X, dtype=np.float64)
     if a.ndim != 2 or a.shape[0] != params["W1"].shape[1]:
         raise ValueError(
             f"X must have shape (n_0, N) = ({params['W1'].shape[1]}, N) with examples in "
             f"columns, got {a.shape}"
         )
+    return a
+
+
+def _forward_layers(params, a, acts, dropout=0.0, rng=None, masks=None):
+    """The loop of :func:`forward` on validated inputs (`acts`: one Activation per layer).
+
+    Training calls it once per minibatch, after checking the arguments once.
+    """
+    M = len(acts)
     caches = []
     for m in range(1, M + 1):
         W = params[f"W{m}"]

@@ -7,8 +7,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .losses import LOSSES
-from .network import accuracy, forward, loss_and_grads
+from .losses import LOSS_GRADIENTS, LOSSES, l2_penalty
+from .network import (
+    _as_batch,
+    _forward_layers,
+    _layer_activations,
+    accuracy,
+    backward,
+    forward,
+    n_layers,
+)
 
 __all__ = ["History", "best_epoch", "minibatches", "sgd_step", "train"]
 
@@ -168,13 +176,27 @@ def train(
             if vl < best_val:
                 best_val, best_params, history.best_epoch = vl, copy.deepcopy(params), epoch
 
+    # What network.loss_and_grads would look up and check on every minibatch is settled
+    # once here; each step then computes exactly what it computes (J itself is not
+    # needed for the update).
+    try:
+        loss_gradient = LOSS_GRADIENTS[loss]
+    except KeyError:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}") from None
+    acts = _layer_activations(activation, output_activation, n_layers(params))
+    X = _as_batch(params, X)
+    if l2:
+        l2_penalty(params, l2)  # rejects λ < 0 with loss_and_grads's message
+    weights = [k for k in params if k.startswith("W")] if l2 else []
+
     log(0)
     N = X.shape[1]
     for epoch in range(1, epochs + 1):
         for idx in minibatches(N, batch_size, rng):
-            _, grads, _ = loss_and_grads(
-                params, X[:, idx], Y[:, idx], loss, activation, output_activation, l2, dropout, rng
-            )
+            out, caches = _forward_layers(params, X[:, idx], acts, dropout, rng)
+            grads = backward(caches, loss_gradient(out, Y[:, idx]))
+            for k in weights:  # the L2 penalty's gradient λ W^m, weights only
+                grads[k] = grads[k] + l2 * params[k]
             sgd_step(params, grads, lr)
         log(epoch)
         history.stopped_epoch = epoch
