@@ -11,6 +11,7 @@ from hypothesis.extra.numpy import arrays
 from course import losses
 from course.gradcheck import check_gradient
 from course.losses import (
+    LOSS_GRADIENTS,
     LOSSES,
     batch_mean,
     cross_entropy,
@@ -209,3 +210,12 @@ def test_softmax_columns_are_distributions(z):
     assert np.all(p >= 0) and np.all(np.isfinite(p))
     np.testing.assert_allclose(p.sum(axis=0), 1.0, rtol=1e-12)
     assert np.all(log_softmax(z) <= 0)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_gradient_only_versions_are_bit_identical(name):
+    rng = np.random.default_rng(8)
+    z, y = rng.normal(0, 5, size=(6, 9)), _one_hot(6, 9, seed=3)
+    np.testing.assert_array_equal(LOSS_GRADIENTS[name](z, y), LOSSES[name](z, y)[1])
+    with pytest.raises(ValueError, match="shape"):
+        LOSS_GRADIENTS[name](z, y[:, :2])

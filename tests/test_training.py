@@ -211,3 +211,42 @@ def test_sgd_step_in_place():
     assert all(params[k] is arrays[k] for k in params)
     np.testing.assert_allclose(params["W1"], [[0.95, 2.1]])
     np.testing.assert_allclose(params["b1"], [[0.4]])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"loss": "square", "output_activation": "sigmoid", "activation": "tanh"},
+        {"l2": 0.01, "activation": ["relu", "sigmoid"]},
+        {"dropout": 0.3},
+    ],
+)
+def test_train_is_exactly_the_textbook_loop(split, options):
+    """train = for each epoch, for each reshuffled minibatch: loss_and_grads, then sgd_step."""
+    X, Y = split.X_train[:, :100], split.Y_train[:, :100]
+    sizes = [64, 7, 5, 10] if isinstance(options.get("activation"), list) else [64, 7, 10]
+    p1 = init_params(sizes, "xavier", np.random.default_rng(0))
+    p2 = {k: v.copy() for k, v in p1.items()}
+    train(p1, X, Y, epochs=2, lr=0.3, batch_size=16, rng=np.random.default_rng(4), **options)
+    rng = np.random.default_rng(4)
+    for _ in range(2):
+        for idx in minibatches(X.shape[1], 16, rng):
+            _, grads, _ = loss_and_grads(p2, X[:, idx], Y[:, idx], rng=rng, **options)
+            sgd_step(p2, grads, 0.3)
+    for k in p1:
+        np.testing.assert_array_equal(p1[k], p2[k])
+
+
+def test_train_argument_errors(split):
+    params = init_params([64, 5, 10], "xavier", np.random.default_rng(0))
+    X, Y = split.X_train[:, :10], split.Y_train[:, :10]
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        train(params, X, Y, epochs=1, lr=0.1, rng=rng, loss="hinge")
+    with pytest.raises(ValueError, match="≥ 0"):
+        train(params, X, Y, epochs=1, lr=0.1, rng=rng, l2=-0.1)
+    with pytest.raises(ValueError, match=r"X must have shape \(n_0, N\) = \(64, N\)"):
+        train(params, X.T, Y, epochs=1, lr=0.1, rng=rng)
+    with pytest.raises(ValueError, match="unknown activation"):
+        train(params, X, Y, epochs=1, lr=0.1, rng=rng, activation="softsign")
