@@ -223,3 +223,11 @@ def test_layer_backward_notes_a_wrong_forward():
     text = fails(checks.check_layer_backward, "db", no_bias, backward, case, says="forward")
     assert "bias b is missing" in text
     assert checks.check_layer_backward("dW", no_bias, backward, case).ok
+
+
+def test_ce_gradient_with_a_blank_loss_says_which_function():
+    def blank(z, Y):
+        raise NotImplementedError()
+
+    z, Y = checks.logits_case(3, 4, seed=6)
+    fails(checks.check_ce_gradient, ce_grad, blank, z, Y, says="cross_entropy_loss")

@@ -73,7 +73,7 @@ def _call_strict(fn, *args, what):
     try:
         with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
             with warnings.catch_warnings():
-                warnings.simplefilter("error")
+                warnings.simplefilter("error", RuntimeWarning)
                 return fn(*args)
     except NotImplementedError:
         raise GradingFailure(
@@ -241,6 +241,8 @@ def check_ce_gradient(grad_fn, loss_fn, z, Y, *, reveal=True):
     """
     z = np.asarray(z, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
+    # The loss is what the gradient is judged against: say so plainly if it cannot run.
+    call(loss_fn, z.copy(), Y.copy(), what="cross_entropy_loss (the function differentiated)")
     grad = call(grad_fn, z.copy(), Y.copy(), what="softmax_cross_entropy_grad")
 
     def J_of_z(zz):
