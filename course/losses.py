@@ -94,8 +94,9 @@ def log_softmax(z):
     ndarray, shape (K, N)
     """
     z = np.asarray(z, dtype=np.float64)
-    shifted = z - z.max(axis=0, keepdims=True)
-    shifted -= np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+    # (np.maximum.reduce and np.add.reduce are what .max and .sum call, minus a wrapper.)
+    shifted = z - np.maximum.reduce(z, axis=0, keepdims=True)
+    shifted -= np.log(np.add.reduce(np.exp(shifted), axis=0, keepdims=True))
     return shifted
 
 

@@ -228,7 +228,7 @@ def backward(caches, dJ_da):
         delta = below["act"].f_prime_from_output(below["h"]) * da_prev
     # Layer 1: ∂J/∂a^0 = (W^1)ᵀ δ^1 is never needed, so it is not computed.
     grads["W1"] = delta @ caches[0]["a_prev"].T
-    grads["b1"] = delta.sum(axis=1, keepdims=True)
+    grads["b1"] = np.add.reduce(delta, axis=1, keepdims=True)
     return {k: grads[k] for m in range(1, M + 1) for k in (f"W{m}", f"b{m}")}
 
 
