@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course import network
-from course.activations import get_activation
+from course import activations
+from course.activations import Activation, get_activation
 from course.gradcheck import check_gradients
 from course.losses import LOSSES
 from course.network import (
@@ -327,9 +327,10 @@ def test_activation_objects_accepted():
 def test_reference_backward_is_not_fooled_by_a_planted_bug(monkeypatch):
     """The finite-difference tests above would catch a broken δ recursion."""
     params, X, Y = _problem([3, 4, 2], N=3, seed=2)
-    sigmoid = network.get_activation("sigmoid")
-    broken = type(sigmoid)("sigmoid", sigmoid.f, sigmoid.f_prime, lambda a: np.ones_like(a))
-    monkeypatch.setitem(network.get_activation.__globals__["ACTIVATIONS"], "sigmoid", broken)
+    sigmoid = get_activation("sigmoid")
+    # σ' forgotten in the hidden layer's δ: f'(z) taken as 1.
+    broken = Activation("sigmoid", sigmoid.f, sigmoid.f_prime, lambda a: np.ones_like(a))
+    monkeypatch.setitem(activations.ACTIVATIONS, "sigmoid", broken)
     _, grads, _ = loss_and_grads(params, X, Y)
     monkeypatch.undo()
     results = check_gradients(lambda p: loss_and_grads(p, X, Y)[0], params, grads)
