@@ -335,3 +335,17 @@ def test_reference_backward_is_not_fooled_by_a_planted_bug(monkeypatch):
     monkeypatch.undo()
     results = check_gradients(lambda p: loss_and_grads(p, X, Y)[0], params, grads)
     assert not results["W1"].ok and results["W2"].ok
+
+
+def test_dead_relu_units_give_exact_zero_rows_that_pass():
+    """Near-zero and exactly-zero gradient entries do not trip the checker."""
+    params, X, Y = _problem([3, 5, 2], N=4, seed=11, scheme="he")
+    params["b1"][[1, 3]] = -50.0  # units 1 and 3 never fire
+    _, grads, _ = loss_and_grads(params, X, Y, "softmax_ce", "relu")
+    np.testing.assert_array_equal(grads["W1"][[1, 3]], 0.0)
+    np.testing.assert_array_equal(grads["W2"][:, [1, 3]], 0.0)
+    results = check_gradients(
+        lambda p: loss_and_grads(p, X, Y, "softmax_ce", "relu")[0], params, grads
+    )
+    _assert_all_ok(results)
+    assert all(r.diagnosis is None for r in results.values())
