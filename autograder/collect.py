@@ -25,7 +25,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_PATTERN = r"^(?:.*/)?(?P<student>[A-Za-z0-9.\-]+)_(?:late_)?(?:\d+_)*(?P<notebook>[^/]+?)(?:-\d+)?\.ipynb$"
+DEFAULT_PATTERN = (
+    r"^(?:.*/)?(?P<student>[A-Za-z0-9.\-]+)_(?:late_)?(?:\d+_)*(?P<notebook>[^/]+?)(?:-\d+)?"
+    r"(?P<ext>\.[A-Za-z0-9]+)$"
+)
 
 
 @dataclass
@@ -114,6 +117,12 @@ def _from_zip(path, assignment, notebooks, report, pattern):
                 continue
             student = m.group("student")
             report.seen.add(student)
+            ext = m.groupdict().get("ext")
+            if ext is not None and ext != ".ipynb":
+                report.unknown.append(
+                    (info.filename, f"{student} sent a {ext} file, not a notebook")
+                )
+                continue
             name = m.groupdict().get("notebook") or (notebooks[0] if len(notebooks) == 1 else None)
             if name not in notebooks and len(notebooks) == 1:
                 name = notebooks[0]  # LMSs rename files; one notebook leaves no doubt

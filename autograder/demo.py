@@ -22,8 +22,8 @@ from .course_config import REPO, Course
 
 #: Generous for the course's notebooks (the slowest trains a small network in seconds),
 #: short enough that the sample infinite loops do not dominate the demo.
-DEMO_CELL_TIMEOUT = 30
-DEMO_NOTEBOOK_TIMEOUT = 120
+DEMO_CELL_TIMEOUT = 15
+DEMO_NOTEBOOK_TIMEOUT = 60
 
 
 def _step(n, text):

@@ -135,6 +135,21 @@ def render(student, assignment, name, autograded, release, source, grades, flags
     )
 
 
+def render_ungraded(student, assignment, name, grades, flags):
+    """The page for a notebook that could not be graded (its reasons, zero points)."""
+    out_of = sum(m for _, m in grades.values())
+    reasons = "".join(f'<p class="flag">{html.escape(f)}</p>' for f in flags) or (
+        '<p class="flag">This notebook was not found in your submission.</p>'
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}"
+        f" feedback</title><style>{CSS}</style></head><body>"
+        f"<h1>{html.escape(assignment)} / {html.escape(name)}</h1>"
+        f"<p>Student <b>{html.escape(student)}</b>: <b>0 / {out_of:g}</b> points.</p>"
+        f"{reasons}</body></html>"
+    )
+
+
 def write_feedback(course, assignment, students=None):
     """Write feedback pages for every graded submission; returns the paths written."""
     from nbgrader.api import Gradebook
@@ -159,9 +174,14 @@ def write_feedback(course, assignment, students=None):
                 flags += [f"Not graded normally: {r.splitlines()[0]}" for r in rec.reasons]
             for nb in sub.notebooks:
                 graded_path = course.autograded / student / assignment / f"{nb.name}.ipynb"
-                if not graded_path.exists():
-                    continue
                 grades = {g.name: (float(g.score or 0.0), float(g.max_score)) for g in nb.grades}
+                target = course.feedback / student / assignment / f"{nb.name}.html"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if not graded_path.exists():
+                    # nothing could be run (unreadable or missing notebook): say why
+                    target.write_text(render_ungraded(student, assignment, nb.name, grades, flags))
+                    paths.append(target)
+                    continue
                 page = render(
                     student,
                     assignment,
@@ -172,8 +192,6 @@ def write_feedback(course, assignment, students=None):
                     grades,
                     flags,
                 )
-                target = course.feedback / student / assignment / f"{nb.name}.html"
-                target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(page)
                 paths.append(target)
     return paths

@@ -64,6 +64,7 @@ class SubmissionResult:
     flags: list = field(default_factory=list)
     violations: list = field(default_factory=list)
     notebooks: dict = field(default_factory=dict)
+    parent_seconds: float = 0.0
     skipped: bool = False
 
     @property
@@ -246,9 +247,15 @@ def submissions(course, assignment, students=None):
 
 
 def already_graded(course, assignment, student):
+    """True when the submission has a run record and a gradebook entry newer than its files."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    if not (course.autograded / student / assignment).is_dir():
+    record = course.records / assignment / f"{student}.json"
+    if not record.exists():
+        return False
+    sub_dir = course.submitted / student / assignment
+    newest = max((p.stat().st_mtime for p in sub_dir.rglob("*") if p.is_file()), default=0)
+    if newest > record.stat().st_mtime:
         return False
     with Gradebook(course.db_url) as gb:
         try:
@@ -339,6 +346,7 @@ def grade(
     tmp_base = tempfile.mkdtemp(prefix="backprop-grade-")
     tasks, pending = [], {}
     for student in todo:
+        t_sanitize = time.perf_counter()
         res = SubmissionResult(student, assignment)
         results[student] = res
         pending[student] = set()
@@ -382,6 +390,7 @@ def grade(
                     "tmp": tmp_base,
                 }
             )
+        res.parent_seconds += time.perf_counter() - t_sanitize
 
     progress = Progress(len(todo), out=out, label=f"grading {assignment}")
     skipped = [s for s in results if results[s].skipped]
@@ -392,10 +401,10 @@ def grade(
             + (" ..." if len(skipped) > 10 else ""),
             file=out,
         )
-    t_start = {s: time.perf_counter() for s in todo}
 
     def finish(student):
         res = results[student]
+        t_finish = time.perf_counter()
         ok, log = _record_with_nbgrader(course, assignment, student)
         if not ok and not any(n in pending[student] for n in names) and not res.reasons:
             res.reasons.append("nbgrader could not grade it:\n" + _last_errors(log))
@@ -406,7 +415,10 @@ def grade(
         if res.needs_review:
             _flag_for_review(course, assignment, student)
         _read_scores(course, res)
-        res.seconds = max(res.seconds, time.perf_counter() - t_start[student])
+        res.parent_seconds += time.perf_counter() - t_finish
+        # run time of the submission: its kernels plus the parent's bookkeeping
+        # (not the time it waited in the queue)
+        res.seconds = res.parent_seconds + sum(v["seconds"] for v in res.notebooks.values())
         save_record(course, res)
         progress.advance(f"{student}: {res.status}")
         for n in names:
@@ -439,6 +451,7 @@ def grade(
                 res.notebooks[n] = {
                     "status": r["status"],
                     "seconds": r["seconds"],
+                    "exec_seconds": r.get("exec_seconds"),
                     "worker": r["worker"],
                 }
                 res.violations += [{"notebook": n, **v} for v in r["violations"]]

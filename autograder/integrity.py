@@ -120,6 +120,22 @@ def _root_name(node):
     return node.id if isinstance(node, ast.Name) else None
 
 
+def _walk_scoped(tree):
+    """(node, at module level?) for every node of `tree`."""
+    stack = [(n, True) for n in ast.iter_child_nodes(tree)]
+    while stack:
+        node, top = stack.pop()
+        yield node, top
+        inner = top and not isinstance(
+            node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
+        )
+        stack.extend((c, inner) for c in ast.iter_child_nodes(node))
+
+
+def _globals(tree):
+    return {name for n in ast.walk(tree) if isinstance(n, ast.Global) for name in n.names}
+
+
 def scan_source(nb):
     """Flags for student code that tampers, or looks like it tries to.
 
@@ -151,7 +167,7 @@ def scan_source(nb):
             tree = ast.parse(_strip_magics(source))
         except SyntaxError:
             continue  # a syntax error only costs the student; nothing runs
-        for node in ast.walk(tree):
+        for node, top in _walk_scoped(tree):
             targets = []
             if isinstance(node, ast.Assign):
                 targets = node.targets
@@ -161,15 +177,18 @@ def scan_source(nb):
                 targets = node.targets
             for t in targets:
                 for sub in ast.walk(t):
+                    # attributes of protected modules matter wherever they are set
                     if isinstance(sub, ast.Attribute) and _root_name(sub) in protected_names:
                         flags.append(f"{gid}: reassigns {ast.unparse(sub)}")
+                    # a name matters only at module level (or declared global)
                     elif (
                         isinstance(sub, ast.Name)
                         and sub.id in bindings
                         and isinstance(sub.ctx, ast.Store | ast.Del)
+                        and (top or sub.id in _globals(tree))
                     ):
                         flags.append(f"{gid}: rebinds {sub.id}, which the tests import")
-            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in bindings:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and top and node.name in bindings:
                 flags.append(f"{gid}: redefines {node.name}, which the tests import")
         for pattern, what in _SUSPICIOUS:
             if pattern.search(source):

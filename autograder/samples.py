@@ -199,7 +199,7 @@ def class_plan(assignment_index, n_assignments, plants, rng, hostile=None):
         if n_assignments == 1:
             hostile = HOSTILE
         else:
-            per = max(4, -(-len(HOSTILE) // n_assignments))
+            per = max(2, -(-len(HOSTILE) // n_assignments))
             start = (assignment_index * per) % len(HOSTILE)
             hostile = [HOSTILE[(start + k) % len(HOSTILE)] for k in range(per)]
     for kind in hostile:
@@ -220,7 +220,7 @@ def generate(course, out_dir, assignments=None, seed=0, hostile=None):
         Chooses which plants each assignment's buggy students get.
     hostile : list of str, optional
         Hostile kinds for every assignment (default: all of them for a single
-        assignment, else spread over the assignments, at least four each).
+        assignment, else spread over the assignments, at least two each).
 
     Returns
     -------

@@ -69,7 +69,13 @@ def _kernel_manager_class(settings_path, use_bwrap, workdir):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             # Next to the settings, where the guard lets the kernel read it.
-            self.connection_file = os.path.join(os.path.dirname(settings_path), "kernel.json")
+            private = os.path.dirname(settings_path)
+            self.connection_file = os.path.join(private, "kernel.json")
+            # Unix sockets, not TCP ports: parallel kernels cannot race for a port
+            # (jupyter_client picks free ports before the kernel binds them), and
+            # nothing listens on the network.
+            self.transport = "ipc"
+            self.ip = os.path.join(private, "ipc")
 
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
@@ -150,6 +156,22 @@ def _mark_unrun(nb, from_index, reason):
                 )
 
 
+def _cell_seconds(nb):
+    """Time spent running cells (nbclient's per-cell timestamps), without kernel start."""
+    from datetime import datetime
+
+    total = 0.0
+    for cell in nb.cells:
+        ex = cell.get("metadata", {}).get("execution", {})
+        start = ex.get("iopub.execute_input") or ex.get("shell.execute_request")
+        end = ex.get("shell.execute_reply")
+        if start and end:
+            t0 = datetime.fromisoformat(start.replace("Z", "+00:00"))
+            t1 = datetime.fromisoformat(end.replace("Z", "+00:00"))
+            total += (t1 - t0).total_seconds()
+    return total
+
+
 def execute_notebook(task):
     """Run one notebook; return its executed JSON and what happened.
 
@@ -169,6 +191,10 @@ def execute_notebook(task):
         ``key``, ``notebook`` (executed JSON text), ``status``, ``reason``,
         ``seconds``, ``violations`` (list of dicts logged by the guard), ``worker``.
     """
+    import logging
+
+    # A kernel killed on purpose makes tornado/zmq log "uncaught exception" noise.
+    logging.getLogger("tornado").setLevel(logging.CRITICAL)
     t0 = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="job-", dir=task.get("tmp")))
     workdir = base / "work"
@@ -232,7 +258,15 @@ def execute_notebook(task):
             timer.daemon = True
             timer.start()
         try:
-            ep.preprocess(nb, {"metadata": {"path": str(workdir)}})
+            try:
+                ep.preprocess(nb, {"metadata": {"path": str(workdir)}})
+            except RuntimeError as exc:
+                # The kernel died before running anything (start-up failure, not the
+                # student's code): try a fresh one once.
+                if "before replying to kernel_info" not in str(exc) or expired.is_set():
+                    raise
+                nb = nbformat.reads(task["notebook"], as_version=4)
+                ep.preprocess(nb, {"metadata": {"path": str(workdir)}})
         except Exception as exc:  # noqa: BLE001 - any execution failure is reported, not raised
             if expired.is_set():
                 status = "notebook timeout"
@@ -277,6 +311,7 @@ def execute_notebook(task):
         shutil.rmtree(base, ignore_errors=True)
     return {
         "key": task.get("key"),
+        "exec_seconds": _cell_seconds(nb),
         "notebook": nbformat.writes(nb),
         "status": status,
         "reason": reason,

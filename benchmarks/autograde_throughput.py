@@ -1,0 +1,174 @@
+"""Throughput: plain sequential `nbgrader autograde` vs `backprop-grade grade`.
+
+Both grade the same N submissions (default 40: correct, alternative, buggy, blank and
+half-done notebooks of one assignment, made by autograder.samples) in two copies of
+the same course.  The script checks that every student's per-cell scores are identical
+in the two gradebooks, then prints the speed-up and where the time goes per notebook:
+
+- the cost of starting one kernel (median of a few plain jupyter_client starts),
+- sequential nbgrader: wall time per notebook,
+- backprop-grade: wall time per notebook (throughput), and in the worker: kernel
+  start-up + teardown (worker time minus time running cells), and parent-side
+  bookkeeping (sanitize + recording through nbgrader) per submission.
+
+Usage::
+
+    python benchmarks/autograde_throughput.py                 # fixture assignment, N=40
+    python benchmarks/autograde_throughput.py -n 60 --jobs 2
+    python benchmarks/autograde_throughput.py --assignment 01-chain-rule
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from autograder import collect, fixture, grade, samples  # noqa: E402
+from autograder.course_config import Course  # noqa: E402
+
+
+def kernel_start_cost(repeats=3):
+    from jupyter_client.manager import start_new_kernel
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        km, kc = start_new_kernel(kernel_name="python3")
+        kc.execute_interactive("pass", timeout=30)
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def scores(course, assignment):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gb:
+        return {
+            s.student.id: {g.name: g.score for nb in s.notebooks for g in nb.grades}
+            for s in gb.find_assignment(assignment).submissions
+        }
+
+
+def make_class(base, assignment, n):
+    """A course at base/<name> with n collected submissions; returns its root."""
+    real = assignment != fixture.ASSIGNMENT
+    root = fixture.make_course(
+        base / "template", assignments=[assignment] if real else [], fixture=not real
+    )
+    course = Course.load(root)
+    grade.generate_release(course, assignment)
+    pool = base / "pool"
+    samples.generate(course, pool, [assignment], seed=0, hostile=[])
+    kinds = sorted(p for p in (pool / assignment).iterdir() if p.is_dir())
+    inbox = base / "inbox"
+    for i in range(n):
+        shutil.copytree(kinds[i % len(kinds)], inbox / f"u{i:03d}-{kinds[i % len(kinds)].name}")
+    rep = collect.collect(course, assignment, inbox)
+    assert len(rep.students) == n, rep.lines()
+    # drop generated state so both copies start from the same submitted/ files
+    for d in ("notebooks", "gradebook.db"):
+        p = root / d
+        shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    return root
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=40)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count())
+    ap.add_argument("--assignment", default=fixture.ASSIGNMENT)
+    args = ap.parse_args()
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    with tempfile.TemporaryDirectory(prefix="ag-bench-") as tmp:
+        tmp = Path(tmp)
+        template = make_class(tmp, args.assignment, args.n)
+        seq, par = tmp / "seq", tmp / "par"
+        shutil.copytree(template, seq)
+        shutil.copytree(template, par)
+        for root in (seq, par):  # the gradebook: both get it from nbgrader the same way
+            subprocess.run(
+                [sys.executable, "-m", "nbgrader", "generate_assignment", args.assignment],
+                cwd=root,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+        k = kernel_start_cost()
+
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "nbgrader", "autograde", args.assignment],
+            cwd=seq,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        t_seq = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "autograder",
+                "grade",
+                args.assignment,
+                "--jobs",
+                str(args.jobs),
+            ],
+            cwd=par,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        t_par = time.perf_counter() - t0
+
+        s_seq, s_par = (
+            scores(Course.load(seq), args.assignment),
+            scores(Course.load(par), args.assignment),
+        )
+        assert set(s_seq) == set(s_par) and len(s_seq) == args.n, (len(s_seq), len(s_par))
+        diff = [s for s in s_seq if s_seq[s] != s_par[s]]
+        assert not diff, f"scores differ for {diff[:5]}"
+
+        records = [
+            json.loads(p.read_text())
+            for p in (par / "grading-records" / args.assignment).glob("*.json")
+        ]
+        worker = [nb["seconds"] for r in records for nb in r["notebooks"].values()]
+        cells = [nb["exec_seconds"] or 0.0 for r in records for nb in r["notebooks"].values()]
+        parent = [r["parent_seconds"] for r in records]
+        n = args.n
+        print(f"{n} submissions of {args.assignment}, {args.jobs} jobs, {os.cpu_count()} cores")
+        print("scores identical in both gradebooks: yes (every student, every cell)")
+        print(f"sequential nbgrader autograde : {t_seq:7.1f} s  ({t_seq / n:.2f} s per notebook)")
+        print(f"backprop-grade grade          : {t_par:7.1f} s  ({t_par / n:.2f} s per notebook)")
+        print(f"speed-up                      : {t_seq / t_par:7.2f} x")
+        print(f"one kernel start (jupyter_client, median of 3): {k:.2f} s")
+        overhead = statistics.mean(w - c for w, c in zip(worker, cells, strict=True))
+        print(
+            f"per notebook in a worker: {statistics.mean(worker):.2f} s, of which running cells "
+            f"{statistics.mean(cells):.2f} s and kernel start/limits/teardown {overhead:.2f} s "
+            f"({overhead / k:.2f} x one kernel start)"
+        )
+        print(
+            f"parent bookkeeping per submission (sanitize + nbgrader record): {statistics.mean(parent):.2f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()

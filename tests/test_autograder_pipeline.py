@@ -1,0 +1,282 @@
+"""The autograder end to end through the real nbgrader, on a generated sample class.
+
+One class of the fixture assignment (every hostile case) is collected from its LMS zip
+and graded once in parallel; the tests then check what each kind of student got, that
+the scores equal sequential ``nbgrader autograde`` on the same files, that regrading is
+idempotent and leaves the other students alone, the dask path, and the feedback /
+export / report commands.  The course's real assignments are graded too.
+"""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import cli, collect, feedback, fixture, grade, samples
+from autograder.course_config import Course
+from autograder.harness import assignments as repo_assignments
+from autograder.plants import plants_for
+
+pytestmark = pytest.mark.slow
+
+A = fixture.ASSIGNMENT
+CELL_TIMEOUT, NOTEBOOK_TIMEOUT = 5, 20
+
+
+def _scores(course, assignment):
+    """student -> (total, {grade_id: score}) from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(course.db_url) as gb:
+        for sub in gb.find_assignment(assignment).submissions:
+            cells = {g.name: g.score for nb in sub.notebooks for g in nb.grades}
+            out[sub.student.id] = (sub.score, cells)
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("agcourse") / "course"
+    fixture.make_course(root)
+    course = Course.load(root)
+    grade.generate_release(course, A)
+    manifest = samples.generate(course, root.parent / "class", seed=0)[A]
+    rep = collect.collect(course, A, root.parent / "class" / f"{A}.zip")
+    assert rep.duplicates and rep.unreadable
+    results = grade.grade(
+        course,
+        A,
+        jobs=2,
+        cell_timeout=CELL_TIMEOUT,
+        notebook_timeout=NOTEBOOK_TIMEOUT,
+        out=open(os.devnull, "w"),  # noqa: SIM115
+    )
+    return course, manifest, {r.student: r for r in results}
+
+
+def test_every_kind_of_student_gets_what_it_earned(graded):
+    course, manifest, results = graded
+    from nbgrader.api import Gradebook
+
+    assert set(results) == set(manifest)
+    with Gradebook(course.db_url) as gb:
+        review = {s.student.id: s.needs_manual_grade for s in gb.find_assignment(A).submissions}
+    for student, info in manifest.items():
+        r, expect = results[student], info["expect"]
+        assert r.max_score == 3, student
+        if expect["score"] == "full":
+            assert r.score == r.max_score, (student, r)
+        elif expect["score"] == "zero":
+            assert r.score == 0, (student, r)
+        else:
+            assert r.score < r.max_score, (student, r)
+        assert r.status == expect.get("status", "ok"), (student, r.status, r.reasons)
+        if expect.get("status"):
+            assert r.reasons, student
+        assert r.needs_review == bool(expect.get("flagged")), (student, r.flags, r.violations)
+        # nbgrader leaves a submission it could not run as "needs manual grade"
+        could_not_run = expect.get("status") in ("invalid JSON", "missing notebook")
+        assert review[student] == bool(expect.get("flagged") or could_not_run), student
+
+
+def test_hostile_cases_in_detail(graded):
+    course, manifest, results = graded
+    by_kind = {info["kind"]: results[s] for s, info in manifest.items()}
+    # tampering with the checks earns nothing, and the guard says what was undone
+    tamper = by_kind["tamper"]
+    undone = {v["detail"] for v in tamper.violations if v["kind"] == "tampered"}
+    assert "numpy.allclose reassigned" in undone
+    assert "course.grading.check_close reassigned" in undone
+    assert any("rebinds check_close" in f for f in tamper.flags)
+    # snooping is refused and logged; the honest answers still count
+    snoop = by_kind["snoop"]
+    assert {v["kind"] for v in snoop.violations} == {"denied read"}
+    assert any(v["detail"].endswith("gradebook.db") for v in snoop.violations)
+    # restored test cells: the blank answer under the edited/deleted test scores 0 there
+    for kind in ("edited-test", "deleted-test"):
+        r = by_kind[kind]
+        assert any("test_sigmoid_prime" in f for f in r.flags)
+        assert _scores(course, A)[r.student][1]["test_sigmoid_prime"] == 0
+    # the loop that ignores KeyboardInterrupt is stopped; the cells before it still count
+    stuck = by_kind["loop-ignores-interrupt"]
+    assert "did not stop when interrupted" in stuck.reasons[0]
+    assert _scores(course, A)[stuck.student][1]["test_sigmoid_prime"] == 2
+    assert "memory" in by_kind["memory-hog"].reasons[0]
+    assert by_kind["corrupt-file"].reasons[0].startswith("invalid JSON")
+    assert by_kind["missing-notebook"].reasons == ["missing notebook: fixture.ipynb"]
+
+
+#: Kinds that plain nbgrader grades the same way (the others hang it, exhaust memory,
+#: earn tampered credit, or make it record nothing).
+PARITY = {
+    "correct",
+    "blank",
+    "half-done",
+    "syntax-error",
+    "edited-test",
+    "deleted-test",
+    "snoop",
+    "corrupt-file",
+}
+
+
+def test_parallel_scores_equal_sequential_nbgrader_autograde(graded, tmp_path):
+    course, manifest, _ = graded
+    copy = tmp_path / "seq"
+    (copy / "submitted").mkdir(parents=True)
+    shutil.copy(course.root / "nbgrader_config.py", copy)
+    shutil.copytree(course.source, copy / "solutions")
+    students = sorted(s for s, info in manifest.items() if info["kind"] in PARITY)
+    for s in students:
+        shutil.copytree(course.submitted / s, copy / "submitted" / s)
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    subprocess.run(
+        [*nbgrader, "generate_assignment", A, "--force"],
+        cwd=copy,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run([*nbgrader, "autograde", A], cwd=copy, env=env, capture_output=True)
+    sequential = _scores(Course.load(copy), A)
+    parallel = _scores(course, A)
+    assert set(sequential) == set(students)
+    for s in students:
+        assert parallel[s] == sequential[s], s
+
+
+def test_regrade_is_idempotent_and_leaves_other_students_untouched(graded):
+    course, manifest, _ = graded
+    before = _scores(course, A)
+    others = {
+        s: (course.autograded / s / A / "fixture.ipynb").stat().st_mtime_ns
+        for s in manifest
+        if (course.autograded / s / A / "fixture.ipynb").exists()
+    }
+    # nothing to do without --force
+    again = grade.grade(course, A, out=open(os.devnull, "w"))  # noqa: SIM115
+    assert all(r.skipped for r in again)
+    assert _scores(course, A) == before
+    chosen = sorted(s for s, i in manifest.items() if i["kind"] in ("correct", "tamper"))
+    redo = grade.grade(
+        course,
+        A,
+        students=chosen,
+        force=True,
+        jobs=2,
+        cell_timeout=CELL_TIMEOUT,
+        out=open(os.devnull, "w"),  # noqa: SIM115
+    )
+    assert sorted(r.student for r in redo if not r.skipped) == chosen
+    assert _scores(course, A) == before
+    for s, mtime in others.items():
+        if s not in chosen:
+            assert (course.autograded / s / A / "fixture.ipynb").stat().st_mtime_ns == mtime
+
+
+def test_dask_local_cluster_gives_the_same_scores(graded):
+    distributed = pytest.importorskip("distributed")
+    course, manifest, _ = graded
+    before = _scores(course, A)
+    chosen = sorted(s for s, i in manifest.items() if i["kind"] in ("correct", "half-done"))
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        res = grade.grade(
+            course,
+            A,
+            students=chosen,
+            force=True,
+            scheduler=client,
+            cell_timeout=CELL_TIMEOUT,
+            out=open(os.devnull, "w"),  # noqa: SIM115
+        )
+    assert [r.student for r in res if not r.skipped] == chosen
+    assert _scores(course, A) == before
+
+
+def test_feedback_export_report_commands(graded, capsys):
+    course, manifest, results = graded
+    root = str(course.root)
+    assert cli.main(["--root", root, "feedback", A]) == 0
+    source = nbformat.read(course.source / A / "fixture.ipynb", as_version=4)
+    hidden = feedback.hidden_lines(source)
+    assert hidden
+    pages = sorted(course.feedback.glob(f"*/{A}/fixture.html"))
+    assert len(pages) == len(manifest)  # unreadable and missing notebooks get a page too
+    missing = next(s for s, i in manifest.items() if i["kind"] == "missing-notebook")
+    assert "missing notebook" in (course.feedback / missing / A / "fixture.html").read_text()
+    for page in pages:
+        text = page.read_text()
+        assert fixture.HIDDEN_MARK not in text
+        for line in hidden:
+            assert line not in text, (page, line)
+        assert "Traceback" not in text
+    half = next(s for s, i in manifest.items() if i["kind"] == "half-done")
+    page = (course.feedback / half / A / "fixture.html").read_text()
+    assert "2 / 3" in page and "name &#x27;hand&#x27; is not defined" in page
+
+    out_csv = course.root / "out" / "grades.csv"
+    assert cli.main(["--root", root, "export", "-o", str(out_csv)]) == 0
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == len(manifest)
+    by = {r["student_id"]: r for r in rows}
+    correct = next(s for s, i in manifest.items() if i["kind"] == "correct")
+    assert by[correct]["score"] == "3" and by[correct][f"{A}:fixture/test_sigmoid_prime"] == "2"
+    tamper = next(s for s, i in manifest.items() if i["kind"] == "tamper")
+    assert by[tamper]["needs_review"] == "yes" and by[tamper]["score"] == "0"
+
+    assert cli.main(["--root", root, "report"]) == 0
+    html = (course.root / "reports" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3
+    for s, r in results.items():
+        if r.failed or r.needs_review:
+            assert s in html
+    assert "report:" in capsys.readouterr().out
+
+
+REAL = repo_assignments()
+
+
+@pytest.mark.parametrize("assignment", REAL)
+def test_real_assignment_correct_and_buggy_submission(assignment, tmp_path):
+    """The course's own notebooks through the parallel grader: a correct submission gets
+    full marks, a planted bug loses exactly its cells and the report counts its diagnosis."""
+    root = fixture.make_course(tmp_path / "c", assignments=[assignment], fixture=False)
+    course = Course.load(root)
+    grade.generate_release(course, assignment)
+    bugs = [p for p in plants_for(assignment) if p.is_bug]
+    manifest = samples.generate(course, tmp_path / "class", [assignment], hostile=[])[assignment]
+    keep = {"s01-correct"} | {s for s, i in manifest.items() if i["kind"] == "bug"}
+    for s in keep:
+        shutil.copytree(tmp_path / "class" / assignment / s, tmp_path / "in" / s)
+    collect.collect(course, assignment, tmp_path / "in")
+    res = {r.student: r for r in grade.grade(course, assignment, jobs=2, out=open(os.devnull, "w"))}  # noqa: SIM115
+    assert res["s01-correct"].score == res["s01-correct"].max_score > 0
+    assert res["s01-correct"].status == "ok" and not res["s01-correct"].needs_review
+    scores = _scores(course, assignment)
+    for s in keep - {"s01-correct"}:
+        plant = next(p for p in bugs if p.name == manifest[s]["plant"])
+        lost = sorted(g for g, v in scores[s][1].items() if v < _max(course, assignment, g))
+        assert lost == sorted(plant.failing), (s, plant.name)
+
+
+def _max(course, assignment, grade_id):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gb:
+        for nb in gb.find_assignment(assignment).notebooks:
+            for gc in nb.grade_cells:
+                if gc.name == grade_id:
+                    return gc.max_score
+    raise KeyError(grade_id)

@@ -1,0 +1,197 @@
+"""Fast tests of the autograder's parts that need no kernel: collect, integrity checks,
+feedback rendering, progress, the CLI's help."""
+
+import io
+import json
+import zipfile
+
+import nbformat
+import pytest
+
+from autograder import cli, collect, feedback, fixture, integrity
+from autograder.course_config import Course
+from autograder.progress import Progress
+
+
+@pytest.fixture()
+def course(tmp_path):
+    fixture.make_course(tmp_path / "course")
+    return Course.load(tmp_path / "course")
+
+
+def _nb_bytes():
+    return nbformat.writes(fixture.fixture_notebook()).encode()
+
+
+def test_collect_folder_reports_unknown_unreadable_and_missing(course, tmp_path):
+    src = tmp_path / "in"
+    (src / "alice").mkdir(parents=True)
+    (src / "alice" / "fixture.ipynb").write_bytes(_nb_bytes())
+    (src / "bob" / "00-fixture").mkdir(parents=True)  # <student>/<assignment>/<nb> works too
+    (src / "bob" / "00-fixture" / "fixture.ipynb").write_bytes(_nb_bytes())
+    (src / "carol").mkdir()
+    (src / "carol" / "fixture.ipynb").write_bytes(b'{"cells": [')
+    (src / "dave").mkdir()
+    (src / "dave" / "Untitled.ipynb").write_bytes(_nb_bytes())
+    (src / "stray.txt").write_text("?")
+
+    rep = collect.collect(course, fixture.ASSIGNMENT, src)
+    assert rep.students == ["alice", "bob", "carol"]
+    assert [u[0] for u in rep.unknown] == ["dave/Untitled.ipynb", "stray.txt"]
+    assert [(s, why.startswith("not valid JSON")) for s, _, _, why in rep.unreadable] == [
+        ("carol", True)
+    ]
+    text = "\n".join(rep.lines())
+    assert "no notebook: dave" in text
+    # dave gets an (empty) submission folder so that grading names him "missing notebook"
+    assert (course.submitted / "dave" / fixture.ASSIGNMENT).is_dir()
+    assert (course.submitted / "carol" / fixture.ASSIGNMENT / "fixture.ipynb").exists()
+    assert (course.submitted / "alice" / fixture.ASSIGNMENT / "timestamp.txt").exists()
+
+
+def test_collect_zip_newest_duplicate_wins_and_pattern_is_configurable(course, tmp_path):
+    z = tmp_path / "lms.zip"
+    old = nbformat.v4.new_notebook()
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("alice_123_fixture.ipynb", (2026, 11, 2, 9, 0, 0)), _nb_bytes())
+        zf.writestr(
+            zipfile.ZipInfo("alice_late_123_fixture-1.ipynb", (2026, 11, 1, 9, 0, 0)),
+            nbformat.writes(old),
+        )
+        zf.writestr(zipfile.ZipInfo("readme.txt", (2026, 11, 1, 9, 0, 0)), "x")
+    rep = collect.collect(course, fixture.ASSIGNMENT, z)
+    assert rep.students == ["alice"]
+    (dup,) = rep.duplicates
+    assert dup[2] == "alice_123_fixture.ipynb" and dup[3] == ["alice_late_123_fixture-1.ipynb"]
+    kept = nbformat.read(course.submitted / "alice" / fixture.ASSIGNMENT / "fixture.ipynb", 4)
+    assert len(kept.cells) == len(fixture.fixture_notebook().cells)
+    assert rep.unknown == [("readme.txt", "file name does not match the pattern")]
+
+    z2 = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(z2, "w") as zf:
+        zf.writestr("Bob Smith_991_assignsubmission_file_/fixture.ipynb", _nb_bytes())
+    rep = collect.collect(
+        course,
+        fixture.ASSIGNMENT,
+        z2,
+        pattern=r"^(?P<student>[^/]+?)_\d+_assignsubmission_file_/(?P<notebook>.+)\.ipynb$",
+    )
+    assert rep.students == ["Bob Smith"]
+    assert "Bob Smith" in rep.replaced or rep.replaced == []
+
+
+def test_structure_flags_name_edited_and_deleted_test_cells():
+    release = fixture.fixture_notebook()
+    edited = nbformat.from_dict(release)
+    edited.cells[3].source = "pass"
+    deleted = nbformat.from_dict(release)
+    deleted.cells = [c for c in deleted.cells if c.metadata.nbgrader["grade_id"] != "test_hand"]
+    assert integrity.structure_flags(release, release) == []
+    assert integrity.structure_flags(edited, release) == ["test cell edited: test_sigmoid_prime"]
+    assert integrity.structure_flags(deleted, release) == ["test cell deleted: test_hand"]
+
+
+def test_scan_source_flags_tampering_but_not_honest_code():
+    nb = fixture.fixture_notebook()
+    assert integrity.scan_source(nb) == []
+    nb.cells[2].source = (
+        "import numpy\nnumpy.allclose = lambda *a: True\ncheck_close = print\n"
+        "import sys\nsys.modules['course.grading'] = None\n"
+        "def call(*a):\n    pass\n"
+    )
+    flags = "\n".join(integrity.scan_source(nb))
+    assert "reassigns numpy.allclose" in flags
+    assert "rebinds check_close, which the tests import" in flags
+    assert "redefines call" in flags
+    assert "edits sys.modules" in flags
+
+
+def test_locked_bindings_and_restore_injection_round_trip():
+    nb = fixture.fixture_notebook()
+    b = integrity.locked_bindings(nb)
+    assert b["np"] == ("numpy", None)
+    assert b["check_close"] == ("course.grading", "check_close")
+    run = integrity.inject_restore(nb, b)
+    tests = [c for c in run.cells if integrity.is_test_cell(c)]
+    assert all(c.source.startswith(integrity.RESTORE_PREFIX) for c in tests)
+    orig = [c.source for c in nb.cells]
+    assert [integrity.strip_restore(c.source) for c in run.cells] == orig
+
+
+def test_feedback_keeps_messages_and_drops_hidden_tests_and_tracebacks():
+    source = fixture.fixture_notebook()
+    release = nbformat.from_dict(source)
+    for c in release.cells:
+        c.source = feedback.HIDDEN.sub("", c.source)
+    graded = nbformat.from_dict(source)
+    graded.cells[3].outputs = [
+        nbformat.v4.new_output(
+            "error",
+            ename="NameError",
+            evalue="name 'x' is not defined",
+            traceback=["z2 = np.array([[2.5]])", f"# {fixture.HIDDEN_MARK}"],
+        )
+    ]
+    graded.cells[6].outputs = [
+        nbformat.v4.new_output(
+            "error", ename="GradingFailure", evalue="hand is wrong: yours 0.5.", traceback=["x"]
+        )
+    ]
+    page = feedback.render(
+        "s1", "00-fixture", "fixture", graded, release, source, {"test_hand": (0.0, 1.0)}
+    )
+    assert "hand is wrong: yours 0.5." in page
+    assert "NameError: name &#x27;x&#x27; is not defined" in page
+    for line in feedback.hidden_lines(source):
+        assert line not in page and feedback.html.escape(line) not in page
+    assert "0 / 1" in page
+
+
+def test_progress_plain_text_has_counts_and_rate():
+    buf = io.StringIO()
+    p = Progress(3, out=buf, label="grading a")
+    for s in "abc":
+        p.advance(f"{s}: ok")
+    p.close()
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == "grading a: 3 submissions"
+    assert lines[1].startswith("[1/3]") and "/s" in lines[1] and "a: ok" in lines[1]
+    assert lines[-1].startswith("grading a: 3 in")
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["release", "collect", "grade", "feedback", "export", "report", "samples", "demo"],
+)
+def test_every_subcommand_has_help_with_examples(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main([command, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text and f"backprop-grade {command}" in text
+
+
+def test_samples_manifest_covers_every_hostile_case(course, tmp_path):
+    from autograder import grade, samples
+
+    grade.generate_release(course, fixture.ASSIGNMENT)
+    manifest = samples.generate(course, tmp_path / "class", seed=1)
+    kinds = {v["kind"] for v in manifest[fixture.ASSIGNMENT].values()}
+    assert set(samples.HOSTILE) <= kinds
+    assert {"correct", "blank", "half-done"} <= kinds
+    assert json.loads((tmp_path / "class" / "manifest.json").read_text()) == manifest
+    corrupt = next(
+        (tmp_path / "class" / fixture.ASSIGNMENT).glob("*-corrupt-file/fixture.ipynb")
+    ).read_bytes()
+    with pytest.raises(ValueError):
+        json.loads(corrupt)
+
+
+def test_scan_source_ignores_local_variables_named_like_imports():
+    nb = fixture.fixture_notebook()
+    nb.cells[2].source = (
+        "def f(xs):\n    call = list(xs)\n    np = len(call)\n    return np\n"
+        "def g():\n    global check_close\n    check_close = None\n"
+    )
+    flags = integrity.scan_source(nb)
+    assert flags == ["answer_sigmoid_prime: rebinds check_close, which the tests import"]
