@@ -68,7 +68,7 @@ PLANTS = [
         "instead of at g",
     ),
     _bug(
-        "h: forward computes sigma(x) twice squared",
+        "h: forward computes sigma(x)^2 instead of sigma(x^2)",
         "h-forward-backward",
         [("h = sigmoid(g)", "h = sigmoid(x) ** 2")],
         # dhdx is then checked against finite differences of this wrong h: it fails too

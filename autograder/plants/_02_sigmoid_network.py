@@ -205,7 +205,10 @@ PLANTS = [
     _bug(
         "sgd: t counts epochs",
         "sgd",
-        [("gamma_t = gamma0 / (1 + t / T)", "gamma_t = gamma0 / (1 + epoch / T)")],
+        [
+            ("for _ in range(epochs):", "for epoch in range(epochs):"),
+            ("gamma_t = gamma0 / (1 + t / T)", "gamma_t = gamma0 / (1 + epoch / T)"),
+        ],
         ("test-sgd-steps",),
         "t counts updates",
     ),
@@ -214,8 +217,8 @@ PLANTS = [
         "sgd",
         [
             (
-                "for epoch in range(epochs):",
-                "order = rng.permutation(n)\n    for epoch in range(epochs):",
+                "for _ in range(epochs):",
+                "order = rng.permutation(n)\n    for _ in range(epochs):",
             ),
             (ORDER, "for i in order:"),
         ],

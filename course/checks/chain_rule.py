@@ -314,10 +314,10 @@ def check_two_paths(Node, add_node, mul_node, sigmoid_node, x, y):
     for label, build, path1, path2 in cases:
         X1, X2, Y = Node(x), Node(x), Node(y)
         f = call(build, X1, X2, Y, what=f"building {label} from your nodes")
-        call(f.backward, what=f"backward() of {label}")
+        call(f.backward, what=f"your nodes' _backward, run by backward() of {label},")
         X, Y = Node(x), Node(y)
         f = call(build, X, X, Y, what=f"building {label} from your nodes")
-        call(f.backward, what=f"backward() of {label}")
+        call(f.backward, what=f"your nodes' _backward, run by backward() of {label},")
         paths = np.array([X1.grad, X2.grad], dtype=np.float64)
         shared = float(X.grad)
         total = float(paths.sum())
