@@ -181,3 +181,11 @@ def test_sgd_update():
     half = lambda p, g, lr: {k: p[k] - 0.5 * lr * g[k] for k in p}  # noqa: E731
     fails(checks.check_sgd_update, half, params, grads, 0.1, says="factor")
     fails(checks.check_sgd_update, lambda p, g, lr: None, params, grads, 0.1, says="None")
+
+
+def test_W_not_T_with_unfit_shapes_hints_at_the_transpose():
+    case = checks.net_case([3, 5, 5, 2], 4, "sigmoid", 0)
+    text = fails(
+        checks.check_backward, "b2", forward, make_backward("W_not_T"), case, says="transpose"
+    )
+    assert "Traceback" not in text

@@ -231,3 +231,9 @@ def test_ce_gradient_with_a_blank_loss_says_which_function():
 
     z, Y = checks.logits_case(3, 4, seed=6)
     fails(checks.check_ce_gradient, ce_grad, blank, z, Y, says="cross_entropy_loss")
+
+
+def test_layer_backward_shape_error_hints_at_the_transpose():
+    case = checks.layer_case(3, 4, 5, seed=5)
+    bwd = _backward_with(RIGHT, da_of=lambda W, d, a: W @ d)
+    fails(checks.check_layer_backward, "dW", forward, bwd, case, says="needs the transpose")

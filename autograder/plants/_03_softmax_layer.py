@@ -297,6 +297,14 @@ def sigmoid_layer_forward(a_prev, W, b):
         says="a instead of z",
     ),
     Plant(
+        "backward with W instead of its transpose in da_prev",
+        NB,
+        {"sl-layer-backward": _backward(da_prev="W @ delta")},
+        # W is 4 x 3 in the visible case: the product cannot run, so every gradient fails.
+        failing=LAYER_TESTS,
+        says="needs the transpose",
+    ),
+    Plant(
         "backward with dW transposed",
         NB,
         {"sl-layer-backward": _backward(dW="a_prev @ delta.T")},

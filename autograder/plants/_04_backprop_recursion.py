@@ -146,6 +146,14 @@ def backward(params, cache, dJ_da):
         says="a instead of z",
     ),
     Plant(
+        "backward with W instead of its transpose",
+        NB,
+        {"br-backward": _backward(delta_down="f_prime(z[m - 1]) * (params[f'W{m}'] @ delta)")},
+        # The visible 3 -> 5 -> 5 -> 2 net cannot even run it (W3 is 2 x 5).
+        failing=ALL,
+        says="with the transpose",
+    ),
+    Plant(
         "backward with dW transposed",
         NB,
         {"br-backward": _backward(dW="a[m - 1] @ delta.T")},

@@ -358,6 +358,24 @@ def _matching_suspect(value, suspects):
     return None
 
 
+_SHAPE_ERRORS = ("matmul", "shapes", "broadcast", "aligned", "dimension")
+
+
+def _call_backward(backward_fn, *args):
+    """Call the student's backward; explain a shape error in terms of the recursion."""
+    try:
+        return call(backward_fn, *args, what="backward")
+    except GradingFailure as failure:
+        if not any(word in str(failure) for word in _SHAPE_ERRORS):
+            raise
+        raise GradingFailure(
+            f"{failure}\nHint: a matrix product with the wrong shapes. δ^m has the shape of "
+            "z^m, (n_m, N); the step down is (W^{m+1})ᵀ δ^{m+1}, with the transpose "
+            "((n_m, n_{m+1}) times (n_{m+1}, N)); ∂J/∂W^m = δ^m (a^{m-1})ᵀ is "
+            "(n_m, N) times (N, n_{m-1})."
+        ) from None
+
+
 def _order_bias_suspects(key, grads, case, suspects):
     """A bias gradient N times too small is "wrong only in the bias" when the same
     layer's weight gradient is right, and "1/N twice" everywhere otherwise."""
@@ -402,7 +420,7 @@ def check_backward(key, forward_fn, backward_fn, case, *, reveal=True):
             f"forward returned a^M of shape {np.shape(a)}, but Y has shape {case.Y.shape}: fix "
             "the forward pass first (its own test says more)."
         ) from None
-    grads = call(backward_fn, case.copy_params(), cache, dJ_da.copy(), what="backward")
+    grads = _call_backward(backward_fn, case.copy_params(), cache, dJ_da.copy())
     if not isinstance(grads, dict):
         raise GradingFailure(
             f"backward must return a dict of gradients keyed 'W1', 'b1', ..., got "

@@ -454,7 +454,17 @@ def check_layer_backward(which, forward_fn, backward_fn, case, *, reveal=True):
         what="sigmoid_layer_forward",
     )
     _, cache = _unpack(out, 2, "sigmoid_layer_forward", ("a", "cache"))
-    grads = call(backward_fn, case.dJ_da.copy(), cache, what="sigmoid_layer_backward")
+    try:
+        grads = call(backward_fn, case.dJ_da.copy(), cache, what="sigmoid_layer_backward")
+    except GradingFailure as failure:
+        if not any(w in str(failure) for w in ("matmul", "shapes", "broadcast", "aligned")):
+            raise
+        raise GradingFailure(
+            f"{failure}\nHint: a matrix product with the wrong shapes. With W of shape "
+            "(n_m, n_{m-1}) and δ of shape (n_m, N), da_prev = Wᵀ δ needs the transpose "
+            "(the lecture's Σ_j ∂J/∂z_j w_ij sums over the outputs j), and dW = δ a_prevᵀ is "
+            "(n_m, N) times (N, n_{m-1})."
+        ) from None
     grads = _unpack(grads, 3, "sigmoid_layer_backward", ("da_prev", "dW", "db"))
     grad = grads[pos]
     suspects = layer_suspects(case)[which]
