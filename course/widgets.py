@@ -192,7 +192,9 @@ class GradientFlowExplorer(_FigureWidget):
             scale, base=10, min=-2, max=1, step=0.05, description="scale", style=style
         )
         c["data"] = w.Dropdown(options=list(flow.DATASETS), value=data, description="data")
-        c["train"] = w.Button(description=f"train {steps} SGD steps", icon="play")
+        c["train"] = w.Button(
+            description=f"train {steps} SGD steps", icon="play", layout=w.Layout(width="auto")
+        )
         self._build_axes()
         for key in ("depth", "width", "activation", "init", "scale", "data"):
             c[key].observe(self.update, names="value")
@@ -304,9 +306,10 @@ class GradientFlowExplorer(_FigureWidget):
         self.ax_loss.set_title(f"press 'train' for {self.steps} SGD steps", fontsize=10)
         saturated = ", ".join(f"{v:.2f}" for v in f.mean_f_prime[[0, -1]]) if M > 1 else "-"
         self.status.value = (
-            f"J = {f.J:.4f} &nbsp; ‖δ^1‖ = {f.delta_norms[0]:.3e} &nbsp; "
-            f"‖δ^M‖ = {f.delta_norms[-1]:.3e} &nbsp; mean f'(z^m) in layers 1 and M−1: "
-            f"{saturated}"
+            f"<b>{s['activation']}</b>, {M - 1} hidden layers of {s['width']}: "
+            f"J = {f.J:.4f} &nbsp; ‖δ<sup>1</sup>‖ = {f.delta_norms[0]:.3e} &nbsp; "
+            f"‖δ<sup>M</sup>‖ = {f.delta_norms[-1]:.3e} &nbsp; mean f′(z<sup>m</sup>) in "
+            f"layers 1 and M−1: {saturated}"
         )
         self.redraw()
 
@@ -411,8 +414,8 @@ class SaturationWidget(_FigureWidget):
         ax.set_ylim(*_log_limits(np.concatenate([bound, at_z, [1.0]])))
         ax.set_title(f"after {k[-1]} layers: bound {bound[-1]:.2g}", fontsize=10)
         self.status.value = (
-            "Each sigmoid layer multiplies ‖δ‖ by at most ¼‖W^m‖₂: below 1 unless "
-            "‖W^m‖₂ > 4, and weights that large push z into the flat tails of σ."
+            "Each sigmoid layer multiplies ‖δ‖ by at most ¼‖W<sup>m</sup>‖₂: below 1 unless "
+            "‖W<sup>m</sup>‖₂ > 4, and weights that large push z into the flat tails of σ."
         )
         self.redraw()
 
