@@ -233,6 +233,35 @@ PLANTS = [
         ("test-sigmoid-node",),
         "σ(x) is used where σ'(x)",
     ),
+    _bug(
+        "max: forgets the upstream gradient",
+        "max-node",
+        [
+            ("a.grad += out.grad * (a.value >= b.value)", "a.grad += 1.0 * (a.value >= b.value)"),
+            ("b.grad += out.grad * (b.value > a.value)", "b.grad += 1.0 * (b.value > a.value)"),
+        ],
+        ("test-max-node",),
+        "forgets the upstream gradient",
+    ),
+    _bug(
+        "square: uses the output a² for a",
+        "square-node",
+        [("a.grad += 2 * a.value * out.grad", "a.grad += 2 * out.value * out.grad")],
+        ("test-square-node",),
+        "is wrong",
+    ),
+    _bug(
+        "sigmoid: forgets the upstream gradient",
+        "sigmoid-node",
+        [
+            (
+                "a.grad += out.value * (1 - out.value) * out.grad",
+                "a.grad += out.value * (1 - out.value)",
+            )
+        ],
+        ("test-sigmoid-node",),
+        "forgets the upstream gradient",
+    ),
     # two paths
     _bug(
         "x sigma(x): only the path through the factor x",
@@ -247,6 +276,13 @@ PLANTS = [
         [("return s + x * s * (1 - s)", "return x * s * (1 - s)")],
         ("test-x-sigmoid-x-grad",),
         "the paths sum",
+    ),
+    _bug(
+        "x sigma(x): sigma for sigma' in the second path",
+        "x-sigmoid-x-grad",
+        [("return s + x * s * (1 - s)", "return s + x * s")],
+        ("test-x-sigmoid-x-grad",),
+        "σ'(x) is written as σ(x)",
     ),
     # correct alternatives
     Plant(

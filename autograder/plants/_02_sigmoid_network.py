@@ -79,6 +79,13 @@ PLANTS = [
         ),
         "is wrong",
     ),
+    _bug(
+        "forward: hidden biases left out",
+        "forward",
+        [("wh[0] + x[0] * wh[1] + x[1] * wh[2]", "x[0] * wh[1] + x[1] * wh[2]")],
+        ("test-forward", "test-partials-hidden", "test-partials-loss"),
+        "is wrong",
+    ),
     # the three single partials
     _bug(
         "dL/dwo01: slide form without sigma'",
@@ -114,6 +121,13 @@ PLANTS = [
         [(WO11, "return (y - y_star) * y * (1 - y) * z[1]")],
         ("test-dL-dwo11",),
         "uses z_2",
+    ),
+    _bug(
+        "dL/dwo11: sign flipped",
+        "dL-dwo11",
+        [(WO11, "return (y_star - y) * y * (1 - y) * z[0]")],
+        ("test-dL-dwo11",),
+        "sign is flipped",
     ),
     _bug(
         "dL/dwh22: hidden sigma' missing",
@@ -193,6 +207,13 @@ PLANTS = [
         [('"b1": wh[0].reshape(2, 1),', '"b1": wh[0],')],
         ("test-course-params",),
         "column vector",
+    ),
+    _bug(
+        "course params: b2 a plain number",
+        "to-course-params",
+        [('"b2": wo[:1].reshape(1, 1),', '"b2": wo[0],')],
+        ("test-course-params",),
+        "b2 has shape ()",
     ),
     # SGD
     _bug(
