@@ -12,9 +12,8 @@ course's test command.
 
 import shutil
 
+import browser_util as bu  # tests/ is on sys.path (pytest rootdir-relative import)
 import pytest
-
-from tests import browser_util as bu
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
