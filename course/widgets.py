@@ -59,11 +59,13 @@ def render_png(fig):
     return buf.getvalue()
 
 
-def _freeze_label_positions(fig):
+def _freeze_label_positions(fig, keep=()):
     # Placing axis labels and titles clear of the tick labels measures every tick
     # label's extent on each draw (a third of a redraw).  The first render found good
-    # places; keep them.
+    # places; keep them, except on the axes in `keep`, whose tick labels change width.
     for ax in fig.axes:
+        if ax in keep:
+            continue
         to_axes = ax.transAxes.inverted()
         box = ax.xaxis.label.get_window_extent()  # anchored at its top centre
         ax.xaxis.set_label_coords(*to_axes.transform(((box.x0 + box.x1) / 2, box.y1)))
@@ -99,6 +101,7 @@ class _FigureWidget:
         self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.status = w.HTML()
         self.controls = {}
+        self.auto_label_axes = ()
 
     def redraw(self):
         """Re-render the figure into the image (the only place that makes a PNG)."""
@@ -107,7 +110,7 @@ class _FigureWidget:
         # every slider move would cost more than the rest of the redraw.
         if self.figure.get_layout_engine() is not None:
             self.figure.set_layout_engine("none")
-            _freeze_label_positions(self.figure)
+            _freeze_label_positions(self.figure, keep=self.auto_label_axes)
 
     @property
     def png(self):
@@ -196,6 +199,7 @@ class GradientFlowExplorer(_FigureWidget):
             description=f"train {steps} SGD steps", icon="play", layout=w.Layout(width="auto")
         )
         self._build_axes()
+        self.auto_label_axes = (self.ax_loss,)  # its y range jumps from (0, 3) to the data
         for key in ("depth", "width", "activation", "init", "scale", "data"):
             c[key].observe(self.update, names="value")
         c["train"].on_click(self.train)
@@ -211,6 +215,8 @@ class GradientFlowExplorer(_FigureWidget):
         self.update()
 
     def _build_axes(self):
+        from matplotlib.ticker import FormatStrFormatter, MaxNLocator
+
         fig = self.figure
         self.ax_norm, self.ax_z, self.ax_loss = fig.subplots(1, 3, width_ratios=[1.2, 1.2, 1])
         ax = self.ax_norm
@@ -235,6 +241,7 @@ class GradientFlowExplorer(_FigureWidget):
         )
         for y in (-4.0, 4.0):
             ax.axhline(y, color="w", ls=":", lw=1)
+        ax.set_yticks([-8, -4, 0, 4, 8])  # few tick labels: text is most of a redraw
         ax.set_xlabel("layer m")
         ax.set_ylabel(r"pre-activation $z^m$ (clipped to ±8)")
         ax.set_title(r"distribution of $z^m$ per layer (peak = 1)", fontsize=10)
@@ -242,6 +249,10 @@ class GradientFlowExplorer(_FigureWidget):
         (self.line_loss,) = ax.plot([], [], lw=1.2)
         ax.set_xlim(0, self.steps)
         ax.set_ylim(0, 3)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_locator(MaxNLocator(4))
+        # same label width before and after training, so the layout stays valid
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%.2f"))
         ax.set_xlabel("SGD step")
         ax.set_ylabel("loss J (cross-entropy, nats)")
         ax.grid(True, alpha=0.3)
@@ -331,7 +342,7 @@ class GradientFlowExplorer(_FigureWidget):
                 max(0.0, lo - 0.05 * (hi - lo + 1e-3)), hi + 0.05 * (hi - lo + 1e-3)
             )
         self.ax_loss.set_title(
-            f"α = {lr}: $W^1$ moved by {100 * change:.2g}% of its norm", fontsize=10
+            rf"SGD, α = {lr}: $\|\Delta W^1\| / \|W^1\|$ = {change:.1e}", fontsize=10
         )
         self.redraw()
 
