@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml scripts/setup_system.sh
 demo: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m autograder demo
 
+# Two test workers on two cores: one BLAS thread each, or they fight over the cores.
 test: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n 2 --dist loadgroup
+	PATH=$(abspath $(BIN)):$$PATH OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lab: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)/notebooks
