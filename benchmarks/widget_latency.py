@@ -62,25 +62,35 @@ def main(argv=None):
     depth = explorer.controls["depth"]
 
     t_flow, t_floor, t_floor1, t_render, t_callback = [], [], [], [], []
+    cpu_flow, cpu_callback = [], []  # CPU time of this process: less sensitive to load
     for r in range(args.rounds + 3):
         t0 = time.perf_counter()
         flow.gradient_flow(params, X, Y, "sigmoid")
         t1 = time.perf_counter()
-        matmul_floor(params, X, deltas)
-        t2 = time.perf_counter()
         with flow.single_threaded_blas():
             matmul_floor(params, X, deltas)
-        t3 = time.perf_counter()
+        t2 = time.perf_counter()
         widgets.render_png(explorer.figure)
-        t4 = time.perf_counter()
+        t3 = time.perf_counter()
+        c3 = time.process_time()
         depth.value = DEPTH - 1 if depth.value == DEPTH else DEPTH  # the slider callback
+        t4 = time.perf_counter()
+        c4 = time.process_time()
+        flow.gradient_flow(params, X, Y, "sigmoid")
+        c5 = time.process_time()
+        # Last: a multi-threaded OpenBLAS keeps its threads spinning for a while after a
+        # product, which would slow down whatever is measured next.
         t5 = time.perf_counter()
+        matmul_floor(params, X, deltas)
+        t6 = time.perf_counter()
         if r >= 3:  # warm-up rounds: caches, first layout
             t_flow.append(t1 - t0)
-            t_floor.append(t2 - t1)
-            t_floor1.append(t3 - t2)
-            t_render.append(t4 - t3)
-            t_callback.append(t5 - t4)
+            t_floor1.append(t2 - t1)
+            t_render.append(t3 - t2)
+            t_callback.append(t4 - t3)
+            cpu_callback.append(c4 - c3)
+            cpu_flow.append(c5 - c4)
+            t_floor.append(t6 - t5)
 
     rows = [
         ("(a) forward + backward + norms", t_flow, 10.0),
@@ -100,6 +110,10 @@ def main(argv=None):
             verdict = f"< {goal:g} ms median: {'met' if med < goal else 'MISSED'}"
         print(f"{name:52} {med:10.2f} {p95:8.2f}  {verdict}")
     flow_med = _stats(t_flow)[0]
+    print()
+    print("CPU time of this process (what an idle machine would take, roughly):")
+    print(f"  (a) median {_stats(cpu_flow)[0]:.2f} ms, p95 {_stats(cpu_flow)[1]:.2f} ms")
+    print(f"  (b) median {_stats(cpu_callback)[0]:.2f} ms, p95 {_stats(cpu_callback)[1]:.2f} ms")
     print()
     print(f"(a) / matmul floor (default threads): {flow_med / _stats(t_floor)[0]:.2f}x")
     print(f"(a) / matmul floor (one thread):      {flow_med / _stats(t_floor1)[0]:.2f}x")
