@@ -332,6 +332,10 @@ def check_symmetric_run(train_constant_init, X, Y, n_hidden, value, steps, lr, r
 
 def check_chosen_lr(chosen_lr, low, high):
     """The chosen learning rate is a number within [low, high] (a hidden range)."""
+    if chosen_lr is None:
+        raise GradingFailure(
+            "chosen_lr is not set yet: assign it one number, e.g. chosen_lr = 0.5."
+        )
     try:
         lr = float(np.asarray(chosen_lr, dtype=np.float64).reshape(()))
     except (TypeError, ValueError):
