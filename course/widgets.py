@@ -338,9 +338,9 @@ class GradientFlowExplorer(_FigureWidget):
         self.ax_loss.set_xlim(0, losses.size - 1)
         if finite.size:
             lo, hi = finite.min(), finite.max()
-            self.ax_loss.set_ylim(
-                max(0.0, lo - 0.05 * (hi - lo + 1e-3)), hi + 0.05 * (hi - lo + 1e-3)
-            )
+            # a flat or huge curve (exploding nets) still needs a non-empty range
+            pad = 0.05 * max(hi - lo, 1e-3 * max(1.0, abs(hi)))
+            self.ax_loss.set_ylim(max(0.0, lo - pad), hi + pad)
         self.ax_loss.set_title(
             rf"SGD, α = {lr}: $\|\Delta W^1\| / \|W^1\|$ = {change:.1e}", fontsize=10
         )
