@@ -133,3 +133,15 @@ def test_render_png_is_a_png_of_the_figure_size():
     e = widgets.SaturationWidget()
     img = Image.open(__import__("io").BytesIO(widgets.render_png(e.figure)))
     assert img.size == (10 * widgets.DPI, int(3.4 * widgets.DPI))
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("activation, scale", [("relu", 10.0), ("sigmoid", 10.0), ("tanh", 0.01)])
+def test_exploding_and_vanishing_extremes_draw_without_warnings(activation, scale):
+    # A warning would reach the student's notebook as red stderr text.
+    e = widgets.GradientFlowExplorer(
+        depth=30, width=64, activation=activation, init="normal", scale=scale, steps=5
+    )
+    e.controls["train"].click()
+    assert e.png.startswith(PNG)
+    assert np.all(e.flow.delta_norms >= 0)
