@@ -24,6 +24,7 @@ import numpy as np
 from . import data, network
 from .activations import sigmoid_prime
 from .losses import softmax_cross_entropy
+from .training import minibatches, sgd_step
 
 __all__ = [
     "DATASETS",
@@ -268,8 +269,6 @@ def sgd_loss_curve(params, X, Y, activation="sigmoid", steps=300, lr=0.1, batch_
     first_layer_change : float
         ‖W^1_final − W^1_start‖ / ‖W^1_start‖: how much the first layer learned.
     """
-    from .training import minibatches, sgd_step
-
     rng = np.random.default_rng(seed)
     work = {k: v.copy() for k, v in params.items()}
     N = X.shape[1]
