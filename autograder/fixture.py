@@ -10,6 +10,7 @@ Optionally the course's real assignments are copied in too.
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -63,7 +64,8 @@ CELLS = [
 
 
 def fixture_notebook():
-    return nbb.notebook(CELLS, title="Autograder fixture")
+    """A fresh notebook (its cells are copies: callers may edit them)."""
+    return nbb.notebook(copy.deepcopy(CELLS), title="Autograder fixture")
 
 
 def make_course(root, assignments=(), fixture=True):

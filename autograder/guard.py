@@ -126,7 +126,12 @@ def _hook(event, args):
                 _check_write(args[i])
     elif event in ("os.listdir", "os.scandir", "glob.glob"):
         if args and args[0] is not None:
-            _check_read(args[0])
+            p = _abs(args[0])
+            # The import system lists the folders on sys.path, e.g. the repository
+            # holding the course library: listing a parent of an allowed folder shows
+            # names, never contents.
+            if p is not None and not any(a.startswith(p + os.sep) for a in _STATE["allow_read"]):
+                _check_read(p)
     elif event in _BLOCKED_EVENTS:
         _log("denied " + _BLOCKED_EVENTS[event], args[0] if args else "")
         raise PermissionError(f"grading sandbox: {_BLOCKED_EVENTS[event]} is not allowed")

@@ -34,9 +34,8 @@ def _set_limits(settings):
 
 
 def _preload():
-    # Import what the test cells rely on before the guard snapshots it (so tampering
-    # with any of it can be undone), and warm matplotlib's font cache while writing to
-    # it is still allowed.
+    # Import what the test cells rely on before the guard snapshots it, so tampering
+    # with any of it can be undone.
     for name in ("numpy", "numpy.testing", "numpy.linalg", "math"):
         importlib.import_module(name)
     try:
@@ -49,12 +48,6 @@ def _preload():
                 importlib.import_module(info.name)
             except Exception:  # noqa: BLE001 - a broken optional module must not stop grading
                 pass
-    except ImportError:
-        pass
-    try:
-        # What ipykernel would set, before matplotlib reads it at import.
-        os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-        import matplotlib.font_manager  # noqa: F401
     except ImportError:
         pass
 

@@ -235,6 +235,8 @@ def execute_notebook(task):
         ep = _execute_class()(
             timeout=task.get("cell_timeout", 60),
             interrupt_on_timeout=True,
+            # the kernel is thrown away: no need to wait for a graceful exit
+            shutdown_kernel="immediate",
             kernel_manager_class=_kernel_manager_class(
                 str(settings_path), bool(task.get("use_bwrap")), str(workdir)
             ),
