@@ -57,6 +57,7 @@ def _figures(course, assignment, rows, records):
 
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     parts = []
     scores = [r.score for r in rows]
@@ -93,6 +94,7 @@ def _figures(course, assignment, rows, records):
         fig, ax = plt.subplots(figsize=(7, 0.4 * len(bugs) + 1))
         labels = [b if len(b) < 60 else b[:57] + "..." for b, _ in bugs][::-1]
         ax.barh(labels, [n for _, n in bugs][::-1], color="#cc6677")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(
             title=f"{assignment}: most frequent diagnosed bugs",
             xlabel="failing test cells with this diagnosis",

@@ -186,21 +186,21 @@ def test_dask_local_cluster_gives_the_same_scores(graded):
     course, manifest, _ = graded
     before = _scores(course, A)
     chosen = sorted(s for s, i in manifest.items() if i["kind"] in ("correct", "half-done"))
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    # an in-process cluster, reached by its address as `--scheduler ADDRESS` does
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
         res = grade.grade(
             course,
             A,
             students=chosen,
             force=True,
-            scheduler=client,
+            scheduler=cluster.scheduler_address,
             cell_timeout=CELL_TIMEOUT,
             out=open(os.devnull, "w"),  # noqa: SIM115
         )
+    workers = {nb["worker"] for r in res for nb in r.notebooks.values()}
+    assert workers == {f"{os.uname().nodename}:{os.getpid()}"}  # ran in the dask threads
     assert [r.student for r in res if not r.skipped] == chosen
     assert _scores(course, A) == before
 
