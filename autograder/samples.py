@@ -4,7 +4,8 @@ For every assignment: students who answer correctly, who use an alternative corr
 formulation or make a typical bug (both from :func:`autograder.plants.plants_for`, so
 the grading tests and the sample class agree on what each bug costs), who hand in the
 blank release or a half-done notebook, and hostile or broken submissions: a syntax
-error, an infinite loop, a loop that swallows ``KeyboardInterrupt``, a memory hog, an
+error, an infinite loop, a loop that swallows ``KeyboardInterrupt``, a memory hog, a
+kernel crash, an
 edited test cell, a deleted test cell, code that disables the checks (``course.grading``
 helpers and ``np.allclose`` reassigned), code that snoops for the gradebook and the
 solutions, a corrupt file and a missing notebook.
@@ -34,6 +35,7 @@ HOSTILE = (
     "infinite-loop",
     "loop-ignores-interrupt",
     "memory-hog",
+    "kernel-crash",
     "edited-test",
     "deleted-test",
     "tamper",
@@ -54,6 +56,7 @@ EXPECT = {
     "infinite-loop": {"score": "less", "status": "cell timeout"},
     "loop-ignores-interrupt": {"score": "less", "status": "cell timeout"},
     "memory-hog": {"score": "less", "status": "memory"},
+    "kernel-crash": {"score": "less", "status": "kernel died"},
     "edited-test": {"score": "less", "flagged": True},
     "deleted-test": {"score": "less", "flagged": True},
     "tamper": {"score": "zero", "flagged": True},
@@ -149,6 +152,8 @@ def _submission(kind, release, source, plant=None):
             "while True:\n    try:\n        while True:\n            pass\n"
             "    except KeyboardInterrupt:\n        pass",
         )
+    elif kind == "kernel-crash":
+        nb = _prepend(filled(release, source), answers[-1], "import os\nos.abort()")
     elif kind == "memory-hog":
         nb = _prepend(filled(release, source), answers[-1], "hog = bytearray(64 * 1024**3)")
     elif kind in ("edited-test", "deleted-test"):

@@ -108,6 +108,10 @@ def test_hostile_cases_in_detail(graded):
     assert "did not stop when interrupted" in stuck.reasons[0]
     assert _scores(course, A)[stuck.student][1]["test_sigmoid_prime"] == 2
     assert "memory" in by_kind["memory-hog"].reasons[0]
+    # a crashed kernel: named, and the answers that ran before the crash still count
+    crash = by_kind["kernel-crash"]
+    assert crash.reasons[0].startswith("kernel died")
+    assert _scores(course, A)[crash.student][1]["test_sigmoid_prime"] == 2
     assert by_kind["corrupt-file"].reasons[0].startswith("invalid JSON")
     assert by_kind["missing-notebook"].reasons == ["missing notebook: fixture.ipynb"]
 
