@@ -20,6 +20,7 @@ CheckCellMetadata), one submission after the other.  Only ``Execute`` is slow, s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -106,6 +107,34 @@ def _replay_class():
             return nb, resources
 
     return ReplayExecute
+
+
+@contextlib.contextmanager
+def shared_engines():
+    """Let nbgrader's many short Gradebook sessions share one SQLAlchemy engine per URL.
+
+    nbgrader opens a new ``Gradebook`` (a new engine) for every step of every notebook;
+    a new engine starts with an empty SQL compilation cache, which is most of the
+    parent's bookkeeping time.  Same SQL, same database: only the cache is kept.
+    """
+    import nbgrader.api
+
+    original = nbgrader.api.create_engine
+    engines = {}
+
+    def create_engine(url, *args, **kwargs):
+        key = (str(url), tuple(sorted(kwargs.items())))
+        if key not in engines:
+            engines[key] = original(url, *args, **kwargs)
+        return engines[key]
+
+    nbgrader.api.create_engine = create_engine
+    try:
+        yield
+    finally:
+        nbgrader.api.create_engine = original
+        for engine in engines.values():
+            engine.dispose()
 
 
 def _record_with_nbgrader(course, assignment, student):
@@ -318,6 +347,36 @@ def grade(
     guard : bool
         Install the integrity guard in the kernels.
     """
+    with shared_engines():
+        return _grade(
+            course,
+            assignment,
+            students,
+            jobs=jobs,
+            cell_timeout=cell_timeout,
+            notebook_timeout=notebook_timeout,
+            memory_mb=memory_mb,
+            force=force,
+            scheduler=scheduler,
+            out=out,
+            guard=guard,
+        )
+
+
+def _grade(
+    course,
+    assignment,
+    students,
+    *,
+    jobs,
+    cell_timeout,
+    notebook_timeout,
+    memory_mb,
+    force,
+    scheduler,
+    out,
+    guard,
+):
     out = out or sys.stdout
     jobs = jobs or os.cpu_count() or 1
     cell_timeout = int(cell_timeout or course.cell_timeout)
