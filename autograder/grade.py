@@ -393,7 +393,11 @@ def _grade(
     course.records.joinpath(assignment).mkdir(parents=True, exist_ok=True)
 
     todo, results = [], {}
-    for student in submissions(course, assignment, students):
+    found = submissions(course, assignment, students)
+    unknown = sorted(set(students or ()) - set(found))
+    if unknown:
+        print(f"no submission of {assignment} in submitted/ for: {', '.join(unknown)}", file=out)
+    for student in found:
         if not force and already_graded(course, assignment, student):
             prev = load_record(course, assignment, student)
             if prev is not None:
