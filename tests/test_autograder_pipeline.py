@@ -185,6 +185,21 @@ def test_regrade_is_idempotent_and_leaves_other_students_untouched(graded):
             assert (course.autograded / s / A / "fixture.ipynb").stat().st_mtime_ns == mtime
 
 
+def test_grade_command_prints_progress_and_summary(graded, capsys):
+    course, manifest, _ = graded
+    before = _scores(course, A)
+    correct = sorted(s for s, i in manifest.items() if i["kind"] == "correct")
+    args = ["--root", str(course.root), "grade", A, "--jobs", "1", "--timeout", "5"]
+    assert cli.main([*args, "--student", correct[0], "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "[1/1]" in out and f"{correct[0]}: ok" in out and "/s" in out
+    assert "1 graded, 0 skipped" in out and "sandbox: " in out
+    assert cli.main([*args, "--student", correct[0], "--student", "nobody"]) == 0
+    out = capsys.readouterr().out
+    assert "already graded, skipped" in out and "no submission of" in out and "nobody" in out
+    assert _scores(course, A) == before
+
+
 def test_dask_local_cluster_gives_the_same_scores(graded):
     distributed = pytest.importorskip("distributed")
     course, manifest, _ = graded

@@ -171,27 +171,28 @@ def test_every_subcommand_has_help_with_examples(command, capsys):
     assert "examples:" in text and f"backprop-grade {command}" in text
 
 
-def test_samples_manifest_covers_every_hostile_case(course, tmp_path):
-    from autograder import grade, samples
+def test_release_and_samples_commands_on_a_course(course, tmp_path, capsys):
+    from autograder import samples
 
-    grade.generate_release(course, fixture.ASSIGNMENT)
-    manifest = samples.generate(course, tmp_path / "class", seed=1)
+    root = str(course.root)
+    assert cli.main(["--root", root, "release", "--check"]) == 1  # nothing released yet
+    assert cli.main(["--root", root, "release"]) == 0
+    assert (course.release / fixture.ASSIGNMENT / "fixture.ipynb").exists()
+    assert cli.main(["--root", root, "release", "--check"]) == 0
+    out = tmp_path / "class"
+    assert cli.main(["--root", root, "samples", "--out", str(out), "--seed", "1"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
     kinds = {v["kind"] for v in manifest[fixture.ASSIGNMENT].values()}
     assert set(samples.HOSTILE) <= kinds
     assert {"correct", "blank", "half-done"} <= kinds
-    assert json.loads((tmp_path / "class" / "manifest.json").read_text()) == manifest
-    corrupt = next(
-        (tmp_path / "class" / fixture.ASSIGNMENT).glob("*-corrupt-file/fixture.ipynb")
-    ).read_bytes()
+    corrupt = next((out / fixture.ASSIGNMENT).glob("*-corrupt-file/fixture.ipynb")).read_bytes()
     with pytest.raises(ValueError):
         json.loads(corrupt)
-
-
-def test_scan_source_ignores_local_variables_named_like_imports():
-    nb = fixture.fixture_notebook()
-    nb.cells[2].source = (
-        "def f(xs):\n    call = list(xs)\n    np = len(call)\n    return np\n"
-        "def g():\n    global check_close\n    check_close = None\n"
+    assert (
+        cli.main(["--root", root, "collect", fixture.ASSIGNMENT, str(out / fixture.ASSIGNMENT)])
+        == 0
     )
-    flags = integrity.scan_source(nb)
-    assert flags == ["answer_sigmoid_prime: rebinds check_close, which the tests import"]
+    text = capsys.readouterr().out
+    students = manifest[fixture.ASSIGNMENT]
+    assert f"collected {len(students) - 1} notebooks" in text  # the missing one is named
+    assert "no notebook: " in text and "unreadable: " in text
