@@ -22,7 +22,8 @@ from autograder.course_config import Course
 from autograder.harness import assignments as repo_assignments
 from autograder.plants import plants_for
 
-pytestmark = pytest.mark.slow
+# one xdist worker builds the graded class once (module-scoped fixture)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("autograder")]
 
 A = fixture.ASSIGNMENT
 CELL_TIMEOUT, NOTEBOOK_TIMEOUT = 5, 20
