@@ -24,8 +24,10 @@ test: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+# Students: JupyterLab on 127.0.0.1 in notebooks/ (--allow-root only when run as root, e.g. in a container).
 lab: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)/notebooks
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 release: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m autograder release
