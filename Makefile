@@ -41,6 +41,8 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]' > $(VENV)/pip-bench.log 2>&1 || true
 	$(BIN)/python benchmarks/mlp_vs_peers.py
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/widget_latency.py
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/autograde_throughput.py
 
 clean:
 	rm -rf $(VENV) gradebook.db submitted autograded feedback .pytest_cache
