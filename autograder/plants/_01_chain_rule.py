@@ -6,34 +6,13 @@ and their output must name it; an alternative must keep full marks.
 
 from __future__ import annotations
 
-from functools import cache
-
-import nbformat
-
-from autograder.harness import SOLUTIONS
-from autograder.plants import Plant
+from autograder.plants import Plant, edit_solution
 
 NOTEBOOK = "chain_rule"
 
 
-@cache
-def _solution_cells():
-    nb = nbformat.read(SOLUTIONS / "01-chain-rule" / f"{NOTEBOOK}.ipynb", as_version=4)
-    return {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-
-
 def _edit(grade_id, *replacements):
-    """The solution's answer cell `grade_id` with each (old, new) replaced once."""
-    source = _solution_cells()[grade_id]
-    for old, new in replacements:
-        if source.count(old) != 1:
-            raise ValueError(f"{grade_id}: {old!r} occurs {source.count(old)} times")
-        source = source.replace(old, new)
-    return source
+    return edit_solution("01-chain-rule", NOTEBOOK, grade_id, *replacements)
 
 
 def _bug(name, grade_id, replacements, failing, says):

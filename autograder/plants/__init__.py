@@ -10,6 +10,7 @@ submissions.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass, field
 
@@ -68,3 +69,30 @@ def plants_for(assignment):
         return list(importlib.import_module(module).PLANTS)
     except ModuleNotFoundError:
         return []
+
+
+@functools.cache
+def solution_cells(assignment, notebook):
+    """grade_id -> source of the answer cells of a solutions notebook."""
+    from autograder.harness import SOLUTIONS
+
+    nb = nbformat.read(SOLUTIONS / assignment / f"{notebook}.ipynb", as_version=4)
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def edit_solution(assignment, notebook, grade_id, *replacements):
+    """The solution's answer cell `grade_id` with each (old, new) pair replaced.
+
+    Each `old` must occur exactly once, so a plant breaks loudly (instead of silently
+    planting nothing) when the solution it edits changes.
+    """
+    source = solution_cells(assignment, notebook)[grade_id]
+    for old, new in replacements:
+        if source.count(old) != 1:
+            raise ValueError(f"{grade_id}: {old!r} occurs {source.count(old)} times")
+        source = source.replace(old, new)
+    return source
