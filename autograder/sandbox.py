@@ -25,6 +25,8 @@ otherwise the resource limits and the in-kernel guard are the sandbox.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import os
 import shutil
@@ -175,6 +177,9 @@ def _cell_seconds(nb):
 def execute_notebook(task):
     """Run one notebook; return its executed JSON and what happened.
 
+    Safe to call from several threads at once (dask workers run jobs in a thread
+    pool): each call off the main thread drives its kernel on an event loop of its own.
+
     Parameters
     ----------
     task : dict
@@ -191,6 +196,27 @@ def execute_notebook(task):
         ``key``, ``notebook`` (executed JSON text), ``status``, ``reason``,
         ``seconds``, ``violations`` (list of dicts logged by the guard), ``worker``.
     """
+    if threading.current_thread() is threading.main_thread():
+        return _execute_notebook(task)
+    # nbclient runs its kernel client on the loop jupyter_core remembers in a context
+    # variable.  A thread pool may hand every job a copy of one context, and so one
+    # loop: two jobs would then share it ("This event loop is already running").  A
+    # fresh context gets a fresh loop, closed when the job ends.
+    return contextvars.Context().run(_execute_in_own_loop, task)
+
+
+def _execute_in_own_loop(task):
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop()
+    try:
+        return _execute_notebook(task)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def _execute_notebook(task):
     import logging
 
     # A kernel killed on purpose makes tornado/zmq log "uncaught exception" noise.

@@ -196,3 +196,32 @@ def test_release_and_samples_commands_on_a_course(course, tmp_path, capsys):
     students = manifest[fixture.ASSIGNMENT]
     assert f"collected {len(students) - 1} notebooks" in text  # the missing one is named
     assert "no notebook: " in text and "unreadable: " in text
+
+
+def test_execute_notebook_from_threads_sharing_one_context_loop():
+    """dask runs jobs in threads whose contexts may carry one event loop: no sharing."""
+    import contextvars
+    import threading
+
+    from jupyter_core.utils import ensure_event_loop
+
+    from autograder.sandbox import execute_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import time\ntime.sleep(1.0)\nprint(6 * 7)")]
+    task = {"notebook": nbformat.writes(nb), "cell_timeout": 30, "guard": None}
+    ensure_event_loop()  # the main thread's loop, remembered in the current context
+    results = {}
+
+    def job(key, ctx):
+        results[key] = ctx.run(execute_notebook, {**task, "key": key})
+
+    threads = [threading.Thread(target=job, args=(k, contextvars.copy_context())) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for key in range(2):
+        assert results[key]["status"] == "ok", results[key]["reason"]
+        out = nbformat.reads(results[key]["notebook"], as_version=4).cells[0].outputs
+        assert out[0]["text"] == "42\n"
