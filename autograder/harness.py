@@ -7,13 +7,13 @@ the repository's gradebook: each :class:`CourseSandbox` lives in its own directo
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from .course_config import load_config, prepare_environment
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
@@ -31,37 +31,16 @@ def notebook_names(assignment):
 
 
 def nbgrader_config(root, timeout=60):
-    """A traitlets Config equivalent to the course's nbgrader_config.py, rooted at `root`."""
-    from traitlets.config import Config
-
-    c = Config()
+    """The course's nbgrader_config.py, re-rooted at `root` with its own gradebook and
+    nbgrader's default source/ and release/ folders there."""
+    c = load_config(
+        REPO, db_url="sqlite:///" + str(Path(root) / "gradebook.db"), cell_timeout=timeout
+    )
     c.CourseDirectory.root = str(root)
-    c.CourseDirectory.course_id = "backprop-course"
-    c.CourseDirectory.db_url = "sqlite:///" + str(Path(root) / "gradebook.db")
-    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
-    c.Execute.timeout = timeout
-    c.Execute.interrupt_on_timeout = True
-    c.OverwriteCells.add_missing_cells = True
+    c.CourseDirectory.source_directory = "source"
+    c.CourseDirectory.release_directory = "release"
     c.Exchange.root = str(Path(root) / "exchange")
     return c
-
-
-def _quiet_gradebook_warnings():
-    # nbgrader 0.9's autoflush pattern makes SQLAlchemy 2.0 emit SAWarnings that say
-    # nothing about the grades; keep them out of instructors' and tests' output.
-    import warnings
-
-    from sqlalchemy.exc import SAWarning
-
-    warnings.filterwarnings("ignore", category=SAWarning)
-
-
-def _ensure_venv_bin_on_path():
-    # nbgrader runs the `alembic` executable of its environment.
-    bindir = str(Path(sys.executable).parent)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
 @dataclass
@@ -125,8 +104,7 @@ class CourseSandbox:
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
-        _ensure_venv_bin_on_path()
-        _quiet_gradebook_warnings()
+        prepare_environment()
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         config = nbgrader_config(self.root, timeout)
