@@ -81,14 +81,8 @@ def structure_flags(submitted, release):
 def locked_bindings(nb):
     """Names the locked cells import: name -> (module, attribute or None)."""
     bindings = {}
-    for cell in nb.cells:
-        meta = _nbgrader(cell)
-        if cell.get("cell_type") != "code" or not (meta.get("locked") or is_test_cell(cell)):
-            continue
-        try:
-            tree = ast.parse(_strip_magics(cell.get("source", "")))
-        except SyntaxError:
-            continue
+    locked = (c for c in nb.cells if _nbgrader(c).get("locked") or is_test_cell(c))
+    for _, tree in _code_trees(locked):
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for a in node.names:
@@ -106,6 +100,17 @@ def locked_bindings(nb):
         for k, v in bindings.items()
         if v[0].split(".")[0] in PROTECTED_MODULES and k not in ("get_ipython",)
     }
+
+
+def _code_trees(cells):
+    """(cell, syntax tree) for each code cell of `cells` that parses (magics blanked)."""
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            yield cell, ast.parse(_strip_magics(cell.get("source", "")))
+        except SyntaxError:
+            continue
 
 
 def _strip_magics(source):
@@ -145,28 +150,16 @@ def scan_source(nb):
     """
     bindings = locked_bindings(nb)
     protected_names = set(bindings)
-    for cell in nb.cells:
-        if cell.get("cell_type") != "code":
-            continue
-        try:
-            tree = ast.parse(_strip_magics(cell.get("source", "")))
-        except SyntaxError:
-            continue
+    for _, tree in _code_trees(nb.cells):
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.name.split(".")[0] in PROTECTED_MODULES:
                         protected_names.add(a.asname or a.name.split(".")[0])
     flags = []
-    for cell in nb.cells:
-        if not is_student_cell(cell):
-            continue
+    # a syntax error only costs the student (nothing runs): such cells are skipped
+    for cell, tree in _code_trees(c for c in nb.cells if is_student_cell(c)):
         gid = _nbgrader(cell).get("grade_id") or "an unlocked cell"
-        source = cell.get("source", "")
-        try:
-            tree = ast.parse(_strip_magics(source))
-        except SyntaxError:
-            continue  # a syntax error only costs the student; nothing runs
         for node, top in _walk_scoped(tree):
             targets = []
             if isinstance(node, ast.Assign):
@@ -191,7 +184,7 @@ def scan_source(nb):
             if isinstance(node, ast.FunctionDef | ast.ClassDef) and top and node.name in bindings:
                 flags.append(f"{gid}: redefines {node.name}, which the tests import")
         for pattern, what in _SUSPICIOUS:
-            if pattern.search(source):
+            if pattern.search(cell.get("source", "")):
                 flags.append(f"{gid}: {what}")
     return sorted(set(flags))
 
