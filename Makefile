@@ -41,6 +41,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]' > $(VENV)/pip-bench.log 2>&1 || true
 	$(BIN)/python benchmarks/mlp_vs_peers.py
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/notebook_times.py || true
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/widget_latency.py
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/autograde_throughput.py
 
