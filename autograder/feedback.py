@@ -27,6 +27,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 pre{background:#f6f8fa;padding:.6rem;border-radius:4px;overflow-x:auto;font-size:.85rem}
+pre.msg,pre.ok{white-space:pre-wrap;overflow-wrap:anywhere}
 .test{border-left:4px solid #999;padding-left:.8rem;margin:1rem 0}
 .pass{border-color:#2a2} .fail{border-color:#c22}
 .pts{float:right;font-weight:bold} .msg{background:#fff4f4} .ok{background:#f4fff4}
@@ -38,14 +39,20 @@ def _meta(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def hidden_lines(source_nb):
-    """Non-trivial source lines of the hidden tests of a source notebook."""
+def hidden_lines(source_nb, release_nb=None):
+    """Non-trivial source lines of the hidden tests of a source notebook.
+
+    Given the release, lines whose text the student can read there anyway (such as a
+    call that a hidden test repeats with other arguments) are not counted as hidden, so
+    that removing hidden lines never mutilates visible code.
+    """
+    visible = "\n".join(c.get("source", "") for c in release_nb.cells) if release_nb else ""
     lines = set()
     for cell in source_nb.cells:
         for block in HIDDEN.findall(cell.get("source", "")):
             for line in block.splitlines():
                 line = line.strip()
-                if len(line) > 6 and "HIDDEN TESTS" not in line:
+                if len(line) > 6 and "HIDDEN TESTS" not in line and line not in visible:
                     lines.add(line)
     return lines
 
@@ -89,7 +96,7 @@ def render(student, assignment, name, autograded, release, source, grades, flags
     flags : list of str
         Integrity notes to show the student (e.g. a restored test cell).
     """
-    hidden = hidden_lines(source)
+    hidden = hidden_lines(source, release)
     released = {_meta(c).get("grade_id"): c for c in release.cells if _meta(c).get("grade_id")}
     total = sum(s for s, _ in grades.values())
     out_of = sum(m for _, m in grades.values())

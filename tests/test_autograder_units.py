@@ -225,3 +225,23 @@ def test_execute_notebook_from_threads_sharing_one_context_loop():
         assert results[key]["status"] == "ok", results[key]["reason"]
         out = nbformat.reads(results[key]["notebook"], as_version=4).cells[0].outputs
         assert out[0]["text"] == "42\n"
+
+
+@pytest.mark.parametrize("assignment", ["04-backprop-recursion", "07-regularization"])
+def test_feedback_shows_visible_tests_whole_and_no_hidden_line(assignment):
+    """A hidden test that repeats a visible call must not cut that call out of the page."""
+    from autograder.harness import RELEASE, SOLUTIONS, notebook_names
+
+    name = notebook_names(assignment)[0]
+    source = nbformat.read(SOLUTIONS / assignment / f"{name}.ipynb", as_version=4)
+    release = nbformat.read(RELEASE / assignment / f"{name}.ipynb", as_version=4)
+    page = feedback.render("s1", assignment, name, source, release, source, {})
+    tests = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    tests = [c for c in tests if not c.metadata["nbgrader"].get("solution")]
+    assert tests
+    for cell in tests:
+        assert feedback.html.escape(cell.source) in page, cell.metadata["nbgrader"]["grade_id"]
+    secret = feedback.hidden_lines(source, release)
+    assert secret
+    for line in secret:
+        assert feedback.html.escape(line) not in page
