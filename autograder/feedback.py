@@ -35,6 +35,15 @@ pre.msg,pre.ok{white-space:pre-wrap;overflow-wrap:anywhere}
 """
 
 
+# The notebooks' formulas are TeX between $...$, as in JupyterLab.  Like nbgrader's own
+# feedback, the page asks the reader's browser for MathJax; offline it shows the TeX.
+MATHJAX = (
+    "<script>window.MathJax={tex:{inlineMath:[['$','$'],['\\\\(','\\\\)']]},"
+    "options:{skipHtmlTags:['script','noscript','style','textarea','pre','code']}};</script>"
+    '<script async src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>'
+)
+
+
 def _meta(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
@@ -138,7 +147,7 @@ def render(student, assignment, name, autograded, release, source, grades, flags
         page = page.replace(html.escape(line), "")
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}"
-        f" feedback</title><style>{CSS}</style></head><body>{page}</body></html>"
+        f" feedback</title><style>{CSS}</style>{MATHJAX}</head><body>{page}</body></html>"
     )
 
 
