@@ -84,13 +84,29 @@ def outcome_text(cell, hidden):
     return "\n".join(kept)
 
 
+MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+(?:\n[^$\n]+)*?\$", re.DOTALL)
+
+
 def _md(text):
+    r"""Markdown to HTML with the TeX left as written (for MathJax).
+
+    Markdown would read ``\,`` or ``\;`` inside a formula as escaped punctuation and
+    ``_`` as emphasis, so each formula is set aside before and put back after.
+    """
     try:
         import mistune
-
-        return mistune.html(text)
     except ImportError:
         return f"<pre>{html.escape(text)}</pre>"
+    formulas = []
+
+    def hold(m):
+        formulas.append(m.group(0))
+        return f"MATHPLACEHOLDER{len(formulas) - 1}X"
+
+    out = mistune.html(MATH.sub(hold, text))
+    return re.sub(
+        r"MATHPLACEHOLDER(\d+)X", lambda m: html.escape(formulas[int(m.group(1))], quote=False), out
+    )
 
 
 def render(student, assignment, name, autograded, release, source, grades, flags=()):

@@ -245,3 +245,23 @@ def test_feedback_shows_visible_tests_whole_and_no_hidden_line(assignment):
     assert secret
     for line in secret:
         assert feedback.html.escape(line) not in page
+
+
+def test_feedback_markdown_keeps_every_formula_as_written():
+    """Markdown must not eat TeX (``\\,`` as escaped comma, ``_`` as emphasis)."""
+    import re
+
+    from autograder.harness import RELEASE
+
+    page = feedback._md(r"Let $w_{1}\,x_{2}$ and **this**: $$h'(x) = f'(g(x))\; g'(x).$$")
+    assert r"$w_{1}\,x_{2}$" in page and r"$$h'(x) = f'(g(x))\; g'(x).$$" in page
+    assert "<strong>this</strong>" in page
+    formulas = 0
+    for path in sorted(RELEASE.glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                page = feedback._md(cell.source)
+                for m in re.finditer(r"\$\$.+?\$\$|\$[^$]+\$", cell.source, re.DOTALL):
+                    formulas += 1
+                    assert feedback.html.escape(m.group(0), quote=False) in page, (path, m[0])
+    assert formulas > 100
