@@ -159,17 +159,26 @@ def softmax_cross_entropy(z, y):
     dJ_dz : ndarray, shape (K, N)
     """
     z, y = _check_pair(z, y, "softmax_cross_entropy")
-    logp = log_softmax(z)
+    shifted, e, total = _exp_shifted(z)
     N = z.shape[1]
+    logp = shifted - np.log(total)
     J = float(batch_mean(-(y * logp).sum(), N))
-    return J, _softmax_ce_gradient(logp, y, N)
+    return J, _softmax_ce_gradient(e, total, y, N)
 
 
-def _softmax_ce_gradient(logp, y, N):
-    # ŷ − y in one buffer (this runs in every training step).
-    y_hat = np.exp(logp)
-    y_hat -= y
-    return batch_mean(y_hat, N)
+def _exp_shifted(z):
+    # z − max per column, its exponential and the column sums: what both log-softmax
+    # (for J) and softmax (for ∂J/∂z) are made of.
+    shifted = z - np.maximum.reduce(z, axis=0, keepdims=True)
+    e = np.exp(shifted)
+    return shifted, e, np.add.reduce(e, axis=0, keepdims=True)
+
+
+def _softmax_ce_gradient(e, total, y, N):
+    # (ŷ − y) / N with ŷ = e / Σe, in e's buffer (this runs in every training step).
+    e /= total
+    e -= y
+    return batch_mean(e, N)
 
 
 def _square_loss_gradient_only(a, y):
@@ -179,7 +188,8 @@ def _square_loss_gradient_only(a, y):
 
 def _softmax_ce_gradient_only(z, y):
     z, y = _check_pair(z, y, "softmax_cross_entropy")
-    return _softmax_ce_gradient(log_softmax(z), y, z.shape[1])
+    _, e, total = _exp_shifted(z)
+    return _softmax_ce_gradient(e, total, y, z.shape[1])
 
 
 def l2_penalty(params, lam):
