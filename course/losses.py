@@ -93,10 +93,8 @@ def log_softmax(z):
     -------
     ndarray, shape (K, N)
     """
-    z = np.asarray(z, dtype=np.float64)
-    # (np.maximum.reduce and np.add.reduce are what .max and .sum call, minus a wrapper.)
-    shifted = z - np.maximum.reduce(z, axis=0, keepdims=True)
-    shifted -= np.log(np.add.reduce(np.exp(shifted), axis=0, keepdims=True))
+    shifted, _, total = _exp_shifted(np.asarray(z, dtype=np.float64))
+    shifted -= np.log(total)
     return shifted
 
 
@@ -161,14 +159,15 @@ def softmax_cross_entropy(z, y):
     z, y = _check_pair(z, y, "softmax_cross_entropy")
     shifted, e, total = _exp_shifted(z)
     N = z.shape[1]
-    logp = shifted - np.log(total)
+    logp = shifted - np.log(total)  # log_softmax(z), sharing e with the gradient
     J = float(batch_mean(-(y * logp).sum(), N))
     return J, _softmax_ce_gradient(e, total, y, N)
 
 
 def _exp_shifted(z):
     # z − max per column, its exponential and the column sums: what both log-softmax
-    # (for J) and softmax (for ∂J/∂z) are made of.
+    # (for J) and softmax (for ∂J/∂z) are made of.  (np.maximum.reduce and
+    # np.add.reduce are what .max and .sum call, minus a wrapper.)
     shifted = z - np.maximum.reduce(z, axis=0, keepdims=True)
     e = np.exp(shifted)
     return shifted, e, np.add.reduce(e, axis=0, keepdims=True)
