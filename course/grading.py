@@ -12,6 +12,8 @@ check runs are silenced (stderr output would zero the cell in nbgrader).
 from __future__ import annotations
 
 import contextlib
+import io
+import time
 import warnings
 
 import numpy as np
@@ -20,7 +22,11 @@ from .gradcheck import RTOL, TOLERANCE_POLICY, check_gradient, numerical_gradien
 
 __all__ = [
     "GradingFailure",
+    "StudentError",
+    "TimeBudgetExceeded",
     "call",
+    "call_each",
+    "call_timed",
     "check_close",
     "check_gradient_of",
     "check_param_gradient",
@@ -51,33 +57,229 @@ def passed(text):
     print("✓ " + text)
 
 
+# --------------------------------------------------------------------------- calling student code
+#
+# Every call into student code goes through call / call_each / call_timed.  In the
+# student's JupyterLab (and under plain `nbgrader autograde`) the student's functions
+# live in this process and are called directly.  Under `backprop-grade grade` the test
+# cells run in the grader's own process, outside the sandboxed kernel, and the student's
+# names are course.remote handles: the same three functions then send the arguments into
+# the kernel and get plain data back (see course.remote).  Checks therefore treat what
+# student code returns as data (numbers, strings, ndarrays, lists/tuples/dicts of those,
+# or opaque handles to pass back), never as objects to inspect.
+
+
+class StudentError(Exception):
+    """An exception raised inside student code, as plain data.
+
+    Attributes
+    ----------
+    type_name : str
+        E.g. "ValueError".
+    message : str
+        ``str(exception)``.
+    frames : list of (str, int, str, str)
+        The student's own frames, innermost last: (where, line number, function, code
+        line); ``where`` is "In [7]" for a notebook cell when it is known.
+    """
+
+    def __init__(self, type_name, message, frames=()):
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.message = message
+        self.frames = [tuple(f) for f in frames]
+
+    @classmethod
+    def from_exception(cls, exc):
+        return cls(type(exc).__name__, str(exc), student_frames(exc.__traceback__))
+
+    def describe(self, name):
+        """What a test cell shows: the exception, then the student's failing line."""
+        if self.type_name == "NotImplementedError":
+            return f"{name} is not implemented yet (it raises NotImplementedError)."
+        text = f"{name} raised {self.type_name}: {self.message}".rstrip(": ")
+        if self.frames:
+            where, lineno, func, line = self.frames[-1]
+            place = f"line {lineno} of {where}" if where else f"line {lineno}"
+            text += f"\n  in {func}, {place}: {line.strip()}" if line else f"\n  in {func}, {place}"
+        return text
+
+
+def _cell_names():
+    """Notebook cell file names -> "In [n]", from IPython's compiler (when in IPython)."""
+    try:
+        shell = get_ipython()  # noqa: F821 - provided by IPython
+    except NameError:
+        return {}
+    mapping = getattr(getattr(shell, "compile", None), "_filename_map", None) or {}
+    return {fname: f"In [{count}]" for fname, count in mapping.items()}
+
+
+def _library_dirs():
+    import os
+    import sys
+    import sysconfig
+
+    dirs = {os.path.dirname(os.path.abspath(__file__))}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            dirs.add(os.path.abspath(path))
+    dirs.add(os.path.abspath(sys.prefix))
+    dirs.add(os.path.abspath(sys.base_prefix))
+    return tuple(dirs)
+
+
+def student_frames(tb, limit=3):
+    """The frames of traceback `tb` that belong to the student's code.
+
+    A frame is the student's when its file is a notebook cell (IPython's compiler knows
+    it) or lies outside the course library, the standard library and site-packages.
+
+    Returns
+    -------
+    list of (str, int, str, str)
+        (where, line number, function name, source line), at most `limit`, innermost last.
+    """
+    import os
+    import traceback
+
+    cells = _cell_names()
+    libs = _library_dirs()
+    frames = []
+    for fs in traceback.extract_tb(tb):
+        fname = fs.filename
+        if fname in cells:
+            where = cells[fname]
+        elif fname.startswith("<") or os.path.abspath(fname).startswith(libs):
+            continue
+        else:
+            where = os.path.basename(fname)
+        frames.append((where, fs.lineno or 0, fs.name, fs.line or ""))
+    return frames[-limit:]
+
+
+class _Local:
+    """Student code in this very process: call it, capture what it prints."""
+
+    def call(self, fn, args, kwargs):
+        out = io.StringIO()
+        try:
+            with quiet(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                value = fn(*args, **kwargs)
+        except (GradingFailure, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any student error becomes data
+            _echo(out.getvalue())
+            raise StudentError.from_exception(exc) from None
+        _echo(out.getvalue())
+        return value
+
+    def call_each(self, fn, argsets):
+        return [self.call(fn, args, kwargs) for args, kwargs in argsets]
+
+    def call_timed(self, fn, args, kwargs, budget):
+        start = time.perf_counter()
+        value = self.call(fn, args, kwargs)
+        return value, time.perf_counter() - start
+
+
+_LOCAL = _Local()
+
+#: Printed student output is shown up to this many characters per call.
+ECHO_LIMIT = 2000
+
+
+def _echo(text):
+    """Show what the student's code printed (stdout and stderr alike) on stdout."""
+    if text:
+        if len(text) > ECHO_LIMIT:
+            text = text[:ECHO_LIMIT] + f"\n[... {len(text) - ECHO_LIMIT} more characters]\n"
+        print(text, end="" if text.endswith("\n") else "\n")
+
+
+def _backend(fn, args, kwargs):
+    from . import remote
+
+    return remote.backend_for(fn, args, kwargs) or _LOCAL
+
+
+def _name_of(fn, what):
+    return what or getattr(fn, "__name__", None) or "your function"
+
+
 def call(fn, *args, what=None, **kwargs):
-    """Call a student's function; turn its exceptions into a clear GradingFailure.
+    """Call a student's function; its exceptions become a clear GradingFailure.
 
     Parameters
     ----------
     fn : callable
+        The student's function (or a course function driving student objects).
     *args, **kwargs
-        Passed to `fn`.
+        Passed to `fn`.  They are copied into the student's kernel when grading, and
+        changes the function makes to them in place are copied back.
     what : str, optional
         How to name the call in messages (default: ``fn.__name__``).
 
     Returns
     -------
-    Whatever `fn` returns.
+    What `fn` returns: plain data when grading (see course.remote).
     """
-    name = what or getattr(fn, "__name__", "your function")
     try:
-        with quiet():
-            return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise GradingFailure(
-            f"{name} is not implemented yet (it raises NotImplementedError)."
-        ) from None
-    except GradingFailure:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any student error becomes a message
-        raise GradingFailure(f"{name} raised {type(exc).__name__}: {exc}") from None
+        return _backend(fn, args, kwargs).call(fn, args, kwargs)
+    except StudentError as exc:
+        raise GradingFailure(exc.describe(_name_of(fn, what))) from None
+
+
+def call_each(fn, argsets, *, what=None):
+    """``[fn(*args, **kwargs) for args, kwargs in argsets]``, in one round trip when grading.
+
+    Use it for finite differences: one batch per gradient check.
+
+    Parameters
+    ----------
+    fn : callable
+    argsets : list of (tuple, dict)
+    what : str, optional
+
+    Returns
+    -------
+    list
+    """
+    argsets = [(tuple(a), dict(k)) for a, k in argsets]
+    if not argsets:
+        return []
+    try:
+        return _backend(fn, argsets[0][0], argsets[0][1]).call_each(fn, argsets)
+    except StudentError as exc:
+        raise GradingFailure(exc.describe(_name_of(fn, what))) from None
+
+
+class TimeBudgetExceeded(GradingFailure):
+    """A timed call ran past its budget (and was stopped when grading)."""
+
+
+def call_timed(fn, *args, budget, what=None, **kwargs):
+    """Call `fn` and measure its wall-clock time, from outside the student's code.
+
+    Parameters
+    ----------
+    fn : callable
+    budget : float
+        Seconds.  When grading, the call is stopped after this long and
+        TimeBudgetExceeded is raised; in-process it runs to the end and the
+        caller compares the time.
+    what : str, optional
+
+    Returns
+    -------
+    value, seconds : object, float
+    """
+    try:
+        value, seconds = _backend(fn, args, kwargs).call_timed(fn, args, kwargs, budget)
+    except StudentError as exc:
+        raise GradingFailure(exc.describe(_name_of(fn, what))) from None
+    return value, seconds
 
 
 def _as_array(name, value):
