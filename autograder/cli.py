@@ -72,23 +72,27 @@ def cmd_collect(args):
 
 def cmd_grade(args):
     from .grade import FAILURES, grade
+    from .sandbox import SandboxUnavailable, sandbox_kind
 
     course = _course(args)
-    results = grade(
-        course,
-        args.assignment,
-        students=args.student,
-        jobs=args.jobs,
-        cell_timeout=args.timeout,
-        notebook_timeout=args.notebook_timeout,
-        memory_mb=args.memory,
-        force=args.force,
-        scheduler=args.scheduler,
-        guard=not args.no_guard,
-    )
-    from .sandbox import sandbox_kind
-
-    print(f"sandbox: {sandbox_kind()} (memory limit {args.memory} MB per kernel)")
+    kind = sandbox_kind(no_sandbox=args.no_sandbox)
+    try:
+        results = grade(
+            course,
+            args.assignment,
+            students=args.student,
+            jobs=args.jobs,
+            cell_timeout=args.timeout,
+            notebook_timeout=args.notebook_timeout,
+            memory_mb=args.memory,
+            force=args.force,
+            scheduler=args.scheduler,
+            sandbox=kind,
+        )
+    except SandboxUnavailable as exc:
+        print(f"backprop-grade grade: {exc}", file=sys.stderr)
+        return 2
+    print(f"sandbox: {kind} (memory limit {args.memory} MB per kernel)")
     failed = [r for r in results if r.status in FAILURES]
     return 3 if failed and args.strict else 0
 
@@ -201,8 +205,8 @@ def build_parser():
 
     p = add(
         "grade",
-        "autograde submissions in parallel, each in a fresh limited kernel; results go "
-        "to the nbgrader gradebook",
+        "autograde submissions in parallel, each kernel in a bubblewrap sandbox, the test "
+        "cells run by the grader; results go to the nbgrader gradebook",
         """
         backprop-grade grade 01-chain-rule                  # all cores, skip graded
         backprop-grade grade 01-chain-rule --student s01 --force
@@ -222,7 +226,10 @@ def build_parser():
     p.add_argument("--force", action="store_true", help="regrade already graded submissions")
     p.add_argument("--scheduler", help="dask.distributed scheduler address")
     p.add_argument(
-        "--no-guard", action="store_true", help="do not install the integrity guard in kernels"
+        "--no-sandbox",
+        action="store_true",
+        help="run kernels without bubblewrap (student code then runs with your uid and can "
+        "read and change your files; the summary, CSV and report say so)",
     )
     p.add_argument("--strict", action="store_true", help="exit with status 3 on any failure")
 

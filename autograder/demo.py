@@ -78,7 +78,7 @@ def run_demo(workdir="demo-output", jobs=None, assignments=None, out=None):
         for line in rep.lines():
             print("  " + line, file=out)
 
-    _step(5, "grade (parallel, fresh kernel per notebook, limits, integrity guard)")
+    _step(5, "grade (parallel, each kernel in a bubblewrap sandbox, test cells run by the grader)")
     from .sandbox import sandbox_kind
 
     print(f"sandbox: {sandbox_kind()}", file=out)

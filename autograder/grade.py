@@ -1,21 +1,25 @@
 """Parallel autograding with nbgrader as the engine and its gradebook as the record.
 
-nbgrader's ``autograde`` runs, per notebook: *sanitize* (ClearOutput, DeduplicateIds,
-OverwriteKernelspec, OverwriteCells, CheckCellMetadata), then *autograde* (Execute,
-IgnorePattern, ClearMetadata, LimitOutput, SaveAutoGrades, AssignLatePenalties,
-CheckCellMetadata), one submission after the other.  Only ``Execute`` is slow, so:
+nbgrader's ``autograde`` runs, per notebook: *sanitize* (``Autograde.sanitize_preprocessors``)
+then *autograde* (Execute, IgnorePattern, ClearMetadata, LimitOutput, SaveAutoGrades,
+AssignLatePenalties, CheckCellMetadata), one submission after the other, with the
+student's kernel running the test cells.  Here:
 
-1. the parent sanitizes each notebook with nbgrader's own preprocessors (read-only on
-   the gradebook) and checks its structure and source (:mod:`autograder.integrity`);
-2. stateless workers execute the sanitized notebooks in parallel, each in a fresh
-   limited kernel in its own temporary folder (:func:`autograder.sandbox.execute_notebook`),
-   in a process pool or on a dask.distributed cluster;
+1. the parent repairs and sanitizes each notebook with nbgrader's own preprocessors
+   (read-only on the gradebook) and notes what looks wrong (:mod:`autograder.integrity`);
+2. stateless workers execute the notebooks in parallel, each kernel in its own
+   bubblewrap sandbox, the test cells run by the worker itself
+   (:func:`autograder.sandbox.execute_notebook`), in a process pool or on a
+   dask.distributed cluster;
 3. as each submission's notebooks come back, the parent runs nbgrader's real
    ``Autograde`` converter on it, with ``Execute`` replaced by :class:`ReplayExecute`,
    which hands over the worker's outputs.  Everything else (student and submission
    records, missing notebooks, overwriting test cells, scores, late penalties, the
-   autograded/ notebooks) is nbgrader's own code, so the gradebook holds exactly what
-   sequential ``nbgrader autograde`` writes.
+   autograded/ notebooks) is nbgrader's own code, so the gradebook holds what
+   sequential ``nbgrader autograde`` would write for an honest submission.
+
+Each submission is recorded as soon as it is done, so an interrupted run loses nothing
+already graded, and the next run resumes with the rest.
 """
 
 from __future__ import annotations
@@ -28,18 +32,18 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field, fields
 
 import nbformat
 
 from . import integrity
-from .course_config import CapturedLog
 from .progress import Progress
+from .sandbox import BUBBLEWRAP, NO_SANDBOX, require_sandbox
 
 DEFAULT_MEMORY_MB = 2048
 
-#: Failure kinds named in the summary.
+#: Failure kinds named in the summary, most telling first.
 FAILURES = (
     "invalid JSON",
     "missing notebook",
@@ -47,6 +51,7 @@ FAILURES = (
     "cell timeout",
     "memory",
     "kernel died",
+    "worker crashed",
     "error",
 )
 
@@ -63,9 +68,9 @@ class SubmissionResult:
     max_score: float | None = None
     seconds: float = 0.0
     flags: list = field(default_factory=list)
-    violations: list = field(default_factory=list)
     notebooks: dict = field(default_factory=dict)
     parent_seconds: float = 0.0
+    sandbox: str = ""
     skipped: bool = False
 
     @property
@@ -74,7 +79,13 @@ class SubmissionResult:
 
     @property
     def needs_review(self):
-        return bool(self.flags or self.violations)
+        return bool(self.flags)
+
+    def fail(self, status, reason):
+        """Record a failure; the status keeps the most telling kind (see FAILURES)."""
+        self.reasons.append(reason)
+        if self.status == "ok" or FAILURES.index(status) < FAILURES.index(self.status):
+            self.status = status
 
 
 # -- step 3: nbgrader's converter, with the execution replayed -------------------------
@@ -97,7 +108,7 @@ def _replay_class():
             if len(executed.cells) != len(nb.cells):
                 raise RuntimeError(f"executed notebook {key} does not match the sanitized one")
             for cell, done in zip(nb.cells, executed.cells, strict=True):
-                if integrity.strip_restore(done.source) != cell.source:
+                if done.source != cell.source:
                     raise RuntimeError(f"executed notebook {key} has a different cell source")
                 if cell.cell_type == "code":
                     cell.outputs = done.get("outputs", [])
@@ -137,50 +148,46 @@ def shared_engines():
             engine.dispose()
 
 
-def _record_with_nbgrader(course, assignment, student):
-    """Run nbgrader's Autograde converter for one submission; returns (ok, log)."""
+def _autograde_converter(course, assignment, student):
     from nbgrader.converters import Autograde
-    from nbgrader.converters.base import NbGraderException
     from nbgrader.preprocessors import Execute
 
-    replay = _replay_class()
+    from .repair import RepairStructure
+
     cd = course.coursedir(assignment_id=assignment, student_id=student)
     conv = Autograde(coursedir=cd, config=course.config)
     conv.force = True
+    if RepairStructure not in conv.sanitize_preprocessors:
+        conv.sanitize_preprocessors = [RepairStructure, *conv.sanitize_preprocessors]
+    replay = _replay_class()
     conv.autograde_preprocessors = [
-        replay
-        if (
-            p is Execute
-            or getattr(p, "__name__", p) in ("Execute", "nbgrader.preprocessors.Execute")
-        )
-        else p
+        replay if p is Execute or getattr(p, "__name__", p) == "Execute" else p
         for p in conv.autograde_preprocessors
     ]
-    with CapturedLog(conv.log) as captured:
-        try:
-            conv.start()
-            ok = True
-        except NbGraderException:
-            ok = False
-        except Exception as exc:  # noqa: BLE001 - recorded as the submission's failure
-            captured.records.append(f"ERROR: {type(exc).__name__}: {exc}")
-            ok = False
-    errors = [r for r in captured.records if r.startswith(("ERROR", "CRITICAL"))]
-    return ok and not errors, captured.text
+    return conv
 
 
-# -- step 1: sanitize ------------------------------------------------------------------
+def _record_with_nbgrader(course, assignment, student):
+    """Run nbgrader's Autograde converter for one submission; returns (ok, log)."""
+    from nbgrader.utils import capture_log
+
+    conv = _autograde_converter(course, assignment, student)
+    result = capture_log(conv)
+    log = result.get("log", "")
+    errors = [
+        line for line in log.splitlines() if line.startswith(("[ERROR]", "[CRITICAL]"))
+    ] + ([result["error"]] if result.get("error") else [])
+    return result.get("success", False) and not errors, "\n".join([log, *errors])
+
+
+# -- step 1: repair and sanitize ---------------------------------------------------------
 
 
 def _sanitize(course, assignment, student, name, nb):
-    from nbgrader.preprocessors import (
-        CheckCellMetadata,
-        ClearOutput,
-        DeduplicateIds,
-        OverwriteCells,
-        OverwriteKernelspec,
-    )
+    """The notebook as nbgrader's autograde will run it; returns (notebook, repair notes)."""
+    from nbgrader.utils import capture_log  # noqa: F401 - nbgrader's logging set up
 
+    conv = _autograde_converter(course, assignment, student)
     resources = {
         "unique_key": name,
         "nbgrader": {
@@ -190,17 +197,11 @@ def _sanitize(course, assignment, student, name, nb):
             "db_url": course.db_url,
         },
     }
-    for cls in (
-        ClearOutput,
-        DeduplicateIds,
-        OverwriteKernelspec,
-        OverwriteCells,
-        CheckCellMetadata,
-    ):
+    for cls in conv.sanitize_preprocessors:
         pp = cls(config=course.config)
-        with CapturedLog(pp.log):
-            nb, resources = pp.preprocess(nb, resources)
-    return nb
+        pp.log.setLevel(logging.CRITICAL)
+        nb, resources = pp.preprocess(nb, resources)
+    return nb, resources["nbgrader"].get("repairs", [])
 
 
 def ensure_assignment(course, assignment):
@@ -221,13 +222,28 @@ def ensure_assignment(course, assignment):
             pass
     with tempfile.TemporaryDirectory(prefix="backprop-gen-") as tmp:
         cd = course.coursedir(assignment_id=assignment, release_directory=tmp)
-        conv = GenerateAssignment(coursedir=cd, config=course.config)
-        conv.force = True
-        with CapturedLog(conv.log) as captured:
-            conv.start()
-    if "ERROR" in captured.text:
-        raise RuntimeError(f"generate_assignment {assignment} failed:\n{captured.text}")
+        _run_converter(GenerateAssignment(coursedir=cd, config=course.config), assignment)
     return True
+
+
+def generate_release(course, assignment):
+    """``nbgrader generate_assignment`` into the course's release folder (and gradebook)."""
+    from nbgrader.converters import GenerateAssignment
+
+    cd = course.coursedir(assignment_id=assignment)
+    _run_converter(GenerateAssignment(coursedir=cd, config=course.config), assignment)
+
+
+def _run_converter(conv, assignment):
+    from nbgrader.utils import capture_log
+
+    conv.force = True
+    result = capture_log(conv)
+    if not result.get("success") or "[ERROR]" in result.get("log", ""):
+        raise RuntimeError(
+            f"generate_assignment {assignment} failed:\n{result.get('log', '')}"
+            f"{result.get('error', '')}"
+        )
 
 
 def _assignment_files(course, assignment):
@@ -239,35 +255,12 @@ def _assignment_files(course, assignment):
     return files
 
 
-def _guard_config(course):
-    import course as course_pkg
-
-    from .course_config import REPO
-
-    root = str(course.root)
-    allow = [os.path.dirname(course_pkg.__file__), sys.prefix, sys.base_prefix]
-    allow.append(str(Path(__file__).resolve().parent))  # the guard itself
-    # The course root (gradebook, submissions, solutions) and the repository that
-    # holds the course library (its solutions/) are off limits, except the library.
-    deny = [root, str(REPO)]
-    gb = course.gradebook_path()
-    if gb is not None:
-        deny.append(str(gb.parent if gb.parent != Path("/") else gb))
-    try:
-        import matplotlib
-
-        writable = [matplotlib.get_cachedir(), matplotlib.get_configdir()]
-    except ImportError:
-        writable = []
-    return {"deny": deny, "allow_read": allow, "allow_write": writable}
-
-
 def submissions(course, assignment, students=None):
     """Student ids with a folder under submitted/ for `assignment` (sorted)."""
     found = sorted(
         p.parent.name
         for p in course.submitted.glob(f"*/{assignment}")
-        if p.is_dir() and not p.parent.name.startswith(".")
+        if p.is_dir() and not p.is_symlink() and not p.parent.name.startswith(".")
     )
     if students:
         wanted = set(students)
@@ -294,18 +287,160 @@ def already_graded(course, assignment, student):
     return True
 
 
-def _executor(jobs, scheduler):
-    if scheduler:
-        from distributed import Client
+# -- the run ---------------------------------------------------------------------------
 
-        client = Client(scheduler) if isinstance(scheduler, str) else scheduler
-        return client, True
-    import multiprocessing
 
-    # fork: no re-import of the caller's __main__ (scripts, pytest); the workers never
-    # touch the gradebook connection they inherit.
-    ctx = multiprocessing.get_context("fork")
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx), False
+@dataclass
+class Settings:
+    """How one grading run treats every notebook."""
+
+    cell_timeout: int
+    notebook_timeout: float
+    memory_mb: int
+    sandbox: str
+
+
+class GradingRun:
+    """One ``grade`` of one assignment: which students, their tasks, their records."""
+
+    def __init__(self, course, assignment, settings, out):
+        self.course = course
+        self.assignment = assignment
+        self.settings = settings
+        self.out = out
+        self.names = course.notebook_names(assignment)
+        self.release = {}
+        for n in self.names:
+            path = course.release / assignment / f"{n}.ipynb"
+            if path.exists():
+                self.release[n] = nbformat.read(path, as_version=4)
+        self.files = _assignment_files(course, assignment)
+        self.results = {}
+        self.pending = {}
+        self.tmp = tempfile.mkdtemp(prefix="backprop-grade-")
+        course.records.joinpath(assignment).mkdir(parents=True, exist_ok=True)
+
+    def select(self, students, force):
+        """Students to grade now; already graded ones become skipped results."""
+        found = submissions(self.course, self.assignment, students)
+        unknown = sorted(set(students or ()) - set(found))
+        if unknown:
+            print(
+                f"no submission of {self.assignment} in submitted/ for: {', '.join(unknown)}",
+                file=self.out,
+            )
+        todo = []
+        for student in found:
+            if not force and already_graded(self.course, self.assignment, student):
+                prev = load_record(self.course, self.assignment, student)
+                if prev is not None:
+                    prev.skipped = True
+                    self.results[student] = prev
+                    continue
+            todo.append(student)
+        return todo
+
+    def tasks_for(self, student):
+        """The execution tasks of one student's notebooks (problems go into the result)."""
+        t0 = time.perf_counter()
+        res = self.results[student] = SubmissionResult(
+            student, self.assignment, sandbox=self.settings.sandbox
+        )
+        self.pending[student] = set()
+        tasks = []
+        for n in self.names:
+            nb = self._read(res, n)
+            if nb is None:
+                continue
+            if n in self.release:
+                res.flags += [f"{n}: {f}" for f in integrity.structure_flags(nb, self.release[n])]
+            res.flags += [f"{n}: {f}" for f in integrity.scan_source(nb)]
+            try:
+                clean, repairs = _sanitize(self.course, self.assignment, student, n, nb)
+            except Exception as exc:  # noqa: BLE001 - recorded as the submission's failure
+                res.fail("error", f"error: could not prepare {n}.ipynb for grading: {exc}")
+                continue
+            res.flags += [f"{n}: {r}" for r in repairs]
+            self.pending[student].add(n)
+            tasks.append(self._task(student, n, clean))
+        res.parent_seconds += time.perf_counter() - t0
+        return tasks
+
+    def _read(self, res, name):
+        path = self.course.submitted / res.student / self.assignment / f"{name}.ipynb"
+        if not path.is_file() or path.is_symlink():
+            res.fail("missing notebook", f"missing notebook: {name}.ipynb")
+            return None
+        try:
+            return integrity.read_notebook(path)
+        except Exception as exc:  # noqa: BLE001 - unreadable: nbgrader records the zero
+            res.fail("invalid JSON", f"invalid JSON: {name}.ipynb ({integrity.describe(exc)})")
+            return None
+
+    def _task(self, student, name, nb):
+        s = self.settings
+        return {
+            "key": [student, self.assignment, name],
+            "notebook": nbformat.writes(nb),
+            "files": self.files,
+            "cell_timeout": s.cell_timeout,
+            "notebook_timeout": s.notebook_timeout,
+            "memory_mb": s.memory_mb,
+            "sandbox": s.sandbox,
+            "tmp": self.tmp,
+        }
+
+    def take(self, r):
+        """Note a worker's result; returns the student when all their notebooks are back."""
+        student, _, n = r["key"]
+        res = self.results[student]
+        _EXECUTED[(student, self.assignment, n)] = nbformat.reads(r["notebook"], as_version=4)
+        res.notebooks[n] = {
+            "status": r["status"],
+            "seconds": r["seconds"],
+            "exec_seconds": r.get("exec_seconds"),
+            "worker": r["worker"],
+            "limits": r.get("limits", ""),
+        }
+        if r["status"] != "ok":
+            res.fail(r["status"], f"{r['status']}: {n}.ipynb {r['reason']}".strip())
+        return self._done(student, n)
+
+    def lost(self, task, reason):
+        """A task whose worker died: the notebook scores nothing, the reason is kept."""
+        student, _, n = task["key"]
+        self.results[student].fail("worker crashed", f"worker crashed: {n}.ipynb {reason}")
+        return self._done(student, n)
+
+    def _done(self, student, name):
+        self.pending[student].discard(name)
+        return student if not self.pending[student] else None
+
+    def finish(self, student):
+        """Record one submission through nbgrader, then its run record."""
+        res = self.results[student]
+        t0 = time.perf_counter()
+        ok, log = _record_with_nbgrader(self.course, self.assignment, student)
+        if not ok and res.status == "ok":
+            res.fail("error", "nbgrader could not record it:\n" + _last_errors(log))
+        elif not ok and not res.reasons:
+            res.reasons.append("nbgrader could not grade it:\n" + _last_errors(log))
+        _ensure_submission_row(self.course, self.assignment, student)
+        if res.needs_review:
+            _flag_for_review(self.course, self.assignment, student)
+        _read_scores(self.course, res)
+        res.parent_seconds += time.perf_counter() - t0
+        # run time of the submission: its kernels plus the parent's bookkeeping
+        # (not the time it waited in the queue)
+        res.seconds = res.parent_seconds + sum(v["seconds"] for v in res.notebooks.values())
+        save_record(self.course, res)
+        for n in self.names:
+            _EXECUTED.pop((student, self.assignment, n), None)
+
+    def close(self):
+        import shutil
+
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def grade(
@@ -320,7 +455,7 @@ def grade(
     force=False,
     scheduler=None,
     out=None,
-    guard=True,
+    sandbox=BUBBLEWRAP,
 ):
     """Autograde every submission of `assignment`; returns a list of SubmissionResult.
 
@@ -337,125 +472,41 @@ def grade(
     notebook_timeout : float, optional
         Whole-notebook limit in seconds (default: 5 x the cell limit, at least 60 s).
     memory_mb : int
-        Address-space limit of each kernel.
+        Memory limit of each kernel.
     force : bool
         Regrade submissions that are already graded.
     scheduler : str or distributed.Client, optional
         A dask.distributed scheduler address (or client) to run the kernels on.
     out : file, optional
         Where the progress bar and summary go (default: stdout).
-    guard : bool
-        Install the integrity guard in the kernels.
+    sandbox : str
+        :data:`autograder.sandbox.BUBBLEWRAP` (default; raises SandboxUnavailable when
+        bwrap is missing or broken) or :data:`autograder.sandbox.NO_SANDBOX`.
     """
-    with shared_engines():
-        return _grade(
-            course,
-            assignment,
-            students,
-            jobs=jobs,
-            cell_timeout=cell_timeout,
-            notebook_timeout=notebook_timeout,
-            memory_mb=memory_mb,
-            force=force,
-            scheduler=scheduler,
-            out=out,
-            guard=guard,
-        )
-
-
-def _grade(
-    course,
-    assignment,
-    students,
-    *,
-    jobs,
-    cell_timeout,
-    notebook_timeout,
-    memory_mb,
-    force,
-    scheduler,
-    out,
-    guard,
-):
+    require_sandbox(sandbox)
     out = out or sys.stdout
-    jobs = jobs or os.cpu_count() or 1
     cell_timeout = int(cell_timeout or course.cell_timeout)
-    notebook_timeout = float(notebook_timeout or max(60, 5 * cell_timeout))
-    ensure_assignment(course, assignment)
-    names = course.notebook_names(assignment)
-    release = {}
-    for n in names:
-        path = course.release / assignment / f"{n}.ipynb"
-        if path.exists():
-            release[n] = nbformat.read(path, as_version=4)
-    files = _assignment_files(course, assignment)
-    guard_cfg = _guard_config(course) if guard else None
-    course.records.joinpath(assignment).mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        cell_timeout=cell_timeout,
+        notebook_timeout=float(notebook_timeout or max(60, 5 * cell_timeout)),
+        memory_mb=memory_mb,
+        sandbox=sandbox,
+    )
+    with shared_engines():
+        ensure_assignment(course, assignment)
+        run = GradingRun(course, assignment, settings, out)
+        try:
+            todo = run.select(students, force)
+            _report_skipped(run.results, out)
+            _run(run, todo, jobs or os.cpu_count() or 1, scheduler)
+        finally:
+            run.close()
+    ordered = [run.results[s] for s in sorted(run.results)]
+    print_summary(ordered, out)
+    return ordered
 
-    todo, results = [], {}
-    found = submissions(course, assignment, students)
-    unknown = sorted(set(students or ()) - set(found))
-    if unknown:
-        print(f"no submission of {assignment} in submitted/ for: {', '.join(unknown)}", file=out)
-    for student in found:
-        if not force and already_graded(course, assignment, student):
-            prev = load_record(course, assignment, student)
-            if prev is not None:
-                prev.skipped = True
-                results[student] = prev
-                continue
-        todo.append(student)
 
-    tmp_base = tempfile.mkdtemp(prefix="backprop-grade-")
-    tasks, pending = [], {}
-    for student in todo:
-        t_sanitize = time.perf_counter()
-        res = SubmissionResult(student, assignment)
-        results[student] = res
-        pending[student] = set()
-        sub_dir = course.submitted / student / assignment
-        for n in names:
-            path = sub_dir / f"{n}.ipynb"
-            if not path.exists():
-                res.reasons.append(f"missing notebook: {n}.ipynb")
-                res.status = "missing notebook"
-                continue
-            try:
-                nb = nbformat.read(path, as_version=4)
-            except Exception as exc:  # noqa: BLE001 - unreadable: nbgrader records the zero
-                res.reasons.append(f"invalid JSON: {n}.ipynb ({type(exc).__name__})")
-                res.status = "invalid JSON"
-                continue
-            if n in release:
-                res.flags += [f"{n}: {f}" for f in integrity.structure_flags(nb, release[n])]
-            res.flags += [f"{n}: {f}" for f in integrity.scan_source(nb)]
-            try:
-                clean = _sanitize(course, assignment, student, n, nb)
-            except Exception as exc:  # noqa: BLE001
-                res.reasons.append(f"error: could not sanitize {n}.ipynb: {exc}")
-                res.status = "error"
-                continue
-            run = (
-                integrity.inject_restore(clean, integrity.locked_bindings(clean))
-                if guard
-                else clean
-            )
-            pending[student].add(n)
-            tasks.append(
-                {
-                    "key": [student, assignment, n],
-                    "notebook": nbformat.writes(run),
-                    "files": files,
-                    "cell_timeout": cell_timeout,
-                    "notebook_timeout": notebook_timeout,
-                    "memory_mb": memory_mb,
-                    "guard": guard_cfg,
-                    "tmp": tmp_base,
-                }
-            )
-        res.parent_seconds += time.perf_counter() - t_sanitize
-
-    progress = Progress(len(todo), out=out, label=f"grading {assignment}")
+def _report_skipped(results, out):
     skipped = [s for s in results if results[s].skipped]
     if skipped:
         print(
@@ -465,92 +516,87 @@ def _grade(
             file=out,
         )
 
+
+def _run(run, todo, jobs, scheduler):
+    progress = Progress(len(todo), out=run.out, label=f"grading {run.assignment}")
+
     def finish(student):
-        res = results[student]
-        t_finish = time.perf_counter()
-        ok, log = _record_with_nbgrader(course, assignment, student)
-        if not ok and not any(n in pending[student] for n in names) and not res.reasons:
-            res.reasons.append("nbgrader could not grade it:\n" + _last_errors(log))
-        if not ok and res.status == "ok":
-            res.status = "error"
-            res.reasons.append("nbgrader could not record it:\n" + _last_errors(log))
-        _ensure_submission_row(course, assignment, student)
-        if res.needs_review:
-            _flag_for_review(course, assignment, student)
-        _read_scores(course, res)
-        res.parent_seconds += time.perf_counter() - t_finish
-        # run time of the submission: its kernels plus the parent's bookkeeping
-        # (not the time it waited in the queue)
-        res.seconds = res.parent_seconds + sum(v["seconds"] for v in res.notebooks.values())
-        save_record(course, res)
-        progress.advance(f"{student}: {res.status}")
-        for n in names:
-            _EXECUTED.pop((student, assignment, n), None)
+        run.finish(student)
+        progress.advance(f"{student}: {run.results[student].status}")
 
+    tasks = []
     for student in todo:
-        if not pending[student]:
+        tasks += run.tasks_for(student)
+        if not run.pending[student]:
             finish(student)
-
     if tasks:
-        executor, is_dask = _executor(min(jobs, len(tasks)), scheduler)
-        try:
-            if is_dask:
-                from distributed import as_completed as dask_completed
-
-                from .sandbox import execute_notebook
-
-                futures = [executor.submit(execute_notebook, t, pure=False) for t in tasks]
-                done_iter = dask_completed(futures)
-            else:
-                from .sandbox import execute_notebook
-
-                futures = [executor.submit(execute_notebook, t) for t in tasks]
-                done_iter = as_completed(futures)
-            for fut in done_iter:
-                r = fut.result()
-                student, _, n = r["key"]
-                res = results[student]
-                _EXECUTED[(student, assignment, n)] = nbformat.reads(r["notebook"], as_version=4)
-                res.notebooks[n] = {
-                    "status": r["status"],
-                    "seconds": r["seconds"],
-                    "exec_seconds": r.get("exec_seconds"),
-                    "worker": r["worker"],
-                }
-                res.violations += [{"notebook": n, **v} for v in r["violations"]]
-                if r["status"] != "ok":
-                    res.reasons.append(f"{r['status']}: {n}.ipynb {r['reason']}".strip())
-                    if res.status == "ok" or FAILURES.index(r["status"]) < FAILURES.index(
-                        res.status
-                    ):
-                        res.status = r["status"]
-                pending[student].discard(n)
-                if not pending[student]:
-                    finish(student)
-        finally:
-            if is_dask:
-                if isinstance(scheduler, str):
-                    executor.close()
-            else:
-                executor.shutdown(wait=True, cancel_futures=True)
-            _rmtree(tmp_base)
-    else:
-        _rmtree(tmp_base)
+        dispatch = _dispatch_dask if scheduler else _dispatch_local
+        dispatch(run, tasks, min(jobs, len(tasks)), scheduler, finish)
     progress.close()
-    ordered = [results[s] for s in sorted(results)]
-    print_summary(ordered, out)
-    return ordered
 
 
-def _rmtree(path):
-    import shutil
+def _dispatch_local(run, tasks, jobs, scheduler, finish):
+    """Run `tasks` in a process pool; a crashed worker costs only its own notebook."""
+    import multiprocessing
 
-    shutil.rmtree(path, ignore_errors=True)
+    from .sandbox import execute_notebook
+
+    # fork: no re-import of the caller's __main__ (scripts, pytest); the workers never
+    # touch the gradebook connection they inherit.
+    ctx = multiprocessing.get_context("fork")
+    todo = list(tasks)
+    crashes = {}
+    while todo:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = {pool.submit(execute_notebook, t): t for t in todo}
+            todo = []
+            for fut in as_completed(futures):
+                task = futures[fut]
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    # Which task killed the pool is unknown: retry each unfinished one
+                    # once in a fresh pool; a second crash is its own.
+                    key = tuple(task["key"])
+                    crashes[key] = crashes.get(key, 0) + 1
+                    if crashes[key] > 1:
+                        student = run.lost(task, "(the grading worker died twice)")
+                        if student:
+                            finish(student)
+                    else:
+                        todo.append(task)
+                    continue
+                student = run.take(result)
+                if student:
+                    finish(student)
+
+
+def _dispatch_dask(run, tasks, jobs, scheduler, finish):
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    from .sandbox import execute_notebook
+
+    client = Client(scheduler) if isinstance(scheduler, str) else scheduler
+    try:
+        futures = {client.submit(execute_notebook, t, pure=False): t for t in tasks}
+        for fut in dask_completed(list(futures)):
+            try:
+                result = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a lost dask worker
+                student = run.lost(futures[fut], f"({type(exc).__name__}: {exc})")
+            else:
+                student = run.take(result)
+            if student:
+                finish(student)
+    finally:
+        if isinstance(scheduler, str):
+            client.close()
 
 
 def _last_errors(log):
-    lines = [line for line in log.splitlines() if line.startswith(("ERROR", "CRITICAL"))]
-    return "\n".join(lines[-3:]) or log[-500:]
+    lines = [line for line in log.splitlines() if line.startswith(("[ERROR]", "[CRITICAL]"))]
+    return "\n".join(lines[-3:]) or log[-500:] or "(nbgrader gave no reason)"
 
 
 def _ensure_submission_row(course, assignment, student):
@@ -595,15 +641,18 @@ def save_record(course, res):
     path.parent.mkdir(parents=True, exist_ok=True)
     data = asdict(res)
     data.pop("skipped")
-    path.write_text(json.dumps(data, indent=1))
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)  # a run killed mid-write never leaves half a record
 
 
 def load_record(course, assignment, student):
     path = course.records / assignment / f"{student}.json"
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
-    return SubmissionResult(**data)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    known = {f.name for f in fields(SubmissionResult)}
+    return SubmissionResult(**{k: v for k, v in data.items() if k in known})
 
 
 def load_records(course, assignment):
@@ -622,6 +671,15 @@ def print_summary(results, out):
         f"{sum(r.needs_review for r in results)} flagged for review.",
         file=out,
     )
+    kinds = sorted({r.sandbox for r in graded if r.sandbox})
+    if kinds:
+        print("sandbox: " + ", ".join(kinds), file=out)
+        if NO_SANDBOX in kinds:
+            print(
+                "WARNING: graded without a sandbox: student code ran with your uid and "
+                "could read and change your files.",
+                file=out,
+            )
     if scored:
         mean = sum(r.score for r in scored) / len(scored)
         print(f"mean score {mean:.2f} / {scored[0].max_score:g}", file=out)
@@ -637,7 +695,7 @@ def print_summary(results, out):
             "\nFlagged for manual review (marked 'needs manual grade' in the gradebook):", file=out
         )
         for r in flagged:
-            items = r.flags + [f"{v['notebook']}: {v['kind']} {v['detail']}" for v in r.violations]
+            items = r.flags
             print(
                 f"  {r.student:<24} " + "; ".join(items[:3]) + (" ..." if len(items) > 3 else ""),
                 file=out,
@@ -645,16 +703,3 @@ def print_summary(results, out):
 
 
 logging.getLogger("traitlets").setLevel(logging.WARNING)
-
-
-def generate_release(course, assignment):
-    """``nbgrader generate_assignment`` into the course's release folder (and gradebook)."""
-    from nbgrader.converters import GenerateAssignment
-
-    cd = course.coursedir(assignment_id=assignment)
-    conv = GenerateAssignment(coursedir=cd, config=course.config)
-    conv.force = True
-    with CapturedLog(conv.log) as captured:
-        conv.start()
-    if "ERROR" in captured.text:
-        raise RuntimeError(f"generate_assignment {assignment} failed:\n{captured.text}")

@@ -1,14 +1,16 @@
-"""Fairness checks on a submission, before and around its execution.
+"""What a submission looks like before it runs: notes for the instructor, not defences.
 
+The defences are elsewhere: the kernel runs in an OS sandbox and the grader runs the
+test cells itself (:mod:`autograder.sandbox`, :mod:`autograder.trusted`), so nothing
+here decides a score.  This module reads notebooks safely and names what a reviewer
+should look at:
+
+- :func:`read_notebook`: a submitted file, with limits on size and nesting;
 - :func:`structure_flags`: test and locked cells a student edited or deleted (nbgrader
-  restores them from the source before grading; we say so).
-- :func:`scan_source`: student code that reassigns what the tests rely on (numpy,
-  ``course``, the test cells' imported helpers, builtins), or reaches for the gradebook,
-  other submissions, processes, ``sys.modules``, ``ctypes``...: flagged for review.
-- :func:`locked_bindings` and :func:`inject_restore`: each test cell starts with a call
-  to :func:`autograder.guard.restore`, which undoes such reassignments in the kernel
-  before the test runs (only in the copy that is executed; the recorded notebook shows
-  the test cells as the instructor wrote them).
+  restores them from the source before grading; we say so);
+- :func:`scan_source`: student code that reassigns what the tests rely on, or reaches
+  for the gradebook, processes, the interpreter's internals or the grader: flagged for
+  review, with the trick named where it is recognisable.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import ast
 import re
 
-RESTORE_PREFIX = "__import__('autograder.guard').guard.restore("
+#: Largest notebook file read (bytes) and deepest JSON nesting accepted.
+MAX_NOTEBOOK_BYTES = 64 * 2**20
+MAX_DEPTH = 200
 
 #: Module names whose attributes a student's code must not reassign.
 PROTECTED_MODULES = ("numpy", "course", "builtins", "math", "sys", "autograder", "nbgrader")
@@ -34,6 +38,42 @@ _SUSPICIOUS = [
     (re.compile(r"importlib\.reload|\bsetattr\s*\("), "rebinds attributes dynamically"),
     (re.compile(r"\.\./|os\.chdir|shutil\.rmtree|os\.remove|os\.unlink"), "touches files outside"),
 ]
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
+def _depth_ok(text, limit=MAX_DEPTH):
+    """False when JSON `text` nests brackets deeper than `limit` (checked without parsing)."""
+    import numpy as np
+
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text)).encode()
+    if not brackets:
+        return True
+    codes = np.frombuffer(brackets, dtype=np.uint8)
+    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max()) <= limit
+
+
+def read_notebook(path):
+    """Read a submitted notebook as nbformat 4; ValueError when it is not a sane one."""
+    import nbformat
+
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"file of {size} bytes is larger than {MAX_NOTEBOOK_BYTES} bytes")
+    text = path.read_bytes().decode("utf-8")
+    if not _depth_ok(text):
+        raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return nbformat.reads(text, as_version=4)
+
+
+def describe(exc):
+    """A one-line reason for an unreadable notebook."""
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}".rstrip(
+        ": "
+    )
 
 
 def _nbgrader(cell):
@@ -187,22 +227,3 @@ def scan_source(nb):
             if pattern.search(cell.get("source", "")):
                 flags.append(f"{gid}: {what}")
     return sorted(set(flags))
-
-
-def inject_restore(nb, bindings):
-    """A copy of `nb` whose test cells first call the guard's restore (for execution only)."""
-    import nbformat
-
-    nb = nbformat.from_dict(nb)
-    call = RESTORE_PREFIX + repr(bindings) + ")"
-    for cell in nb.cells:
-        if is_test_cell(cell) and not cell.source.lstrip().startswith("%%"):
-            cell.source = call + "\n" + cell.source
-    return nb
-
-
-def strip_restore(source):
-    """The test cell's source without the injected restore line."""
-    if source.startswith(RESTORE_PREFIX):
-        return source.split("\n", 1)[1] if "\n" in source else ""
-    return source

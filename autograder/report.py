@@ -167,7 +167,7 @@ def write_report(course, assignment=None, output=None):
                 "<h3>Flagged for manual review</h3><table><tr><th>student</th><th>why</th></tr>"
             )
             for r in flagged:
-                items = r.flags + [f"{v['kind']} {v['detail']}" for v in r.violations]
+                items = r.flags
                 body.append(
                     f"<tr><td>{html.escape(r.student)}</td>"
                     f"<td>{html.escape('; '.join(dict.fromkeys(items)))}</td></tr>"

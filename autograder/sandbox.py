@@ -1,32 +1,39 @@
-"""Execute one sanitized notebook in a fresh, limited kernel: the grading worker.
+"""Execute one submitted notebook: its kernel in a bubblewrap sandbox, its tests here.
 
-:func:`execute_notebook` is a pure function of its task (a dict of plain data), so it
-runs unchanged in a local process pool or on a dask.distributed worker.  It keeps no
-state between calls and never touches the gradebook: the parent process records the
-result through nbgrader (see :mod:`autograder.grade`).
+:func:`execute_notebook` is the grading worker: a pure function of its task (plain
+data), so it runs unchanged in a local process pool or on a dask.distributed worker.
+It never touches the gradebook; the parent records the result through nbgrader
+(:mod:`autograder.grade`).  Per notebook it
 
-Per notebook it
-
-- makes a private directory holding the notebook and the assignment's other files;
-- starts a new kernel through :mod:`autograder.kernel_launch`, which sets
-  ``RLIMIT_AS`` (memory) and ``RLIMIT_CPU`` in the kernel process and installs the
-  :mod:`autograder.guard` audit hook, and runs the cells with nbgrader's own
-  ``Execute`` preprocessor (same per-cell timeout and interrupt behaviour as
-  ``nbgrader autograde``);
-- kills the kernel when the whole notebook exceeds its wall-clock limit (which also
-  ends loops that swallow ``KeyboardInterrupt``, where nbgrader gives up), keeping the
-  outputs of the cells that did run;
-- reports a status: ``ok``, ``cell timeout``, ``notebook timeout``, ``memory``,
+- starts a fresh IPython kernel inside **bubblewrap** (:func:`bwrap_command`): new
+  user, pid, network, ipc, uts and cgroup namespaces, an unprivileged uid, no
+  capabilities, its own session, dying with the worker; a root made only of read-only
+  binds of what a kernel needs (system libraries, the interpreter, the virtualenv, the
+  ``course`` package) and small size-capped tmpfs folders (home, /tmp, and the folder
+  of the kernel's ipc sockets).  The course root, the gradebook, solutions, other
+  submissions, other jobs, home folders and the instructor's environment do not exist
+  in there.  Limits (:mod:`autograder.limits`) bound memory, CPU, processes, open
+  files and file sizes;
+- sends the kernel every cell but the test cells, with nbgrader's ``Execute``
+  (same per-cell timeout and interrupt as ``nbgrader autograde``), keeping at most
+  :data:`CELL_OUTPUT_LIMIT` bytes of output per cell;
+- runs every test cell itself (:mod:`autograder.trusted`), calling into the kernel
+  through :mod:`course.remote`, so the verdicts are the grader's;
+- kills the whole sandbox when the notebook exceeds its wall-clock limit;
+- reports ``ok``, ``cell timeout``, ``notebook timeout``, ``memory``,
   ``kernel died`` or ``error``.
 
-bubblewrap is used when ``bwrap`` is on PATH *and* works here (see :func:`sandbox_kind`);
-otherwise the resource limits and the in-kernel guard are the sandbox.
+With ``sandbox="none"`` (``backprop-grade grade --no-sandbox``) the kernel runs as a
+plain process with the same limits and the same trusted test cells, but with the
+instructor's uid and view of the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import functools
 import json
 import os
 import shutil
@@ -40,104 +47,409 @@ from pathlib import Path
 
 import nbformat
 
+from .limits import JobLimits
+
+BUBBLEWRAP = "bubblewrap"
+NO_SANDBOX = "none (--no-sandbox)"
+#: The Debian package that provides bwrap.
+PACKAGE = "bubblewrap"
+
+#: Bytes of output one cell keeps (text and images); the rest is dropped with a note.
+CELL_OUTPUT_LIMIT = 2 * 2**20
+#: Largest single message accepted from the kernel.
+MAX_MESSAGE = 64 * 2**20
+#: Sizes of the sandbox's writable folders (they live in memory).
+HOME_MB, TMP_MB, RUN_MB = 128, 128, 1
+
+HOME = "/home/student"
+WORK = HOME + "/work"
+RUN = "/run/grader"
+AGENT = RUN + "/agent.sock"
+CONNECTION = RUN + "/kernel.json"
+
 _NOT_RUN = "not run: {reason}"
 
 
-def sandbox_kind():
-    """``"bubblewrap"`` when a working ``bwrap`` is available, else ``"rlimits+audit-hook"``."""
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or does not work on this machine."""
+
+
+# -- the sandbox -------------------------------------------------------------------------
+
+
+def _course_dir():
+    import course
+
+    return str(Path(course.__file__).resolve().parent)
+
+
+def _system_binds():
+    """``--ro-bind``/``--symlink`` arguments for the system folders a kernel needs."""
+    args = []
+    for top in ("usr", "bin", "lib", "lib32", "lib64", "libx32", "sbin"):
+        path = Path("/") / top
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    for name in ("ld.so.cache", "ld.so.conf", "localtime", "alternatives", "fonts"):
+        path = Path("/etc") / name
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def _python_binds():
+    """Read-only binds of the interpreter, the virtualenv and the course package."""
+    paths = []
+    for p in (sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parent.parent)):
+        paths.append(os.path.realpath(p))
+    paths.append(_course_dir())
+    args, seen = [], []
+    for p in sorted(set(paths), key=len):
+        if any(p == s or p.startswith(s + os.sep) for s in seen):
+            continue
+        seen.append(p)
+        args += ["--ro-bind", p, p]
+        if p != os.path.abspath(p):
+            args += ["--ro-bind", p, os.path.abspath(p)]
+    return args
+
+
+def kernel_environment(extra=None, home=HOME):
+    """The kernel's whole environment (an allow-list: nothing of the instructor's)."""
+    env = {
+        "HOME": home,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin"]),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "MPLCONFIGDIR": home + "/.config/matplotlib",
+        "IPYTHONDIR": home + "/.ipython",
+        "JUPYTER_CONFIG_DIR": home + "/.jupyter",
+        "JUPYTER_DATA_DIR": home + "/.local/share/jupyter",
+        "JUPYTER_RUNTIME_DIR": home + "/.local/share/jupyter/runtime",
+        "PYTHONNOUSERSITE": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NBGRADER_EXECUTION": "autograde",
+    }
+    env.update(extra or {})
+    return env
+
+
+def bwrap_command(command, *, connection_file, files_dir=None, font_cache=None, env=None):
+    """The bwrap command line that runs `command` (a list) in a fresh sandbox.
+
+    Parameters
+    ----------
+    command : list of str
+        What to run inside (absolute paths of the bound interpreter).
+    connection_file : str
+        The kernel's connection file on the host, bound read-only at :data:`CONNECTION`.
+    files_dir : str, optional
+        A host folder whose files (the assignment's data) appear read-only in the
+        working folder :data:`WORK`.
+    font_cache : str, optional
+        matplotlib's font list, built once by the grader, bound read-only.
+    env : dict, optional
+        The whole environment inside.
+    """
     bwrap = shutil.which("bwrap")
-    if not bwrap:
-        return "rlimits+audit-hook"
-    try:
-        ok = (
-            subprocess.run(
-                [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "true"],
-                capture_output=True,
-                timeout=10,
-            ).returncode
-            == 0
+    if bwrap is None:
+        raise SandboxUnavailable(f"bwrap is not installed (Debian package {PACKAGE})")
+    args = [
+        bwrap,
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--cap-drop",
+        "ALL",
+        "--new-session",
+        "--die-with-parent",
+        "--hostname",
+        "grader",
+        "--clearenv",
+    ]
+    for key, value in (env or kernel_environment()).items():
+        args += ["--setenv", key, value]
+    args += _system_binds() + _python_binds()
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for path, mb in ((HOME, HOME_MB), ("/tmp", TMP_MB), (RUN, RUN_MB)):
+        args += ["--size", str(mb * 2**20), "--tmpfs", path]
+    args += ["--dir", WORK, "--ro-bind", connection_file, CONNECTION]
+    if font_cache:
+        name = os.path.basename(font_cache)
+        args += ["--ro-bind", font_cache, f"{HOME}/.config/matplotlib/{name}"]
+    if files_dir:
+        for p in sorted(Path(files_dir).rglob("*")):
+            if p.is_file() and not p.is_symlink():
+                args += ["--ro-bind", str(p), f"{WORK}/{p.relative_to(files_dir)}"]
+    args += ["--chdir", WORK, "--remount-ro", "/", "--", *command]
+    return args
+
+
+@functools.cache
+def font_cache():
+    """matplotlib's font list for the kernels, built once per worker in a private folder."""
+    folder = tempfile.mkdtemp(prefix="backprop-mpl-")
+    env = {"MPLCONFIGDIR": folder, "PATH": os.environ.get("PATH", "")}
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            [sys.executable, "-c", "import matplotlib.font_manager"],
+            env=env,
+            capture_output=True,
+            timeout=120,
         )
-    except (OSError, subprocess.SubprocessError):
-        ok = False
-    return "bubblewrap" if ok else "rlimits+audit-hook"
+    found = sorted(Path(folder).glob("fontlist-*.json"))
+    return str(found[0]) if found else None
 
 
-def _kernel_manager_class(settings_path, use_bwrap, workdir):
+@functools.cache
+def probe(kind=BUBBLEWRAP):
+    """None when sandboxed kernels can start here, else the reason they cannot."""
+    if kind != BUBBLEWRAP:
+        return None
+    if shutil.which("bwrap") is None:
+        return (
+            f"bwrap is not installed: install the Debian package {PACKAGE} "
+            f"(apt-get install {PACKAGE}, or scripts/setup_system.sh), or grade with "
+            "--no-sandbox to run student code with your own uid and files"
+        )
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as conn:
+        conn.write("{}")
+        conn.flush()
+        code = "import numpy, ipykernel, course; print('ok')"
+        try:
+            cmd = bwrap_command([sys.executable, "-c", code], connection_file=conn.name)
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"bwrap could not start a sandbox: {exc}"
+    if done.returncode != 0 or "ok" not in done.stdout:
+        detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        return f"bwrap is installed but cannot start a sandbox here: {detail[0]}"
+    return None
+
+
+def sandbox_kind(no_sandbox=False):
+    """What grading runs kernels in: :data:`BUBBLEWRAP`, or :data:`NO_SANDBOX`."""
+    return NO_SANDBOX if no_sandbox else BUBBLEWRAP
+
+
+def require_sandbox(kind):
+    """Raise SandboxUnavailable (with what to install) unless `kind` works here."""
+    problem = probe(kind)
+    if problem:
+        raise SandboxUnavailable(problem)
+
+
+# -- the kernel --------------------------------------------------------------------------
+
+
+def _kernel_manager_class(job):
     from jupyter_client.manager import AsyncKernelManager
 
-    class LimitedKernelManager(AsyncKernelManager):
-        """Launch the kernel through autograder.kernel_launch (limits + guard)."""
+    class SandboxedKernelManager(AsyncKernelManager):
+        """Start the kernel (with its agent) through bwrap, or as a limited process."""
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            # Next to the settings, where the guard lets the kernel read it.
-            private = os.path.dirname(settings_path)
-            self.connection_file = os.path.join(private, "kernel.json")
-            # Unix sockets, not TCP ports: parallel kernels cannot race for a port
-            # (jupyter_client picks free ports before the kernel binds them), and
-            # nothing listens on the network.
+            self.connection_file = str(job.private / "kernel.json")
+            # Unix sockets: inside the sandbox its own folder holds them; the grader
+            # reaches them through /proc/<pid>/root (no folder shared with the host).
             self.transport = "ipc"
-            self.ip = os.path.join(private, "ipc")
+            self.ip = (RUN if job.sandboxed else str(job.private)) + "/k"
+            self.sandbox_pid = None
+            self._zmq = _bounded_zmq()
+
+        @property
+        def kernel_spec(self):
+            spec = super().kernel_spec
+            if spec is not None:
+                # A signal to bwrap does not reach the kernel: ask it over its control
+                # channel to interrupt itself (ipykernel's interrupt_request).
+                spec.interrupt_mode = "message"
+            return spec
+
+        def client(self, **kwargs):
+            kwargs.setdefault("context", self._zmq)
+            return super().client(**kwargs)
 
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
-            if "ipykernel_launcher" not in cmd:
-                return cmd  # not a Python kernel: limits cannot be injected
-            rest = cmd[cmd.index("ipykernel_launcher") + 1 :]
-            cmd = [sys.executable, "-m", "autograder.kernel_launch", settings_path, *rest]
-            if use_bwrap:
-                # Read-only view of the machine, a private /tmp with only this
-                # notebook's folder writable, no network namespace change (ZMQ on
-                # localhost must keep working).
-                conn_dir = os.path.dirname(self.connection_file)
-                cmd = [
-                    shutil.which("bwrap"),
-                    "--ro-bind",
-                    "/",
-                    "/",
-                    "--dev",
-                    "/dev",
-                    "--proc",
-                    "/proc",
-                    "--tmpfs",
-                    "/tmp",
-                    "--bind",
-                    workdir,
-                    workdir,
-                    "--bind",
-                    os.path.dirname(settings_path),
-                    os.path.dirname(settings_path),
-                    "--ro-bind",
-                    conn_dir,
-                    conn_dir,
-                    "--die-with-parent",
-                    *cmd,
+            rest = cmd[cmd.index("ipykernel_launcher") + 1 :] if "ipykernel_launcher" in cmd else []
+            rest = [a for a in rest if a not in ("-f", self.connection_file)]
+            if not job.sandboxed:
+                return [
+                    sys.executable,
+                    "-m",
+                    "course._kernel_agent",
+                    job.agent_path,
+                    "-f",
+                    self.connection_file,
+                    *rest,
                 ]
-            return cmd
+            inner = [sys.executable, "-m", "course._kernel_agent", AGENT, "-f", CONNECTION, *rest]
+            return bwrap_command(
+                inner,
+                connection_file=self.connection_file,
+                files_dir=job.files_dir,
+                font_cache=job.font_cache,
+                env=kernel_environment(job.kernel_env),
+            )
 
-    return LimitedKernelManager
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw.update(job.limits.popen_kwargs())
+            # What the kernel prints before ipykernel captures its output goes nowhere.
+            kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
+            if not job.sandboxed:
+                home = job.private / "home"
+                home.mkdir(exist_ok=True)
+                kw["env"] = kernel_environment(job.kernel_env, str(home))
+                kw["cwd"] = str(job.files_dir or job.private)
+            try:
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+            finally:
+                job.limits.launched()
+            if job.sandboxed:
+                self.sandbox_pid = _sandbox_child(self.provisioner.process.pid)
+                job.root = f"/proc/{self.sandbox_pid}/root"
+                self.ip = job.root + RUN + "/k"
+
+    return SandboxedKernelManager
 
 
-def _execute_class():
+def _sandbox_child(bwrap_pid, timeout=10.0):
+    """The host pid of the first process inside the sandbox (a child of bwrap)."""
+    end = time.monotonic() + timeout
+    path = Path(f"/proc/{bwrap_pid}/task/{bwrap_pid}/children")
+    while time.monotonic() < end:
+        with contextlib.suppress(OSError):
+            kids = path.read_text().split()
+            if kids:
+                return int(kids[0])
+        time.sleep(0.005)
+    raise RuntimeError("the sandbox did not start")
+
+
+class _Job:
+    """Paths and settings of one notebook's run, shared by the kernel manager and executor."""
+
+    def __init__(self, task, base):
+        self.sandboxed = task.get("sandbox", BUBBLEWRAP) == BUBBLEWRAP
+        self.private = base / "private"
+        self.private.mkdir()
+        self.files_dir = None
+        if task.get("files"):
+            self.files_dir = base / "files"
+            for rel, data in task["files"].items():
+                target = self.files_dir / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        self.root = ""
+        self.agent_path = str(self.private / "agent.sock")
+        self.font_cache = font_cache() if self.sandboxed else None
+        self.kernel_env = dict(task.get("kernel_env") or {})
+        self.limits = JobLimits(
+            task.get("memory_mb"),
+            int(task.get("notebook_timeout") or 0) + 5 or None,
+            tmpfs_mb=HOME_MB + TMP_MB + RUN_MB,
+        )
+
+    @property
+    def agent_host_path(self):
+        return self.root + AGENT if self.sandboxed else self.agent_path
+
+
+def _execute_class(job, cell_timeout):
+    from jupyter_core.utils import run_sync
     from nbgrader.preprocessors import Execute
 
-    class TrackedExecute(Execute):
-        """nbgrader's Execute, remembering which cell is running."""
+    from course import remote
+
+    from .trusted import TrustedNotebook, is_test_cell
+
+    class TrustedExecute(Execute):
+        """nbgrader's Execute; test cells are run by the grader, outputs are bounded."""
 
         current_index = -1
+        trusted = None
 
-        def preprocess_cell(self, cell, resources, index):
-            self.current_index = index
-            return super().preprocess_cell(cell, resources, index)
+        async def async_start_new_kernel_client(self):
+            kc = await super().async_start_new_kernel_client()
+            session = await asyncio.to_thread(
+                remote.Session, job.agent_host_path, call_timeout=cell_timeout
+            )
+            self.trusted = TrustedNotebook(self.nb, session, cell_timeout)
+            return kc
 
-    return TrackedExecute
+        async def async_execute_cell(self, cell, cell_index, execution_count=None, **kw):
+            self.current_index = cell_index
+            if not is_test_cell(cell):
+                self._output_bytes = 0
+                return await super().async_execute_cell(cell, cell_index, execution_count, **kw)
+            trusted = self.trusted or TrustedNotebook(self.nb, None, cell_timeout)
+            outputs = await asyncio.to_thread(_run_trusted, trusted, cell_index, cell)
+            cell.outputs = outputs
+            self.code_cells_executed += 1
+            cell.execution_count = self.code_cells_executed
+            return cell
+
+        def output(self, outs, msg, display_id, cell_index):
+            size = len(json.dumps(msg.get("content", {}), default=str))
+            self._output_bytes = getattr(self, "_output_bytes", 0) + size
+            if self._output_bytes > CELL_OUTPUT_LIMIT:
+                if not any(o.get("metadata", {}).get("truncated") for o in outs):
+                    note = nbformat.v4.new_output(
+                        "stream",
+                        name="stdout",
+                        text=f"\n[output truncated by the grader: this cell produced more "
+                        f"than {CELL_OUTPUT_LIMIT // 2**20} MB]\n",
+                    )
+                    note.metadata = {"truncated": True}
+                    outs.append(note)
+                return None
+            return super().output(outs, msg, display_id, cell_index)
+
+        # nbclient's synchronous names wrap the base class's coroutines: re-wrap ours.
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
+        execute_cell = run_sync(async_execute_cell)
+
+    return TrustedExecute
 
 
-def _kernel_pid(ep):
-    km = getattr(ep, "km", None)
-    prov = getattr(km, "provisioner", None)
-    proc = getattr(prov, "process", None)
-    return getattr(proc, "pid", None)
+def _run_trusted(trusted, index, cell):
+    with _scoped_session(trusted.session):
+        return trusted.run_test_cell(index, cell)
+
+
+_SESSION_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _scoped_session(session):
+    """Make `session` course.remote's session while one test cell runs.
+
+    course.remote keeps one session per process; jobs running in threads of one process
+    (dask) take turns for their test cells.
+    """
+    from course import remote
+
+    with _SESSION_LOCK:
+        remote.open_session(session)
+        try:
+            yield
+        finally:
+            remote.open_session(None)
+
+
+# -- the worker --------------------------------------------------------------------------
 
 
 def _error_output(ename, evalue):
@@ -186,15 +498,15 @@ def execute_notebook(task):
         ``key`` (any JSON value naming the job), ``notebook`` (notebook JSON text),
         ``files`` (dict of relative path to bytes: the assignment's other files),
         ``cell_timeout`` and ``notebook_timeout`` (seconds), ``memory_mb``,
-        ``guard`` (configuration for :func:`autograder.guard.install`, or None),
-        ``kernel_env`` (extra environment for the kernel), ``tmp`` (parent directory
-        for the private folder, optional), ``use_bwrap``.
+        ``sandbox`` (:data:`BUBBLEWRAP` or :data:`NO_SANDBOX`), ``kernel_env`` (extra
+        environment for the kernel), ``tmp`` (parent folder for the job's private
+        folder on the host, optional).
 
     Returns
     -------
     dict
         ``key``, ``notebook`` (executed JSON text), ``status``, ``reason``,
-        ``seconds``, ``violations`` (list of dicts logged by the guard), ``worker``.
+        ``seconds``, ``exec_seconds``, ``worker``, ``sandbox``, ``limits``.
     """
     if threading.current_thread() is threading.main_thread():
         return _execute_notebook(task)
@@ -216,6 +528,15 @@ def _execute_in_own_loop(task):
         loop.close()
 
 
+def _bounded_zmq():
+    """Kernel messages above MAX_MESSAGE are dropped by ZMQ before they reach us."""
+    import zmq
+
+    ctx = zmq.asyncio.Context()
+    ctx.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+    return ctx
+
+
 def _execute_notebook(task):
     import logging
 
@@ -223,119 +544,18 @@ def _execute_notebook(task):
     logging.getLogger("tornado").setLevel(logging.CRITICAL)
     t0 = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="job-", dir=task.get("tmp")))
-    workdir = base / "work"
-    private = base / "private"
-    workdir.mkdir()
-    private.mkdir()
-    status, reason = "ok", ""
     nb = nbformat.reads(task["notebook"], as_version=4)
+    job = None
     try:
-        for rel, data in (task.get("files") or {}).items():
-            target = workdir / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        log_path = private / "guard.log"
-        guard = dict(task["guard"]) if task.get("guard") else None
-        if guard is not None:
-            guard["workdir"] = str(workdir)
-            guard["log"] = str(log_path)
-            # Other jobs' folders live next to this one: never readable.
-            if task.get("tmp"):
-                guard["deny"] = [*guard.get("deny", []), str(base.parent)]
-            guard["allow_read"] = [*guard.get("allow_read", []), str(private)]
-        memory_mb = task.get("memory_mb")
-        settings = {
-            "memory_mb": memory_mb,
-            "cpu_seconds": int(task.get("notebook_timeout") or 0) + 5 or None,
-            "env": {
-                "NBGRADER_EXECUTION": "autograde",
-                # tempfile writes where the guard allows it
-                "TMPDIR": str(workdir),
-                **(task.get("kernel_env") or {}),
-            },
-            "guard": guard,
-        }
-        settings_path = private / "settings.json"
-        settings_path.write_text(json.dumps(settings))
-
-        ep = _execute_class()(
-            timeout=task.get("cell_timeout", 60),
-            interrupt_on_timeout=True,
-            # the kernel is thrown away: no need to wait for a graceful exit
-            shutdown_kernel="immediate",
-            kernel_manager_class=_kernel_manager_class(
-                str(settings_path), bool(task.get("use_bwrap")), str(workdir)
-            ),
-        )
-        if task.get("kernel_name"):
-            ep.kernel_name = task["kernel_name"]
-        expired = threading.Event()
-
-        def kill():
-            expired.set()
-            pid = _kernel_pid(ep)
-            if pid:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-
-        limit = task.get("notebook_timeout")
-        timer = threading.Timer(limit, kill) if limit else None
-        if timer:
-            timer.daemon = True
-            timer.start()
-        try:
-            try:
-                ep.preprocess(nb, {"metadata": {"path": str(workdir)}})
-            except RuntimeError as exc:
-                # The kernel died before running anything (start-up failure, not the
-                # student's code): try a fresh one once.
-                if "before replying to kernel_info" not in str(exc) or expired.is_set():
-                    raise
-                nb = nbformat.reads(task["notebook"], as_version=4)
-                ep.preprocess(nb, {"metadata": {"path": str(workdir)}})
-        except Exception as exc:  # noqa: BLE001 - any execution failure is reported, not raised
-            if expired.is_set():
-                status = "notebook timeout"
-                reason = f"the notebook ran longer than {limit:g} s"
-            else:
-                name = type(exc).__name__
-                status = "kernel died" if "dead" in name.lower() else "error"
-                reason = f"{name}: {exc}".strip()[:500]
-                if "timeout" in name.lower():
-                    status = "cell timeout"
-                    reason = (
-                        f"a cell ran longer than {task.get('cell_timeout', 60)} s and did not "
-                        "stop when interrupted"
-                    )
-                if memory_mb and "dead" in status:
-                    reason += f" (memory limit {memory_mb} MB)"
-            _mark_unrun(nb, max(ep.current_index, 0), reason or status)
-        finally:
-            if timer:
-                timer.cancel()
-        if status == "ok":
-            enames = [
-                o.get("ename")
-                for c in nb.cells
-                if c.cell_type == "code"
-                for o in c.get("outputs", [])
-                if o.get("output_type") == "error"
-            ]
-            if "MemoryError" in enames:
-                status, reason = "memory", f"MemoryError (limit {memory_mb} MB)"
-            elif "CellTimeoutError" in enames:
-                status = "cell timeout"
-                reason = f"a cell ran longer than {task.get('cell_timeout', 60)} s"
-        violations = []
-        if log_path.exists():
-            for line in log_path.read_text(errors="replace").splitlines():
-                try:
-                    violations.append(json.loads(line))
-                except ValueError:
-                    violations.append({"kind": "unreadable log line", "detail": line[:200]})
+        job = _Job(task, base)
+        status, reason, nb = _run(task, job, nb)
+        if status == "kernel died" and job.limits.cgroup.oom_killed():
+            status = "memory"
+            reason = f"the notebook used more than its memory limit ({task.get('memory_mb')} MB)"
+        limits = job.limits.describe()
     finally:
+        if job is not None:
+            job.limits.close()
         shutil.rmtree(base, ignore_errors=True)
     return {
         "key": task.get("key"),
@@ -344,6 +564,101 @@ def _execute_notebook(task):
         "status": status,
         "reason": reason,
         "seconds": time.perf_counter() - t0,
-        "violations": violations,
         "worker": f"{os.uname().nodename}:{os.getpid()}",
+        "sandbox": BUBBLEWRAP if job.sandboxed else NO_SANDBOX,
+        "limits": limits,
     }
+
+
+def _run(task, job, nb):
+    """Execute `nb` in the job's kernel; returns (status, reason, executed notebook)."""
+    cell_timeout = task.get("cell_timeout", 60)
+    ep = _execute_class(job, cell_timeout)(
+        timeout=cell_timeout,
+        interrupt_on_timeout=True,
+        # the kernel is thrown away: no need to wait for a graceful exit
+        shutdown_kernel="immediate",
+        kernel_manager_class=_kernel_manager_class(job),
+    )
+    expired = threading.Event()
+
+    def kill():
+        expired.set()
+        _kill_kernel(ep, job)
+
+    limit = task.get("notebook_timeout")
+    timer = threading.Timer(limit, kill) if limit else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    status, reason = "ok", ""
+    try:
+        nb = _preprocess(ep, nb, job, task)
+    except Exception as exc:  # noqa: BLE001 - any execution failure is reported, not raised
+        status, reason = _failure(exc, expired.is_set(), task)
+        _mark_unrun(nb, max(ep.current_index, 0), reason or status)
+    finally:
+        if timer:
+            timer.cancel()
+        if ep.trusted is not None and ep.trusted.session is not None:
+            ep.trusted.session.close()
+        job.limits.cgroup.kill_all()
+    if status == "ok":
+        status, reason = _status_from_outputs(nb, task)
+    return status, reason, nb
+
+
+def _preprocess(ep, nb, job, task):
+    resources = {"metadata": {"path": str(job.files_dir or job.private)}}
+    try:
+        ep.preprocess(nb, resources)
+    except RuntimeError as exc:
+        # The kernel died before running anything (start-up failure, not the student's
+        # code): try a fresh one once.
+        if "before replying to kernel_info" not in str(exc):
+            raise
+        nb = nbformat.reads(task["notebook"], as_version=4)
+        ep.preprocess(nb, resources)
+    return nb
+
+
+def _kill_kernel(ep, job):
+    km = getattr(ep, "km", None)
+    pids = [getattr(km, "sandbox_pid", None)]
+    prov = getattr(km, "provisioner", None)
+    pids.append(getattr(getattr(prov, "process", None), "pid", None))
+    for pid in filter(None, pids):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    job.limits.cgroup.kill_all()
+
+
+def _failure(exc, expired, task):
+    if expired:
+        return "notebook timeout", f"the notebook ran longer than {task['notebook_timeout']:g} s"
+    name = type(exc).__name__
+    if "timeout" in name.lower():
+        return "cell timeout", (
+            f"a cell ran longer than {task.get('cell_timeout', 60)} s and did not stop when "
+            "interrupted"
+        )
+    status = "kernel died" if "dead" in name.lower() else "error"
+    reason = f"{name}: {exc}".strip()[:500]
+    if task.get("memory_mb") and status == "kernel died":
+        reason += f" (memory limit {task['memory_mb']} MB)"
+    return status, reason
+
+
+def _status_from_outputs(nb, task):
+    enames = [
+        o.get("ename")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
+    if "MemoryError" in enames:
+        return "memory", f"MemoryError (limit {task.get('memory_mb')} MB)"
+    if "CellTimeoutError" in enames:
+        return "cell timeout", f"a cell ran longer than {task.get('cell_timeout', 60)} s"
+    return "ok", ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 import time
 import warnings
 
@@ -83,6 +84,9 @@ class StudentError(Exception):
         line); ``where`` is "In [7]" for a notebook cell when it is known.
     """
 
+    #: True when the call was stopped for running past its budget.
+    timed_out = False
+
     def __init__(self, type_name, message, frames=()):
         super().__init__(f"{type_name}: {message}")
         self.type_name = type_name
@@ -107,9 +111,9 @@ class StudentError(Exception):
 
 def _cell_names():
     """Notebook cell file names -> "In [n]", from IPython's compiler (when in IPython)."""
-    try:
-        shell = get_ipython()  # noqa: F821 - provided by IPython
-    except NameError:
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
         return {}
     mapping = getattr(getattr(shell, "compile", None), "_filename_map", None) or {}
     return {fname: f"In [{count}]" for fname, count in mapping.items()}
@@ -117,7 +121,6 @@ def _cell_names():
 
 def _library_dirs():
     import os
-    import sys
     import sysconfig
 
     dirs = {os.path.dirname(os.path.abspath(__file__))}
@@ -278,7 +281,8 @@ def call_timed(fn, *args, budget, what=None, **kwargs):
     try:
         value, seconds = _backend(fn, args, kwargs).call_timed(fn, args, kwargs, budget)
     except StudentError as exc:
-        raise GradingFailure(exc.describe(_name_of(fn, what))) from None
+        kind = TimeBudgetExceeded if exc.timed_out else GradingFailure
+        raise kind(exc.describe(_name_of(fn, what))) from None
     return value, seconds
 
 

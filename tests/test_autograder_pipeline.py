@@ -80,7 +80,7 @@ def test_every_kind_of_student_gets_what_it_earned(graded):
         assert r.status == expect.get("status", "ok"), (student, r.status, r.reasons)
         if expect.get("status"):
             assert r.reasons, student
-        assert r.needs_review == bool(expect.get("flagged")), (student, r.flags, r.violations)
+        assert r.needs_review == bool(expect.get("flagged")), (student, r.flags)
         # nbgrader leaves a submission it could not run as "needs manual grade"
         could_not_run = expect.get("status") in ("invalid JSON", "missing notebook")
         assert review[student] == bool(expect.get("flagged") or could_not_run), student
@@ -89,16 +89,13 @@ def test_every_kind_of_student_gets_what_it_earned(graded):
 def test_hostile_cases_in_detail(graded):
     course, manifest, results = graded
     by_kind = {info["kind"]: results[s] for s, info in manifest.items()}
-    # tampering with the checks earns nothing, and the guard says what was undone
+    # tampering with the checks earns nothing (the grader runs the tests), and is named
     tamper = by_kind["tamper"]
-    undone = {v["detail"] for v in tamper.violations if v["kind"] == "tampered"}
-    assert "numpy.allclose reassigned" in undone
-    assert "course.grading.check_close reassigned" in undone
+    assert tamper.score == 0
     assert any("rebinds check_close" in f for f in tamper.flags)
-    # snooping is refused and logged; the honest answers still count
+    # snooping finds nothing to read in the sandbox; the honest answers still count
     snoop = by_kind["snoop"]
-    assert {v["kind"] for v in snoop.violations} == {"denied read"}
-    assert any(v["detail"].endswith("gradebook.db") for v in snoop.violations)
+    assert snoop.score == snoop.max_score and snoop.needs_review
     # restored test cells: the blank answer under the edited/deleted test scores 0 there
     for kind in ("edited-test", "deleted-test"):
         r = by_kind[kind]

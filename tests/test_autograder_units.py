@@ -106,16 +106,11 @@ def test_scan_source_flags_tampering_but_not_honest_code():
     assert "edits sys.modules" in flags
 
 
-def test_locked_bindings_and_restore_injection_round_trip():
+def test_locked_bindings_name_what_the_tests_import():
     nb = fixture.fixture_notebook()
     b = integrity.locked_bindings(nb)
     assert b["np"] == ("numpy", None)
     assert b["check_close"] == ("course.grading", "check_close")
-    run = integrity.inject_restore(nb, b)
-    tests = [c for c in run.cells if integrity.is_test_cell(c)]
-    assert all(c.source.startswith(integrity.RESTORE_PREFIX) for c in tests)
-    orig = [c.source for c in nb.cells]
-    assert [integrity.strip_restore(c.source) for c in run.cells] == orig
 
 
 def test_feedback_keeps_messages_and_drops_hidden_tests_and_tracebacks():
@@ -209,7 +204,7 @@ def test_execute_notebook_from_threads_sharing_one_context_loop():
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import time\ntime.sleep(1.0)\nprint(6 * 7)")]
-    task = {"notebook": nbformat.writes(nb), "cell_timeout": 30, "guard": None}
+    task = {"notebook": nbformat.writes(nb), "cell_timeout": 30}
     ensure_event_loop()  # the main thread's loop, remembered in the current context
     results = {}
 

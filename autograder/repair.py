@@ -1,0 +1,194 @@
+"""Notebook structure as a teacher would resolve it, before nbgrader's sanitizing.
+
+Students split cells, paste cells twice, and open notebooks in tools that drop cell
+metadata.  nbgrader then fails the whole notebook ("could not sanitize: 'grade_id'")
+or silently ignores answers.  :class:`RepairStructure` runs first among the sanitize
+preprocessors (``backprop-grade grade`` puts it there, and ``nbgrader_config.py``
+does for plain ``nbgrader autograde``):
+
+- the notebook is brought to nbformat 4.5 with unique cell ids (4.0-4.5, with or
+  without ids, all grade the same);
+- an answer cell split in two (both halves keep its metadata) is joined in order when
+  the halves are adjacent; otherwise the later halves lose the metadata and run in
+  place as ordinary cells;
+- a test or locked cell pasted twice keeps its first copy; the others are removed
+  (nbgrader restores the first from the source anyway);
+- a graded, answer or locked cell whose nbgrader metadata was stripped gets it back
+  from the source notebook when exactly one cell matches it, by text (locked and
+  test cells) or by position between matched neighbours (answer cells); otherwise
+  the cell is named as unrestorable and the submission goes to manual grading.
+
+What was done is listed in ``resources["nbgrader"]["repairs"]``; the grader flags the
+submission with it, so nothing is repaired silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.M | re.S)
+_SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
+
+
+def _meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _gid(cell):
+    return _meta(cell).get("grade_id")
+
+
+def _is_test(cell):
+    return bool(_meta(cell).get("grade")) and not _meta(cell).get("solution")
+
+
+def _text(source):
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def normalize_format(nb):
+    """Upgrade `nb` in place to nbformat 4.5 with unique cell ids; returns notes."""
+    notes = []
+    if nb.get("nbformat_minor", 0) < 5:
+        notes.append(f"nbformat 4.{nb.get('nbformat_minor', 0)} read as 4.5")
+        nb.nbformat_minor = 5
+    seen = set()
+    for cell in nb.cells:
+        cid = cell.get("id")
+        if not isinstance(cid, str) or not re.fullmatch(r"[a-zA-Z0-9-_]{1,64}", cid) or cid in seen:
+            cell["id"] = nbformat.v4.new_code_cell().id
+        seen.add(cell["id"])
+    return notes
+
+
+def join_split_answers(nb):
+    """Join adjacent halves of a split answer cell; strip the metadata of other repeats."""
+    notes, cells, i = [], nb.cells, 0
+    while i < len(cells):
+        gid = _gid(cells[i])
+        j = i + 1
+        while gid and _meta(cells[i]).get("solution") and j < len(cells) and _gid(cells[j]) == gid:
+            j += 1
+        if j - i > 1:
+            cells[i].source = "\n".join(c.source for c in cells[i:j])
+            del cells[i + 1 : j]
+            notes.append(f"answer cell {gid} was split in {j - i} cells: joined in order")
+        i += 1
+    first = set()
+    for cell in cells:
+        gid = _gid(cell)
+        if gid in first and _meta(cell).get("solution"):
+            cell.metadata["nbgrader"] = {}
+            notes.append(f"answer cell {gid} appears twice apart: the later copy runs as a cell")
+        first.add(gid)
+    return notes
+
+
+def drop_pasted_copies(nb):
+    """Remove repeated test and locked cells (the first copy is kept)."""
+    notes, seen, kept = [], set(), []
+    for cell in nb.cells:
+        gid = _gid(cell)
+        if gid and gid in seen and (_is_test(cell) or _meta(cell).get("locked")):
+            notes.append(f"cell {gid} was pasted again: the copy is ignored")
+            continue
+        if gid:
+            seen.add(gid)
+        kept.append(cell)
+    nb.cells = kept
+    return notes
+
+
+def _release_text(cell):
+    return _text(_SOLUTION.sub("", _HIDDEN.sub("", cell.source)))
+
+
+def restore_metadata(nb, source):
+    """Give unmarked cells of `nb` the metadata of the `source` cells they match."""
+    present = {_gid(c) for c in nb.cells if _gid(c)}
+    wanted = [c for c in source.cells if _gid(c) and _gid(c) not in present]
+    if not wanted:
+        return []
+    order = {_gid(c): k for k, c in enumerate(source.cells) if _gid(c)}
+    notes, failed = [], []
+    for want in wanted:
+        hit = _match_by_text(nb, want) if _meta(want).get("locked") else None
+        if hit is None:
+            hit = _match_by_position(nb, want, order)
+        if hit is None:
+            failed.append(_gid(want))
+            continue
+        hit.metadata["nbgrader"] = copy.deepcopy(dict(_meta(want)))
+        notes.append(f"metadata of {_gid(want)} was missing: restored from the source")
+    if failed:
+        notes.append(
+            "metadata missing and no unique matching cell for "
+            + ", ".join(failed)
+            + ": needs manual grading"
+        )
+    return notes
+
+
+def _unmarked(nb, cell_type):
+    return [c for c in nb.cells if not _gid(c) and c.cell_type == cell_type]
+
+
+def _match_by_text(nb, want):
+    target = _release_text(want)
+    hits = [c for c in _unmarked(nb, want.cell_type) if _text(c.source) == target]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _match_by_position(nb, want, order):
+    """The one unmarked cell of the right type between the matched neighbours of `want`."""
+    k = order[_gid(want)]
+    before = after = None
+    for i, cell in enumerate(nb.cells):
+        pos = order.get(_gid(cell))
+        if pos is None:
+            continue
+        if pos < k:
+            before = i
+        elif pos > k and after is None:
+            after = i
+    lo = -1 if before is None else before
+    hi = len(nb.cells) if after is None else after
+    hits = [
+        c for c in nb.cells[lo + 1 : hi] if not _gid(c) and c.cell_type == want.cell_type
+    ]
+    return hits[0] if len(hits) == 1 else None
+
+
+class RepairStructure(NbGraderPreprocessor):
+    """The repairs of this module, as the first of nbgrader's sanitize preprocessors."""
+
+    def preprocess(self, nb, resources):
+        info = resources.setdefault("nbgrader", {})
+        notes = normalize_format(nb)
+        notes += join_split_answers(nb)
+        notes += drop_pasted_copies(nb)
+        source = self._source(info)
+        if source is not None:
+            notes += restore_metadata(nb, source)
+        info["repairs"] = [n for n in notes if not n.startswith("nbformat")]
+        return nb, resources
+
+    def _source(self, info):
+        """The instructor's source notebook of this submission, or None."""
+        from pathlib import Path
+
+        from nbgrader.coursedir import CourseDirectory
+
+        if not info.get("assignment") or not info.get("notebook"):
+            return None
+        cd = CourseDirectory(config=self.config)
+        path = Path(cd.format_path(cd.source_directory, ".", info["assignment"]))
+        path = path / f"{info['notebook']}.ipynb"
+        try:
+            return nbformat.read(path, as_version=4)
+        except (OSError, ValueError):
+            return None
