@@ -174,9 +174,9 @@ def _record_with_nbgrader(course, assignment, student):
     conv = _autograde_converter(course, assignment, student)
     result = capture_log(conv)
     log = result.get("log", "")
-    errors = [
-        line for line in log.splitlines() if line.startswith(("[ERROR]", "[CRITICAL]"))
-    ] + ([result["error"]] if result.get("error") else [])
+    errors = [line for line in log.splitlines() if line.startswith(("[ERROR]", "[CRITICAL]"))] + (
+        [result["error"]] if result.get("error") else []
+    )
     return result.get("success", False) and not errors, "\n".join([log, *errors])
 
 

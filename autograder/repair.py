@@ -157,9 +157,7 @@ def _match_by_position(nb, want, order):
             after = i
     lo = -1 if before is None else before
     hi = len(nb.cells) if after is None else after
-    hits = [
-        c for c in nb.cells[lo + 1 : hi] if not _gid(c) and c.cell_type == want.cell_type
-    ]
+    hits = [c for c in nb.cells[lo + 1 : hi] if not _gid(c) and c.cell_type == want.cell_type]
     return hits[0] if len(hits) == 1 else None
 
 
