@@ -27,13 +27,46 @@ PROTECTED_MODULES = ("numpy", "course", "builtins", "math", "sys", "autograder",
 
 _SUSPICIOUS = [
     (
-        re.compile(r"gradebook|nbgrader|autograded|submitted/|grading-records"),
+        re.compile(r"gradebook|nbgrader|autograded|submitted/|grading-records|solutions/"),
         "mentions grading files",
     ),
+    (re.compile(r"/proc/"), "reads /proc (other processes, the machine)"),
     (re.compile(r"\bsys\.modules\b"), "edits sys.modules"),
     (re.compile(r"__builtins__|\bimport builtins\b|from builtins import"), "touches builtins"),
     (re.compile(r"\bctypes\b|\bgc\.get_(objects|referrers)\b"), "reaches into the interpreter"),
-    (re.compile(r"\bsubprocess\b|\bos\.system\b|\bos\.popen\b|\bpty\b"), "starts processes"),
+    (
+        re.compile(
+            r"\bsubprocess\b|\bos\.system\b|\bos\.popen\b|\bpty\b|posix_spawn|"
+            r"_posixsubprocess|\bos\.exec"
+        ),
+        "starts processes",
+    ),
+    (re.compile(r"\bos\.fork\b|\bfork\s*\("), "forks processes"),
+    (re.compile(r"\bos\.kill\b|\bkillpg\b|\bsignal\.SIG"), "sends signals to processes"),
+    (
+        re.compile(
+            r"input_transformers|ast_transformers|events\.register|set_custom_exc|"
+            r"register_magic|input_splitter"
+        ),
+        "installs IPython hooks (input or AST transformers, events, exception handlers)",
+    ),
+    (re.compile(r"displayhook|excepthook"), "replaces sys.displayhook or sys.excepthook"),
+    (re.compile(r"\bsettrace\b|\bsetprofile\b"), "installs a trace function"),
+    (re.compile(r"\bvars\s*\(|__dict__\s*\["), "edits namespaces through vars() or __dict__"),
+    (
+        re.compile(r"\binspect\b|_getframe|\bf_back\b|\bf_locals\b|\bf_globals\b"),
+        "inspects call frames",
+    ),
+    (re.compile(r"\bthreading\b|\b_thread\b"), "starts threads"),
+    (
+        re.compile(
+            r"__array__|__array_ufunc__|__array_function__|"
+            r"def __(eq|ne|sub|rsub|float|abs|bool|lt|gt|le|ge)__"
+        ),
+        "defines objects that pose as numbers or arrays (__array__, __eq__, __sub__...)",
+    ),
+    (re.compile(r"jupyter_client|kernel\.json|KernelClient|\bzmq\b"), "talks to Jupyter kernels"),
+    (re.compile(r"\bsqlite3\b"), "opens databases"),
     (re.compile(r"\bautograder\b|\baddaudithook\b"), "mentions the autograder"),
     (re.compile(r"importlib\.reload|\bsetattr\s*\("), "rebinds attributes dynamically"),
     (re.compile(r"\.\./|os\.chdir|shutil\.rmtree|os\.remove|os\.unlink"), "touches files outside"),

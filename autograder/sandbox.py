@@ -59,7 +59,7 @@ CELL_OUTPUT_LIMIT = 2 * 2**20
 #: Largest single message accepted from the kernel.
 MAX_MESSAGE = 64 * 2**20
 #: Sizes of the sandbox's writable folders (they live in memory).
-HOME_MB, TMP_MB, RUN_MB = 128, 128, 1
+HOME_MB, TMP_MB, RUN_MB, SHM_MB = 128, 128, 1, 16
 
 HOME = "/home/student"
 WORK = HOME + "/work"
@@ -181,8 +181,9 @@ def bwrap_command(command, *, connection_file, files_dir=None, font_cache=None, 
         args += ["--setenv", key, value]
     args += _system_binds() + _python_binds()
     args += ["--proc", "/proc", "--dev", "/dev"]
-    for path, mb in ((HOME, HOME_MB), ("/tmp", TMP_MB), (RUN, RUN_MB)):
+    for path, mb in ((HOME, HOME_MB), ("/tmp", TMP_MB), (RUN, RUN_MB), ("/dev/shm", SHM_MB)):
         args += ["--size", str(mb * 2**20), "--tmpfs", path]
+    args += ["--remount-ro", "/dev"]  # device nodes stay usable; no files in /dev itself
     args += ["--dir", WORK, "--ro-bind", connection_file, CONNECTION]
     if font_cache:
         name = os.path.basename(font_cache)
@@ -359,7 +360,7 @@ class _Job:
         self.limits = JobLimits(
             task.get("memory_mb"),
             int(task.get("notebook_timeout") or 0) + 5 or None,
-            tmpfs_mb=HOME_MB + TMP_MB + RUN_MB,
+            tmpfs_mb=HOME_MB + TMP_MB + RUN_MB + SHM_MB,
         )
 
     @property

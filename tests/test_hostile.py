@@ -1,0 +1,158 @@
+"""The hostile corpus (tests/hostile/) graded through `backprop-grade grade`.
+
+Every attack of issues 10 and 11 is a committed notebook of the fixture assignment.
+They are graded in one run with ``--jobs 2``, between honest students (a full and a
+blank notebook sorted before them and after them).  For each: the honest students
+score exactly what they score alone, the attacker scores what the same notebook scores
+without its attack, the course root is unchanged except for grading's own records, no
+process outlives grading, and the summary names the attacker with a reason.
+"""
+
+import hashlib
+import io
+import json
+import os
+import resource
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import fixture, grade, sandbox
+from autograder.course_config import Course
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("autograder")]
+
+HERE = Path(__file__).resolve().parent / "hostile"
+CASES = json.loads((HERE / "cases.json").read_text())
+A = fixture.ASSIGNMENT
+HONEST = {"a1-full": "full", "a2-blank": "blank", "z1-full": "full", "z2-blank": "blank"}
+BASELINE = {"full": (3.0, {"test_sigmoid_prime": 2.0, "test_hand": 1.0}), "blank": (0.0, {})}
+#: What grading itself writes into the course root.
+RECORDS = {"gradebook.db", "gradebook.db-journal", "autograded", "grading-records", "feedback"}
+#: Markers of processes the corpus starts (they must not survive grading).
+MARKERS = (b"sleep\x004242", b"sleep\x004243", b"sleep\x004244", b"course._kernel_agent", b"bwrap")
+
+
+def _tree_hash(root):
+    """sha256 of every file under `root` except grading's own records."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if rel.parts[0] in RECORDS or p.is_dir():
+            continue
+        h.update(str(rel).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _marked_processes():
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if any(m in cmd for m in MARKERS):
+                found.add(int(proc.name))
+    return found
+
+
+def _deep_notebook(depth=200_000):
+    return '{"cells": ' + "[" * depth + "]" * depth + ', "metadata": {}}'
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    sandbox.require_sandbox(sandbox.BUBBLEWRAP)  # a missing bwrap fails here, loudly
+    root = tmp_path_factory.mktemp("hostile") / "course"
+    fixture.make_course(root)
+    course = Course.load(root)
+    grade.generate_release(course, A)
+    students = dict(HONEST) | {f"h-{c}": c for c in CASES}
+    for student, case in students.items():
+        folder = course.submitted / student / A
+        folder.mkdir(parents=True)
+        text = (HERE / "fixture" / f"{case}.ipynb").read_text(encoding="utf-8")
+        (folder / "fixture.ipynb").write_text(text.replace("@@COURSE_ROOT@@", str(root)))
+    deep = course.submitted / "h-deep-json" / A
+    deep.mkdir(parents=True)
+    (deep / "fixture.ipynb").write_text(_deep_notebook())
+    before = _tree_hash(root)
+    procs = _marked_processes()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = io.StringIO()
+    results = grade.grade(course, A, jobs=2, cell_timeout=10, notebook_timeout=40, out=out)
+    return {
+        "course": course,
+        "results": {r.student: r for r in results},
+        "summary": out.getvalue(),
+        "hash": (before, _tree_hash(root)),
+        "procs": (procs, _marked_processes()),
+        "rss_growth_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss,
+    }
+
+
+def _cells(course, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gb:
+        sub = gb.find_submission(A, student)
+        return sub.score, {g.name: g.score for nb in sub.notebooks for g in nb.grades if g.score}
+
+
+def test_honest_students_score_as_alone(hostile):
+    for student, kind in HONEST.items():
+        assert _cells(hostile["course"], student) == BASELINE[kind], student
+        assert hostile["results"][student].status == "ok"
+        assert not hostile["results"][student].needs_review
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_attack_scores_what_it_scores_without_the_attack(hostile, case):
+    spec = CASES[case]
+    r = hostile["results"][f"h-{case}"]
+    assert _cells(hostile["course"], r.student) == BASELINE[spec["baseline"]], (r.reasons, r.flags)
+    if spec["status"]:
+        assert r.status == spec["status"], r.reasons
+    else:
+        assert r.status in ("ok", *grade.FAILURES)
+    if r.failed:
+        assert r.reasons and r.student in hostile["summary"]
+    if spec["flag"]:
+        assert any(spec["flag"] in f for f in r.flags), r.flags
+        assert r.needs_review and r.student in hostile["summary"]
+
+
+def test_the_course_root_is_unchanged_except_for_grading_records(hostile):
+    before, after = hostile["hash"]
+    assert before == after
+
+
+def test_no_process_outlives_grading(hostile):
+    before, after = hostile["procs"]
+    assert after - before == set()
+
+
+def test_a_200000_deep_notebook_is_named_and_does_not_stop_the_run(hostile):
+    r = hostile["results"]["h-deep-json"]
+    assert r.status == "invalid JSON" and "nested deeper" in r.reasons[0]
+    assert "h-deep-json" in hostile["summary"] and r.score == 0
+
+
+def test_a_flood_of_output_stays_bounded(hostile):
+    course = hostile["course"]
+    path = course.autograded / "h-output-flood" / A / "fixture.ipynb"
+    assert path.stat().st_size < 4 * sandbox.CELL_OUTPUT_LIMIT
+    text = nbformat.read(path, as_version=4)
+    assert "output truncated by the grader" in json.dumps(text)
+    # 64 x 8 MB printed: the grader's own process did not hold it
+    assert hostile["rss_growth_kb"] < 1024 * 1024
+
+
+def test_every_job_ran_in_bubblewrap_with_limits(hostile):
+    for r in hostile["results"].values():
+        assert r.sandbox == sandbox.BUBBLEWRAP
+        for nb in r.notebooks.values():
+            assert "address space per process" in nb["limits"]
+    assert "sandbox: bubblewrap" in hostile["summary"]
