@@ -11,7 +11,6 @@ process outlives grading, and the summary names the attacker with a reason.
 import hashlib
 import io
 import json
-import os
 import resource
 from pathlib import Path
 
