@@ -401,6 +401,8 @@ class GradingRun:
             "exec_seconds": r.get("exec_seconds"),
             "worker": r["worker"],
             "limits": r.get("limits", ""),
+            "trusted_seconds": r.get("trusted_seconds", 0.0),
+            "requests": r.get("requests", 0),
         }
         if r["status"] != "ok":
             res.fail(r["status"], f"{r['status']}: {n}.ipynb {r['reason']}".strip())
@@ -536,7 +538,22 @@ def _run(run, todo, jobs, scheduler):
 
 
 def _dispatch_local(run, tasks, jobs, scheduler, finish):
-    """Run `tasks` in a process pool; a crashed worker costs only its own notebook."""
+    """Run `tasks` in a process pool; a crashed worker costs only its own notebook.
+
+    A worker that dies breaks the whole pool, and which task killed it is unknown: the
+    unfinished tasks then run again one at a time, each in a fresh pool of its own, so
+    a second crash names its task and no other.
+    """
+    suspects = _pool_round(run, tasks, jobs, finish)
+    for task in suspects:
+        for again in _pool_round(run, [task], 1, finish):
+            student = run.lost(again, "(the grading worker died on it twice)")
+            if student:
+                finish(student)
+
+
+def _pool_round(run, tasks, jobs, finish):
+    """Run `tasks` in one pool; returns the tasks a broken pool left unfinished."""
     import multiprocessing
 
     from .sandbox import execute_notebook
@@ -544,31 +561,23 @@ def _dispatch_local(run, tasks, jobs, scheduler, finish):
     # fork: no re-import of the caller's __main__ (scripts, pytest); the workers never
     # touch the gradebook connection they inherit.
     ctx = multiprocessing.get_context("fork")
-    todo = list(tasks)
-    crashes = {}
-    while todo:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(execute_notebook, t): t for t in todo}
-            todo = []
-            for fut in as_completed(futures):
-                task = futures[fut]
-                try:
-                    result = fut.result()
-                except BrokenProcessPool:
-                    # Which task killed the pool is unknown: retry each unfinished one
-                    # once in a fresh pool; a second crash is its own.
-                    key = tuple(task["key"])
-                    crashes[key] = crashes.get(key, 0) + 1
-                    if crashes[key] > 1:
-                        student = run.lost(task, "(the grading worker died twice)")
-                        if student:
-                            finish(student)
-                    else:
-                        todo.append(task)
-                    continue
+    broken = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(execute_notebook, t): t for t in tasks}
+        for fut in as_completed(futures):
+            task = futures[fut]
+            try:
+                result = fut.result()
+            except BrokenProcessPool:
+                broken.append(task)
+                continue
+            except Exception as exc:  # noqa: BLE001 - never stops the run
+                student = run.lost(task, f"({type(exc).__name__}: {exc})")
+            else:
                 student = run.take(result)
-                if student:
-                    finish(student)
+            if student:
+                finish(student)
+    return broken
 
 
 def _dispatch_dask(run, tasks, jobs, scheduler, finish):

@@ -354,6 +354,8 @@ class _Job:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
         self.root = ""
+        self.trusted_seconds = 0.0
+        self.requests = 0
         self.agent_path = str(self.private / "agent.sock")
         self.font_cache = font_cache() if self.sandboxed else None
         self.kernel_env = dict(task.get("kernel_env") or {})
@@ -546,7 +548,7 @@ def _execute_notebook(task):
     t0 = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="job-", dir=task.get("tmp")))
     nb = nbformat.reads(task["notebook"], as_version=4)
-    job = None
+    job, limits = None, ""
     try:
         job = _Job(task, base)
         status, reason, nb = _run(task, job, nb)
@@ -554,6 +556,8 @@ def _execute_notebook(task):
             status = "memory"
             reason = f"the notebook used more than its memory limit ({task.get('memory_mb')} MB)"
         limits = job.limits.describe()
+    except Exception as exc:  # noqa: BLE001 - the grader's own failure, for this notebook only
+        status, reason = "error", f"the grader failed on this notebook: {type(exc).__name__}: {exc}"
     finally:
         if job is not None:
             job.limits.close()
@@ -566,8 +570,10 @@ def _execute_notebook(task):
         "reason": reason,
         "seconds": time.perf_counter() - t0,
         "worker": f"{os.uname().nodename}:{os.getpid()}",
-        "sandbox": BUBBLEWRAP if job.sandboxed else NO_SANDBOX,
+        "sandbox": task.get("sandbox", BUBBLEWRAP),
         "limits": limits,
+        "trusted_seconds": job.trusted_seconds if job else 0.0,
+        "requests": job.requests if job else 0,
     }
 
 
@@ -606,6 +612,9 @@ def _run(task, job, nb):
         job.limits.cgroup.kill_all()
     if status == "ok":
         status, reason = _status_from_outputs(nb, task)
+    if ep.trusted is not None:
+        job.trusted_seconds = ep.trusted.seconds
+        job.requests = ep.trusted.session.requests if ep.trusted.session else 0
     return status, reason, nb
 
 

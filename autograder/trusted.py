@@ -187,6 +187,8 @@ class TrustedNotebook:
         self.ns["globals"] = lambda: NotebookGlobals(self.ns, self.session)
         self._replayed = set()
         self._fetched = {}
+        #: Seconds spent running test cells here (the trusted path's cost).
+        self.seconds = 0.0
 
     def _replay_before(self, index):
         for i, tree in sorted(self.plan.replay.items()):
@@ -225,6 +227,13 @@ class TrustedNotebook:
 
     def run_test_cell(self, index, cell):
         """Run test cell `index` here; returns its outputs (a list of nbformat outputs)."""
+        start = time.perf_counter()
+        try:
+            return self._run_test_cell(index, cell)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _run_test_cell(self, index, cell):
         self._replay_before(index)
         tree = _parse(cell.source)
         stdout = io.StringIO()

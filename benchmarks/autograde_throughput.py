@@ -1,15 +1,17 @@
 """Throughput: plain sequential `nbgrader autograde` vs `backprop-grade grade`.
 
 Both grade the same N submissions (default 40: correct, alternative, buggy, blank and
-half-done notebooks of one assignment, made by autograder.samples) in two copies of
-the same course.  The script checks that every student's per-cell scores are identical
-in the two gradebooks, then prints the speed-up and where the time goes per notebook:
+half-done notebooks of one assignment, made by autograder.samples) in copies of the
+same course.  The script checks that every student's per-cell scores are identical in
+the gradebooks, then prints the speed-up and where the time goes per notebook:
 
 - the cost of starting one kernel (median of a few plain jupyter_client starts),
-- sequential nbgrader: wall time per notebook,
-- backprop-grade: wall time per notebook (throughput), and in the worker: kernel
-  start-up + teardown (worker time minus time running cells), and parent-side
-  bookkeeping (sanitize + recording through nbgrader) per submission.
+- sequential nbgrader: wall time per notebook (kernel unsandboxed, tests in the kernel),
+- backprop-grade (every kernel in bubblewrap, test cells run by the grader): wall time
+  per notebook (throughput), and in the worker: kernel start-up + teardown (worker
+  time minus time running cells), the trusted path (time running test cells on the
+  grader's side, round trips into the kernel), and parent-side bookkeeping;
+- the sandbox's cost per notebook: the same grading with ``--no-sandbox``, side by side.
 
 Usage::
 
@@ -104,7 +106,8 @@ def main():
         tmp = Path(tmp)
         template = make_class(tmp, args.assignment, args.n)
         seq = tmp / "seq"
-        pars = {j: tmp / f"par{j}" for j in args.jobs}
+        pars = {(j, "bwrap"): tmp / f"par{j}" for j in args.jobs}
+        pars[(os.cpu_count(), "none")] = tmp / "nosandbox"
         for root in (seq, *pars.values()):
             shutil.copytree(template, root)
             # the gradebook: every copy gets it from nbgrader the same way
@@ -131,41 +134,60 @@ def main():
         print(f"{n} submissions of {args.assignment}, {os.cpu_count()} cores")
         print(f"one kernel start (jupyter_client, median of 3): {k:.2f} s")
         print(f"sequential nbgrader autograde : {t_seq:7.1f} s  ({t_seq / n:.2f} s per notebook)")
-        for jobs, par in pars.items():
+        walls = {}
+        for (jobs, mode), par in pars.items():
             t0 = time.perf_counter()
+            extra = ["--no-sandbox"] if mode == "none" else []
             subprocess.run(
-                [sys.executable, "-m", "autograder", "grade", args.assignment, "--jobs", str(jobs)],
+                [sys.executable, "-m", "autograder", "grade", args.assignment]
+                + ["--jobs", str(jobs), *extra],
                 cwd=par,
                 env=env,
                 check=True,
                 capture_output=True,
             )
-            t_par = time.perf_counter() - t0
+            t_par = walls[(jobs, mode)] = time.perf_counter() - t0
             s_par = scores(Course.load(par), args.assignment)
             assert set(s_seq) == set(s_par) and len(s_seq) == n, (len(s_seq), len(s_par))
             diff = [s for s in s_seq if s_seq[s] != s_par[s]]
             assert not diff, f"scores differ for {diff[:5]}"
-            records = [
-                json.loads(p.read_text())
-                for p in (par / "grading-records" / args.assignment).glob("*.json")
-            ]
-            worker = [nb["seconds"] for r in records for nb in r["notebooks"].values()]
-            cells = [nb["exec_seconds"] or 0.0 for r in records for nb in r["notebooks"].values()]
-            parent = [r["parent_seconds"] for r in records]
-            overhead = statistics.mean(w - c for w, c in zip(worker, cells, strict=True))
-            print(f"\nbackprop-grade grade --jobs {jobs}")
-            print("  scores identical to sequential nbgrader: yes (every student, every cell)")
-            print(f"  wall time : {t_par:7.1f} s  ({t_par / n:.2f} s per notebook)")
-            print(f"  speed-up  : {t_seq / t_par:7.2f} x")
+            _print_run(par, args.assignment, jobs, mode, t_par, t_seq, n, k)
+        cores = os.cpu_count()
+        if (cores, "none") in walls and (cores, "bwrap") in walls:
+            cost = (walls[(cores, "bwrap")] - walls[(cores, "none")]) / n * cores
             print(
-                f"  per notebook in a worker: {statistics.mean(worker):.2f} s, of which running "
-                f"cells {statistics.mean(cells):.2f} s and kernel start/limits/teardown "
-                f"{overhead:.2f} s ({overhead / k:.2f} x one kernel start)"
+                f"\nsandbox cost per notebook (bubblewrap - --no-sandbox, {cores} jobs, in "
+                f"worker time): {cost:+.3f} s"
             )
-            print(
-                "  parent bookkeeping per submission (sanitize + nbgrader record): "
-                f"{statistics.mean(parent):.2f} s"
-            )
+
+
+def _print_run(par, assignment, jobs, mode, t_par, t_seq, n, k):
+    records = [
+        json.loads(p.read_text()) for p in (par / "grading-records" / assignment).glob("*.json")
+    ]
+    nbs = [nb for r in records for nb in r["notebooks"].values()]
+    worker = [nb["seconds"] for nb in nbs]
+    cells = [nb["exec_seconds"] or 0.0 for nb in nbs]
+    trusted = [nb.get("trusted_seconds", 0.0) for nb in nbs]
+    requests = [nb.get("requests", 0) for nb in nbs]
+    parent = [r["parent_seconds"] for r in records]
+    overhead = statistics.mean(w - c - t for w, c, t in zip(worker, cells, trusted, strict=True))
+    label = "bubblewrap" if mode == "bwrap" else "--no-sandbox"
+    print(f"\nbackprop-grade grade --jobs {jobs} ({label})")
+    print("  scores identical to sequential nbgrader: yes (every student, every cell)")
+    print(f"  wall time : {t_par:7.1f} s  ({t_par / n:.2f} s per notebook)")
+    print(f"  speed-up  : {t_seq / t_par:7.2f} x")
+    print(
+        f"  per notebook in a worker: {statistics.mean(worker):.2f} s, of which running "
+        f"cells in the kernel {statistics.mean(cells):.2f} s, test cells on the grader's "
+        f"side {statistics.mean(trusted):.2f} s ({statistics.mean(requests):.0f} round "
+        f"trips), kernel start/sandbox/teardown {overhead:.2f} s ({overhead / k:.2f} x one "
+        "kernel start)"
+    )
+    print(
+        "  parent bookkeeping per submission (sanitize + nbgrader record): "
+        f"{statistics.mean(parent):.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -99,6 +99,8 @@ class Session:
         self.deadline = None
         self.sock = None
         self.broken = ""
+        #: Round trips made so far.
+        self.requests = 0
         end = time.monotonic() + connect_timeout
         while True:
             try:
@@ -131,6 +133,7 @@ class Session:
             raise KernelGone(self.broken)
         limit = self._budget(budget)
         header = {**header, "budget": limit}
+        self.requests += 1
         try:
             self.sock.settimeout(limit + GRACE)
             self.sock.sendall(_wire.pack(header, blobs))

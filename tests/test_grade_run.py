@@ -1,0 +1,97 @@
+"""A grading run survives what goes wrong around it: a worker that dies, an interrupted
+run (the next one resumes), a machine without bubblewrap (a clear stop, or a
+deliberate --no-sandbox that every summary line says)."""
+
+import io
+import os
+
+import pytest
+
+from autograder import cli, fixture, grade, sandbox
+from autograder.course_config import Course
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("autograder")]
+
+A = fixture.ASSIGNMENT
+HOSTILE = os.path.join(os.path.dirname(__file__), "hostile", "fixture")
+
+
+@pytest.fixture
+def course(tmp_path):
+    root = fixture.make_course(tmp_path / "c")
+    course = Course.load(root)
+    grade.generate_release(course, A)
+    for student, case in (("s1", "full"), ("s2", "blank"), ("s3", "full"), ("s4", "full")):
+        folder = course.submitted / student / A
+        folder.mkdir(parents=True)
+        with open(os.path.join(HOSTILE, f"{case}.ipynb"), encoding="utf-8") as f:
+            (folder / "fixture.ipynb").write_text(f.read(), encoding="utf-8")
+    return course
+
+
+def _quiet():
+    return io.StringIO()
+
+
+_REAL_EXECUTE = sandbox.execute_notebook
+
+
+def _dies_for_s3(task):
+    """execute_notebook, except that the worker process vanishes on s3 (as on a segfault)."""
+    if task["key"][0] == "s3":
+        os._exit(1)
+    return _REAL_EXECUTE(task)
+
+
+def test_a_dying_worker_costs_only_its_own_notebook(course, monkeypatch):
+    monkeypatch.setattr(sandbox, "execute_notebook", _dies_for_s3)
+    out = _quiet()
+    results = {r.student: r for r in grade.grade(course, A, jobs=2, out=out)}
+    assert results["s3"].status == "worker crashed" and results["s3"].score == 0
+    assert "died on it twice" in results["s3"].reasons[0]
+    assert (results["s1"].score, results["s2"].score, results["s4"].score) == (3, 0, 3)
+    assert "s3" in out.getvalue()
+
+
+def test_an_interrupted_run_keeps_what_was_graded_and_the_next_resumes(course, monkeypatch):
+    real = grade.GradingRun.finish
+    done = []
+
+    def finish_then_interrupt(self, student):
+        real(self, student)
+        done.append(student)
+        if len(done) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(grade.GradingRun, "finish", finish_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        grade.grade(course, A, jobs=1, out=_quiet())
+    monkeypatch.setattr(grade.GradingRun, "finish", real)
+    results = grade.grade(course, A, jobs=2, out=_quiet())
+    skipped = sorted(r.student for r in results if r.skipped)
+    assert skipped == sorted(done)
+    assert {r.student: r.score for r in results} == {"s1": 3, "s2": 0, "s3": 3, "s4": 3}
+
+
+def test_without_bwrap_grade_stops_and_names_the_package(course, monkeypatch, capsys):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    sandbox.probe.cache_clear()
+    try:
+        with pytest.raises(sandbox.SandboxUnavailable, match="bubblewrap"):
+            grade.grade(course, A, out=_quiet())
+        assert cli.main(["--root", str(course.root), "grade", A]) == 2
+        assert "bubblewrap" in capsys.readouterr().err
+        assert not (course.root / "grading-records" / A).exists() or not any(
+            (course.root / "grading-records" / A).iterdir()
+        )
+    finally:
+        sandbox.probe.cache_clear()
+
+
+def test_no_sandbox_is_deliberate_and_said_everywhere(course, capsys):
+    args = ["--root", str(course.root), "grade", A, "--no-sandbox", "--student", "s1"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "sandbox: none (--no-sandbox)" in out and "WARNING: graded without a sandbox" in out
+    record = grade.load_record(course, A, "s1")
+    assert record.sandbox == sandbox.NO_SANDBOX and record.score == 3
