@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml scripts/setup_system.sh
 	touch $(STAMP)
 
 demo: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m autograder demo
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m classroom demo
 
 # Two test workers on two cores: one BLAS thread each, or they fight over the cores.
 test: $(STAMP)

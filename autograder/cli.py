@@ -124,22 +124,6 @@ def cmd_report(args):
     return 0
 
 
-def cmd_samples(args):
-    from .samples import generate
-
-    course = _course(args)
-    manifest = generate(course, args.out, args.assignments or None, seed=args.seed)
-    n = sum(len(v) for v in manifest.values())
-    print(f"wrote {n} sample submissions for {len(manifest)} assignments to {args.out}")
-    return 0
-
-
-def cmd_demo(args):
-    from .demo import run_demo
-
-    return run_demo(args.workdir, jobs=args.jobs, assignments=args.assignments or None)
-
-
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="backprop-grade",
@@ -153,7 +137,6 @@ def build_parser():
             backprop-grade feedback 01-chain-rule
             backprop-grade export -o grades.csv
             backprop-grade report
-            backprop-grade demo                            # all of it on a sample class
             """
         ),
     )
@@ -269,32 +252,6 @@ def build_parser():
     p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
     p.add_argument("-o", "--output", help="HTML file (default: <root>/reports/report.html)")
 
-    p = add(
-        "samples",
-        "generate a sample class (correct, buggy, blank, hostile submissions) from solutions/",
-        """
-        backprop-grade samples --out /tmp/class
-        backprop-grade samples 01-chain-rule --out /tmp/class --seed 3
-        """,
-        cmd_samples,
-    )
-    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
-
-    p = add(
-        "demo",
-        "the whole pipeline on a sample class in a work folder: release, samples, collect, "
-        "grade, feedback, export, report",
-        """
-        backprop-grade demo                   # in ./demo-output
-        backprop-grade demo --workdir /tmp/demo --jobs 2
-        """,
-        cmd_demo,
-    )
-    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
-    p.add_argument("--workdir", default="demo-output")
-    p.add_argument("--jobs", "-j", type=int)
     return parser
 
 

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .harness import RELEASE, CourseSandbox, assignments, clean_release_differences
+from .workspace import RELEASE, ScratchCourse, assignments, clean_release_differences
 
 
 def generate(assignment_ids=None, target=RELEASE):
@@ -19,12 +19,12 @@ def generate(assignment_ids=None, target=RELEASE):
     """
     ids = list(assignment_ids or assignments())
     with tempfile.TemporaryDirectory(prefix="backprop-release-") as tmp:
-        sandbox = CourseSandbox(tmp, ids)
+        scratch = ScratchCourse(tmp, ids)
         for a in ids:
             dest = Path(target) / a
             if dest.exists():
                 shutil.rmtree(dest)
-            shutil.copytree(sandbox.root / "release" / a, dest)
+            shutil.copytree(scratch.root / "release" / a, dest)
     return ids
 
 
@@ -33,7 +33,7 @@ def check(assignment_ids=None, target=RELEASE):
     ids = list(assignment_ids or assignments())
     problems = []
     with tempfile.TemporaryDirectory(prefix="backprop-release-") as tmp:
-        sandbox = CourseSandbox(tmp, ids)
+        scratch = ScratchCourse(tmp, ids)
         for a in ids:
             committed = Path(target) / a
             if not committed.exists():
@@ -41,7 +41,7 @@ def check(assignment_ids=None, target=RELEASE):
                 continue
             problems += [
                 f"{a}: {p}"
-                for p in clean_release_differences(sandbox.root / "release" / a, committed)
+                for p in clean_release_differences(scratch.root / "release" / a, committed)
             ]
     committed_ids = (
         {p.name for p in Path(target).iterdir() if p.is_dir()} if Path(target).exists() else set()

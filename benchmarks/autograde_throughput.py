@@ -1,7 +1,7 @@
 """Throughput: plain sequential `nbgrader autograde` vs `backprop-grade grade`.
 
 Both grade the same N submissions (default 40: correct, alternative, buggy, blank and
-half-done notebooks of one assignment, made by autograder.samples) in copies of the
+half-done notebooks of one assignment, made by classroom.samples) in copies of the
 same course.  The script checks that every student's per-cell scores are identical in
 the gradebooks, then prints the speed-up and where the time goes per notebook:
 
@@ -36,8 +36,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder import collect, fixture, grade, samples  # noqa: E402
+from autograder import collect, grade  # noqa: E402
 from autograder.course_config import Course  # noqa: E402
+from classroom import fixture, samples  # noqa: E402
 
 
 def kernel_start_cost(repeats=3):

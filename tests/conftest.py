@@ -19,7 +19,7 @@ _SANDBOXES = {}
 def course_sandbox(tmp_path_factory):
     """``course_sandbox(assignment)`` -> a CourseSandbox with that assignment generated,
     made once per test worker and assignment."""
-    from autograder.harness import CourseSandbox
+    from classroom.harness import CourseSandbox
 
     def get(assignment):
         if assignment not in _SANDBOXES:

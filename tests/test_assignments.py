@@ -9,8 +9,8 @@
 
 import pytest
 
-from autograder.harness import assignments, notebook_names
 from autograder.plants import plants_for
+from classroom.harness import assignments, notebook_names
 
 ASSIGNMENTS = assignments()
 

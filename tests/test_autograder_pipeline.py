@@ -17,10 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cli, collect, feedback, fixture, grade, samples
+from autograder import cli, collect, feedback, grade
 from autograder.course_config import Course
-from autograder.harness import assignments as repo_assignments
 from autograder.plants import plants_for
+from classroom import fixture, samples
+from classroom.harness import assignments as repo_assignments
 
 # one xdist worker builds the graded class once (module-scoped fixture)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("autograder")]

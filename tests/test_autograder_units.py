@@ -8,9 +8,10 @@ import zipfile
 import nbformat
 import pytest
 
-from autograder import cli, collect, feedback, fixture, integrity
+from autograder import cli, collect, feedback, integrity
 from autograder.course_config import Course
 from autograder.progress import Progress
+from classroom import fixture
 
 
 @pytest.fixture()
@@ -156,7 +157,7 @@ def test_progress_plain_text_has_counts_and_rate():
 
 @pytest.mark.parametrize(
     "command",
-    ["release", "collect", "grade", "feedback", "export", "report", "samples", "demo"],
+    ["release", "collect", "grade", "feedback", "export", "report"],
 )
 def test_every_subcommand_has_help_with_examples(command, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -167,7 +168,8 @@ def test_every_subcommand_has_help_with_examples(command, capsys):
 
 
 def test_release_and_samples_commands_on_a_course(course, tmp_path, capsys):
-    from autograder import samples
+    from classroom import __main__ as classroom_main
+    from classroom import samples
 
     root = str(course.root)
     assert cli.main(["--root", root, "release", "--check"]) == 1  # nothing released yet
@@ -175,7 +177,7 @@ def test_release_and_samples_commands_on_a_course(course, tmp_path, capsys):
     assert (course.release / fixture.ASSIGNMENT / "fixture.ipynb").exists()
     assert cli.main(["--root", root, "release", "--check"]) == 0
     out = tmp_path / "class"
-    assert cli.main(["--root", root, "samples", "--out", str(out), "--seed", "1"]) == 0
+    assert classroom_main.main(["samples", "--root", root, "--out", str(out), "--seed", "1"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     kinds = {v["kind"] for v in manifest[fixture.ASSIGNMENT].values()}
     assert set(samples.HOSTILE) <= kinds
@@ -225,7 +227,7 @@ def test_execute_notebook_from_threads_sharing_one_context_loop():
 @pytest.mark.parametrize("assignment", ["04-backprop-recursion", "07-regularization"])
 def test_feedback_shows_visible_tests_whole_and_no_hidden_line(assignment):
     """A hidden test that repeats a visible call must not cut that call out of the page."""
-    from autograder.harness import RELEASE, SOLUTIONS, notebook_names
+    from classroom.harness import RELEASE, SOLUTIONS, notebook_names
 
     name = notebook_names(assignment)[0]
     source = nbformat.read(SOLUTIONS / assignment / f"{name}.ipynb", as_version=4)
@@ -246,7 +248,7 @@ def test_feedback_markdown_keeps_every_formula_as_written():
     """Markdown must not eat TeX (``\\,`` as escaped comma, ``_`` as emphasis)."""
     import re
 
-    from autograder.harness import RELEASE
+    from classroom.harness import RELEASE
 
     page = feedback._md(r"Let $w_{1}\,x_{2}$ and **this**: $$h'(x) = f'(g(x))\; g'(x).$$")
     assert r"$w_{1}\,x_{2}$" in page and r"$$h'(x) = f'(g(x))\; g'(x).$$" in page

@@ -7,8 +7,9 @@ import os
 
 import pytest
 
-from autograder import cli, fixture, grade, sandbox
+from autograder import cli, grade, sandbox
 from autograder.course_config import Course
+from classroom import fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("autograder")]
 

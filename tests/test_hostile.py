@@ -17,8 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import fixture, grade, sandbox
+from autograder import grade, sandbox
 from autograder.course_config import Course
+from classroom import fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("autograder")]
 

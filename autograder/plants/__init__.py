@@ -74,7 +74,7 @@ def plants_for(assignment):
 @functools.cache
 def solution_cells(assignment, notebook):
     """grade_id -> source of the answer cells of a solutions notebook."""
-    from autograder.harness import SOLUTIONS
+    from autograder.workspace import SOLUTIONS
 
     nb = nbformat.read(SOLUTIONS / assignment / f"{notebook}.ipynb", as_version=4)
     return {

@@ -27,8 +27,9 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from autograder import fixture, grade  # noqa: E402
+from autograder import grade  # noqa: E402
 from autograder.course_config import Course  # noqa: E402
+from classroom import fixture  # noqa: E402
 
 FIRST, SECOND = "answer_sigmoid_prime", "answer_hand"
 _MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)

@@ -1,4 +1,4 @@
-"""`backprop-grade demo` (what `make demo` runs): the whole instructor pipeline on a
+"""`python -m classroom demo` (what `make demo` runs): the whole instructor pipeline on a
 sample class, in a work folder, with the embedded defaults (SQLite, local processes).
 
 1. release: check that the repository's notebooks/ is what solutions/ generates;
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from .course_config import REPO, Course
+from autograder.course_config import REPO, Course
 
 #: Generous for the course's notebooks (the slowest trains a small network in seconds),
 #: short enough that the sample infinite loops do not dominate the demo.
@@ -32,8 +32,10 @@ def _step(n, text):
 
 def run_demo(workdir="demo-output", jobs=None, assignments=None, out=None):
     """Run the pipeline; returns 0 on success (the exit status of `make demo`)."""
-    from . import collect, export, feedback, grade, report, samples
-    from .harness import assignments as repo_assignments
+    from autograder import collect, export, feedback, grade, report
+    from autograder.workspace import assignments as repo_assignments
+
+    from . import samples
 
     out = out or sys.stdout
     t0 = time.perf_counter()
@@ -44,7 +46,7 @@ def run_demo(workdir="demo-output", jobs=None, assignments=None, out=None):
         return 1
 
     _step(1, "release: is notebooks/ what solutions/ generates?")
-    from . import release
+    from autograder import release
 
     problems = release.check(ids)
     print(
@@ -79,7 +81,7 @@ def run_demo(workdir="demo-output", jobs=None, assignments=None, out=None):
             print("  " + line, file=out)
 
     _step(5, "grade (parallel, each kernel in a bubblewrap sandbox, test cells run by the grader)")
-    from .sandbox import sandbox_kind
+    from autograder.sandbox import sandbox_kind
 
     print(f"sandbox: {sandbox_kind()}", file=out)
     for a in ids:

@@ -14,8 +14,9 @@ import copy
 import shutil
 from pathlib import Path
 
+from autograder.course_config import REPO
+
 from . import nbbuild as nbb
-from .course_config import REPO
 
 ASSIGNMENT = "00-fixture"
 NOTEBOOK = "fixture"

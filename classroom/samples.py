@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from .plants import plants_for
+from autograder.plants import plants_for
 
 HOSTILE = (
     "syntax-error",

@@ -1,0 +1,136 @@
+"""Run nbgrader itself on notebooks in a private course directory (tests only).
+
+Does a solution earn full marks? a blank release zero? a planted bug lose the right
+cell?  :class:`CourseSandbox` is a :class:`autograder.workspace.ScratchCourse` that can
+also autograde a submission with plain ``nbgrader autograde`` (tests in the kernel, as
+in the student's JupyterLab) and report each cell's score and output.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder.workspace import (  # noqa: F401 - re-exported for the tests
+    RELEASE,
+    REPO,
+    SOLUTIONS,
+    ScratchCourse,
+    assignments,
+    notebook_names,
+)
+
+
+@dataclass
+class CellGrade:
+    """One graded cell: nbgrader's score and the text the student saw."""
+
+    grade_id: str
+    score: float
+    max_score: float
+    output: str = ""
+
+
+@dataclass
+class GradeReport:
+    """The outcome of grading one submission of one assignment."""
+
+    student: str
+    assignment: str
+    score: float
+    max_score: float
+    cells: dict = field(default_factory=dict)
+    log: str = ""
+    success: bool = True
+
+    def cell(self, grade_id):
+        return self.cells[grade_id]
+
+    def failing(self):
+        """grade_ids of graded cells that lost points."""
+        return sorted(k for k, c in self.cells.items() if c.score < c.max_score)
+
+
+def _cell_text(cell):
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        elif out.get("output_type") == "error":
+            parts.append(
+                "\n".join(out.get("traceback", [])) or f"{out.get('ename')}: {out.get('evalue')}"
+            )
+        elif "data" in out and "text/plain" in out["data"]:
+            parts.append(out["data"]["text/plain"])
+    return "\n".join(parts)
+
+
+class CourseSandbox(ScratchCourse):
+    """A scratch course whose submissions are graded by plain ``nbgrader autograde``."""
+
+    def grade(self, assignment, student, notebooks):
+        """Autograde one submission.
+
+        Parameters
+        ----------
+        assignment : str
+        student : str
+            A new id per submission (ids are reused only to regrade).
+        notebooks : dict of str to (NotebookNode or path or bytes)
+            Notebook name (no .ipynb) to content; missing notebooks are simply absent.
+
+        Returns
+        -------
+        GradeReport
+        """
+        from nbgrader.api import Gradebook
+
+        sub = self.root / "submitted" / student / assignment
+        if sub.exists():
+            shutil.rmtree(sub)
+        sub.mkdir(parents=True)
+        for name, content in notebooks.items():
+            target = sub / f"{name}.ipynb"
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            elif isinstance(content, str | Path):
+                shutil.copy(content, target)
+            else:
+                nbformat.write(content, target)
+        with Gradebook(self.db_url) as gb:
+            gb.update_or_create_student(student)
+        result = self.api.autograde(assignment, student, force=True)
+        report = GradeReport(
+            student,
+            assignment,
+            0.0,
+            0.0,
+            log=result.get("log", "") or "",
+            success=bool(result["success"]),
+        )
+        if not result["success"]:
+            report.log += "\n" + str(result.get("error", ""))
+        texts = {}
+        for path in (self.root / "autograded" / student / assignment).glob("*.ipynb"):
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:
+                gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                if gid:
+                    texts[gid] = _cell_text(cell)
+        with Gradebook(self.db_url) as gb:
+            try:
+                submission = gb.find_submission(assignment, student)
+            except Exception:  # noqa: BLE001 - no submission recorded: nothing graded
+                return report
+            for nb in submission.notebooks:
+                for g in nb.grades:
+                    score = g.score if g.score is not None else 0.0
+                    report.cells[g.name] = CellGrade(
+                        g.name, float(score), float(g.max_score), texts.get(g.name, "")
+                    )
+            report.score = float(submission.score)
+            report.max_score = float(submission.max_score)
+        return report
