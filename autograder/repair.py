@@ -115,8 +115,11 @@ def restore_metadata(nb, source):
         return []
     order = {_gid(c): k for k, c in enumerate(source.cells) if _gid(c)}
     notes, failed = [], []
-    for want in wanted:
-        hit = _match_by_text(nb, want) if _meta(want).get("locked") else None
+    # Locked and test cells first, by their text; then the others by their position
+    # between cells already matched.
+    locked = [w for w in wanted if _meta(w).get("locked")]
+    for want in locked + [w for w in wanted if not _meta(w).get("locked")]:
+        hit = _match_by_text(nb, want) if want in locked else None
         if hit is None:
             hit = _match_by_position(nb, want, order)
         if hit is None:
@@ -190,3 +193,24 @@ class RepairStructure(NbGraderPreprocessor):
             return nbformat.read(path, as_version=4)
         except (OSError, ValueError):
             return None
+
+
+#: The line that precedes stderr text moved to stdout (the feedback shows it).
+STDERR_NOTE = "[printed to stderr; moved to stdout by the grader: stderr costs no points]\n"
+
+
+class StderrToStdout(NbGraderPreprocessor):
+    """In test cells, turn stderr output into stdout before nbgrader scores them.
+
+    nbgrader scores a test cell 0 when anything reaches stderr, including a warning or a
+    progress bar from a correct answer.  Under ``backprop-grade grade`` test cells never
+    have stderr (the grader runs them); this keeps plain ``nbgrader autograde`` fair too.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code" and _is_test(cell):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                    output["name"] = "stdout"
+                    output["text"] = STDERR_NOTE + output.get("text", "")
+        return cell, resources

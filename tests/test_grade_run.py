@@ -96,3 +96,69 @@ def test_no_sandbox_is_deliberate_and_said_everywhere(course, capsys):
     assert "sandbox: none (--no-sandbox)" in out and "WARNING: graded without a sandbox" in out
     record = grade.load_record(course, A, "s1")
     assert record.sandbox == sandbox.NO_SANDBOX and record.score == 3
+
+
+def _variant(name):
+    import copy
+
+    import nbformat
+
+    nb = nbformat.read(os.path.join(HOSTILE, "full.ipynb"), as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    if name == "split-answer":
+        i = ids.index("answer_sigmoid_prime")
+        lines = nb.cells[i].source.splitlines()
+        second = copy.deepcopy(nb.cells[i])
+        nb.cells[i].source, second.source = lines[0], "\n".join(lines[1:])
+        nb.cells.insert(i + 1, second)
+    elif name == "stripped-metadata":
+        for cell in nb.cells:
+            cell.metadata = {}
+    elif name == "format-4.2-with-ids":
+        nb.nbformat_minor = 2
+    elif name == "stderr":
+        i = ids.index("answer_sigmoid_prime")
+        nb.cells[i].source = nb.cells[i].source.replace(
+            "    s = ",
+            "    import sys, warnings\n    print('progress', file=sys.stderr)\n"
+            "    warnings.warn('a warning')\n    s = ",
+        )
+    elif name == "pasted-test":
+        nb.cells.append(copy.deepcopy(nb.cells[ids.index("test_hand")]))
+    return nbformat.writes(nb, version=4) if name != "format-4.2-with-ids" else _as_4_2(nb)
+
+
+def _as_4_2(nb):
+    import json
+
+    import nbformat
+
+    data = json.loads(nbformat.writes(nb))
+    data["nbformat_minor"] = 2  # ids stay: invalid in 4.2, written so by some tools
+    return json.dumps(data)
+
+
+STRUCTURE = {
+    "split-answer": "answer cell answer_sigmoid_prime was split",
+    "stripped-metadata": "restored from the source",
+    "format-4.2-with-ids": None,
+    "stderr": None,
+    "pasted-test": "pasted again",
+}
+
+
+def test_structure_is_repaired_as_a_teacher_would(course):
+    for name in STRUCTURE:
+        folder = course.submitted / f"r-{name}" / A
+        folder.mkdir(parents=True)
+        (folder / "fixture.ipynb").write_text(_variant(name), encoding="utf-8")
+    out = _quiet()
+    students = [f"r-{n}" for n in STRUCTURE]
+    results = {r.student: r for r in grade.grade(course, A, students, jobs=2, out=out)}
+    for name, note in STRUCTURE.items():
+        r = results[f"r-{name}"]
+        assert (r.score, r.status) == (3, "ok"), (name, r.reasons, r.flags)
+        if note:
+            assert any(note in f for f in r.flags) and r.student in out.getvalue(), r.flags
+        else:
+            assert not r.needs_review, r.flags
