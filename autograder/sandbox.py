@@ -16,7 +16,8 @@ It never touches the gradebook; the parent records the result through nbgrader
   files and file sizes;
 - sends the kernel every cell but the test cells, with nbgrader's ``Execute``
   (same per-cell timeout and interrupt as ``nbgrader autograde``), keeping at most
-  :data:`CELL_OUTPUT_LIMIT` bytes of output per cell;
+  :data:`CELL_OUTPUT_LIMIT` bytes of output per cell and :data:`OUTPUT_LIMIT` per
+  notebook, so nothing larger ever reaches the parent;
 - runs every test cell itself (:mod:`autograder.trusted`), calling into the kernel
   through :mod:`course.remote`, so the verdicts are the grader's;
 - kills the whole sandbox when the notebook exceeds its wall-clock limit;
@@ -56,6 +57,8 @@ PACKAGE = "bubblewrap"
 
 #: Bytes of output one cell keeps (text and images); the rest is dropped with a note.
 CELL_OUTPUT_LIMIT = 2 * 2**20
+#: Bytes of output the whole notebook keeps.
+OUTPUT_LIMIT = 16 * 2**20
 #: Largest single message accepted from the kernel.
 MAX_MESSAGE = 64 * 2**20
 #: Sizes of the sandbox's writable folders (they live in memory).
@@ -407,16 +410,10 @@ def _execute_class(job, cell_timeout):
         def output(self, outs, msg, display_id, cell_index):
             size = len(json.dumps(msg.get("content", {}), default=str))
             self._output_bytes = getattr(self, "_output_bytes", 0) + size
-            if self._output_bytes > CELL_OUTPUT_LIMIT:
+            self._notebook_bytes = getattr(self, "_notebook_bytes", 0) + size
+            if self._output_bytes > CELL_OUTPUT_LIMIT or self._notebook_bytes > OUTPUT_LIMIT:
                 if not any(o.get("metadata", {}).get("truncated") for o in outs):
-                    note = nbformat.v4.new_output(
-                        "stream",
-                        name="stdout",
-                        text=f"\n[output truncated by the grader: this cell produced more "
-                        f"than {CELL_OUTPUT_LIMIT // 2**20} MB]\n",
-                    )
-                    note.metadata = {"truncated": True}
-                    outs.append(note)
+                    outs.append(_truncation_note())
                 return None
             return super().output(outs, msg, display_id, cell_index)
 
@@ -425,6 +422,17 @@ def _execute_class(job, cell_timeout):
         execute_cell = run_sync(async_execute_cell)
 
     return TrustedExecute
+
+
+def _truncation_note():
+    note = nbformat.v4.new_output(
+        "stream",
+        name="stdout",
+        text=f"\n[output truncated by the grader: more than {CELL_OUTPUT_LIMIT // 2**20} MB "
+        f"in this cell, or {OUTPUT_LIMIT // 2**20} MB in the notebook]\n",
+    )
+    note.metadata = {"truncated": True}
+    return note
 
 
 def _run_trusted(trusted, index, cell):
