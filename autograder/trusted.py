@@ -82,6 +82,38 @@ def bound_names(tree):
     return names
 
 
+_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Lambda,
+    ast.GeneratorExp,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+)
+
+
+def global_names(tree):
+    """Names a cell binds in the notebook's namespace (not a function's locals)."""
+    names = set()
+    stack = list(ast.iter_child_nodes(tree))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+            names |= {n for g in ast.walk(node) if isinstance(g, ast.Global) for n in g.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        if not isinstance(node, _SCOPES):
+            stack.extend(ast.iter_child_nodes(node))
+    return names
+
+
 def free_names(tree):
     """Names a cell reads and does not bind itself (builtins excluded, ``globals`` kept)."""
     loads = {
@@ -122,7 +154,7 @@ def plan(nb):
     result = Plan()
     for i, _ in cells:
         if i not in locked and i not in tests and trees[i] is not None:
-            result.student_names |= bound_names(trees[i])
+            result.student_names |= global_names(trees[i])
     needed = set()
     for i in tests:
         if trees[i] is not None:
@@ -132,7 +164,7 @@ def plan(nb):
         tree = trees[i]
         if tree is None or free_names(tree) & result.student_names:
             continue
-        if bound_names(tree) & needed:
+        if global_names(tree) & needed:
             whole.add(i)
             needed |= free_names(tree)
     for i in sorted(locked):
