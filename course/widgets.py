@@ -132,6 +132,26 @@ def _log_limits(values, pad=3.0):
     return v.min() / pad, v.max() * pad
 
 
+_IMAGE_CLASS = []
+
+
+def _image_with_alt_text(**kwargs):
+    """An ``ipywidgets.Image`` whose ``tooltip`` works: the image's alt text (its title).
+
+    ipywidgets 8.1's front end reads the ``description`` of any widget given a tooltip, and
+    Image has none, so its view fails to render; an empty synced ``description`` mends it.
+    """
+    if not _IMAGE_CLASS:
+        import ipywidgets as w
+        from traitlets import Unicode
+
+        class AltTextImage(w.Image):
+            description = Unicode("").tag(sync=True)
+
+        _IMAGE_CLASS.append(AltTextImage)
+    return _IMAGE_CLASS[0](**kwargs)
+
+
 class _FigureWidget:
     """A persistent Figure shown through an ipywidgets.Image, plus controls."""
 
@@ -143,7 +163,9 @@ class _FigureWidget:
 
         self.figure = fig
         width = f"{round(fig.get_figwidth() * DISPLAY_DPI)}px"
-        self.image = w.Image(format="png", layout=w.Layout(width=width, max_width="100%"))
+        self.image = _image_with_alt_text(
+            format="png", layout=w.Layout(width=width, max_width="100%")
+        )
         self.image.add_class("course-figure")
         self.status = w.HTML()
         self.style = w.HTML(DARK_THEME_CSS, layout=w.Layout(display="none"))
@@ -558,8 +580,9 @@ class SaturationWidget(_FigureWidget):
         ax.set_ylim(*_log_limits(np.concatenate([bound, at_z, [1.0]]), pad=3.0))
         ax.set_title(f"after {k[-1]} layers: bound {bound[-1]:.2g}", fontsize=10)
         self.status.value = (
-            "Each sigmoid layer multiplies ‖δ‖ by at most ¼‖W<sup>m</sup>‖₂: below 1 unless "
-            "‖W<sup>m</sup>‖₂ > 4, and weights that large push z into the flat tails of σ."
+            "Each sigmoid layer multiplies ‖δ‖ by at most σ′<sub>max</sub>‖W<sup>m</sup>‖₂: "
+            "below 1 unless ‖W<sup>m</sup>‖₂ > 1/σ′<sub>max</sub>, and weights that large push "
+            "z into the flat tails of σ."
         )
         self.redraw()
 

@@ -192,6 +192,9 @@ def test_no_text_smaller_than_9_points_and_alt_text_on_every_figure(make):
     small = [(t.get_text(), t.get_fontsize()) for t in _all_texts(w.figure) if t.get_fontsize() < 9]
     assert not small
     assert len(w.image.tooltip) > 60 and w.image.tooltip == w.alt_text()
+    # ipywidgets' front end reads `description` of a widget with a tooltip: without it the
+    # image's view fails to render ("Cannot read properties of undefined")
+    assert w.image.description == "" and "description" in w.image.keys
     assert "course-figure" in w.image._dom_classes
     assert widgets.DARK_THEME_CSS in [c.value for c in w.widget.children if hasattr(c, "value")]
 
