@@ -260,9 +260,9 @@ class GradientFlowExplorer(_FigureWidget):
         c["init"] = w.Dropdown(
             options=[
                 ("normal N(0, scale²)", "normal"),
-                ("1/√n_{m-1} (LeCun)", "lecun"),
+                ("LeCun: σ = 1/√n", "lecun"),
                 ("Xavier/Glorot", "xavier"),
-                ("He", "he"),
+                ("He: σ = √(2/n)", "he"),
             ],
             value=init,
             description="init",
@@ -272,7 +272,9 @@ class GradientFlowExplorer(_FigureWidget):
         )
         c["data"] = w.Dropdown(options=list(flow.DATASETS), value=data, description="data")
         c["train"] = w.Button(
-            description=f"train {steps} SGD steps", icon="play", layout=w.Layout(width="auto")
+            description=f"train {steps} SGD steps",
+            icon="play",
+            layout=w.Layout(width="auto", min_width="190px"),
         )
         self.progress = w.IntProgress(
             0,
@@ -280,7 +282,7 @@ class GradientFlowExplorer(_FigureWidget):
             steps,
             description="training…",
             style=style,
-            layout=w.Layout(visibility="hidden"),
+            layout=w.Layout(display="none"),  # shown while training
         )
         self._build_axes()
         self.auto_label_axes = (self.ax_loss,)  # its y range jumps from (0, 3) to the data
@@ -320,14 +322,16 @@ class GradientFlowExplorer(_FigureWidget):
             np.zeros((Z_BINS, 2)),
             origin="lower",
             aspect="auto",
-            cmap="viridis",
+            # white (no examples) to blue: light paper like the rest of the figure, and
+            # the dark theme's inversion turns it into black to light blue
+            cmap="Blues",
             vmin=0.0,
             vmax=1.0,
             extent=(0.5, 2.5, -Z_RANGE, Z_RANGE),
             interpolation="nearest",
         )
         for y in (-4.0, 4.0):
-            ax.axhline(y, color="w", ls=":", lw=1)
+            ax.axhline(y, color="C3", ls=":", lw=1.2)
         ax.set_yticks([-8, -4, 0, 4, 8])  # few tick labels: text is most of a redraw
         _integer_ticks(ax.xaxis)
         ax.set_xlabel("layer m")
@@ -448,7 +452,7 @@ class GradientFlowExplorer(_FigureWidget):
         button, bar = self.controls["train"], self.progress
         label = button.description
         button.disabled, button.description, button.icon = True, "training…", "hourglass"
-        bar.value, bar.layout.visibility = 0, "visible"
+        bar.value, bar.layout.display = 0, None
         try:
             losses, change = flow.sgd_loss_curve(
                 params,
@@ -462,7 +466,7 @@ class GradientFlowExplorer(_FigureWidget):
             )
         finally:
             button.disabled, button.description, button.icon = False, label, "play"
-            bar.layout.visibility = "hidden"
+            bar.layout.display = "none"
         self.losses = losses
         self.line_loss.set_data(np.arange(losses.size), losses)
         finite = losses[np.isfinite(losses)]

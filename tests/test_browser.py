@@ -55,11 +55,10 @@ def lab(tmp_path_factory):
 
 
 def _open(page, url, path):
-    """Open a notebook, wait for its kernel; return the notebook panel on screen."""
-    page.goto(f"{url}/lab/tree/{path}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    """Open a notebook alone (a reset workspace), wait for its kernel; return its panel."""
+    page.goto(f"{url}/lab/tree/{path}?reset")
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", timeout=60_000)
     bu.wait_for_kernel(page)
-    # Tabs opened earlier stay in the page, hidden: look only inside the visible panel.
     return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
 
 
@@ -95,7 +94,7 @@ def test_explorer_redraws_when_depth_and_activation_change(lab):
     page.wait_for_function("(el) => el.textContent.trim() === '12'", arg=readout.element_handle())
     after_depth = bu.wait_for_new_image(page, img, first)
     assert after_depth != first and after_depth.startswith("png:")
-    status = explorer.locator(".widget-html")
+    status = explorer.locator(".widget-html", has_text="hidden layers of")
     assert "sigmoid, 12 hidden layers" in status.inner_text()
     bu.screenshot(page, "06-explorer-depth-12", explorer)
 
@@ -108,37 +107,6 @@ def test_explorer_redraws_when_depth_and_activation_change(lab):
 
     assert _error_outputs(page) == []
     bu.screenshot(page, "06-notebook-page")
-
-
-def test_validate_button_on_the_release_notebook(lab):
-    url, page, _ = lab
-    panel = _open(page, url, f"release/{NOTEBOOK}")
-    # The first exercise: the two hand numbers about σ'.
-    cell = panel.locator(".jp-CodeCell", has=page.locator("text=YOUR CODE HERE")).first
-    editor = cell.locator(".cm-content")
-    editor.click()
-    page.keyboard.press("Control+a")
-    page.keyboard.type("sigma_prime_max = 0.25\nz_peak = 0.0\n")
-    # (the locator above now finds the next exercise: this one no longer says YOUR CODE HERE)
-    filled = panel.locator(".jp-CodeCell .cm-content", has_text="sigma_prime_max = 0.25")
-    assert filled.count() == 1
-    assert "NotImplementedError" not in filled.inner_text()
-    panel.locator(".validate-button").click()
-    dialog = page.locator(".jp-Dialog")
-    dialog.wait_for(timeout=90_000)
-    page.wait_for_function(
-        "() => !document.querySelector('.validate-button')?.textContent.includes('Validating')",
-        timeout=90_000,
-    )
-    text = dialog.inner_text()
-    bu.screenshot(page, "06-validate-dialog")
-    assert "Validation Results" in text, text
-    # The filled exercise passes; the others are reported as not implemented yet.
-    assert "layer_gradient_norms" in text, text
-    assert "sigma_prime_max" not in text, text
-    assert "z_peak" not in text, text
-    assert "There was an error running the validate command" not in text, text
-    dialog.locator("button", has_text="Ok").first.click()
 
 
 def _run_all_until_stopped(page):
@@ -264,3 +232,34 @@ def test_an_untouched_release_notebook_is_not_marked_modified(lab):
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_timeout(1500)
     assert path.read_bytes() == before  # JupyterLab saves it byte for byte as it is
+
+
+def test_validate_button_on_the_release_notebook(lab):
+    url, page, _ = lab
+    panel = _open(page, url, f"release/{NOTEBOOK}")
+    # The first exercise: the two hand numbers about σ'.
+    cell = panel.locator(".jp-CodeCell", has=page.locator("text=YOUR CODE HERE")).first
+    editor = cell.locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("sigma_prime_max = 0.25\nz_peak = 0.0\n")
+    # (the locator above now finds the next exercise: this one no longer says YOUR CODE HERE)
+    filled = panel.locator(".jp-CodeCell .cm-content", has_text="sigma_prime_max = 0.25")
+    assert filled.count() == 1
+    assert "NotImplementedError" not in filled.inner_text()
+    panel.locator(".validate-button").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=90_000)
+    page.wait_for_function(
+        "() => !document.querySelector('.validate-button')?.textContent.includes('Validating')",
+        timeout=90_000,
+    )
+    text = dialog.inner_text()
+    bu.screenshot(page, "06-validate-dialog")
+    assert "Validation Results" in text, text
+    # The filled exercise passes; the others are reported as not implemented yet.
+    assert "layer_gradient_norms" in text, text
+    assert "sigma_prime_max" not in text, text
+    assert "z_peak" not in text, text
+    assert "There was an error running the validate command" not in text, text
+    dialog.locator("button", has_text="Ok").first.click()

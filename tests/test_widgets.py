@@ -249,17 +249,17 @@ def test_train_shows_that_it_runs_and_resets_afterwards(monkeypatch):
             progress(step)
             b = e.controls["train"]
             seen.append((step, b.disabled, b.description, e.progress.value,
-                         e.progress.layout.visibility))  # fmt: skip
+                         e.progress.layout.display))  # fmt: skip
 
         return real(*args, progress=record, **kwargs)
 
     monkeypatch.setattr(flow, "sgd_loss_curve", spy)
     e.controls["train"].click()
-    assert seen[0] == (10, True, "training…", 10, "visible")
+    assert seen[0] == (10, True, "training…", 10, None)
     assert seen[-1][0] == 20
     b = e.controls["train"]
     assert not b.disabled and b.description == "train 20 SGD steps"
-    assert e.progress.layout.visibility == "hidden"
+    assert e.progress.layout.display == "none"
 
 
 def test_loss_panel_range_resets_when_the_network_changes():
