@@ -456,71 +456,37 @@ def draw_cache_index(sizes=(3, 5, 5, 2)):
     M = len(sizes) - 1
     fig = _figure(2.3 * M + 3.2, 3.9)
     ax = fig.add_subplot()
-    rows = {"a": 2.0, "z": 1.0, "cache": 0.0}
     for m, n in enumerate(sizes):
-        x = 2.3 * m
-        ax.text(
-            x,
-            2.9,
-            f"layer m = {m}" + (" (input)" if m == 0 else ""),
-            ha="center",
-            fontsize=10,
-            weight="bold",
-        )
-        _box(
-            ax, (x, rows["a"]), rf"$a^{m}$" + (" = x" if m == 0 else "") + f"  ({n}, N)", f"a[{m}]"
-        )
-        if m == 0:
-            _box(ax, (x, rows["z"]), "no $z^0$", "z[0] = None", muted=True)
-            _box(ax, (x, rows["cache"]), "input X", "(not a layer)", muted=True)
-            continue
-        _box(ax, (x, rows["z"]), rf"$z^{m}$  ({n}, N)", f"z[{m}]")
-        _box(ax, (x, rows["cache"]), f"layer {m}", f"caches[{m - 1}]")
-        _arrow(ax, (x - 2.3, rows["a"] + 0.45), (x, rows["a"] + 0.45), MUTED, shrink=4, lw=1)
-        ax.text(
-            x - 1.15,
-            rows["a"] + 0.5,
-            f"W{m}, b{m}",
-            ha="center",
-            va="bottom",
-            fontsize=9,
-            color=MUTED,
-        )
-    ax.text(
-        -1.25,
-        (rows["a"] + rows["z"]) / 2,
-        "lists a and z\n(your cache,\none way)",
-        ha="right",
-        va="center",
-        fontsize=10,
-    )
-    ax.text(
-        2.3 * M / 2,
-        -0.55,
-        "With the placeholder z[0] every index equals m; without it zᵐ "
-        "would be z[m − 1], as in the library's caches[m − 1].",
-        ha="center",
-        va="top",
-        fontsize=9,
-        color=MUTED,
-    )
-    ax.text(
-        -1.25,
-        rows["cache"],
-        "course.network\n.forward",
-        ha="right",
-        va="center",
-        fontsize=10,
-        color=MUTED,
-    )
+        _cache_column(ax, m, n)
+    note = {"ha": "right", "va": "center", "fontsize": 10}
+    ax.text(-1.25, 1.5, "lists a and z\n(your cache,\none way)", **note)
+    ax.text(-1.25, 0.0, "course.network\n.forward", color=MUTED, **note)
+    ax.text(2.3 * M / 2, -0.55, "With the placeholder z[0] every index equals m; without it "
+            "zᵐ would be z[m − 1], as in the library's caches[m − 1].", ha="center", va="top",
+            fontsize=9, color=MUTED)  # fmt: skip
     ax.set_xlim(-2.9, 2.3 * M + 1.2)
     ax.set_ylim(-0.9, 3.2)
     ax.set_axis_off()
-    ax.set_title(
-        f"Where the forward pass keeps aᵐ and zᵐ (sizes {list(sizes)}, M = {M})", fontsize=11
-    )
+    ax.set_title(f"Where the forward pass keeps aᵐ and zᵐ (sizes {list(sizes)}, M = {M})",
+                 fontsize=11)  # fmt: skip
     fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.02)
     return fig
+
+
+def _cache_column(ax, m, n):
+    # layer m: a[m] (row 2), z[m] (row 1), course.network's caches[m - 1] (row 0)
+    x = 2.3 * m
+    head = f"layer m = {m}" + (" (input)" if m == 0 else "")
+    ax.text(x, 2.9, head, ha="center", fontsize=10, weight="bold")
+    _box(ax, (x, 2.0), rf"$a^{m}$" + (" = x" if m == 0 else "") + f"  ({n}, N)", f"a[{m}]")
+    if m == 0:
+        _box(ax, (x, 1.0), "no $z^0$", "z[0] = None", muted=True)
+        _box(ax, (x, 0.0), "input X", "(not a layer)", muted=True)
+        return
+    _box(ax, (x, 1.0), rf"$z^{m}$  ({n}, N)", f"z[{m}]")
+    _box(ax, (x, 0.0), f"layer {m}", f"caches[{m - 1}]")
+    _arrow(ax, (x - 2.3, 2.45), (x, 2.45), MUTED, shrink=4, lw=1)
+    ax.text(x - 1.15, 2.5, f"W{m}, b{m}", ha="center", va="bottom", fontsize=9, color=MUTED)
 
 
 def _box(ax, xy, text, index, muted=False):

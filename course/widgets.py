@@ -250,40 +250,8 @@ class GradientFlowExplorer(_FigureWidget):
         self.seed, self.batch, self.steps = seed, batch, steps
         self._normal_scale = float(scale)  # the slider's own value while init is "normal"
         self._syncing = False
-        style = {"description_width": "initial"}
+        self._build_controls(depth, width, activation, init, scale, data)
         c = self.controls
-        c["depth"] = w.IntSlider(depth, 1, 30, description="hidden layers", style=style)
-        c["width"] = w.IntSlider(width, 4, 128, step=4, description="width", style=style)
-        c["activation"] = w.Dropdown(
-            options=["sigmoid", "tanh", "relu"], value=activation, description="f"
-        )
-        c["init"] = w.Dropdown(
-            options=[
-                ("normal N(0, scale²)", "normal"),
-                ("LeCun: σ = 1/√n", "lecun"),
-                ("Xavier/Glorot", "xavier"),
-                ("He: σ = √(2/n)", "he"),
-            ],
-            value=init,
-            description="init",
-        )
-        c["scale"] = w.FloatLogSlider(
-            scale, base=10, min=-2, max=1, step=0.05, description="scale σ", style=style
-        )
-        c["data"] = w.Dropdown(options=list(flow.DATASETS), value=data, description="data")
-        c["train"] = w.Button(
-            description=f"train {steps} SGD steps",
-            icon="play",
-            layout=w.Layout(width="auto", min_width="190px"),
-        )
-        self.progress = w.IntProgress(
-            0,
-            0,
-            steps,
-            description="training…",
-            style=style,
-            layout=w.Layout(display="none"),  # shown while training
-        )
         self._build_axes()
         self.auto_label_axes = (self.ax_loss,)  # its y range jumps from (0, 3) to the data
         for key in ("depth", "width", "activation", "init", "scale", "data"):
@@ -300,6 +268,37 @@ class GradientFlowExplorer(_FigureWidget):
         )
         self._data_key = None
         self.update()
+
+    def _build_controls(self, depth, width, activation, init, scale, data):
+        import ipywidgets as w
+
+        style = {"description_width": "initial"}
+        c = self.controls
+        c["depth"] = w.IntSlider(depth, 1, 30, description="hidden layers", style=style)
+        c["width"] = w.IntSlider(width, 4, 128, step=4, description="width", style=style)
+        c["activation"] = w.Dropdown(
+            options=["sigmoid", "tanh", "relu"], value=activation, description="f"
+        )
+        inits = [
+            ("normal N(0, scale²)", "normal"),
+            ("LeCun: σ = 1/√n", "lecun"),
+            ("Xavier/Glorot", "xavier"),
+            ("He: σ = √(2/n)", "he"),
+        ]
+        c["init"] = w.Dropdown(options=inits, value=init, description="init")
+        c["scale"] = w.FloatLogSlider(
+            scale, base=10, min=-2, max=1, step=0.05, description="scale σ", style=style
+        )
+        c["data"] = w.Dropdown(options=list(flow.DATASETS), value=data, description="data")
+        c["train"] = w.Button(
+            description=f"train {self.steps} SGD steps",
+            icon="play",
+            layout=w.Layout(width="auto", min_width="190px"),
+        )
+        self.progress = w.IntProgress(
+            0, 0, self.steps, description="training…", style=style,
+            layout=w.Layout(display="none"),  # shown while training
+        )  # fmt: skip
 
     def _build_axes(self):
         from matplotlib.ticker import FormatStrFormatter, MaxNLocator
