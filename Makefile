@@ -24,9 +24,12 @@ test: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
-# Students: JupyterLab on 127.0.0.1 in notebooks/ (--allow-root only when run as root, e.g. in a container).
+# Students: JupyterLab on 127.0.0.1 in notebooks/ with nbgrader's student side only (the
+# Validate button): lab-config/ switches off the formgrader, the course and assignment lists
+# and Create Assignment, so nothing writes a gradebook.  --allow-root only when run as root.
 lab: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)/notebooks \
+	JUPYTER_CONFIG_PATH=$(CURDIR)/lab-config PATH=$(abspath $(BIN)):$$PATH $(BIN)/jupyter lab \
+		--ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)/notebooks \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 release: $(STAMP)

@@ -1,4 +1,11 @@
-"""Generate the student release notebooks/ from solutions/ with nbgrader, or check it."""
+"""Generate the student release notebooks/ from solutions/ with nbgrader, or check it.
+
+The release notebooks are stored exactly as JupyterLab saves them, so a student who opens
+one and closes it untouched is not asked to save: nbformat's JSON layout (what Jupyter
+Server writes), and the kernel's full ``language_info`` in the notebook metadata (which
+JupyterLab writes into the notebook as soon as the kernel connects, marking it modified
+when it differs).  notebooks/README.md, the students' guide, is not generated and is kept.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,41 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import nbformat
+
 from .workspace import RELEASE, ScratchCourse, assignments, clean_release_differences
+
+
+def kernel_language_info():
+    """The ``language_info`` the course's Python kernel reports (ipykernel, this Python).
+
+    JupyterLab copies the kernel's reply into ``metadata.language_info`` when a notebook's
+    kernel connects; a notebook that already holds the same dict stays unmodified.
+    """
+    from ipykernel.ipkernel import IPythonKernel
+
+    return dict(IPythonKernel.language_info)
+
+
+def to_student_format(path, language_info=None):
+    """Rewrite one notebook file the way JupyterLab would save it after opening it.
+
+    Parameters
+    ----------
+    path : path
+        A release ``.ipynb``; rewritten in place.
+    language_info : dict, optional
+        Default: :func:`kernel_language_info`.
+    """
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["language_info"] = language_info or kernel_language_info()
+    nbformat.write(nb, path)  # the JSON layout Jupyter Server writes on save
+
+
+def _to_student_format_all(folder):
+    info = kernel_language_info()
+    for path in sorted(Path(folder).rglob("*.ipynb")):
+        to_student_format(path, info)
 
 
 def generate(assignment_ids=None, target=RELEASE):
@@ -25,6 +66,7 @@ def generate(assignment_ids=None, target=RELEASE):
             if dest.exists():
                 shutil.rmtree(dest)
             shutil.copytree(scratch.root / "release" / a, dest)
+            _to_student_format_all(dest)
     return ids
 
 
@@ -35,6 +77,7 @@ def check(assignment_ids=None, target=RELEASE):
     with tempfile.TemporaryDirectory(prefix="backprop-release-") as tmp:
         scratch = ScratchCourse(tmp, ids)
         for a in ids:
+            _to_student_format_all(scratch.root / "release" / a)
             committed = Path(target) / a
             if not committed.exists():
                 problems.append(f"notebooks/{a} is missing: run `make release`")

@@ -32,6 +32,7 @@ __all__ = [
     "Flow",
     "build_params",
     "gradient_flow",
+    "init_std",
     "layer_sizes",
     "make_batch",
     "sgd_loss_curve",
@@ -157,6 +158,33 @@ def build_params(depth, width, n_in, n_out, init="lecun", scale=1.0, seed=0):
     )
 
 
+def init_std(init, n_in, n_out, scale=1.0):
+    """σ of the Gaussian a scheme draws W^m (n_out, n_in) from (see :data:`INITS`).
+
+    Parameters
+    ----------
+    init : {"normal", "lecun", "xavier", "he"}
+    n_in, n_out : int
+        n_{m-1} and n_m.
+    scale : float
+        σ of "normal" (the others ignore it).
+
+    Returns
+    -------
+    float
+        "normal": scale; "lecun": 1/√n_in; "xavier": √(2/(n_in + n_out)); "he": √(2/n_in).
+    """
+    stds = {
+        "normal": lambda: float(scale),
+        "lecun": lambda: (1.0 / n_in) ** 0.5,
+        "xavier": lambda: (2.0 / (n_in + n_out)) ** 0.5,
+        "he": lambda: (2.0 / n_in) ** 0.5,
+    }
+    if init not in stds:
+        raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    return stds[init]()
+
+
 @dataclass
 class Flow:
     """Per-layer quantities of one forward/backward pass (index m − 1 holds layer m).
@@ -245,7 +273,9 @@ def _gradient_flow(params, X, Y, activation, max_samples):
     return Flow(float(J), delta_norms, dW_norms, W_norms, z_samples, mean_f_prime)
 
 
-def sgd_loss_curve(params, X, Y, activation="sigmoid", steps=300, lr=0.1, batch_size=32, seed=0):
+def sgd_loss_curve(
+    params, X, Y, activation="sigmoid", steps=300, lr=0.1, batch_size=32, seed=0, progress=None
+):
     """Loss J after each of `steps` SGD steps on minibatches of the batch (X, Y).
 
     Parameters
@@ -261,6 +291,8 @@ def sgd_loss_curve(params, X, Y, activation="sigmoid", steps=300, lr=0.1, batch_
     batch_size : int
     seed : int
         Order of the minibatches.
+    progress : callable, optional
+        ``progress(step)`` after every 10th step and the last (e.g. to move a progress bar).
 
     Returns
     -------
@@ -283,6 +315,8 @@ def sgd_loss_curve(params, X, Y, activation="sigmoid", steps=300, lr=0.1, batch_
                 sgd_step(work, grads, lr)
                 step += 1
                 losses[step] = network.loss_and_grads(work, X, Y, "softmax_ce", activation)[0]
+                if progress is not None and (step % 10 == 0 or step == steps):
+                    progress(step)
                 if step == steps:
                     break
     W1 = params["W1"]

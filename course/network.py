@@ -44,7 +44,8 @@ def init_params(layer_sizes, scheme="xavier", rng=None, scale=None):
     - ``"normal"``: N(0, σ²) with σ = `scale` (default 0.01).
     - ``"uniform"``: U(−r, r) with r = `scale` (default 0.05).
     - ``"xavier"`` / ``"glorot"``: N(0, 2 / (n_in + n_out)) (Glorot & Bengio 2010).
-    - ``"lecun"``: N(0, 1 / n_in), the "Glorot-scale" σ = 1/√n_{m-1}.
+    - ``"lecun"``: N(0, 1 / n_in), σ = 1/√n_{m-1} (LeCun et al. 1998, "Efficient
+      BackProp"); for square layers (n_in = n_out) it equals Glorot's σ.
     - ``"he"``: N(0, 2 / n_in) (He et al. 2015), for relu.
 
     Parameters

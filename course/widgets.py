@@ -10,6 +10,10 @@ re-creating the output area.
 ipywidgets and matplotlib are imported inside the functions, so ``import course``
 stays light and the numbers stay testable without a browser.
 
+Each figure is rendered at twice the resolution it is shown at (sharp on high-density
+screens), carries alt text (the image's ``title``, updated with the numbers shown), and
+is inverted by a CSS filter in JupyterLab's dark themes instead of showing a white block.
+
 Usage in a notebook::
 
     from course import widgets
@@ -24,10 +28,27 @@ import numpy as np
 
 from . import flow
 
-__all__ = ["GradientFlowExplorer", "SaturationWidget", "SymmetryWidget", "render_png"]
+__all__ = [
+    "DARK_THEME_CSS",
+    "GradientFlowExplorer",
+    "SaturationWidget",
+    "SymmetryWidget",
+    "format_number",
+    "render_png",
+]
 
-#: Resolution of the PNGs: enough for a laptop screen, cheap enough to redraw live.
-DPI = 80
+#: CSS pixels per inch of figure on screen (CSS defines 96 px per inch).
+DISPLAY_DPI = 96
+#: Device pixels rendered per CSS pixel: 2 keeps figures sharp on high-density screens.
+RENDER_SCALE = 2
+#: Resolution of the PNGs.
+DPI = DISPLAY_DPI * RENDER_SCALE
+#: JupyterLab marks dark themes on <body>; there the figures are inverted (white paper
+#: turns dark, ink turns light) and hue-rotated back, so colours keep their meaning.
+DARK_THEME_CSS = (
+    "<style>body[data-jp-theme-light='false'] .course-figure "
+    "{filter: invert(0.88) hue-rotate(180deg);}</style>"
+)
 Z_RANGE = 8.0  # z^m histograms span [-Z_RANGE, Z_RANGE]; beyond that, the edge bins
 Z_BINS = 41
 
@@ -39,6 +60,26 @@ def _new_figure(width, height):
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def format_number(x):
+    """A number for a status line: fixed-point when moderate, scientific when huge or tiny.
+
+    ``format_number(2.3026)`` is "2.3026", ``format_number(3.1e23)`` "3.15e+23"; inf and
+    nan print as themselves.
+    """
+    x = float(x)
+    if not np.isfinite(x):
+        return str(x)
+    if x != 0 and not 1e-3 <= abs(x) < 1e4:
+        return f"{x:.3g}"
+    return f"{x:.4f}"
+
+
+def _integer_ticks(axis):
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(nbins="auto", integer=True, min_n_ticks=1))
 
 
 def render_png(fig):
@@ -91,24 +132,57 @@ def _log_limits(values, pad=3.0):
     return v.min() / pad, v.max() * pad
 
 
+_IMAGE_CLASS = []
+
+
+def _image_with_alt_text(**kwargs):
+    """An ``ipywidgets.Image`` whose ``tooltip`` works: the image's alt text (its title).
+
+    ipywidgets 8.1's front end reads the ``description`` of any widget given a tooltip, and
+    Image has none, so its view fails to render; an empty synced ``description`` mends it.
+    """
+    if not _IMAGE_CLASS:
+        import ipywidgets as w
+        from traitlets import Unicode
+
+        class AltTextImage(w.Image):
+            description = Unicode("").tag(sync=True)
+
+        _IMAGE_CLASS.append(AltTextImage)
+    return _IMAGE_CLASS[0](**kwargs)
+
+
 class _FigureWidget:
     """A persistent Figure shown through an ipywidgets.Image, plus controls."""
+
+    #: Solve the layout once and keep it (fast redraws); off where tick labels change width.
+    FREEZE_LAYOUT = True
 
     def __init__(self, fig):
         import ipywidgets as w
 
         self.figure = fig
-        self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        width = f"{round(fig.get_figwidth() * DISPLAY_DPI)}px"
+        self.image = _image_with_alt_text(
+            format="png", layout=w.Layout(width=width, max_width="100%")
+        )
+        self.image.add_class("course-figure")
         self.status = w.HTML()
+        self.style = w.HTML(DARK_THEME_CSS, layout=w.Layout(display="none"))
         self.controls = {}
         self.auto_label_axes = ()
+
+    def alt_text(self):
+        """What the figure shows, in words (the image's alt text)."""
+        raise NotImplementedError
 
     def redraw(self):
         """Re-render the figure into the image (the only place that makes a PNG)."""
         self.image.value = render_png(self.figure)
+        self.image.tooltip = self.alt_text()
         # The constrained layout is solved on the first render; solving it again on
         # every slider move would cost more than the rest of the redraw.
-        if self.figure.get_layout_engine() is not None:
+        if self.FREEZE_LAYOUT and self.figure.get_layout_engine() is not None:
             self.figure.set_layout_engine("none")
             _freeze_label_positions(self.figure, keep=self.auto_label_axes)
 
@@ -172,8 +246,32 @@ class GradientFlowExplorer(_FigureWidget):
     ):
         import ipywidgets as w
 
-        super().__init__(_new_figure(11.5, 3.6))
+        super().__init__(_new_figure(10, 3.9))
         self.seed, self.batch, self.steps = seed, batch, steps
+        self._normal_scale = float(scale)  # the slider's own value while init is "normal"
+        self._syncing = False
+        self._build_controls(depth, width, activation, init, scale, data)
+        c = self.controls
+        self._build_axes()
+        self.auto_label_axes = (self.ax_loss,)  # its y range jumps from (0, 3) to the data
+        for key in ("depth", "width", "activation", "init", "scale", "data"):
+            c[key].observe(self._on_change, names="value")
+        c["train"].on_click(self.train)
+        self.widget = w.VBox(
+            [
+                w.HBox([c["depth"], c["width"], c["activation"]]),
+                w.HBox([c["init"], c["scale"], c["data"], c["train"], self.progress]),
+                self.image,
+                self.status,
+                self.style,
+            ]
+        )
+        self._data_key = None
+        self.update()
+
+    def _build_controls(self, depth, width, activation, init, scale, data):
+        import ipywidgets as w
+
         style = {"description_width": "initial"}
         c = self.controls
         c["depth"] = w.IntSlider(depth, 1, 30, description="hidden layers", style=style)
@@ -181,38 +279,26 @@ class GradientFlowExplorer(_FigureWidget):
         c["activation"] = w.Dropdown(
             options=["sigmoid", "tanh", "relu"], value=activation, description="f"
         )
-        c["init"] = w.Dropdown(
-            options=[
-                ("normal N(0, scale²)", "normal"),
-                ("1/√n_{m-1} (LeCun)", "lecun"),
-                ("Xavier/Glorot", "xavier"),
-                ("He", "he"),
-            ],
-            value=init,
-            description="init",
-        )
+        inits = [
+            ("normal N(0, scale²)", "normal"),
+            ("LeCun: σ = 1/√n", "lecun"),
+            ("Xavier/Glorot", "xavier"),
+            ("He: σ = √(2/n)", "he"),
+        ]
+        c["init"] = w.Dropdown(options=inits, value=init, description="init")
         c["scale"] = w.FloatLogSlider(
-            scale, base=10, min=-2, max=1, step=0.05, description="scale", style=style
+            scale, base=10, min=-2, max=1, step=0.05, description="scale σ", style=style
         )
         c["data"] = w.Dropdown(options=list(flow.DATASETS), value=data, description="data")
         c["train"] = w.Button(
-            description=f"train {steps} SGD steps", icon="play", layout=w.Layout(width="auto")
+            description=f"train {self.steps} SGD steps",
+            icon="play",
+            layout=w.Layout(width="auto", min_width="190px"),
         )
-        self._build_axes()
-        self.auto_label_axes = (self.ax_loss,)  # its y range jumps from (0, 3) to the data
-        for key in ("depth", "width", "activation", "init", "scale", "data"):
-            c[key].observe(self.update, names="value")
-        c["train"].on_click(self.train)
-        self.widget = w.VBox(
-            [
-                w.HBox([c["depth"], c["width"], c["activation"]]),
-                w.HBox([c["init"], c["scale"], c["data"], c["train"]]),
-                self.image,
-                self.status,
-            ]
-        )
-        self._data_key = None
-        self.update()
+        self.progress = w.IntProgress(
+            0, 0, self.steps, description="training…", style=style,
+            layout=w.Layout(display="none"),  # shown while training
+        )  # fmt: skip
 
     def _build_axes(self):
         from matplotlib.ticker import FormatStrFormatter, MaxNLocator
@@ -222,26 +308,31 @@ class GradientFlowExplorer(_FigureWidget):
         ax = self.ax_norm
         ax.set_yscale("log")
         _sparse_log_ticks(ax)
+        _integer_ticks(ax.xaxis)
         (self.line_delta,) = ax.plot([], [], "o-", ms=4, label=r"$\|\delta^m\|$")
         (self.line_dW,) = ax.plot([], [], "s--", ms=3, label=r"$\|\partial J/\partial W^m\|$")
         ax.set_xlabel("layer m (1 = first hidden, M = output)")
         ax.set_ylabel("Frobenius norm (log scale, no unit)")
-        ax.legend(loc="lower right", fontsize=8)
+        # below the figure, clear of the data wherever the curves go
+        fig.legend(handles=[self.line_delta, self.line_dW], loc="outside lower left", ncol=2)
         ax.grid(True, which="major", alpha=0.3)
         ax = self.ax_z
         self.z_image = ax.imshow(
             np.zeros((Z_BINS, 2)),
             origin="lower",
             aspect="auto",
-            cmap="viridis",
+            # white (no examples) to blue: light paper like the rest of the figure, and
+            # the dark theme's inversion turns it into black to light blue
+            cmap="Blues",
             vmin=0.0,
             vmax=1.0,
             extent=(0.5, 2.5, -Z_RANGE, Z_RANGE),
             interpolation="nearest",
         )
         for y in (-4.0, 4.0):
-            ax.axhline(y, color="w", ls=":", lw=1)
+            ax.axhline(y, color="C3", ls=":", lw=1.2)
         ax.set_yticks([-8, -4, 0, 4, 8])  # few tick labels: text is most of a redraw
+        _integer_ticks(ax.xaxis)
         ax.set_xlabel("layer m")
         ax.set_ylabel(r"pre-activation $z^m$ (clipped to ±8)")
         ax.set_title(r"distribution of $z^m$ per layer (peak = 1)", fontsize=10)
@@ -281,10 +372,31 @@ class GradientFlowExplorer(_FigureWidget):
         params, X, Y = self._params(s)
         return flow.gradient_flow(params, X, Y, s["activation"])
 
+    def _on_change(self, change):
+        if self._syncing:  # the scale slider showing another init's σ: not a user's move
+            return
+        if change["owner"] is self.controls["scale"]:
+            self._normal_scale = change["new"]
+        self.update()
+
+    def _sync_scale(self, s):
+        # "normal" takes σ from the slider; the other inits set σ themselves, and the
+        # disabled slider shows theirs (for the hidden layers) instead of a stale value.
+        scale = self.controls["scale"]
+        normal = s["init"] == "normal"
+        sigma = self._normal_scale if normal else flow.init_std(s["init"], s["width"], s["width"])
+        self._syncing = True
+        try:
+            scale.disabled = not normal
+            scale.value = sigma
+        finally:
+            self._syncing = False
+        s["scale"] = scale.value
+
     def update(self, change=None):
         """Recompute for the current settings and redraw in place (the slider callback)."""
         s = self.settings()
-        self.controls["scale"].disabled = s["init"] != "normal"
+        self._sync_scale(s)
         self.flow = f = self.compute()
         M = f.M
         m = np.arange(1, M + 1)
@@ -312,26 +424,48 @@ class GradientFlowExplorer(_FigureWidget):
         self.z_image.set_data(counts)
         self.z_image.set_extent((0.5, M + 0.5, -Z_RANGE, Z_RANGE))
         self.ax_z.set_xlim(0.5, M + 0.5)
-        # A stale loss curve would describe another network: clear it.
+        # A stale loss curve would describe another network: clear it, and its axes.
+        self.losses = None
         self.line_loss.set_data([], [])
+        self.ax_loss.set_xlim(0, self.steps)
+        self.ax_loss.set_ylim(0, 3)
         self.ax_loss.set_title(f"press 'train' for {self.steps} SGD steps", fontsize=10)
         saturated = ", ".join(f"{v:.2f}" for v in f.mean_f_prime[[0, -1]]) if M > 1 else "-"
         self.status.value = (
             f"<b>{s['activation']}</b>, {M - 1} hidden layers of {s['width']}: "
-            f"J = {f.J:.4f} &nbsp; ‖δ<sup>1</sup>‖ = {f.delta_norms[0]:.3e} &nbsp; "
+            f"J = {format_number(f.J)} &nbsp; ‖δ<sup>1</sup>‖ = {f.delta_norms[0]:.3e} &nbsp; "
             f"‖δ<sup>M</sup>‖ = {f.delta_norms[-1]:.3e} &nbsp; mean f′(z<sup>m</sup>) in "
             f"layers 1 and M−1: {saturated}"
         )
         self.redraw()
 
     def train(self, button=None):
-        """Run the SGD steps for the current settings and draw the loss curve."""
+        """Run the SGD steps for the current settings and draw the loss curve.
+
+        While it runs, the button is disabled and says so, and a progress bar counts the
+        steps (widget updates reach the browser while the callback is still running).
+        """
         s = self.settings()
         params, X, Y = self._params(s)
         lr = 0.5 if s["activation"] == "sigmoid" else 0.05
-        losses, change = flow.sgd_loss_curve(
-            params, X, Y, s["activation"], steps=self.steps, lr=lr, seed=self.seed
-        )
+        button, bar = self.controls["train"], self.progress
+        label = button.description
+        button.disabled, button.description, button.icon = True, "training…", "hourglass"
+        bar.value, bar.layout.display = 0, None
+        try:
+            losses, change = flow.sgd_loss_curve(
+                params,
+                X,
+                Y,
+                s["activation"],
+                steps=self.steps,
+                lr=lr,
+                seed=self.seed,
+                progress=lambda step: setattr(bar, "value", step),
+            )
+        finally:
+            button.disabled, button.description, button.icon = False, label, "play"
+            bar.layout.display = "none"
         self.losses = losses
         self.line_loss.set_data(np.arange(losses.size), losses)
         finite = losses[np.isfinite(losses)]
@@ -345,6 +479,23 @@ class GradientFlowExplorer(_FigureWidget):
             rf"SGD, α = {lr}: $\|\Delta W^1\| / \|W^1\|$ = {change:.1e}", fontsize=10
         )
         self.redraw()
+
+    def alt_text(self):
+        """The figure in words, with the numbers currently drawn."""
+        f, s = self.flow, self.settings()
+        text = (
+            f"Gradient flow of a {s['activation']} network with {f.M - 1} hidden layers of "
+            f"{s['width']} units, init {s['init']}. Left: per-layer norms on a log scale; "
+            f"norm of delta is {f.delta_norms[-1]:.2g} at the output layer {f.M} and "
+            f"{f.delta_norms[0]:.2g} at layer 1. Middle: histograms of the pre-activations "
+            "z per layer. Right: "
+        )
+        if self.losses is None:
+            return text + "empty until train is pressed."
+        return text + (
+            f"loss during {self.losses.size - 1} SGD steps, from {format_number(self.losses[0])} "
+            f"to {format_number(self.losses[-1])} nats."
+        )
 
 
 class SaturationWidget(_FigureWidget):
@@ -363,7 +514,7 @@ class SaturationWidget(_FigureWidget):
     def __init__(self, z=0.0, weight_norm=1.0, depth=10):
         import ipywidgets as w
 
-        super().__init__(_new_figure(10, 3.4))
+        super().__init__(_new_figure(10, 3.9))
         style = {"description_width": "initial"}
         c = self.controls
         c["z"] = w.FloatSlider(z, min=-8, max=8, step=0.1, description="input z", style=style)
@@ -377,29 +528,35 @@ class SaturationWidget(_FigureWidget):
         ax = self.ax_sig
         ax.plot(grid, sig, label="σ(z)")
         ax.plot(grid, dsig, label=r"$\sigma'(z) = \sigma(z)(1 - \sigma(z))$")
-        ax.axhline(0.25, color="k", ls=":", lw=1, label="max σ' = 1/4 (at z = 0)")
-        (self.dot_sig,) = ax.plot([], [], "o", color="C0")
-        (self.dot_dsig,) = ax.plot([], [], "o", color="C1")
+        ax.axhline(
+            float(dsig.max()), color="k", ls=":", lw=1, label=r"largest slope $\sigma'_{\max}$"
+        )
+        (self.dot_sig,) = ax.plot([], [], "o", color="C0", clip_on=False)
+        (self.dot_dsig,) = ax.plot([], [], "o", color="C1", clip_on=False)
         self.vline = ax.axvline(0.0, color="gray", lw=0.8)
         ax.set_xlabel("pre-activation z")
         ax.set_ylabel("value (no unit)")
-        ax.legend(loc="upper left", fontsize=8)
         ax.set_ylim(-0.05, 1.05)
         ax = self.ax_bound
         ax.set_yscale("log")
         _sparse_log_ticks(ax)
-        (self.line_bound,) = ax.plot([], [], "o-", ms=3, label=r"bound $(\frac{1}{4}\|W\|_2)^k$")
+        _integer_ticks(ax.xaxis)
+        (self.line_bound,) = ax.plot(
+            [], [], "o-", ms=4, clip_on=False, label=r"bound $(\sigma'_{\max}\|W\|_2)^k$"
+        )
         (self.line_at_z,) = ax.plot(
-            [], [], "s--", ms=3, label=r"$(\sigma'(z)\,\|W\|_2)^k$: all units at z"
+            [], [], "s--", ms=3, clip_on=False, label=r"$(\sigma'(z)\,\|W\|_2)^k$: all units at z"
         )
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_xlabel("layers k the signal passes back through")
         ax.set_ylabel(r"$\|\delta^{M-k}\| / \|\delta^M\|$ (log scale)")
-        ax.legend(loc="lower left", fontsize=8)
         ax.grid(True, alpha=0.3)
+        # legends below the axes: inside, they covered the curves
+        self.ax_sig.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=9)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9)
         for ctrl in c.values():
             ctrl.observe(self.update, names="value")
-        self.widget = w.VBox([w.HBox(list(c.values())), self.image, self.status])
+        self.widget = w.VBox([w.HBox(list(c.values())), self.image, self.status, self.style])
         self.update()
 
     def numbers(self):
@@ -422,13 +579,26 @@ class SaturationWidget(_FigureWidget):
         self.line_at_z.set_data(k, at_z)
         ax = self.ax_bound
         ax.set_xlim(-0.5, k[-1] + 0.5)
-        ax.set_ylim(*_log_limits(np.concatenate([bound, at_z, [1.0]])))
+        # a factor 3 of headroom on the log axis: markers at the extremes stay inside
+        ax.set_ylim(*_log_limits(np.concatenate([bound, at_z, [1.0]]), pad=3.0))
         ax.set_title(f"after {k[-1]} layers: bound {bound[-1]:.2g}", fontsize=10)
         self.status.value = (
-            "Each sigmoid layer multiplies ‖δ‖ by at most ¼‖W<sup>m</sup>‖₂: below 1 unless "
-            "‖W<sup>m</sup>‖₂ > 4, and weights that large push z into the flat tails of σ."
+            "Each sigmoid layer multiplies ‖δ‖ by at most σ′<sub>max</sub>‖W<sup>m</sup>‖₂: "
+            "below 1 unless ‖W<sup>m</sup>‖₂ > 1/σ′<sub>max</sub>, and weights that large push "
+            "z into the flat tails of σ."
         )
         self.redraw()
+
+    def alt_text(self):
+        """The figure in words, with the numbers currently drawn."""
+        sig, dsig, k, bound, at_z = self.numbers()
+        z, wn = self.controls["z"].value, self.controls["weight_norm"].value
+        return (
+            f"Left: the sigmoid and its slope against z, with a marker at z = {z:.1f}: "
+            f"sigma = {sig:.3f}, slope = {dsig:.4f}. Right, on a log scale: after k = 0 to "
+            f"{k[-1]} layers with weight norm {wn:g}, the bound falls or grows to "
+            f"{bound[-1]:.2g} and the factor with every unit at z to {at_z[-1]:.2g}."
+        )
 
 
 class SymmetryWidget(_FigureWidget):
@@ -443,12 +613,14 @@ class SymmetryWidget(_FigureWidget):
     """
 
     RECORD_EVERY = 10
+    FREEZE_LAYOUT = False  # "hidden units" changes the axis ranges and tick labels
 
     def __init__(self, hidden=4, steps=400):
         import ipywidgets as w
 
         super().__init__(_new_figure(9, 3.8))
         self.steps = steps
+        self.trails, self.heads = {}, {}
         style = {"description_width": "initial"}
         c = self.controls
         c["step"] = w.IntSlider(
@@ -456,9 +628,15 @@ class SymmetryWidget(_FigureWidget):
         )
         c["hidden"] = w.IntSlider(hidden, 2, 8, description="hidden units", style=style)
         self.axes = dict(zip(("zeros", "random"), self.figure.subplots(1, 2), strict=True))
+        for ax in self.axes.values():
+            ax.set_xlabel(r"weight from input $x_1$: $W^1_{j1}$")
+            ax.set_ylabel(r"weight from input $x_2$: $W^1_{j2}$")
+            ax.grid(True, alpha=0.3)
         c["step"].observe(self.update, names="value")
         c["hidden"].observe(self._retrain, names="value")
-        self.widget = w.VBox([w.HBox([c["step"], c["hidden"]]), self.image, self.status])
+        self.widget = w.VBox(
+            [w.HBox([c["step"], c["hidden"]]), self.image, self.status, self.style]
+        )
         self._retrain()
 
     def _retrain(self, change=None):
@@ -469,9 +647,11 @@ class SymmetryWidget(_FigureWidget):
             )
             for init in self.axes
         }
-        self.trails, self.heads = {}, {}
         for init, ax in self.axes.items():
-            ax.clear()
+            # Replace only the lines: clearing the axes would also drop the axis labels
+            # (placed once, on the first render).
+            for line in self.trails.get(init, []) + self.heads.get(init, []):
+                line.remove()
             path = self.paths[init]
             self.trails[init] = [ax.plot([], [], "-", lw=1, color=f"C{j}")[0] for j in range(H)]
             self.heads[init] = [ax.plot([], [], "o", color=f"C{j}")[0] for j in range(H)]
@@ -479,9 +659,6 @@ class SymmetryWidget(_FigureWidget):
             pad = 0.1 * np.maximum(hi - lo, 0.5)
             ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
             ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
-            ax.set_xlabel(r"weight from input $x_1$: $W^1_{j1}$")
-            ax.set_ylabel(r"weight from input $x_2$: $W^1_{j2}$")
-            ax.grid(True, alpha=0.3)
         self.update()
 
     def distinct_units(self, init, t):
@@ -507,3 +684,14 @@ class SymmetryWidget(_FigureWidget):
             "gradient, so they stay one unit; random weights break the symmetry."
         )
         self.redraw()
+
+    def alt_text(self):
+        """The figure in words, with the numbers currently drawn."""
+        t = self.controls["step"].value // self.RECORD_EVERY
+        H = self.paths["zeros"].shape[1]
+        return (
+            f"Paths of the incoming weight vectors of {H} hidden units during "
+            f"{t * self.RECORD_EVERY} gradient steps. Left, from zero weights: "
+            f"{self.distinct_units('zeros', t)} distinct path(s). Right, from random "
+            f"weights: {self.distinct_units('random', t)} distinct paths."
+        )

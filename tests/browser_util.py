@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ANNOUNCEMENTS = "@jupyterlab/apputils-extension:announcements"
+LAB_CONFIG = REPO / "lab-config"
 
 
 def chromium_missing_message():
@@ -73,6 +74,8 @@ def jupyter_lab(root, state_dir, timeout=60):
     state_dir = Path(state_dir)
     env = dict(os.environ)
     env.update(
+        # the student's Lab, as `make lab` starts it (nbgrader's Validate button only)
+        JUPYTER_CONFIG_PATH=str(LAB_CONFIG),
         JUPYTER_CONFIG_DIR=str(state_dir / "config"),
         JUPYTER_RUNTIME_DIR=str(state_dir / "runtime"),
         IPYTHONDIR=str(state_dir / "ipython"),
@@ -244,3 +247,20 @@ def wait_for_new_image(page, img_locator, old, timeout_s=30.0):
             break
         digest = latest
     return digest
+
+
+def change_theme(page, theme):
+    """Switch JupyterLab's theme ("JupyterLab Dark", "JupyterLab Light") and wait for it."""
+    page.evaluate(
+        "(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme
+    )
+    light = "false" if "Dark" in theme else "true"
+    page.wait_for_function(
+        "(light) => document.body.dataset.jpThemeLight === light", arg=light, timeout=30_000
+    )
+    time.sleep(0.5)  # the theme's stylesheet applies after the attribute changes
+
+
+def notebook_dirty(page):
+    """Whether the current notebook is marked modified (unsaved changes)."""
+    return page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty")

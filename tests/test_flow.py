@@ -215,3 +215,25 @@ def test_single_threaded_blas_gives_the_same_products():
     with flow.single_threaded_blas():
         inside = A @ B
     np.testing.assert_allclose(inside, A @ B, rtol=1e-12)
+
+
+@pytest.mark.parametrize("init", ["lecun", "xavier", "he", "normal"])
+def test_init_std_is_the_std_the_weights_are_drawn_with(init):
+    params = flow.build_params(3, 200, 150, 10, init, scale=0.3, seed=1)
+    sigma = flow.init_std(init, 200, 200, scale=0.3)
+    assert params["W2"].std() == pytest.approx(sigma, rel=0.02)
+    assert flow.init_std(init, 150, 200, scale=0.3) == pytest.approx(params["W1"].std(), rel=0.03)
+
+
+def test_init_std_rejects_an_unknown_init():
+    with pytest.raises(ValueError, match="unknown init"):
+        flow.init_std("orthogonal", 4, 4)
+
+
+def test_sgd_loss_curve_reports_progress_every_ten_steps_and_at_the_end():
+    X, Y = flow.make_batch("moons", n=40, seed=0)
+    params = flow.build_params(2, 8, 2, 2, "xavier", seed=0)
+    steps = []
+    losses, _ = flow.sgd_loss_curve(params, X, Y, steps=25, lr=0.1, progress=steps.append)
+    assert steps == [10, 20, 25]
+    assert losses.shape == (26,)

@@ -127,12 +127,16 @@ def test_symmetry_widget_slider_and_unit_count():
     assert len(w.heads["zeros"]) == 5
 
 
-def test_render_png_is_a_png_of_the_figure_size():
+def test_render_png_is_twice_the_size_shown():
     from PIL import Image
 
     e = widgets.SaturationWidget()
     img = Image.open(__import__("io").BytesIO(widgets.render_png(e.figure)))
-    assert img.size == (10 * widgets.DPI, int(3.4 * widgets.DPI))
+    w_in, h_in = e.figure.get_size_inches()
+    assert img.size == (int(w_in * widgets.DPI), int(h_in * widgets.DPI))
+    shown = int(e.image.layout.width.removesuffix("px"))
+    assert shown == round(w_in * widgets.DISPLAY_DPI) and img.size[0] == 2 * shown
+    assert e.image.layout.max_width == "100%"
 
 
 @pytest.mark.filterwarnings("error")
@@ -145,3 +149,146 @@ def test_exploding_and_vanishing_extremes_draw_without_warnings(activation, scal
     e.controls["train"].click()
     assert e.png.startswith(PNG)
     assert np.all(e.flow.delta_norms >= 0)
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (2.302585, "2.3026"),
+        (314787203714409524363264.0, "3.15e+23"),
+        (0.0, "0.0000"),
+        (1.5e-7, "1.5e-07"),
+        (float("inf"), "inf"),
+    ],
+)
+def test_format_number_keeps_huge_and_tiny_numbers_short(value, text):
+    assert widgets.format_number(value) == text
+
+
+def test_status_line_prints_an_exploding_loss_in_scientific_notation():
+    e = widgets.GradientFlowExplorer(depth=30, width=64, activation="relu", init="normal",
+                                     scale=10.0, steps=5)  # fmt: skip
+    assert e.flow.J > 1e4
+    assert f"J = {widgets.format_number(e.flow.J)}" in e.status.value
+    assert "e+" in e.status.value.split("J = ")[1].split()[0]
+
+
+def _all_texts(fig):
+    texts = [t for ax in fig.axes for t in (ax.texts + [ax.title, ax.xaxis.label, ax.yaxis.label])]
+    for legend in fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]:
+        texts += legend.get_texts()
+    for ax in fig.axes:
+        texts += ax.get_xticklabels() + ax.get_yticklabels()
+    return [t for t in texts if t.get_text()]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: widgets.GradientFlowExplorer(depth=4, width=16, batch=64, steps=5),
+    lambda: widgets.SaturationWidget(),
+    lambda: widgets.SymmetryWidget(hidden=3, steps=50),
+], ids=["explorer", "saturation", "symmetry"])  # fmt: skip
+def test_no_text_smaller_than_9_points_and_alt_text_on_every_figure(make):
+    w = make()
+    small = [(t.get_text(), t.get_fontsize()) for t in _all_texts(w.figure) if t.get_fontsize() < 9]
+    assert not small
+    assert len(w.image.tooltip) > 60 and w.image.tooltip == w.alt_text()
+    # ipywidgets' front end reads `description` of a widget with a tooltip: without it the
+    # image's view fails to render ("Cannot read properties of undefined")
+    assert w.image.description == "" and "description" in w.image.keys
+    assert "course-figure" in w.image._dom_classes
+    assert widgets.DARK_THEME_CSS in [c.value for c in w.widget.children if hasattr(c, "value")]
+
+
+def test_explorer_legend_sits_below_the_axes_not_on_the_data(explorer):
+    assert explorer.ax_norm.get_legend() is None
+    (legend,) = explorer.figure.legends
+    fig_box = explorer.figure.bbox
+    legend_box = legend.get_window_extent()
+    axes_box = explorer.ax_norm.get_window_extent()
+    assert legend_box.y1 <= axes_box.y0 and legend_box.y0 >= fig_box.y0
+
+
+def test_layer_axes_have_integer_ticks_at_depth_2():
+    e = widgets.GradientFlowExplorer(depth=2, width=8, batch=32, steps=5)
+    e.figure.canvas.draw()
+    for ax in (e.ax_norm, e.ax_z):
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_disabled_scale_slider_shows_the_sigma_the_init_uses():
+    e = widgets.GradientFlowExplorer(depth=3, width=64, init="lecun", scale=2.0, batch=32,
+                                     steps=5)  # fmt: skip
+    scale = e.controls["scale"]
+    assert scale.disabled and scale.value == pytest.approx(1 / 8)
+    e.controls["init"].value = "he"
+    assert scale.disabled and scale.value == pytest.approx((2 / 64) ** 0.5)
+    e.controls["init"].value = "normal"
+    assert not scale.disabled and scale.value == pytest.approx(2.0)  # the student's own value
+    scale.value = 0.5
+    e.controls["init"].value = "xavier"
+    e.controls["init"].value = "normal"
+    assert scale.value == pytest.approx(0.5)
+    np.testing.assert_allclose(e.flow.W_norms[1], np.linalg.norm(flow_params(e)["W2"]), rtol=1e-12)
+
+
+def flow_params(e):
+    s = e.settings()
+    return e._params(s)[0]
+
+
+def test_train_shows_that_it_runs_and_resets_afterwards(monkeypatch):
+    from course import flow
+
+    e = widgets.GradientFlowExplorer(depth=2, width=8, batch=32, steps=20)
+    seen = []
+    real = flow.sgd_loss_curve
+
+    def spy(*args, progress=None, **kwargs):
+        def record(step):
+            progress(step)
+            b = e.controls["train"]
+            seen.append((step, b.disabled, b.description, e.progress.value,
+                         e.progress.layout.display))  # fmt: skip
+
+        return real(*args, progress=record, **kwargs)
+
+    monkeypatch.setattr(flow, "sgd_loss_curve", spy)
+    e.controls["train"].click()
+    assert seen[0] == (10, True, "training…", 10, None)
+    assert seen[-1][0] == 20
+    b = e.controls["train"]
+    assert not b.disabled and b.description == "train 20 SGD steps"
+    assert e.progress.layout.display == "none"
+
+
+def test_loss_panel_range_resets_when_the_network_changes():
+    e = widgets.GradientFlowExplorer(depth=2, width=8, batch=32, steps=20, init="normal",
+                                     scale=3.0)  # fmt: skip
+    e.controls["train"].click()
+    assert e.ax_loss.get_ylim() != (0.0, 3.0)
+    e.controls["width"].value = 12
+    assert e.ax_loss.get_ylim() == (0.0, 3.0)
+    assert e.ax_loss.get_xlim() == (0.0, 20.0)
+    assert e.losses is None and "empty until train" in e.alt_text()
+
+
+def test_symmetry_widget_keeps_its_axis_labels_when_hidden_units_change():
+    w = widgets.SymmetryWidget(hidden=3, steps=50)
+    w.controls["hidden"].value = 6
+    for ax in w.axes.values():
+        assert "W^1_{j1}" in ax.get_xlabel() and "W^1_{j2}" in ax.get_ylabel()
+        assert len(ax.lines) == 2 * 6  # the old units' lines are gone
+    w.figure.canvas.draw()
+    for ax in w.axes.values():  # the labels are inside the figure, clear of the tick labels
+        label = ax.yaxis.label.get_window_extent()
+        ticks = [t.get_window_extent() for t in ax.get_yticklabels() if t.get_text()]
+        assert label.x0 >= 0 and all(label.x1 <= t.x0 for t in ticks)
+
+
+@pytest.mark.parametrize("weight_norm", [0.25, 1.0, 8.0])
+def test_saturation_bound_curve_is_inside_the_axes(weight_norm):
+    s = widgets.SaturationWidget(weight_norm=weight_norm, depth=30)
+    _, _, _, bound, at_z = s.numbers()
+    lo, hi = s.ax_bound.get_ylim()
+    assert lo < min(bound.min(), at_z.min()) and max(bound.max(), at_z.max()) * 2 < hi
