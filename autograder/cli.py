@@ -60,11 +60,25 @@ def cmd_release(args):
     return 0
 
 
+def _roster(args):
+    from .roster import Roster
+
+    return Roster.read(args.roster) if getattr(args, "roster", None) else None
+
+
 def cmd_collect(args):
     from .collect import collect
 
     course = _course(args)
-    report = collect(course, args.assignment, args.path, pattern=args.pattern)
+    report = collect(
+        course,
+        args.assignment,
+        args.path,
+        pattern=args.pattern,
+        tz=args.tz,
+        layout=args.layout,
+        roster=_roster(args),
+    )
     for line in report.lines():
         print(line)
     return 0
@@ -186,18 +200,28 @@ def build_parser():
         "import submissions (a folder <student>/<notebook>.ipynb or an LMS zip) into submitted/",
         r"""
         backprop-grade collect 01-chain-rule downloads/01/         # <student>/<nb>.ipynb
-        backprop-grade collect 01-chain-rule submissions.zip       # Canvas-style names
-        backprop-grade collect 01-chain-rule moodle.zip \
-            --pattern '^(?P<student>[^_/]+)_\d+_assignsubmission_file_/(?P<notebook>.+)\.ipynb$'
+        backprop-grade collect 01-chain-rule submissions.zip       # Canvas, Moodle, ...
+        backprop-grade collect 01-chain-rule canvas.zip --roster roster.csv --tz Europe/Berlin
+        backprop-grade collect 01-chain-rule odd.zip \
+            --pattern '^(?P<student>[^_/]+)_\d+_(?P<notebook>.+)\.ipynb$'
         """,
         cmd_collect,
     )
     p.add_argument("assignment", metavar="ASSIGNMENT")
     p.add_argument("path", metavar="PATH", help="a folder or a .zip file")
     p.add_argument(
-        "--pattern",
-        help="regex for zip member names with groups 'student' and optionally 'notebook'",
+        "--layout",
+        choices=["folders", "canvas", "moodle", "blackboard", "gradescope"],
+        help="the download's layout (default: recognised from the file names)",
     )
+    p.add_argument(
+        "--pattern",
+        help="regex for file names with groups 'student' and optionally 'notebook'",
+    )
+    p.add_argument(
+        "--tz", help="IANA time zone of zip times, e.g. Europe/Berlin (default: the machine's)"
+    )
+    p.add_argument("--roster", help="roster CSV (id, name, email, sis_id, section, lms_id)")
 
     p = add(
         "grade",
@@ -291,7 +315,23 @@ def build_parser():
     return parser
 
 
+def _utf8_everywhere(argv):
+    """Under a C/POSIX locale with UTF-8 mode off, re-run in UTF-8 mode (names of
+    students and files are UTF-8); console output never fails on a character."""
+    import codecs
+
+    if argv is None and not sys.flags.utf8_mode:
+        if codecs.lookup(sys.getfilesystemencoding()).name == "ascii":
+            os.execv(
+                sys.executable, [sys.executable, "-X", "utf8", "-m", "autograder", *sys.argv[1:]]
+            )
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv=None):
+    _utf8_everywhere(argv)
     args = build_parser().parse_args(argv)
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     return args.func(args)

@@ -1,14 +1,13 @@
-"""Fast tests of the autograder's parts that need no kernel: collect, integrity checks,
+"""Fast tests of the autograder's parts that need no kernel: integrity checks,
 feedback rendering, progress, the CLI's help."""
 
 import io
 import json
-import zipfile
 
 import nbformat
 import pytest
 
-from autograder import cli, collect, feedback, fixture, integrity
+from autograder import cli, feedback, fixture, integrity
 from autograder.course_config import Course
 from autograder.progress import Progress
 
@@ -21,63 +20,6 @@ def course(tmp_path):
 
 def _nb_bytes():
     return nbformat.writes(fixture.fixture_notebook()).encode()
-
-
-def test_collect_folder_reports_unknown_unreadable_and_missing(course, tmp_path):
-    src = tmp_path / "in"
-    (src / "alice").mkdir(parents=True)
-    (src / "alice" / "fixture.ipynb").write_bytes(_nb_bytes())
-    (src / "bob" / "00-fixture").mkdir(parents=True)  # <student>/<assignment>/<nb> works too
-    (src / "bob" / "00-fixture" / "fixture.ipynb").write_bytes(_nb_bytes())
-    (src / "carol").mkdir()
-    (src / "carol" / "fixture.ipynb").write_bytes(b'{"cells": [')
-    (src / "dave").mkdir()
-    (src / "dave" / "Untitled.ipynb").write_bytes(_nb_bytes())
-    (src / "stray.txt").write_text("?")
-
-    rep = collect.collect(course, fixture.ASSIGNMENT, src)
-    assert rep.students == ["alice", "bob", "carol"]
-    assert [u[0] for u in rep.unknown] == ["dave/Untitled.ipynb", "stray.txt"]
-    assert [(s, why.startswith("not valid JSON")) for s, _, _, why in rep.unreadable] == [
-        ("carol", True)
-    ]
-    text = "\n".join(rep.lines())
-    assert "no notebook: dave" in text
-    # dave gets an (empty) submission folder so that grading names him "missing notebook"
-    assert (course.submitted / "dave" / fixture.ASSIGNMENT).is_dir()
-    assert (course.submitted / "carol" / fixture.ASSIGNMENT / "fixture.ipynb").exists()
-    assert (course.submitted / "alice" / fixture.ASSIGNMENT / "timestamp.txt").exists()
-
-
-def test_collect_zip_newest_duplicate_wins_and_pattern_is_configurable(course, tmp_path):
-    z = tmp_path / "lms.zip"
-    old = nbformat.v4.new_notebook()
-    with zipfile.ZipFile(z, "w") as zf:
-        zf.writestr(zipfile.ZipInfo("alice_123_fixture.ipynb", (2026, 11, 2, 9, 0, 0)), _nb_bytes())
-        zf.writestr(
-            zipfile.ZipInfo("alice_late_123_fixture-1.ipynb", (2026, 11, 1, 9, 0, 0)),
-            nbformat.writes(old),
-        )
-        zf.writestr(zipfile.ZipInfo("readme.txt", (2026, 11, 1, 9, 0, 0)), "x")
-    rep = collect.collect(course, fixture.ASSIGNMENT, z)
-    assert rep.students == ["alice"]
-    (dup,) = rep.duplicates
-    assert dup[2] == "alice_123_fixture.ipynb" and dup[3] == ["alice_late_123_fixture-1.ipynb"]
-    kept = nbformat.read(course.submitted / "alice" / fixture.ASSIGNMENT / "fixture.ipynb", 4)
-    assert len(kept.cells) == len(fixture.fixture_notebook().cells)
-    assert rep.unknown == [("readme.txt", "file name does not match the pattern")]
-
-    z2 = tmp_path / "moodle.zip"
-    with zipfile.ZipFile(z2, "w") as zf:
-        zf.writestr("Bob Smith_991_assignsubmission_file_/fixture.ipynb", _nb_bytes())
-    rep = collect.collect(
-        course,
-        fixture.ASSIGNMENT,
-        z2,
-        pattern=r"^(?P<student>[^/]+?)_\d+_assignsubmission_file_/(?P<notebook>.+)\.ipynb$",
-    )
-    assert rep.students == ["Bob Smith"]
-    assert "Bob Smith" in rep.replaced or rep.replaced == []
 
 
 def test_structure_flags_name_edited_and_deleted_test_cells():
