@@ -19,3 +19,36 @@ c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 # Test cells a student deleted are put back before grading.
 c.OverwriteCells.add_missing_cells = True
+
+# -- After grading: late penalties, feedback, formgrader ---------------------------------
+# (the `autograder` package is the course's own: installed with it, see pyproject.toml)
+import nbgrader  # noqa: E402
+from nbgrader.converters import Autograde  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from autograder.feedback import TEMPLATES, CourseFeedback, FeedbackExporter  # noqa: E402
+from autograder.nbgrader_hooks import OpenTestComments  # noqa: E402
+
+# Due dates live in the gradebook (`backprop-grade release --due`); a late notebook loses
+# 10 % of its score per started day after it (nbgrader's AssignLatePenalties step).
+c.AssignLatePenalties.plugin_class = "autograder.late.PercentPerDay"
+c.PercentPerDay.percent = 10.0
+
+# nbgrader's own autograde steps, plus a comment row on every test cell for formgrader.
+c.Autograde.autograde_preprocessors = [
+    *Autograde.class_traits()["autograde_preprocessors"].default(),
+    OpenTestComments,
+]
+
+# One feedback path: formgrader's "Generate Feedback", `nbgrader generate_feedback` and
+# `backprop-grade feedback` all write the course's pages (no hidden tests, math as
+# MathML, no script) with the gradebook's scores, comments and late penalties.
+c.GenerateFeedback.preprocessors = [GetGrades, CourseFeedback]
+c.GenerateFeedback.exporter_class = FeedbackExporter
+
+# formgrader's grading page, with a comment box on test cells too.
+c.HTMLExporter.template_name = "backprop_formgrade"
+FORMGRADER_TEMPLATES = os.path.join(
+    os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"
+)
+c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), FORMGRADER_TEMPLATES]

@@ -31,6 +31,14 @@ def _is_repo(course):
     return Path(course.root).resolve() == REPO
 
 
+def _set_due_dates(course, args, ids):
+    from .late import due_dates, set_due
+
+    for a, when in sorted(due_dates(args.due, ids, args.tz).items()):
+        utc = set_due(course, a, when)
+        print(f"due: {a} {when:%Y-%m-%d %H:%M %Z} ({utc:%Y-%m-%d %H:%M} UTC) in the gradebook")
+
+
 def cmd_release(args):
     from .course_config import Course
 
@@ -41,6 +49,7 @@ def cmd_release(args):
         if not args.check:
             written = release.generate(args.assignments or None)
             print("generated notebooks/ for: " + ", ".join(written))
+            _set_due_dates(course, args, written)
         problems = release.check(args.assignments or None)
         for p in problems:
             print("out of sync: " + p, file=sys.stderr)
@@ -57,6 +66,7 @@ def cmd_release(args):
     for a in ids:
         generate_release(course, a)
     print("generated the release for: " + ", ".join(ids))
+    _set_due_dates(course, args, ids)
     return 0
 
 
@@ -189,11 +199,20 @@ def build_parser():
         backprop-grade release                  # all assignments
         backprop-grade release 01-chain-rule
         backprop-grade release --check          # only check notebooks/ is in sync (CI)
+        backprop-grade release 01-chain-rule --due "2026-12-01 23:59" --tz Europe/Berlin
+        backprop-grade release --due 01-chain-rule=2026-12-01T23:59 --due 02-sigmoid-network=2026-12-08T23:59
         """,
         cmd_release,
     )
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
     p.add_argument("--check", action="store_true", help="only check that notebooks/ is in sync")
+    p.add_argument(
+        "--due",
+        action="append",
+        metavar="[ASSIGNMENT=]WHEN",
+        help="due date into nbgrader's gradebook (late penalties), e.g. '2026-12-01 23:59'",
+    )
+    p.add_argument("--tz", help="IANA time zone of --due (default: the machine's)")
 
     p = add(
         "collect",
