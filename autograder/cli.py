@@ -130,8 +130,13 @@ def cmd_export(args):
     from .export import export_csv
 
     course = _course(args)
-    path, n = export_csv(course, args.assignment, args.output)
-    print(f"wrote {n} rows to {path}")
+    path, n = export_csv(course, args.assignment, args.output, fmt=args.format, roster=args.roster)
+    if args.format in ("canvas", "moodle") and not args.roster:
+        print(
+            f"note: no --roster: the {args.format} file names students by their ids only",
+            file=sys.stderr,
+        )
+    print(f"wrote {n} rows ({args.format}) to {path}")
     return 0
 
 
@@ -283,15 +288,27 @@ def build_parser():
 
     p = add(
         "export",
-        "grades as CSV: one row per student and assignment, plus per-question scores",
+        "grades as CSV for the instructor or an LMS gradebook import (raw score, late "
+        "penalty, final score)",
         """
         backprop-grade export                       # every assignment -> grades.csv
         backprop-grade export 01-chain-rule -o 01.csv
+        backprop-grade export --format canvas --roster roster.csv -o canvas.csv
+        backprop-grade export --format moodle --roster roster.csv
+        backprop-grade export --format long         # one row per student and question
         """,
         cmd_export,
     )
     p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
-    p.add_argument("-o", "--output", help="CSV file (default: <root>/grades.csv)")
+    p.add_argument("-o", "--output", help="CSV file (default: <root>/grades[-FORMAT].csv)")
+    p.add_argument(
+        "--format",
+        choices=["summary", "wide", "long", "canvas", "moodle"],
+        default="summary",
+        help="summary: a row per student and assignment; wide: a row per student; "
+        "long: a row per student and question; canvas / moodle: their gradebook imports",
+    )
+    p.add_argument("--roster", help="roster CSV (id, name, email, sis_id, section, lms_id)")
 
     p = add(
         "report",
