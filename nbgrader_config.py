@@ -48,6 +48,7 @@ c.GenerateFeedback.exporter_class = FeedbackExporter
 
 # formgrader's grading page, with a comment box on test cells too.
 c.HTMLExporter.template_name = "backprop_formgrade"
+c.HTMLExporter.template_file = "test_comments.html.j2"
 FORMGRADER_TEMPLATES = os.path.join(
     os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"
 )

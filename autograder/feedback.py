@@ -126,6 +126,7 @@ class FeedbackExporter(HTMLExporter):
         if config is not None:
             c.merge(config)
         c.FeedbackExporter.template_name = "backprop_feedback"
+        c.FeedbackExporter.template_file = "index.html.j2"
         c.FeedbackExporter.extra_template_basedirs = [str(TEMPLATES)]
         c.FeedbackExporter.exclude_anchor_links = True
         super().__init__(config=c, **kw)
