@@ -130,6 +130,7 @@ def cmd_export(args):
     from .export import export_csv
 
     course = _course(args)
+    _sync_flags(course, args.assignment)
     path, n = export_csv(course, args.assignment, args.output, fmt=args.format, roster=args.roster)
     if args.format in ("canvas", "moodle") and not args.roster:
         print(
@@ -140,10 +141,20 @@ def cmd_export(args):
     return 0
 
 
+def _sync_flags(course, assignment):
+    """Flagged submissions marked where formgrader shows them ("Flagged?")."""
+    from .nbgrader_hooks import sync_flags
+
+    ids = [assignment] if assignment else sorted(p.name for p in course.records.glob("*/"))
+    for a in ids:
+        sync_flags(course, a)
+
+
 def cmd_report(args):
     from .report import write_report
 
     course = _course(args)
+    _sync_flags(course, args.assignment)
     path = write_report(course, args.assignment, args.output)
     print(f"report: {path}")
     return 0
@@ -163,6 +174,114 @@ def cmd_demo(args):
     from .demo import run_demo
 
     return run_demo(args.workdir, jobs=args.jobs, assignments=args.assignments or None)
+
+
+def _release_parser(add):
+    p = add(
+        "release",
+        "generate the student release (notebooks/) from solutions/ and check it",
+        """
+        backprop-grade release                  # all assignments
+        backprop-grade release 01-chain-rule
+        backprop-grade release --check          # only check notebooks/ is in sync (CI)
+        backprop-grade release 01-chain-rule --due "2026-12-01 23:59" --tz Europe/Berlin
+        backprop-grade release --due 01-chain-rule=2026-12-01T23:59 --due 02-sigmoid-network=2026-12-08T23:59
+        """,
+        cmd_release,
+    )
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--check", action="store_true", help="only check that notebooks/ is in sync")
+    p.add_argument(
+        "--due",
+        action="append",
+        metavar="[ASSIGNMENT=]WHEN",
+        help="due date into nbgrader's gradebook (late penalties), e.g. '2026-12-01 23:59'",
+    )
+    p.add_argument("--tz", help="IANA time zone of --due (default: the machine's)")
+
+
+def _collect_parser(add):
+    p = add(
+        "collect",
+        "import submissions (a folder <student>/<notebook>.ipynb or an LMS zip) into submitted/",
+        r"""
+        backprop-grade collect 01-chain-rule downloads/01/         # <student>/<nb>.ipynb
+        backprop-grade collect 01-chain-rule submissions.zip       # Canvas, Moodle, ...
+        backprop-grade collect 01-chain-rule canvas.zip --roster roster.csv --tz Europe/Berlin
+        backprop-grade collect 01-chain-rule odd.zip \
+            --pattern '^(?P<student>[^_/]+)_\d+_(?P<notebook>.+)\.ipynb$'
+        """,
+        cmd_collect,
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("path", metavar="PATH", help="a folder or a .zip file")
+    p.add_argument(
+        "--layout",
+        choices=["folders", "canvas", "moodle", "blackboard", "gradescope"],
+        help="the download's layout (default: recognised from the file names)",
+    )
+    p.add_argument(
+        "--pattern",
+        help="regex for file names with groups 'student' and optionally 'notebook'",
+    )
+    p.add_argument(
+        "--tz", help="IANA time zone of zip times, e.g. Europe/Berlin (default: the machine's)"
+    )
+    p.add_argument("--roster", help="roster CSV (id, name, email, sis_id, section, lms_id)")
+
+
+def _feedback_parser(add):
+    p = add(
+        "feedback",
+        "per-student HTML feedback: points and diagnosis per test, hidden tests never shown",
+        """
+        backprop-grade feedback 01-chain-rule
+        backprop-grade feedback 01-chain-rule --student s01
+        """,
+        cmd_feedback,
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--student", action="append")
+
+
+def _export_parser(add):
+    p = add(
+        "export",
+        "grades as CSV for the instructor or an LMS gradebook import (raw score, late "
+        "penalty, final score)",
+        """
+        backprop-grade export                       # every assignment -> grades.csv
+        backprop-grade export 01-chain-rule -o 01.csv
+        backprop-grade export --format canvas --roster roster.csv -o canvas.csv
+        backprop-grade export --format moodle --roster roster.csv
+        backprop-grade export --format long         # one row per student and question
+        """,
+        cmd_export,
+    )
+    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
+    p.add_argument("-o", "--output", help="CSV file (default: <root>/grades[-FORMAT].csv)")
+    p.add_argument(
+        "--format",
+        choices=["summary", "wide", "long", "canvas", "moodle"],
+        default="summary",
+        help="summary: a row per student and assignment; wide: a row per student; "
+        "long: a row per student and question; canvas / moodle: their gradebook imports",
+    )
+    p.add_argument("--roster", help="roster CSV (id, name, email, sis_id, section, lms_id)")
+
+
+def _report_parser(add):
+    p = add(
+        "report",
+        "HTML report: score distributions, hard questions, frequent bugs, run times, failures",
+        """
+        backprop-grade report                       # all assignments -> reports/report.html
+        backprop-grade report 03-softmax-layer -o softmax.html
+        """,
+        cmd_report,
+    )
+    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
+    p.add_argument("-o", "--output", help="HTML file (default: <root>/reports/report.html)")
 
 
 def build_parser():
@@ -197,56 +316,8 @@ def build_parser():
         p.set_defaults(func=func)
         return p
 
-    p = add(
-        "release",
-        "generate the student release (notebooks/) from solutions/ and check it",
-        """
-        backprop-grade release                  # all assignments
-        backprop-grade release 01-chain-rule
-        backprop-grade release --check          # only check notebooks/ is in sync (CI)
-        backprop-grade release 01-chain-rule --due "2026-12-01 23:59" --tz Europe/Berlin
-        backprop-grade release --due 01-chain-rule=2026-12-01T23:59 --due 02-sigmoid-network=2026-12-08T23:59
-        """,
-        cmd_release,
-    )
-    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
-    p.add_argument("--check", action="store_true", help="only check that notebooks/ is in sync")
-    p.add_argument(
-        "--due",
-        action="append",
-        metavar="[ASSIGNMENT=]WHEN",
-        help="due date into nbgrader's gradebook (late penalties), e.g. '2026-12-01 23:59'",
-    )
-    p.add_argument("--tz", help="IANA time zone of --due (default: the machine's)")
-
-    p = add(
-        "collect",
-        "import submissions (a folder <student>/<notebook>.ipynb or an LMS zip) into submitted/",
-        r"""
-        backprop-grade collect 01-chain-rule downloads/01/         # <student>/<nb>.ipynb
-        backprop-grade collect 01-chain-rule submissions.zip       # Canvas, Moodle, ...
-        backprop-grade collect 01-chain-rule canvas.zip --roster roster.csv --tz Europe/Berlin
-        backprop-grade collect 01-chain-rule odd.zip \
-            --pattern '^(?P<student>[^_/]+)_\d+_(?P<notebook>.+)\.ipynb$'
-        """,
-        cmd_collect,
-    )
-    p.add_argument("assignment", metavar="ASSIGNMENT")
-    p.add_argument("path", metavar="PATH", help="a folder or a .zip file")
-    p.add_argument(
-        "--layout",
-        choices=["folders", "canvas", "moodle", "blackboard", "gradescope"],
-        help="the download's layout (default: recognised from the file names)",
-    )
-    p.add_argument(
-        "--pattern",
-        help="regex for file names with groups 'student' and optionally 'notebook'",
-    )
-    p.add_argument(
-        "--tz", help="IANA time zone of zip times, e.g. Europe/Berlin (default: the machine's)"
-    )
-    p.add_argument("--roster", help="roster CSV (id, name, email, sis_id, section, lms_id)")
-
+    _release_parser(add)
+    _collect_parser(add)
     p = add(
         "grade",
         "autograde submissions in parallel, each in a fresh limited kernel; results go "
@@ -274,54 +345,9 @@ def build_parser():
     )
     p.add_argument("--strict", action="store_true", help="exit with status 3 on any failure")
 
-    p = add(
-        "feedback",
-        "per-student HTML feedback: points and diagnosis per test, hidden tests never shown",
-        """
-        backprop-grade feedback 01-chain-rule
-        backprop-grade feedback 01-chain-rule --student s01
-        """,
-        cmd_feedback,
-    )
-    p.add_argument("assignment", metavar="ASSIGNMENT")
-    p.add_argument("--student", action="append")
-
-    p = add(
-        "export",
-        "grades as CSV for the instructor or an LMS gradebook import (raw score, late "
-        "penalty, final score)",
-        """
-        backprop-grade export                       # every assignment -> grades.csv
-        backprop-grade export 01-chain-rule -o 01.csv
-        backprop-grade export --format canvas --roster roster.csv -o canvas.csv
-        backprop-grade export --format moodle --roster roster.csv
-        backprop-grade export --format long         # one row per student and question
-        """,
-        cmd_export,
-    )
-    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
-    p.add_argument("-o", "--output", help="CSV file (default: <root>/grades[-FORMAT].csv)")
-    p.add_argument(
-        "--format",
-        choices=["summary", "wide", "long", "canvas", "moodle"],
-        default="summary",
-        help="summary: a row per student and assignment; wide: a row per student; "
-        "long: a row per student and question; canvas / moodle: their gradebook imports",
-    )
-    p.add_argument("--roster", help="roster CSV (id, name, email, sis_id, section, lms_id)")
-
-    p = add(
-        "report",
-        "HTML report: score distributions, hard questions, frequent bugs, run times, failures",
-        """
-        backprop-grade report                       # all assignments -> reports/report.html
-        backprop-grade report 03-softmax-layer -o softmax.html
-        """,
-        cmd_report,
-    )
-    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
-    p.add_argument("-o", "--output", help="HTML file (default: <root>/reports/report.html)")
-
+    _feedback_parser(add)
+    _export_parser(add)
+    _report_parser(add)
     p = add(
         "samples",
         "generate a sample class (correct, buggy, blank, hostile submissions) from solutions/",

@@ -34,6 +34,7 @@ import stat
 import struct
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -340,8 +341,9 @@ def _candidates(files, layout, notebooks, roster, tz, report):
         when = aware(when, tz) if when is not None else e.mtime
         try:
             data = e.read()
-        except OSError as exc:
-            report.refused.append((e.name, f"could not be read ({exc})"))
+        except (OSError, EOFError, RuntimeError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+            # a damaged or encrypted member: named, and the others still collected
+            report.refused.append((e.name, f"could not be read ({type(exc).__name__}: {exc})"))
             continue
         refuse, _ = check_json(data)
         if refuse:

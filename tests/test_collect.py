@@ -324,3 +324,21 @@ def test_timestamp_is_what_nbgrader_reads(course, tmp_path):
     collect.collect(course, A, z, tz="Asia/Tokyo")
     stamp = (course.submitted / "ann" / A / "timestamp.txt").read_text()
     assert parse_utc(stamp) == dt.datetime(2026, 1, 5, 3, 0, 0)
+
+
+def test_a_damaged_member_is_refused_and_the_others_collected(course, tmp_path):
+    z = _zip(
+        tmp_path / "d.zip",
+        [
+            ("ann_1_2_fixture.ipynb", _nb("ann"), T1),
+            ("bob_1_2_fixture.ipynb", _nb("bob-MARK"), T1),
+            ("cyd_1_2_fixture.ipynb", _nb("cyd"), T1),
+        ],
+    )
+    data = bytearray(z.read_bytes())
+    i = data.find(b"bob-MARK")
+    data[i : i + 8] = b"XXXXXXXX"  # the stored bytes no longer match their CRC
+    z.write_bytes(bytes(data))
+    rep = collect.collect(course, A, z)
+    assert dict(rep.refused)["bob_1_2_fixture.ipynb"].startswith("could not be read (BadZipFile")
+    assert rep.students == ["ann", "cyd"]
