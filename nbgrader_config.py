@@ -20,20 +20,47 @@ c.Execute.interrupt_on_timeout = True
 # Test cells a student deleted are put back before grading.
 c.OverwriteCells.add_missing_cells = True
 
+# -- Grading: repairs before nbgrader's sanitizing, stderr that costs nothing --------------
 # Submissions as students really send them (split or pasted cells, stripped metadata,
 # nbformat 4.0-4.5) are repaired before nbgrader's own sanitizing, and stderr of a test
 # cell (a warning, a progress bar) is moved to stdout so that it costs no points.
 # nbgrader's own preprocessor lists, extended: the same converter serves
 # `nbgrader autograde`, formgrader and `backprop-grade grade`.
+# (the `autograder` package is the course's own: installed with it, see pyproject.toml)
+import nbgrader  # noqa: E402
 from nbgrader.converters import Autograde  # noqa: E402
-from nbgrader.preprocessors import Execute  # noqa: E402
+from nbgrader.preprocessors import Execute, GetGrades  # noqa: E402
 
+from autograder.feedback import TEMPLATES, CourseFeedback, FeedbackExporter  # noqa: E402
+from autograder.nbgrader_hooks import OpenTestComments  # noqa: E402
 from autograder.repair import RepairStructure, StderrToStdout  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [
     RepairStructure,
     *Autograde.sanitize_preprocessors.default(),
 ]
+# nbgrader's own autograde steps, stderr of test cells moved to stdout after Execute,
+# and a comment row on every test cell for formgrader.
 _autograde = list(Autograde.autograde_preprocessors.default())
 _autograde.insert(_autograde.index(Execute) + 1, StderrToStdout)
-c.Autograde.autograde_preprocessors = _autograde
+c.Autograde.autograde_preprocessors = [*_autograde, OpenTestComments]
+
+# -- After grading: late penalties, feedback, formgrader ---------------------------------
+# Due dates live in the gradebook (`backprop-grade release --due`); a late notebook loses
+# 10 % of its score per started day after it (nbgrader's AssignLatePenalties step).
+c.AssignLatePenalties.plugin_class = "autograder.late.PercentPerDay"
+c.PercentPerDay.percent = 10.0
+
+# One feedback path: formgrader's "Generate Feedback", `nbgrader generate_feedback` and
+# `backprop-grade feedback` all write the course's pages (no hidden tests, math as
+# MathML, no script) with the gradebook's scores, comments and late penalties.
+c.GenerateFeedback.preprocessors = [GetGrades, CourseFeedback]
+c.GenerateFeedback.exporter_class = FeedbackExporter
+
+# formgrader's grading page, with a comment box on test cells too.
+c.HTMLExporter.template_name = "backprop_formgrade"
+c.HTMLExporter.template_file = "test_comments.html.j2"
+FORMGRADER_TEMPLATES = os.path.join(
+    os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"
+)
+c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), FORMGRADER_TEMPLATES]

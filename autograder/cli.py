@@ -31,6 +31,14 @@ def _is_repo(course):
     return Path(course.root).resolve() == REPO
 
 
+def _set_due_dates(course, args, ids):
+    from .late import due_dates, set_due
+
+    for a, when in sorted(due_dates(args.due, ids, args.tz).items()):
+        utc = set_due(course, a, when)
+        print(f"due: {a} {when:%Y-%m-%d %H:%M %Z} ({utc:%Y-%m-%d %H:%M} UTC) in the gradebook")
+
+
 def cmd_release(args):
     from .course_config import Course
 
@@ -41,6 +49,7 @@ def cmd_release(args):
         if not args.check:
             written = release.generate(args.assignments or None)
             print("generated notebooks/ for: " + ", ".join(written))
+            _set_due_dates(course, args, written)
         problems = release.check(args.assignments or None)
         for p in problems:
             print("out of sync: " + p, file=sys.stderr)
@@ -57,14 +66,29 @@ def cmd_release(args):
     for a in ids:
         generate_release(course, a)
     print("generated the release for: " + ", ".join(ids))
+    _set_due_dates(course, args, ids)
     return 0
+
+
+def _roster(args):
+    from .roster import Roster
+
+    return Roster.read(args.roster) if getattr(args, "roster", None) else None
 
 
 def cmd_collect(args):
     from .collect import collect
 
     course = _course(args)
-    report = collect(course, args.assignment, args.path, pattern=args.pattern)
+    report = collect(
+        course,
+        args.assignment,
+        args.path,
+        pattern=args.pattern,
+        tz=args.tz,
+        layout=args.layout,
+        roster=_roster(args),
+    )
     for line in report.lines():
         print(line)
     return 0
@@ -110,18 +134,174 @@ def cmd_export(args):
     from .export import export_csv
 
     course = _course(args)
-    path, n = export_csv(course, args.assignment, args.output)
-    print(f"wrote {n} rows to {path}")
+    _sync_flags(course, args.assignment)
+    path, n = export_csv(course, args.assignment, args.output, fmt=args.format, roster=args.roster)
+    if args.format in ("canvas", "moodle") and not args.roster:
+        print(
+            f"note: no --roster: the {args.format} file names students by their ids only",
+            file=sys.stderr,
+        )
+    print(f"wrote {n} rows ({args.format}) to {path}")
     return 0
+
+
+def _sync_flags(course, assignment):
+    """Flagged submissions marked where formgrader shows them ("Flagged?")."""
+    from .nbgrader_hooks import sync_flags
+
+    ids = [assignment] if assignment else sorted(p.name for p in course.records.glob("*/"))
+    for a in ids:
+        sync_flags(course, a)
 
 
 def cmd_report(args):
     from .report import write_report
 
     course = _course(args)
+    _sync_flags(course, args.assignment)
     path = write_report(course, args.assignment, args.output)
     print(f"report: {path}")
     return 0
+
+
+def _release_parser(add):
+    p = add(
+        "release",
+        "generate the student release (notebooks/) from solutions/ and check it",
+        """
+        backprop-grade release                  # all assignments
+        backprop-grade release 01-chain-rule
+        backprop-grade release --check          # only check notebooks/ is in sync (CI)
+        backprop-grade release 01-chain-rule --due "2026-12-01 23:59" --tz Europe/Berlin
+        backprop-grade release --due 01-chain-rule=2026-12-01T23:59 --due 02-sigmoid-network=2026-12-08T23:59
+        """,
+        cmd_release,
+    )
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--check", action="store_true", help="only check that notebooks/ is in sync")
+    p.add_argument(
+        "--due",
+        action="append",
+        metavar="[ASSIGNMENT=]WHEN",
+        help="due date into nbgrader's gradebook (late penalties), e.g. '2026-12-01 23:59'",
+    )
+    p.add_argument("--tz", help="IANA time zone of --due (default: the machine's)")
+
+
+def _collect_parser(add):
+    p = add(
+        "collect",
+        "import submissions (a folder <student>/<notebook>.ipynb or an LMS zip) into submitted/",
+        r"""
+        backprop-grade collect 01-chain-rule downloads/01/         # <student>/<nb>.ipynb
+        backprop-grade collect 01-chain-rule submissions.zip       # Canvas, Moodle, ...
+        backprop-grade collect 01-chain-rule canvas.zip --roster roster.csv --tz Europe/Berlin
+        backprop-grade collect 01-chain-rule odd.zip \
+            --pattern '^(?P<student>[^_/]+)_\d+_(?P<notebook>.+)\.ipynb$'
+        """,
+        cmd_collect,
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("path", metavar="PATH", help="a folder or a .zip file")
+    p.add_argument(
+        "--layout",
+        choices=["folders", "canvas", "moodle", "blackboard", "gradescope"],
+        help="the download's layout (default: recognised from the file names)",
+    )
+    p.add_argument(
+        "--pattern",
+        help="regex for file names with groups 'student' and optionally 'notebook'",
+    )
+    p.add_argument(
+        "--tz", help="IANA time zone of zip times, e.g. Europe/Berlin (default: the machine's)"
+    )
+    p.add_argument("--roster", help="roster CSV (id, name, email, sis_id, section, lms_id)")
+
+
+def _grade_parser(add):
+    p = add(
+        "grade",
+        "autograde submissions in parallel, each kernel in a bubblewrap sandbox, the test "
+        "cells run by the grader; results go to the nbgrader gradebook",
+        """
+        backprop-grade grade 01-chain-rule                  # all cores, skip graded
+        backprop-grade grade 01-chain-rule --student s01 --force
+        backprop-grade grade 05-training --timeout 120 --memory 4096 --jobs 8
+        backprop-grade grade 01-chain-rule --scheduler tcp://10.0.0.5:8786   # dask cluster
+        """,
+        cmd_grade,
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--jobs", "-j", type=int, help="parallel kernels (default: all cores)")
+    p.add_argument("--timeout", type=int, help="per-cell limit in s (default: the config's)")
+    p.add_argument(
+        "--notebook-timeout", type=float, help="whole-notebook limit in s (default: 5 x cell)"
+    )
+    p.add_argument("--memory", type=int, default=2048, help="memory per kernel in MB")
+    p.add_argument("--force", action="store_true", help="regrade already graded submissions")
+    p.add_argument("--scheduler", help="dask.distributed scheduler address")
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run kernels without bubblewrap (student code then runs with your uid and can "
+        "read and change your files; the summary, CSV and report say so)",
+    )
+    p.add_argument("--strict", action="store_true", help="exit with status 3 on any failure")
+
+
+def _feedback_parser(add):
+    p = add(
+        "feedback",
+        "per-student HTML feedback: points and diagnosis per test, hidden tests never shown",
+        """
+        backprop-grade feedback 01-chain-rule
+        backprop-grade feedback 01-chain-rule --student s01
+        """,
+        cmd_feedback,
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--student", action="append")
+
+
+def _export_parser(add):
+    p = add(
+        "export",
+        "grades as CSV for the instructor or an LMS gradebook import (raw score, late "
+        "penalty, final score)",
+        """
+        backprop-grade export                       # every assignment -> grades.csv
+        backprop-grade export 01-chain-rule -o 01.csv
+        backprop-grade export --format canvas --roster roster.csv -o canvas.csv
+        backprop-grade export --format moodle --roster roster.csv
+        backprop-grade export --format long         # one row per student and question
+        """,
+        cmd_export,
+    )
+    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
+    p.add_argument("-o", "--output", help="CSV file (default: <root>/grades[-FORMAT].csv)")
+    p.add_argument(
+        "--format",
+        choices=["summary", "wide", "long", "canvas", "moodle"],
+        default="summary",
+        help="summary: a row per student and assignment; wide: a row per student; "
+        "long: a row per student and question; canvas / moodle: their gradebook imports",
+    )
+    p.add_argument("--roster", help="roster CSV (id, name, email, sis_id, section, lms_id)")
+
+
+def _report_parser(add):
+    p = add(
+        "report",
+        "HTML report: score distributions, hard questions, frequent bugs, run times, failures",
+        """
+        backprop-grade report                       # all assignments -> reports/report.html
+        backprop-grade report 03-softmax-layer -o softmax.html
+        """,
+        cmd_report,
+    )
+    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
+    p.add_argument("-o", "--output", help="HTML file (default: <root>/reports/report.html)")
 
 
 def build_parser():
@@ -155,107 +335,32 @@ def build_parser():
         p.set_defaults(func=func)
         return p
 
-    p = add(
-        "release",
-        "generate the student release (notebooks/) from solutions/ and check it",
-        """
-        backprop-grade release                  # all assignments
-        backprop-grade release 01-chain-rule
-        backprop-grade release --check          # only check notebooks/ is in sync (CI)
-        """,
-        cmd_release,
-    )
-    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
-    p.add_argument("--check", action="store_true", help="only check that notebooks/ is in sync")
-
-    p = add(
-        "collect",
-        "import submissions (a folder <student>/<notebook>.ipynb or an LMS zip) into submitted/",
-        r"""
-        backprop-grade collect 01-chain-rule downloads/01/         # <student>/<nb>.ipynb
-        backprop-grade collect 01-chain-rule submissions.zip       # Canvas-style names
-        backprop-grade collect 01-chain-rule moodle.zip \
-            --pattern '^(?P<student>[^_/]+)_\d+_assignsubmission_file_/(?P<notebook>.+)\.ipynb$'
-        """,
-        cmd_collect,
-    )
-    p.add_argument("assignment", metavar="ASSIGNMENT")
-    p.add_argument("path", metavar="PATH", help="a folder or a .zip file")
-    p.add_argument(
-        "--pattern",
-        help="regex for zip member names with groups 'student' and optionally 'notebook'",
-    )
-
-    p = add(
-        "grade",
-        "autograde submissions in parallel, each kernel in a bubblewrap sandbox, the test "
-        "cells run by the grader; results go to the nbgrader gradebook",
-        """
-        backprop-grade grade 01-chain-rule                  # all cores, skip graded
-        backprop-grade grade 01-chain-rule --student s01 --force
-        backprop-grade grade 05-training --timeout 120 --memory 4096 --jobs 8
-        backprop-grade grade 01-chain-rule --scheduler tcp://10.0.0.5:8786   # dask cluster
-        """,
-        cmd_grade,
-    )
-    p.add_argument("assignment", metavar="ASSIGNMENT")
-    p.add_argument("--student", action="append", help="only this student (repeatable)")
-    p.add_argument("--jobs", "-j", type=int, help="parallel kernels (default: all cores)")
-    p.add_argument("--timeout", type=int, help="per-cell limit in s (default: the config's)")
-    p.add_argument(
-        "--notebook-timeout", type=float, help="whole-notebook limit in s (default: 5 x cell)"
-    )
-    p.add_argument("--memory", type=int, default=2048, help="memory per kernel in MB")
-    p.add_argument("--force", action="store_true", help="regrade already graded submissions")
-    p.add_argument("--scheduler", help="dask.distributed scheduler address")
-    p.add_argument(
-        "--no-sandbox",
-        action="store_true",
-        help="run kernels without bubblewrap (student code then runs with your uid and can "
-        "read and change your files; the summary, CSV and report say so)",
-    )
-    p.add_argument("--strict", action="store_true", help="exit with status 3 on any failure")
-
-    p = add(
-        "feedback",
-        "per-student HTML feedback: points and diagnosis per test, hidden tests never shown",
-        """
-        backprop-grade feedback 01-chain-rule
-        backprop-grade feedback 01-chain-rule --student s01
-        """,
-        cmd_feedback,
-    )
-    p.add_argument("assignment", metavar="ASSIGNMENT")
-    p.add_argument("--student", action="append")
-
-    p = add(
-        "export",
-        "grades as CSV: one row per student and assignment, plus per-question scores",
-        """
-        backprop-grade export                       # every assignment -> grades.csv
-        backprop-grade export 01-chain-rule -o 01.csv
-        """,
-        cmd_export,
-    )
-    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
-    p.add_argument("-o", "--output", help="CSV file (default: <root>/grades.csv)")
-
-    p = add(
-        "report",
-        "HTML report: score distributions, hard questions, frequent bugs, run times, failures",
-        """
-        backprop-grade report                       # all assignments -> reports/report.html
-        backprop-grade report 03-softmax-layer -o softmax.html
-        """,
-        cmd_report,
-    )
-    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
-    p.add_argument("-o", "--output", help="HTML file (default: <root>/reports/report.html)")
-
+    _release_parser(add)
+    _collect_parser(add)
+    _grade_parser(add)
+    _feedback_parser(add)
+    _export_parser(add)
+    _report_parser(add)
     return parser
 
 
+def _utf8_everywhere(argv):
+    """Under a C/POSIX locale with UTF-8 mode off, re-run in UTF-8 mode (names of
+    students and files are UTF-8); console output never fails on a character."""
+    import codecs
+
+    if argv is None and not sys.flags.utf8_mode:
+        if codecs.lookup(sys.getfilesystemencoding()).name == "ascii":
+            os.execv(
+                sys.executable, [sys.executable, "-X", "utf8", "-m", "autograder", *sys.argv[1:]]
+            )
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv=None):
+    _utf8_everywhere(argv)
     args = build_parser().parse_args(argv)
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     return args.func(args)

@@ -1,34 +1,61 @@
 """Import submissions into nbgrader's ``submitted/<student>/<assignment>/`` layout.
 
-Two sources:
+The source is a folder or a zip: a folder per student, or a learning-management
+system's download (Canvas, Moodle, Blackboard, Gradescope; see :mod:`autograder.lms`),
+recognised from its file names, or read with the instructor's own ``--pattern``.  A
+roster (:mod:`autograder.roster`) maps the LMS's names and ids to the gradebook's.
 
-- a folder ``PATH/<student>/<notebook>.ipynb`` (or ``PATH/<student>/<assignment>/...``);
-- an LMS zip download whose file names carry the student id.  The default pattern
-  reads Canvas-style names, ``<student>_[late_][<digits>_]*<notebook>[-<n>].ipynb``;
-  any regular expression with the named groups ``student`` and (optionally)
-  ``notebook`` can replace it.
+Nothing hostile gets in and nothing is dropped silently:
 
-Nothing is dropped silently: files that match no student or no notebook of the
-assignment are listed as *unknown*, files that are not notebooks as *unreadable* (they
-are still imported, so grading records a zero and names the reason), and when a student
-has several files for one notebook the newest wins and the choice is reported.  Each
-submission gets nbgrader's ``timestamp.txt`` (the file's time) for late penalties.
+- *refused* (named, not imported): absolute names, ``..``, symbolic links, devices and
+  pipes, files over :data:`MAX_BYTES`, unsafe student ids, and notebooks nested deeper
+  than nbformat reads (JSON parsing would stop with a RecursionError);
+- *unknown*: files that match no student or no notebook of the assignment, each with a
+  ``--pattern`` suggestion where one can be guessed;
+- *unreadable*: files that are not notebooks are still imported, so grading records a
+  zero and names the reason;
+- *duplicates*: when a student has several files for one notebook (LMS resubmissions,
+  ``-1`` suffixes, Blackboard attempts) the newest wins and the choice is reported.
+
+Zip entry times carry no time zone: they are read in the instructor's (``--tz``,
+default the machine's), unless the entry has the extended-timestamp field (UTC).  Each
+submission gets nbgrader's ``timestamp.txt`` in UTC, which autograde reads for late
+penalties.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
+import stat
+import struct
+import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_PATTERN = (
-    r"^(?:.*/)?(?P<student>[A-Za-z0-9.\-]+)_(?:late_)?(?:\d+_)*(?P<notebook>[^/]+?)(?:-\d+)?"
-    r"(?P<ext>\.[A-Za-z0-9]+)$"
-)
+from . import lms
+
+#: Largest file imported (a notebook with many figures is a few MB).
+MAX_BYTES = 64 * 1024 * 1024
+
+#: Kept for callers of the old API: the Canvas layout's expression.
+DEFAULT_PATTERN = lms.CanvasLayout.named_regexp
+
+
+@dataclass
+class Entry:
+    """A file of the source: its relative name, kind, size, time and contents."""
+
+    name: str
+    kind: str  # "file", "dir", "symlink" or "special"
+    size: int
+    mtime: dt.datetime | None
+    read: object  # () -> bytes
 
 
 @dataclass
@@ -36,19 +63,24 @@ class Candidate:
     student: str
     notebook: str
     origin: str
-    mtime: dt.datetime
+    when: dt.datetime
+    resubmission: int
     data: bytes
 
 
 @dataclass
 class CollectReport:
     assignment: str
+    layout: str = ""
+    zone: str = ""
     imported: list = field(default_factory=list)  # (student, notebook, origin)
     unknown: list = field(default_factory=list)  # (origin, why)
+    refused: list = field(default_factory=list)  # (origin, why)
     unreadable: list = field(default_factory=list)  # (student, notebook, origin, why)
     duplicates: list = field(default_factory=list)  # (student, notebook, chosen, [rejected])
     replaced: list = field(default_factory=list)  # students whose earlier import was replaced
     seen: set = field(default_factory=set)  # every student id met, even without a notebook
+    suggestions: dict = field(default_factory=dict)  # origin -> suggested --pattern
 
     @property
     def students(self):
@@ -57,109 +89,283 @@ class CollectReport:
     def lines(self):
         out = [
             f"collected {len(self.imported)} notebooks from {len(self.students)} students "
-            f"for {self.assignment}"
+            f"for {self.assignment}" + (f" (layout: {self.layout})" if self.layout else "")
         ]
+        if self.zone:
+            out.append(f"times without a zone read as {self.zone}")
         if self.replaced:
             out.append(f"replaced earlier imports of: {', '.join(self.replaced)}")
         for student, nb, chosen, rejected in self.duplicates:
             out.append(
-                f"duplicate: {student}/{nb}: kept the newest {chosen}; ignored {', '.join(rejected)}"
+                f"resubmission: {student}/{nb}: kept the newest {chosen}; "
+                f"ignored {', '.join(rejected)}"
             )
+        for origin, why in self.refused:
+            out.append(f"refused: {origin}: {why} - not imported")
         for student, nb, origin, why in self.unreadable:
             out.append(f"unreadable: {origin} ({student}/{nb}): {why} - imported, will score 0")
         for origin, why in self.unknown:
             out.append(f"unknown: {origin}: {why} - not imported")
+            if origin in self.suggestions:
+                out.append(f"  try: --pattern '{self.suggestions[origin]}'")
         for student in sorted(self.seen - set(self.students)):
             out.append(f"no notebook: {student} submitted none of the assignment's notebooks")
         return out
 
 
-def _readable(data):
-    try:
-        nb = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return f"not valid JSON ({type(exc).__name__})"
-    if not isinstance(nb, dict) or "cells" not in nb:
-        return "JSON but not a notebook"
+# -- time zones -------------------------------------------------------------------------
+
+
+def zone(name=None):
+    """(tzinfo or None for the machine's zone, a label naming it)."""
+    if name:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name), name
+    now = dt.datetime.now().astimezone()
+    offset = now.strftime("%z")
+    return None, f"the machine's time zone ({now.tzname()}, UTC{offset[:3]}:{offset[3:]})"
+
+
+def aware(naive, tz):
+    """A naive local time read in `tz` (None: the machine's zone)."""
+    if naive.tzinfo is not None:
+        return naive
+    return naive.replace(tzinfo=tz) if tz is not None else naive.astimezone()
+
+
+def _extended_mtime(extra):
+    """The UTC modification time of a zip entry's extended-timestamp field, or None."""
+    i = 0
+    while i + 4 <= len(extra):
+        tag, size = struct.unpack("<HH", extra[i : i + 4])
+        body = extra[i + 4 : i + 4 + size]
+        if tag == 0x5455 and len(body) >= 5 and body[0] & 1:
+            return struct.unpack("<i", body[1:5])[0]
+        i += 4 + size
     return None
 
 
-def _from_folder(path, assignment, notebooks, report):
-    report.seen.update(d.name for d in Path(path).iterdir() if d.is_dir() and d.name[0] != ".")
-    for f in sorted(Path(path).rglob("*")):
-        if not f.is_file() or ".ipynb_checkpoints" in f.parts:
+# -- sources ----------------------------------------------------------------------------
+
+
+def member_name(info):
+    """A zip member's name: UTF-8 with or without the zip's flag, else cp437; NFC."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return unicodedata.normalize("NFC", name.replace("\\", "/"))
+
+
+def _zip_kind(info):
+    mode = info.external_attr >> 16
+    if info.is_dir():
+        return "dir"
+    if info.create_system != 3 or stat.S_IFMT(mode) == 0:
+        return "file"  # no Unix file type recorded
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "file" if stat.S_ISREG(mode) else "special"
+
+
+def _zip_entries(zf, tz):
+    for info in zf.infolist():
+        ut = _extended_mtime(info.extra)
+        if ut is not None:
+            mtime = dt.datetime.fromtimestamp(ut, dt.timezone.utc)
+        else:
+            mtime = aware(dt.datetime(*info.date_time), tz)
+
+        def read(info=info):
+            with zf.open(info) as f:
+                return f.read(MAX_BYTES + 1)
+
+        yield Entry(member_name(info), _zip_kind(info), info.file_size, mtime, read)
+
+
+def _read_regular(path):
+    """A file's bytes, refusing to follow a link swapped in since it was listed."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(MAX_BYTES + 1)
+    finally:
+        os.close(fd)
+
+
+def _folder_entries(root):
+    root = Path(root)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath, name)
+            rel = unicodedata.normalize("NFC", path.relative_to(root).as_posix())
+            st = path.lstat()
+            if stat.S_ISDIR(st.st_mode):
+                yield Entry(rel, "dir", 0, None, None)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                kind = "symlink"
+                if name in dirnames:
+                    dirnames.remove(name)
+            else:
+                kind = "file" if stat.S_ISREG(st.st_mode) else "special"
+            mtime = dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc)
+            yield Entry(rel, kind, st.st_size, mtime, lambda p=path: _read_regular(p))
+
+
+# -- checks -----------------------------------------------------------------------------
+
+
+def unsafe_name(name):
+    """Why a member name must not be used as a path, or None."""
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "absolute path"
+    if ".." in name.split("/"):
+        return "'..' in the path"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return "control characters in the name"
+    return None
+
+
+def unsafe_student(student):
+    """Why a student id cannot name a folder under submitted/, or None."""
+    if not student or not student.strip():
+        return "empty student id"
+    if student.startswith(".") or "/" in student or "\\" in student:
+        return f"unsafe student id {student!r}"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in student):
+        return "control characters in the student id"
+    return None
+
+
+def check_json(data):
+    """(refuse, unreadable): why a file must not be imported / will not grade."""
+    if len(data) > MAX_BYTES:
+        return f"larger than {MAX_BYTES // 2**20} MB", None
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        return "JSON nested deeper than nbformat reads", None
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"not valid JSON ({type(exc).__name__})"
+    if not isinstance(nb, dict) or "cells" not in nb:
+        return None, "JSON but not a notebook"
+    return None, None
+
+
+_RESUB = re.compile(r"^(?P<base>.+?)(?:-(?P<n>\d+)| ?\((?P<m>\d+)\))?$")
+
+
+def notebook_for(file_id, notebooks, renames_files):
+    """(notebook, resubmission number, why not) for a submitted file name."""
+    stem, ext = os.path.splitext(file_id)
+    if ext.lower() != ".ipynb":
+        return None, 0, f"a {ext or 'extension-less'} file, not a notebook"
+    if stem in notebooks:
+        return stem, 0, None
+    m = _RESUB.match(stem)
+    n = int(m.group("n") or m.group("m") or 0)
+    if m.group("base") in notebooks:
+        return m.group("base"), n, None
+    if renames_files and len(notebooks) == 1:
+        return notebooks[0], n, None  # LMSs rename files; one notebook leaves no doubt
+    return None, 0, f"no notebook {stem!r} in the assignment"
+
+
+# -- the run ----------------------------------------------------------------------------
+
+
+def _layout_for(entries, assignment, pattern, layout):
+    if pattern:
+        return lms.CustomLayout(pattern)
+    if layout:
+        cls = lms.LAYOUTS[layout]
+        return cls(assignment=assignment) if cls is lms.FolderLayout else cls()
+    names = [e.name for e in entries if e.kind == "file"]
+    return lms.detect(names, assignment)
+
+
+def _screen(entries, report):
+    """Regular files with safe names; everything else refused by name."""
+    for e in entries:
+        if lms.JUNK.search(e.name) or e.kind == "dir":
             continue
-        rel = f.relative_to(path)
-        parts = rel.parts
-        if len(parts) >= 3 and parts[1] == assignment:
-            parts = (parts[0], *parts[2:])
-        if len(parts) != 2 or f.suffix != ".ipynb":
-            report.unknown.append((str(rel), "expected <student>/<notebook>.ipynb"))
+        why = unsafe_name(e.name)
+        if why is None and e.kind != "file":
+            why = {"symlink": "a symbolic link", "special": "not a regular file"}[e.kind]
+        if why is None and e.size > MAX_BYTES:
+            why = f"larger than {MAX_BYTES // 2**20} MB"
+        if why:
+            report.refused.append((e.name, why))
             continue
-        student, name = parts[0], f.stem
+        yield e
+
+
+def _student(hints, roster):
+    if roster is not None:
+        found = roster.resolve(hints)
+        if found:
+            return found
+    return unicodedata.normalize("NFC", (hints.get("student_id") or hints.get("name") or ""))
+
+
+def _candidates(files, layout, notebooks, roster, tz, report):
+    for e in files:
+        if layout.is_metadata(e.name):
+            continue
+        hints = layout.hints(e.name)
+        if not hints:
+            report.unknown.append((e.name, f"does not match the {layout.label} layout"))
+            suggestion = lms.suggest_pattern(e.name, notebooks)
+            if suggestion:
+                report.suggestions[e.name] = suggestion
+            continue
+        student = _student(hints, roster)
+        why = unsafe_student(student)
+        if why:
+            report.refused.append((e.name, why))
+            continue
         report.seen.add(student)
-        if name not in notebooks:
-            report.unknown.append((str(rel), f"no notebook {name!r} in {assignment}"))
+        name, n, why = notebook_for(hints["file_id"], notebooks, layout.renames_files)
+        if why:
+            report.unknown.append((e.name, f"{student} sent {why}"))
             continue
-        mtime = dt.datetime.fromtimestamp(f.stat().st_mtime, tz=dt.timezone.utc)
-        yield Candidate(student, name, str(rel), mtime, f.read_bytes())
+        when = layout.timestamp(hints)
+        when = aware(when, tz) if when is not None else e.mtime
+        try:
+            data = e.read()
+        except (OSError, EOFError, RuntimeError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+            # a damaged or encrypted member: named, and the others still collected
+            report.refused.append((e.name, f"could not be read ({type(exc).__name__}: {exc})"))
+            continue
+        refuse, _ = check_json(data)
+        if refuse:
+            report.refused.append((e.name, refuse))
+            continue
+        yield Candidate(student, name, e.name, when, n, data)
 
 
-def _from_zip(path, assignment, notebooks, report, pattern):
-    regex = re.compile(pattern)
-    with zipfile.ZipFile(path) as zf:
-        for info in sorted(zf.infolist(), key=lambda i: i.filename):
-            if info.is_dir():
-                continue
-            m = regex.match(info.filename)
-            if not m:
-                report.unknown.append((info.filename, "file name does not match the pattern"))
-                continue
-            student = m.group("student")
-            report.seen.add(student)
-            ext = m.groupdict().get("ext")
-            if ext is not None and ext != ".ipynb":
-                report.unknown.append(
-                    (info.filename, f"{student} sent a {ext} file, not a notebook")
-                )
-                continue
-            name = m.groupdict().get("notebook") or (notebooks[0] if len(notebooks) == 1 else None)
-            if name not in notebooks and len(notebooks) == 1:
-                name = notebooks[0]  # LMSs rename files; one notebook leaves no doubt
-            if name not in notebooks:
-                report.unknown.append((info.filename, f"no notebook {name!r} in {assignment}"))
-                continue
-            mtime = dt.datetime(*info.date_time, tzinfo=dt.timezone.utc)
-            yield Candidate(student, name, info.filename, mtime, zf.read(info))
-
-
-def collect(course, assignment, path, pattern=None):
-    """Import the submissions at `path` (a folder or a .zip) for `assignment`.
-
-    Returns
-    -------
-    CollectReport
-    """
-    path = Path(path)
-    notebooks = course.notebook_names(assignment)
-    report = CollectReport(assignment)
-    if path.is_dir():
-        found = list(_from_folder(path, assignment, notebooks, report))
-    elif zipfile.is_zipfile(path):
-        found = list(_from_zip(path, assignment, notebooks, report, pattern or DEFAULT_PATTERN))
-    else:
-        raise ValueError(f"{path} is neither a folder nor a zip file")
-
+def _choose(found, report):
     by_key = {}
     for c in found:
         by_key.setdefault((c.student, c.notebook), []).append(c)
     chosen = {}
     for key, cands in sorted(by_key.items()):
-        cands.sort(key=lambda c: (c.mtime, c.origin))
+        cands.sort(key=lambda c: (c.when, c.resubmission, c.origin))
         chosen[key] = cands[-1]
         if len(cands) > 1:
             report.duplicates.append((*key, cands[-1].origin, [c.origin for c in cands[:-1]]))
+    return chosen
 
+
+def _write(course, assignment, chosen, report):
     for student in sorted({s for s, _ in chosen} | report.seen):
         dest = course.submitted / student / assignment
         if dest.exists():
@@ -172,11 +378,74 @@ def collect(course, assignment, path, pattern=None):
                 continue
             (dest / f"{name}.ipynb").write_bytes(c.data)
             report.imported.append((student, name, c.origin))
-            why = _readable(c.data)
+            _, why = check_json(c.data)
             if why:
                 report.unreadable.append((student, name, c.origin, why))
-            newest = c.mtime if newest is None or c.mtime > newest else newest
+            newest = c.when if newest is None or c.when > newest else newest
         if newest is not None:
-            # nbgrader's own timestamp format, read by autograde for late penalties
-            (dest / "timestamp.txt").write_text(newest.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+            # nbgrader's own format, in UTC: autograde reads it for late penalties
+            stamp = newest.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+            (dest / "timestamp.txt").write_text(stamp, encoding="utf-8")
+
+
+def _folder_students(path, layout):
+    """Student folders of a source folder (seen even when they hold no notebook)."""
+    if not isinstance(layout, lms.FolderLayout):
+        return set()
+    return {
+        d.name
+        for d in Path(path).iterdir()
+        if d.is_dir() and not d.is_symlink() and not unsafe_student(d.name)
+    }
+
+
+def collect(course, assignment, path, pattern=None, tz=None, layout=None, roster=None):
+    """Import the submissions at `path` (a folder or a .zip) for `assignment`.
+
+    Parameters
+    ----------
+    course : Course
+    assignment : str
+    path : path
+        A folder or a zip file.
+    pattern : str, optional
+        A regular expression with groups ``student`` and (optionally) ``notebook``
+        instead of the recognised layouts.
+    tz : str, optional
+        IANA time zone for zip times (default: the machine's).
+    layout : str, optional
+        One of :data:`autograder.lms.LAYOUTS` instead of recognising it.
+    roster : autograder.roster.Roster, optional
+
+    Returns
+    -------
+    CollectReport
+    """
+    path = Path(path)
+    notebooks = course.notebook_names(assignment)
+    report = CollectReport(assignment)
+    zinfo, report.zone = zone(tz)
+    if path.is_dir():
+        entries = list(_folder_entries(path))
+        return _run(
+            course, assignment, entries, notebooks, report, pattern, layout, roster, zinfo, path
+        )
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is neither a folder nor a zip file")
+    with zipfile.ZipFile(path) as zf:
+        entries = list(_zip_entries(zf, zinfo))
+        return _run(
+            course, assignment, entries, notebooks, report, pattern, layout, roster, zinfo, None
+        )
+
+
+def _run(course, assignment, entries, notebooks, report, pattern, layout, roster, tz, folder):
+    chosen_layout = _layout_for(entries, assignment, pattern, layout)
+    report.layout = chosen_layout.label
+    files = list(_screen(sorted(entries, key=lambda e: e.name), report))
+    chosen_layout.prepare({e.name: e for e in files})
+    if folder is not None:
+        report.seen.update(_folder_students(folder, chosen_layout))
+    found = list(_candidates(files, chosen_layout, notebooks, roster, tz, report))
+    _write(course, assignment, _choose(found, report), report)
     return report

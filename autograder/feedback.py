@@ -1,63 +1,55 @@
-"""Per-student HTML feedback that never leaks hidden tests.
+"""Per-student HTML feedback, made by nbgrader's own ``GenerateFeedback``.
 
-nbgrader 0.9's ``generate_feedback`` renders the autograded notebook, hidden tests and
-all (nbgrader issues #917, #1363).  Here each page is built from
+``nbgrader_config.py`` sets ``GenerateFeedback.preprocessors = [GetGrades, CourseFeedback]``
+and ``GenerateFeedback.exporter_class = FeedbackExporter``, so formgrader's "Generate
+Feedback" button, ``nbgrader generate_feedback`` and ``backprop-grade feedback`` write the
+same pages to ``feedback/<student>/<assignment>/<notebook>.html``:
 
-- the student's own answer cells,
-- the *released* version of each test cell (the visible checks only, as the student
-  saw them), with its points from the gradebook,
-- the test's outcome as one diagnosing message: stream output and ``ename: evalue``
-  of an error, never a traceback (a traceback would quote the hidden lines), and any
-  line that repeats hidden test code is dropped.
+- nbgrader's ``GetGrades`` puts the gradebook's scores, manual grades, comments and the
+  late penalty on the notebook; :class:`CourseFeedback` adds comments on test cells
+  (formgrader's comment boxes on them, see :mod:`autograder.nbgrader_hooks`), removes
+  hidden tests with nbgrader's ``ClearHiddenTests`` and shows a failing test's message
+  without its traceback (which would quote hidden lines), names the cell a timeout
+  stopped, and says when the grade is under review (the gradebook's flag or the run
+  record's);
+- :class:`FeedbackExporter` renders ``templates/backprop_feedback`` with autoescaping:
+  a score summary (question, points, link; raw score, late penalty, final score), every
+  cell and every output (figures embedded), code highlighted by pygments (nbconvert's
+  ``highlight_code``), Markdown and formulas through :mod:`autograder.safe_html` (TeX
+  as MathML, no script, no network), light and dark through ``prefers-color-scheme``.
 
-Pages go to nbgrader's ``feedback/<student>/<assignment>/<notebook>.html``, so
-``nbgrader release_feedback`` can hand them out.
+nbgrader writes no page for a notebook it could not grade (missing or unreadable);
+:func:`write_feedback` renders one through the same exporter, saying why.
 """
 
 from __future__ import annotations
 
-import html
 import re
+from pathlib import Path
 
 import nbformat
+from nbconvert.exporters import HTMLExporter
+from nbgrader import utils
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
+from . import safe_html
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-CSS = """
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-pre{background:#f6f8fa;padding:.6rem;border-radius:4px;overflow-x:auto;font-size:.85rem}
-pre.msg,pre.ok{white-space:pre-wrap;overflow-wrap:anywhere}
-.test{border-left:4px solid #999;padding-left:.8rem;margin:1rem 0}
-.pass{border-color:#2a2} .fail{border-color:#c22}
-.pts{float:right;font-weight:bold} .msg{background:#fff4f4} .ok{background:#f4fff4}
-.flag{background:#fff8e0;padding:.5rem;border-radius:4px}
-"""
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: Error names of a cell the grader stopped (nbclient, nbgrader, this course's workers).
+STOPPED = ("CellTimeoutError", "KeyboardInterrupt", "GradingAborted", "DeadKernelError")
 
 
-# The notebooks' formulas are TeX between $...$, as in JupyterLab.  Like nbgrader's own
-# feedback, the page asks the reader's browser for MathJax; offline it shows the TeX.
-MATHJAX = (
-    "<script>window.MathJax={tex:{inlineMath:[['$','$'],['\\\\(','\\\\)']]},"
-    "options:{skipHtmlTags:['script','noscript','style','textarea','pre','code']}};</script>"
-    '<script async src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>'
-)
+def is_test(cell):
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 
 
-def _meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def hidden_lines(source_nb, release_nb=None):
-    """Non-trivial source lines of the hidden tests of a source notebook.
-
-    Given the release, lines whose text the student can read there anyway (such as a
-    call that a hidden test repeats with other arguments) are not counted as hidden, so
-    that removing hidden lines never mutilates visible code.
-    """
-    visible = "\n".join(c.get("source", "") for c in release_nb.cells) if release_nb else ""
+def hidden_lines(nb):
+    """Non-trivial lines of a notebook's hidden tests that appear nowhere visible."""
+    visible = "\n".join(HIDDEN.sub("", c.get("source", "")) for c in nb.cells)
     lines = set()
-    for cell in source_nb.cells:
+    for cell in nb.cells:
         for block in HIDDEN.findall(cell.get("source", "")):
             for line in block.splitlines():
                 line = line.strip()
@@ -66,170 +58,347 @@ def hidden_lines(source_nb, release_nb=None):
     return lines
 
 
-def outcome_text(cell, hidden):
-    """What a test cell said, without tracebacks or hidden code."""
+def _scrub(text, hidden):
+    text = ANSI.sub("", text or "")
+    return "\n".join(line for line in text.split("\n") if not any(h in line for h in hidden))
+
+
+def test_message(outputs, hidden):
+    """What a test cell said, as one stream: messages, never a traceback or hidden code."""
     parts = []
-    for out in cell.get("outputs", []):
+    for out in outputs:
         kind = out.get("output_type")
         if kind == "stream":
             parts.append(out.get("text", ""))
         elif kind == "error":
-            evalue = out.get("evalue", "")
-            ename = out.get("ename", "Error")
-            parts.append(evalue if ename == "GradingFailure" else f"{ename}: {evalue}")
-        elif "data" in out and "text/plain" in out["data"]:
-            parts.append(out["data"]["text/plain"])
-    text = ANSI.sub("", "\n".join(p.rstrip("\n") for p in parts))
-    kept = [line for line in text.splitlines() if not any(h in line for h in hidden)]
-    return "\n".join(kept)
-
-
-MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+(?:\n[^$\n]+)*?\$", re.DOTALL)
-
-
-def _md(text):
-    r"""Markdown to HTML with the TeX left as written (for MathJax).
-
-    Markdown would read ``\,`` or ``\;`` inside a formula as escaped punctuation and
-    ``_`` as emphasis, so each formula is set aside before and put back after.
-    """
-    try:
-        import mistune
-    except ImportError:
-        return f"<pre>{html.escape(text)}</pre>"
-    formulas = []
-
-    def hold(m):
-        formulas.append(m.group(0))
-        return f"MATHPLACEHOLDER{len(formulas) - 1}X"
-
-    out = mistune.html(MATH.sub(hold, text))
-    return re.sub(
-        r"MATHPLACEHOLDER(\d+)X", lambda m: html.escape(formulas[int(m.group(1))], quote=False), out
-    )
-
-
-def render(student, assignment, name, autograded, release, source, grades, flags=()):
-    """The feedback page of one notebook as an HTML string.
-
-    Parameters
-    ----------
-    autograded, release, source : NotebookNode
-        The graded notebook, the student release and the source (for the hidden lines).
-    grades : dict of str to (float, float)
-        grade_id -> (score, max_score) from the gradebook.
-    flags : list of str
-        Integrity notes to show the student (e.g. a restored test cell).
-    """
-    hidden = hidden_lines(source, release)
-    released = {_meta(c).get("grade_id"): c for c in release.cells if _meta(c).get("grade_id")}
-    total = sum(s for s, _ in grades.values())
-    out_of = sum(m for _, m in grades.values())
-    body = [
-        f"<h1>{html.escape(assignment)} / {html.escape(name)}</h1>",
-        f"<p>Student <b>{html.escape(student)}</b>: <b>{total:g} / {out_of:g}</b> points.</p>",
-    ]
-    for f in flags:
-        body.append(f'<p class="flag">{html.escape(f)}</p>')
-    for cell in autograded.cells:
-        meta = _meta(cell)
-        gid = meta.get("grade_id")
-        if cell.cell_type == "markdown":
-            if not (meta.get("solution") and meta.get("grade")):
-                body.append(_md(cell.source))
-            else:
-                body.append(f"<pre>{html.escape(cell.source)}</pre>")
-            continue
-        if cell.cell_type != "code":
-            continue
-        if meta.get("grade") and not meta.get("solution"):
-            visible = released.get(gid, {}).get("source") if gid in released else None
-            if visible is None:
-                visible = HIDDEN.sub("", cell.source)
-            score, max_score = grades.get(gid, (0.0, float(meta.get("points", 0))))
-            ok = score >= max_score
-            msg = outcome_text(cell, hidden)
-            body.append(
-                f'<div class="test {"pass" if ok else "fail"}"><span class="pts">'
-                f"{score:g} / {max_score:g}</span><b>test {html.escape(gid or '')}</b>"
-                f"<pre>{html.escape(visible)}</pre>"
-                + (f'<pre class="{"ok" if ok else "msg"}">{html.escape(msg)}</pre>' if msg else "")
-                + "</div>"
+            ename, evalue = out.get("ename", "Error"), out.get("evalue", "")
+            parts.append(
+                evalue if ename in ("GradingFailure", "GradingAborted") else f"{ename}: {evalue}"
             )
-        else:
-            body.append(f"<pre>{html.escape(cell.source)}</pre>")
-    page = "\n".join(body)
-    for line in hidden:  # belt and braces: no hidden line survives anywhere on the page
-        page = page.replace(html.escape(line), "")
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}"
-        f" feedback</title><style>{CSS}</style>{MATHJAX}</head><body>{page}</body></html>"
-    )
+        elif "text/plain" in out.get("data", {}):
+            parts.append(out["data"]["text/plain"])
+    text = _scrub("\n".join(p.rstrip("\n") for p in parts), hidden).strip("\n")
+    return [nbformat.v4.new_output("stream", name="stdout", text=text)] if text else []
 
 
-def render_ungraded(student, assignment, name, grades, flags):
-    """The page for a notebook that could not be graded (its reasons, zero points)."""
-    out_of = sum(m for _, m in grades.values())
-    reasons = "".join(f'<p class="flag">{html.escape(f)}</p>' for f in flags) or (
-        '<p class="flag">This notebook was not found in your submission.</p>'
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}"
-        f" feedback</title><style>{CSS}</style></head><body>"
-        f"<h1>{html.escape(assignment)} / {html.escape(name)}</h1>"
-        f"<p>Student <b>{html.escape(student)}</b>: <b>0 / {out_of:g}</b> points.</p>"
-        f"{reasons}</body></html>"
-    )
+def _scrub_output(out, hidden):
+    if out.get("output_type") == "stream":
+        out["text"] = _scrub(out.get("text", ""), hidden)
+    elif out.get("output_type") == "error":
+        out["evalue"] = _scrub(out.get("evalue", ""), hidden)
+        out["traceback"] = [_scrub(line, hidden) for line in out.get("traceback", [])]
+    else:
+        data = out.get("data", {})
+        for mime in ("text/plain", "text/html", "text/markdown", "text/latex"):
+            if isinstance(data.get(mime), str):
+                data[mime] = _scrub(data[mime], hidden)
+    return out
 
 
-def write_feedback(course, assignment, students=None):
-    """Write feedback pages for every graded submission; returns the paths written."""
-    from nbgrader.api import Gradebook
+def stopped_cell(nb):
+    """(1-based index, cell) of the first cell the grader stopped, or (None, None)."""
+    for i, cell in enumerate(nb.cells, 1):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "error" and out.get("ename") in STOPPED:
+                return i, cell
+    return None, None
 
+
+def page_css():
+    """The course's page style (light and dark) with pygments' two colour schemes."""
+    from pygments.formatters import HtmlFormatter
+
+    light = HtmlFormatter(style="default").get_style_defs(".highlight")
+    dark = HtmlFormatter(style="monokai").get_style_defs(".highlight")
+    base = (TEMPLATES / "page.css").read_text(encoding="utf-8")
+    return f"{base}\n{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbconvert's HTML exporter with the course's template, autoescaped, no script."""
+
+    def __init__(self, config=None, **kw):
+        from traitlets.config import Config
+
+        # this class's own section wins over the HTMLExporter settings that
+        # GenerateFeedback (its "feedback" template) or formgrader pass down
+        c = Config()
+        if config is not None:
+            c.merge(config)
+        c.FeedbackExporter.template_name = "backprop_feedback"
+        c.FeedbackExporter.template_file = "index.html.j2"
+        c.FeedbackExporter.extra_template_basedirs = [str(TEMPLATES)]
+        c.FeedbackExporter.exclude_anchor_links = True
+        super().__init__(config=c, **kw)
+
+    def _create_environment(self):
+        env = super()._create_environment()
+        env.autoescape = True
+        return env
+
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("course_markdown", safe_html.markdown)
+        yield ("course_html", safe_html.clean)
+        yield ("course_latex", safe_html.latex_output)
+        yield ("data_uri", safe_html.image_data_uri)
+
+    def _init_resources(self, resources):
+        resources = super()._init_resources(resources)
+        resources["course_css"] = page_css()
+        return resources
+
+
+def _course_root(config):
+    import os
+
+    from nbgrader.coursedir import CourseDirectory
+
+    root = CourseDirectory(config=config).root
+    return Path(root or os.getcwd())
+
+
+def _record(config, assignment, student):
+    from .course_config import Course
     from .grade import load_record
 
-    paths = []
+    try:
+        return load_record(Course(_course_root(config), config), assignment, student)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _gradebook_facts(db_url, assignment, student, notebook):
+    """Comments by cell, the review flag and the lateness facts of one notebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gb:
+        try:
+            sub = gb.find_submission(assignment, student)
+            sub_nb = gb.find_submission_notebook(notebook, assignment, student)
+        except MissingEntry:
+            return {"comments": {}, "flagged": False, "late": None}
+        comments = {c.name: c.comment for c in sub_nb.comments if c.comment}
+        penalty = float(sub_nb.late_submission_penalty or 0.0)
+        raw = float(sub_nb.score or 0.0)
+        late = {
+            "raw": raw,
+            "penalty": penalty,
+            "final": max(0.0, raw - penalty),
+            "max": float(sub_nb.max_score or 0.0),
+            "submitted": _utc(sub.timestamp),
+            "due": _utc(sub.duedate),
+            "late_by": _duration(sub.total_seconds_late) if sub.total_seconds_late else "",
+        }
+        return {"comments": comments, "flagged": bool(sub_nb.flagged), "late": late}
+
+
+def _utc(when):
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when else ""
+
+
+def _duration(seconds):
+    """'2 days 3 h 5 min' for a number of seconds."""
+    minutes = int(round(float(seconds) / 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{mins} min"] if mins or not parts else []
+    return " ".join(parts)
+
+
+def _student_notes(record):
+    """What the run record tells the student: restored cells, why grading was abnormal."""
+    if record is None:
+        return []
+    notes = [
+        f"{f.split(': ', 1)[-1]}: it was restored from the original before grading."
+        for f in record.flags
+        if "test cell" in f or "locked cell" in f
+    ]
+    notes += [f"Not graded normally: {r.splitlines()[0]}" for r in record.reasons]
+    return list(dict.fromkeys(notes))
+
+
+def _cell_name(index, cell):
+    gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+    first = next((line for line in cell.source.splitlines() if line.strip()), "")
+    return f"cell {index}" + (f" ({gid})" if gid else f": {first[:60]}" if first else "")
+
+
+def _questions(nb):
+    rows = []
+    for i, cell in enumerate(nb.cells, 1):
+        meta = cell.metadata.get("nbgrader", {})
+        if utils.is_grade(cell):
+            score, points = meta.get("score"), float(meta.get("points") or 0)
+            rows.append(
+                {
+                    "anchor": f"cell-{i}",
+                    "name": meta.get("grade_id", f"cell {i}"),
+                    "kind": "test" if is_test(cell) else "answer",
+                    "score": None if score is None else float(score),
+                    "points": points,
+                }
+            )
+    return rows
+
+
+class CourseFeedback(NbGraderPreprocessor):
+    """Hidden tests out, messages without tracebacks, test-cell comments and the facts
+    (review, lateness, a stopped cell) the course's feedback template shows."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        record = _record(self.config, info["assignment"], info["student"])
+        index, stopped = stopped_cell(nb)  # before test outputs become messages
+        stop = _cell_name(index, stopped) if index else ""
+        stop_why = _stop_reason(stopped, record, info["notebook"]) if index else ""
+        self._clean_cells(nb)
+        facts = _gradebook_facts(
+            info["db_url"], info["assignment"], info["student"], info["notebook"]
+        )
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if is_test(cell) and gid in facts["comments"]:
+                cell.metadata.nbgrader["comment"] = facts["comments"][gid]
+        resources["feedback"] = {
+            "questions": _questions(nb),
+            "notes": _student_notes(record) + list(info.get("notes", [])),
+            "under_review": facts["flagged"] or bool(record and record.needs_review),
+            "late": facts["late"],
+            "stopped": stop,
+            "stopped_anchor": f"cell-{index}" if index else "",
+            "stopped_why": stop_why,
+        }
+        return nb, resources
+
+    def _clean_cells(self, nb):
+        hidden = hidden_lines(nb)
+        clear = ClearHiddenTests(parent=self)
+        for cell in nb.cells:
+            if is_test(cell):
+                try:
+                    clear._remove_hidden_test_region(cell)
+                except RuntimeError:  # unbalanced markers: remove what can be found
+                    cell.source = HIDDEN.sub("", cell.source)
+                cell.outputs = test_message(cell.outputs, hidden)
+            elif cell.cell_type == "code":
+                cell.outputs = [_scrub_output(o, hidden) for o in cell.get("outputs", [])]
+
+    def preprocess_cell(self, cell, resources, index):
+        return cell, resources
+
+
+def _stop_reason(cell, record, notebook=""):
+    """Why grading stopped, in words: the run record's reason, else the cell's error."""
+    for reason in record.reasons if record is not None else []:
+        first = reason.splitlines()[0]
+        if f"{notebook}.ipynb " in first:
+            return first.split(".ipynb ", 1)[1]
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error" and out.get("ename") in STOPPED:
+            text = (out.get("evalue") or "").splitlines()
+            text = text[0].removeprefix("not run: ") if text else ""
+            if out.get("ename") in ("KeyboardInterrupt", "CellTimeoutError") or not text:
+                return "it ran longer than the time limit and was interrupted"
+            return text
+    return "it did not finish"
+
+
+def feedback_config(config):
+    """`config` with the course's feedback pipeline, whatever nbgrader_config.py says."""
+    from nbgrader.preprocessors import GetGrades
+    from traitlets.config import Config
+
+    c = Config()
+    c.merge(config)
+    c.GenerateFeedback.preprocessors = [GetGrades, CourseFeedback]
+    c.GenerateFeedback.exporter_class = FeedbackExporter
+    return c
+
+
+def _generate(course, config, assignment, student):
+    """nbgrader's GenerateFeedback for one student (or "*"); returns its error lines."""
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.converters.base import NbGraderException
+
+    from .course_config import CapturedLog
+
+    cd = course.coursedir(assignment_id=assignment, student_id=student)
+    conv = GenerateFeedback(coursedir=cd, config=config)
+    conv.force = True
+    with CapturedLog(conv.log) as captured:
+        try:
+            conv.start()
+        except NbGraderException:
+            pass
+        except Exception as exc:  # noqa: BLE001 - reported with the student's name
+            captured.records.append(f"ERROR: {type(exc).__name__}: {exc}")
+    return [r for r in captured.records if r.startswith(("ERROR", "CRITICAL"))]
+
+
+def render_missing(course, config, assignment, student, name):
+    """The page of a notebook nbgrader could not grade, through the same exporter."""
+    from nbgrader.preprocessors import GetGrades
+
+    nb = nbformat.v4.new_notebook(metadata={"language_info": {"name": "python"}})
+    exporter = FeedbackExporter(config=config)
+    exporter.register_preprocessor(GetGrades(config=config), enabled=True)
+    exporter.register_preprocessor(CourseFeedback(config=config), enabled=True)
+    resources = {
+        "unique_key": name,
+        "nbgrader": {
+            "student": student,
+            "assignment": assignment,
+            "notebook": name,
+            "db_url": course.db_url,
+            "notes": ["This notebook could not be graded, so it scores 0."],
+        },
+    }
+    html, _ = exporter.from_notebook_node(nb, resources=resources)
+    return html
+
+
+def _submitted_notebooks(course, assignment, students):
+    from nbgrader.api import Gradebook, MissingEntry
+
     with Gradebook(course.db_url) as gb:
-        subs = gb.find_assignment(assignment).submissions
-        for sub in sorted(subs, key=lambda s: s.student.id):
-            student = sub.student.id
-            if students and student not in students:
-                continue
-            rec = load_record(course, assignment, student)
-            flags = []
-            if rec is not None:
-                flags = [
-                    f"{f.split(': ', 1)[-1]}: it was restored from the original before grading."
-                    for f in rec.flags
-                    if "test cell" in f or "locked cell" in f
-                ]
-                flags += [f"Not graded normally: {r.splitlines()[0]}" for r in rec.reasons]
-            for nb in sub.notebooks:
-                graded_path = course.autograded / student / assignment / f"{nb.name}.ipynb"
-                grades = {g.name: (float(g.score or 0.0), float(g.max_score)) for g in nb.grades}
-                target = course.feedback / student / assignment / f"{nb.name}.html"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if not graded_path.exists():
-                    # nothing could be run (unreadable or missing notebook): say why
-                    target.write_text(render_ungraded(student, assignment, nb.name, grades, flags))
-                    paths.append(target)
-                    continue
-                page = render(
-                    student,
-                    assignment,
-                    nb.name,
-                    nbformat.read(graded_path, as_version=4),
-                    _read(course.release / assignment / f"{nb.name}.ipynb"),
-                    nbformat.read(course.source / assignment / f"{nb.name}.ipynb", as_version=4),
-                    grades,
-                    flags,
-                )
-                target.write_text(page)
-                paths.append(target)
+        try:
+            subs = gb.find_assignment(assignment).submissions
+        except MissingEntry:
+            return []
+        found = [(s.student.id, n.name) for s in subs for n in s.notebooks]
+    return sorted(x for x in found if not students or x[0] in students)
+
+
+def write_feedback(course, assignment, students=None, out=None):
+    """Feedback pages of every graded submission (or `students`); returns the paths.
+
+    Runs nbgrader's GenerateFeedback with the course's pipeline, then writes a page for
+    each notebook it could not grade.  Students whose page failed are named on `out`.
+    """
+    import sys
+
+    from .nbgrader_hooks import open_test_comments, sync_flags
+
+    out = out or sys.stdout
+    sync_flags(course, assignment)
+    open_test_comments(course, assignment)
+    config = feedback_config(course.config)
+    for student in students or ["*"]:
+        for line in _generate(course, config, assignment, student):
+            print(f"feedback: {line}", file=out)
+    paths = []
+    for student, name in _submitted_notebooks(course, assignment, students):
+        target = course.feedback / student / assignment / f"{name}.html"
+        if not (course.autograded / student / assignment / f"{name}.ipynb").exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            page = render_missing(course, config, assignment, student, name)
+            target.write_text(page, encoding="utf-8")
+        if target.exists():
+            paths.append(target)
+        else:
+            print(f"feedback: no page for {student}/{name}", file=out)
     return paths
-
-
-def _read(path):
-    if path.exists():
-        return nbformat.read(path, as_version=4)
-    return nbformat.v4.new_notebook()

@@ -621,12 +621,13 @@ def _ensure_submission_row(course, assignment, student):
 
 
 def _flag_for_review(course, assignment, student):
-    """Mark the submission's autograded tests for manual review in the formgrader."""
+    """Flag the submission (formgrader's "Flagged?") and its autograded tests for review."""
     from nbgrader.api import Gradebook
 
     with Gradebook(course.db_url) as gb:
         sub = gb.find_submission(assignment, student)
         for nb in sub.notebooks:
+            nb.flagged = True
             for g in nb.grades:
                 if g.auto_score is not None:
                     g.needs_manual_grade = True

@@ -67,6 +67,11 @@ def run_demo(workdir="demo-output", jobs=None, assignments=None, out=None):
     for a in ids:
         grade.generate_release(course, a)
     print(f"generated the release of {', '.join(ids)}", file=out)
+    # the sample zip has late students: a due date for its assignment (late penalties)
+    from . import late
+
+    late.set_due(course, ids[0], late.parse_when(samples.DUE))
+    print(f"{ids[0]} is due {samples.DUE} (the machine's time zone)", file=out)
 
     _step(3, "samples: a seeded class with correct, buggy, blank and hostile submissions")
     manifest = samples.generate(course, work / "class", ids, seed=0)
@@ -95,12 +100,13 @@ def run_demo(workdir="demo-output", jobs=None, assignments=None, out=None):
         )
 
     _step(6, "feedback (hidden tests never shown)")
-    n = sum(len(feedback.write_feedback(course, a)) for a in ids)
+    n = sum(len(feedback.write_feedback(course, a, out=out)) for a in ids)
     print(f"{n} feedback pages under {course.feedback}", file=out)
 
     _step(7, "export")
-    path, rows = export.export_csv(course)
-    print(f"{rows} rows in {path}", file=out)
+    for fmt in ("summary", "canvas", "long"):
+        path, rows = export.export_csv(course, fmt=fmt)
+        print(f"{rows} rows ({fmt}) in {path}", file=out)
 
     _step(8, "report")
     path = report.write_report(course)

@@ -65,6 +65,12 @@ EXPECT = {
     "missing-notebook": {"score": "zero", "status": "missing notebook"},
 }
 
+#: A due date for the sample zip (read in the machine's zone, as its entry times are):
+#: everyone hands in on Nov 2 at noon, except the students of LATE_DAYS (plan index ->
+#: days after the due date), so a class graded with it has late penalties to show.
+DUE = "2026-11-02 23:59"
+LATE_DAYS = {1: 2, 3: 1}
+
 _MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
 
@@ -242,7 +248,8 @@ def generate(course, out_dir, assignments=None, seed=0, hostile=None):
         plants = plants_for(a)
         plan = class_plan(i, len(ids), plants, rng, hostile)
         zip_entries = []
-        for student, kind, plant in plan:
+        for index, (student, kind, plant) in enumerate(plan):
+            day = 2 + LATE_DAYS.get(index, 0)
             sdir = out / a / student
             sdir.mkdir(parents=True, exist_ok=True)
             for n in names:
@@ -255,14 +262,15 @@ def generate(course, out_dir, assignments=None, seed=0, hostile=None):
                 data = _submission(k, release, source, use_plant)
                 if data is None:
                     (sdir / "notes.txt").write_text("I could not find the notebook, sorry.\n")
-                    zip_entries.append((f"{student}_4711_notes.txt", b"notes", 2))
+                    zip_entries.append((f"{student}_4711_notes.txt", b"notes", day))
                     continue
                 (sdir / f"{n}.ipynb").write_bytes(data)
-                zip_entries.append((f"{student}_4711_{n}.ipynb", data, 2))
+                zip_entries.append((f"{student}_4711_{n}.ipynb", data, day))
             manifest[a][student] = {
                 "kind": kind,
                 "plant": plant.name if plant else None,
                 "expect": EXPECT[kind],
+                "late_days": LATE_DAYS.get(index, 0),
             }
         # An older resubmission (blank) from the first correct student: the newest wins.
         blank = nbformat.writes(

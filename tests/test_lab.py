@@ -95,7 +95,7 @@ def test_kernel_language_info_is_what_a_running_kernel_reports():
 
 
 def test_to_student_format_rewrites_a_plain_nbformat_notebook(tmp_path):
-    from autograder import nbbuild
+    from classroom import nbbuild
 
     path = tmp_path / "nb.ipynb"
     nbbuild.write(nbbuild.notebook([nbbuild.markdown("# hi", "intro")]), path)

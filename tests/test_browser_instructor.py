@@ -1,0 +1,177 @@
+"""The instructor's pages in headless Chromium.
+
+1. formgrader (JupyterLab's nbgrader extension, configured by the course's
+   nbgrader_config.py): a comment typed in the box of a *test* cell, then formgrader's
+   "Generate Feedback" button; the student's page is the course's (no hidden tests)
+   and shows the comment.  The "Flagged?" column marks the flagged student.
+2. Feedback pages and the report with the network blocked: every formula is MathML
+   (no raw ``$`` or ``\\frac``), nothing is fetched; screenshots light and dark go to
+   artifacts/screenshots/.
+"""
+
+import os
+
+import browser_util as bu  # tests/ is on sys.path (pytest rootdir-relative import)
+import nbformat
+import pytest
+
+from autograder import collect, feedback, grade, nbgrader_hooks, report
+from autograder.course_config import Course
+from classroom import fixture, samples
+from classroom.harness import SOLUTIONS, notebook_names
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+A = fixture.ASSIGNMENT
+COMMENT = "Check σ'(0) once more: it is 1/4."
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    missing = bu.chromium_missing_message()
+    if missing:
+        pytest.fail(missing)
+    base = tmp_path_factory.mktemp("instructor")
+    root = fixture.make_course(base / "course")
+    course = Course.load(root)
+    grade.generate_release(course, A)
+    manifest = samples.generate(course, base / "class", seed=0, hostile=["edited-test"])[A]
+    collect.collect(course, A, base / "class" / A)
+    with open(os.devnull, "w") as devnull:
+        grade.grade(course, A, jobs=2, cell_timeout=5, out=devnull)
+    nbgrader_hooks.sync_flags(course, A)  # what grading leaves for formgrader's column
+    return course, manifest
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    with bu.chromium_page(tmp_path_factory.mktemp("chromium-profile")) as page:
+        yield page
+
+
+def _submission_id(course, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gb:
+        return gb.find_submission_notebook("fixture", A, student).id
+
+
+def test_formgrader_comment_on_a_test_cell_reaches_generated_feedback(course, page, tmp_path):
+    course, manifest = course
+    half = next(s for s, i in manifest.items() if i["kind"] == "half-done")
+    flagged = next(s for s, i in manifest.items() if i["kind"] == "edited-test")
+    with bu.jupyter_lab(course.root, tmp_path / "lab-state") as url:
+        page.goto(f"{url}/formgrader/submissions/{_submission_id(course, half)}/")
+        box = page.locator("#test_hand-comment")
+        box.wait_for(timeout=60_000)
+        box.fill(COMMENT)
+        box.press("Tab")  # formgrader saves on change
+        page.wait_for_function(
+            "() => document.querySelector('#test_hand-comment').value.length > 0"
+        )
+        bu.screenshot(page, "formgrader-test-cell-comment")
+        _wait_for_comment(course, half)
+
+        page.goto(f"{url}/formgrader/gradebook/{A}/fixture")
+        page.wait_for_selector("td.flagged", timeout=60_000)
+        row = page.locator("tr", has=page.locator(f"text={flagged}"))
+        assert row.locator("td.flagged .glyphicon").count() == 1
+        bu.screenshot(page, "formgrader-flagged-column")
+
+        page.goto(f"{url}/formgrader/manage_submissions/{A}")
+        row = page.locator("tr", has=page.locator(f"text={half}")).first
+        row.locator(".generate-feedback a").click()
+        page.wait_for_selector("text=Successfully generated feedback", timeout=120_000)
+
+    html = (course.feedback / half / A / "fixture.html").read_text(encoding="utf-8")
+    assert '<table class="summary">' in html  # the course's page, not nbgrader's
+    assert "HIDDEN TESTS" not in html and fixture.HIDDEN_MARK not in html
+    assert "Grader's comment" in html and "Check σ'(0) once more" in html
+    # the comment sits in the test cell's panel
+    test_panel = html.split("Test <code>test_hand</code>", 1)[1].split("</section>", 1)[0]
+    assert "Check σ'(0) once more" in test_panel
+
+
+def _wait_for_comment(course, student, timeout=20.0):
+    import time
+
+    from nbgrader.api import Gradebook
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Gradebook(course.db_url) as gb:
+            sub = gb.find_submission_notebook("fixture", A, student)
+            if any(c.name == "test_hand" and c.comment == COMMENT for c in sub.comments):
+                return
+        time.sleep(0.3)
+    raise AssertionError("formgrader did not save the comment")
+
+
+def _shot(page, name):
+    bu.SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(bu.SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _offline(page):
+    def route(r):
+        if r.request.url.startswith(("file:", "data:")):
+            return r.continue_()
+        return r.abort()
+
+    page.context.route("**/*", route)
+    blocked = []
+    page.on("requestfailed", lambda req: blocked.append(req.url))
+    return blocked
+
+
+def _math_page(tmp_path):
+    """The feedback page of a real notebook (its source standing in for a graded one)."""
+    from test_feedback import render
+
+    assignment = "03-softmax-layer"
+    name = notebook_names(assignment)[0]
+    nb = nbformat.read(SOLUTIONS / assignment / f"{name}.ipynb", as_version=4)
+    out = tmp_path / f"{name}.html"
+    out.write_text(render(nb, tmp_path, student="s01"), encoding="utf-8")
+    return out
+
+
+def test_feedback_pages_need_no_network_and_show_no_raw_tex(course, page, tmp_path):
+    course, manifest = course
+    feedback.write_feedback(course, A, out=open(os.devnull, "w"))  # noqa: SIM115
+    pages = [_math_page(tmp_path), *sorted(course.feedback.glob(f"*/{A}/fixture.html"))]
+    blocked = _offline(page)
+    for path in pages:
+        page.goto(path.as_uri())
+        text = page.inner_text("body")
+        assert "$" not in text and "\\frac" not in text, path
+    page.goto(pages[0].as_uri())
+    maths = page.locator("math")
+    assert maths.count() > 30
+    box = maths.nth(0).bounding_box()
+    assert box and box["width"] > 0 and box["height"] > 0  # rendered, not raw
+    assert blocked == []  # nothing was even asked for
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.goto(pages[0].as_uri())
+        _shot(page, f"feedback-math-{scheme}")
+        half = next(s for s, i in manifest.items() if i["kind"] == "half-done")
+        page.goto((course.feedback / half / A / "fixture.html").as_uri())
+        _shot(page, f"feedback-{scheme}")
+    page.emulate_media(color_scheme="light")
+
+
+def test_report_renders_offline_light_and_dark(course, page, tmp_path):
+    course, _ = course
+    path = report.write_report(course)
+    _offline(page)
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.goto(path.as_uri())
+        imgs = page.locator("img")
+        assert imgs.count() >= 3  # scores, questions, run times (this class has no bugs)
+        for i in range(imgs.count()):
+            assert imgs.nth(i).evaluate("(img) => img.complete && img.naturalWidth > 0")
+            assert len(imgs.nth(i).get_attribute("alt")) > 30
+        _shot(page, f"report-{scheme}")
+    page.emulate_media(color_scheme="light")
