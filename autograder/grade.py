@@ -298,6 +298,7 @@ class Settings:
     notebook_timeout: float
     memory_mb: int
     sandbox: str
+    kernel_env: dict = field(default_factory=dict)
 
 
 class GradingRun:
@@ -387,6 +388,7 @@ class GradingRun:
             "notebook_timeout": s.notebook_timeout,
             "memory_mb": s.memory_mb,
             "sandbox": s.sandbox,
+            "kernel_env": s.kernel_env,
             "tmp": self.tmp,
         }
 
@@ -458,6 +460,7 @@ def grade(
     scheduler=None,
     out=None,
     sandbox=BUBBLEWRAP,
+    kernel_env=None,
 ):
     """Autograde every submission of `assignment`; returns a list of SubmissionResult.
 
@@ -484,6 +487,8 @@ def grade(
     sandbox : str
         :data:`autograder.sandbox.BUBBLEWRAP` (default; raises SandboxUnavailable when
         bwrap is missing or broken) or :data:`autograder.sandbox.NO_SANDBOX`.
+    kernel_env : dict, optional
+        Extra environment variables of every kernel (the rest is an allow-list).
     """
     require_sandbox(sandbox)
     out = out or sys.stdout
@@ -493,6 +498,7 @@ def grade(
         notebook_timeout=float(notebook_timeout or max(60, 5 * cell_timeout)),
         memory_mb=memory_mb,
         sandbox=sandbox,
+        kernel_env=dict(kernel_env or {}),
     )
     with shared_engines():
         ensure_assignment(course, assignment)

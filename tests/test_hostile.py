@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import resource
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -30,8 +31,8 @@ HONEST = {"a1-full": "full", "a2-blank": "blank", "z1-full": "full", "z2-blank":
 BASELINE = {"full": (3.0, {"test_sigmoid_prime": 2.0, "test_hand": 1.0}), "blank": (0.0, {})}
 #: What grading itself writes into the course root.
 RECORDS = {"gradebook.db", "gradebook.db-journal", "autograded", "grading-records", "feedback"}
-#: Markers of processes the corpus starts (they must not survive grading).
-MARKERS = (b"sleep\x004242", b"sleep\x004243", b"sleep\x004244", b"course._kernel_agent", b"bwrap")
+#: Set in the environment of this run's kernels: every process they start inherits it.
+TOKEN = f"BACKPROP_HOSTILE_RUN={uuid.uuid4().hex}".encode()
 
 
 def _tree_hash(root):
@@ -46,14 +47,15 @@ def _tree_hash(root):
 
 
 def _marked_processes():
+    """Processes started by this run's kernels (they carry TOKEN in their environment)."""
     found = set()
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                cmd = (proc / "cmdline").read_bytes()
+                env = (proc / "environ").read_bytes()
             except OSError:
                 continue
-            if any(m in cmd for m in MARKERS):
+            if TOKEN in env.split(b"\0"):
                 found.add(int(proc.name))
     return found
 
@@ -82,7 +84,10 @@ def hostile(tmp_path_factory):
     procs = _marked_processes()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = io.StringIO()
-    results = grade.grade(course, A, jobs=2, cell_timeout=10, notebook_timeout=40, out=out)
+    name, value = TOKEN.decode().split("=")
+    results = grade.grade(
+        course, A, jobs=2, cell_timeout=10, notebook_timeout=40, out=out, kernel_env={name: value}
+    )
     return {
         "course": course,
         "results": {r.student: r for r in results},
@@ -131,7 +136,7 @@ def test_the_course_root_is_unchanged_except_for_grading_records(hostile):
 
 def test_no_process_outlives_grading(hostile):
     before, after = hostile["procs"]
-    assert after - before == set()
+    assert before == set() and after == set()
 
 
 def test_a_200000_deep_notebook_is_named_and_does_not_stop_the_run(hostile):
