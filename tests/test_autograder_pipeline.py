@@ -20,7 +20,7 @@ import pytest
 from autograder import cli, collect, feedback, fixture, grade, samples
 from autograder.course_config import Course
 from autograder.harness import assignments as repo_assignments
-from autograder.plants import plants_for
+from classroom.plants import plants_for
 
 # one xdist worker builds the graded class once (module-scoped fixture)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("autograder")]

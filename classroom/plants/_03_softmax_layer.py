@@ -5,7 +5,7 @@ the submission's own forward, so a forward bug costs a backward cell only where 
 backward no longer matches that forward (and its message then says so).
 """
 
-from autograder.plants import Plant
+from classroom.plants import Plant
 
 NB = "softmax_layer"
 
@@ -50,7 +50,7 @@ def softmax(z):
 """
         },
         failing=("sl-test-softmax",),
-        says="each column's own maximum",
+        bug="03.softmax.unstable",
     ),
     Plant(
         "softmax shifted by the global max",
@@ -63,7 +63,7 @@ def softmax(z):
 """
         },
         failing=("sl-test-softmax",),
-        says="not numerically stable",
+        bug="03.softmax.unstable",
     ),
     Plant(
         "softmax normalised over the wrong axis",
@@ -77,7 +77,7 @@ def softmax(z):
             "sl-ce-grad": GRAD_OWN_SOFTMAX,
         },
         failing=("sl-test-softmax",),
-        says="wrong axis",
+        bug="03.softmax.wrong-axis",
     ),
     Plant(
         "softmax not normalised",
@@ -90,7 +90,7 @@ def softmax(z):
             "sl-ce-grad": GRAD_OWN_SOFTMAX,
         },
         failing=("sl-test-softmax",),
-        says="sum to 1",
+        bug="03.softmax.not-normalised",
     ),
     Plant(
         "softmax through log-sum-exp (correct)",
@@ -116,8 +116,8 @@ def cross_entropy_loss(z, Y):
         },
         # The gradient (with its 1/N) is judged against this loss, so it fails too and
         # says why.
-        failing=("sl-test-ce-grad", "sl-test-ce-loss"),
-        says="1/N",
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.no-1/N",
     ),
     Plant(
         "loss with the sign flipped",
@@ -128,8 +128,8 @@ def cross_entropy_loss(z, Y):
     return float(np.sum(Y * np.log(softmax(z))) / z.shape[1])
 """
         },
-        failing=("sl-test-ce-grad", "sl-test-ce-loss"),
-        says="sign",
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.sign",
     ),
     Plant(
         "loss averaged over classes too, gradient consistent with it",
@@ -146,7 +146,7 @@ def softmax_cross_entropy_grad(z, Y):
         },
         # The gradient is right for the loss as written: only the loss loses points.
         failing=("sl-test-ce-loss",),
-        says="averaged over the classes",
+        bug="03.loss.classes",
     ),
     Plant(
         "loss as log of softmax (correct)",
@@ -165,7 +165,7 @@ def cross_entropy_loss(z, Y):
         NB,
         {"sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return softmax(z) - Y\n"},
         failing=("sl-test-ce-grad",),
-        says="1/N",
+        bug="gradcheck.N-large",
     ),
     Plant(
         "gradient y - y_hat",
@@ -175,7 +175,7 @@ def cross_entropy_loss(z, Y):
             "    return (Y - softmax(z)) / z.shape[1]\n"
         },
         failing=("sl-test-ce-grad",),
-        says="sign",
+        bug="03.grad.sign",
     ),
     Plant(
         "gradient with respect to y_hat, not z",
@@ -185,7 +185,7 @@ def cross_entropy_loss(z, Y):
             "    return -Y / softmax(z) / z.shape[1]\n"
         },
         failing=("sl-test-ce-grad",),
-        says="softmax Jacobian",
+        bug="03.grad.wrt-yhat",
     ),
     Plant(
         "gradient with the diagonal of the Jacobian only",
@@ -198,14 +198,14 @@ def softmax_cross_entropy_grad(z, Y):
 """
         },
         failing=("sl-test-ce-grad",),
-        says="diagonal",
+        bug="03.grad.diagonal",
     ),
     Plant(
         "gradient from logits",
         NB,
         {"sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return (z - Y) / z.shape[1]\n"},
         failing=("sl-test-ce-grad",),
-        says="logits",
+        bug="03.grad.logits",
     ),
     Plant(
         "gradient through the full Jacobian, one example at a time (correct)",
@@ -237,7 +237,7 @@ def sigmoid_layer_forward(a_prev, W, b):
         },
         # dW and da_prev still match this forward; db cannot (the forward ignores b).
         failing=("sl-test-layer-db", "sl-test-layer-forward"),
-        says="bias b is missing",
+        bug="03.layer.no-bias",
     ),
     Plant(
         "forward without the sigmoid",
@@ -250,7 +250,7 @@ def sigmoid_layer_forward(a_prev, W, b):
 """
         },
         failing=("sl-test-layer-forward", *LAYER_TESTS),
-        says="σ was not applied",
+        bug="03.layer.no-sigma",
     ),
     Plant(
         "tanh layer, forward and backward consistent",
@@ -265,7 +265,7 @@ def sigmoid_layer_forward(a_prev, W, b):
         },
         # The backward is the exact derivative of this forward: only the forward fails.
         failing=("sl-test-layer-forward",),
-        says="tanh",
+        bug="03.layer.tanh",
     ),
     Plant(
         "forward with separate statements (correct)",
@@ -287,14 +287,14 @@ def sigmoid_layer_forward(a_prev, W, b):
         NB,
         {"sl-layer-backward": _backward(delta="dJ_da")},
         failing=LAYER_TESTS,
-        says="missing σ'(z)",
+        bug="03.layer.no-sigma-prime",
     ),
     Plant(
         "backward with sigma' of a instead of z",
         NB,
         {"sl-layer-backward": _backward(delta="dJ_da * sigmoid_prime(a)")},
         failing=LAYER_TESTS,
-        says="a instead of z",
+        bug="03.layer.sigma-prime-of-a",
     ),
     Plant(
         "backward with W instead of its transpose in da_prev",
@@ -302,35 +302,35 @@ def sigmoid_layer_forward(a_prev, W, b):
         {"sl-layer-backward": _backward(da_prev="W @ delta")},
         # W is 4 x 3 in the visible case: the product cannot run, so every gradient fails.
         failing=LAYER_TESTS,
-        says="needs the transpose",
+        bug="03.layer.W-not-transposed",
     ),
     Plant(
         "backward with dW transposed",
         NB,
         {"sl-layer-backward": _backward(dW="a_prev @ delta.T")},
         failing=("sl-test-layer-dW",),
-        says="transposed",
+        bug="03.layer.dW-transposed",
     ),
     Plant(
         "backward with db averaged",
         NB,
         {"sl-layer-backward": _backward(db="delta.mean(axis=1, keepdims=True)")},
         failing=("sl-test-layer-db",),
-        says="1/N",
+        bug="03.layer.bias-mean",
     ),
     Plant(
         "backward with db summed over the wrong axis",
         NB,
         {"sl-layer-backward": _backward(db="delta.sum(axis=0, keepdims=True)")},
         failing=("sl-test-layer-db",),
-        says="wrong axis",
+        bug="gradcheck.axis",
     ),
     Plant(
         "backward with the layer below's sigma' in da_prev",
         NB,
         {"sl-layer-backward": _backward(da_prev="(W.T @ delta) * a_prev * (1 - a_prev)")},
         failing=("sl-test-layer-da-prev",),
-        says="layer below",
+        bug="03.layer.prime-of-input",
     ),
     Plant(
         "backward with einsum (correct)",

@@ -1,6 +1,6 @@
 """Planted bugs and correct alternatives for 07-regularization (regularization.ipynb)."""
 
-from autograder.plants import Plant
+from classroom.plants import Plant
 
 NB = "regularization"
 
@@ -84,35 +84,35 @@ PLANTS = [
         NB,
         {"l2": _l2(which="True")},
         failing=("test_l2_value",),
-        says="must not touch the biases",
+        bug="07.l2.biases",
     ),
     Plant(
         "L2 on the biases in the gradient only",
         NB,
         {"l2": _l2(grad_keys="params")},
         failing=("test_l2_grad_b",),
-        says="must not touch the biases",
+        bug="07.l2.grad-biases",
     ),
     Plant(
         "factor 2 in the weight-decay gradient",
         NB,
         {"l2": _l2(gfactor="2 * ")},
         failing=("test_l2_grad_W",),
-        says="factor 2",
+        bug="07.l2.grad-two",
     ),
     Plant(
         "weight-decay gradient with the wrong sign",
         NB,
         {"l2": _l2(op="-")},
         failing=("test_l2_grad_W",),
-        says="wrong sign",
+        bug="07.l2.grad-sign",
     ),
     Plant(
         "penalty without the ½",
         NB,
         {"l2": _l2(factor="1.0", gfactor="2 * ")},
         failing=("test_l2_value",),
-        says="the ½ is missing",
+        bug="07.l2.no-half",
     ),
     Plant(
         "correct: L2 by loops over layers, np.linalg.norm",
@@ -136,7 +136,7 @@ PLANTS = [
         NB,
         {"dropout-forward": _DROPOUT_FWD.format(draw="(rng.random(a.shape) >= p).astype(float)")},
         failing=("test_dropout_forward", "test_dropout_expectation"),
-        says="1/(1−p) scaling is missing",
+        bug="07.dropout.no-scaling",
     ),
     Plant(
         "dropout draws a fresh mask in the backward pass",
@@ -148,21 +148,21 @@ PLANTS = [
             )
         },
         failing=("test_dropout_grads_hidden",),
-        says="fresh mask",
+        bug="07.net.fresh-mask",
     ),
     Plant(
         "dropout mask missing from the backward pass",
         NB,
         {"dropout-net": _dropout_net(dh='params["W2"].T @ delta2')},
         failing=("test_dropout_grads_hidden",),
-        says="mask is missing from the backward pass",
+        bug="07.net.no-mask",
     ),
     Plant(
         "dropout keeps with probability p instead of dropping",
         NB,
         {"dropout-forward": _DROPOUT_FWD.format(draw="(rng.random(a.shape) < p) / (1.0 - p)")},
         failing=("test_dropout_forward", "test_dropout_expectation"),
-        says="probability p",
+        bug="07.dropout.keep-p",
     ),
     Plant(
         "correct: binomial mask, mask applied through a helper",
@@ -196,7 +196,7 @@ PLANTS = [
 """
         },
         failing=("test_early_history",),
-        says="last epoch",
+        bug="07.early.last-best",
     ),
     Plant(
         "early stopping one epoch late",
@@ -213,21 +213,21 @@ PLANTS = [
 """
         },
         failing=("test_early_history",),
-        says="off by one",
+        bug="07.early.off-by-one",
     ),
     Plant(
         "early-stopping run returns the last epoch's parameters",
         NB,
         {"early-run": _early_run(ret="params")},
         failing=("test_early_run",),
-        says="not the last epoch's",
+        bug="07.run.last-params",
     ),
     Plant(
         "early-stopping run saves the parameters without a copy",
         NB,
         {"early-run": _early_run(save0="params", save="params")},
         failing=("test_early_run",),
-        says="copy",
+        bug="07.run.no-copy",
     ),
     Plant(
         "early-stopping run ignores patience",
@@ -238,7 +238,7 @@ PLANTS = [
             )
         },
         failing=("test_early_run",),
-        says="stop as soon as",
+        bug="07.run.no-patience",
     ),
     Plant(
         "correct: early stopping by argmin, run with a stored-epoch counter",
