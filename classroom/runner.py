@@ -84,8 +84,9 @@ def kind(cell):
     return "locked"
 
 
-def _names(source):
-    """(names the code stores or binds, names it loads)."""
+def _names(source, strings=False):
+    """(names the code stores or binds, names it loads); with `strings`, string constants
+    count as loaded names too (``hand_number(globals(), "dfdx")``)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -100,6 +101,8 @@ def _names(source):
             stored.add(node.name)
         elif isinstance(node, ast.alias):
             stored.add((node.asname or node.name).split(".")[0])
+        elif strings and isinstance(node, ast.Constant) and isinstance(node.value, str):
+            loaded.add(node.value)  # globals()["name"], hand_number(globals(), "name")
     return stored, loaded
 
 
@@ -116,6 +119,35 @@ def needed_cells(nb):
         if k in ("answer", "test") or (k == "locked" and _names(cell.source)[0] & free):
             keep.append(i)
     return keep
+
+
+def affected_tests(nb, grade_ids):
+    """The test cells that can see a change of the answer cells `grade_ids`: those that
+    use a name the changed cells define, directly or through other answer cells."""
+    cells = [c for c in nb.cells if kind(c) in ("answer", "test")]
+    defines = {}
+    for c in cells:
+        if kind(c) == "answer":
+            for name in _names(c.source)[0]:
+                defines.setdefault(name, set()).add(meta(c)["grade_id"])
+    uses = {}
+    for c in cells:
+        stored, loaded = _names(c.source, strings=True)
+        uses[meta(c)["grade_id"]] = {g for n in loaded for g in defines.get(n, ())}
+    affected = set(grade_ids)
+    changed = True
+    while changed:
+        changed = False
+        for c in cells:
+            gid = meta(c)["grade_id"]
+            if kind(c) == "answer" and gid not in affected and uses[gid] & affected:
+                affected.add(gid)
+                changed = True
+    return {
+        meta(c)["grade_id"]
+        for c in cells
+        if kind(c) == "test" and uses[meta(c)["grade_id"]] & affected
+    }
 
 
 def _run_test(cell, namespace):

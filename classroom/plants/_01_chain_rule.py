@@ -311,4 +311,25 @@ PLANTS = [
             "graph-forward-values": "g_value = 3**2 + (-4)\nf_value = -2 * g_value",
         },
     ),
+    # issue 12: returned sequences of any kind, and a ∂f/∂x mix-up
+    _bug(
+        "graph: dfdx = x",
+        "graph-forward-backward",
+        [("dfdx = g", "dfdx = x")],
+        ("test-graph-gradient",),
+        "01.graph.dfdx-x",
+    ),
+    Plant(
+        "alternative: graph_forward_backward returns a list, h a 2-d array",
+        NOTEBOOK,
+        {
+            "graph-forward-backward": _edit(
+                "graph-forward-backward",
+                ("return f, dfdx, dfdy, dfdz", "return [f, dfdx, dfdy, dfdz]"),
+            ),
+            "h-forward-backward": _edit(
+                "h-forward-backward", ("return h, dhdx", "return np.array([h, dhdx])")
+            ),
+        },
+    ),
 ]

@@ -278,4 +278,44 @@ PLANTS = [
             ),
         },
     ),
+    # issue 12: misdiagnoses that now name their bug, the caller's arrays, sequences
+    _bug(
+        "dL/dwo01: sigma' evaluated at y",
+        "dL-dwo01",
+        [(WO01, "return (y - y_star) * sigmoid(y) * (1 - sigmoid(y))")],
+        ("test-dL-dwo01",),
+        "02.partial.sigma-prime-of-y",
+    ),
+    _bug(
+        "dL/dwo11: sigma' written as y squared",
+        "dL-dwo11",
+        [(WO11, "return (y - y_star) * y**2 * z[0]")],
+        ("test-dL-dwo11",),
+        "02.partial.sigma-squared",
+    ),
+    _bug(
+        "dL/dwh22: z_1(1 - z_1) for unit 2",
+        "dL-dwh22",
+        [(WH22, 'return (y - y_star) * y * (1 - y) * params["wo"][2] * z[0] * (1 - z[0]) * x[1]')],
+        ("test-dL-dwh22",),
+        "02.partial.unit1-prime",
+    ),
+    _bug(
+        "sgd: updates the caller's arrays in place",
+        "sgd",
+        [
+            (
+                "params = {key: np.array(value, dtype=float) for key, value in params.items()}",
+                "params = dict(params)  # the same arrays as the caller's",
+            ),
+            (STEP, "params[key] -= gamma_t * grads[key]"),
+        ],
+        ("test-sgd-steps",),
+        "02.sgd.changes-params",
+    ),
+    Plant(
+        "alternative: loss_and_partials returns a list",
+        NOTEBOOK,
+        {"loss-and-partials": _edit("loss-and-partials", ("return L, grads", "return [L, grads]"))},
+    ),
 ]

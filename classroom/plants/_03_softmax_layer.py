@@ -149,13 +149,27 @@ def softmax_cross_entropy_grad(z, Y):
         bug="03.loss.classes",
     ),
     Plant(
-        "loss as log of softmax (correct)",
+        "loss as log of softmax: -inf where a probability rounds to 0",
         NB,
         {
             "sl-ce-loss": """
 def cross_entropy_loss(z, Y):
     N = z.shape[1]
     return -(Y * np.log(softmax(z))).sum() / N
+"""
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.log-of-zero",
+    ),
+    Plant(
+        "loss through log-sum-exp with scipy-style logaddexp (correct)",
+        NB,
+        {
+            "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    c = z.max(axis=0)
+    lse = c + np.log(np.sum(np.exp(z - c), axis=0))
+    return float(np.mean(lse - np.sum(Y * z, axis=0)))
 """
         },
     ),
@@ -365,5 +379,60 @@ def sigmoid_layer_backward(dJ_da, cache):
     return da_prev, dW, db
 """
         },
+    ),
+    # issue 12: large logits, numerical differentiation
+    Plant(
+        "loss shifted by + max (overflows at large logits)",
+        NB,
+        {
+            "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    N = z.shape[1]
+    shifted = z + z.max(axis=0, keepdims=True)
+    log_y_hat = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+    return float(-np.sum(Y * log_y_hat) / N)
+"""
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.unstable",
+    ),
+    Plant(
+        "gradient by numerical differentiation of the loss",
+        NB,
+        {
+            "sl-ce-grad": """
+from course.gradcheck import numerical_gradient
+
+def softmax_cross_entropy_grad(z, Y):
+    return numerical_gradient(lambda zz: cross_entropy_loss(zz, Y), np.array(z, dtype=float))
+"""
+        },
+        failing=("sl-test-ce-grad",),
+        bug="03.grad.numerical",
+    ),
+    Plant(
+        "layer backward by numerical differentiation of the forward",
+        NB,
+        {
+            "sl-layer-backward": """
+from course.gradcheck import numerical_gradient
+
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, b = (np.array(v, dtype=float) for v in cache)
+    def J(a_prev_, W_, b_):
+        return float(np.sum(dJ_da * sigmoid_layer_forward(a_prev_, W_, b_)[0]))
+    return (
+        numerical_gradient(lambda x: J(x, W, b), a_prev),
+        numerical_gradient(lambda x: J(a_prev, x, b), W),
+        numerical_gradient(lambda x: J(a_prev, W, x), b),
+    )
+""",
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    return sigmoid(W @ a_prev + b), (a_prev, W, b)
+""",
+        },
+        failing=("sl-test-layer-dW",),
+        bug="03.layer.numerical",
     ),
 ]

@@ -291,4 +291,68 @@ def sgd_update(params, grads, lr):
 """
         },
     ),
+    # issue 12: misdiagnosed bugs, numerical differentiation, stderr, float32
+    Plant(
+        "backward with f' of the layer above",
+        NB,
+        {"br-backward": _backward(delta_down="f_prime(z[m]) * (params[f'W{m}'].T @ delta)")},
+        failing=ALL,
+        bug="04.backward.fprime-wrong-layer",
+    ),
+    Plant(
+        "backward without f' anywhere",
+        NB,
+        {"br-backward": _backward(delta_top="dJ_da", delta_down="params[f'W{m}'].T @ delta")},
+        failing=ALL,
+        bug="04.backward.no-fprime",
+        says="missing f'(z)",  # the output layer's gradients: "missing f'(z) at the output"
+    ),
+    Plant(
+        "backward by numerical differentiation of the forward",
+        NB,
+        {
+            "br-backward": """
+from course.gradcheck import numerical_gradient
+
+def backward(params, cache, dJ_da):
+    X, activation = cache["a"][0], cache["activation"]
+    Y = cache["a"][-1] - dJ_da * X.shape[1]
+    grads = {}
+    for key in params:
+        work = {k: np.array(v, dtype=float) for k, v in params.items()}
+        def J(value, key=key, work=work):
+            work[key] = value
+            return square_loss(forward(work, X, activation)[0], Y)[0]
+        grads[key] = numerical_gradient(J, work[key])
+    return grads
+"""
+        },
+        failing=("br-test-W1",),
+        bug="04.backward.numerical",
+    ),
+    Plant(
+        "backward that logs its progress to stderr (correct)",
+        NB,
+        {
+            "br-backward": _backward().replace(
+                "    grads = {}\n",
+                "    import logging, sys\n"
+                "    print('backward: M =', M, file=sys.stderr)\n"
+                "    logging.warning('computing %d layers', M)\n"
+                "    grads = {}\n",
+            )
+        },
+    ),
+    Plant(
+        "forward in float32 (only the forward's points)",
+        NB,
+        {
+            "br-forward": _forward(
+                z="(params[f'W{m}'].astype(np.float32) @ a[m - 1].astype(np.float32) "
+                "+ params[f'b{m}'].astype(np.float32))"
+            )
+        },
+        failing=("br-test-forward",),
+        bug="kit.float32",
+    ),
 ]

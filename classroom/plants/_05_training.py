@@ -231,4 +231,12 @@ PLANTS = [
 """,
         },
     ),
+    # issue 12: the activation passed on
+    Plant(
+        "activation not passed on to loss_and_grads",
+        NB,
+        {"train_sgd": _sgd(_CORRECT_LOOP.replace(", activation=activation)", ")"))},
+        failing=("test_sgd_step",),
+        bug="05.sgd.activation",
+    ),
 ]

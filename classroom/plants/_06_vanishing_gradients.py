@@ -160,4 +160,24 @@ PLANTS = [
             'xavier_sigmoid_choice = " a "\nsigmoid_normal_choice = "C"\n',
         },
     ),
+    # issue 12: every bug kind is named
+    Plant(
+        "f' of the layer above",
+        NB,
+        {NORMS: _norms(recursion='delta = f_prime(cache["z"]) * (cache["W"].T @ delta)')},
+        failing=(DELTA, DW),
+        bug="06.norms.f-prime-wrong-layer",
+    ),
+    Plant(
+        "squared norms",
+        NB,
+        {
+            NORMS: _norms(delta_norm="np.sum(delta ** 2)").replace(
+                'np.linalg.norm(delta @ cache["a_prev"].T)',
+                'np.sum((delta @ cache["a_prev"].T) ** 2)',
+            )
+        },
+        failing=(DELTA, DW),
+        bug="06.norms.squared",
+    ),
 ]

@@ -271,4 +271,97 @@ PLANTS = [
 """,
         },
     ),
+    # issue 12: masks returned and reused, NaN, two epochs per entry, numerical gradients
+    Plant(
+        "dropout_forward returns twice the mask",
+        NB,
+        {
+            "dropout-forward": _DROPOUT_FWD.format(
+                draw="(rng.random(a.shape) >= p) / (1.0 - p)"
+            ).replace("return a * mask, mask", "return a * mask, 2 * mask")
+        },
+        failing=("test_dropout_forward",),
+        bug="07.dropout.out",
+    ),
+    Plant(
+        "dropout_loss_and_grads returns minus the mask",
+        NB,
+        {"dropout-net": _dropout_net().replace("return J, grads, mask", "return J, grads, -mask")},
+        failing=("test_dropout_grads_hidden",),
+        bug="07.net.returned-mask",
+    ),
+    Plant(
+        "backward draws a fresh mask when none is given",
+        NB,
+        {
+            "dropout-net": _dropout_net(
+                dh="dropout_forward(params['W2'].T @ delta2, p, rng=rng, mask=given)[0]",
+                backward_mask="    given = mask if mask_in is not None else None",
+            ).replace(
+                "    a1, mask = dropout_forward(h, p, rng=rng, mask=mask)",
+                "    mask_in = mask\n    a1, mask = dropout_forward(h, p, rng=rng, mask=mask)",
+            )
+        },
+        failing=("test_dropout_grads_hidden",),
+        bug="07.net.fresh-mask",
+    ),
+    Plant(
+        "backward divides by the mask (NaN)",
+        NB,
+        {"dropout-net": _dropout_net(dh='(params["W2"].T @ delta2) / mask')},
+        failing=("test_dropout_grads_hidden",),
+        bug="gradcheck.nan",
+    ),
+    Plant(
+        "L2 gradient by numerical differentiation",
+        NB,
+        {
+            "l2": """from course.gradcheck import numerical_gradient
+
+def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    def J_hat(p):
+        J = losses.softmax_cross_entropy(network.predict(p, X, activation), Y)[0]
+        return J + 0.5 * lam * sum(float(np.sum(p[k] ** 2)) for k in p if k.startswith("W"))
+    grads = {}
+    for key in params:
+        work = {k: np.array(v, dtype=float) for k, v in params.items()}
+        def f(value, key=key, work=work):
+            work[key] = value
+            return J_hat(work)
+        grads[key] = numerical_gradient(f, work[key])
+    return J_hat(params), grads
+"""
+        },
+        failing=("test_l2_grad_W",),
+        bug="07.l2.numerical",
+    ),
+    Plant(
+        "early stopping starting from best = 1",
+        NB,
+        {
+            "early-stopping": """def early_stopping(val_losses, patience):
+    best = 1
+    for epoch, loss in enumerate(val_losses):
+        if loss < val_losses[best]:
+            best = epoch
+        elif epoch - best >= patience:
+            return best, epoch
+    return best, len(val_losses) - 1
+"""
+        },
+        failing=("test_early_history",),
+        says="is",
+    ),
+    Plant(
+        "early-stopping run trains two epochs per entry",
+        NB,
+        {"early-run": _early_run().replace("epochs=1, lr=lr", "epochs=2, lr=lr")},
+        failing=("test_early_run",),
+        bug="07.run.epochs-per-entry",
+    ),
+    Plant(
+        "alternative: l2_loss_and_grads returns a list",
+        NB,
+        {"l2": _l2().replace("return J_hat, grads", "return [J_hat, grads]")},
+    ),
 ]

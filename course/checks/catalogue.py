@@ -146,6 +146,18 @@ GRADCHECK = register(
         says="does not change when",
     ),
     Bug(
+        "kit.float32",
+        "float32 or float16 result",
+        "compute in float64 (numpy's default): with float32 the values carry only about 7 digits",
+        says="compute in float64",
+    ),
+    Bug(
+        "kit.integer",
+        "integer result",
+        "it holds integers: the values it should hold are fractions",
+        says="holds integers",
+    ),
+    Bug(
         "gradcheck.lying-forward",
         "forward right only at the test point",
         "the forward pass is right at the test point but not at a nearby point",

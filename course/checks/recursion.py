@@ -11,7 +11,7 @@ The student writes ``forward(params, X, activation) -> (aᴹ, cache)``,
   upstream ∂J/∂aᴹ handed to ``backward`` comes from the reference loss.  The gradients
   that typical bugs produce are computed here by planting each bug of :data:`BUGS` in a
   small reference backward, so a failing check can name the bug.
-- A hidden test times ``backward`` on a network of 2.6·10⁵ parameters: backpropagation,
+- A hidden test times ``backward`` on a network of 3.7·10⁵ parameters: backpropagation,
   not numerical differentiation.
 
 Shapes: X (n₀, N), aᵐ (n_m, N), Wᵐ (n_m, n_{m−1}), bᵐ (n_m, 1).
@@ -296,8 +296,8 @@ def net_case(layer_sizes, N, activation="sigmoid", seed=0):
 
 
 def timing_case(seed=0):
-    """The network of the speed test: 500-500-10 tanh, N = 8 (255 520 parameters)."""
-    return net_case([500, 500, 10], 8, "tanh", seed)
+    """The network of the speed test: 600-600-10 tanh, N = 8 (366 610 parameters)."""
+    return net_case([600, 600, 10], 8, "tanh", seed)
 
 
 # --------------------------------------------------------------------------- references

@@ -311,10 +311,10 @@ def check_l2_grads(fn, params, X, Y, lam, keys, activation="tanh", reveal=True):
 
 
 def check_backprop(l2_fn=None, dropout_fn=None, seed=0):
-    """l2_loss_and_grads and dropout_loss_and_grads on a 500-500-10 network must take
+    """l2_loss_and_grads and dropout_loss_and_grads on a 600-600-10 network must take
     backpropagation's time, not numerical differentiation's (see
     :func:`course.checks._kit.check_backprop_speed`)."""
-    params, X, Y = l2_problem(seed, sizes=(500, 500, 10), N=8)
+    params, X, Y = l2_problem(seed, sizes=(600, 600, 10), N=8)
     n_params = sum(v.size for v in params.values())
     if l2_fn is not None:
         kit.check_backprop_speed(
@@ -328,7 +328,7 @@ def check_backprop(l2_fn=None, dropout_fn=None, seed=0):
             n_params=n_params,
         )
     if dropout_fn is not None:
-        mask = np.where(np.random.default_rng(seed).random((500, 8)) < 0.5, 0.0, 2.0)
+        mask = np.where(np.random.default_rng(seed).random((600, 8)) < 0.5, 0.0, 2.0)
         kit.check_backprop_speed(
             dropout_fn,
             params,
@@ -361,6 +361,8 @@ def check_dropout_forward(fn, p=0.25, shape=(40, 50), seed=0):
     a = rng.uniform(0.5, 1.5, shape)
     out, mask = _call_dropout(fn, a, p, seed=seed + 1)
     keep = 1.0 / (1.0 - p)
+    if not kit.close(out, a * mask):
+        raise GradingFailure(f"Likely bug: {BUGS['07.dropout.out'].diagnosis}.")
     values = np.unique(np.round(mask, 12))
     if not set(values.tolist()) <= {0.0, round(keep, 12)}:
         hint = ""
@@ -377,8 +379,6 @@ def check_dropout_forward(fn, p=0.25, shape=(40, 50), seed=0):
             f"with p = {p} a fraction {dropped:.3f} of the units was dropped.\n"
             f"Likely bug: {BUGS['07.dropout.keep-p'].diagnosis}."
         )
-    if not kit.close(out, a * mask):
-        raise GradingFailure(f"Likely bug: {BUGS['07.dropout.out'].diagnosis}.")
     fixed = np.where(rng.random(shape) < p, 0.0, keep)
     out2, mask2 = _call_dropout(fn, a, p, mask=fixed)
     if not (np.array_equal(mask2, fixed) and kit.close(out2, a * fixed)):
@@ -391,7 +391,7 @@ def check_dropout_forward(fn, p=0.25, shape=(40, 50), seed=0):
         raise GradingFailure(f"Likely bug: {BUGS['07.dropout.p0'].diagnosis}.")
 
 
-def check_dropout_expectation(fn, p=0.4, draws=400, seed=0):
+def check_dropout_expectation(fn, p=0.4, draws=1500, seed=0):
     """E[out] = a: the mean of many training-time outputs is the test-time activation."""
     a = np.linspace(0.2, 2.0, 30).reshape(5, 6)
     argsets = [((kit.seeded, 0, fn, 1000 * seed + i, a.copy(), p), {}) for i in range(draws)]
@@ -493,24 +493,25 @@ def _same_grads(a, b, keys):
     )
 
 
-def check_dropout_grads(fn, keys, p=0.5, seed=0, activation="tanh", reveal=True):
-    """Gradients with a fixed mask: the mask reused (two calls that differ only in their rng
-    agree), and each gradient against finite differences of the reference network with
-    that mask, or of the student's own J where that one differs."""
-    params, X, Y, mask = dropout_problem(seed, p=p)
-    _, grads, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 1, activation)
-    _, again, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 2, activation)
+def _judge_dropout(fn, keys, case, seed, activation, reveal, reference):
+    params, X, Y, p, mask = case
+    _, grads, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 1, activation, reference)
+    _, again, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 2, activation, reference)
     finite = all(np.all(np.isfinite(np.asarray(grads.get(k), dtype=np.float64))) for k in keys)
     if finite and not _same_grads(grads, again, keys):
         raise GradingFailure(
             "the gradients changed between two calls with the same mask (only the rng "
             f"differed).\nLikely bug: {BUGS['07.net.fresh-mask'].diagnosis}."
         )
+    head = (kit.with_reference, fn, "dropout_forward", "07.dropout_forward") if reference else (fn,)
 
     def arguments(point, k):
         work = copy.deepcopy(params)
         work[k] = point
-        return (fn, seed + 3, work, X, Y, p), {"mask": mask.copy(), "activation": activation}
+        return (head[0], seed + 3, *head[1:], work, X, Y, p), {
+            "mask": mask.copy(),
+            "activation": activation,
+        }
 
     for k in keys:
         with kit.fix_first(
@@ -538,11 +539,37 @@ def check_dropout_grads(fn, keys, p=0.5, seed=0, activation="tanh", reveal=True)
             )
 
 
-def check_dropout_mask_reused(fn, p=0.5, seed=0, activation="tanh"):
-    """Without a given mask: the gradients returned are those of the mask returned (the
-    backward pass reuses the mask the forward pass drew)."""
-    params, X, Y, _ = dropout_problem(seed, p=p)
-    _, grads, used = _call_dropout_net(fn, params, X, Y, p, None, seed + 5, activation)
+def check_dropout_grads(fn, keys, p=0.5, seed=0, activation="tanh", reveal=True):
+    """Gradients with a fixed mask: the mask reused (two calls that differ only in their rng
+    agree), and each gradient against finite differences of the reference network with
+    that mask, or of the student's own J where that one differs.  When that fails, it is
+    judged once more with the course's dropout_forward standing in for the student's (a
+    wrong dropout_forward costs only its own points)."""
+    params, X, Y, mask = dropout_problem(seed, p=p)
+    case = (params, X, Y, p, mask)
+    try:
+        return _judge_dropout(fn, keys, case, seed, activation, reveal, reference=False)
+    except GradingFailure as failure:
+        first = failure
+    try:
+        return _judge_dropout(fn, keys, case, seed, activation, reveal, reference=True)
+    except GradingFailure:
+        raise first from None
+
+
+def _mask_reused(fn, params, X, Y, p, seed, activation, reference):
+    given = np.where(
+        np.random.default_rng(seed + 6).random((params["W1"].shape[0], X.shape[1])) < p,
+        0.0,
+        1.0 / (1.0 - p),
+    )
+    _, _, back = _call_dropout_net(fn, params, X, Y, p, given, seed + 7, activation, reference)
+    if not kit.close(back, given):
+        raise GradingFailure(
+            f"given a mask, dropout_loss_and_grads returned {kit.describe(back)} as the "
+            f"mask.\nLikely bug: {BUGS['07.net.returned-mask'].diagnosis}."
+        )
+    _, grads, used = _call_dropout_net(fn, params, X, Y, p, None, seed + 5, activation, reference)
     used, _ = kit.values("the mask returned", used, (params["W1"].shape[0], X.shape[1]))
     keep = 1.0 / (1.0 - p)
     if not np.all(np.isclose(used, 0.0) | np.isclose(used, keep)):
@@ -558,6 +585,21 @@ def check_dropout_mask_reused(fn, p=0.5, seed=0, activation="tanh"):
                 f"(no mask given, so one was drawn).\nLikely bug: "
                 f"{BUGS['07.net.fresh-mask'].diagnosis}."
             )
+
+
+def check_dropout_mask_reused(fn, p=0.5, seed=0, activation="tanh"):
+    """Without a given mask: the gradients returned are those of the mask returned (the
+    backward pass reuses the mask the forward pass drew); judged again with the course's
+    dropout_forward standing in for the student's when the first verdict fails."""
+    params, X, Y, _ = dropout_problem(seed, p=p)
+    try:
+        return _mask_reused(fn, params, X, Y, p, seed, activation, reference=False)
+    except GradingFailure as failure:
+        first = failure
+    try:
+        return _mask_reused(fn, params, X, Y, p, seed, activation, reference=True)
+    except GradingFailure:
+        raise first from None
 
 
 # -- early stopping -----------------------------------------------------------------------

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..activations import sigmoid, sigmoid_prime
 from ..gradcheck import COURSE_TRANSPOSE_HINT
-from ..grading import GradingFailure, call, quiet
+from ..grading import GradingFailure, call, call_timed, quiet
 from ..losses import log_softmax, softmax
 from . import _kit as kit
 from .catalogue import Bug, register, suspects
@@ -29,6 +29,7 @@ __all__ = [
     "LayerCase",
     "ce_gradient_suspects",
     "check_backprop",
+    "check_ce_backprop",
     "check_ce_gradient",
     "check_ce_loss",
     "check_layer_backward",
@@ -70,6 +71,13 @@ BUGS = register(
         "columns do not sum to 1",
         "each column (one example) must sum to 1; yours do not",
         says="sum to 1",
+    ),
+    Bug(
+        "03.loss.unstable",
+        "loss overflows",
+        "not numerically stable: compute log ŷ_k = (z_k − c) − log Σ_j e^(z_j − c) with c "
+        "the column's maximum (subtracted, not added)",
+        says="not numerically stable",
     ),
     Bug(
         "03.loss.sign",
@@ -152,6 +160,13 @@ BUGS = register(
         "the sign is flipped: ∂J/∂z = (ŷ − y)/N, prediction minus target",
         "sign",
         says="sign is flipped",
+    ),
+    Bug(
+        "03.grad.numerical",
+        "numerical differentiation",
+        "the gradient is computed by numerical differentiation (finite differences), not "
+        "analytically",
+        says="numerical differentiation",
     ),
     Bug(
         "03.layer.no-bias",
@@ -672,16 +687,17 @@ def check_layer_backward(which, forward_fn, backward_fn, case, *, reveal=True):
 # --------------------------------------------------------------------------- speed
 
 
-def check_backprop(forward_fn, backward_fn, grad_fn=None, seed=0):
-    """The layer's backward (500 × 500 weights) and, if given, the cross-entropy gradient
-    (logits 300 × 300) must take backpropagation's time, not numerical differentiation's
-    (see :func:`course.checks._kit.check_backprop_speed`)."""
-    case = layer_case(500, 500, 8, seed)
-    out, seconds = kit.call_timed(
+def check_backprop(forward_fn, backward_fn, seed=0):
+    """sigmoid_layer_backward on a 350 × 350 layer and one example (1.2·10⁵ weights) must
+    take backpropagation's time, not numerical differentiation's (see
+    :func:`course.checks._kit.check_backprop_speed`).  One example keeps a backward written
+    as loops over every weight (the lecture's scalar formulas) well inside the budget."""
+    case = layer_case(350, 350, 1, seed)
+    out, seconds = call_timed(
         forward_fn, *case.args(), budget=kit.BACKPROP_BUDGET, what="sigmoid_layer_forward"
     )
     _, cache = kit.unpack(out, "sigmoid_layer_forward", ("a", "cache"))
-    kit.check_backprop_speed(
+    return kit.check_backprop_speed(
         backward_fn,
         case.dJ_da.copy(),
         cache,
@@ -689,6 +705,12 @@ def check_backprop(forward_fn, backward_fn, grad_fn=None, seed=0):
         n_params=case.W.size + case.b.size + case.a_prev.size,
         forward_seconds=seconds,
     )
-    if grad_fn is not None:
-        z, Y = logits_case(300, 300, seed)
-        kit.check_backprop_speed(grad_fn, z, Y, what="softmax_cross_entropy_grad", n_params=z.size)
+
+
+def check_ce_backprop(grad_fn, seed=0):
+    """softmax_cross_entropy_grad on 300 × 300 logits must take an analytic gradient's
+    time, not numerical differentiation's (1.8·10⁵ evaluations of the loss)."""
+    z, Y = logits_case(300, 300, seed)
+    return kit.check_backprop_speed(
+        grad_fn, z, Y, what="softmax_cross_entropy_grad", n_params=z.size
+    )

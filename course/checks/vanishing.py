@@ -235,9 +235,30 @@ def _same(a, b):
     return kit.close(a, b, "model")
 
 
+def _planted_error(params, X, Y, activation, message):
+    """The diagnosis of the bug whose planted model raises the same error, or None."""
+    for bug in BUGS.values():
+        if bug.model is None:
+            continue
+        try:
+            with kit.quiet():
+                planted_norms(params, X, Y, activation, bug.model)
+        except ValueError as exc:
+            if str(exc) == message:
+                return bug.diagnosis
+    return None
+
+
 def _student_norms(fn, params, X, Y, activation):
     work = {k: v.copy() for k, v in params.items()}
-    result = call(fn, work, X.copy(), Y.copy(), activation, what="layer_gradient_norms")
+    try:
+        result = call(fn, work, X.copy(), Y.copy(), activation, what="layer_gradient_norms")
+    except GradingFailure as failure:
+        error = getattr(failure, "student_error", None)
+        sentence = error and _planted_error(params, X, Y, activation, error.message)
+        if not sentence:
+            raise
+        raise GradingFailure(f"{failure}\nLikely bug: {sentence}.") from None
     try:
         return kit.unpack(result, "layer_gradient_norms", ("delta_norms", "dW_norms"))
     except GradingFailure as failure:
