@@ -121,6 +121,27 @@ def needed_cells(nb):
     return keep
 
 
+def _top_level(source):
+    """Names a cell binds at module level (functions, classes, assignments, imports)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        else:
+            names |= {
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+    return names
+
+
 def affected_tests(nb, grade_ids):
     """The test cells that can see a change of the answer cells `grade_ids`: those that
     use a name the changed cells define, directly or through other answer cells."""
@@ -128,7 +149,7 @@ def affected_tests(nb, grade_ids):
     defines = {}
     for c in cells:
         if kind(c) == "answer":
-            for name in _names(c.source)[0]:
+            for name in _top_level(c.source):
                 defines.setdefault(name, set()).add(meta(c)["grade_id"])
     uses = {}
     for c in cells:

@@ -332,4 +332,14 @@ PLANTS = [
             ),
         },
     ),
+    _bug(
+        "max: the tie goes to the second input",
+        "max-node",
+        [
+            ("(a.value >= b.value)", "(a.value > b.value)"),
+            ("(b.value > a.value)", "(b.value >= a.value)"),
+        ],
+        ("test-max-node",),
+        "01.node.tie-second",
+    ),
 ]

@@ -318,4 +318,37 @@ PLANTS = [
         NOTEBOOK,
         {"loss-and-partials": _edit("loss-and-partials", ("return L, grads", "return [L, grads]"))},
     ),
+    _bug(
+        "partials: loss with the sign flipped",
+        "loss-and-partials",
+        [("L = loss(y, y_star)", "L = -loss(y, y_star)")],
+        ("test-partials-loss",),
+        "02.loss.sign",
+    ),
+    _bug(
+        "dL/dwh22: both sigma' missing",
+        "dL-dwh22",
+        [(WH22, 'return (y - y_star) * params["wo"][2] * x[1]')],
+        ("test-dL-dwh22",),
+        "02.partial.no-primes",
+    ),
+    _bug(
+        "partials: pre-activations s_j for z_j",
+        "loss-and-partials",
+        [
+            (
+                "z_with_1 = np.concatenate(([1.0], z))",
+                'z_with_1 = np.concatenate(([1.0], params["wh"][0] + x @ params["wh"][1:]))',
+            )
+        ],
+        ("test-partials-output",),
+        "02.partials.pre-activations",
+    ),
+    _bug(
+        "sgd: history of the last example's loss",
+        "sgd",
+        [("history.append(float(np.mean(losses)))", "history.append(float(losses[-1]))")],
+        ("test-sgd-steps",),
+        "02.sgd.history",
+    ),
 ]

@@ -35,6 +35,12 @@ def sigmoid_layer_backward(dJ_da, cache):
 """
 
 
+def _edit_loss(old, new):
+    from classroom.plants import edit_solution
+
+    return edit_solution("03-softmax-layer", NB, "sl-ce-loss", (old, new))
+
+
 LAYER_TESTS = ("sl-test-layer-dW", "sl-test-layer-db", "sl-test-layer-da-prev")
 
 PLANTS = [
@@ -434,5 +440,62 @@ def sigmoid_layer_forward(a_prev, W, b):
         },
         failing=("sl-test-layer-dW",),
         bug="03.layer.numerical",
+    ),
+    Plant(
+        "gradient from logits without 1/N",
+        NB,
+        {"sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return z - Y\n"},
+        failing=("sl-test-ce-grad",),
+        bug="03.grad.logits-no-1/N",
+    ),
+    Plant(
+        "backward with only a of a(1 - a)",
+        NB,
+        {"sl-layer-backward": _backward(delta="dJ_da * a")},
+        failing=LAYER_TESTS,
+        bug="03.layer.half-prime",
+    ),
+    Plant(
+        "loss divided by N twice",
+        NB,
+        {
+            "sl-ce-loss": _edit_loss(
+                "return float(-np.sum(Y * log_y_hat) / N)",
+                "return float(-np.sum(Y * log_y_hat) / N / N)",
+            )
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.1/N-twice",
+    ),
+    Plant(
+        "loss over every class's log probability",
+        NB,
+        {
+            "sl-ce-loss": _edit_loss(
+                "return float(-np.sum(Y * log_y_hat) / N)", "return float(-np.sum(log_y_hat) / N)"
+            )
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.all-classes",
+    ),
+    Plant(
+        "loss with the logits for log y_hat",
+        NB,
+        {
+            "sl-ce-loss": "def cross_entropy_loss(z, Y):\n    return float(-np.sum(Y * z) / z.shape[1])\n"
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.logits",
+    ),
+    Plant(
+        "softmax normalised by the total of the batch",
+        NB,
+        {
+            "sl-softmax": "def softmax(z):\n    e = np.exp(z - z.max(axis=0, keepdims=True))\n"
+            "    return e / e.sum()\n",
+            "sl-ce-grad": GRAD_OWN_SOFTMAX,
+        },
+        failing=("sl-test-softmax",),
+        bug="03.softmax.columns",
     ),
 ]

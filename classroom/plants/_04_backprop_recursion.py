@@ -68,7 +68,7 @@ PLANTS = [
         "forward without f at the output",
         NB,
         {"br-forward": _forward(a_of="f(z[m]) if m < M else z[m]")},
-        failing=("br-test-forward", *ALL),
+        failing=("br-test-forward",),
         bug="04.forward.no-f-output",
     ),
     Plant(
@@ -354,5 +354,43 @@ def backward(params, cache, dJ_da):
         },
         failing=("br-test-forward",),
         bug="kit.float32",
+    ),
+    Plant(
+        "forward without f in the hidden layers",
+        NB,
+        {"br-forward": _forward(a_of="f(z[m]) if m == M else z[m]")},
+        # the cache's aᵐ are wrong for the backward too: it cannot be judged apart
+        failing=("br-test-forward", *ALL),
+        bug="04.forward.no-f-hidden",
+    ),
+    Plant(
+        "update without the learning rate",
+        NB,
+        {
+            "br-sgd-update": "def sgd_update(params, grads, lr):\n"
+            "    return {k: params[k] - grads[k] for k in params}\n"
+        },
+        failing=("br-test-sgd-update",),
+        bug="04.update.no-lr",
+    ),
+    Plant(
+        "update returning the step alone",
+        NB,
+        {
+            "br-sgd-update": "def sgd_update(params, grads, lr):\n"
+            "    return {k: -lr * grads[k] for k in params}\n"
+        },
+        failing=("br-test-sgd-update",),
+        bug="04.update.step-only",
+    ),
+    Plant(
+        "update leaving the weights as they are",
+        NB,
+        {
+            "br-sgd-update": "def sgd_update(params, grads, lr):\n"
+            "    return {k: params[k] - (lr * grads[k] if k[0] == 'b' else 0) for k in params}\n"
+        },
+        failing=("br-test-sgd-update",),
+        bug="04.update.not-updated",
     ),
 ]

@@ -239,4 +239,43 @@ PLANTS = [
         failing=("test_sgd_step",),
         bug="05.sgd.activation",
     ),
+    Plant(
+        "SGD step of lr / batch size",
+        NB,
+        {
+            "train_sgd": _sgd(
+                _CORRECT_LOOP.replace(
+                    "params[k] - lr * grads[k]", "params[k] - lr / len(idx) * grads[k]"
+                )
+            )
+        },
+        failing=("test_sgd_step",),
+        bug="05.sgd.scaled",
+    ),
+    Plant(
+        "SGD updates only the weights",
+        NB,
+        {
+            "train_sgd": _sgd(
+                _CORRECT_LOOP.replace(
+                    "for k in params:", "for k in [k for k in params if k[0] == 'W']:"
+                )
+            )
+        },
+        failing=("test_sgd_step",),
+        bug="05.sgd.not-updated",
+    ),
+    Plant(
+        "confusion matrix counting each example twice",
+        NB,
+        {
+            "confusion": """def confusion_matrix(y_true, y_pred, K):
+    C = np.zeros((K, K))
+    np.add.at(C, (y_true, y_pred), 2)
+    return C
+"""
+        },
+        failing=("test_confusion",),
+        bug="05.confusion.count",
+    ),
 ]

@@ -180,4 +180,23 @@ PLANTS = [
         failing=(DELTA, DW),
         bug="06.norms.squared",
     ),
+    Plant(
+        "dW with the layer's own output",
+        NB,
+        {
+            NORMS: _norms().replace(
+                'delta @ cache["a_prev"].T',
+                'delta @ network.forward(params, X, activation)[1][m - 1]["h"].T',
+            )
+        },
+        failing=(DW,),
+        bug="06.norms.dW-of-a",
+    ),
+    Plant(
+        "tanh's largest slope for sigma'",
+        NB,
+        {"vg-sigma-answer": "sigma_prime_max = 1.0\nz_peak = 0.0\n"},
+        failing=("vg-test-sigma-max",),
+        bug="06.number.tanh-slope",
+    ),
 ]

@@ -364,4 +364,67 @@ def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
         NB,
         {"l2": _l2().replace("return J_hat, grads", "return [J_hat, grads]")},
     ),
+    Plant(
+        "dropout_forward draws a new mask even when given one",
+        NB,
+        {
+            "dropout-forward": """def dropout_forward(a, p, rng=None, mask=None):
+    if rng is not None and p > 0:
+        mask = (rng.random(a.shape) >= p) / (1.0 - p)
+    elif mask is None:
+        mask = np.ones_like(a)
+    return a * mask, mask
+"""
+        },
+        failing=("test_dropout_forward",),
+        bug="07.dropout.mask-ignored",
+    ),
+    Plant(
+        "dropout_forward rescales at p = 0",
+        NB,
+        {
+            "dropout-forward": """def dropout_forward(a, p, rng=None, mask=None):
+    if mask is None:
+        mask = (rng.random(a.shape) >= p) / (1.0 - p) if p > 0 else np.full(a.shape, 2.0)
+    return a * mask, mask
+"""
+        },
+        failing=("test_dropout_forward",),
+        bug="07.dropout.p0",
+    ),
+    Plant(
+        "lambda W missing from the gradient",
+        NB,
+        {"l2": _l2(grad_keys="[]")},
+        failing=("test_l2_grad_W",),
+        bug="07.l2.grad-missing",
+    ),
+    Plant(
+        "penalty missing from J_hat",
+        NB,
+        {"l2": _l2(factor="0.0")},
+        failing=("test_l2_value",),
+        bug="07.l2.missing",
+    ),
+    Plant(
+        "penalty subtracted",
+        NB,
+        {"l2": _l2(factor="-0.5")},
+        failing=("test_l2_value",),
+        bug="07.l2.sign",
+    ),
+    Plant(
+        "mask applied twice in the backward pass",
+        NB,
+        {"dropout-net": _dropout_net(dh='mask * mask * (params["W2"].T @ delta2)')},
+        failing=("test_dropout_grads_hidden",),
+        bug="07.net.mask-twice",
+    ),
+    Plant(
+        "mask without its scaling in the backward pass",
+        NB,
+        {"dropout-net": _dropout_net(dh='(mask > 0) * (params["W2"].T @ delta2)')},
+        failing=("test_dropout_grads_hidden",),
+        bug="07.net.unscaled-mask",
+    ),
 ]

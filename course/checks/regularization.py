@@ -380,7 +380,7 @@ def check_dropout_forward(fn, p=0.25, shape=(40, 50), seed=0):
             f"Likely bug: {BUGS['07.dropout.keep-p'].diagnosis}."
         )
     fixed = np.where(rng.random(shape) < p, 0.0, keep)
-    out2, mask2 = _call_dropout(fn, a, p, mask=fixed)
+    out2, mask2 = _call_dropout(fn, a, p, seed=seed + 3, mask=fixed)
     if not (np.array_equal(mask2, fixed) and kit.close(out2, a * fixed)):
         raise GradingFailure(
             f"Likely bug: {BUGS['07.dropout.mask-ignored'].diagnosis}: that is how a gradient "
