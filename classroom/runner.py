@@ -171,6 +171,16 @@ def affected_tests(nb, grade_ids):
     }
 
 
+def _run_test_cell(cell, namespace, double, student_names, classes):
+    if not double:
+        return _run_test(cell, namespace)
+    from classroom import remote_double
+
+    view = _grader_view(namespace, student_names, classes)
+    with remote_double.session():
+        return _run_test(cell, view)
+
+
 def _run_test(cell, namespace):
     out, err = io.StringIO(), io.StringIO()
     points = float(meta(cell).get("points", 0))
@@ -185,7 +195,20 @@ def _run_test(cell, namespace):
     return CellResult(meta(cell)["grade_id"], points, points, out.getvalue())
 
 
-def run(nb, replacements=None, tests=None):
+def _grader_view(namespace, student_names, classes):
+    """The test cells' namespace under the remote double: what the student defined (and
+    the classes of locked cells, which the student's code uses in the kernel) becomes
+    handles; everything else is the grader's own."""
+    from classroom import remote_double
+
+    view = dict(namespace)
+    for name in student_names | classes:
+        if name in namespace:
+            view[name] = remote_double.Handle(namespace[name])
+    return view
+
+
+def run(nb, replacements=None, tests=None, double=False):
     """Execute notebook `nb` in a fresh namespace and score its test cells.
 
     Parameters
@@ -196,6 +219,9 @@ def run(nb, replacements=None, tests=None):
         grade_id of an answer cell -> its new source (a plant or a mutant).
     tests : collection of str, optional
         Score only these test cells (others are skipped, not scored).
+    double : bool
+        Run the test cells as the grader does, against handles to the student's names
+        (:mod:`classroom.remote_double`), instead of in the student's namespace.
 
     Returns
     -------
@@ -212,15 +238,20 @@ def run(nb, replacements=None, tests=None):
     results = {}
     env = os.environ.get("NBGRADER_EXECUTION")
     os.environ["NBGRADER_EXECUTION"] = "autograde"
+    student_names, classes = set(), set()
     try:
         for i in needed_cells(nb):
             cell = nb.cells[i]
             gid = meta(cell).get("grade_id")
             if kind(cell) == "test":
                 if tests is None or gid in tests:
-                    results[gid] = _run_test(cell, namespace)
+                    results[gid] = _run_test_cell(cell, namespace, double, student_names, classes)
                 continue
             source = replacements.get(gid, cell.source)
+            if kind(cell) == "answer":
+                student_names |= _top_level(source)
+            else:
+                classes |= {n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
             with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
                 with contextlib.redirect_stderr(io.StringIO()):
                     exec(compile(source, f"<{gid}>", "exec"), namespace)

@@ -4,7 +4,8 @@ In this process (:mod:`classroom.runner`, no kernel, no nbgrader):
 
 - each planted bug of ``classroom/plants`` loses exactly the test cells it should, and
   each of them shows the catalogue's diagnosis of that bug; each correct alternative
-  keeps full marks;
+  keeps full marks (test cells run against handles to the student's names, as the
+  grader runs them: :mod:`classroom.remote_double`);
 - a wrong forward pass (or loss, or dropout) costs only its own cell's points (02–07);
 - the solutions earn full marks and the blank release earns nothing.
 
@@ -39,7 +40,8 @@ def test_planted(notebooks, assignment, plant):
     nb = notebooks[assignment]
     tests = runner.affected_tests(nb, plant.cells)
     assert set(plant.failing) <= tests, "a failing cell cannot see the planted cells"
-    report = runner.run(nb, plant.cells, tests=tests)
+    # As the grader runs them: against handles to the student's names (remote_double).
+    report = runner.run(nb, plant.cells, tests=tests, double=True)
     if not plant.is_bug:
         lost = {k: c.output for k, c in report.cells.items() if not c.passed}
         assert not lost, f"correct alternative lost points: {lost}"
@@ -74,14 +76,20 @@ FORWARD_ONLY = [
     ("03-softmax-layer", "loss with the sign flipped", {"sl-test-ce-loss"}),
     ("03-softmax-layer", "tanh layer, forward and backward consistent", {"sl-test-layer-forward"}),
     ("04-backprop-recursion", "forward without f at the output", {"br-test-forward"}),
-    ("04-backprop-recursion", "forward in float32 (only the forward's points)", {"br-test-forward"}),
+    (
+        "04-backprop-recursion",
+        "forward in float32 (only the forward's points)",
+        {"br-test-forward"},
+    ),
     ("05-training", "no reshuffle: one permutation for all epochs", {"test_sgd_reshuffle"}),
     ("07-regularization", "dropout_forward returns twice the mask", {"test_dropout_forward"}),
     ("07-regularization", "L2 on the biases, in the loss and the gradient", {"test_l2_value"}),
 ]
 
 
-@pytest.mark.parametrize("assignment, name, cells", FORWARD_ONLY, ids=[n for _, n, _ in FORWARD_ONLY])
+@pytest.mark.parametrize(
+    "assignment, name, cells", FORWARD_ONLY, ids=[n for _, n, _ in FORWARD_ONLY]
+)
 def test_a_wrong_forward_costs_only_its_own_points(notebooks, assignment, name, cells):
     (plant,) = [p for p in plants_for(assignment) if p.name == name]
     report = runner.run(notebooks[assignment], plant.cells)

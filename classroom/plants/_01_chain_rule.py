@@ -320,7 +320,7 @@ PLANTS = [
         "01.graph.dfdx-x",
     ),
     Plant(
-        "alternative: graph_forward_backward returns a list, h a 2-d array",
+        "alternative: graph_forward_backward and h_forward_backward return lists",
         NOTEBOOK,
         {
             "graph-forward-backward": _edit(
@@ -328,7 +328,7 @@ PLANTS = [
                 ("return f, dfdx, dfdy, dfdz", "return [f, dfdx, dfdy, dfdz]"),
             ),
             "h-forward-backward": _edit(
-                "h-forward-backward", ("return h, dhdx", "return np.array([h, dhdx])")
+                "h-forward-backward", ("return h, dhdx", "return [h, dhdx]")
             ),
         },
     ),

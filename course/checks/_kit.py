@@ -159,7 +159,8 @@ def _short(value):
 def unpack(value, what, names):
     """`value` as a tuple of len(names), for a notebook's "returns (a, b, ...)".
 
-    Any sequence of that length is accepted (tuple, list, a 1-d array of numbers).
+    Any sequence of that length is accepted: a tuple, a list, or a 1-d array of numbers
+    (a 2-d array is taken as one value, the usual slip "returned a alone").
 
     Parameters
     ----------
@@ -173,7 +174,7 @@ def unpack(value, what, names):
     n = len(names)
     if isinstance(value, tuple | list) and len(value) == n:
         return tuple(value)
-    if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == n:
+    if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n:
         return tuple(value)
     raise GradingFailure(
         f"{what} must return {n} values ({', '.join(names)}), got {describe(value)}."

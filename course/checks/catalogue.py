@@ -112,7 +112,12 @@ def suspects(table, compute):
 # mutation report can tell a named bug from an unnamed one.
 GRADCHECK = register(
     Bug("gradcheck.nan", "NaN or inf in the gradient", "it contains NaN or inf", says="NaN or inf"),
-    Bug("gradcheck.tiny", "too small to diagnose", "none can be named", says="too small"),
+    Bug(
+        "gradcheck.tiny",
+        "too small to diagnose",
+        "none can be named: the gradient is too small here",
+        says="too small",
+    ),
     Bug("gradcheck.zero", "all zero", "it is zero everywhere", says="zero everywhere"),
     Bug("gradcheck.sign", "sign flipped", "the sign is flipped", says="sign"),
     Bug("gradcheck.fprime-missing", "f' missing", "missing the factor f'(z)"),
@@ -121,13 +126,28 @@ GRADCHECK = register(
     Bug("gradcheck.factor", "off by a constant factor", "off by a constant factor"),
     Bug("gradcheck.factor-2", "twice too large", "off by a factor 2", says="factor 2"),
     Bug("gradcheck.factor-half", "half too small", "off by a factor ½", says="factor ½"),
-    Bug("gradcheck.N-large", "1/N missing", "times too large", says="1/N"),
-    Bug("gradcheck.N-small", "1/N twice", "times too small", says="1/N"),
+    Bug(
+        "gradcheck.N-large",
+        "1/N missing",
+        "N times too large: the batch average's 1/N is missing",
+        says="1/N",
+    ),
+    Bug(
+        "gradcheck.N-small", "1/N twice", "N times too small: the 1/N is applied twice", says="1/N"
+    ),
     Bug("gradcheck.wrong-sign-scale", "wrong sign and size", "it has the wrong sign"),
     Bug("gradcheck.opposite", "opposite and rescaled", "it points the opposite way"),
-    Bug("gradcheck.rows", "some rows wrong", "right in some rows", says="wrong in rows"),
     Bug(
-        "gradcheck.columns", "some columns wrong", "right in some columns", says="wrong in columns"
+        "gradcheck.rows",
+        "some rows wrong",
+        "right in some rows but wrong in rows",
+        says="wrong in rows",
+    ),
+    Bug(
+        "gradcheck.columns",
+        "some columns wrong",
+        "right in some columns but wrong in columns",
+        says="wrong in columns",
     ),
     Bug("gradcheck.keepdims", "bias gradient flat", "keepdims=True", says="keepdims=True"),
     Bug("gradcheck.axis", "bias summed over the wrong axis", "wrong axis", says="wrong axis"),
