@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+
 import numpy as np
 
 from course import grading, remote
