@@ -296,14 +296,10 @@ def check_gradient(
         The analytic gradient to check; should have the shape of `x`.
     h, rtol, atol : float
         The tolerance policy (module docstring); leave the defaults.
-    activation_prime : array_like, optional
-        f'(z) values broadcastable to `x`'s shape; lets the diagnosis recognise a
-        missing (or extra) f'(z) factor.
-    batch_size : int, optional
-        N of the minibatch; lets the diagnosis recognise a missing or doubled 1/N.
-    suspects : dict of str to array_like, optional
-        Named gradients that known bugs would produce, e.g. computed by a reference
-        implementation with the bug planted; a match names the bug.
+    activation_prime, batch_size, suspects
+        Help the diagnosis: f'(z) broadcastable to `x` (a missing or extra f'(z)), the
+        minibatch's N (a missing or doubled 1/N), named gradients that known bugs give
+        (a match names the bug).
     numeric : ndarray, optional
         A finite-difference gradient already computed (skips recomputing it).
     sides : (ndarray, ndarray), optional
@@ -318,15 +314,36 @@ def check_gradient(
     -------
     GradientCheck
     """
-    g = np.asarray(grad, dtype=np.float64) if _is_numeric(grad) else None
     if numeric is None:
-        if sides is not None:
-            numeric = (np.asarray(sides[0]) - np.asarray(sides[1])) / (2.0 * h)
-        else:
-            numeric = numerical_gradient(f, x, h)
+        numeric = (
+            numerical_gradient(f, x, h)
+            if sides is None
+            else (np.asarray(sides[0]) - np.asarray(sides[1])) / (2.0 * h)
+        )
     f0 = _scalar(f(x)) if f0 is None else float(f0)
     floor = atol / rtol * max(1.0, abs(f0) if np.isfinite(f0) else 1.0)
-    if g is None:
+    unusable = _unusable(grad, x, numeric, rtol, transpose_hint)
+    if unusable is not None:
+        return unusable
+    g = np.asarray(grad, dtype=np.float64)
+    errors = _entry_errors(g, numeric, floor)
+    kinks = None
+    if np.any(errors > rtol) and (sides is not None or f is not None):
+        kinks, errors = _excuse_kinks(f, x, g, errors, floor, rtol, h, f0, sides)
+    worst = np.unravel_index(int(np.argmax(errors)), errors.shape) if errors.size else ()
+    max_err = float(errors[worst]) if errors.size else 0.0
+    ok = bool(max_err <= rtol)
+    hints = {"activation_prime": activation_prime, "batch_size": batch_size}
+    hints.update(suspects=suspects, transpose_hint=transpose_hint)
+    diagnosis = None if ok else diagnose(g, numeric, floor=floor, entry_ok=errors <= rtol, **hints)
+    return GradientCheck(
+        ok, max_err, tuple(int(i) for i in worst), diagnosis, g, numeric, rtol, kinks
+    )
+
+
+def _unusable(grad, x, numeric, rtol, transpose_hint):
+    """The GradientCheck of a gradient that is not numbers or has the wrong shape, else None."""
+    if not _is_numeric(grad):
         return GradientCheck(
             False,
             np.inf,
@@ -337,32 +354,12 @@ def check_gradient(
             numeric,
             rtol,
         )
+    g = np.asarray(grad, dtype=np.float64)
     if g.shape != numeric.shape:
         return GradientCheck(
             False, np.inf, None, _shape_diagnosis(g, numeric, transpose_hint), g, numeric, rtol
         )
-    errors = _entry_errors(g, numeric, floor)
-    kinks = None
-    if np.any(errors > rtol) and (sides is not None or f is not None):
-        kinks, errors = _excuse_kinks(f, x, g, errors, floor, rtol, h, f0, sides)
-    worst = np.unravel_index(int(np.argmax(errors)), errors.shape) if errors.size else ()
-    max_err = float(errors[worst]) if errors.size else 0.0
-    ok = bool(max_err <= rtol)
-    diagnosis = None
-    if not ok:
-        diagnosis = diagnose(
-            g,
-            numeric,
-            floor=floor,
-            entry_ok=errors <= rtol,
-            activation_prime=activation_prime,
-            batch_size=batch_size,
-            suspects=suspects,
-            transpose_hint=transpose_hint,
-        )
-    return GradientCheck(
-        ok, max_err, tuple(int(i) for i in worst), diagnosis, g, numeric, rtol, kinks
-    )
+    return None
 
 
 def _excuse_kinks(f, x, g, errors, floor, rtol, h, f0, sides):
@@ -499,16 +496,21 @@ def diagnose(
             "left out of the backward pass)"
         )
     for name, model in (suspects or {}).items():
-        if _matches(g, model, floor):
+        # A tuple holds several forms of the same bug (e.g. σ' written three wrong ways).
+        if any(_matches(g, m, floor) for m in (model if isinstance(model, tuple) else (model,))):
             return name
     if _matches(g, -n, floor):
         return (
             "the sign is flipped: check the direction of each difference (output minus "
             "target, not target minus output) and the minus signs of the derivatives"
         )
-    sentence = _fprime_sentence(g, n, floor, activation_prime)
-    if sentence:
-        return sentence
+    return _fprime_sentence(g, n, floor, activation_prime) or _pattern_sentence(
+        g, n, floor, entry_ok, batch_size, transpose_hint
+    )
+
+
+def _pattern_sentence(g, n, floor, entry_ok, batch_size, transpose_hint):
+    """Transposed, a constant factor, or right on some rows or columns only; else None."""
     if n.ndim == 2 and n.shape[0] == n.shape[1] and n.shape[0] > 1 and _matches(g, n.T, floor):
         return transpose_hint or COURSE_TRANSPOSE_HINT
     denom = float(np.sum(n * n))
@@ -520,6 +522,24 @@ def diagnose(
         sentence = _partial_sentence(np.asarray(entry_ok, dtype=bool))
         if sentence:
             return sentence
+    return _entries_sentence(g, n, floor, entry_ok)
+
+
+def _entries_sentence(g, n, floor, entry_ok):
+    """The wrong entries are all zero, or all of the wrong sign (the rest right)."""
+    if entry_ok is None or n.size < 2:
+        return None
+    bad = ~np.asarray(entry_ok, dtype=bool)
+    where = [list(map(int, i)) if n.ndim > 1 else int(i[0]) for i in np.argwhere(bad)[:4]]
+    if not bad.any() or bad.all():
+        return None
+    if not np.any(np.abs(g[bad]) > floor * _DIAG_RTOL):
+        return (
+            f"it is zero at entries {where} while the rest is right: nothing was added to "
+            "them (a missing line, or a += that never runs)"
+        )
+    if _matches(g[bad], -n[bad], floor):
+        return f"the sign is flipped at entries {where} while the rest is right (−= for +=?)"
     return None
 
 

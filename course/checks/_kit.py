@@ -122,9 +122,25 @@ def matching(value, models, tol="model"):
         Sentence -> what the bug would give (None: not computable here).
     """
     for sentence, model in models.items():
-        if model is not None and close(value, model, tol):
+        forms = model if isinstance(model, tuple) else (model,)
+        if any(m is not None and close(value, m, tol) for m in forms):
             return sentence
     return None
+
+
+def product_slips(factors):
+    """What a product Π factors becomes when one factor divides instead of multiplying
+    (one form per factor), as a tuple of models."""
+    with quiet():
+        full = np.prod(np.array(factors, dtype=object), axis=0)
+        return tuple(full / f / f for f in factors)
+
+
+def prime_slips(s):
+    """σ' written wrong from the sigmoid's output s: s/(1 − s), s(1 + s), s(2 − s),
+    (1 − s)/s (the slips of s(1 − s) at one operator or number)."""
+    with quiet():
+        return (s / (1.0 - s), s * (1.0 + s), s * (2.0 - s), (1.0 - s) / s)
 
 
 # ------------------------------------------------------------------------------ returns
@@ -504,24 +520,29 @@ def forward_values(student, reference, x0, *, name, forward):
     # reference's differences are then used, so nothing a forward returns near x0 can
     # vouch for a wrong gradient.
     if close(own[0], ref[0], "float32"):
-        t = TOLERANCES["float32"]
-        bad = np.flatnonzero(~(np.abs(own - ref) <= t.rtol * np.abs(ref) + t.atol))
-        if bad.size:
-            i = int(bad[0])
-            where = np.unravel_index((i - 1) // 2, shape)
-            raise GradingFailure(
-                f"{forward} is right at the test point but not at the nearby point where "
-                f"{name}{list(map(int, where))} moves by {'+' if i % 2 else '−'}{h:g} (yours "
-                f"{own[i]:.10g}, the network's {ref[i]:.10g}): a forward pass must compute the "
-                "same function everywhere, so its finite differences cannot vouch for a "
-                "gradient."
-            )
+        _reject_lying(own, ref, shape, name, forward)
         sides["own"] = None
         return sides
     if dtype in LOW_PRECISION:
         raise GradingFailure(_dtype_sentence(f"what {forward} returns", dtype))
     _reject_flat(sides, name, forward)
     return sides
+
+
+def _reject_lying(own, ref, shape, name, forward):
+    """Fail when a forward right at x0 is not right at every point x0 ± h e_i."""
+    t = TOLERANCES["float32"]
+    bad = np.flatnonzero(~(np.abs(own - ref) <= t.rtol * np.abs(ref) + t.atol))
+    if bad.size:
+        i = int(bad[0])
+        where = np.unravel_index((i - 1) // 2, shape)
+        raise GradingFailure(
+            f"{forward} is right at the test point but not at the nearby point where "
+            f"{name}{list(map(int, where))} moves by {'+' if i % 2 else '−'}{gradcheck.H:g} "
+            f"(yours {own[i]:.10g}, the network's {ref[i]:.10g}): a forward pass must compute "
+            "the same function everywhere, so its finite differences cannot vouch for a "
+            "gradient."
+        )
 
 
 def _reject_flat(sides, name, forward):
@@ -605,16 +626,22 @@ def check_gradient(
         for result in results:
             if result.ok:
                 return result
-        best = next((r for r in results if r.diagnosis), results[0])
-        text = best.message(name, reveal=reveal)
-        if arr_dtype in LOW_PRECISION:
-            text = _dtype_sentence(name, arr_dtype) + "\n" + text
-        if sides["own"] is not None:
-            text += (
-                f"\n(Your {forward} differs from the network here, so this was checked "
-                "against the finite differences of yours and of the network's.)"
-            )
-        raise GradingFailure(text + policy_note())
+        raise GradingFailure(
+            _failure_text(results, name, reveal, arr_dtype, forward, sides["own"] is not None)
+        )
+
+
+def _failure_text(results, name, reveal, dtype, forward, own):
+    best = next((r for r in results if r.diagnosis), results[0])
+    text = best.message(name, reveal=reveal)
+    if dtype in LOW_PRECISION:
+        text = _dtype_sentence(name, dtype) + "\n" + text
+    if own:
+        text += (
+            f"\n(Your {forward} differs from the network here, so this was checked against "
+            "the finite differences of yours and of the network's.)"
+        )
+    return text + policy_note()
 
 
 def evaluations(fn, index, arguments, scalar, what):
@@ -656,6 +683,31 @@ def evaluations(fn, index, arguments, scalar, what):
             ) from None
 
     return student
+
+
+def check_forward_gradient(name, grad, x0, *, forward_fn, arguments, scalar, reference, **kw):
+    """:func:`check_gradient` where the student's J is ``scalar`` of the first value that
+    ``forward_fn`` returns, called with ``(args, kwargs) = arguments(point)``; `kw` are
+    the keywords of :func:`check_gradient` (entry, forward, problem, suspects, ...)."""
+    student = evaluations(forward_fn, 0, arguments, scalar, kw.get("forward", "forward"))
+    return check_gradient(name, grad, x0, student=student, reference=reference, **kw)
+
+
+def check_param_gradient(name, key, grads, params, *, fn, arguments, reference, **kw):
+    """:func:`check_forward_gradient` for ``grads[key]`` of a parameter dict, the student's
+    J being a number returned first by `fn`; `arguments` and `reference` take
+    (key, point)."""
+    return check_forward_gradient(
+        name,
+        grads[key],
+        params[key],
+        entry=key,
+        forward_fn=fn,
+        arguments=lambda point: arguments(key, point),
+        scalar=lambda J: float(np.asarray(J, dtype=np.float64).reshape(())),
+        reference=lambda point: reference(key, point),
+        **kw,
+    )
 
 
 # ------------------------------------------------------------------------------ speed

@@ -15,7 +15,7 @@ import numpy as np
 from ..activations import sigmoid, sigmoid_prime
 from ..grading import GradingFailure, call
 from . import _kit as kit
-from .catalogue import Bug, register, suspects
+from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
@@ -34,169 +34,7 @@ __all__ = [
 #: The point (x, y, z) at which the hand numbers of f(x, y, z) = x(y² + z) are asked.
 GRAPH_POINT = (-2.0, 3.0, -4.0)
 
-UPSTREAM = (
-    "it forgets the upstream gradient: multiply the local derivative by out.grad (the "
-    "chain rule: ∂f/∂input = ∂f/∂out · ∂out/∂input)"
-)
-
-BUGS = register(
-    Bug(
-        "01.h.value",
-        "σ(x)² for σ(x²)",
-        "h(x) = f(g(x)) with g(x) = x² and f = σ: apply σ to x², not square σ(x)",
-        "square_of_sigma",
-        says="apply σ to x²",
-    ),
-    Bug(
-        "01.h.no-inner",
-        "g'(x) missing",
-        "the inner derivative g'(x) = 2x is missing: h'(x) = f'(g(x)) · g'(x)",
-        "no_inner",
-        says="inner derivative",
-    ),
-    Bug(
-        "01.h.at-x",
-        "f' at x",
-        "f' is evaluated at x instead of at the cached g(x): h'(x) = f'(g(x)) · g'(x)",
-        "at_x",
-        says="evaluated at x instead of at the cached g(x)",
-    ),
-    Bug(
-        "01.h.at-h",
-        "σ' at h",
-        "f' is evaluated at h = σ(g) instead of at g: σ'(g) = "
-        "σ(g)(1 − σ(g)) uses the cached output, it is not σ'(σ(g))",
-        "at_h",
-        says="instead of at g",
-    ),
-    Bug(
-        "01.graph.dfdy-no-x",
-        "∂f/∂y without ∂f/∂g",
-        "∂f/∂y is missing the factor ∂f/∂g = x: ∂f/∂y = ∂f/∂g · ∂g/∂y = x · 2y",
-        "dfdy_no_x",
-        says="missing the factor ∂f/∂g = x",
-    ),
-    Bug(
-        "01.graph.dfdy-no-2",
-        "∂f/∂y without 2",
-        "∂f/∂y is missing the factor 2 of ∂(y²)/∂y = 2y",
-        "dfdy_no_2",
-        says="missing the factor 2",
-    ),
-    Bug(
-        "01.graph.dfdz-one",
-        "∂f/∂z = 1",
-        "∂f/∂z is missing the factor ∂f/∂g = x (∂g/∂z = 1 alone is not ∂f/∂z)",
-        "dfdz_one",
-        says="∂f/∂z is missing the factor ∂f/∂g = x",
-    ),
-    Bug(
-        "01.graph.dfdx-x",
-        "∂f/∂x = x",
-        "∂f/∂x = g = y² + z, the other factor of f = x·g",
-        "dfdx_x",
-        says="the other factor",
-    ),
-    Bug(
-        "01.node.upstream",
-        "forgets out.grad",
-        UPSTREAM,
-        "upstream",
-        says="forgets the upstream gradient",
-    ),
-    Bug(
-        "01.node.mul-swapped",
-        "mul: local derivatives swapped",
-        "the local derivatives are swapped: ∂(ab)/∂a = b and ∂(ab)/∂b = a",
-        "mul_swapped",
-        says="swapped",
-    ),
-    Bug(
-        "01.node.max-smaller",
-        "max: gradient to the smaller input",
-        "the gradient went to the smaller input: max passes it to the larger one",
-        "max_smaller",
-        says="smaller input",
-    ),
-    Bug(
-        "01.node.sigmoid-at-output",
-        "σ' of the output",
-        "σ' is evaluated at the output σ(x) "
-        "instead of at the input x: with the cached output s = σ(x), σ'(x) = s(1 − s)",
-        "sigmoid_at_output",
-        says="evaluated at the output",
-    ),
-    Bug(
-        "01.node.sigma-for-prime",
-        "σ for σ'",
-        "σ(x) is used where σ'(x) = σ(x)(1 − σ(x)) belongs",
-        "sigma_for_prime",
-        says="σ(x) is used where σ'(x)",
-    ),
-    Bug(
-        "01.node.square-no-2",
-        "square: 2 missing",
-        "the factor 2 of ∂(a²)/∂a = 2a is missing",
-        "square_no_2",
-        says="factor 2 of ∂(a²)/∂a",
-    ),
-    Bug(
-        "01.node.square-of-output",
-        "square: a² for a",
-        "∂(a²)/∂a = 2a uses the input a, not the output a²",
-        "square_of_output",
-        says="uses the input a",
-    ),
-    Bug(
-        "01.node.add-sign",
-        "add: a minus sign",
-        "the local derivatives of a + b are +1 for both inputs: no minus sign",
-        "add_sign",
-        says="no minus sign",
-    ),
-    Bug(
-        "01.node.tie-both",
-        "max: both inputs get the gradient at a tie",
-        "at a tie both inputs received the gradient: that counts the change twice",
-        says="both inputs received the gradient",
-    ),
-    Bug(
-        "01.node.tie-second",
-        "max: the tie goes to y",
-        "at a tie the course sends the "
-        "gradient to the first input x (∂max/∂x = 1 if x ≥ y): a subgradient choice",
-        says="sends the gradient to the first input",
-    ),
-    Bug(
-        "01.paths.overwrite",
-        "= instead of +=",
-        "a _backward overwrites the gradient (=) instead of summing the paths (+=)",
-        says="instead of summing the paths",
-    ),
-    Bug(
-        "01.paths.only-factor",
-        "only the path through the factor x",
-        "only the path through "
-        "the factor x, σ(x), is there: add the path through σ(x), x σ'(x) (the paths sum)",
-        "only_factor",
-        says="the paths sum",
-    ),
-    Bug(
-        "01.paths.only-sigma",
-        "only the path through σ",
-        "only the path through σ(x), "
-        "x σ'(x), is there: add the path through the factor x, σ(x) (the paths sum)",
-        "only_sigma",
-        says="the paths sum",
-    ),
-    Bug(
-        "01.paths.sigma-for-prime",
-        "σ for σ' in the second path",
-        "σ'(x) is written as σ(x) in the second path: σ'(x) = σ(x)(1 − σ(x))",
-        "sigma_for_prime",
-        says="σ'(x) is written as σ(x)",
-    ),
-)
+BUGS = table("01")
 
 
 def hand_number(namespace, name):
@@ -232,13 +70,8 @@ def _chain_result(h_forward_backward, x):
 
 
 def check_chain_value(h_forward_backward, x):
-    """Check the value h of ``h_forward_backward(x) -> (h, dhdx)`` against σ(x²).
-
-    Parameters
-    ----------
-    h_forward_backward : callable
-    x : ndarray, shape (n,)
-    """
+    """Check the value h of the student's ``h_forward_backward(x) -> (h, dhdx)``, for x of
+    shape (n,), against σ(x²)."""
     x = np.asarray(x, dtype=np.float64)
     h, _ = _chain_result(h_forward_backward, x)
     models = {BUGS["01.h.value"].diagnosis: sigmoid(x) ** 2}
@@ -265,6 +98,7 @@ def check_chain_derivative(h_forward_backward, x):
         "no_inner": sigmoid_prime(g),
         "at_x": sigmoid_prime(x) * 2 * x,
         "at_h": sigmoid_prime(sigmoid(g)) * 2 * x,
+        "prime_form": tuple(p * 2 * x for p in kit.prime_slips(sigmoid(g))),
     }
     return kit.check_gradient(
         "dh/dx",
@@ -395,6 +229,7 @@ def _node_models(op, values, upstream):
         s = float(sigmoid(values[0]))
         models["sigmoid_at_output"] = upstream * np.array([float(sigmoid_prime(s))])
         models["sigma_for_prime"] = upstream * np.array([s])
+        models["sigmoid_prime_form"] = tuple(upstream * np.array([p]) for p in kit.prime_slips(s))
     return suspects({k: b for k, b in BUGS.items() if k.startswith("01.node.")}, models.get)
 
 
@@ -464,15 +299,10 @@ def check_max_tie(max_node, Node, value, upstream):
 
 
 def check_two_path_formula(x_sigmoid_x_grad, x):
-    """Check ``x_sigmoid_x_grad(x)``, the derivative of x·σ(x), entrywise at `x`.
-
-    Parameters
-    ----------
-    x_sigmoid_x_grad : callable
-    x : ndarray, shape (n,)
-    """
+    """The student's ``x_sigmoid_x_grad(x)`` against d/dx [x σ(x)] = σ(x) + x σ'(x),
+    entrywise at the points `x` (shape (n,))."""
+    grad = call(x_sigmoid_x_grad, np.array(x, dtype=np.float64), what="x_sigmoid_x_grad")
     x = np.asarray(x, dtype=np.float64)
-    grad = call(x_sigmoid_x_grad, x.copy(), what="x_sigmoid_x_grad")
     s, sp = sigmoid(x), sigmoid_prime(x)
     models = {"only_factor": s, "only_sigma": x * sp, "sigma_for_prime": s + x * s}
     expected = s + x * sp

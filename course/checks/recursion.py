@@ -25,11 +25,11 @@ import numpy as np
 
 from .. import network
 from ..activations import get_activation
-from ..gradcheck import COURSE_TRANSPOSE_HINT, check_gradient
+from ..gradcheck import check_gradient
 from ..grading import GradingFailure, call, call_timed, quiet
 from ..losses import square_loss
 from . import _kit as kit
-from .catalogue import Bug, register, suspects
+from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
@@ -46,160 +46,7 @@ __all__ = [
     "timing_case",
 ]
 
-BUGS = register(
-    Bug(
-        "04.forward.no-bias",
-        "forward without the biases",
-        "the biases bᵐ are missing from zᵐ = Wᵐ aᵐ⁻¹ + bᵐ",
-        "no_bias",
-    ),
-    Bug(
-        "04.forward.no-f-output",
-        "forward without f at the output",
-        "f is not applied at the output layer: aᴹ = f(zᴹ) too",
-        "no_f_output",
-    ),
-    Bug(
-        "04.forward.no-f-hidden",
-        "forward without f in the hidden layers",
-        "f is not applied in the hidden layers: aᵐ = f(zᵐ) for every m",
-        "no_f_hidden",
-    ),
-    Bug(
-        "04.forward.always-sigmoid",
-        "forward ignores the activation argument",
-        "this looks like a sigmoid network: use the activation passed in, e.g. "
-        "get_activation(activation).f",
-        "sigmoid",
-    ),
-    Bug(
-        "04.backward.no-fprime-hidden",
-        "missing f'(z) in the hidden layers",
-        "missing f'(z) in the hidden layers: δᵐ = f'(zᵐ) ∘ (Wᵐ⁺¹)ᵀ δᵐ⁺¹ needs the factor "
-        "f'(zᵐ); (Wᵐ⁺¹)ᵀ δᵐ⁺¹ alone is ∂J/∂aᵐ, not ∂J/∂zᵐ",
-        "no_fprime_hidden",
-    ),
-    Bug(
-        "04.backward.no-fprime-output",
-        "missing f'(z) at the output",
-        "missing f'(z) at the output layer: δᴹ = f'(zᴹ) ∘ ∂J/∂aᴹ, not ∂J/∂aᴹ alone",
-        "no_fprime_out",
-    ),
-    Bug(
-        "04.backward.no-fprime",
-        "missing f'(z) everywhere",
-        "missing f'(z) in every layer: each δᵐ = ∂J/∂zᵐ carries its own factor f'(zᵐ)",
-        "no_fprime_all",
-    ),
-    Bug(
-        "04.backward.fprime-of-a",
-        "f' of a instead of z",
-        "f' evaluated at a instead of z: δᵐ needs f'(zᵐ); f'(aᵐ) = f'(f(zᵐ)) is another "
-        "number (for a sigmoid f'(zᵐ) equals aᵐ(1 − aᵐ), but sigmoid_prime(aᵐ) does not)",
-        "fprime_of_a",
-    ),
-    Bug(
-        "04.backward.fprime-wrong-layer",
-        "f' of the wrong layer",
-        "f' of the wrong layer: the step down to layer m − 1 multiplies by f'(zᵐ⁻¹), the "
-        "derivative at the layer the error arrives in, not f'(zᵐ)",
-        "fprime_wrong_layer",
-    ),
-    Bug(
-        "04.backward.W-not-transposed",
-        "W instead of Wᵀ",
-        "Wᵐ⁺¹ δᵐ⁺¹ instead of (Wᵐ⁺¹)ᵀ δᵐ⁺¹ in the recursion (the transpose is missing): the "
-        "error flows back along the transposed weights",
-        "W_not_T",
-    ),
-    Bug(
-        "04.backward.dW-transposed",
-        "∂J/∂W transposed",
-        "∂J/∂Wᵐ looks transposed: δᵐ (aᵐ⁻¹)ᵀ has the rows of δᵐ and the columns of aᵐ⁻¹",
-        "dW_T",
-    ),
-    Bug(
-        "04.backward.extra-1/N",
-        "divided by N again",
-        "divided by N twice: the 1/N of the batch average is already in ∂J/∂aᴹ from the "
-        "loss; the products with (aᵐ⁻¹)ᵀ and the bias sums must not average again",
-        "extra_1/N",
-        says="divided by N twice",
-    ),
-    Bug(
-        "04.backward.bias-mean",
-        "bias gradient averaged",
-        "the bias gradient is δᵐ averaged over the batch instead of summed, so the 1/N is "
-        "applied twice; the weights are right, it is wrong only in the bias",
-        "b_mean",
-        says="wrong only in the bias",
-    ),
-    Bug(
-        "04.backward.bias-axis",
-        "bias summed over the wrong axis",
-        "∂J/∂bᵐ sums δᵐ over the batch, the columns (axis=1); the sum ran over the wrong axis",
-        "b_axis",
-        says="wrong axis",
-    ),
-    Bug(
-        "04.backward.off-by-one",
-        "aᵐ for aᵐ⁻¹",
-        "off by one layer: ∂J/∂Wᵐ = δᵐ (aᵐ⁻¹)ᵀ uses the activation entering layer m, "
-        "aᵐ⁻¹, not the layer's own output aᵐ",
-        "off_by_one",
-    ),
-    Bug(
-        "04.backward.sign",
-        "sign flipped",
-        "the sign is flipped: ∂J/∂aᴹ = (aᴹ − y)/N comes from the loss; every δᵐ keeps its sign",
-        "sign",
-        says="sign is flipped",
-    ),
-    Bug(
-        "04.backward.numerical",
-        "numerical differentiation",
-        "the gradient is computed by numerical differentiation (finite differences), not "
-        "by backpropagation",
-        says="numerical differentiation",
-    ),
-    Bug(
-        "04.update.sign",
-        "update uphill",
-        "the sign is flipped: gradient descent steps against the gradient, θ − α ∂J/∂θ",
-        says="sign is flipped",
-    ),
-    Bug(
-        "04.update.no-lr",
-        "learning rate missing",
-        "the learning rate α is missing: the step is −α ∂J/∂θ",
-        says="learning rate α is missing",
-    ),
-    Bug(
-        "04.update.step-only",
-        "returns the step",
-        "you returned the step −α ∂J/∂θ alone; add it to the old value θ",
-        says="step −α ∂J/∂θ alone",
-    ),
-    Bug(
-        "04.update.not-updated",
-        "parameter not updated",
-        "it was not updated at all",
-        says="not updated at all",
-    ),
-    Bug(
-        "04.update.bias-only",
-        "biases not updated",
-        "the weights are right; the update is wrong only in the bias: bᵐ ← bᵐ − α ∂J/∂bᵐ as well",
-        says="wrong only in the bias",
-    ),
-    Bug("04.update.factor", "step rescaled", "the step is off by a constant factor", says="factor"),
-    Bug(
-        "04.update.none",
-        "returns None",
-        "sgd_update returned None: return the dict of updated parameters",
-        says="returned None",
-    ),
-)
+BUGS = table("04")
 
 
 @dataclass
@@ -530,6 +377,19 @@ def _with(params, key, value):
     return p
 
 
+def _upstream(forward_fn, case):
+    """(the student's cache, ∂J/∂aᴹ of the reference loss at the student's aᴹ)."""
+    out = call(forward_fn, case.copy_params(), case.X.copy(), case.activation, what="forward")
+    a, cache = kit.unpack(out, "forward", ("aᴹ", "cache"))
+    try:
+        return cache, square_loss(kit.values("aᴹ", a)[0], case.Y)[1]
+    except (ValueError, GradingFailure):
+        raise GradingFailure(
+            f"forward returned {kit.describe(a)} for aᴹ, but Y has shape {case.Y.shape}: fix "
+            "forward first (its own test says more)."
+        ) from None
+
+
 def check_backward(key, forward_fn, backward_fn, case, *, reveal=True):
     """Fail unless the student's ∂J/∂`key` is the gradient of J = square loss of aᴹ.
 
@@ -549,15 +409,7 @@ def check_backward(key, forward_fn, backward_fn, case, *, reveal=True):
     -------
     GradientCheck
     """
-    out = call(forward_fn, case.copy_params(), case.X.copy(), case.activation, what="forward")
-    a, cache = kit.unpack(out, "forward", ("aᴹ", "cache"))
-    try:
-        _, dJ_da = square_loss(kit.values("aᴹ", a)[0], case.Y)
-    except (ValueError, GradingFailure):
-        raise GradingFailure(
-            f"forward returned {kit.describe(a)} for aᴹ, but Y has shape {case.Y.shape}: fix "
-            "forward first (its own test says more)."
-        ) from None
+    cache, dJ_da = _upstream(forward_fn, case)
     grads = kit.as_dict(_call_backward(backward_fn, case, cache, dJ_da), "backward", [key])
     found = gradient_suspects(case)[key]
     if key.startswith("b"):
@@ -569,25 +421,20 @@ def check_backward(key, forward_fn, backward_fn, case, *, reveal=True):
             f"{case.params[key].shape}.\nLikely bug: {sentence}"
         )
     try:
-        return kit.check_gradient(
+        return kit.check_forward_gradient(
             f"∂J/∂{key}",
             grads[key],
             case.params[key],
             entry=key,
-            student=kit.evaluations(
-                forward_fn,
-                0,
-                lambda p: ((_with(case.params, key, p), case.X.copy(), case.activation), {}),
-                lambda out: square_loss(np.asarray(out, dtype=np.float64), case.Y)[0],
-                "forward",
-            ),
+            forward_fn=forward_fn,
+            arguments=lambda p: ((_with(case.params, key, p), case.X.copy(), case.activation), {}),
+            scalar=lambda out: square_loss(np.asarray(out, dtype=np.float64), case.Y)[0],
             reference=lambda p: case.loss(_with(case.params, key, p)),
             forward="forward",
             problem=lambda: forward_problem(forward_fn, case),
             reveal=reveal,
             suspects=found,
             batch_size=case.N,
-            transpose_hint=COURSE_TRANSPOSE_HINT,
         )
     except GradingFailure:
         result = _from_the_networks_upstream(key, backward_fn, case, cache)

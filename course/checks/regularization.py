@@ -18,7 +18,7 @@ from ..grading import GradingFailure, call, quiet
 from ..losses import softmax_cross_entropy
 from ..training import best_epoch
 from . import _kit as kit
-from .catalogue import Bug, register, suspects
+from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
@@ -37,184 +37,7 @@ __all__ = [
     "validation_loss",
 ]
 
-BUGS = register(
-    Bug(
-        "07.l2.biases",
-        "L2 on the biases",
-        "your Ĵ penalises the biases too, (λ/2)‖bᵐ‖²: "
-        "the penalty (λ/2) Σ_m ‖Wᵐ‖² leaves the biases out",
-        "biases",
-        says="penalises the biases",
-    ),
-    Bug(
-        "07.l2.no-half",
-        "penalty without ½",
-        "the penalty is (λ/2) Σ‖Wᵐ‖², yours has λ Σ‖Wᵐ‖² (the ½ is missing)",
-        "no_half",
-        says="the ½ is missing",
-    ),
-    Bug(
-        "07.l2.missing",
-        "no penalty",
-        "the penalty is missing: Ĵ must add (λ/2) Σ_m ‖Wᵐ‖² to J",
-        "none",
-        says="the penalty is missing",
-    ),
-    Bug(
-        "07.l2.sign",
-        "penalty subtracted",
-        "the penalty has the wrong sign: Ĵ = J + (λ/2) Σ‖Wᵐ‖²",
-        "minus",
-        says="wrong sign",
-    ),
-    Bug(
-        "07.l2.grad-biases",
-        "λb in the bias gradient",
-        "your ∂Ĵ/∂bᵐ adds λbᵐ: the penalty "
-        "leaves the biases out, so their gradient is ∂J/∂bᵐ alone",
-        "biases",
-        says="adds λbᵐ",
-    ),
-    Bug(
-        "07.l2.grad-two",
-        "2λW",
-        "the gradient of (λ/2)‖W‖² is λW: yours adds 2λW (factor 2 in the weight-decay term)",
-        "two",
-        says="factor 2",
-    ),
-    Bug(
-        "07.l2.grad-sign",
-        "−λW",
-        "the weight-decay term has the wrong sign: add +λWᵐ to ∂J/∂Wᵐ",
-        "minus",
-        says="wrong sign",
-    ),
-    Bug(
-        "07.l2.grad-missing",
-        "λW missing",
-        "λWᵐ is missing from the gradient (the penalty is in Ĵ but not in ∂Ĵ/∂Wᵐ)",
-        "none",
-        says="λWᵐ is missing",
-    ),
-    Bug(
-        "07.l2.numerical",
-        "numerical differentiation",
-        "the gradient is computed by "
-        "numerical differentiation (finite differences), not by backpropagation",
-        says="numerical differentiation",
-    ),
-    Bug(
-        "07.dropout.no-scaling",
-        "no 1/(1−p)",
-        "the 1/(1−p) scaling is missing: the kept "
-        "units must be multiplied by 1/(1−p) so that E[out] = a",
-        says="1/(1−p) scaling is missing",
-    ),
-    Bug(
-        "07.dropout.keep-p",
-        "keeps with probability p",
-        "each unit must be dropped with probability p (e.g. rng.random(shape) < p), kept otherwise",
-        says="probability p",
-    ),
-    Bug(
-        "07.dropout.mask-ignored",
-        "a given mask not reused",
-        "given a mask, dropout_forward must use it as it is (out = a ∘ mask) and return it",
-        says="use it as it is",
-    ),
-    Bug(
-        "07.dropout.p0",
-        "p = 0 changes a",
-        "with p = 0 (test time) nothing may be dropped or rescaled: out must equal a",
-        says="p = 0",
-    ),
-    Bug(
-        "07.dropout.out",
-        "out is not a ∘ mask",
-        "out must be a ∘ mask (elementwise), with the mask you return",
-        says="a ∘ mask",
-    ),
-    Bug(
-        "07.net.fresh-mask",
-        "fresh mask in the backward",
-        "the backward pass draws a fresh "
-        "mask. It must reuse the mask of the forward pass, the one that decided which units "
-        "took part",
-        says="fresh mask",
-    ),
-    Bug(
-        "07.net.no-mask",
-        "mask missing from the backward",
-        "the mask is missing from the "
-        "backward pass: dropped units pass no gradient, so ∂J/∂h = mask ∘ (W²)ᵀδ²",
-        "no_mask",
-        says="mask is missing from the backward pass",
-    ),
-    Bug(
-        "07.net.unscaled-mask",
-        "mask without 1/(1−p) in the backward",
-        "the backward pass "
-        "uses the mask without its 1/(1−p) scaling (reuse the very mask of the forward pass)",
-        "unscaled",
-        says="without its 1/(1−p) scaling",
-    ),
-    Bug(
-        "07.net.mask-twice",
-        "mask applied twice",
-        "the mask is applied twice in the backward pass",
-        "twice",
-        says="applied twice",
-    ),
-    Bug(
-        "07.net.returned-mask",
-        "returns another mask",
-        "dropout_loss_and_grads must return "
-        "the mask it used: the one passed in, or the one dropout_forward drew",
-        says="return the mask it used",
-    ),
-    Bug(
-        "07.early.last-best",
-        "last epoch as the best",
-        "it returns the last epoch as the "
-        "best one: keep the epoch with the lowest validation loss seen so far",
-        says="last epoch",
-    ),
-    Bug(
-        "07.early.off-by-one",
-        "stops one epoch late or early",
-        "the stop is off by one "
-        "epoch: stop at the first epoch that is `patience` epochs after the best one",
-        says="off by one",
-    ),
-    Bug(
-        "07.run.last-params",
-        "returns the last epoch's parameters",
-        "return the parameters "
-        "of the best epoch, saved as a copy when it happened, not the last epoch's",
-        says="not the last epoch's",
-    ),
-    Bug(
-        "07.run.no-copy",
-        "best parameters saved without a copy",
-        "the best epoch's "
-        "parameters must be saved as a copy (copy.deepcopy): training changes the arrays in "
-        "place",
-        says="copy",
-    ),
-    Bug(
-        "07.run.no-patience",
-        "ignores patience",
-        "stop as soon as `patience` epochs have "
-        "passed without a new lowest validation loss, or after max_epochs",
-        says="stop as soon as",
-    ),
-    Bug(
-        "07.run.epochs-per-entry",
-        "history entries of several epochs",
-        "each entry of val_losses must follow exactly one epoch of training",
-        says="exactly one epoch",
-    ),
-)
+BUGS = table("07")
 
 
 def l2_problem(seed=0, sizes=(4, 5, 3), N=6, activation="tanh"):
@@ -285,29 +108,30 @@ def check_l2_grads(fn, params, X, Y, lam, keys, activation="tanh", reveal=True):
         grad_bugs = ("07.l2.grad-",) if k.startswith("W") else ("07.l2.grad-biases",)
         models = _l2_models(params, X, Y, lam, activation, grad_bugs[0], lambda r, k=k: r[1][k])
 
-        def arguments(point, k=k):
-            work = copy.deepcopy(params)
-            work[k] = point
-            return (work, X, Y, lam), {"activation": activation}
-
-        kit.check_gradient(
+        kit.check_param_gradient(
             f"∂Ĵ/∂{k}",
-            grads[k],
-            params[k],
-            entry=k,
-            student=kit.evaluations(
-                fn,
-                0,
-                arguments,
-                lambda J: float(np.asarray(J, dtype=np.float64).reshape(())),
-                "l2_loss_and_grads (its J_hat)",
+            k,
+            grads,
+            params,
+            fn=fn,
+            arguments=lambda key, point: (
+                (_with(params, key, point), X, Y, lam),
+                {"activation": activation},
             ),
-            reference=lambda point, k=k: planted_l2({**params, k: point}, X, Y, lam, activation)[0],
+            reference=lambda key, point: planted_l2(
+                _with(params, key, point), X, Y, lam, activation
+            )[0],
             forward="l2_loss_and_grads (its J_hat)",
             reveal=reveal,
             suspects=models,
             batch_size=X.shape[1],
         )
+
+
+def _with(params, key, value):
+    work = copy.deepcopy(params)
+    work[key] = value
+    return work
 
 
 def check_backprop(l2_fn=None, dropout_fn=None, seed=0):
@@ -505,32 +329,22 @@ def _judge_dropout(fn, keys, case, seed, activation, reveal, reference):
         )
     head = (kit.with_reference, fn, "dropout_forward", "07.dropout_forward") if reference else (fn,)
 
-    def arguments(point, k):
-        work = copy.deepcopy(params)
-        work[k] = point
-        return (head[0], seed + 3, *head[1:], work, X, Y, p), {
-            "mask": mask.copy(),
-            "activation": activation,
-        }
-
     for k in keys:
         with kit.fix_first(
             lambda: _mask_problem(fn, params, X, Y, p, mask, activation), "dropout_forward"
         ):
-            kit.check_gradient(
+            kit.check_param_gradient(
                 f"∂J/∂{k}",
-                grads[k],
-                params[k],
-                entry=k,
-                student=kit.evaluations(
-                    kit.seeded,
-                    0,
-                    lambda pt, k=k: arguments(pt, k),
-                    lambda J: float(np.asarray(J, dtype=np.float64).reshape(())),
-                    "dropout_loss_and_grads (its J)",
+                k,
+                grads,
+                params,
+                fn=kit.seeded,
+                arguments=lambda key, point: (
+                    (head[0], seed + 3, *head[1:], _with(params, key, point), X, Y, p),
+                    {"mask": mask.copy(), "activation": activation},
                 ),
-                reference=lambda pt, k=k: planted_dropout(
-                    {**params, k: pt}, X, Y, mask, activation, p=p
+                reference=lambda key, point: planted_dropout(
+                    _with(params, key, point), X, Y, mask, activation, p=p
                 )[0],
                 forward="dropout_loss_and_grads (its J)",
                 reveal=reveal,
@@ -743,6 +557,11 @@ def check_early_run(
         raise GradingFailure(
             "val_losses[0] must be the validation loss of the untrained network (epoch 0), "
             "followed by one value after each epoch."
+        )
+    if len(losses) > 1 and kit.close(losses, [losses[0]] * len(losses)):
+        raise GradingFailure(
+            "the validation loss never changed: train one epoch between two entries of "
+            "val_losses.\nLikely bug: " + BUGS["07.run.epochs-per-entry"].diagnosis + "."
         )
     best = _check_rule(losses, patience, max_epochs)
     _check_epochs(trained, len(losses), split.X_train.shape[1], batch_size)

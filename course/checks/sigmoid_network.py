@@ -20,7 +20,7 @@ import numpy as np
 from ..activations import sigmoid, sigmoid_prime
 from ..grading import GradingFailure, call, quiet
 from . import _kit as kit
-from .catalogue import Bug, register, suspects
+from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
@@ -60,11 +60,6 @@ _SINGLE = {
     "dL_dwh22": ("wh", (2, 1), "∂L/∂wʰ₂₂"),
 }
 
-SLIDE_FORM = (
-    "the slide form: σ'(·) at the sigmoid output is missing. y = σ(s) with "
-    "s = wᵒ₀₁ + wᵒ₁₁ z₁ + wᵒ₂₁ z₂, so ∂L/∂s = (y − y*) · y(1 − y), not (y − y*)"
-)
-
 #: The layout of ∂L/∂wh, for a transposed gradient.
 WH_TRANSPOSE_HINT = (
     'it looks transposed: grads["wh"] is laid out like params["wh"], row i for the input '
@@ -72,206 +67,7 @@ WH_TRANSPOSE_HINT = (
     "sits at [i, j − 1]"
 )
 
-BUGS = register(
-    Bug(
-        "02.forward.transposed",
-        "wh indexed [j, i]",
-        "it reads wh as if it were transposed: "
-        "wh[i, j − 1] = wʰᵢⱼ, row i for the input xᵢ, column j − 1 for hidden unit j",
-        "transposed",
-        says="transposed",
-    ),
-    Bug(
-        "02.forward.linear-output",
-        "no σ at the output",
-        "σ is missing at the output: y = σ(wᵒ₀₁ + wᵒ₁₁ z₁ + wᵒ₂₁ z₂)",
-        "linear",
-    ),
-    Bug(
-        "02.forward.no-hidden-bias",
-        "hidden biases left out",
-        "the hidden biases wʰ₀ⱼ (row 0 of wh) are missing from s_j",
-        "no_bias",
-    ),
-    Bug("02.partial.slide-form", "slide form", SLIDE_FORM, "slide", says="the slide form"),
-    Bug(
-        "02.partial.sign",
-        "(y* − y)",
-        "the sign is flipped: ∂L/∂y = y − y*, output minus target",
-        "sign",
-        says="sign is flipped",
-    ),
-    Bug(
-        "02.partial.factor-2",
-        "derivative of (y − y*)²",
-        "a factor 2 too many: L = ½(y − y*)² has ∂L/∂y = y − y*, the ½ cancels the 2",
-        "two",
-        says="factor 2",
-    ),
-    Bug(
-        "02.partial.sigma-prime-of-y",
-        "σ'(y) for σ'(s)",
-        "σ' is evaluated at the output y = σ(s) instead of at s: σ'(s) = y(1 − y) from the "
-        "cached y, whereas sigmoid_prime(y) is σ'(σ(s))",
-        "prime_of_y",
-        says="instead of at s",
-    ),
-    Bug(
-        "02.partial.sigma-squared",
-        "σ² for σ'",
-        "σ'(s) is written as y² (or y·y): σ'(s) = y(1 − y)",
-        "y_squared",
-        says="written as y²",
-    ),
-    Bug(
-        "02.partial.z2-for-z1",
-        "z₂ for z₁",
-        "it uses z₂ where ∂s/∂wᵒ₁₁ = z₁ (the weight wᵒ₁₁ multiplies z₁)",
-        "z2",
-        says="it uses z₂",
-    ),
-    Bug(
-        "02.partial.no-hidden-prime",
-        "hidden σ' missing",
-        "σ'(s₂) = z₂(1 − z₂) of hidden "
-        "unit 2 is missing: z₂ = σ(s₂), so ∂z₂/∂wʰ₂₂ = z₂(1 − z₂) · x₂",
-        "no_hidden_prime",
-        says="of hidden unit 2 is missing",
-    ),
-    Bug(
-        "02.partial.no-primes",
-        "both σ' missing",
-        "both σ' factors are missing (at the output and at hidden unit 2)",
-        "no_primes",
-    ),
-    Bug(
-        "02.partial.wo11-for-wo21",
-        "wᵒ₁₁ for wᵒ₂₁",
-        "it uses wᵒ₁₁: hidden unit 2 reaches y through wᵒ₂₁",
-        "wo11",
-        says="it uses wᵒ₁₁",
-    ),
-    Bug(
-        "02.partial.x1-for-x2",
-        "x₁ for x₂",
-        "it uses x₁: wʰ₂₂ multiplies x₂, so ∂s₂/∂wʰ₂₂ = x₂",
-        "x1",
-        says="it uses x₁",
-    ),
-    Bug(
-        "02.partial.unit1-prime",
-        "z₁(1 − z₁) for unit 2",
-        "it uses z₁(1 − z₁): wʰ₂₂ feeds hidden unit 2, whose σ' is z₂(1 − z₂)",
-        "unit1",
-        says="it uses z₁(1 − z₁)",
-    ),
-    Bug("02.partials.slide-form", "δᵒ = y − y*", SLIDE_FORM, "slide", says="the slide form"),
-    Bug(
-        "02.partials.pre-activations",
-        "s_j for z_j",
-        "it uses the pre-activations s_j where the hidden outputs z_j = σ(s_j) belong",
-        "s_for_z",
-    ),
-    Bug(
-        "02.partials.no-hidden-prime",
-        "hidden σ' missing",
-        "the hidden σ'(s_j) = z_j(1 − z_j) is missing: δʰⱼ = δᵒ · wᵒⱼ₁ · z_j(1 − z_j)",
-        "no_hidden_prime",
-        says="the hidden σ'(s_j)",
-    ),
-    Bug(
-        "02.partials.wo-shifted",
-        "wo[j − 1] for wo[j]",
-        "it uses wo[j − 1]: hidden unit j "
-        "reaches y through wᵒⱼ₁ = wo[j]; wo[0] is the output bias wᵒ₀₁",
-        "wo_shifted",
-        says="wo[0] is the output bias",
-    ),
-    Bug(
-        "02.partials.prime-of-z",
-        "σ'(z_j) for σ'(s_j)",
-        "σ' is evaluated at the hidden output z_j instead of at s_j: σ'(s_j) = z_j(1 − z_j)",
-        "prime_of_z",
-        says="instead of at s_j",
-    ),
-    Bug(
-        "02.partials.transposed",
-        "∂L/∂wh transposed",
-        WH_TRANSPOSE_HINT,
-        "transposed",
-        says="transposed",
-    ),
-    Bug("02.loss.no-half", "loss without ½", "the ½ is missing: L = ½(y − y*)²", "no_half"),
-    Bug(
-        "02.loss.sign",
-        "loss (y* − y)... negative",
-        "the loss must be ½(y − y*)² ≥ 0; yours is negative",
-        "negative",
-    ),
-    Bug(
-        "02.params.W1-not-transposed",
-        "W¹ not transposed",
-        "W¹[j − 1, i − 1] = wʰᵢⱼ: row j "
-        "is hidden unit j, column i is input xᵢ (W¹ is wh[1:] transposed)",
-        "W1",
-        says="W¹[j − 1, i − 1]",
-    ),
-    Bug(
-        "02.params.b1-flat",
-        "b¹ flat",
-        "b¹ holds the hidden biases wʰ₀ⱼ as a column (2, 1)",
-        says="column",
-    ),
-    Bug(
-        "02.params.b2-number",
-        "b² a number",
-        "b² is the output bias wᵒ₀₁ as a (1, 1) array",
-        says="(1, 1) array",
-    ),
-    Bug(
-        "02.sgd.constant-step",
-        "constant γ",
-        "the step size must decay: γ_t = γ₀ / (1 + t/T)",
-        says="must decay",
-    ),
-    Bug(
-        "02.sgd.t-epochs",
-        "t counts epochs",
-        "t counts updates (examples seen), not epochs",
-        says="t counts updates",
-    ),
-    Bug(
-        "02.sgd.uphill",
-        "steps uphill",
-        "the sign is flipped: step against the gradient, w ← w − γ_t ∇L",
-        says="w ← w − γ_t ∇L",
-    ),
-    Bug(
-        "02.sgd.no-reshuffle",
-        "shuffled once",
-        "every epoch visits the examples in the same order: shuffle at the start of each epoch",
-        says="same order",
-    ),
-    Bug(
-        "02.sgd.global-rng",
-        "np.random for rng",
-        "draw the shuffles from the rng passed to sgd, not from np.random",
-        says="not from np.random",
-    ),
-    Bug(
-        "02.sgd.changes-params",
-        "changes the caller's arrays",
-        "sgd changed the arrays of "
-        "the params dict it was given: copy them first (params = {k: v.copy() ...})",
-        says="changed the arrays",
-    ),
-    Bug(
-        "02.sgd.history",
-        "history wrong",
-        "history[e] is the mean of the losses L returned by grad_fn during epoch e",
-        says="history[e] is the mean",
-    ),
-)
+BUGS = table("02")
 
 
 def example_params():
@@ -353,12 +149,39 @@ def planted_forward(params, x, bug=None):
 # ---------------------------------------------------------------- forward
 
 
+def _term_slips(bias, weights, inputs):
+    """σ(s) when one term of s = bias + Σ weights·inputs is missing, negated, divided or
+    takes another row's weights or another input (single-point slips), as a tuple."""
+    terms = [bias] + [w * v for w, v in zip(weights, inputs, strict=True)]
+    pool = [bias, *weights]
+    out = []
+    with quiet():
+        for k in range(len(terms)):
+            rest = sum(t for i, t in enumerate(terms) if i != k)
+            out += [sigmoid(rest), sigmoid(rest - terms[k])]
+            for other in pool:
+                factor = inputs[k - 1] if k else 1.0
+                out.append(sigmoid(rest + other * factor))
+            if k:
+                out.append(sigmoid(rest + inputs[k - 1] / weights[k - 1]))
+                for v in inputs:
+                    out.append(sigmoid(rest + weights[k - 1] * v))
+    return tuple(o for o in out if np.all(np.isfinite(o)))
+
+
 def _forward_models(params, x):
     table = {k: b for k, b in BUGS.items() if k.startswith("02.forward.")}
-    return {
+    models = {
         which: suspects(table, lambda model, i=i: planted_forward(params, x, model)[i])
         for i, which in enumerate(("y", "z"))
     }
+    wh, wo = np.asarray(params["wh"], dtype=np.float64), np.asarray(params["wo"], dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    _, z = reference_forward(params, x)
+    term = BUGS["02.forward.term"].diagnosis
+    models["z"].setdefault(term, _term_slips(wh[0], [wh[1], wh[2]], [x[0], x[1]]))
+    models["y"].setdefault(term, _term_slips(wo[0], [wo[1], wo[2]], [z[0], z[1]]))
+    return models
 
 
 def forward_problem(forward, params, x):
@@ -388,37 +211,30 @@ def check_forward(forward, params, x):
     kit.check_values("y", y, y_ref, models=models["y"], hint="y = σ(wᵒ₀₁ + wᵒ₁₁ z₁ + wᵒ₂₁ z₂).")
 
 
+def _with(params, key, index, p):
+    """A copy of `params` with params[key] (or its entry `index`) set from the point p."""
+    work = _copy(params)
+    if index is None:
+        work[key] = p
+    else:
+        work[key][index] = p[0]
+    return work
+
+
 def _loss_of_forward(forward, params, x, y_star, key, index=None):
     """The `student` of kit.check_gradient: L = ½(y − y*)² from the student's y."""
     x = np.array(x, dtype=np.float64)
-
-    def arguments(p):
-        work = _copy(params)
-        if index is None:
-            work[key] = p
-        else:
-            work[key][index] = p[0]
-        return (work, x.copy()), {}
-
     return kit.evaluations(
         forward,
         0,
-        arguments,
+        lambda p: ((_with(params, key, index, p), x.copy()), {}),
         lambda y: 0.5 * (float(np.asarray(y, dtype=np.float64).reshape(())) - y_star) ** 2,
         "forward",
     )
 
 
 def _reference_loss(params, x, y_star, key, index=None):
-    def loss(p):
-        work = _copy(params)
-        if index is None:
-            work[key] = p
-        else:
-            work[key][index] = p[0]
-        return 0.5 * (reference_forward(work, x)[0] - y_star) ** 2
-
-    return loss
+    return lambda p: 0.5 * (reference_forward(_with(params, key, index, p), x)[0] - y_star) ** 2
 
 
 def _judged(judge, fn, forward, params, x, y_star, what):
@@ -459,8 +275,11 @@ def _single_models(which, params, x, y_star):
         "prime_of_y": e * float(sigmoid_prime(y)),
         "y_squared": e * y * y,
     }
-    tail = {"dL_dwo01": 1.0, "dL_dwo11": z[0], "dL_dwh22": wo[2] * zp[1] * x2}[which]
-    models = {k: [v * tail] for k, v in head.items()}
+    tail = {"dL_dwo01": [1.0], "dL_dwo11": [z[0]], "dL_dwh22": [wo[2], z[1], 1 - z[1], x2]}[which]
+    t = float(np.prod(tail))
+    models = {k: [v * t] for k, v in head.items()}
+    models["prime_form"] = tuple([e * p * t] for p in kit.prime_slips(y))
+    models["divided"] = tuple([v] for v in kit.product_slips([e, y, 1 - y, *tail]))
     if which == "dL_dwo11":
         models["z2"] = [e * yp * z[1]]
     if which == "dL_dwh22":
@@ -470,6 +289,7 @@ def _single_models(which, params, x, y_star):
             wo11=[e * yp * wo[1] * zp[1] * x2],
             x1=[e * yp * wo[2] * zp[1] * x1],
             unit1=[e * yp * wo[2] * zp[0] * x2],
+            hidden_prime_form=tuple([e * yp * wo[2] * p * x2] for p in kit.prime_slips(z[1])),
         )
     table = {k: b for k, b in BUGS.items() if k.startswith("02.partial.")}
     return suspects(table, models.get)
@@ -571,8 +391,17 @@ def _group_models(group, params, x, y_star):
             "no_hidden_prime": np.outer(xb, d_o * wo[1:]),
             "wo_shifted": np.outer(xb, d_o * wo[:2] * zp),
             "prime_of_z": np.outer(xb, d_o * wo[1:] * sigmoid_prime(z)),
+            "hidden_prime_form": tuple(np.outer(xb, d_o * wo[1:] * p) for p in kit.prime_slips(z)),
         }
-    table = {k: b for k, b in BUGS.items() if k.startswith("02.partials.")}
+    with quiet():
+        if group == "wo":
+            models["divided"] = (d_o / np.concatenate(([1.0], z)),)
+        else:
+            models["divided"] = tuple(
+                np.outer(xb, v) for v in kit.product_slips([d_o, wo[1:], z, 1 - z])
+            )
+    prefixes = ("02.partials.", "02.partial.hidden-prime-form", "02.partial.factor-divided")
+    table = {k: b for k, b in BUGS.items() if k.startswith(prefixes)}
     return suspects(table, models.get)
 
 

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..activations import sigmoid, sigmoid_prime
-from ..gradcheck import COURSE_TRANSPOSE_HINT
 from ..grading import GradingFailure, call, call_timed, quiet
 from ..losses import log_softmax, softmax
 from . import _kit as kit
-from .catalogue import Bug, register, suspects
+from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
@@ -46,203 +45,7 @@ STABILITY_HINT = (
     "for any c, and with c = max_k z_k no exponential can overflow and the largest term is 1"
 )
 
-BUGS = register(
-    Bug(
-        "03.softmax.unstable",
-        "softmax overflows",
-        "not numerically stable: " + STABILITY_HINT,
-        says="not numerically stable",
-    ),
-    Bug(
-        "03.softmax.wrong-axis",
-        "normalised over the wrong axis",
-        "your rows sum to 1: you normalised over the wrong axis. Examples are columns, so "
-        "the sum runs over the classes, axis=0 (keepdims=True)",
-        says="wrong axis",
-    ),
-    Bug(
-        "03.softmax.not-normalised",
-        "e^z not divided by its sum",
-        "you returned e^z without dividing by the column sums Σ_j e^(z_j)",
-        says="without dividing",
-    ),
-    Bug(
-        "03.softmax.columns",
-        "columns do not sum to 1",
-        "each column (one example) must sum to 1; yours do not",
-        says="sum to 1",
-    ),
-    Bug(
-        "03.loss.unstable",
-        "loss overflows",
-        "not numerically stable: compute log ŷ_k = (z_k − c) − log Σ_j e^(z_j − c) with c "
-        "the column's maximum (subtracted, not added)",
-        says="not numerically stable",
-    ),
-    Bug(
-        "03.loss.sign",
-        "loss sign flipped",
-        "the sign is flipped: J = −(1/N) Σ y log ŷ is positive, since log ŷ ≤ 0",
-        "sign",
-    ),
-    Bug(
-        "03.loss.no-1/N",
-        "loss summed over the batch",
-        "it is N times too large: average over the N examples (1/N)",
-        "sum",
-        says="times too large",
-    ),
-    Bug(
-        "03.loss.1/N-twice",
-        "loss divided by N twice",
-        "it is N times too small: the 1/N is applied twice",
-        "twice",
-        says="times too small",
-    ),
-    Bug(
-        "03.loss.classes",
-        "loss averaged over the classes too",
-        "it is K times too small: you averaged over the classes too. Sum over the classes k, "
-        "average over the examples n only (1/N)",
-        "classes",
-        says="averaged over the classes",
-    ),
-    Bug(
-        "03.loss.all-classes",
-        "every class's log ŷ summed",
-        "you summed log ŷ over all classes: weight each term by its target y_k",
-        "all",
-    ),
-    Bug(
-        "03.loss.logits",
-        "logits for log ŷ",
-        "you used the logits z where log ŷ = log softmax(z) belongs",
-        "logits",
-    ),
-    Bug(
-        "03.loss.log-of-zero",
-        "log of a probability that rounds to 0",
-        "log ŷ of a probability that rounds to 0 is −inf: compute log ŷ_k = (z_k − c) − "
-        "log Σ_j e^(z_j − c) with the column's maximum c, which stays finite",
-        says="rounds to 0",
-    ),
-    Bug(
-        "03.grad.logits",
-        "logits for ŷ",
-        "you used the logits z where ŷ = softmax(z) belongs: ∂J/∂z = (ŷ − y)/N",
-        "logits",
-    ),
-    Bug(
-        "03.grad.logits-no-1/N",
-        "logits for ŷ, no 1/N",
-        "the logits z where ŷ = softmax(z) belongs, and the 1/N is missing",
-        "logits_sum",
-    ),
-    Bug(
-        "03.grad.wrt-yhat",
-        "∂J/∂ŷ for ∂J/∂z",
-        "this is ∂J/∂ŷ = −y/ŷ, not ∂J/∂z: the softmax Jacobian ∂ŷ_l/∂z_j = ŷ_l([l = j] − ŷ_j) "
-        "is missing (summed over l it turns −y/ŷ into ŷ − y)",
-        "wrt_yhat",
-        says="softmax Jacobian",
-    ),
-    Bug(
-        "03.grad.diagonal",
-        "diagonal of the Jacobian only",
-        "you kept only the diagonal of the softmax Jacobian, ŷ_j(1 − ŷ_j), as if softmax "
-        "were a sigmoid per class: every output ŷ_l depends on every logit z_j, and the "
-        "off-diagonal terms −ŷ_l ŷ_j complete ŷ − y",
-        "diagonal",
-    ),
-    Bug(
-        "03.grad.sign",
-        "y − ŷ",
-        "the sign is flipped: ∂J/∂z = (ŷ − y)/N, prediction minus target",
-        "sign",
-        says="sign is flipped",
-    ),
-    Bug(
-        "03.grad.numerical",
-        "numerical differentiation",
-        "the gradient is computed by numerical differentiation (finite differences), not "
-        "analytically",
-        says="numerical differentiation",
-    ),
-    Bug(
-        "03.layer.no-bias",
-        "forward without the bias",
-        "the bias b is missing from z = W a_prev + b",
-        "no_bias",
-    ),
-    Bug(
-        "03.layer.no-sigma",
-        "forward without σ",
-        "σ was not applied: the layer's output is a = σ(z), not z",
-        "no_sigma",
-    ),
-    Bug(
-        "03.layer.tanh",
-        "tanh layer",
-        "that looks like tanh(z); this layer uses the sigmoid σ(z) = 1/(1 + e^(−z))",
-        "tanh",
-    ),
-    Bug(
-        "03.layer.no-sigma-prime",
-        "σ' missing",
-        "missing σ'(z): δ = ∂J/∂a ∘ σ'(z) with σ'(z) = a(1 − a); you used ∂J/∂a alone",
-        "no_prime",
-    ),
-    Bug(
-        "03.layer.sigma-prime-of-a",
-        "σ' at a",
-        "σ' evaluated at a instead of z: σ'(z) = σ(z)(1 − σ(z)) = a(1 − a) from the cached "
-        "output, whereas sigmoid_prime(a) computes σ'(σ(z))",
-        "prime_of_a",
-        says="a instead of z",
-    ),
-    Bug(
-        "03.layer.half-prime",
-        "only a of a(1 − a)",
-        "only a factor a of σ'(z) = a(1 − a) is there; (1 − a) is missing",
-        "half_prime",
-    ),
-    Bug(
-        "03.layer.bias-mean",
-        "bias gradient averaged",
-        "the bias gradient is δ averaged over the batch (mean) instead of summed: the 1/N "
-        "is already inside ∂J/∂a, so divide by N only once",
-        "b_mean",
-    ),
-    Bug(
-        "03.layer.prime-of-input",
-        "σ' of the input",
-        "you multiplied by σ' of the layer's input, a_prev(1 − a_prev): that factor belongs "
-        "to the layer below's own backward, which receives da_prev",
-        "prime_of_input",
-    ),
-    Bug(
-        "03.layer.W-not-transposed",
-        "W δ for Wᵀ δ",
-        "W δ instead of Wᵀ δ: ∂J/∂x_i = Σ_j ∂J/∂z_j w_ij sums over the outputs j, which "
-        "in the course's Wᵐ is (Wᵐ)ᵀ δ (it needs the transpose)",
-        "W_not_T",
-        says="needs the transpose",
-    ),
-    Bug(
-        "03.layer.dW-transposed",
-        "∂J/∂W transposed",
-        "∂J/∂W looks transposed: ∂J/∂Wᵐ = δ (a_prev)ᵀ, rows follow the outputs, columns the inputs",
-        "dW_T",
-        says="transposed",
-    ),
-    Bug(
-        "03.layer.numerical",
-        "numerical differentiation",
-        "the gradient is computed by numerical differentiation (finite differences), not "
-        "by backpropagation",
-        says="numerical differentiation",
-    ),
-)
+BUGS = table("03")
 
 
 # --------------------------------------------------------------------------- softmax
@@ -358,6 +161,7 @@ def planted_loss(z, Y, bug=None):
         terms = log_y if bug == "all" else Y * log_y
         J = -float(np.sum(terms)) / N
     factor = {"sign": -1.0, "sum": float(N), "twice": 1.0 / N, "classes": 1.0 / K}
+    factor["times_N"] = float(N * N)
     return J * factor.get(bug, 1.0)
 
 
@@ -425,6 +229,7 @@ def ce_gradient_suspects(z, Y):
             "wrt_yhat": -Y / y_hat / N,
             "diagonal": -Y * (1.0 - y_hat) / N,
             "sign": (Y - y_hat) / N,
+            "plus": (y_hat + Y) / N,
         }
     table = {k: b for k, b in BUGS.items() if k.startswith("03.grad.")}
     return suspects(table, models.get)
@@ -547,20 +352,9 @@ def forward_problem(forward_fn, case):
 
 
 def check_layer_forward(forward_fn, case, *, reveal=True):
-    """Fail unless ``forward_fn(a_prev, W, b)`` returns (σ(W a_prev + b), cache).
-
-    Parameters
-    ----------
-    forward_fn : callable
-        The student's ``sigmoid_layer_forward``.
-    case : LayerCase
-    reveal : bool
-
-    Returns
-    -------
-    ndarray
-        The student's a.
-    """
+    """Fail unless the student's ``sigmoid_layer_forward(a_prev, W, b)`` on the LayerCase
+    `case` returns (σ(W a_prev + b), cache); returns their a.  `reveal`: show the
+    expected entry (False in hidden tests)."""
     what = "sigmoid_layer_forward"
     out = call(forward_fn, *case.args(), what=what)
     a, _ = kit.unpack(out, what, ("a", "cache"))
@@ -580,6 +374,7 @@ def _layer_deltas(case, a):
         "no_prime": G,
         "prime_of_a": G * sigmoid_prime(a),
         "half_prime": G * a,
+        "prime_form": tuple(G * p for p in kit.prime_slips(a)),
     }
 
 
@@ -597,9 +392,10 @@ def layer_suspects(case):
     right = G * a * (1.0 - a)
     models = {"da_prev": {}, "dW": {}, "db": {}}
     for key, delta in _layer_deltas(case, a).items():
-        models["da_prev"][key] = W.T @ delta
-        models["dW"][key] = delta @ a_prev.T
-        models["db"][key] = delta.sum(axis=1, keepdims=True)
+        forms = delta if isinstance(delta, tuple) else (delta,)
+        grads = [(W.T @ d, d @ a_prev.T, d.sum(axis=1, keepdims=True)) for d in forms]
+        for i, which in enumerate(("da_prev", "dW", "db")):
+            models[which][key] = tuple(g[i] for g in grads) if len(grads) > 1 else grads[0][i]
     models["db"]["b_mean"] = right.mean(axis=1, keepdims=True)
     models["da_prev"]["prime_of_input"] = (W.T @ right) * a_prev * (1.0 - a_prev)
     if W.shape[0] == W.shape[1]:
@@ -662,25 +458,20 @@ def check_layer_backward(which, forward_fn, backward_fn, case, *, reveal=True):
             f"{label} has shape {np.shape(grad)}, expected {point.shape}.\nLikely bug: {sentence}"
         )
     G = case.dJ_da
-    return kit.check_gradient(
+    return kit.check_forward_gradient(
         label,
         grad,
         point,
         entry=entry,
-        student=kit.evaluations(
-            forward_fn,
-            0,
-            lambda p: (case.args(which, p), {}),
-            lambda a: float(np.sum(G * np.asarray(a, dtype=np.float64))),
-            "sigmoid_layer_forward",
-        ),
+        forward_fn=forward_fn,
+        arguments=lambda p: (case.args(which, p), {}),
+        scalar=lambda a: float(np.sum(G * np.asarray(a, dtype=np.float64))),
         reference=lambda p: float(np.sum(G * planted_layer_forward(*case.args(which, p)))),
         forward="sigmoid_layer_forward",
         problem=lambda: forward_problem(forward_fn, case),
         reveal=reveal,
         suspects=found,
         batch_size=case.N,
-        transpose_hint=COURSE_TRANSPOSE_HINT,
     )
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from .. import network
 from ..grading import GradingFailure, call, quiet
 from . import _kit as kit
-from .catalogue import Bug, register
+from .catalogue import table
 
 __all__ = [
     "BUGS",
@@ -39,117 +39,7 @@ __all__ = [
     "sgd_problem",
 ]
 
-BUGS = register(
-    Bug(
-        "05.sgd.no-reshuffle",
-        "one permutation for all epochs",
-        "no reshuffle: draw a fresh "
-        "permutation with rng at the start of each epoch, inside the epoch loop",
-        says="no reshuffle",
-    ),
-    Bug(
-        "05.sgd.no-shuffle",
-        "no shuffle at all",
-        "the examples were visited in their stored "
-        "order 0, 1, ..., N−1: shuffle them at the start of every epoch with the rng you "
-        "were given (rng.permutation(N))",
-        says="shuffle them at the start",
-    ),
-    Bug(
-        "05.sgd.global-rng",
-        "np.random for rng",
-        "the shuffle must come from the rng argument only (not np.random.* or a new generator)",
-        says="rng argument",
-    ),
-    Bug(
-        "05.sgd.batches",
-        "examples missed or repeated",
-        "every example must be used once per epoch",
-        says="every example must be used once per epoch",
-    ),
-    Bug(
-        "05.sgd.sign",
-        "update uphill",
-        "the sign is flipped: the step goes uphill; subtract α ∂J/∂θ",
-        says="sign is flipped",
-    ),
-    Bug(
-        "05.sgd.no-lr",
-        "learning rate missing",
-        "the learning rate is missing: the step must be α times the gradient",
-        says="learning rate is missing",
-    ),
-    Bug(
-        "05.sgd.not-updated",
-        "parameter not updated",
-        "it was not updated at all",
-        says="not updated at all",
-    ),
-    Bug(
-        "05.sgd.scaled",
-        "step rescaled",
-        "the step is a multiple of α ∂J/∂θ: use the "
-        "learning rate exactly once, and the gradient of the current minibatch",
-        says="use the learning rate exactly once",
-    ),
-    Bug(
-        "05.sgd.activation",
-        "activation not passed on",
-        "the activation is not passed on: call network.loss_and_grads(..., activation=activation)",
-        says="not passed on",
-    ),
-    Bug(
-        "05.lr.too-large",
-        "learning rate too large",
-        "too large: in the sweep such a rate overshoots",
-        says="too large",
-    ),
-    Bug(
-        "05.lr.too-small",
-        "learning rate too small",
-        "too small: in the sweep such a rate crawls",
-        says="too small",
-    ),
-    Bug(
-        "05.spread.rows",
-        "spread within each row",
-        "that is the spread within each row (one "
-        "unit's weights); compare different units, i.e. the rows of W, entry by entry",
-        says="rows of W",
-    ),
-    Bug(
-        "05.symmetry.random",
-        "random init in the symmetric run",
-        "the hidden units' incoming weights should still be identical",
-        says="should still be identical",
-    ),
-    Bug(
-        "05.symmetry.steps",
-        "wrong number of steps",
-        "expected the steps of θ ← θ − α ∂J/∂θ on the whole training set",
-        says="steps of θ ← θ − α ∂J/∂θ",
-    ),
-    Bug(
-        "05.digits.undertrained",
-        "digits undertrained",
-        "below the accuracy threshold: train "
-        "longer, or revisit the learning rate, batch size and hidden width",
-        says="below",
-    ),
-    Bug(
-        "05.confusion.transposed",
-        "confusion matrix transposed",
-        "it looks transposed: rows "
-        "are the true classes, columns the predicted ones (C[true, predicted])",
-        says="transposed",
-    ),
-    Bug(
-        "05.confusion.count",
-        "examples miscounted",
-        "the entries must sum to the number of examples, one count per example",
-        says="one count per example",
-    ),
-)
+BUGS = table("05")
 
 
 def sgd_problem(N=10, n_in=3, n_hidden=4, K=2, seed=0):

@@ -19,7 +19,7 @@ from ..activations import get_activation
 from ..grading import GradingFailure, call
 from ..losses import softmax_cross_entropy
 from . import _kit as kit
-from .catalogue import Bug, register
+from .catalogue import table
 from .chain_rule import hand_number
 
 __all__ = [
@@ -38,105 +38,7 @@ __all__ = [
 
 WHAT = {"delta": "‖δᵐ‖ (delta_norms)", "dW": "‖∂J/∂Wᵐ‖ (dW_norms)"}
 
-BUGS = register(
-    Bug(
-        "06.norms.no-f-prime",
-        "no f' in the recursion",
-        "missing f'(zᵐ) in the recursion: "
-        "δᵐ⁻¹ = f'(zᵐ⁻¹) ∘ (Wᵐ)ᵀ δᵐ, and the f' factor is what makes sigmoid gradients "
-        "shrink",
-        "no_f_prime",
-        says="missing f'(zᵐ)",
-    ),
-    Bug(
-        "06.norms.f-prime-of-a",
-        "f' of a",
-        "f' evaluated at aᵐ = f(zᵐ) instead of at zᵐ "
-        "(sigmoid_prime(a) is σ'(σ(z)), not σ'(z); use the cached z, or a·(1 − a))",
-        "f_prime_of_a",
-        says="instead of at zᵐ",
-    ),
-    Bug(
-        "06.norms.f-prime-wrong-layer",
-        "f' of the layer above",
-        "f' of the wrong layer: the step down to layer m − 1 multiplies by f'(zᵐ⁻¹), not f'(zᵐ)",
-        "f_prime_above",
-        says="f' of the wrong layer",
-    ),
-    Bug(
-        "06.norms.of-a",
-        "norms of a",
-        "these are norms of the activations aᵐ, not of the errors δᵐ = ∂J/∂zᵐ",
-        "norms_of_a",
-        says="norms of the activations",
-    ),
-    Bug(
-        "06.norms.reversed",
-        "reverse order",
-        "the layers come in reverse order: entry 0 must "
-        "be layer m = 1 (the first hidden layer) and entry M − 1 the output layer",
-        "reversed",
-        says="reverse order",
-    ),
-    Bug(
-        "06.norms.batch-sum",
-        "δ summed over the batch",
-        "norms of δᵐ summed over the batch "
-        "(that is ∂J/∂bᵐ): take the Frobenius norm of the whole matrix δᵐ, shape (n_m, N)",
-        "batch_sum",
-        says="summed over the batch",
-    ),
-    Bug(
-        "06.norms.no-1/N",
-        "1/N missing",
-        "missing 1/N: J is the batch average, so δᴹ = (softmax(zᴹ) − Y) / N",
-        "no_1_over_N",
-        says="missing 1/N",
-    ),
-    Bug(
-        "06.norms.per-example",
-        "per-example norms",
-        "per-example norms averaged over the "
-        "batch: take the Frobenius norm of the whole matrix δᵐ (np.linalg.norm(delta) with "
-        "no axis)",
-        "per_example",
-        says="per-example norms",
-    ),
-    Bug(
-        "06.norms.squared",
-        "squared norms",
-        "squared norms: the Frobenius norm is the square "
-        "root of the sum of squares (np.linalg.norm)",
-        "squared",
-        says="squared norms",
-    ),
-    Bug(
-        "06.norms.dW-of-a",
-        "∂J/∂Wᵐ with aᵐ",
-        "∂J/∂Wᵐ = δᵐ (aᵐ⁻¹)ᵀ uses the input of layer m, aᵐ⁻¹, not its output",
-        "dW_of_a",
-        says="uses the input of layer m",
-    ),
-    Bug(
-        "06.norms.two-arrays",
-        "returns one array",
-        "layer_gradient_norms must return two arrays, (delta_norms, dW_norms)",
-        says="must return two",
-    ),
-    Bug(
-        "06.number.sigma-of-0",
-        "σ(0) for the largest slope",
-        "0.5 is σ(0), the value of σ at "
-        "its midpoint; the question is about its slope σ'(z) = σ(z)(1 − σ(z))",
-        says="is σ(0)",
-    ),
-    Bug(
-        "06.number.tanh-slope",
-        "tanh's largest slope",
-        "1 is the largest slope of tanh, not of σ",
-        says="slope of tanh",
-    ),
-)
+BUGS = table("06")
 
 
 def net_case(depth, width, activation="sigmoid", init="lecun", N=6, n_in=4, K=3, seed=0):
