@@ -7,9 +7,10 @@ minus removed, a statement deleted.  Each mutant is graded in process
 (:mod:`classroom.runner`, only the test cells that can see the cell) and recorded as
 
 - **killed** when some test cell loses its points, **survived** otherwise;
-- **named** when a failing cell tells the student what kind of bug it is: a diagnosis of
-  :mod:`course.checks.catalogue` (its ``says``), the structural, dtype and "not
-  implemented" messages included, rather than only "is wrong at entry ...".
+- **named** when a failing cell tells the student what kind of bug it is (:data:`NAMING`):
+  a "Likely bug:" diagnosis of :mod:`course.checks.catalogue`, a structural or dtype
+  message, an exception shown with the student's failing line, or "fix X first"; not
+  when it only says "is wrong at entry ...".
 
 Survivors are either equivalent to the solution (listed with the reason in
 ``classroom/mutants/equivalent.json``) or a gap in the tests.  The corpus, one record
@@ -181,33 +182,34 @@ def mutants_of(assignment, grade_id, source):
     return out
 
 
-def _named(outputs):
-    from course.checks import catalogue
+#: Messages that tell the student what kind of bug it is, besides a "Likely bug:" line:
+#: structural ones (what came back, which key is missing), dtype, an exception with the
+#: student's failing line, and "fix X first".
+NAMING = (
+    "likely bug:",
+    "not implemented",
+    "must return",
+    "has shape",
+    "is none",
+    "returned no",
+    "fix ",
+    "compute in float64",
+    "holds integers",
+    "not numerically stable",
+    "not defined yet",
+    " raised ",
+    "still equals its initial value",
+    "minibatch sizes",
+)
 
-    says = [b.says.lower() for b in catalogue.all_bugs().values()]
-    generic = (
-        "likely bug:",
-        "not implemented",
-        "must return",
-        "has shape",
-        "is none",
-        "fix ",
-        "compute in float64",
-        "holds integers",
-        "not numerically stable",
-        "not defined",
-        "raised",
-        "returned no",
-        "still equals its initial value",
-        "minibatch sizes",
-    )
+
+def _named(outputs):
+    """(named, the sentence that names it) for the failing cells' outputs."""
     for text in outputs:
         low = text.lower()
-        if any(s in low for s in says) or any(g in low for g in generic):
-            line = next(
-                (ln for ln in text.splitlines() if "Likely bug:" in ln), text.splitlines()[0]
-            )
-            return True, line.strip()[:200]
+        if any(phrase in low for phrase in NAMING):
+            line = next((ln for ln in text.splitlines() if "Likely bug:" in ln), None)
+            return True, (line or text.splitlines()[0]).strip()[:200]
     return False, (outputs[0].splitlines()[0][:200] if outputs else "")
 
 

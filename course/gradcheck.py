@@ -393,7 +393,7 @@ def _is_numeric(value):
     return arr.dtype.kind in "biuf"
 
 
-#: The course's layout (Wᵐ is (n_m, n_{m−1})), for notebooks that do not pass their own.
+#: The course's layout (Wᵐ is (nₘ, nₘ₋₁)), for notebooks that do not pass their own.
 COURSE_TRANSPOSE_HINT = (
     "it looks transposed: ∂J/∂Wᵐ = δᵐ (aᵐ⁻¹)ᵀ has a row per unit of layer m (the rows "
     "of δᵐ) and a column per input aᵐ⁻¹"
@@ -501,8 +501,8 @@ def diagnose(
             return name
     if _matches(g, -n, floor):
         return (
-            "the sign is flipped: check the direction of each difference (output minus "
-            "target, not target minus output) and the minus signs of the derivatives"
+            "the sign is flipped: check the minus signs (a difference taken the wrong way "
+            "round, −= for +=, a derivative's sign)"
         )
     return _fprime_sentence(g, n, floor, activation_prime) or _pattern_sentence(
         g, n, floor, entry_ok, batch_size, transpose_hint

@@ -393,4 +393,12 @@ def backward(params, cache, dJ_da):
         failing=("br-test-sgd-update",),
         bug="04.update.not-updated",
     ),
+    Plant(
+        "forward subtracting the biases",
+        NB,
+        {"br-forward": _forward(z="params[f'W{m}'] @ a[m - 1] - params[f'b{m}']")},
+        # the weights' gradients still match this forward; the biases' cannot
+        failing=("br-test-forward", *BS),
+        bug="04.forward.minus-bias",
+    ),
 ]

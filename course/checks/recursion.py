@@ -14,7 +14,7 @@ The student writes ``forward(params, X, activation) -> (aᴹ, cache)``,
 - A hidden test times ``backward`` on a network of 3.7·10⁵ parameters: backpropagation,
   not numerical differentiation.
 
-Shapes: X (n₀, N), aᵐ (n_m, N), Wᵐ (n_m, n_{m−1}), bᵐ (n_m, 1).
+Shapes: X (n₀, N), aᵐ (nₘ, N), Wᵐ (nₘ, nₘ₋₁), bᵐ (nₘ, 1).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def _zs(params, X, activation):
 def net_case(layer_sizes, N, activation="sigmoid", seed=0):
     """A random NetCase whose pre-activations stay clear of relu's kink.
 
-    Weights have std 1.2/√n_{m−1} and biases std 0.5, so f'(z) varies from unit to unit
+    Weights have std 1.2/√nₘ₋₁ and biases std 0.5, so f'(z) varies from unit to unit
     and every gradient entry is of order 1e-3 or more.  For relu, draws are repeated
     (deterministically, from `seed`) until no |z| < 0.02, where finite differences of a
     kink would be unreliable, and no layer is all zero.
@@ -155,7 +155,8 @@ def planted_forward(case, bug=None):
     act = get_activation("sigmoid" if bug == "sigmoid" else case.activation)
     a = case.X
     for m in range(1, case.M + 1):
-        z = case.params[f"W{m}"] @ a + (0.0 if bug == "no_bias" else case.params[f"b{m}"])
+        b = {"no_bias": 0.0, "minus_bias": -case.params[f"b{m}"]}.get(bug, case.params[f"b{m}"])
+        z = case.params[f"W{m}"] @ a + b
         skip = (bug == "no_f_output" and m == case.M) or (bug == "no_f_hidden" and m < case.M)
         a = z if skip else act.f(z)
     return a
@@ -335,10 +336,10 @@ def check_forward(forward_fn, case, *, reveal=True):
 # --------------------------------------------------------------------------- backward
 
 _SHAPE_HINT = (
-    "Hint: a matrix product with the wrong shapes. δᵐ has the shape of zᵐ, (n_m, N); the "
-    "step down is (Wᵐ⁺¹)ᵀ δᵐ⁺¹, with the transpose ((n_m, n_{m+1}) times (n_{m+1}, N)), "
-    "times f'(zᵐ) of the layer it arrives in; ∂J/∂Wᵐ = δᵐ (aᵐ⁻¹)ᵀ is (n_m, N) times "
-    "(N, n_{m−1})."
+    "Hint: a matrix product with the wrong shapes. δᵐ has the shape of zᵐ, (nₘ, N); the "
+    "step down is (Wᵐ⁺¹)ᵀ δᵐ⁺¹, with the transpose ((nₘ, nₘ₊₁) times (nₘ₊₁, N)), "
+    "times f'(zᵐ) of the layer it arrives in; ∂J/∂Wᵐ = δᵐ (aᵐ⁻¹)ᵀ is (nₘ, N) times "
+    "(N, nₘ₋₁)."
 )
 
 

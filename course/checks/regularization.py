@@ -190,8 +190,14 @@ def check_dropout_forward(fn, p=0.25, shape=(40, 50), seed=0):
     values = np.unique(np.round(mask, 12))
     if not set(values.tolist()) <= {0.0, round(keep, 12)}:
         hint = ""
+        kept = [v for v in values.tolist() if v != 0.0]
         if set(values.tolist()) <= {0.0, 1.0}:
             hint = f"\nLikely bug: {BUGS['07.dropout.no-scaling'].diagnosis} (1/(1−p) = {keep:g})."
+        elif len(kept) == 1:
+            hint = (
+                f"\nLikely bug: the kept units are scaled by {kept[0]:g}, not by 1/(1−p) = "
+                f"{keep:g} (divide by 1 − p)."
+            )
         raise GradingFailure(
             f"with p = {p} the mask must hold only 0 (dropped) and 1/(1−p) = {keep:g} (kept); "
             f"yours holds {values[:6].tolist()}.{hint}"
@@ -436,7 +442,12 @@ def check_early_stopping(fn, val_losses, patience, reveal=True):
     text = f"early_stopping({list(np.round(val_losses, 3))}, patience={patience}) gave " + (
         f"(best, stop) = ({best}, {stop}){shown}."
     )
-    if best != expected[0]:
+    if not (0 <= best < len(val_losses) and 0 <= stop < len(val_losses)):
+        text += (
+            f"\nLikely bug: best and stop are epochs of the history, 0 … {len(val_losses) - 1} "
+            "(len(val_losses) − 1 is the last one)."
+        )
+    elif best != expected[0]:
         if best == stop or best == len(val_losses) - 1:
             text += f"\nLikely bug: {BUGS['07.early.last-best'].diagnosis}."
         else:

@@ -7,7 +7,7 @@ loss's points.  The suspects are the gradients that the bugs of :data:`BUGS` pro
 computed here by planting each bug in a small reference.
 
 Shapes follow the course: logits z (K, N), one-hot targets Y (K, N), a layer's input
-a_prev (n_{m−1}, N), W (n_m, n_{m−1}), b (n_m, 1), output a (n_m, N).
+a_prev (nₘ₋₁, N), W (nₘ, nₘ₋₁), b (nₘ, 1), output a (nₘ, N).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ __all__ = [
 
 STABILITY_HINT = (
     "subtract each column's own maximum before exponentiating, "
-    "z − z.max(axis=0, keepdims=True): e^(z_k − c) / Σ_j e^(z_j − c) is the same number "
+    "z − z.max(axis=0, keepdims=True): exp(z_k − c) / Σ_j exp(z_j − c) is the same number "
     "for any c, and with c = max_k z_k no exponential can overflow and the largest term is 1"
 )
 
@@ -287,10 +287,10 @@ class LayerCase:
 
     Attributes
     ----------
-    a_prev : ndarray, shape (n_{m−1}, N)
-    W : ndarray, shape (n_m, n_{m−1})
-    b : ndarray, shape (n_m, 1)
-    dJ_da : ndarray, shape (n_m, N)
+    a_prev : ndarray, shape (nₘ₋₁, N)
+    W : ndarray, shape (nₘ, nₘ₋₁)
+    b : ndarray, shape (nₘ, 1)
+    dJ_da : ndarray, shape (nₘ, N)
         The upstream gradient handed to the backward; the checks differentiate
         J = Σ dJ_da ∘ a, whose gradient with respect to a is exactly dJ_da.
     """
@@ -360,7 +360,7 @@ def check_layer_forward(forward_fn, case, *, reveal=True):
     a, _ = kit.unpack(out, what, ("a", "cache"))
     n, N = case.W.shape[0], case.N
     return kit.check_values(
-        f"a from {what} (n_m = {n}, N = {N})",
+        f"a from {what} (nₘ = {n}, N = {N})",
         a,
         planted_layer_forward(case.a_prev, case.W, case.b),
         reveal=reveal,
@@ -412,9 +412,9 @@ _LAYER_GRADS = {
 }
 
 _SHAPE_HINT = (
-    "Hint: a matrix product with the wrong shapes. With W of shape (n_m, n_{m−1}) and δ of "
-    "shape (n_m, N), da_prev = Wᵀ δ needs the transpose (the lecture's Σ_j ∂J/∂z_j w_ij "
-    "sums over the outputs j), and dW = δ a_prevᵀ is (n_m, N) times (N, n_{m−1})."
+    "Hint: a matrix product with the wrong shapes. With W of shape (nₘ, nₘ₋₁) and δ of "
+    "shape (nₘ, N), da_prev = Wᵀ δ needs the transpose (the lecture's Σ_j ∂J/∂z_j w_ij "
+    "sums over the outputs j), and dW = δ a_prevᵀ is (nₘ, N) times (N, nₘ₋₁)."
 )
 
 
