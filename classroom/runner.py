@@ -230,9 +230,9 @@ def run(nb, replacements=None, tests=None, double=False):
     import matplotlib
 
     matplotlib.use("Agg")
-    from course.checks import _kit
+    from course import grading
 
-    _kit.reset_notes()
+    grading.reset_notes()
     replacements = replacements or {}
     namespace = {"__name__": "__main__"}
     results = {}

@@ -30,7 +30,9 @@ __all__ = [
     "check_close",
     "check_shape",
     "passed",
+    "policy_note",
     "quiet",
+    "reset_notes",
 ]
 
 
@@ -467,3 +469,22 @@ def check_close(name, yours, expected, *, rtol=1e-6, atol=1e-9, reveal=True, hin
 #: Quoted by notebooks when they explain what "matches" means.
 POLICY = TOLERANCE_POLICY
 DEFAULT_RTOL = RTOL
+
+_NOTES = set()
+
+
+def reset_notes():
+    """A new notebook starts: notes shown once per notebook are due again.
+
+    The student's kernel starts fresh for each notebook; a grader that runs the test
+    cells of several notebooks in one process calls this before each notebook.
+    """
+    _NOTES.clear()
+
+
+def policy_note():
+    """The tolerance policy, appended to the first gradient failure of a notebook only."""
+    if "policy" in _NOTES:
+        return ""
+    _NOTES.add("policy")
+    return f"\n(Gradient checks: {POLICY}.)"
