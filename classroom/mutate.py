@@ -197,6 +197,7 @@ NAMING = (
     "holds integers",
     "not numerically stable",
     "not defined yet",
+    "not set yet",
     " raised ",
     "still equals its initial value",
     "minibatch sizes",

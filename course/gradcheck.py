@@ -540,6 +540,13 @@ def _entries_sentence(g, n, floor, entry_ok):
         )
     if _matches(g[bad], -n[bad], floor):
         return f"the sign is flipped at entries {where} while the rest is right (−= for +=?)"
+    denom = float(np.sum(n[bad] * n[bad]))
+    c = float(np.sum(g[bad] * n[bad]) / denom) if denom > 0 else 0.0
+    if c != 0 and _matches(g[bad], c * n[bad], floor):
+        return (
+            f"entries {where} are {c:.4g} times the right value while the rest is right: "
+            "look at the factors of their formula"
+        )
     return None
 
 

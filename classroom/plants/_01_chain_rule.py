@@ -342,4 +342,62 @@ PLANTS = [
         ("test-max-node",),
         "01.node.tie-second",
     ),
+    # one operator or number wrong in a formula
+    _bug(
+        "graph: dfdy with / 2",
+        "graph-forward-backward",
+        [("dfdy = dfdg * 2 * y", "dfdy = dfdg / 2 * y")],
+        ("test-graph-gradient",),
+        "01.graph.divided",
+    ),
+    _bug(
+        "h: sigma' as h / (1 - h)",
+        "h-forward-backward",
+        [(H, "dhdx = h / (1 - h) * 2 * x")],
+        ("test-h-derivative",),
+        "01.h.prime-form",
+    ),
+    _bug(
+        "sigmoid: sigma' as s(1 + s)",
+        "sigmoid-node",
+        [
+            (
+                "a.grad += out.value * (1 - out.value) * out.grad",
+                "a.grad += out.value * (1 + out.value) * out.grad",
+            )
+        ],
+        ("test-sigmoid-node",),
+        "01.node.sigmoid-prime-form",
+    ),
+    _bug(
+        "mul: divides by out.grad",
+        "mul-node",
+        [
+            ("a.grad += b.value * out.grad", "a.grad += b.value / out.grad"),
+            ("b.grad += a.value * out.grad", "b.grad += a.value / out.grad"),
+        ],
+        ("test-mul-node",),
+        "01.node.upstream-divides",
+    ),
+    _bug(
+        "x sigma(x): x / s",
+        "x-sigmoid-x-grad",
+        [("return s + x * s * (1 - s)", "return s + x / s * (1 - s)")],
+        ("test-x-sigmoid-x-grad",),
+        "01.paths.divided",
+    ),
+    _bug(
+        "x sigma(x): paths subtracted",
+        "x-sigmoid-x-grad",
+        [("return s + x * s * (1 - s)", "return s - x * s * (1 - s)")],
+        ("test-x-sigmoid-x-grad",),
+        "01.paths.minus",
+    ),
+    _bug(
+        "x sigma(x): sigma' as s(1 + s)",
+        "x-sigmoid-x-grad",
+        [("return s + x * s * (1 - s)", "return s + x * s * (1 + s)")],
+        ("test-x-sigmoid-x-grad",),
+        "01.paths.prime-form",
+    ),
 ]

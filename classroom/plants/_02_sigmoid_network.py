@@ -351,4 +351,32 @@ PLANTS = [
         ("test-sgd-steps",),
         "02.sgd.history",
     ),
+    _bug(
+        "forward: x_2 term subtracted",
+        "forward",
+        [("wh[0] + x[0] * wh[1] + x[1] * wh[2]", "wh[0] + x[0] * wh[1] - x[1] * wh[2]")],
+        ("test-forward",),
+        "02.forward.term",
+    ),
+    _bug(
+        "dL/dwo11: divides by z_1",
+        "dL-dwo11",
+        [(WO11, "return (y - y_star) * y * (1 - y) / z[0]")],
+        ("test-dL-dwo11",),
+        "02.partial.factor-divided",
+    ),
+    _bug(
+        "dL/dwh22: hidden sigma' as z_2(1 + z_2)",
+        "dL-dwh22",
+        [(WH22, 'return (y - y_star) * y * (1 - y) * params["wo"][2] * z[1] * (1 + z[1]) * x[1]')],
+        ("test-dL-dwh22",),
+        "02.partial.hidden-prime-form",
+    ),
+    _bug(
+        "dL/dwo01: sigma' as y / (1 - y)",
+        "dL-dwo01",
+        [(WO01, "return (y - y_star) * y / (1 - y)")],
+        ("test-dL-dwo01",),
+        "02.partial.sigma-prime-form",
+    ),
 ]

@@ -498,4 +498,32 @@ def sigmoid_layer_forward(a_prev, W, b):
         failing=("sl-test-softmax",),
         bug="03.softmax.columns",
     ),
+    Plant(
+        "gradient adding the target",
+        NB,
+        {
+            "sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return (softmax(z) + Y) / z.shape[1]\n"
+        },
+        failing=("sl-test-ce-grad",),
+        bug="03.grad.plus",
+    ),
+    Plant(
+        "loss multiplied by N",
+        NB,
+        {
+            "sl-ce-loss": _edit_loss(
+                "return float(-np.sum(Y * log_y_hat) / N)",
+                "return float(-np.sum(Y * log_y_hat) * N)",
+            )
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.times-N",
+    ),
+    Plant(
+        "backward with a(1 + a)",
+        NB,
+        {"sl-layer-backward": _backward(delta="dJ_da * a * (1.0 + a)")},
+        failing=LAYER_TESTS,
+        bug="03.layer.prime-form",
+    ),
 ]

@@ -427,4 +427,11 @@ def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
         failing=("test_dropout_grads_hidden",),
         bug="07.net.unscaled-mask",
     ),
+    Plant(
+        "penalty of the entries, not their squares",
+        NB,
+        {"l2": _l2().replace("float(np.sum(params[k] ** 2))", "float(np.sum(params[k]))")},
+        failing=("test_l2_value",),
+        bug="07.l2.not-squared",
+    ),
 ]

@@ -156,6 +156,7 @@ def check_graph_gradient(graph_forward_backward, point):
         "dfdy_no_2": [g, x * y, x],
         "dfdz_one": [g, 2 * x * y, 1.0],
         "dfdx_x": [x, 2 * x * y, x],
+        "divided": tuple([g, v, x] for v in kit.product_slips([x, 2.0, y])),
     }
     return kit.check_gradient(
         f"(∂f/∂x, ∂f/∂y, ∂f/∂z) at (x, y, z) = {(x, y, z)}",
@@ -215,7 +216,7 @@ _OPS = {
 def _node_models(op, values, upstream):
     """What the node bugs of :data:`BUGS` make of the inputs' grads."""
     local = np.array(_OPS[op][1](*values))
-    models = {"upstream": local}
+    models = {"upstream": local, "upstream_divides": local / upstream}
     if op == "mul":
         models["mul_swapped"] = upstream * np.array(values)
     if op == "max":
@@ -305,6 +306,9 @@ def check_two_path_formula(x_sigmoid_x_grad, x):
     x = np.asarray(x, dtype=np.float64)
     s, sp = sigmoid(x), sigmoid_prime(x)
     models = {"only_factor": s, "only_sigma": x * sp, "sigma_for_prime": s + x * s}
+    models["prime_form"] = tuple(s + x * p for p in kit.prime_slips(s))
+    models["minus"] = s - x * sp
+    models["divided"] = tuple(s + v for v in kit.product_slips([x, s, 1 - s]))
     expected = s + x * sp
     kit.values("d/dx [x σ(x)]", grad, x.shape)
     return kit.check_values(

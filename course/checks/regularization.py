@@ -63,6 +63,9 @@ def l2_problem(seed=0, sizes=(4, 5, 3), N=6, activation="tanh"):
 def planted_l2(params, X, Y, lam, activation, bug=None):
     """(Ĵ, grads) of the L2-penalised loss, optionally with an L2 bug's model planted."""
     J, grads, _ = network.loss_and_grads(params, X, Y, activation=activation)
+    if bug == "not_squared":
+        J += 0.5 * lam * sum(float(np.sum(v)) for k, v in params.items() if k.startswith("W"))
+        return J, grads
     J_factor = {"no_half": 1.0, "none": 0.0, "minus": -0.5}.get(bug, 0.5)
     g_factor = {"two": 2.0, "none": 0.0, "minus": -1.0}.get(bug, 1.0)
     for k, v in params.items():
@@ -95,8 +98,15 @@ def check_l2_value(fn, params, X, Y, lam, activation="tanh", reveal=True):
     """Ĵ = J + (λ/2) Σ_m ‖Wᵐ‖² at `params`, against the reference."""
     J_hat, _ = _call_l2(fn, params, X, Y, lam, activation)
     expected, _ = planted_l2(params, X, Y, lam, activation)
+    value_bugs = (
+        "07.l2.biases",
+        "07.l2.no-half",
+        "07.l2.missing",
+        "07.l2.sign",
+        "07.l2.not-squared",
+    )
     models = _l2_models(params, X, Y, lam, activation, "07.l2.", lambda r: r[0])
-    models = {s: v for s, v in models.items() if "Ĵ" in s or "penalty" in s}
+    models = {s: v for s, v in models.items() if s in {BUGS[b].diagnosis for b in value_bugs}}
     return float(kit.check_values("J_hat", J_hat, expected, reveal=reveal, models=models))
 
 
@@ -442,7 +452,7 @@ def check_early_stopping(fn, val_losses, patience, reveal=True):
     text = f"early_stopping({list(np.round(val_losses, 3))}, patience={patience}) gave " + (
         f"(best, stop) = ({best}, {stop}){shown}."
     )
-    if not (0 <= best < len(val_losses) and 0 <= stop < len(val_losses)):
+    if not (0 <= best < len(val_losses) and 0 <= stop < len(val_losses)):  # noqa: SIM114
         text += (
             f"\nLikely bug: best and stop are epochs of the history, 0 … {len(val_losses) - 1} "
             "(len(val_losses) − 1 is the last one)."
@@ -452,15 +462,15 @@ def check_early_stopping(fn, val_losses, patience, reveal=True):
             text += f"\nLikely bug: {BUGS['07.early.last-best'].diagnosis}."
         else:
             text += (
-                "\nThe best epoch is the one with the lowest validation loss up to the stop "
-                "(the first one on ties; epoch 0 counts)."
+                "\nLikely bug: the best epoch is not the one with the lowest validation loss "
+                "up to the stop (the first one on ties; epoch 0 counts)."
             )
     elif abs(stop - expected[1]) == 1:
         text += f"\nLikely bug: {BUGS['07.early.off-by-one'].diagnosis}."
     else:
         text += (
-            "\nStop at the first epoch that comes `patience` epochs after the best one (or at "
-            "the last epoch if that never happens)."
+            "\nLikely bug: the stopping rule: stop at the first epoch that comes `patience` "
+            "epochs after the best one (or at the last epoch if that never happens)."
         )
     raise GradingFailure(text)
 

@@ -170,7 +170,7 @@ def _term_slips(bias, weights, inputs):
 
 
 def _forward_models(params, x):
-    table = {k: b for k, b in BUGS.items() if k.startswith("02.forward.")}
+    table = {k: b for k, b in BUGS.items() if k.startswith("02.forward.") and b.model != "term"}
     models = {
         which: suspects(table, lambda model, i=i: planted_forward(params, x, model)[i])
         for i, which in enumerate(("y", "z"))
@@ -453,8 +453,9 @@ def check_course_params(to_course_params, params):
         try:
             kit.values(key, out[key], value.shape)
         except GradingFailure as failure:
-            raise GradingFailure(f"{failure}\n{hints[key]}") from None
-        kit.check_values(key, out[key], value, hint=hints[key])
+            raise GradingFailure(f"{failure}\nLikely bug: {hints[key]}") from None
+        models = {hints["W1"]: wh[1:]} if key == "W1" else {}
+        kit.check_values(key, out[key], value, models=models, hint=hints[key])
 
 
 # ---------------------------------------------------------------- SGD
@@ -572,7 +573,10 @@ def _explain_step(t, n, calls, final, gamma, gamma0, T):
         f"γ_t = γ₀ / (1 + t/T) = {gamma[t]:.6g}"
     )
     if np.isnan(used[t]):
-        return text + ": the parameters did not move along the gradient of the example just drawn."
+        return text + (
+            ".\nLikely bug: the update does not subtract γ_t times the gradient of the example "
+            "just drawn (each parameter: w ← w − γ_t · ∂L/∂w)."
+        )
     text += f"; yours used γ = {used[t]:.6g}."
     steps = np.arange(len(used))
     for model, bug in (
@@ -582,7 +586,10 @@ def _explain_step(t, n, calls, final, gamma, gamma0, T):
     ):
         if kit.close(used, model, "model"):
             return text + f"\nLikely bug: {BUGS[bug].diagnosis}."
-    return text
+    return (
+        text
+        + "\nLikely bug: γ_t is computed wrong: γ_t = γ₀ / (1 + t/T), t = 0, 1, 2, … counting updates."
+    )
 
 
 def check_sgd_steps(sgd, params, epochs, gamma0, T, seed):

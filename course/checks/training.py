@@ -363,8 +363,8 @@ def check_digits_accuracy(train_digits, split, seed, threshold=DIGITS_THRESHOLD)
     acc = network.accuracy(scores, split.y_test)
     if not acc >= threshold:
         raise GradingFailure(
-            f"test accuracy {100 * acc:.1f}% with seed {seed} is "
-            f"{BUGS['05.digits.undertrained'].diagnosis.replace('threshold', f'threshold ({100 * threshold:.0f}%)')}."
+            f"test accuracy {100 * acc:.1f}% with seed {seed} is below {100 * threshold:.0f}%.\n"
+            f"Likely bug: the network is {BUGS['05.digits.undertrained'].diagnosis}."
         )
     return acc
 
