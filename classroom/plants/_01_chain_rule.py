@@ -380,9 +380,9 @@ PLANTS = [
         "01.node.upstream-divides",
     ),
     _bug(
-        "x sigma(x): x / s",
+        "x sigma(x): divides by x",
         "x-sigmoid-x-grad",
-        [("return s + x * s * (1 - s)", "return s + x / s * (1 - s)")],
+        [("return s + x * s * (1 - s)", "return s + s * (1 - s) / x")],
         ("test-x-sigmoid-x-grad",),
         "01.paths.divided",
     ),
