@@ -1,7 +1,7 @@
 """A realistic sample class, generated (seeded) from the course's own notebooks.
 
 For every assignment: students who answer correctly, who use an alternative correct
-formulation or make a typical bug (both from :func:`autograder.plants.plants_for`, so
+formulation or make a typical bug (both from :func:`classroom.plants.plants_for`, so
 the grading tests and the sample class agree on what each bug costs), who hand in the
 blank release or a half-done notebook, and hostile or broken submissions: a syntax
 error, an infinite loop, a loop that swallows ``KeyboardInterrupt``, a memory hog, a
@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from autograder.plants import plants_for
+from .plants import plants_for
 
 HOSTILE = (
     "syntax-error",
@@ -238,6 +238,7 @@ def generate(course, out_dir, assignments=None, seed=0, hostile=None):
     dict
         The manifest: assignment -> student -> {"kind", "plant", "expect"}.
     """
+
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
     ids = list(assignments or course.assignments())

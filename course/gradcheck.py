@@ -13,6 +13,16 @@ Tolerance policy (the one place it is written; notebooks quote it):
 
 Bugs of the usual kinds move entries by O(1) relative amounts, five orders of magnitude
 above the tolerance, so a wrong gradient cannot slip through on noise.
+
+Two cases where central differences cannot judge an entry:
+
+- **a kink** (relu at 0, max at a tie) within h of the point: the one-sided differences
+  (f(x + h) − f(x))/h and (f(x) − f(x − h))/h disagree by more than ``KINK_GAP``
+  (relative to the larger, and absolutely); any value between them (a subgradient) is
+  accepted there and the entry is reported as "at a kink", never as a bug;
+- **a gradient too small to diagnose**: below ``DIAGNOSIS_FLOOR · max(1, |f(x)|)`` the
+  comparison floor dominates every relative error, so the verdict stands but no bug kind
+  is named.
 """
 
 from __future__ import annotations
@@ -23,13 +33,16 @@ import numpy as np
 
 __all__ = [
     "ATOL",
+    "DIAGNOSIS_FLOOR",
     "H",
+    "KINK_GAP",
     "RTOL",
     "TOLERANCE_POLICY",
     "GradientCheck",
     "check_gradient",
     "check_gradients",
     "diagnose",
+    "kink_mask",
     "numerical_gradient",
     "relative_error",
 ]
@@ -44,6 +57,12 @@ TOLERANCE_POLICY = (
 # Diagnoses compare the student's gradient with a *model* of a bug built from the
 # numerical gradient, so they allow for the numerical gradient's own error.
 _DIAG_RTOL = 1e-3
+#: Below this largest |gradient entry| (times max(1, |f|)) no bug kind is named: model
+#: matches are then within the comparison floor, so every model would "match".
+DIAGNOSIS_FLOOR = 10 * ATOL / RTOL * _DIAG_RTOL
+#: One-sided slopes that differ by more than this (relative to the larger one, and
+#: absolutely, times max(1, |f|)) mark a kink; a smooth f differs by h·|f''| ≈ 1e-5·|f''|.
+KINK_GAP = 1e-3
 
 
 def numerical_gradient(f, x, h=H):
@@ -137,6 +156,35 @@ def relative_error(a, b, floor=TINY):
     return float(np.max(_entry_errors(a, b, floor)))
 
 
+def kink_mask(f_plus, f_minus, f0, h=H):
+    """Entries where the one-sided differences disagree: a kink within h of the point.
+
+    Parameters
+    ----------
+    f_plus, f_minus : array_like
+        f(x + h e_i) and f(x − h e_i) for every entry i (any shape, same for both).
+    f0 : float
+        f(x).
+    h : float
+
+    Returns
+    -------
+    kinks : ndarray of bool
+        Same shape as `f_plus`.
+    low, high : ndarray
+        The smaller and the larger one-sided slope of each entry.
+    """
+    f_plus = np.asarray(f_plus, dtype=np.float64)
+    f_minus = np.asarray(f_minus, dtype=np.float64)
+    right = (f_plus - f0) / h
+    left = (f0 - f_minus) / h
+    gap = np.abs(right - left)
+    size = np.maximum(np.abs(right), np.abs(left))
+    scale = max(1.0, abs(float(f0))) if np.isfinite(f0) else 1.0
+    kinks = (gap > KINK_GAP * size) & (gap > KINK_GAP * scale) & np.isfinite(gap)
+    return kinks, np.minimum(left, right), np.maximum(left, right)
+
+
 @dataclass
 class GradientCheck:
     """The outcome of :func:`check_gradient`.
@@ -144,9 +192,11 @@ class GradientCheck:
     Attributes
     ----------
     ok : bool
-        Every entry within the tolerance policy.
+        Every entry within the tolerance policy (entries at a kink: between the
+        one-sided slopes).
     max_rel_error : float
-        Largest entry error (see the module docstring); inf on a shape mismatch.
+        Largest entry error of the entries not at a kink (see the module docstring);
+        inf on a shape mismatch.
     worst_index : tuple of int or None
         Index of the worst entry.
     diagnosis : str or None
@@ -156,6 +206,8 @@ class GradientCheck:
         The gradient checked and the finite-difference estimate.
     tolerance : float
         The RTOL used.
+    kinks : ndarray of bool or None
+        Entries within h of a kink (None when they were not looked for).
     """
 
     ok: bool
@@ -165,6 +217,18 @@ class GradientCheck:
     analytic: np.ndarray = field(repr=False)
     numeric: np.ndarray = field(repr=False)
     tolerance: float = RTOL
+    kinks: np.ndarray | None = field(default=None, repr=False)
+
+    def kink_note(self):
+        """One sentence about entries at a kink, or "" when there are none."""
+        if self.kinks is None or not np.any(self.kinks):
+            return ""
+        where = [list(map(int, i)) for i in np.argwhere(self.kinks)[:4]]
+        more = " …" if int(np.sum(self.kinks)) > 4 else ""
+        return (
+            f"Entries {where}{more} are at a kink (the one-sided finite differences "
+            "disagree there): any value between them counts as right."
+        )
 
     def message(self, name="the gradient", reveal=True):
         """A readable verdict, e.g. for an assertion.
@@ -177,9 +241,11 @@ class GradientCheck:
             Whether to show the expected (finite-difference) value.
         """
         if self.ok:
-            return (
+            text = (
                 f"{name} matches finite differences (max relative error {self.max_rel_error:.1e})."
             )
+            note = self.kink_note()
+            return f"{text}\n{note}" if note else text
         if self.worst_index is None:
             text = f"{name} has shape {np.shape(self.analytic)}"
             if np.shape(self.numeric):
@@ -195,7 +261,8 @@ class GradientCheck:
             text += f" (relative error {self.max_rel_error:.1e} > {self.tolerance:g})."
         if self.diagnosis:
             text += f"\nLikely bug: {self.diagnosis}"
-        return text
+        note = self.kink_note()
+        return f"{text}\n{note}" if note else text
 
     def __bool__(self):
         return bool(self.ok)
@@ -213,40 +280,70 @@ def check_gradient(
     batch_size=None,
     suspects=None,
     numeric=None,
+    sides=None,
+    f0=None,
+    transpose_hint=None,
 ):
     """Compare an analytic gradient with central differences of `f` at `x`.
 
     Parameters
     ----------
-    f : callable
-        ``f(x) -> float``.
+    f : callable or None
+        ``f(x) -> float``; may be None when `numeric`, `sides` and `f0` are given.
     x : ndarray of float64
         The point (perturbed in place during the check and restored).
     grad : array_like
         The analytic gradient to check; should have the shape of `x`.
     h, rtol, atol : float
         The tolerance policy (module docstring); leave the defaults.
-    activation_prime : array_like, optional
-        f'(z) values broadcastable to `x`'s shape; lets the diagnosis recognise a
-        missing (or extra) f'(z) factor.
-    batch_size : int, optional
-        N of the minibatch; lets the diagnosis recognise a missing or doubled 1/N.
-    suspects : dict of str to array_like, optional
-        Named gradients that known bugs would produce, e.g. computed by a reference
-        implementation with the bug planted; a match names the bug.
+    activation_prime, batch_size, suspects
+        Help the diagnosis: f'(z) broadcastable to `x` (a missing or extra f'(z)), the
+        minibatch's N (a missing or doubled 1/N), named gradients that known bugs give
+        (a match names the bug).
     numeric : ndarray, optional
         A finite-difference gradient already computed (skips recomputing it).
+    sides : (ndarray, ndarray), optional
+        f(x + h e_i) and f(x − h e_i) already computed (for the kink test); without
+        them the failing entries are re-evaluated when `f` is given.
+    f0 : float, optional
+        f(x) already computed.
+    transpose_hint : str, optional
+        The sentence for a transposed gradient, in the notebook's own layout.
 
     Returns
     -------
     GradientCheck
     """
-    g = np.asarray(grad, dtype=np.float64) if _is_numeric(grad) else None
     if numeric is None:
-        numeric = numerical_gradient(f, x, h)
-    f0 = abs(_scalar(f(x)))
-    floor = atol / rtol * max(1.0, f0 if np.isfinite(f0) else 1.0)
-    if g is None:
+        numeric = (
+            numerical_gradient(f, x, h)
+            if sides is None
+            else (np.asarray(sides[0]) - np.asarray(sides[1])) / (2.0 * h)
+        )
+    f0 = _scalar(f(x)) if f0 is None else float(f0)
+    floor = atol / rtol * max(1.0, abs(f0) if np.isfinite(f0) else 1.0)
+    unusable = _unusable(grad, x, numeric, rtol, transpose_hint)
+    if unusable is not None:
+        return unusable
+    g = np.asarray(grad, dtype=np.float64)
+    errors = _entry_errors(g, numeric, floor)
+    kinks = None
+    if np.any(errors > rtol) and (sides is not None or f is not None):
+        kinks, errors = _excuse_kinks(f, x, g, errors, floor, rtol, h, f0, sides)
+    worst = np.unravel_index(int(np.argmax(errors)), errors.shape) if errors.size else ()
+    max_err = float(errors[worst]) if errors.size else 0.0
+    ok = bool(max_err <= rtol)
+    hints = {"activation_prime": activation_prime, "batch_size": batch_size}
+    hints.update(suspects=suspects, transpose_hint=transpose_hint)
+    diagnosis = None if ok else diagnose(g, numeric, floor=floor, entry_ok=errors <= rtol, **hints)
+    return GradientCheck(
+        ok, max_err, tuple(int(i) for i in worst), diagnosis, g, numeric, rtol, kinks
+    )
+
+
+def _unusable(grad, x, numeric, rtol, transpose_hint):
+    """The GradientCheck of a gradient that is not numbers or has the wrong shape, else None."""
+    if not _is_numeric(grad):
         return GradientCheck(
             False,
             np.inf,
@@ -257,24 +354,35 @@ def check_gradient(
             numeric,
             rtol,
         )
+    g = np.asarray(grad, dtype=np.float64)
     if g.shape != numeric.shape:
-        return GradientCheck(False, np.inf, None, _shape_diagnosis(g, numeric), g, numeric, rtol)
-    errors = _entry_errors(g, numeric, floor)
-    worst = np.unravel_index(int(np.argmax(errors)), errors.shape) if errors.size else ()
-    max_err = float(errors[worst]) if errors.size else 0.0
-    ok = bool(max_err <= rtol)
-    diagnosis = None
-    if not ok:
-        diagnosis = diagnose(
-            g,
-            numeric,
-            floor=floor,
-            entry_ok=errors <= rtol,
-            activation_prime=activation_prime,
-            batch_size=batch_size,
-            suspects=suspects,
+        return GradientCheck(
+            False, np.inf, None, _shape_diagnosis(g, numeric, transpose_hint), g, numeric, rtol
         )
-    return GradientCheck(ok, max_err, tuple(int(i) for i in worst), diagnosis, g, numeric, rtol)
+    return None
+
+
+def _excuse_kinks(f, x, g, errors, floor, rtol, h, f0, sides):
+    """(kinks, errors with the entries at a kink whose value is a subgradient set to 0)."""
+    if sides is None:
+        f_plus, f_minus = np.full(x.shape, np.nan), np.full(x.shape, np.nan)
+        flat = x.reshape(-1)
+        for i in np.flatnonzero(errors.reshape(-1) > rtol):
+            old = flat[i]
+            try:
+                flat[i] = old + h
+                f_plus.reshape(-1)[i] = _scalar(f(x))
+                flat[i] = old - h
+                f_minus.reshape(-1)[i] = _scalar(f(x))
+            finally:
+                flat[i] = old
+    else:
+        f_plus, f_minus = (np.asarray(s, dtype=np.float64) for s in sides)
+    kinks, low, high = kink_mask(f_plus, f_minus, f0, h)
+    slack = rtol * np.maximum(np.abs(low), np.abs(high)) + rtol * floor
+    between = (g >= low - slack) & (g <= high + slack)
+    errors = np.where(kinks & between, 0.0, errors)
+    return kinks, errors
 
 
 def _is_numeric(value):
@@ -285,12 +393,17 @@ def _is_numeric(value):
     return arr.dtype.kind in "biuf"
 
 
-def _shape_diagnosis(g, n):
+#: The course's layout (Wᵐ is (nₘ, nₘ₋₁)), for notebooks that do not pass their own.
+COURSE_TRANSPOSE_HINT = (
+    "it looks transposed: ∂J/∂Wᵐ = δᵐ (aᵐ⁻¹)ᵀ has a row per unit of layer m (the rows "
+    "of δᵐ) and a column per input aᵐ⁻¹"
+)
+
+
+def _shape_diagnosis(g, n, transpose_hint=None):
     if g.ndim == 2 and g.shape == n.T.shape:
-        return (
-            f"it has shape {g.shape}, the transpose of the parameter's {n.shape}: looks "
-            "transposed (for ∂J/∂W^m = δ^m (a^{m-1})ᵀ the rows follow δ, the columns a^{m-1})"
-        )
+        hint = transpose_hint or COURSE_TRANSPOSE_HINT
+        return f"it has shape {g.shape}, the transpose of the parameter's {n.shape}: {hint}"
     if g.size == n.size and n.ndim == 2 and n.shape[1] == 1:
         return (
             f"it has shape {g.shape} but a bias gradient has shape {n.shape}: keep the column "
@@ -335,12 +448,13 @@ def diagnose(
     activation_prime=None,
     batch_size=None,
     suspects=None,
+    transpose_hint=None,
 ):
     """Name the likely bug that turns the true gradient `n` into `g`, or None.
 
-    Tried in order: non-finite values; all zero; the caller's `suspects`; sign; a
-    missing or extra f'(z); transposition; a constant factor (2, ½, N, 1/N, other);
-    right on some rows or columns only.
+    Tried in order: non-finite values; a gradient too small to diagnose; all zero; the
+    caller's `suspects`; sign; a missing or extra f'(z); transposition; a constant
+    factor (2, ½, N, 1/N, other); right on some rows or columns only.
 
     Parameters
     ----------
@@ -349,11 +463,13 @@ def diagnose(
     n : ndarray
         The finite-difference gradient.
     floor : float
-        Denominator floor for comparing entries.
+        Denominator floor for comparing entries (ATOL/RTOL · max(1, |f|)).
     entry_ok : ndarray of bool, optional
         Which entries passed the check.
     activation_prime, batch_size, suspects
         As in :func:`check_gradient`.
+    transpose_hint : str, optional
+        The sentence for a transposed gradient in the notebook's layout.
 
     Returns
     -------
@@ -367,49 +483,90 @@ def diagnose(
             "log/division at 0"
         )
     n_scale = float(np.max(np.abs(n), initial=0.0))
-    if n_scale > floor * _DIAG_RTOL and not np.any(np.abs(g) > floor * _DIAG_RTOL):
+    scale = floor * RTOL / ATOL  # max(1, |f|)
+    if n_scale < DIAGNOSIS_FLOOR * scale:
+        return (
+            f"none can be named: the gradient is too small here (largest entry about "
+            f"{n_scale:.1e}) to tell one kind of bug from another"
+        )
+    if not np.any(np.abs(g) > floor * _DIAG_RTOL):
         return (
             "it is zero everywhere while the loss does depend on this parameter: the "
             "gradient never reaches it (an unassigned result, a missing +=, or a path "
             "left out of the backward pass)"
         )
     for name, model in (suspects or {}).items():
-        if _matches(g, model, floor):
+        # A tuple holds several forms of the same bug (e.g. σ' written three wrong ways).
+        if any(_matches(g, m, floor) for m in (model if isinstance(model, tuple) else (model,))):
             return name
     if _matches(g, -n, floor):
         return (
-            "the sign is flipped: check the direction of differences such as (a − y) "
-            "versus (y − a), and minus signs in the derivative"
+            "the sign is flipped: check the minus signs (a difference taken the wrong way "
+            "round, −= for +=, a derivative's sign)"
         )
-    if activation_prime is not None:
-        fp = np.broadcast_to(np.asarray(activation_prime, dtype=np.float64), n.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            missing = np.where(fp != 0, n / fp, 0.0)
-        if _matches(g, missing, floor):
-            return (
-                "it is missing the factor f'(z) (σ'(z) = σ(z)(1 − σ(z)) for a sigmoid): "
-                "δ = f'(z) ∘ ∂J/∂a, not ∂J/∂a alone"
-            )
-        if _matches(g, n * fp, floor):
-            return "it has one factor f'(z) too many: f'(z) enters δ once per layer"
+    return _fprime_sentence(g, n, floor, activation_prime) or _pattern_sentence(
+        g, n, floor, entry_ok, batch_size, transpose_hint
+    )
+
+
+def _pattern_sentence(g, n, floor, entry_ok, batch_size, transpose_hint):
+    """Transposed, a constant factor, or right on some rows or columns only; else None."""
     if n.ndim == 2 and n.shape[0] == n.shape[1] and n.shape[0] > 1 and _matches(g, n.T, floor):
-        return (
-            "it looks transposed: for ∂J/∂W^m = δ^m (a^{m-1})ᵀ the rows follow δ^m "
-            "and the columns a^{m-1}"
-        )
+        return transpose_hint or COURSE_TRANSPOSE_HINT
     denom = float(np.sum(n * n))
     if denom > 0:
         c = float(np.sum(g * n) / denom)
         if c != 0 and _matches(g, c * n, floor):
-            return _scale_sentence(c, batch_size)
+            return _scale_sentence(c, batch_size, n.size)
     if entry_ok is not None and n.ndim == 2 and n.size > 1:
         sentence = _partial_sentence(np.asarray(entry_ok, dtype=bool))
         if sentence:
             return sentence
+    return _entries_sentence(g, n, floor, entry_ok)
+
+
+def _entries_sentence(g, n, floor, entry_ok):
+    """The wrong entries are all zero, or all of the wrong sign (the rest right)."""
+    if entry_ok is None or n.size < 2:
+        return None
+    bad = ~np.asarray(entry_ok, dtype=bool)
+    where = [list(map(int, i)) if n.ndim > 1 else int(i[0]) for i in np.argwhere(bad)[:4]]
+    if not bad.any() or bad.all():
+        return None
+    if not np.any(np.abs(g[bad]) > floor * _DIAG_RTOL):
+        return (
+            f"it is zero at entries {where} while the rest is right: nothing was added to "
+            "them (a missing line, or a += that never runs)"
+        )
+    if _matches(g[bad], -n[bad], floor):
+        return f"the sign is flipped at entries {where} while the rest is right (−= for +=?)"
+    denom = float(np.sum(n[bad] * n[bad]))
+    c = float(np.sum(g[bad] * n[bad]) / denom) if denom > 0 else 0.0
+    if c != 0 and _matches(g[bad], c * n[bad], floor):
+        return (
+            f"entries {where} are {c:.4g} times the right value while the rest is right: "
+            "look at the factors of their formula"
+        )
     return None
 
 
-def _scale_sentence(c, batch_size):
+def _fprime_sentence(g, n, floor, activation_prime):
+    if activation_prime is None:
+        return None
+    fp = np.broadcast_to(np.asarray(activation_prime, dtype=np.float64), n.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        missing = np.where(fp != 0, n / fp, 0.0)
+    if _matches(g, missing, floor):
+        return (
+            "it is missing the factor f'(z) (σ'(z) = σ(z)(1 − σ(z)) for a sigmoid): "
+            "δ = f'(z) ∘ ∂J/∂a, not ∂J/∂a alone"
+        )
+    if _matches(g, n * fp, floor):
+        return "it has one factor f'(z) too many: f'(z) enters δ once per layer"
+    return None
+
+
+def _scale_sentence(c, batch_size, size=2):
     if batch_size and batch_size > 1:
         N = batch_size
         if abs(c - N) <= _DIAG_RTOL * N:
@@ -425,18 +582,31 @@ def _scale_sentence(c, batch_size):
     name = _fraction_name(c)
     if name == "2":
         return (
-            "it is off by a factor 2 (twice too large): the derivative of ½(a − y)² is "
-            "(a − y); is a ½ or a doubled term involved?"
+            "it is off by a factor 2 (twice too large): a term counted twice, or a ½ "
+            "that should have cancelled a 2"
         )
     if name == "½":
         return (
-            "it is off by a factor ½ (half the right value): e.g. the derivative of y² "
-            "is 2y, or a path of a variable used twice is missing"
+            "it is off by a factor ½ (half the right value): a factor 2 is missing, e.g. "
+            "the derivative of y² is 2y, or a path of a variable used twice is left out"
         )
     if name is not None:
         return f"it is off by a constant factor {name}"
     # Enough digits that a factor near 1 (say 1.0001) does not print as "≈ 1".
     digits = 4 if abs(c - 1.0) >= 1e-3 else 8
+    if size == 1:
+        # One number is always a multiple of the right one: only the sign says more.
+        if c < 0:
+            return (
+                f"it has the wrong sign (and is ≈ {abs(c):.{digits}g} times the right size): "
+                "check the direction of each difference and the minus signs"
+            )
+        return None
+    if c < 0:
+        return (
+            f"it is ≈ {c:.{digits}g} times the right gradient: it points the opposite way "
+            "and has the wrong size"
+        )
     return (
         f"it is off by a constant factor ≈ {c:.{digits}g}: the direction is right, the scale is not"
     )
@@ -449,13 +619,13 @@ def _partial_sentence(entry_ok):
         bad = np.flatnonzero(~rows_ok).tolist()
         return (
             f"it is right in some rows but wrong in rows {bad}: look at what differs for "
-            "those units (an index, a loop bound, a term left out for them)"
+            "those rows (an index, a loop bound, a term left out for them)"
         )
     if cols_ok.any() and not cols_ok.all():
         bad = np.flatnonzero(~cols_ok).tolist()
         return (
             f"it is right in some columns but wrong in columns {bad}: look at what differs "
-            "for those inputs (an index, a loop bound, a bias column treated as a weight)"
+            "for those columns (an index, a loop bound, a bias column treated as a weight)"
         )
     return None
 

@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from .gradcheck import RTOL, TOLERANCE_POLICY, check_gradient, numerical_gradient
+from .gradcheck import RTOL, TOLERANCE_POLICY
 
 __all__ = [
     "GradingFailure",
@@ -29,11 +29,11 @@ __all__ = [
     "call_each",
     "call_timed",
     "check_close",
-    "check_gradient_of",
-    "check_param_gradient",
     "check_shape",
     "passed",
+    "policy_note",
     "quiet",
+    "reset_notes",
 ]
 
 
@@ -98,14 +98,25 @@ class StudentError(Exception):
         return cls(type(exc).__name__, str(exc), student_frames(exc.__traceback__))
 
     def describe(self, name):
-        """What a test cell shows: the exception, then the student's failing line."""
+        """What a test cell shows: the exception, then the student's failing line.
+
+        E.g.::
+
+            forward raised ValueError: operands could not be broadcast together ...
+              at line 6 of In [7], in forward:
+                  z.append(params[f"W{m}"] @ a[m] + params[f"b{m}"])
+        """
         if self.type_name == "NotImplementedError":
             return f"{name} is not implemented yet (it raises NotImplementedError)."
-        text = f"{name} raised {self.type_name}: {self.message}".rstrip(": ")
+        text = f"{name} raised {self.type_name}"
+        if self.message:
+            text += f": {self.message}"
         if self.frames:
             where, lineno, func, line = self.frames[-1]
             place = f"line {lineno} of {where}" if where else f"line {lineno}"
-            text += f"\n  in {func}, {place}: {line.strip()}" if line else f"\n  in {func}, {place}"
+            if func and func != "<module>":
+                place += f", in {func}"
+            text += f"\n  at {place}" + (f":\n      {line.strip()}" if line else "")
         return text
 
 
@@ -162,28 +173,114 @@ def student_frames(tb, limit=3):
     return frames[-limit:]
 
 
+class _Overtime(BaseException):
+    """Raised by the alarm inside a timed call (a BaseException: `except Exception` in
+    student code does not swallow it)."""
+
+
+@contextlib.contextmanager
+def _captured_output():
+    """Send stdout, stderr and logging's stderr handlers to one buffer for a while.
+
+    Student code that prints to stderr (``print(..., file=sys.stderr)``, ``logging``,
+    a progress bar) must never reach the notebook's stderr: nbgrader scores a test cell
+    that writes there 0.  What was captured is shown on stdout instead (:func:`_echo`).
+    """
+    import logging
+    import sys
+
+    out = io.StringIO()
+    targets = {id(sys.stderr), id(sys.__stderr__)}
+    moved = []
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and id(handler.stream) in targets:
+                moved.append((handler, handler.stream))
+                handler.stream = out
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            yield out
+    finally:
+        for handler, stream in moved:
+            handler.stream = stream
+
+
 class _Local:
     """Student code in this very process: call it, capture what it prints."""
 
+    def run(self, fn, args, kwargs):
+        """(value, printed text); a student exception becomes StudentError."""
+        with _captured_output() as out:
+            try:
+                with quiet():
+                    value = fn(*args, **kwargs)
+            except (GradingFailure, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # noqa: BLE001 - any student error becomes data
+                error = StudentError.from_exception(exc)
+                error.printed = out.getvalue()
+                raise error from None
+        return value, out.getvalue()
+
     def call(self, fn, args, kwargs):
-        out = io.StringIO()
         try:
-            with quiet(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                value = fn(*args, **kwargs)
-        except (GradingFailure, KeyboardInterrupt):
+            value, printed = self.run(fn, args, kwargs)
+        except StudentError as exc:
+            _echo(exc.printed)
             raise
-        except Exception as exc:  # noqa: BLE001 - any student error becomes data
-            _echo(out.getvalue())
-            raise StudentError.from_exception(exc) from None
-        _echo(out.getvalue())
+        _echo(printed)
         return value
 
     def call_each(self, fn, argsets):
-        return [self.call(fn, args, kwargs) for args, kwargs in argsets]
+        values, printed = [], []
+        try:
+            for args, kwargs in argsets:
+                value, text = self.run(fn, args, kwargs)
+                values.append(value)
+                printed.append(text)
+        except StudentError as exc:
+            printed.append(exc.printed)
+            _echo_repeated(printed)
+            raise
+        _echo_repeated(printed)
+        return values
 
     def call_timed(self, fn, args, kwargs, budget):
+        import signal
+        import threading
+
+        alarm = (
+            budget is not None
+            and budget > 0
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+        )
+        previous = None
+        if alarm:
+
+            def on_alarm(signum, frame):
+                raise _Overtime()
+
+            previous = signal.signal(signal.SIGALRM, on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, float(budget))
         start = time.perf_counter()
-        value = self.call(fn, args, kwargs)
+        try:
+            try:
+                value = self.call(fn, args, kwargs)
+            finally:
+                if alarm:
+                    signal.setitimer(signal.ITIMER_REAL, 0.0)
+        except _Overtime:
+            raise TimeBudgetExceeded(
+                f"{_name_of(fn, None)} was stopped after {time.perf_counter() - start:.2f} s "
+                f"(its budget is {budget:g} s)."
+            ) from None
+        finally:
+            if alarm:
+                signal.signal(signal.SIGALRM, previous)
         return value, time.perf_counter() - start
 
 
@@ -201,6 +298,19 @@ def _echo(text):
         print(text, end="" if text.endswith("\n") else "\n")
 
 
+def _echo_repeated(texts):
+    """Echo the output of a batch of calls once, saying how often it was printed."""
+    printed = [t for t in texts if t]
+    if not printed:
+        return
+    _echo(printed[0])
+    if len(printed) > 1:
+        print(
+            f"[... printed {len(printed) - 1} more times while the checker called your "
+            "function at nearby points]"
+        )
+
+
 def _backend(fn, args, kwargs):
     from . import remote
 
@@ -209,6 +319,13 @@ def _backend(fn, args, kwargs):
 
 def _name_of(fn, what):
     return what or getattr(fn, "__name__", None) or "your function"
+
+
+def _failure(exc, fn, what):
+    """The GradingFailure for a StudentError, keeping the error for checks that look."""
+    failure = GradingFailure(exc.describe(_name_of(fn, what)))
+    failure.student_error = exc
+    return failure
 
 
 def call(fn, *args, what=None, **kwargs):
@@ -227,11 +344,16 @@ def call(fn, *args, what=None, **kwargs):
     Returns
     -------
     What `fn` returns: plain data when grading (see course.remote).
+
+    Raises
+    ------
+    GradingFailure
+        When `fn` raises; its ``student_error`` attribute holds the StudentError.
     """
     try:
         return _backend(fn, args, kwargs).call(fn, args, kwargs)
     except StudentError as exc:
-        raise GradingFailure(exc.describe(_name_of(fn, what))) from None
+        raise _failure(exc, fn, what) from None
 
 
 def call_each(fn, argsets, *, what=None):
@@ -255,11 +377,11 @@ def call_each(fn, argsets, *, what=None):
     try:
         return _backend(fn, argsets[0][0], argsets[0][1]).call_each(fn, argsets)
     except StudentError as exc:
-        raise GradingFailure(exc.describe(_name_of(fn, what))) from None
+        raise _failure(exc, fn, what) from None
 
 
 class TimeBudgetExceeded(GradingFailure):
-    """A timed call ran past its budget (and was stopped when grading)."""
+    """A timed call ran past its budget and was stopped."""
 
 
 def call_timed(fn, *args, budget, what=None, **kwargs):
@@ -269,9 +391,10 @@ def call_timed(fn, *args, budget, what=None, **kwargs):
     ----------
     fn : callable
     budget : float
-        Seconds.  When grading, the call is stopped after this long and
-        TimeBudgetExceeded is raised; in-process it runs to the end and the
-        caller compares the time.
+        Seconds.  A call still running after this long is stopped and
+        TimeBudgetExceeded is raised (when grading by the grader; in-process by an
+        alarm signal when called from the main thread, else it runs to the end and
+        the caller compares the time).
     what : str, optional
 
     Returns
@@ -281,8 +404,9 @@ def call_timed(fn, *args, budget, what=None, **kwargs):
     try:
         value, seconds = _backend(fn, args, kwargs).call_timed(fn, args, kwargs, budget)
     except StudentError as exc:
-        kind = TimeBudgetExceeded if exc.timed_out else GradingFailure
-        raise kind(exc.describe(_name_of(fn, what))) from None
+        if exc.timed_out:  # stopped by the grader (the remote session)
+            raise TimeBudgetExceeded(exc.describe(_name_of(fn, what))) from None
+        raise _failure(exc, fn, what) from None
     return value, seconds
 
 
@@ -337,107 +461,35 @@ def check_close(name, yours, expected, *, rtol=1e-6, atol=1e-9, reveal=True, hin
     text += f", expected {float(expected[idx]):.6g}." if reveal else "."
     if bad.ndim and bad.sum() > 1:
         text += f" ({int(bad.sum())} of {bad.size} entries differ.)"
+    if hint is None and np.any(expected != 0):
+        with quiet():
+            flipped = np.all(np.abs(arr + expected) <= rtol * np.abs(expected) + atol)
+        if flipped:
+            hint = "Likely bug: the sign is wrong (yours is minus the right value)."
     if hint:
         text += "\n" + hint
     raise GradingFailure(text)
 
 
-def check_gradient_of(name, f, x, grad, *, reveal=True, **kwargs):
-    """Fail unless `grad` matches central differences of the scalar function `f` at `x`.
-
-    Parameters
-    ----------
-    name : str
-        E.g. "∂J/∂W2".
-    f : callable
-        ``f(x) -> float``; typically the student's own forward pass and loss.
-    x : ndarray
-        The point; a float64 copy is perturbed, never the caller's array.
-    grad : array_like
-        The student's gradient.
-    reveal : bool
-        Show the finite-difference value of the worst entry.
-    **kwargs
-        Passed to :func:`course.gradcheck.check_gradient` (activation_prime,
-        batch_size, suspects).
-
-    Returns
-    -------
-    GradientCheck
-    """
-    x = np.array(x, dtype=np.float64)
-    _as_array(name, grad)
-
-    def safe_f(point):
-        try:
-            with quiet():
-                return f(point)
-        except NotImplementedError:
-            raise GradingFailure(
-                "your forward pass is not implemented yet, so the gradient "
-                "cannot be checked against it."
-            ) from None
-        except GradingFailure:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise GradingFailure(f"your forward pass raised {type(exc).__name__}: {exc}") from None
-
-    with quiet():
-        numeric = numerical_gradient(safe_f, x)
-        result = check_gradient(safe_f, x, grad, numeric=numeric, **kwargs)
-    if not np.all(np.isfinite(numeric)):
-        raise GradingFailure(
-            f"finite differences of your forward pass are not finite for {name}: fix the "
-            "forward pass first (overflow or log of 0?)."
-        )
-    if not result.ok:
-        raise GradingFailure(
-            result.message(name, reveal=reveal)
-            + f"\n(Checked against finite differences of your own "
-            f"forward pass; policy: {TOLERANCE_POLICY}.)"
-        )
-    return result
-
-
-def check_param_gradient(name, loss_of_params, params, grads, *, key=None, reveal=True, **kwargs):
-    """Check one parameter's gradient of ``loss_of_params(params)``.
-
-    Parameters
-    ----------
-    name : str
-        Display name, e.g. "∂J/∂W2".
-    loss_of_params : callable
-        ``loss_of_params(params) -> float``, built on the student's forward pass.
-    params : dict of str to ndarray
-        Not modified: the check perturbs a private copy.
-    grads : dict of str to array_like
-        The student's gradients.
-    key : str, optional
-        Which parameter (default: `name` itself).
-    reveal : bool
-    **kwargs
-        Passed to :func:`course.gradcheck.check_gradient`.
-
-    Returns
-    -------
-    GradientCheck
-    """
-    key = name if key is None else key
-    if not isinstance(grads, dict):
-        raise GradingFailure(
-            f"the gradients must be a dict keyed like the parameters, got {type(grads).__name__}."
-        )
-    if key not in grads:
-        raise GradingFailure(f"no gradient for {key!r}: the dict holds {sorted(grads)}.")
-    work = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-
-    def f(x):
-        work[key] = x
-        return loss_of_params(work)
-
-    return check_gradient_of(name, f, work[key], grads[key], reveal=reveal, **kwargs)
-
-
 #: Quoted by notebooks when they explain what "matches" means.
 POLICY = TOLERANCE_POLICY
 DEFAULT_RTOL = RTOL
+
+_NOTES = set()
+
+
+def reset_notes():
+    """A new notebook starts: notes shown once per notebook are due again.
+
+    The student's kernel starts fresh for each notebook; a grader that runs the test
+    cells of several notebooks in one process calls this before each notebook.
+    """
+    _NOTES.clear()
+
+
+def policy_note():
+    """The tolerance policy, appended to the first gradient failure of a notebook only."""
+    if "policy" in _NOTES:
+        return ""
+    _NOTES.add("policy")
+    return f"\n(Gradient checks: {POLICY}.)"

@@ -1,24 +1,114 @@
-"""Every assignment in solutions/, through nbgrader itself.
+"""Every assignment in solutions/, in this process (fast) and through nbgrader (the wiring).
 
-- the solutions notebook autogrades to full marks;
-- the blank release autogrades to zero, without crashing the grader;
-- each planted bug (autograder/plants) loses exactly the cells it should, and the
-  failing output names the bug; each alternative correct answer keeps full marks;
-- notebooks/ is what solutions/ generates.
+In this process (:mod:`classroom.runner`, no kernel, no nbgrader):
+
+- each planted bug of ``classroom/plants`` loses exactly the test cells it should, and
+  each of them shows the catalogue's diagnosis of that bug; each correct alternative
+  keeps full marks (test cells run against handles to the student's names, as the
+  grader runs them: :mod:`classroom.remote_double`);
+- a wrong forward pass (or loss, or dropout) costs only its own cell's points (02–07);
+- the solutions earn full marks and the blank release earns nothing.
+
+Through nbgrader, once per assignment: the solutions notebook grades to full marks, the
+blank release to zero, and one planted bug loses the same cells as in this process (so
+the runner agrees with nbgrader); notebooks/ is what solutions/ generates.
 """
 
 import pytest
 
-from autograder.plants import plants_for
+from classroom import runner
 from classroom.harness import assignments, notebook_names
+from classroom.plants import plants_for
+from course.checks import catalogue
 
 ASSIGNMENTS = assignments()
 
 
-def _cases():
+def _plants():
     for a in ASSIGNMENTS:
         for p in plants_for(a):
-            yield pytest.param(a, p, id=f"{a}:{p.name}", marks=pytest.mark.xdist_group(a))
+            yield pytest.param(a, p, id=f"{a}:{p.name}")
+
+
+@pytest.fixture(scope="module")
+def notebooks():
+    return {a: runner.read(a) for a in ASSIGNMENTS}
+
+
+@pytest.mark.parametrize("assignment, plant", list(_plants()))
+def test_planted(notebooks, assignment, plant):
+    nb = notebooks[assignment]
+    tests = runner.affected_tests(nb, plant.cells)
+    assert set(plant.failing) <= tests, "a failing cell cannot see the planted cells"
+    # As the grader runs them: against handles to the student's names (remote_double).
+    report = runner.run(nb, plant.cells, tests=tests, double=True)
+    if not plant.is_bug:
+        lost = {k: c.output for k, c in report.cells.items() if not c.passed}
+        assert not lost, f"correct alternative lost points: {lost}"
+        return
+    assert report.failing() == sorted(plant.failing), {
+        k: report.cells[k].output for k in report.failing()
+    }
+    for gid in plant.failing:
+        out = report.cells[gid].output
+        assert plant.says.lower() in out.lower(), f"{gid} does not name {plant.says!r}:\n{out}"
+        assert "Traceback" not in out, f"{gid} shows a traceback instead of a message:\n{out}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solutions_full_and_blank_zero_in_process(notebooks, assignment):
+    report = runner.run(notebooks[assignment])
+    assert report.score == report.max_score > 0, {
+        k: c.output for k, c in report.cells.items() if not c.passed
+    }
+    blank = runner.run_assignment(assignment, folder=runner.RELEASE)
+    assert blank.score == 0, [k for k, c in blank.cells.items() if c.points]
+
+
+# A wrong forward pass (or loss, or helper) loses its own cell only: every later test
+# judges against the network's values, or the student's own, or with the course's
+# function standing in for theirs.
+FORWARD_ONLY = [
+    ("02-sigmoid-network", "forward: wh indexed [j, i] (transposed)", {"test-forward"}),
+    ("02-sigmoid-network", "forward: linear output (no sigmoid at y)", {"test-forward"}),
+    ("02-sigmoid-network", "forward: hidden biases left out", {"test-forward"}),
+    ("03-softmax-layer", "loss without 1/N", {"sl-test-ce-loss"}),
+    ("03-softmax-layer", "loss with the sign flipped", {"sl-test-ce-loss"}),
+    ("03-softmax-layer", "tanh layer, forward and backward consistent", {"sl-test-layer-forward"}),
+    ("04-backprop-recursion", "forward without f at the output", {"br-test-forward"}),
+    (
+        "04-backprop-recursion",
+        "forward in float32 (only the forward's points)",
+        {"br-test-forward"},
+    ),
+    ("05-training", "no reshuffle: one permutation for all epochs", {"test_sgd_reshuffle"}),
+    ("07-regularization", "dropout_forward returns twice the mask", {"test_dropout_forward"}),
+    ("07-regularization", "L2 on the biases, in the loss and the gradient", {"test_l2_value"}),
+]
+
+
+@pytest.mark.parametrize(
+    "assignment, name, cells", FORWARD_ONLY, ids=[n for _, n, _ in FORWARD_ONLY]
+)
+def test_a_wrong_forward_costs_only_its_own_points(notebooks, assignment, name, cells):
+    (plant,) = [p for p in plants_for(assignment) if p.name == name]
+    report = runner.run(notebooks[assignment], plant.cells)
+    assert set(report.failing()) == cells
+
+
+def test_every_catalogued_bug_of_a_notebook_is_planted():
+    """The catalogue is data the tests use: every notebook bug is planted at least once
+    (the generic gradient diagnoses are tested in tests/test_gradcheck.py)."""
+    planted = {p.bug for a in ASSIGNMENTS for p in plants_for(a) if p.bug}
+    known = catalogue.all_bugs()
+    assert planted <= set(known)
+    unplanted = sorted(
+        k for k in known if not k.startswith(("gradcheck.", "kit.")) and k not in planted
+    )
+    assert not unplanted, unplanted
+
+
+# ---------------------------------------------------------------- through nbgrader
 
 
 def _per_assignment():
@@ -50,28 +140,18 @@ def test_blank_release_scores_zero(course_sandbox, assignment):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment, plant", list(_cases()))
-def test_planted(course_sandbox, assignment, plant):
+@pytest.mark.parametrize("assignment", _per_assignment())
+def test_nbgrader_agrees_with_the_runner_on_a_planted_bug(course_sandbox, notebooks, assignment):
+    plant = next(p for p in plants_for(assignment) if p.is_bug)
     sb = course_sandbox(assignment)
     nbs = {n: sb.read_source(assignment, n) for n in notebook_names(assignment)}
     nbs[plant.notebook] = plant.apply(nbs[plant.notebook])
-    student = "plant-" + "".join(ch if ch.isalnum() else "-" for ch in plant.name)
-    report = sb.grade(assignment, student, nbs)
+    report = sb.grade(assignment, "plant", nbs)
     assert report.success, report.log
-    if not plant.is_bug:
-        lost = {k: c.output for k, c in report.cells.items() if c.score < c.max_score}
-        assert report.score == report.max_score, f"correct alternative lost points: {lost}"
-        return
-    assert report.score < report.max_score
-    assert report.failing() == sorted(plant.failing), {
-        k: report.cells[k].output for k in report.failing()
-    }
+    assert report.failing() == runner.run(notebooks[assignment], plant.cells).failing()
+    assert report.failing() == sorted(plant.failing)
     for gid in plant.failing:
-        out = report.cells[gid].output
-        assert plant.says.lower() in out.lower(), (
-            f"{gid} does not name the bug {plant.says!r}:\n{out}"
-        )
-        assert "Traceback" not in out, f"{gid} shows a traceback instead of a message:\n{out}"
+        assert plant.says.lower() in report.cells[gid].output.lower()
 
 
 @pytest.mark.slow

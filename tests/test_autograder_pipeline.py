@@ -19,9 +19,9 @@ import pytest
 
 from autograder import cli, collect, feedback, grade
 from autograder.course_config import Course
-from autograder.plants import plants_for
 from classroom import fixture, samples
 from classroom.harness import assignments as repo_assignments
+from classroom.plants import plants_for
 
 # one xdist worker builds the graded class once (module-scoped fixture)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("autograder")]

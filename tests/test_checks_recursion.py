@@ -94,9 +94,10 @@ def test_suspects_match_the_planted_students():
     # The reference with a bug planted and a student with the same bug agree.
     case = checks.net_case([3, 5, 5, 2], 4, "sigmoid", 0)
     s = checks.gradient_suspects(case)
-    assert checks.BUGS["no_fprime_hidden"] in s["W1"]
-    assert checks.BUGS["no_fprime_hidden"] not in s["W3"]  # output layer unaffected
-    assert checks.BUGS["W_not_T"] not in s["W1"]  # W3 is 2 x 5: not computable
+    hidden = checks.BUGS["04.backward.no-fprime-hidden"].diagnosis
+    assert hidden in s["W1"]
+    assert hidden not in s["W3"]  # output layer unaffected
+    assert checks.BUGS["04.backward.W-not-transposed"].diagnosis not in s["W1"]  # W3 is 2 x 5
 
 
 @pytest.mark.parametrize(
@@ -139,7 +140,7 @@ def test_forward_bugs_and_the_note_in_backward():
         out, cache = forward(p, X, activation)
         return out, cache
 
-    fails(checks.check_forward, no_bias, case, says="biases b^m are missing")
+    fails(checks.check_forward, no_bias, case, says="biases bᵐ are missing")
     text = fails(checks.check_backward, "b2", no_bias, make_backward(), case, says="forward")
     assert "biases" in text
     # The weights' gradients are consistent with this forward: full marks.
@@ -149,7 +150,7 @@ def test_forward_bugs_and_the_note_in_backward():
         return forward(params, X, "sigmoid")
 
     fails(checks.check_forward, always_sigmoid, case, says="activation passed in")
-    fails(checks.check_forward, lambda p, X, a: forward(p, X, a)[0], case, says="tuple")
+    fails(checks.check_forward, lambda p, X, a: forward(p, X, a)[0], case, says="2 values")
 
 
 def test_blank_functions_fail_cleanly():

@@ -108,3 +108,49 @@ def test_sgd_bugs_are_named():
         checks.check_sgd_shuffles(once, checks.xor_init(0), epochs=6, seeds=(3, 4))
     with pytest.raises(GradingFailure, match="must decay"):
         checks.check_sgd_steps(constant, checks.xor_init(0), epochs=3, gamma0=0.5, T=4.0, seed=1)
+
+
+@pytest.mark.slow
+def test_xor_runs_leave_a_margin_over_20_shuffles():
+    """The graded starts (xor_init 2 and 4) reach XOR with every output at least
+    XOR_MARGIN from ½ whatever the shuffle (20 seeds each, plus the graded ones)."""
+
+    def sgd(params, X, Y, epochs, gamma0, T, rng, grad_fn=None):
+        return _sgd(params, X, Y, epochs, gamma0, T, rng, grad_fn)
+
+    for init in (2, 4):
+        for seed in [0, 5, *range(100, 120)]:
+            final, _ = _sgd(
+                checks.xor_init(init),
+                checks.XOR_X,
+                checks.XOR_Y,
+                1000,
+                2.0,
+                2000.0,
+                np.random.default_rng(seed),
+                checks.reference_loss_and_partials,
+            )
+            out = np.array(
+                [checks.reference_forward(final, checks.XOR_X[:, i])[0] for i in range(4)]
+            )
+            assert np.all((out > 0.5) == (checks.XOR_Y > 0.5)), (init, seed)
+            assert np.min(np.abs(out - 0.5)) >= checks.XOR_MARGIN, (init, seed)
+    checks.check_sgd_xor(sgd, init_seed=4, seed=5)
+
+
+def test_sgd_must_leave_the_callers_arrays_alone():
+    def in_place(params, X, Y, epochs, gamma0, T, rng, grad_fn=None):
+        t, history = 0, []
+        for _ in range(epochs):
+            losses = []
+            for i in rng.permutation(X.shape[1]):
+                L, g = grad_fn(params, X[:, i], Y[i])
+                for k in params:
+                    params[k] -= gamma0 / (1 + t / T) * g[k]
+                losses.append(L)
+                t += 1
+            history.append(float(np.mean(losses)))
+        return params, history
+
+    with pytest.raises(GradingFailure, match="changed the arrays"):
+        checks.check_sgd_steps(in_place, checks.xor_init(0), epochs=3, gamma0=0.5, T=4.0, seed=1)

@@ -151,7 +151,7 @@ def test_layer_forward_bugs():
         says="bias b is missing",
     )
     fails(checks.check_layer_forward, lambda a, W, b: (W @ a + b, None), case, says="σ was not")
-    fails(checks.check_layer_forward, lambda a, W, b: sigmoid(W @ a + b), case, says="tuple")
+    fails(checks.check_layer_forward, lambda a, W, b: sigmoid(W @ a + b), case, says="2 values")
 
 
 def _backward_with(delta_of, dW_of=None, db_of=None, da_of=None):
@@ -193,7 +193,7 @@ def test_layer_backward_bugs_are_named(bwd, which, says):
 def test_layer_square_shapes_name_transposes():
     case = checks.layer_case(4, 4, 3, seed=2)
     bwd = _backward_with(RIGHT, da_of=lambda W, d, a: W @ d)
-    fails(checks.check_layer_backward, "da_prev", forward, bwd, case, says="transposed")
+    fails(checks.check_layer_backward, "da_prev", forward, bwd, case, says="transpose")
     bwd = _backward_with(RIGHT, dW_of=lambda d, a: a @ d.T)
     fails(checks.check_layer_backward, "dW", forward, bwd, case, says="transposed")
 

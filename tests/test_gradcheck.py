@@ -558,3 +558,81 @@ def test_planted_bug_in_numerical_gradient_would_be_caught(monkeypatch):
     # error exceeds the tolerance on this problem.
     J, W, dW, *_ = _layer_problem()
     assert not gradcheck.check_gradient(J, W, dW).ok
+
+
+# ------------------------------------------------------------------ kinks and tiny gradients
+
+
+def test_a_kink_at_the_point_is_not_reported_as_a_bug():
+    """The course's own relu network with a pre-activation exactly at 0: finite differences
+    straddle the kink; the analytic gradient (relu'(0) = 0) is one of the one-sided slopes."""
+    from course import network
+
+    rng = np.random.default_rng(0)
+    params = network.init_params([3, 4, 2], "he", rng)
+    X = rng.normal(size=(3, 5))
+    Y = np.eye(2)[:, rng.integers(0, 2, 5)]
+    z1 = params["W1"] @ X + params["b1"]
+    params["b1"][0, 0] -= z1[0, 2]  # unit 0 of example 2 sits exactly at relu's kink
+
+    def loss(p):
+        return network.loss_and_grads(p, X, Y, activation="relu")[0]
+
+    _, grads, _ = network.loss_and_grads(params, X, Y, activation="relu")
+    result = check_gradients(loss, params, grads)["b1"]
+    assert result.ok, result.message("∂J/∂b1")
+    assert result.kinks is not None and result.kinks[0, 0]
+    assert "at a kink" in result.message("∂J/∂b1")
+    # A value outside the one-sided slopes is still wrong there.
+    bad = {**grads, "b1": grads["b1"] + 1.0}
+    assert not check_gradients(loss, params, bad)["b1"].ok
+
+
+def test_kink_mask_needs_a_real_jump():
+    f0 = 1.0
+    smooth = gradcheck.kink_mask([1.0 + 1e-5 + 1e-10], [1.0 - 1e-5 + 1e-10], f0)[0]
+    kink = gradcheck.kink_mask([1.0 + 1e-5], [1.0], f0)[0]
+    assert not smooth.any() and kink.all()
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [lambda g: 3 * g, lambda g: 0 * g, lambda g: g.T, lambda g: g + 1e-7],
+    ids=["x3", "zero", "transposed", "noise"],
+)
+def test_below_the_diagnosis_floor_no_bug_kind_is_named(wrong):
+    """06's vanishing setting: every entry about 1e-8, far below the comparison floor."""
+    J, W, dW, *_ = _layer_problem(n=4, k=4)
+    scale = 1e-7 / np.max(np.abs(dW))
+    result = check_gradient(lambda w: scale * J(w), W, wrong(scale * dW))
+    assert not result.ok
+    assert "too small" in result.diagnosis
+    for kind in ("sign", "factor", "transposed", "zero everywhere", "rows", "columns"):
+        assert kind not in result.diagnosis
+
+
+@pytest.mark.parametrize("c, phrase", [(-2.8, "wrong sign"), (-1.0, "sign is flipped")])
+def test_a_one_entry_gradient_with_the_wrong_sign_is_a_sign_error(c, phrase):
+    x = np.array([0.7])
+    result = check_gradient(lambda v: float(np.sin(v[0])), x, [c * np.cos(0.7)])
+    assert phrase in result.diagnosis
+    assert "direction is right" not in result.diagnosis
+
+
+def test_a_one_entry_gradient_with_another_scale_is_not_called_a_direction():
+    x = np.array([0.7])
+    result = check_gradient(lambda v: float(np.sin(v[0])), x, [1.7 * np.cos(0.7)])
+    assert not result.ok and result.diagnosis is None
+
+
+def test_the_factor_2_sentence_does_not_assume_a_square_loss():
+    J, W, dW, *_ = _layer_problem()
+    sentence = check_gradient(J, W, 2 * dW).diagnosis
+    assert "½(a − y)²" not in sentence and "factor 2" in sentence
+
+
+def test_transpose_hint_in_the_notebook_s_layout():
+    J, W, dW, *_ = _layer_problem(n=4, k=4)
+    hint = "it looks transposed: row i is input xᵢ"
+    assert check_gradient(J, W, dW.T, transpose_hint=hint).diagnosis == hint
+    assert "δᵐ (aᵐ⁻¹)ᵀ" in check_gradient(J, W, dW.T).diagnosis

@@ -1,16 +1,20 @@
-"""Checkers for notebook 04: the δ^m recursion for a network of any depth.
+"""Checkers for notebook 04: the δᵐ recursion for a network of any depth.
 
-The student writes ``forward(params, X, activation) -> (a^M, cache)``,
+The student writes ``forward(params, X, activation) -> (aᴹ, cache)``,
 ``backward(params, cache, dJ_da) -> grads`` and ``sgd_update(params, grads, lr)``.
 
 - The forward is compared with the course's reference (``course.network.forward``, the
   same activation f in every layer, output included).
-- Each parameter's gradient is compared with central differences of J(params) =
-  square loss of **the student's own forward**; the gradients that typical bugs produce
-  are computed here by planting each bug in a small reference backward, so a failing
-  check can name the bug ("missing f'(z)", "transposed", "a instead of z", "1/N"...).
+- Each parameter's gradient is compared with central differences of
+  J = square loss of aᴹ (see :func:`course.checks._kit.check_gradient`: the network's
+  differences when the student's forward agrees with it, else the student's own); the
+  upstream ∂J/∂aᴹ handed to ``backward`` comes from the reference loss.  The gradients
+  that typical bugs produce are computed here by planting each bug of :data:`BUGS` in a
+  small reference backward, so a failing check can name the bug.
+- A hidden test times ``backward`` on a network of 3.7·10⁵ parameters: backpropagation,
+  not numerical differentiation.
 
-Shapes: X (n_0, N), a^m (n_m, N), W^m (n_m, n_{m-1}), b^m (n_m, 1).
+Shapes: X (n₀, N), aᵐ (nₘ, N), Wᵐ (nₘ, nₘ₋₁), bᵐ (nₘ, 1).
 """
 
 from __future__ import annotations
@@ -21,64 +25,28 @@ import numpy as np
 
 from .. import network
 from ..activations import get_activation
-from ..grading import (
-    GradingFailure,
-    call,
-    check_close,
-    check_param_gradient,
-    check_shape,
-    quiet,
-)
+from ..gradcheck import check_gradient
+from ..grading import GradingFailure, call, call_timed, quiet
 from ..losses import square_loss
+from . import _kit as kit
+from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
     "NetCase",
+    "check_backprop",
     "check_backward",
     "check_forward",
     "check_sgd_update",
     "gradient_suspects",
     "net_case",
     "planted_backward",
+    "planted_forward",
     "sgd_case",
+    "timing_case",
 ]
 
-# Planted bugs of the backward pass -> the sentence a failing test shows.
-BUGS = {
-    "no_fprime_hidden": (
-        "missing f'(z) in the hidden layers: δ^m = f'(z^m) ∘ (W^{m+1})ᵀ δ^{m+1} needs the "
-        "factor f'(z^m); (W^{m+1})ᵀ δ^{m+1} alone is ∂J/∂a^m, not ∂J/∂z^m"
-    ),
-    "no_fprime_out": (
-        "missing f'(z) at the output layer: δ^M = f'(z^M) ∘ ∂J/∂a^M, not ∂J/∂a^M alone"
-    ),
-    "no_fprime_all": (
-        "missing f'(z) in every layer: each δ^m = ∂J/∂z^m carries its own factor f'(z^m)"
-    ),
-    "fprime_of_a": (
-        "f' evaluated at a instead of z: δ^m needs f'(z^m); f'(a^m) = f'(f(z^m)) is another "
-        "number (for a sigmoid, f'(z^m) equals a^m(1 − a^m), but sigmoid_prime(a^m) does not)"
-    ),
-    "W_not_T": (
-        "W^{m+1} δ^{m+1} instead of (W^{m+1})ᵀ δ^{m+1} in the recursion (looks transposed): "
-        "the error flows back along the transposed weights"
-    ),
-    "dW_T": (
-        "∂J/∂W^m looks transposed: δ^m (a^{m-1})ᵀ has the rows of δ^m and the columns of a^{m-1}"
-    ),
-    "extra_1/N": (
-        "divided by N twice: the 1/N of the batch average is already in ∂J/∂a^M from the "
-        "loss; the products with (a^{m-1})ᵀ and the bias sums must not average again"
-    ),
-    "b_mean": (
-        "the bias gradient is δ^m averaged over the batch instead of summed, so the 1/N is "
-        "applied twice; the weights are right, it is wrong only in the bias"
-    ),
-    "off_by_one": (
-        "off by one layer: ∂J/∂W^m = δ^m (a^{m-1})ᵀ uses the activation entering layer m, "
-        "a^{m-1}, not the layer's own output a^m"
-    ),
-}
+BUGS = table("04")
 
 
 @dataclass
@@ -89,7 +57,7 @@ class NetCase:
     ----------
     params : dict
         "W1", "b1", ..., "WM", "bM".
-    X : ndarray, shape (n_0, N)
+    X : ndarray, shape (n₀, N)
     Y : ndarray, shape (n_M, N)
         Targets in the range of the activation, for the square loss.
     activation : str
@@ -112,6 +80,15 @@ class NetCase:
     def copy_params(self):
         return {k: v.copy() for k, v in self.params.items()}
 
+    def output(self, params=None):
+        """The reference aᴹ (at `params`, default the case's own)."""
+        p = self.params if params is None else params
+        return network.forward(p, self.X, self.activation, self.activation)[0]
+
+    def loss(self, params=None):
+        """The reference J = square loss of aᴹ."""
+        return square_loss(self.output(params), self.Y)[0]
+
 
 def _zs(params, X, activation):
     f = get_activation(activation).f
@@ -126,7 +103,7 @@ def _zs(params, X, activation):
 def net_case(layer_sizes, N, activation="sigmoid", seed=0):
     """A random NetCase whose pre-activations stay clear of relu's kink.
 
-    Weights have std 1.2/√n_{m-1} and biases std 0.5, so f'(z) varies from unit to unit
+    Weights have std 1.2/√nₘ₋₁ and biases std 0.5, so f'(z) varies from unit to unit
     and every gradient entry is of order 1e-3 or more.  For relu, draws are repeated
     (deterministically, from `seed`) until no |z| < 0.02, where finite differences of a
     kink would be unreliable, and no layer is all zero.
@@ -134,7 +111,7 @@ def net_case(layer_sizes, N, activation="sigmoid", seed=0):
     Parameters
     ----------
     layer_sizes : sequence of int
-        [n_0, ..., n_M].
+        [n₀, ..., n_M].
     N : int
         Batch size.
     activation : str
@@ -165,72 +142,114 @@ def net_case(layer_sizes, N, activation="sigmoid", seed=0):
     return NetCase(params, X, Y, activation)
 
 
+def timing_case(seed=0):
+    """The network of the speed test: 600-600-10 tanh, N = 8 (366 610 parameters)."""
+    return net_case([600, 600, 10], 8, "tanh", seed)
+
+
 # --------------------------------------------------------------------------- references
 
 
+def planted_forward(case, bug=None):
+    """The reference aᴹ on `case`, optionally with a forward bug's key of :data:`BUGS`."""
+    act = get_activation("sigmoid" if bug == "sigmoid" else case.activation)
+    a = case.X
+    for m in range(1, case.M + 1):
+        b = {"no_bias": 0.0, "minus_bias": -case.params[f"b{m}"]}.get(bug, case.params[f"b{m}"])
+        z = case.params[f"W{m}"] @ a + b
+        skip = (bug == "no_f_output" and m == case.M) or (bug == "no_f_hidden" and m < case.M)
+        a = z if skip else act.f(z)
+    return a
+
+
+def _delta_step(bug, act, W, delta, z, a, m):
+    """δᵐ⁻¹ from δᵐ (one step down), with `bug` planted."""
+    back = W @ delta if bug == "W_not_T" else W.T @ delta
+    if bug in ("no_fprime_hidden", "no_fprime_all"):
+        return back
+    if bug == "fprime_of_a":
+        return act.f_prime(a[m - 1]) * back
+    if bug == "fprime_wrong_layer":
+        return act.f_prime(z[m]) * back
+    return act.f_prime(z[m - 1]) * back
+
+
+def _layer_grads(bug, delta, a, m, N):
+    dW = {"dW_T": lambda: a[m - 1] @ delta.T, "off_by_one": lambda: delta @ a[m].T}.get(
+        bug, lambda: delta @ a[m - 1].T
+    )()
+    if bug == "b_mean":
+        db = delta.mean(axis=1, keepdims=True)
+    elif bug == "b_axis":
+        db = delta.sum(axis=0, keepdims=True)
+    else:
+        db = delta.sum(axis=1, keepdims=True)
+    if bug == "extra_1/N":
+        dW, db = dW / N, db / N
+    return dW, db
+
+
 def planted_backward(params, X, dJ_da, activation, bug=None):
-    """The δ^m recursion, optionally with one bug of ``BUGS`` planted.
+    """The δᵐ recursion, optionally with one backward bug's key of :data:`BUGS` planted.
 
     Parameters
     ----------
     params : dict
-    X : ndarray, shape (n_0, N)
+    X : ndarray, shape (n₀, N)
     dJ_da : ndarray, shape (n_M, N)
-        ∂J/∂a^M (already carrying the loss's 1/N).
+        ∂J/∂aᴹ (already carrying the loss's 1/N).
     activation : str
         f of every layer.
     bug : str, optional
-        A key of ``BUGS``.
 
     Returns
     -------
     dict or None
-        Gradients keyed like `params`; None when the bug cannot run with these shapes
-        (a shape error reported by the student's own code then tells the story).
+        Gradients keyed like `params`; None when the bug cannot run with these shapes.
+
+    Raises
+    ------
+    ValueError
+        Only through :func:`planted_error`, which wants the message.
     """
+    try:
+        return _planted_backward(params, X, dJ_da, activation, bug)
+    except ValueError:
+        return None
+
+
+def _planted_backward(params, X, dJ_da, activation, bug):
     act = get_activation(activation)
     M = network.n_layers(params)
     a, z = [np.asarray(X, dtype=np.float64)], [None]
     for m in range(1, M + 1):
         z.append(params[f"W{m}"] @ a[-1] + params[f"b{m}"])
         a.append(act.f(z[-1]))
-    N = a[0].shape[1]
-
-    def fprime(m):
-        return act.f_prime(a[m]) if bug == "fprime_of_a" else act.f_prime(z[m])
-
-    delta = dJ_da if bug in ("no_fprime_out", "no_fprime_all") else fprime(M) * dJ_da
+    if bug in ("no_fprime_out", "no_fprime_all"):
+        top = dJ_da
+    else:
+        top = act.f_prime(a[M] if bug == "fprime_of_a" else z[M]) * dJ_da
+    delta = -top if bug == "sign" else top
     grads = {}
-    try:
-        for m in range(M, 0, -1):
-            W = params[f"W{m}"]
-            if bug == "dW_T":
-                dW = a[m - 1] @ delta.T
-            elif bug == "off_by_one":
-                dW = delta @ a[m].T
-            else:
-                dW = delta @ a[m - 1].T
-            db = (
-                delta.mean(axis=1, keepdims=True)
-                if bug == "b_mean"
-                else delta.sum(1, keepdims=True)
-            )
-            if bug == "extra_1/N":
-                dW, db = dW / N, db / N
-            grads[f"W{m}"], grads[f"b{m}"] = dW, db
-            if m > 1:
-                back = W @ delta if bug == "W_not_T" else W.T @ delta
-                if bug in ("no_fprime_hidden", "no_fprime_all"):
-                    delta = back
-                else:
-                    delta = fprime(m - 1) * back
-    except ValueError:  # shapes that do not allow this bug
-        return None
+    for m in range(M, 0, -1):
+        grads[f"W{m}"], grads[f"b{m}"] = _layer_grads(bug, delta, a, m, a[0].shape[1])
+        if m > 1:
+            delta = _delta_step(bug, act, params[f"W{m}"], delta, z, a, m)
     return grads
 
 
+def planted_error(case, dJ_da, bug):
+    """The ValueError message the planted `bug` raises on `case`, or None if it runs."""
+    try:
+        with quiet():
+            _planted_backward(case.params, case.X, dJ_da, case.activation, bug)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def gradient_suspects(case):
-    """Per parameter, the gradients that the bugs of ``BUGS`` produce on `case`.
+    """Per parameter, the gradients that the backward bugs of :data:`BUGS` produce.
 
     A bug that leaves a parameter's gradient unchanged (e.g. f'(a) for relu, or a
     missing hidden f'(z) for the output layer) is left out for that parameter.
@@ -240,77 +259,56 @@ def gradient_suspects(case):
     dict of str to dict of str to ndarray
         {"W1": {sentence: gradient}, ...}.
     """
-    out, _ = network.forward(case.params, case.X, case.activation, case.activation)
-    _, dJ_da = square_loss(out, case.Y)
-    right = planted_backward(case.params, case.X, dJ_da, case.activation)
-    suspects = {k: {} for k in right}
-    for bug, sentence in BUGS.items():
-        grads = planted_backward(case.params, case.X, dJ_da, case.activation, bug)
-        if grads is None:
-            continue
-        for k, g in grads.items():
-            if g.shape == right[k].shape and np.allclose(g, right[k], rtol=1e-3, atol=1e-12):
-                continue
-            suspects[k].setdefault(sentence, g)
-    return suspects
+    _, dJ_da = square_loss(case.output(), case.Y)
+    with quiet():
+        right = planted_backward(case.params, case.X, dJ_da, case.activation)
+        runs = {
+            bug.model: planted_backward(case.params, case.X, dJ_da, case.activation, bug.model)
+            for bug in BUGS.values()
+            if bug.id.startswith("04.backward.") and bug.model
+        }
+
+    def for_key(k):
+        def compute(model):
+            g = (runs.get(model) or {}).get(k)
+            if g is None or (g.shape == right[k].shape and kit.close(g, right[k], "model")):
+                return None
+            return g
+
+        return compute
+
+    return {k: suspects(BUGS, for_key(k)) for k in right}
 
 
 # --------------------------------------------------------------------------- forward
 
 
-def _unpack_forward(out):
-    if not isinstance(out, tuple | list) or len(out) != 2:
-        raise GradingFailure(
-            "forward must return a tuple (a^M, cache), got "
-            f"{type(out).__name__}"
-            + (f" of length {len(out)}" if isinstance(out, tuple | list) else "")
-            + "."
-        )
-    return out
+def _forward_models(case):
+    models = {}
+    for bug in BUGS.values():
+        if bug.id.startswith("04.forward.") and not (
+            bug.model == "sigmoid" and case.activation == "sigmoid"
+        ):
+            models[bug.diagnosis] = planted_forward(case, bug.model)
+    return models
 
 
-def _forward_suspects(case):
-    P, X, act = case.params, case.X, get_activation(case.activation)
-    M = case.M
-    out = {}
-
-    def run(bias=True, hidden=True, top=True, f=act.f):
-        a = X
-        for m in range(1, M + 1):
-            z = P[f"W{m}"] @ a + (P[f"b{m}"] if bias else 0.0)
-            a = f(z) if (hidden if m < M else top) else z
-        return a
-
-    out["the biases b^m are missing from z^m = W^m a^{m-1} + b^m"] = run(bias=False)
-    out["f is not applied at the output layer: a^M = f(z^M) too"] = run(top=False)
-    out["f is not applied in the hidden layers: a^m = f(z^m) for every m"] = run(hidden=False)
-    if case.activation != "sigmoid":
-        out[
-            f"this looks like a sigmoid network: use the activation passed in "
-            f"({case.activation!r}), e.g. get_activation(activation).f"
-        ] = run(f=get_activation("sigmoid").f)
-    return out
-
-
-def _forward_problem(forward_fn, case):
+def forward_problem(forward_fn, case):
     """None if the student's forward is right on `case`, else a short sentence."""
-    try:
-        with quiet():
-            out = forward_fn(case.copy_params(), case.X.copy(), case.activation)
-        a = np.asarray(out[0], dtype=np.float64)
-    except Exception:  # noqa: BLE001 - the forward's own test reports it
-        return "it does not run"
-    expected = network.forward(case.params, case.X, case.activation, case.activation)[0]
-    if a.shape == expected.shape and np.allclose(a, expected, rtol=1e-8, atol=1e-12):
+    out = call(forward_fn, case.copy_params(), case.X.copy(), case.activation, what="forward")
+    a = kit.unpack(out, "forward", ("aᴹ", "cache"))[0]
+    if kit.close(a, case.output(), "float32"):
         return None
-    for sentence, model in _forward_suspects(case).items():
-        if a.shape == model.shape and np.allclose(a, model, rtol=1e-8, atol=1e-12):
-            return sentence
-    return "its a^M differs from the reference"
+    return kit.matching(a, _forward_models(case)) or "its aᴹ differs from the network's"
+
+
+def _name(case):
+    sizes = network.layer_sizes_of(case.params)
+    return f"aᴹ from forward ({len(sizes) - 1} layers {sizes}, {case.activation}, N = {case.N})"
 
 
 def check_forward(forward_fn, case, *, reveal=True):
-    """Fail unless ``forward_fn(params, X, activation)[0]`` is the network's a^M.
+    """Fail unless ``forward_fn(params, X, activation)[0]`` is the network's aᴹ.
 
     Parameters
     ----------
@@ -323,21 +321,12 @@ def check_forward(forward_fn, case, *, reveal=True):
     Returns
     -------
     ndarray
-        The student's a^M.
+        The student's aᴹ.
     """
     params = case.copy_params()
     out = call(forward_fn, params, case.X.copy(), case.activation, what="forward")
-    a, _ = _unpack_forward(out)
-    sizes = network.layer_sizes_of(case.params)
-    name = f"a^M from forward ({len(sizes) - 1} layers {sizes}, {case.activation}, N = {case.N})"
-    a = check_shape(name, a, (sizes[-1], case.N))
-    expected = network.forward(case.params, case.X, case.activation, case.activation)[0]
-    hint = None
-    for sentence, model in _forward_suspects(case).items():
-        if np.allclose(a, model, rtol=1e-8, atol=1e-12):
-            hint = "Likely bug: " + sentence + "."
-            break
-    check_close(name, a, expected, rtol=1e-8, atol=1e-12, reveal=reveal, hint=hint)
+    a, _ = kit.unpack(out, "forward", ("aᴹ", "cache"))
+    a = kit.check_values(_name(case), a, case.output(), reveal=reveal, models=_forward_models(case))
     for k, v in params.items():
         if not np.array_equal(v, case.params[k]):
             raise GradingFailure(f"forward changed params[{k!r}]: a forward pass must not.")
@@ -346,57 +335,67 @@ def check_forward(forward_fn, case, *, reveal=True):
 
 # --------------------------------------------------------------------------- backward
 
+_SHAPE_HINT = (
+    "Hint: a matrix product with the wrong shapes. δᵐ has the shape of zᵐ, (nₘ, N); the "
+    "step down is (Wᵐ⁺¹)ᵀ δᵐ⁺¹, with the transpose ((nₘ, nₘ₊₁) times (nₘ₊₁, N)), "
+    "times f'(zᵐ) of the layer it arrives in; ∂J/∂Wᵐ = δᵐ (aᵐ⁻¹)ᵀ is (nₘ, N) times "
+    "(N, nₘ₋₁)."
+)
 
-def _matching_suspect(value, suspects):
+
+def _call_backward(backward_fn, case, cache, dJ_da):
+    """Call the student's backward; name a shape error by the planted bug raising it."""
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    for sentence, model in suspects.items():
-        if arr.shape == model.shape and np.allclose(arr, model, rtol=1e-6, atol=1e-12):
-            return sentence
-    return None
-
-
-_SHAPE_ERRORS = ("matmul", "shapes", "broadcast", "aligned", "dimension")
-
-
-def _call_backward(backward_fn, *args):
-    """Call the student's backward; explain a shape error in terms of the recursion."""
-    try:
-        return call(backward_fn, *args, what="backward")
+        return call(backward_fn, case.copy_params(), cache, dJ_da.copy(), what="backward")
     except GradingFailure as failure:
-        if not any(word in str(failure) for word in _SHAPE_ERRORS):
+        error = getattr(failure, "student_error", None)
+        if error is None or error.type_name != "ValueError":
             raise
-        raise GradingFailure(
-            f"{failure}\nHint: a matrix product with the wrong shapes. δ^m has the shape of "
-            "z^m, (n_m, N); the step down is (W^{m+1})ᵀ δ^{m+1}, with the transpose "
-            "((n_m, n_{m+1}) times (n_{m+1}, N)); ∂J/∂W^m = δ^m (a^{m-1})ᵀ is "
-            "(n_m, N) times (N, n_{m-1})."
-        ) from None
+        for bug in BUGS.values():
+            if bug.id.startswith("04.backward.") and bug.model:
+                if planted_error(case, dJ_da, bug.model) == error.message:
+                    raise GradingFailure(f"{failure}\nLikely bug: {bug.diagnosis}") from None
+        raise GradingFailure(f"{failure}\n{_SHAPE_HINT}") from None
 
 
-def _order_bias_suspects(key, grads, case, suspects):
+def _order_bias_suspects(key, grads, case, found):
     """A bias gradient N times too small is "wrong only in the bias" when the same
     layer's weight gradient is right, and "1/N twice" everywhere otherwise."""
     wkey = "W" + key[1:]
-    out, _ = network.forward(case.params, case.X, case.activation, case.activation)
-    _, dJ_da = square_loss(out, case.Y)
+    _, dJ_da = square_loss(case.output(), case.Y)
     right = planted_backward(case.params, case.X, dJ_da, case.activation)[wkey]
+    first = BUGS[
+        "04.backward.bias-mean"
+        if kit.close(grads.get(wkey), right, "model")
+        else ("04.backward.extra-1/N")
+    ].diagnosis
+    return dict(sorted(found.items(), key=lambda item: item[0] != first))
+
+
+def _with(params, key, value):
+    p = {k: v.copy() for k, v in params.items()}
+    p[key] = value
+    return p
+
+
+def _upstream(forward_fn, case):
+    """(the student's cache, ∂J/∂aᴹ of the reference loss at the student's aᴹ)."""
+    out = call(forward_fn, case.copy_params(), case.X.copy(), case.activation, what="forward")
+    a, cache = kit.unpack(out, "forward", ("aᴹ", "cache"))
     try:
-        w_ok = np.allclose(np.asarray(grads.get(wkey), dtype=np.float64), right, rtol=1e-5)
-    except (TypeError, ValueError):
-        w_ok = False
-    first = BUGS["b_mean"] if w_ok else BUGS["extra_1/N"]
-    return dict(sorted(suspects.items(), key=lambda item: item[0] != first))
+        return cache, square_loss(kit.values("aᴹ", a)[0], case.Y)[1]
+    except (ValueError, GradingFailure):
+        raise GradingFailure(
+            f"forward returned {kit.describe(a)} for aᴹ, but Y has shape {case.Y.shape}: fix "
+            "forward first (its own test says more)."
+        ) from None
 
 
 def check_backward(key, forward_fn, backward_fn, case, *, reveal=True):
-    """Fail unless the student's ∂J/∂`key` matches finite differences of their forward.
+    """Fail unless the student's ∂J/∂`key` is the gradient of J = square loss of aᴹ.
 
-    J(params) = square_loss(forward(params, X, activation)[0], Y), the batch mean of
-    ½‖a^M − y‖²; ``backward(params, cache, dJ_da)`` gets the cache of the student's
-    forward and dJ_da = (a^M − Y)/N.
+    ``backward(params, cache, dJ_da)`` gets the cache of the student's forward and
+    dJ_da = (aᴹ − Y)/N from the reference loss at the student's aᴹ.
 
     Parameters
     ----------
@@ -411,65 +410,85 @@ def check_backward(key, forward_fn, backward_fn, case, *, reveal=True):
     -------
     GradientCheck
     """
-    out = call(forward_fn, case.copy_params(), case.X.copy(), case.activation, what="forward")
-    a, cache = _unpack_forward(out)
-    try:
-        _, dJ_da = square_loss(a, case.Y)
-    except (TypeError, ValueError):
-        raise GradingFailure(
-            f"forward returned a^M of shape {np.shape(a)}, but Y has shape {case.Y.shape}: fix "
-            "the forward pass first (its own test says more)."
-        ) from None
-    grads = _call_backward(backward_fn, case.copy_params(), cache, dJ_da.copy())
-    if not isinstance(grads, dict):
-        raise GradingFailure(
-            f"backward must return a dict of gradients keyed 'W1', 'b1', ..., got "
-            f"{type(grads).__name__}."
-        )
-    if key not in grads:
-        raise GradingFailure(
-            f"backward returned no gradient for {key!r}; its dict holds {sorted(grads)}."
-        )
-    suspects = gradient_suspects(case)[key]
+    cache, dJ_da = _upstream(forward_fn, case)
+    grads = kit.as_dict(_call_backward(backward_fn, case, cache, dJ_da), "backward", [key])
+    found = gradient_suspects(case)[key]
     if key.startswith("b"):
-        suspects = _order_bias_suspects(key, grads, case, suspects)
-    name = f"∂J/∂{key}"
-
-    def J(params):
-        return square_loss(forward_fn(params, case.X.copy(), case.activation)[0], case.Y)[0]
-
+        found = _order_bias_suspects(key, grads, case, found)
+    sentence = kit.matching(grads[key], found)
+    if sentence and np.shape(grads[key]) != case.params[key].shape:
+        raise GradingFailure(
+            f"∂J/∂{key} has shape {np.shape(grads[key])}, but {key} has shape "
+            f"{case.params[key].shape}.\nLikely bug: {sentence}"
+        )
     try:
-        grad = grads[key]
-        shape = case.params[key].shape
-        try:
-            wrong_shape = np.shape(grad) != shape
-        except Exception:  # noqa: BLE001 - not array-like: check_param_gradient says so
-            wrong_shape = False
-        if wrong_shape:
-            sentence = _matching_suspect(grad, suspects)
-            if sentence:
-                raise GradingFailure(
-                    f"{name} has shape {np.shape(grad)}, but {key} has shape {shape}.\n"
-                    f"Likely bug: {sentence}"
-                )
-        return check_param_gradient(
-            name,
-            J,
-            case.params,
-            grads,
-            key=key,
+        return kit.check_forward_gradient(
+            f"∂J/∂{key}",
+            grads[key],
+            case.params[key],
+            entry=key,
+            forward_fn=forward_fn,
+            arguments=lambda p: ((_with(case.params, key, p), case.X.copy(), case.activation), {}),
+            scalar=lambda out: square_loss(np.asarray(out, dtype=np.float64), case.Y)[0],
+            reference=lambda p: case.loss(_with(case.params, key, p)),
+            forward="forward",
+            problem=lambda: forward_problem(forward_fn, case),
             reveal=reveal,
-            suspects=suspects,
+            suspects=found,
             batch_size=case.N,
         )
-    except GradingFailure as failure:
-        problem = _forward_problem(forward_fn, case)
-        if problem is None:
+    except GradingFailure:
+        result = _from_the_networks_upstream(key, backward_fn, case, cache)
+        if result is None:
             raise
-        raise GradingFailure(
-            f"{failure}\nNote: your forward is wrong on this network too ({problem}); the "
-            "gradients are checked against YOUR forward, so fix the forward first."
-        ) from None
+        return result
+
+
+def _from_the_networks_upstream(key, backward_fn, case, cache):
+    """The check of the student's backward handed ∂J/∂aᴹ of the network's own aᴹ instead
+    of theirs, when it then gives the network's gradient (a forward wrong only in its aᴹ,
+    e.g. without f at the output, costs only the forward's points); else None."""
+    _, dJ_da = square_loss(case.output(), case.Y)
+    try:
+        grads = call(backward_fn, case.copy_params(), cache, dJ_da, what="backward")
+    except GradingFailure:
+        return None
+    if not isinstance(grads, dict) or key not in grads:
+        return None
+    x = np.array(case.params[key], dtype=np.float64)
+    with quiet():
+        result = check_gradient(lambda p: case.loss(_with(case.params, key, p)), x, grads[key])
+    return result if result.ok else None
+
+
+def check_backprop(forward_fn, backward_fn, seed=0):
+    """``backward`` on :func:`timing_case` must take backpropagation's time, not numerical
+    differentiation's (see :func:`course.checks._kit.check_backprop_speed`)."""
+    case = timing_case(seed)
+    (a, cache), seconds = _timed_forward(forward_fn, case)
+    _, dJ_da = square_loss(kit.values("aᴹ", a)[0], case.Y)
+    n_params = sum(v.size for v in case.params.values())
+    return kit.check_backprop_speed(
+        backward_fn,
+        case.copy_params(),
+        cache,
+        dJ_da,
+        what="backward",
+        n_params=n_params,
+        forward_seconds=seconds,
+    )
+
+
+def _timed_forward(forward_fn, case):
+    out, seconds = call_timed(
+        forward_fn,
+        case.copy_params(),
+        case.X.copy(),
+        case.activation,
+        budget=kit.BACKPROP_BUDGET,
+        what="forward",
+    )
+    return kit.unpack(out, "forward", ("aᴹ", "cache")), seconds
 
 
 # --------------------------------------------------------------------------- update
@@ -487,24 +506,24 @@ def sgd_case(layer_sizes, seed):
     return params, grads
 
 
-def _update_hint(key, yours, old, grad, lr):
-    if yours.shape != old.shape:
-        return None
-    close = lambda u, v: np.allclose(u, v, rtol=1e-9, atol=1e-12)  # noqa: E731
-    if close(yours, old):
-        return f"{key} was not updated at all."
-    if close(yours, old + lr * grad):
-        return "The sign is flipped: gradient descent steps against the gradient, θ − α ∂J/∂θ."
-    if close(yours, old - grad):
-        return "The learning rate α is missing: the step is −α ∂J/∂θ."
-    if close(yours, -lr * grad):
-        return "You returned the step −α ∂J/∂θ alone; add it to the old value θ."
-    step = (yours - old).ravel()
-    g = (-lr * grad).ravel()
-    if np.dot(g, g) > 0:
-        c = float(np.dot(step, g) / np.dot(g, g))
-        if c != 0 and close(step, c * g):
-            return f"The step is off by a constant factor ≈ {c:.4g}: it should be −α ∂J/∂θ."
+def update_models(old, grad, lr):
+    """What the update bugs of :data:`BUGS` make of one parameter."""
+    return {
+        BUGS["04.update.not-updated"].diagnosis: old,
+        BUGS["04.update.sign"].diagnosis: old + lr * grad,
+        BUGS["04.update.no-lr"].diagnosis: old - grad,
+        BUGS["04.update.step-only"].diagnosis: -lr * grad,
+    }
+
+
+def _update_hint(yours, old, grad, lr):
+    sentence = kit.matching(yours, update_models(old, grad, lr), "exact")
+    if sentence:
+        return "Likely bug: " + sentence + "."
+    step, g = (yours - old).ravel(), (-lr * grad).ravel()
+    c = float(np.dot(step, g) / np.dot(g, g)) if np.dot(g, g) > 0 else 0.0
+    if c != 0 and kit.close(step, c * g, "exact"):
+        return f"Likely bug: {BUGS['04.update.factor'].diagnosis} ≈ {c:.4g}: use −α ∂J/∂θ."
     return None
 
 
@@ -534,27 +553,18 @@ def check_sgd_update(update_fn, params, grads, lr, *, reveal=True):
     )
     if out is None:
         raise GradingFailure(
-            "sgd_update returned None: return the dict of updated parameters (a new dict, "
-            "or the one you updated in place)."
+            f"Likely bug: {BUGS['04.update.none'].diagnosis} (a new dict, or the one you "
+            "updated in place)."
         )
-    if not isinstance(out, dict):
-        raise GradingFailure(f"sgd_update must return a dict, got {type(out).__name__}.")
-    missing = sorted(set(expected) - set(out))
-    if missing:
-        raise GradingFailure(f"sgd_update's result lacks {missing}; every W^m and b^m is updated.")
-    bad = {}
-    for k in sorted(expected, key=lambda k: (int(k[1:]), k[0])):
-        arr = check_shape(f"the updated {k}", out[k], expected[k].shape)
-        if not np.allclose(arr, expected[k], rtol=1e-9, atol=1e-12):
-            bad[k] = arr
+    kit.as_dict(out, "sgd_update", expected)
+    order = sorted(expected, key=lambda k: (int(k[1:]), k[0]))
+    bad = [k for k in order if not kit.close(out[k], expected[k], "exact")]
     if not bad:
         return out
-    only_bias = all(k.startswith("b") for k in bad)
-    k = next(iter(bad))
-    hint = _update_hint(k, bad[k], old[k], grads[k], lr) or ""
-    if only_bias:
-        hint = (
-            "The weights are right; the update is wrong only in the bias: "
-            "b^m ← b^m − α ∂J/∂b^m as well. " + hint
-        ).strip()
-    check_close(f"the updated {k}", bad[k], expected[k], reveal=reveal, hint=hint or None)
+    k = bad[0]
+    arr, _ = kit.values(f"the updated {k}", out[k], expected[k].shape)
+    if all(b.startswith("b") for b in bad):
+        hint = f"Likely bug: {BUGS['04.update.bias-only'].diagnosis}."
+    else:
+        hint = _update_hint(arr, old[k], grads[k], lr)
+    kit.check_values(f"the updated {k}", arr, expected[k], reveal=reveal, hint=hint)

@@ -12,27 +12,32 @@ import copy
 
 import numpy as np
 
-from course import network
-from course.activations import get_activation
-from course.grading import GradingFailure, call, check_close, check_param_gradient, check_shape
-from course.losses import softmax_cross_entropy
-from course.training import best_epoch
+from .. import network
+from ..activations import get_activation
+from ..grading import GradingFailure, call, quiet
+from ..losses import softmax_cross_entropy
+from ..training import best_epoch
+from . import _kit as kit
+from .catalogue import suspects, table
 
 __all__ = [
-    "BIAS_BUG",
+    "BUGS",
+    "check_backprop",
     "check_dropout_expectation",
     "check_dropout_forward",
     "check_dropout_grads",
+    "check_dropout_mask_reused",
     "check_early_run",
     "check_early_stopping",
     "check_l2_grads",
     "check_l2_value",
     "dropout_problem",
     "l2_problem",
+    "run_counted",
     "validation_loss",
 ]
 
-BIAS_BUG = "the L2 penalty must not touch the biases"
+BUGS = table("07")
 
 
 def l2_problem(seed=0, sizes=(4, 5, 3), N=6, activation="tanh"):
@@ -55,12 +60,18 @@ def l2_problem(seed=0, sizes=(4, 5, 3), N=6, activation="tanh"):
     return params, X, Y
 
 
-def _l2_reference(params, X, Y, lam, activation, *, biases=False, factor=0.5, grad_factor=1.0):
+def planted_l2(params, X, Y, lam, activation, bug=None):
+    """(Ĵ, grads) of the L2-penalised loss, optionally with an L2 bug's model planted."""
     J, grads, _ = network.loss_and_grads(params, X, Y, activation=activation)
+    if bug == "not_squared":
+        J += 0.5 * lam * sum(float(np.sum(v)) for k, v in params.items() if k.startswith("W"))
+        return J, grads
+    J_factor = {"no_half": 1.0, "none": 0.0, "minus": -0.5}.get(bug, 0.5)
+    g_factor = {"two": 2.0, "none": 0.0, "minus": -1.0}.get(bug, 1.0)
     for k, v in params.items():
-        if k.startswith("W") or biases:
-            J += factor * lam * float(np.sum(v * v))
-            grads[k] = grads[k] + grad_factor * lam * v
+        if k.startswith("W") or bug == "biases":
+            J += J_factor * lam * float(np.sum(v * v))
+            grads[k] = grads[k] + g_factor * lam * v
     return J, grads
 
 
@@ -68,148 +79,174 @@ def _call_l2(fn, params, X, Y, lam, activation):
     out = call(
         fn, copy.deepcopy(params), X, Y, lam, activation=activation, what="l2_loss_and_grads"
     )
-    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
-        raise GradingFailure("l2_loss_and_grads must return (J_hat, grads) with grads a dict.")
-    return out
+    J_hat, grads = kit.unpack(out, "l2_loss_and_grads", ("J_hat", "grads"))
+    return J_hat, kit.as_dict(grads, "l2_loss_and_grads (grads)", params)
+
+
+def _l2_models(params, X, Y, lam, activation, prefix, pick):
+    table = {k: b for k, b in BUGS.items() if k.startswith(prefix)}
+    right = pick(planted_l2(params, X, Y, lam, activation))
+
+    def compute(model):
+        value = pick(planted_l2(params, X, Y, lam, activation, model))
+        return None if kit.close(value, right, "model") else value
+
+    return suspects(table, compute)
 
 
 def check_l2_value(fn, params, X, Y, lam, activation="tanh", reveal=True):
-    """Ĵ = J + (λ/2) Σ_m ‖W^m‖² at `params`, against the known value."""
+    """Ĵ = J + (λ/2) Σ_m ‖Wᵐ‖² at `params`, against the reference."""
     J_hat, _ = _call_l2(fn, params, X, Y, lam, activation)
-    expected, _ = _l2_reference(params, X, Y, lam, activation)
-    try:
-        value = float(np.asarray(J_hat, dtype=np.float64).reshape(()))
-    except (TypeError, ValueError):
-        raise GradingFailure(f"J_hat must be one number, got {type(J_hat).__name__}.") from None
-    named = {
-        BIAS_BUG + ": Ĵ adds (λ/2)‖b^m‖² too": _l2_reference(
-            params, X, Y, lam, activation, biases=True
-        )[0],
-        "the penalty is (λ/2) Σ‖W^m‖², yours has λ Σ‖W^m‖² (the ½ is missing)": _l2_reference(
-            params, X, Y, lam, activation, factor=1.0
-        )[0],
-        "the penalty is missing: Ĵ must add (λ/2) Σ_m ‖W^m‖² to J": _l2_reference(
-            params, X, Y, 0.0, activation
-        )[0],
-        "the penalty has the wrong sign: Ĵ = J + (λ/2) Σ‖W^m‖²": _l2_reference(
-            params, X, Y, -lam, activation
-        )[0],
-    }
-    hint = None
-    for sentence, wrong in named.items():
-        if abs(value - wrong) <= 1e-9 * max(1.0, abs(wrong)) and abs(wrong - expected) > 1e-9:
-            hint = "Likely bug: " + sentence
-            break
-    check_close("J_hat", value, expected, rtol=1e-9, atol=1e-12, reveal=reveal, hint=hint)
-    return value
+    expected, _ = planted_l2(params, X, Y, lam, activation)
+    value_bugs = (
+        "07.l2.biases",
+        "07.l2.no-half",
+        "07.l2.missing",
+        "07.l2.sign",
+        "07.l2.not-squared",
+    )
+    models = _l2_models(params, X, Y, lam, activation, "07.l2.", lambda r: r[0])
+    models = {s: v for s, v in models.items() if s in {BUGS[b].diagnosis for b in value_bugs}}
+    return float(kit.check_values("J_hat", J_hat, expected, reveal=reveal, models=models))
 
 
 def check_l2_grads(fn, params, X, Y, lam, keys, activation="tanh", reveal=True):
-    """∂Ĵ/∂θ for each θ in `keys` against finite differences of the student's own Ĵ."""
+    """∂Ĵ/∂θ for each θ in `keys` against finite differences: of the reference Ĵ, or of the
+    student's own Ĵ where that one differs (a wrong Ĵ costs only its own points)."""
     _, grads = _call_l2(fn, params, X, Y, lam, activation)
-    _, g_right = _l2_reference(params, X, Y, lam, activation)
-    _, g_bias = _l2_reference(params, X, Y, lam, activation, biases=True)
-    _, g_two = _l2_reference(params, X, Y, lam, activation, grad_factor=2.0)
-    _, g_neg = _l2_reference(params, X, Y, lam, activation, grad_factor=-1.0)
-    _, g_none = _l2_reference(params, X, Y, 0.0, activation)
-
-    def loss_of_params(p):
-        J_hat, _ = fn(p, X, Y, lam, activation=activation)
-        return J_hat
-
     for k in keys:
-        if k.startswith("W"):
-            suspects = {
-                "the gradient of (λ/2)‖W‖² is λW: yours adds 2λW (factor 2 in the "
-                "weight-decay term)": g_two[k],
-                "the weight-decay term has the wrong sign: add +λW^m to ∂J/∂W^m": g_neg[k],
-                "λW^m is missing from the gradient (the penalty is in Ĵ but not in ∂Ĵ/∂W^m)": (
-                    g_none[k]
-                ),
-            }
-        else:
-            suspects = {BIAS_BUG + ": λb^m was added to ∂Ĵ/∂b^m": g_bias[k]}
-        suspects = {s: v for s, v in suspects.items() if not np.allclose(v, g_right[k])}
-        check_param_gradient(
+        grad_bugs = ("07.l2.grad-",) if k.startswith("W") else ("07.l2.grad-biases",)
+        models = _l2_models(params, X, Y, lam, activation, grad_bugs[0], lambda r, k=k: r[1][k])
+
+        kit.check_param_gradient(
             f"∂Ĵ/∂{k}",
-            loss_of_params,
-            params,
+            k,
             grads,
-            key=k,
+            params,
+            fn=fn,
+            arguments=lambda key, point: (
+                (_with(params, key, point), X, Y, lam),
+                {"activation": activation},
+            ),
+            reference=lambda key, point: planted_l2(
+                _with(params, key, point), X, Y, lam, activation
+            )[0],
+            forward="l2_loss_and_grads (its J_hat)",
             reveal=reveal,
-            suspects=suspects,
+            suspects=models,
             batch_size=X.shape[1],
+        )
+
+
+def _with(params, key, value):
+    work = copy.deepcopy(params)
+    work[key] = value
+    return work
+
+
+def check_backprop(l2_fn=None, dropout_fn=None, seed=0):
+    """l2_loss_and_grads and dropout_loss_and_grads on a 600-600-10 network must take
+    backpropagation's time, not numerical differentiation's (see
+    :func:`course.checks._kit.check_backprop_speed`)."""
+    params, X, Y = l2_problem(seed, sizes=(600, 600, 10), N=8)
+    n_params = sum(v.size for v in params.values())
+    if l2_fn is not None:
+        kit.check_backprop_speed(
+            l2_fn,
+            params,
+            X,
+            Y,
+            0.01,
+            activation="tanh",
+            what="l2_loss_and_grads",
+            n_params=n_params,
+        )
+    if dropout_fn is not None:
+        mask = np.where(np.random.default_rng(seed).random((600, 8)) < 0.5, 0.0, 2.0)
+        kit.check_backprop_speed(
+            dropout_fn,
+            params,
+            X,
+            Y,
+            0.5,
+            mask=mask,
+            activation="tanh",
+            what="dropout_loss_and_grads",
+            n_params=n_params,
         )
 
 
 # -- dropout ------------------------------------------------------------------------------
 
 
-def _call_dropout(fn, a, p, rng=None, mask=None):
-    out = call(fn, np.array(a, dtype=np.float64), p, rng=rng, mask=mask, what="dropout_forward")
-    if not (isinstance(out, tuple) and len(out) == 2):
-        raise GradingFailure("dropout_forward must return (out, mask).")
-    return check_shape("out", out[0], np.shape(a)), check_shape("mask", out[1], np.shape(a))
+def _call_dropout(fn, a, p, seed=None, mask=None):
+    args = (np.array(a, dtype=np.float64), p)
+    if seed is None:
+        out = call(fn, *args, mask=mask, what="dropout_forward")
+    else:
+        out = call(kit.seeded, fn, seed, *args, mask=mask, what="dropout_forward")
+    out, drawn = kit.unpack(out, "dropout_forward", ("out", "mask"))
+    return kit.values("out", out, np.shape(a))[0], kit.values("mask", drawn, np.shape(a))[0]
 
 
 def check_dropout_forward(fn, p=0.25, shape=(40, 50), seed=0):
     """Mask entries 0 or 1/(1−p), about a fraction p dropped, out = a ∘ mask, reuse, p = 0."""
     rng = np.random.default_rng(seed)
     a = rng.uniform(0.5, 1.5, shape)
-    out, mask = _call_dropout(fn, a, p, rng=np.random.default_rng(seed + 1))
+    out, mask = _call_dropout(fn, a, p, seed=seed + 1)
     keep = 1.0 / (1.0 - p)
+    if not kit.close(out, a * mask):
+        raise GradingFailure(f"Likely bug: {BUGS['07.dropout.out'].diagnosis}.")
     values = np.unique(np.round(mask, 12))
     if not set(values.tolist()) <= {0.0, round(keep, 12)}:
         hint = ""
+        kept = [v for v in values.tolist() if v != 0.0]
         if set(values.tolist()) <= {0.0, 1.0}:
+            hint = f"\nLikely bug: {BUGS['07.dropout.no-scaling'].diagnosis} (1/(1−p) = {keep:g})."
+        elif len(kept) == 1:
             hint = (
-                f" Likely bug: the 1/(1−p) scaling is missing: the kept units must be "
-                f"multiplied by 1/(1−p) = {keep:g} so that E[out] = a."
+                f"\nLikely bug: the kept units are scaled by {kept[0]:g}, not by 1/(1−p) = "
+                f"{keep:g} (divide by 1 − p)."
             )
         raise GradingFailure(
             f"with p = {p} the mask must hold only 0 (dropped) and 1/(1−p) = {keep:g} (kept); "
             f"yours holds {values[:6].tolist()}.{hint}"
         )
     dropped = float(np.mean(mask == 0))
-    # 2000 units: the dropped fraction has a standard deviation of about 0.01.
+    # 2000 units: the dropped fraction has a standard deviation of about 0.01; 0.05 is 5σ.
     if abs(dropped - p) > 0.05:
         raise GradingFailure(
-            f"with p = {p} a fraction {dropped:.3f} of the units was dropped: each unit must be "
-            "dropped with probability p (e.g. rng.random(shape) < p), kept otherwise."
+            f"with p = {p} a fraction {dropped:.3f} of the units was dropped.\n"
+            f"Likely bug: {BUGS['07.dropout.keep-p'].diagnosis}."
         )
-    if not np.allclose(out, a * mask, rtol=1e-12, atol=0):
-        raise GradingFailure("out must be a ∘ mask (elementwise), with the mask you return.")
     fixed = np.where(rng.random(shape) < p, 0.0, keep)
-    out2, mask2 = _call_dropout(fn, a, p, rng=None, mask=fixed)
-    if not (np.array_equal(mask2, fixed) and np.allclose(out2, a * fixed, rtol=1e-12, atol=0)):
+    out2, mask2 = _call_dropout(fn, a, p, seed=seed + 3, mask=fixed)
+    if not (np.array_equal(mask2, fixed) and kit.close(out2, a * fixed)):
         raise GradingFailure(
-            "given a mask, dropout_forward must use it as it is (out = a ∘ mask) and return it: "
-            "that is how a gradient check, and the backward pass, reuse the forward's mask."
+            f"Likely bug: {BUGS['07.dropout.mask-ignored'].diagnosis}: that is how a gradient "
+            "check, and the backward pass, reuse the forward's mask."
         )
-    out0, _ = _call_dropout(fn, a, 0.0, rng=np.random.default_rng(seed + 2))
-    if not np.allclose(out0, a, rtol=1e-12, atol=0):
-        raise GradingFailure(
-            "with p = 0 (test time) nothing may be dropped or rescaled: out must equal a."
-        )
+    out0, _ = _call_dropout(fn, a, 0.0, seed=seed + 2)
+    if not kit.close(out0, a):
+        raise GradingFailure(f"Likely bug: {BUGS['07.dropout.p0'].diagnosis}.")
 
 
-def check_dropout_expectation(fn, p=0.4, draws=400, seed=0):
+def check_dropout_expectation(fn, p=0.4, draws=1500, seed=0):
     """E[out] = a: the mean of many training-time outputs is the test-time activation."""
     a = np.linspace(0.2, 2.0, 30).reshape(5, 6)
-    rng = np.random.default_rng(seed)
-    total = np.zeros_like(a)
-    for _ in range(draws):
-        total += _call_dropout(fn, a, p, rng=rng)[0]
-    mean = total / draws
-    # Each entry's mean has a relative standard deviation of sqrt(p / ((1−p) draws)) ≈ 0.04.
+    argsets = [((kit.seeded, 0, fn, 1000 * seed + i, a.copy(), p), {}) for i in range(draws)]
+    outs = kit.call_each(kit.output, argsets, what="dropout_forward")
+    mean = np.mean([kit.values("out", o, a.shape)[0] for o in outs], axis=0)
+    # The ratio's relative standard deviation is about sqrt(p / ((1−p)·30·draws)) ≤ 0.007
+    # for the graded (p, draws): 0.03 is more than 4σ.
     ratio = float(np.sum(mean * a) / np.sum(a * a))
     if abs(ratio - 1.0) > 0.03:
         hint = " Drop each unit with probability p and scale the kept ones by 1/(1−p)."
         if abs(ratio - (1.0 - p)) < 0.03:
             hint = (
-                f" Likely bug: the 1/(1−p) scaling is missing: without it E[out] = (1−p)·a = "
-                f"{1 - p:g}·a, so at test time (nothing dropped) the next layer would see "
-                "larger inputs than in training."
+                f"\nLikely bug: {BUGS['07.dropout.no-scaling'].diagnosis}: without it "
+                f"E[out] = (1−p)·a = {1 - p:g}·a, so at test time (nothing dropped) the next "
+                "layer would see larger inputs than in training."
             )
         raise GradingFailure(
             f"averaged over {draws} draws with p = {p}, the training-time output is about "
@@ -228,7 +265,8 @@ def dropout_problem(seed=0, sizes=(4, 6, 3), N=5, p=0.5):
     return params, X, Y, mask
 
 
-def _dropout_reference(params, X, Y, mask, activation, backward_mask):
+def planted_dropout(params, X, Y, mask, activation, bug=None, p=0.5):
+    """(J, grads) of the dropout network with `mask`, optionally with a backward bug."""
     act = get_activation(activation)
     z1 = params["W1"] @ X + params["b1"]
     h = act.f(z1)
@@ -236,71 +274,162 @@ def _dropout_reference(params, X, Y, mask, activation, backward_mask):
     z2 = params["W2"] @ a1 + params["b2"]
     J, delta2 = softmax_cross_entropy(z2, Y)
     grads = {"W2": delta2 @ a1.T, "b2": delta2.sum(axis=1, keepdims=True)}
+    backward_mask = {"no_mask": 1.0, "unscaled": mask * (1.0 - p), "twice": mask * mask}.get(
+        bug, mask
+    )
     delta1 = act.f_prime(z1) * (params["W2"].T @ delta2) * backward_mask
     grads["W1"] = delta1 @ X.T
     grads["b1"] = delta1.sum(axis=1, keepdims=True)
     return J, grads
 
 
-def _call_dropout_net(fn, params, X, Y, p, mask, seed, activation):
-    out = call(
-        fn,
-        copy.deepcopy(params),
-        X,
-        Y,
-        p,
-        rng=np.random.default_rng(seed),
-        mask=None if mask is None else mask.copy(),
-        activation=activation,
-        what="dropout_loss_and_grads",
+def _call_dropout_net(fn, params, X, Y, p, mask, seed, activation, reference=False):
+    args = (copy.deepcopy(params), X, Y, p)
+    kw = {"mask": None if mask is None else mask.copy(), "activation": activation}
+    if reference:
+        out = call(
+            kit.seeded,
+            kit.with_reference,
+            seed,
+            fn,
+            "dropout_forward",
+            "07.dropout_forward",
+            *args,
+            **kw,
+            what="dropout_loss_and_grads",
+        )
+    else:
+        out = call(kit.seeded, fn, seed, *args, **kw, what="dropout_loss_and_grads")
+    J, grads, used = kit.unpack(out, "dropout_loss_and_grads", ("J", "grads", "mask"))
+    return J, kit.as_dict(grads, "dropout_loss_and_grads (grads)", params), used
+
+
+def _dropout_models(params, X, Y, mask, activation, p, k):
+    table = {i: b for i, b in BUGS.items() if i.startswith("07.net.")}
+    right = planted_dropout(params, X, Y, mask, activation, p=p)[1][k]
+
+    def compute(model):
+        g = planted_dropout(params, X, Y, mask, activation, model, p)[1][k]
+        return None if kit.close(g, right, "model") else g
+
+    return suspects(table, compute)
+
+
+def _mask_problem(fn, params, X, Y, p, mask, activation):
+    """None when dropout_loss_and_grads returns the mask it was given, else a sentence."""
+    _, _, used = _call_dropout_net(fn, params, X, Y, p, mask, 0, activation)
+    if kit.close(used, mask):
+        return None
+    return (
+        f"it returned {kit.describe(used)} as the mask, not the mask passed in; "
+        f"{BUGS['07.net.returned-mask'].diagnosis}"
     )
-    if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[1], dict)):
-        raise GradingFailure("dropout_loss_and_grads must return (J, grads, mask).")
-    return out
+
+
+def _same_grads(a, b, keys):
+    return all(
+        k in a and k in b and np.array_equal(np.asarray(a[k]), np.asarray(b[k]), equal_nan=True)
+        for k in keys
+    )
+
+
+def _judge_dropout(fn, keys, case, seed, activation, reveal, reference):
+    params, X, Y, p, mask = case
+    _, grads, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 1, activation, reference)
+    _, again, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 2, activation, reference)
+    finite = all(np.all(np.isfinite(np.asarray(grads.get(k), dtype=np.float64))) for k in keys)
+    if finite and not _same_grads(grads, again, keys):
+        raise GradingFailure(
+            "the gradients changed between two calls with the same mask (only the rng "
+            f"differed).\nLikely bug: {BUGS['07.net.fresh-mask'].diagnosis}."
+        )
+    head = (kit.with_reference, fn, "dropout_forward", "07.dropout_forward") if reference else (fn,)
+
+    for k in keys:
+        with kit.fix_first(
+            lambda: _mask_problem(fn, params, X, Y, p, mask, activation), "dropout_forward"
+        ):
+            kit.check_param_gradient(
+                f"∂J/∂{k}",
+                k,
+                grads,
+                params,
+                fn=kit.seeded,
+                arguments=lambda key, point: (
+                    (head[0], seed + 3, *head[1:], _with(params, key, point), X, Y, p),
+                    {"mask": mask.copy(), "activation": activation},
+                ),
+                reference=lambda key, point: planted_dropout(
+                    _with(params, key, point), X, Y, mask, activation, p=p
+                )[0],
+                forward="dropout_loss_and_grads (its J)",
+                reveal=reveal,
+                suspects=_dropout_models(params, X, Y, mask, activation, p, k),
+                batch_size=X.shape[1],
+            )
 
 
 def check_dropout_grads(fn, keys, p=0.5, seed=0, activation="tanh", reveal=True):
-    """Gradients with a fixed mask against finite differences of the student's forward."""
+    """Gradients with a fixed mask: the mask reused (two calls that differ only in their rng
+    agree), and each gradient against finite differences of the reference network with
+    that mask, or of the student's own J where that one differs.  When that fails, it is
+    judged once more with the course's dropout_forward standing in for the student's (a
+    wrong dropout_forward costs only its own points)."""
     params, X, Y, mask = dropout_problem(seed, p=p)
-    _, grads, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 1, activation)
-    _, again, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 2, activation)
-    for k in keys:
-        if k in grads and k in again and not np.allclose(grads[k], again[k], rtol=1e-10):
+    case = (params, X, Y, p, mask)
+    try:
+        return _judge_dropout(fn, keys, case, seed, activation, reveal, reference=False)
+    except GradingFailure as failure:
+        first = failure
+    try:
+        return _judge_dropout(fn, keys, case, seed, activation, reveal, reference=True)
+    except GradingFailure:
+        raise first from None
+
+
+def _mask_reused(fn, params, X, Y, p, seed, activation, reference):
+    given = np.where(
+        np.random.default_rng(seed + 6).random((params["W1"].shape[0], X.shape[1])) < p,
+        0.0,
+        1.0 / (1.0 - p),
+    )
+    _, _, back = _call_dropout_net(fn, params, X, Y, p, given, seed + 7, activation, reference)
+    if not kit.close(back, given):
+        raise GradingFailure(
+            f"given a mask, dropout_loss_and_grads returned {kit.describe(back)} as the "
+            f"mask.\nLikely bug: {BUGS['07.net.returned-mask'].diagnosis}."
+        )
+    _, grads, used = _call_dropout_net(fn, params, X, Y, p, None, seed + 5, activation, reference)
+    used, _ = kit.values("the mask returned", used, (params["W1"].shape[0], X.shape[1]))
+    keep = 1.0 / (1.0 - p)
+    if not np.all(np.isclose(used, 0.0) | np.isclose(used, keep)):
+        raise GradingFailure(
+            f"the mask returned holds {np.unique(np.round(used, 6))[:6].tolist()}, not only 0 "
+            f"and 1/(1−p) = {keep:g}: fix dropout_forward first (its own tests say more)."
+        )
+    _, expected = planted_dropout(params, X, Y, used, activation, p=p)
+    for k in ("W1", "b1"):
+        if not kit.close(grads[k], expected[k]):
             raise GradingFailure(
-                f"∂J/∂{k} changed between two calls with the same mask (only the rng "
-                "differed): the backward pass draws a fresh mask. It must reuse the mask of "
-                "the forward pass, the one that decided which units took part."
+                f"∂J/∂{k} is not the gradient for the mask dropout_loss_and_grads returned "
+                f"(no mask given, so one was drawn).\nLikely bug: "
+                f"{BUGS['07.net.fresh-mask'].diagnosis}."
             )
-    _, g_nomask = _dropout_reference(params, X, Y, mask, activation, 1.0)
-    _, g_unscaled = _dropout_reference(params, X, Y, mask, activation, mask * (1.0 - p))
-    _, g_twice = _dropout_reference(params, X, Y, mask, activation, mask * mask)
 
-    def loss_of_params(P):
-        J, _, _ = fn(
-            P, X, Y, p, rng=np.random.default_rng(seed + 3), mask=mask.copy(), activation=activation
-        )
-        return J
 
-    for k in keys:
-        suspects = {}
-        if k in ("W1", "b1"):
-            suspects = {
-                "the mask is missing from the backward pass: dropped units pass no gradient, "
-                "so ∂J/∂h¹ = mask ∘ (W²)ᵀδ²": g_nomask[k],
-                "the backward pass uses the mask without its 1/(1−p) scaling (reuse the very "
-                "mask of the forward pass)": g_unscaled[k],
-                "the mask is applied twice in the backward pass": g_twice[k],
-            }
-        check_param_gradient(
-            f"∂J/∂{k}",
-            loss_of_params,
-            params,
-            grads,
-            key=k,
-            reveal=reveal,
-            suspects=suspects,
-            batch_size=X.shape[1],
-        )
+def check_dropout_mask_reused(fn, p=0.5, seed=0, activation="tanh"):
+    """Without a given mask: the gradients returned are those of the mask returned (the
+    backward pass reuses the mask the forward pass drew); judged again with the course's
+    dropout_forward standing in for the student's when the first verdict fails."""
+    params, X, Y, _ = dropout_problem(seed, p=p)
+    try:
+        return _mask_reused(fn, params, X, Y, p, seed, activation, reference=False)
+    except GradingFailure as failure:
+        first = failure
+    try:
+        return _mask_reused(fn, params, X, Y, p, seed, activation, reference=True)
+    except GradingFailure:
+        raise first from None
 
 
 # -- early stopping -----------------------------------------------------------------------
@@ -310,11 +439,12 @@ def check_early_stopping(fn, val_losses, patience, reveal=True):
     """(best, stop) on a given validation-loss history."""
     expected = best_epoch(val_losses, patience)
     out = call(fn, list(val_losses), patience, what="early_stopping")
+    best, stop = kit.unpack(out, "early_stopping", ("best", "stop"))
     try:
-        best, stop = (int(v) for v in out)
+        best, stop = int(best), int(stop)
     except (TypeError, ValueError):
         raise GradingFailure(
-            f"early_stopping must return two integers (best, stop), got {out!r}."
+            f"early_stopping must return two integers (best, stop), got {kit.describe(out)}."
         ) from None
     if (best, stop) == expected:
         return best, stop
@@ -322,26 +452,25 @@ def check_early_stopping(fn, val_losses, patience, reveal=True):
     text = f"early_stopping({list(np.round(val_losses, 3))}, patience={patience}) gave " + (
         f"(best, stop) = ({best}, {stop}){shown}."
     )
-    if best != expected[0]:
+    if not (0 <= best < len(val_losses) and 0 <= stop < len(val_losses)):  # noqa: SIM114
+        text += (
+            f"\nLikely bug: best and stop are epochs of the history, 0 … {len(val_losses) - 1} "
+            "(len(val_losses) − 1 is the last one)."
+        )
+    elif best != expected[0]:
         if best == stop or best == len(val_losses) - 1:
-            text += (
-                "\nLikely bug: it returns the last epoch as the best one: keep the epoch with "
-                "the lowest validation loss seen so far."
-            )
+            text += f"\nLikely bug: {BUGS['07.early.last-best'].diagnosis}."
         else:
             text += (
-                "\nThe best epoch is the one with the lowest validation loss up to the stop "
-                "(the first one on ties)."
+                "\nLikely bug: the best epoch is not the one with the lowest validation loss "
+                "up to the stop (the first one on ties; epoch 0 counts)."
             )
-    elif stop == expected[1] + 1 or stop == expected[1] - 1:
-        text += (
-            "\nLikely bug: the stop is off by one epoch: stop at the first epoch that is "
-            "`patience` epochs after the best one."
-        )
+    elif abs(stop - expected[1]) == 1:
+        text += f"\nLikely bug: {BUGS['07.early.off-by-one'].diagnosis}."
     else:
         text += (
-            "\nStop at the first epoch that comes `patience` epochs after the best one (or at "
-            "the last epoch if that never happens)."
+            "\nLikely bug: the stopping rule: stop at the first epoch that comes `patience` "
+            "epochs after the best one (or at the last epoch if that never happens)."
         )
     raise GradingFailure(text)
 
@@ -349,6 +478,67 @@ def check_early_stopping(fn, val_losses, patience, reveal=True):
 def validation_loss(params, X, Y, activation="tanh"):
     """Mean cross-entropy (nats) of the network on (X, Y), without dropout."""
     return softmax_cross_entropy(network.predict(params, X, activation), Y)[0]
+
+
+def run_counted(fn, params, split, seed, **kwargs):
+    """Run ``fn(params, split, rng=default_rng(seed), **kwargs)`` counting the epochs it
+    trains: the ``epochs`` of every ``training.train`` call and the minibatches of every
+    ``network.loss_and_grads`` call (a driver).
+
+    Returns
+    -------
+    out : object
+        What fn returned.
+    trained : dict
+        "epochs": Σ epochs of training.train; "batches": calls of loss_and_grads.
+    """
+    from .. import training
+
+    counts = {"epochs": 0, "batches": 0}
+    train, loss_and_grads = training.train, network.loss_and_grads
+
+    def counted_train(*args, **kw):
+        counts["epochs"] += int(kw.get("epochs", args[3] if len(args) > 3 else 0))
+        return train(*args, **kw)
+
+    def counted_loss_and_grads(*args, **kw):
+        counts["batches"] += 1
+        return loss_and_grads(*args, **kw)
+
+    training.train, network.loss_and_grads = counted_train, counted_loss_and_grads
+    try:
+        out = fn(params, split, rng=np.random.default_rng(seed), **kwargs)
+    finally:
+        training.train, network.loss_and_grads = train, loss_and_grads
+    return out, counts
+
+
+def _check_rule(losses, patience, max_epochs):
+    best, stop = best_epoch(losses, patience)
+    last = len(losses) - 1
+    patience_ran_out = last - best >= patience
+    if last > max_epochs or stop != last or (not patience_ran_out and last != max_epochs):
+        rule = (
+            f"training stops at epoch {stop} (best epoch {best})"
+            if stop < last or patience_ran_out
+            else f"training continues to epoch {max_epochs} unless patience runs out"
+        )
+        raise GradingFailure(
+            f"your history has {len(losses)} values (epochs 0..{last}), but with patience "
+            f"{patience} and max_epochs {max_epochs} {rule}.\nLikely bug: "
+            f"{BUGS['07.run.no-patience'].diagnosis}."
+        )
+    return best
+
+
+def _check_epochs(trained, n_entries, n_train, batch_size):
+    epochs = trained["epochs"] or trained["batches"] / max(1, -(-n_train // batch_size))
+    if epochs and abs(epochs - (n_entries - 1)) > 1e-9:
+        raise GradingFailure(
+            f"your history has {n_entries} values (epochs 0..{n_entries - 1}), but "
+            f"{epochs:g} epochs were trained.\nLikely bug: "
+            f"{BUGS['07.run.epochs-per-entry'].diagnosis}."
+        )
 
 
 def check_early_run(
@@ -364,52 +554,52 @@ def check_early_run(
     hidden=64,
     activation="tanh",
 ):
-    """A real run: the history follows the rule, and the parameters are the best epoch's."""
+    """A real run: the history follows the rule, one epoch per entry, and the parameters
+    are the best epoch's."""
     params0 = network.init_params([64, hidden, 10], "xavier", np.random.default_rng(init_seed))
-    out = call(
+    out, trained = call(
+        run_counted,
         fn,
         copy.deepcopy(params0),
         split,
+        seed,
         max_epochs=max_epochs,
         lr=lr,
         batch_size=batch_size,
         patience=patience,
-        rng=np.random.default_rng(seed),
         activation=activation,
         what="train_with_early_stopping",
     )
-    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], dict)):
-        raise GradingFailure("train_with_early_stopping must return (params, val_losses).")
-    params, losses = out
-    losses = [float(v) for v in losses]
+    params, losses = kit.unpack(out, "train_with_early_stopping", ("params", "val_losses"))
+    params = kit.as_dict(params, "train_with_early_stopping (params)", params0)
+    losses = [float(v) for v in kit.values("val_losses", losses)[0].reshape(-1)]
     v0 = validation_loss(params0, split.X_val, split.Y_val, activation)
-    if not losses or abs(losses[0] - v0) > 1e-9 * max(1.0, v0):
+    if not losses or not kit.close(losses[0], v0, "exact"):
         raise GradingFailure(
             "val_losses[0] must be the validation loss of the untrained network (epoch 0), "
             "followed by one value after each epoch."
         )
-    best, stop = best_epoch(losses, patience)
-    last = len(losses) - 1
-    patience_ran_out = last - best >= patience
-    if last > max_epochs or stop != last or (not patience_ran_out and last != max_epochs):
-        rule = (
-            f"training stops at epoch {stop} (best epoch {best})"
-            if stop < last or patience_ran_out
-            else f"training continues to epoch {max_epochs} unless patience runs out"
-        )
+    if len(losses) > 1 and kit.close(losses, [losses[0]] * len(losses)):
         raise GradingFailure(
-            f"your history has {len(losses)} values (epochs 0..{last}), but with patience "
-            f"{patience} and max_epochs {max_epochs} {rule}: stop as soon as {patience} epochs "
-            "have passed without a new lowest validation loss, or after max_epochs."
+            "the validation loss never changed: train one epoch between two entries of "
+            "val_losses.\nLikely bug: " + BUGS["07.run.epochs-per-entry"].diagnosis + "."
         )
-    got = validation_loss(params, split.X_val, split.Y_val, activation)
-    if abs(got - losses[best]) > 1e-9 * max(1.0, losses[best]):
+    best = _check_rule(losses, patience, max_epochs)
+    _check_epochs(trained, len(losses), split.X_train.shape[1], batch_size)
+    with quiet():
+        got = validation_loss(
+            {k: np.asarray(v, dtype=np.float64) for k, v in params.items()},
+            split.X_val,
+            split.Y_val,
+            activation,
+        )
+    if not kit.close(got, losses[best], "exact"):
         which = ""
-        if abs(got - losses[-1]) <= 1e-9 * max(1.0, losses[-1]):
+        if kit.close(got, losses[-1], "exact"):
             which = f" which is that of the last epoch ({len(losses) - 1})"
         raise GradingFailure(
             f"the parameters you returned have validation loss {got:.6g}{which}, but the best "
-            f"epoch ({best}) had {losses[best]:.6g}: return the parameters of the best epoch, "
-            "saved as a copy when it happened (copy.deepcopy), not the last epoch's."
+            f"epoch ({best}) had {losses[best]:.6g}.\nLikely bug: "
+            f"{BUGS['07.run.last-params' if which else '07.run.no-copy'].diagnosis}."
         )
-    return best, stop
+    return best

@@ -1,31 +1,29 @@
 """Checkers for notebook 02 (the 2-2-1 sigmoid network by hand).
 
 Parameters are kept in the lecture's notation: ``params["wh"]`` of shape (3, 2) holds
-w^h_{i,j} at ``[i, j - 1]`` (row 0: the biases w^h_{0,j}), ``params["wo"]`` of shape (3,)
-holds w^o_{i,1} at ``[i]`` (entry 0: the bias w^o_{0,1}).  An input is x = (x_1, x_2), a
-target y* a number, and the loss L = ½(y − y*)².
+wʰᵢⱼ at ``[i, j − 1]`` (row 0: the biases wʰ₀ⱼ), ``params["wo"]`` of shape (3,) holds wᵒᵢ₁
+at ``[i]`` (entry 0: the bias wᵒ₀₁).  An input is x = (x₁, x₂); y is the network's output,
+y* the target, and the loss L = ½(y − y*)².
 
-Gradients are judged against central differences of the student's own ``forward``; the
-forward is judged against a reference.  The suspects are the gradients of typical bugs
-(the slide form without σ' at the output, a missing hidden σ', a wrong index), computed at
-the same point, so a failing test names the bug.
+The forward is judged against a reference.  A partial derivative is judged against
+finite differences of the student's forward where it agrees with the network, of the
+student's own forward otherwise, and, when the student's forward is wrong, once more
+with the network's forward standing in for theirs (so a wrong forward costs only the
+forward's points).  SGD is run by a driver next to the student's code that records the
+examples it is asked about; the verdict replays the run with the reference gradients.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from course.activations import sigmoid, sigmoid_prime
-from course.grading import (
-    GradingFailure,
-    call,
-    check_close,
-    check_gradient_of,
-    check_param_gradient,
-    check_shape,
-)
+from ..activations import sigmoid, sigmoid_prime
+from ..grading import GradingFailure, call, quiet
+from . import _kit as kit
+from .catalogue import suspects, table
 
 __all__ = [
+    "BUGS",
     "EXAMPLE_X",
     "EXAMPLE_Y",
     "XOR_X",
@@ -34,10 +32,10 @@ __all__ = [
     "check_forward",
     "check_partials",
     "check_partials_loss",
-    "check_single_partial",
     "check_sgd_shuffles",
     "check_sgd_steps",
     "check_sgd_xor",
+    "check_single_partial",
     "example_params",
     "random_case",
     "reference_forward",
@@ -45,7 +43,7 @@ __all__ = [
     "xor_init",
 ]
 
-#: The worked example: x = (x_1, x_2) and its target y*.
+#: The worked example: x = (x₁, x₂) and its target y*.
 EXAMPLE_X = (0.5, -1.0)
 EXAMPLE_Y = 1.0
 _EXAMPLE_WH = ((0.1, -0.2), (0.4, 0.6), (-0.3, 0.8))
@@ -57,15 +55,19 @@ XOR_Y = np.array([0.0, 1.0, 1.0, 0.0])
 
 #: Which entry of which array each single partial of the notebook differentiates.
 _SINGLE = {
-    "dL_dwo01": ("wo", (0,), "∂L/∂w^o_{0,1}"),
-    "dL_dwo11": ("wo", (1,), "∂L/∂w^o_{1,1}"),
-    "dL_dwh22": ("wh", (2, 1), "∂L/∂w^h_{2,2}"),
+    "dL_dwo01": ("wo", (0,), "∂L/∂wᵒ₀₁"),
+    "dL_dwo11": ("wo", (1,), "∂L/∂wᵒ₁₁"),
+    "dL_dwh22": ("wh", (2, 1), "∂L/∂wʰ₂₂"),
 }
 
-SLIDE_FORM = (
-    "the slide form: σ'(·) at the sigmoid output is missing. y = σ(s) with "
-    "s = w^o_{0,1} + w^o_{1,1} z_1 + w^o_{2,1} z_2, so ∂L/∂s = (y − y*) · y(1 − y), not (y − y*)"
+#: The layout of ∂L/∂wh, for a transposed gradient.
+WH_TRANSPOSE_HINT = (
+    'it looks transposed: grads["wh"] is laid out like params["wh"], row i for the input '
+    "xᵢ (row 0 for the bias) and column j − 1 for hidden unit j, so ∂L/∂wʰᵢⱼ = δʰⱼ xᵢ "
+    "sits at [i, j − 1]"
 )
+
+BUGS = table("02")
 
 
 def example_params():
@@ -98,7 +100,7 @@ def _copy(params):
 
 
 def reference_forward(params, x):
-    """z_j = σ(w^h_{0,j} + w^h_{1,j} x_1 + w^h_{2,j} x_2), y = σ(w^o_{0,1} + Σ_j w^o_{j,1} z_j).
+    """z_j = σ(wʰ₀ⱼ + wʰ₁ⱼ x₁ + wʰ₂ⱼ x₂), y = σ(wᵒ₀₁ + Σ_j wᵒⱼ₁ z_j).
 
     Returns
     -------
@@ -112,7 +114,7 @@ def reference_forward(params, x):
 
 
 def reference_loss_and_partials(params, x, y_star):
-    """L = ½(y − y*)² and its nine partials through δ^o and δ^h_j.
+    """L = ½(y − y*)² and its nine partials through δᵒ and δʰⱼ.
 
     Returns
     -------
@@ -131,72 +133,170 @@ def reference_loss_and_partials(params, x, y_star):
     return 0.5 * (y - y_star) ** 2, grads
 
 
+def planted_forward(params, x, bug=None):
+    """(y, z) of the 2-2-1 network with a forward bug's key of :data:`BUGS` planted."""
+    x = np.asarray(x, dtype=np.float64)
+    wh, wo = np.asarray(params["wh"]), np.asarray(params["wo"])
+    if bug == "transposed":
+        s = wh[0] + wh[1:] @ x
+    else:
+        s = (0.0 if bug == "no_bias" else wh[0]) + x @ wh[1:]
+    z = sigmoid(s)
+    s_out = wo[0] + wo[1:] @ z
+    return float(s_out if bug == "linear" else sigmoid(s_out)), z
+
+
 # ---------------------------------------------------------------- forward
+
+
+def _term_slips(bias, weights, inputs):
+    """σ(s) when one term of s = bias + Σ weights·inputs is missing, negated, divided or
+    takes another row's weights or another input (single-point slips), as a tuple."""
+    terms = [bias] + [w * v for w, v in zip(weights, inputs, strict=True)]
+    pool = [bias, *weights]
+    out = []
+    with quiet():
+        for k in range(len(terms)):
+            rest = sum(t for i, t in enumerate(terms) if i != k)
+            out += [sigmoid(rest), sigmoid(rest - terms[k])]
+            for other in pool:
+                factor = inputs[k - 1] if k else 1.0
+                out.append(sigmoid(rest + other * factor))
+            if k:
+                out.append(sigmoid(rest + inputs[k - 1] / weights[k - 1]))
+                for v in inputs:
+                    out.append(sigmoid(rest + weights[k - 1] * v))
+    return tuple(o for o in out if np.all(np.isfinite(o)))
+
+
+def _forward_models(params, x):
+    table = {k: b for k, b in BUGS.items() if k.startswith("02.forward.") and b.model != "term"}
+    models = {
+        which: suspects(table, lambda model, i=i: planted_forward(params, x, model)[i])
+        for i, which in enumerate(("y", "z"))
+    }
+    wh, wo = np.asarray(params["wh"], dtype=np.float64), np.asarray(params["wo"], dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    _, z = reference_forward(params, x)
+    term = BUGS["02.forward.term"].diagnosis
+    models["z"].setdefault(term, _term_slips(wh[0], [wh[1], wh[2]], [x[0], x[1]]))
+    models["y"].setdefault(term, _term_slips(wo[0], [wo[1], wo[2]], [z[0], z[1]]))
+    return models
+
+
+def forward_problem(forward, params, x):
+    """None when the student's forward is right at (params, x), else a short sentence."""
+    out = call(forward, _copy(params), np.array(x, dtype=np.float64), what="forward")
+    y, z = kit.unpack(out, "forward", ("y", "z"))
+    y_ref, z_ref = reference_forward(params, x)
+    if kit.close(y, y_ref, "float32") and kit.close(z, z_ref, "float32"):
+        return None
+    models = _forward_models(params, x)
+    return kit.matching(y, models["y"]) or "its y or z differs from the network's"
 
 
 def check_forward(forward, params, x):
     """Check ``forward(params, x) -> (y, z)`` against the reference values."""
-    result = call(forward, _copy(params), np.array(x, dtype=np.float64), what="forward")
-    if not (isinstance(result, tuple) and len(result) == 2):
-        raise GradingFailure("forward must return a pair (y, z): the output and the hidden z.")
-    y, z = result
+    out = call(forward, _copy(params), np.array(x, dtype=np.float64), what="forward")
+    y, z = kit.unpack(out, "forward", ("y", "z"))
     y_ref, z_ref = reference_forward(params, x)
-    check_close(
-        "z = (z_1, z_2)",
+    models = _forward_models(params, x)
+    kit.check_values(
+        "z = (z₁, z₂)",
         z,
         z_ref,
-        hint="z_j = σ(w^h_{0,j} + w^h_{1,j} x_1 + w^h_{2,j} x_2), with w^h_{i,j} = wh[i, j - 1].",
+        models=models["z"],
+        hint="z_j = σ(wʰ₀ⱼ + wʰ₁ⱼ x₁ + wʰ₂ⱼ x₂), with wʰᵢⱼ = wh[i, j − 1].",
     )
-    check_close("y", y, y_ref, hint="y = σ(w^o_{0,1} + w^o_{1,1} z_1 + w^o_{2,1} z_2).")
+    kit.check_values("y", y, y_ref, models=models["y"], hint="y = σ(wᵒ₀₁ + wᵒ₁₁ z₁ + wᵒ₂₁ z₂).")
 
 
-def _student_loss(forward, x, y_star):
-    """L(params) = ½(y − y*)² with y from the student's own forward."""
+def _with(params, key, index, p):
+    """A copy of `params` with params[key] (or its entry `index`) set from the point p."""
+    work = _copy(params)
+    if index is None:
+        work[key] = p
+    else:
+        work[key][index] = p[0]
+    return work
+
+
+def _loss_of_forward(forward, params, x, y_star, key, index=None):
+    """The `student` of kit.check_gradient: L = ½(y − y*)² from the student's y."""
     x = np.array(x, dtype=np.float64)
+    return kit.evaluations(
+        forward,
+        0,
+        lambda p: ((_with(params, key, index, p), x.copy()), {}),
+        lambda y: 0.5 * (float(np.asarray(y, dtype=np.float64).reshape(())) - y_star) ** 2,
+        "forward",
+    )
 
-    def loss_of_params(params):
-        y = forward(params, x.copy())[0]
-        return 0.5 * (float(np.asarray(y, dtype=np.float64).reshape(())) - y_star) ** 2
 
-    return loss_of_params
+def _reference_loss(params, x, y_star, key, index=None):
+    return lambda p: 0.5 * (reference_forward(_with(params, key, index, p), x)[0] - y_star) ** 2
+
+
+def _judged(judge, fn, forward, params, x, y_star, what):
+    """Judge the student's `fn`; if it fails while their forward is wrong, judge it again
+    with the network's forward standing in for theirs (a wrong forward costs only the
+    forward's points)."""
+    args = (_copy(params), np.array(x, dtype=np.float64), y_star)
+    try:
+        return judge(call(fn, *args, what=what))
+    except GradingFailure as failure:
+        first = failure
+    try:
+        problem = forward_problem(forward, params, x)
+    except GradingFailure:
+        problem = "it does not run"
+    if problem is None:
+        raise first
+    try:
+        return judge(
+            call(kit.with_reference, fn, "forward", "02.forward", *args, what=what), own=False
+        )
+    except GradingFailure:
+        raise first from None
 
 
 # ---------------------------------------------------------------- three single partials
 
 
-def _single_suspects(which, params, x, y_star):
+def _single_models(which, params, x, y_star):
     x1, x2 = (float(v) for v in x)
     y, z = reference_forward(params, x)
     wo = np.asarray(params["wo"], dtype=np.float64)
-    e = y - y_star
-    d_o = e * y * (1.0 - y)
-    zp = z * (1.0 - z)
-    if which == "dL_dwo01":
-        return {SLIDE_FORM: [e]}
-    if which == "dL_dwo11":
-        return {
-            SLIDE_FORM: [e * z[0]],
-            "it uses z_2 where ∂s/∂w^o_{1,1} = z_1 (the weight w^o_{1,1} multiplies z_1)": [
-                d_o * z[1]
-            ],
-        }
-    return {
-        SLIDE_FORM: [e * wo[2] * zp[1] * x2],
-        "σ'(s_2) = z_2(1 − z_2) of hidden unit 2 is missing: z_2 = σ(s_2), so ∂z_2/∂w^h_{2,2} "
-        "= z_2(1 − z_2) · x_2": [d_o * wo[2] * x2],
-        "both σ' factors are missing (at the output and at hidden unit 2)": [e * wo[2] * x2],
-        "it uses w^o_{1,1}: hidden unit 2 reaches y through w^o_{2,1}": [d_o * wo[1] * zp[1] * x2],
-        "it uses x_1: w^h_{2,2} multiplies x_2, so ∂s_2/∂w^h_{2,2} = x_2": [
-            d_o * wo[2] * zp[1] * x1
-        ],
-        "it uses z_1(1 − z_1): w^h_{2,2} feeds hidden unit 2, whose σ' is z_2(1 − z_2)": [
-            d_o * wo[2] * zp[0] * x2
-        ],
+    e, yp, zp = y - y_star, y * (1.0 - y), z * (1.0 - z)
+    head = {  # ∂L/∂s as each bug computes it
+        "slide": e,
+        "sign": -e * yp,
+        "two": 2 * e * yp,
+        "prime_of_y": e * float(sigmoid_prime(y)),
+        "y_squared": e * y * y,
     }
+    tail = {"dL_dwo01": [1.0], "dL_dwo11": [z[0]], "dL_dwh22": [wo[2], z[1], 1 - z[1], x2]}[which]
+    t = float(np.prod(tail))
+    models = {k: [v * t] for k, v in head.items()}
+    models["prime_form"] = tuple([e * p * t] for p in kit.prime_slips(y))
+    models["divided"] = tuple([v] for v in kit.product_slips([e, y, 1 - y, *tail]))
+    if which == "dL_dwo11":
+        models["z2"] = [e * yp * z[1]]
+    if which == "dL_dwh22":
+        models.update(
+            no_hidden_prime=[e * yp * wo[2] * x2],
+            no_primes=[e * wo[2] * x2],
+            wo11=[e * yp * wo[1] * zp[1] * x2],
+            x1=[e * yp * wo[2] * zp[1] * x1],
+            unit1=[e * yp * wo[2] * zp[0] * x2],
+            hidden_prime_form=tuple([e * yp * wo[2] * p * x2] for p in kit.prime_slips(z[1])),
+        )
+    table = {k: b for k, b in BUGS.items() if k.startswith("02.partial.")}
+    return suspects(table, models.get)
 
 
 def check_single_partial(which, fn, forward, params, x, y_star, reveal=False):
-    """Check one of the three single partials against finite differences of `forward`.
+    """Check one of the three single partials (see the module docstring).
 
     Parameters
     ----------
@@ -211,53 +311,67 @@ def check_single_partial(which, fn, forward, params, x, y_star, reveal=False):
         Show the finite-difference value (False at the notebook's own weights).
     """
     key, index, label = _SINGLE[which]
-    value = call(fn, _copy(params), np.array(x, dtype=np.float64), y_star, what=which)
-    value = check_shape(label, value, ())
-    loss = _student_loss(forward, x, y_star)
-    work = _copy(params)
 
-    def f(w):
-        work[key][index] = w[0]
-        return loss(work)
+    def judge(value, own=True):
+        value, _ = kit.values(label, value, ())
+        return kit.check_gradient(
+            label,
+            np.array([float(value)]),
+            np.array([float(np.asarray(params[key])[index])]),
+            entry=label.split("∂")[-1],
+            student=_loss_of_forward(
+                forward if own else reference_forward_fn, params, x, y_star, key, index
+            ),
+            reference=_reference_loss(params, x, y_star, key, index),
+            forward="forward",
+            reveal=reveal,
+            suspects=_single_models(which, params, x, y_star),
+        )
 
-    y, _ = reference_forward(params, x)
-    check_gradient_of(
-        label,
-        f,
-        np.array([work[key][index]]),
-        np.array([float(value)]),
-        reveal=reveal,
-        suspects=_single_suspects(which, params, x, y_star),
-        activation_prime=[y * (1.0 - y)] if key == "wo" else None,
-    )
+    return _judged(judge, fn, forward, params, x, y_star, which)
+
+
+def reference_forward_fn(params, x):
+    """The reference forward with the student's signature (for finite differences)."""
+    return reference_forward(params, x)
 
 
 # ---------------------------------------------------------------- all nine partials
 
 
-def _result(loss_and_partials, params, x, y_star):
-    result = call(
-        loss_and_partials,
-        _copy(params),
-        np.array(x, dtype=np.float64),
-        y_star,
-        what="loss_and_partials",
-    )
-    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
-        raise GradingFailure(
-            'loss_and_partials must return a pair (L, grads) with grads = {"wh": ..., "wo": ...}.'
-        )
-    return result
+def _result(value):
+    L, grads = kit.unpack(value, "loss_and_partials", ("L", "grads"))
+    return L, kit.as_dict(grads, "loss_and_partials (grads)", ("wh", "wo"))
 
 
 def check_partials_loss(loss_and_partials, params, x, y_star):
-    """Check the L returned by ``loss_and_partials`` against ½(y − y*)²."""
-    L, _ = _result(loss_and_partials, params, x, y_star)
-    y, _ = reference_forward(params, x)
-    check_close("L", L, 0.5 * (y - y_star) ** 2, hint="L = ½(y − y*)².")
+    """The L of ``loss_and_partials`` is ½(y − y*)²: checked with the student's forward
+    and, if that differs, with the network's forward standing in for theirs (so the loss
+    test does not depend on the forward)."""
+    args = (_copy(params), np.array(x, dtype=np.float64), y_star)
+    y_ref, _ = reference_forward(params, x)
+    expected = 0.5 * (y_ref - y_star) ** 2
+    L, _ = _result(call(loss_and_partials, *args, what="loss_and_partials"))
+    if kit.close(L, expected):
+        return
+    L2, _ = _result(
+        call(
+            kit.with_reference,
+            loss_and_partials,
+            "forward",
+            "02.forward",
+            *args,
+            what="loss_and_partials",
+        )
+    )
+    models = {
+        BUGS["02.loss.no-half"].diagnosis: (y_ref - y_star) ** 2,
+        BUGS["02.loss.sign"].diagnosis: -expected,
+    }
+    kit.check_values("L", L2, expected, models=models, hint="L = ½(y − y*)².")
 
 
-def _group_suspects(group, params, x, y_star):
+def _group_models(group, params, x, y_star):
     x = np.asarray(x, dtype=np.float64)
     y, z = reference_forward(params, x)
     wo = np.asarray(params["wo"], dtype=np.float64)
@@ -265,47 +379,54 @@ def _group_suspects(group, params, x, y_star):
     d_o = e * y * (1.0 - y)
     zp = z * (1.0 - z)
     xb = np.concatenate(([1.0], x))
+    s = np.asarray(params["wh"])[0] + x @ np.asarray(params["wh"])[1:]
     if group == "wo":
-        return {
-            SLIDE_FORM: e * np.concatenate(([1.0], z)),
-            "it uses the pre-activations s_j where the hidden outputs z_j = σ(s_j) belong": d_o
-            * np.concatenate(([1.0], _hidden_s(params, x))),
+        models = {
+            "slide": e * np.concatenate(([1.0], z)),
+            "s_for_z": d_o * np.concatenate(([1.0], s)),
         }
-    return {
-        SLIDE_FORM: np.outer(xb, e * wo[1:] * zp),
-        "the hidden σ'(s_j) = z_j(1 − z_j) is missing: δ^h_j = δ^o · w^o_{j,1} · z_j(1 − z_j)": (
-            np.outer(xb, d_o * wo[1:])
-        ),
-        "it uses wo[j - 1]: hidden unit j reaches y through w^o_{j,1} = wo[j]; wo[0] is the "
-        "output bias w^o_{0,1}": np.outer(xb, d_o * wo[:2] * zp),
-        "σ' is evaluated at the hidden output z_j instead of at s_j: σ'(s_j) = z_j(1 − z_j)": (
-            np.outer(xb, d_o * wo[1:] * sigmoid_prime(z))
-        ),
-    }
-
-
-def _hidden_s(params, x):
-    """Hidden pre-activations s_j = w^h_{0,j} + w^h_{1,j} x_1 + w^h_{2,j} x_2, shape (2,)."""
-    wh = np.asarray(params["wh"], dtype=np.float64)
-    return wh[0] + np.asarray(x, dtype=np.float64) @ wh[1:]
+    else:
+        models = {
+            "slide": np.outer(xb, e * wo[1:] * zp),
+            "no_hidden_prime": np.outer(xb, d_o * wo[1:]),
+            "wo_shifted": np.outer(xb, d_o * wo[:2] * zp),
+            "prime_of_z": np.outer(xb, d_o * wo[1:] * sigmoid_prime(z)),
+            "hidden_prime_form": tuple(np.outer(xb, d_o * wo[1:] * p) for p in kit.prime_slips(z)),
+        }
+    with quiet():
+        if group == "wo":
+            models["divided"] = (d_o / np.concatenate(([1.0], z)),)
+        else:
+            models["divided"] = tuple(
+                np.outer(xb, v) for v in kit.product_slips([d_o, wo[1:], z, 1 - z])
+            )
+    prefixes = ("02.partials.", "02.partial.hidden-prime-form", "02.partial.factor-divided")
+    table = {k: b for k, b in BUGS.items() if k.startswith(prefixes)}
+    return suspects(table, models.get)
 
 
 def check_partials(group, loss_and_partials, forward, params, x, y_star, reveal=True):
-    """Check the "wo" (3 partials) or "wh" (6 partials) group of ``loss_and_partials``.
-
-    Compared with central differences of the student's own forward pass.
-    """
-    _, grads = _result(loss_and_partials, params, x, y_star)
+    """Check the "wo" (3 partials) or "wh" (6 partials) group of ``loss_and_partials``."""
     label = {"wo": "∂L/∂wo (the 3 output partials)", "wh": "∂L/∂wh (the 6 hidden partials)"}
-    check_param_gradient(
-        label[group],
-        _student_loss(forward, x, y_star),
-        _copy(params),
-        grads,
-        key=group,
-        reveal=reveal,
-        suspects=_group_suspects(group, params, x, y_star),
-    )
+
+    def judge(value, own=True):
+        _, grads = _result(value)
+        return kit.check_gradient(
+            label[group],
+            grads[group],
+            np.asarray(params[group], dtype=np.float64),
+            entry=group,
+            student=_loss_of_forward(
+                forward if own else reference_forward_fn, params, x, y_star, group
+            ),
+            reference=_reference_loss(params, x, y_star, group),
+            forward="forward",
+            reveal=reveal,
+            suspects=_group_models(group, params, x, y_star),
+            transpose_hint=WH_TRANSPOSE_HINT,
+        )
+
+    return _judged(judge, loss_and_partials, forward, params, x, y_star, "loss_and_partials")
 
 
 # ---------------------------------------------------------------- course notation
@@ -314,8 +435,7 @@ def check_partials(group, loss_and_partials, forward, params, x, y_star, reveal=
 def check_course_params(to_course_params, params):
     """Check W1 (2, 2), b1 (2, 1), W2 (1, 2), b2 (1, 1) built from the lecture's weights."""
     out = call(to_course_params, _copy(params), what="to_course_params")
-    if not isinstance(out, dict):
-        raise GradingFailure('to_course_params must return a dict {"W1", "b1", "W2", "b2"}.')
+    out = kit.as_dict(out, "to_course_params", ("W1", "b1", "W2", "b2"))
     wh, wo = np.asarray(params["wh"]), np.asarray(params["wo"])
     expected = {
         "W1": wh[1:].T,
@@ -324,166 +444,195 @@ def check_course_params(to_course_params, params):
         "b2": wo[:1].reshape(1, 1),
     }
     hints = {
-        "W1": "W^1[j-1, i-1] = w^h_{i,j}: row j is hidden unit j, column i is input x_i.",
-        "b1": "b^1 holds the hidden biases w^h_{0,j} as a column (2, 1).",
-        "W2": "W^2 holds w^o_{1,1}, w^o_{2,1} as a row (1, 2).",
-        "b2": "b^2 is the output bias w^o_{0,1} as a (1, 1) array.",
+        "W1": BUGS["02.params.W1-not-transposed"].diagnosis,
+        "b1": BUGS["02.params.b1-flat"].diagnosis,
+        "W2": "W² holds wᵒ₁₁, wᵒ₂₁ as a row (1, 2).",
+        "b2": BUGS["02.params.b2-number"].diagnosis,
     }
     for key, value in expected.items():
-        if key not in out:
-            raise GradingFailure(f"to_course_params returned no {key!r}: it holds {sorted(out)}.")
-        check_close(key, out[key], value, hint=hints[key])
+        try:
+            kit.values(key, out[key], value.shape)
+        except GradingFailure as failure:
+            raise GradingFailure(f"{failure}\nLikely bug: {hints[key]}") from None
+        models = {hints["W1"]: wh[1:]} if key == "W1" else {}
+        kit.check_values(key, out[key], value, models=models, hint=hints[key])
 
 
 # ---------------------------------------------------------------- SGD
 
 
-class _Recorder:
-    """A grad_fn that records each call (parameters, example) and answers correctly."""
+def run_sgd(sgd, params, X, Y, epochs, gamma0, T, seed):
+    """Run the student's sgd with a recording grad_fn (a driver).
 
-    def __init__(self, X, Y):
-        self.X, self.Y = X, Y
-        self.calls = []
+    Returns
+    -------
+    out : object
+        What sgd returned.
+    calls : list of (dict, ndarray, float)
+        The parameters, x and y* of every grad_fn call, in order.
+    """
+    calls = []
 
-    def __call__(self, params, x, y_star):
-        x = np.array(x, dtype=np.float64).reshape(-1)
-        match = [
-            i
-            for i in range(self.X.shape[1])
-            if np.array_equal(self.X[:, i], x) and float(self.Y[i]) == float(y_star)
-        ]
-        if not match:
-            raise GradingFailure(
-                f"sgd called grad_fn with x = {x}, y* = {y_star}, which is not an example of "
-                "the training set: pass one column X[:, i] and its target Y[i]."
-            )
-        L, grads = reference_loss_and_partials(params, x, float(y_star))
-        self.calls.append((_copy(params), match[0], L, grads))
+    def grad_fn(p, x, y_star):
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if x.shape != (2,):
+            raise ValueError(f"grad_fn got x of shape {x.shape}: pass one column X[:, i]")
+        calls.append((_copy(p), x.copy(), float(y_star)))
+        L, grads = reference_loss_and_partials(p, x, float(y_star))
         return L, {k: v.copy() for k, v in grads.items()}
 
-
-def _run_sgd(sgd, params, X, Y, epochs, gamma0, T, seed, grad_fn):
-    result = call(
-        sgd,
-        _copy(params),
-        X.copy(),
-        Y.copy(),
+    out = sgd(
+        params,
+        X,
+        Y,
         epochs=epochs,
         gamma0=gamma0,
         T=T,
         rng=np.random.default_rng(seed),
         grad_fn=grad_fn,
-        what="sgd",
     )
-    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], dict)):
-        raise GradingFailure("sgd must return a pair (params, history).")
-    return result
+    return out, calls
 
 
-def _orders(recorder, epochs, n):
-    calls = recorder.calls
-    if len(calls) != epochs * n:
+def _sgd(sgd, params, epochs, gamma0, T, seed, caller_check=False):
+    """(final params, history, calls, example index of every call) of one recorded run;
+    with `caller_check`, also that the caller's arrays are left unchanged."""
+    given = _copy(params)
+    out, calls = call(
+        run_sgd, sgd, given, XOR_X.copy(), XOR_Y.copy(), epochs, gamma0, T, seed, what="sgd"
+    )
+    final, history = kit.unpack(out, "sgd", ("params", "history"))
+    for k in params:
+        if caller_check and not np.array_equal(given[k], params[k]):
+            raise GradingFailure(f"Likely bug: {BUGS['02.sgd.changes-params'].diagnosis}.")
+    final = kit.as_dict(final, "sgd (params)", ("wh", "wo"))
+    order = []
+    for _, x, y_star in calls:
+        match = [i for i in range(4) if np.array_equal(XOR_X[:, i], x) and XOR_Y[i] == y_star]
+        if not match:
+            raise GradingFailure(
+                f"sgd called grad_fn with x = {x}, y* = {y_star}, which is not an example of "
+                "the training set: pass one column X[:, i] and its target Y[i]."
+            )
+        order.append(match[0])
+    return final, history, calls, order
+
+
+def _orders(order, epochs, n=4):
+    if len(order) != epochs * n:
         raise GradingFailure(
-            f"sgd computed {len(calls)} gradients in {epochs} epochs of {n} examples; "
+            f"sgd computed {len(order)} gradients in {epochs} epochs of {n} examples; "
             f"per-example SGD takes one step per example per epoch ({epochs * n})."
         )
-    orders = [[c[1] for c in calls[e * n : (e + 1) * n]] for e in range(epochs)]
-    for e, order in enumerate(orders):
-        if sorted(order) != list(range(n)):
+    orders = [order[e * n : (e + 1) * n] for e in range(epochs)]
+    for e, o in enumerate(orders):
+        if sorted(o) != list(range(n)):
             raise GradingFailure(
-                f"epoch {e} visited the examples {order}: each epoch visits every example "
+                f"epoch {e} visited the examples {o}: each epoch visits every example "
                 "exactly once, in a shuffled order (rng.permutation(n))."
             )
     return orders
 
 
-def _step_sizes(calls, states, params):
-    """The step size γ of each update, or NaN where a step is not −γ · (the gradient)."""
-    used = np.full(len(calls), np.nan)
-    for t, (_, _, _, grads) in enumerate(calls):
-        steps = {
-            k: np.asarray(states[t + 1].get(k), dtype=np.float64) - states[t][k] for k in params
-        }
-        g = np.concatenate([grads[k].ravel() for k in params])
-        d = np.concatenate([steps[k].ravel() for k in params])
-        if g @ g == 0:
-            continue
-        gamma = -float(d @ g / (g @ g))
-        if np.allclose(d, -gamma * g, rtol=1e-6, atol=1e-12):
-            used[t] = gamma
-    return used
+def _replay(params, order, gamma):
+    """The reference run: parameters before every step, then after the last; losses."""
+    states, losses = [_copy(params)], []
+    for t, i in enumerate(order):
+        L, grads = reference_loss_and_partials(states[-1], XOR_X[:, i], XOR_Y[i])
+        losses.append(L)
+        states.append({k: states[-1][k] - gamma[t] * grads[k] for k in grads})
+    return states, losses
+
+
+def _step_size(before, after, grads):
+    """The γ of one step, or NaN when it is not −γ · (the gradient)."""
+    g = np.concatenate([grads[k].ravel() for k in ("wh", "wo")])
+    d = np.concatenate([(np.asarray(after[k]) - before[k]).ravel() for k in ("wh", "wo")])
+    if g @ g == 0:
+        return np.nan
+    gamma = -float(d @ g / (g @ g))
+    return gamma if kit.close(d, -gamma * g, "exact") else np.nan
+
+
+def _used_steps(calls, final):
+    """The γ each recorded update used (NaN where a step is not −γ · the gradient)."""
+    used = []
+    for t in range(len(calls)):
+        after = calls[t + 1][0] if t + 1 < len(calls) else final
+        _, grads = reference_loss_and_partials(calls[t][0], calls[t][1], calls[t][2])
+        used.append(_step_size(calls[t][0], after, grads))
+    return np.array(used)
+
+
+def _explain_step(t, n, calls, final, gamma, gamma0, T):
+    """The failure for update t, the first one that differs from the reference."""
+    with quiet():
+        used = _used_steps(calls, final)
+    text = (
+        f"update t = {t} (epoch {t // n}) is not w ← w − γ_t ∇L(xᵢ) with "
+        f"γ_t = γ₀ / (1 + t/T) = {gamma[t]:.6g}"
+    )
+    if np.isnan(used[t]):
+        return text + (
+            ".\nLikely bug: the update does not subtract γ_t times the gradient of the example "
+            "just drawn (each parameter: w ← w − γ_t · ∂L/∂w)."
+        )
+    text += f"; yours used γ = {used[t]:.6g}."
+    steps = np.arange(len(used))
+    for model, bug in (
+        (-gamma, "02.sgd.uphill"),
+        (gamma0 / (1.0 + (steps // n) / T), "02.sgd.t-epochs"),
+        (np.full(len(used), gamma0), "02.sgd.constant-step"),
+    ):
+        if kit.close(used, model, "model"):
+            return text + f"\nLikely bug: {BUGS[bug].diagnosis}."
+    return (
+        text
+        + "\nLikely bug: γ_t is computed wrong: γ_t = γ₀ / (1 + t/T), t = 0, 1, 2, … counting updates."
+    )
 
 
 def check_sgd_steps(sgd, params, epochs, gamma0, T, seed):
-    """Every step is w ← w − γ_t ∇L(x_i) with γ_t = γ_0 / (1 + t/T), t = 0, 1, ...
+    """Every step is w ← w − γ_t ∇L(xᵢ) with γ_t = γ₀ / (1 + t/T), t = 0, 1, ...
 
-    Also checks that each epoch visits every example once and that history[e] is the mean
-    of the per-example losses of epoch e.
+    Also checks that each epoch visits every example once, that history[e] is the mean
+    of the losses of epoch e, and that the caller's arrays are left unchanged.
     """
-    X, Y = XOR_X.copy(), XOR_Y.copy()
-    n = X.shape[1]
-    recorder = _Recorder(X, Y)
-    final, history = _run_sgd(sgd, params, X, Y, epochs, gamma0, T, seed, recorder)
-    _orders(recorder, epochs, n)
-    states = [c[0] for c in recorder.calls] + [_copy(final)]
-    for key in params:
-        check_close(
-            f"{key} at the first gradient",
-            states[0].get(key),
-            params[key],
-            hint="The first gradient is taken at the initial parameters.",
-        )
-    used = _step_sizes(recorder.calls, states, params)
-    for t in range(len(recorder.calls)):
-        gamma_t = gamma0 / (1.0 + t / T)
-        if np.isclose(used[t], gamma_t, rtol=1e-7, atol=0.0):
-            continue
-        text = (
-            f"update t = {t} (epoch {t // n}) is not w ← w − γ_t ∇L(x_i) with "
-            f"γ_t = γ_0 / (1 + t/T) = {gamma_t:.6g}"
-        )
-        if np.isnan(used[t]):
-            text += ": the parameters did not move along the gradient of the example just drawn."
-            raise GradingFailure(text)
-        text += f"; yours used γ = {used[t]:.6g}."
-        steps = np.arange(len(used))
-        if np.isclose(used[t], -gamma_t):
-            text += " The sign is flipped: step against the gradient, w ← w − γ_t ∇L."
-        elif np.allclose(used, gamma0 / (1.0 + (steps // n) / T)):
-            text += " t counts updates (examples seen), not epochs."
-        elif np.allclose(used, gamma0):
-            text += " The step size must decay: γ_t = γ_0 / (1 + t/T)."
-        raise GradingFailure(text)
-    if len(history) != epochs:
-        raise GradingFailure(f"history has {len(history)} entries, expected one per epoch.")
-    means = [np.mean([c[2] for c in recorder.calls[e * n : (e + 1) * n]]) for e in range(epochs)]
-    check_close(
-        "history",
-        np.asarray(history, dtype=np.float64),
-        means,
-        hint="history[e] is the mean of the losses L returned by grad_fn during epoch e.",
+    final, history, calls, order = _sgd(sgd, params, epochs, gamma0, T, seed, caller_check=True)
+    _orders(order, epochs)
+    gamma = gamma0 / (1.0 + np.arange(len(order)) / T)
+    with quiet():
+        states, losses = _replay(params, order, gamma)
+    for t in range(len(order)):
+        after = calls[t + 1][0] if t + 1 < len(calls) else final
+        if not all(kit.close(after.get(k), states[t + 1][k]) for k in ("wh", "wo")):
+            if t == 0 and not all(kit.close(calls[0][0][k], params[k]) for k in params):
+                raise GradingFailure("the first gradient must be taken at the initial parameters.")
+            raise GradingFailure(_explain_step(t, 4, calls, final, gamma, gamma0, T))
+    means = [np.mean(losses[e * 4 : (e + 1) * 4]) for e in range(epochs)]
+    hist, _ = kit.values("history", history, (epochs,))
+    kit.check_values(
+        "history", hist, means, hint=f"Likely bug: {BUGS['02.sgd.history'].diagnosis}."
     )
 
 
 def check_sgd_shuffles(sgd, params, epochs, seeds):
     """Each epoch draws a new order from the rng passed in (reproducible, seed-dependent)."""
-    X, Y = XOR_X.copy(), XOR_Y.copy()
-    n = X.shape[1]
     runs = []
     for seed in (seeds[0], seeds[0], seeds[1]):
-        recorder = _Recorder(X, Y)
-        _run_sgd(sgd, params, X, Y, epochs, 0.1, 100.0, seed, recorder)
-        runs.append(_orders(recorder, epochs, n))
+        order = _sgd(sgd, params, epochs, 0.1, 100.0, seed)[3]
+        runs.append(_orders(order, epochs))
     first = runs[0]
-    if all(order == first[0] for order in first):
+    if all(o == first[0] for o in first):
         raise GradingFailure(
-            f"every epoch visits the examples in the same order {first[0]}: shuffle at the "
-            "start of each epoch (order = rng.permutation(n) inside the epoch loop)."
+            f"every epoch visits the examples in the same order {first[0]}.\n"
+            f"Likely bug: {BUGS['02.sgd.no-reshuffle'].diagnosis} "
+            "(order = rng.permutation(n) inside the epoch loop)."
         )
     if runs[0] != runs[1]:
         raise GradingFailure(
-            "two runs with the same seed visited the examples in different orders: draw "
-            "the shuffles from the rng passed to sgd, not from np.random."
+            "two runs with the same seed visited the examples in different orders.\n"
+            f"Likely bug: {BUGS['02.sgd.global-rng'].diagnosis}."
         )
     if runs[0] == runs[2]:
         raise GradingFailure(
@@ -492,23 +641,26 @@ def check_sgd_shuffles(sgd, params, epochs, seeds):
         )
 
 
+#: The XOR runs graded: 1000 epochs, γ₀ = 2, T = 2000.  Over 20 shuffle seeds for each
+#: graded start (tests/test_checks_sigmoid_network.py) the reference run classifies all
+#: four points with every output at least XOR_MARGIN from ½.
+XOR_MARGIN = 0.2
+
+
 def check_sgd_xor(sgd, init_seed, seed, epochs=1000, gamma0=2.0, T=2000.0):
     """SGD from xor_init(init_seed) must classify the four XOR points (y > ½ for label 1)."""
-    X, Y = XOR_X.copy(), XOR_Y.copy()
-    final, history = _run_sgd(
-        sgd, xor_init(init_seed), X, Y, epochs, gamma0, T, seed, reference_loss_and_partials
-    )
-    history = check_shape("history", history, (epochs,))
-    outputs = np.array([reference_forward(final, X[:, i])[0] for i in range(X.shape[1])])
-    correct = int(np.sum((outputs > 0.5) == (Y > 0.5)))
+    final, history, _, order = _sgd(sgd, xor_init(init_seed), epochs, gamma0, T, seed)
+    history, _ = kit.values("history", history, (epochs,))
+    outputs = np.array([reference_forward(final, XOR_X[:, i])[0] for i in range(4)])
+    correct = int(np.sum((outputs > 0.5) == (XOR_Y > 0.5)))
     if not history[-1] < history[0]:
         raise GradingFailure(
             f"the mean loss did not decrease: {history[0]:.4g} in the first epoch, "
-            f"{history[-1]:.4g} in the last. Check the update w ← w − γ_t ∇L(x_i)."
+            f"{history[-1]:.4g} in the last. Check the update w ← w − γ_t ∇L(xᵢ)."
         )
-    if correct != X.shape[1]:
+    if correct != 4:
         raise GradingFailure(
             f"after {epochs} epochs the network classifies {correct} of 4 XOR points "
-            f"correctly (outputs {np.round(outputs, 3).tolist()}, targets {Y.tolist()}). "
-            "Check the update w ← w − γ_t ∇L(x_i) and the step sizes γ_t."
+            f"correctly (outputs {np.round(outputs, 3).tolist()}, targets {XOR_Y.tolist()}). "
+            "Check the update w ← w − γ_t ∇L(xᵢ) and the step sizes γ_t."
         )

@@ -1,12 +1,13 @@
 """Checkers for notebook 03: softmax with cross-entropy, and a sigmoid layer.
 
-Every backward check differentiates the student's own forward function by central
-differences (``course.grading.check_gradient_of``); the "suspects" passed along are the
-gradients that typical bugs produce, computed here by planting each bug in a small
-reference, so that a failing test names the bug.
+Values are compared with the course's references; gradients with finite differences
+(:func:`course.checks._kit.check_gradient`: of the reference where the student's forward
+or loss agrees with it, of the student's own otherwise), so a wrong loss costs only the
+loss's points.  The suspects are the gradients that the bugs of :data:`BUGS` produce,
+computed here by planting each bug in a small reference.
 
 Shapes follow the course: logits z (K, N), one-hot targets Y (K, N), a layer's input
-a_prev (n_{m-1}, N), W (n_m, n_{m-1}), b (n_m, 1), output a (n_m, N).
+a_prev (nₘ₋₁, N), W (nₘ, nₘ₋₁), b (nₘ, 1), output a (nₘ, N).
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..activations import sigmoid, sigmoid_prime
-from ..grading import GradingFailure, call, check_close, check_gradient_of, check_shape, quiet
+from ..grading import GradingFailure, call, call_timed, quiet
 from ..losses import log_softmax, softmax
+from . import _kit as kit
+from .catalogue import suspects, table
 
 __all__ = [
+    "BUGS",
     "LayerCase",
     "ce_gradient_suspects",
+    "check_backprop",
+    "check_ce_backprop",
     "check_ce_gradient",
     "check_ce_loss",
     "check_layer_backward",
@@ -33,11 +39,13 @@ __all__ = [
     "logits_case",
 ]
 
-_STABILITY_HINT = (
+STABILITY_HINT = (
     "subtract each column's own maximum before exponentiating, "
-    "z − z.max(axis=0, keepdims=True): e^{z_k − c} / Σ_j e^{z_j − c} is the same number "
+    "z − z.max(axis=0, keepdims=True): exp(z_k − c) / Σ_j exp(z_j − c) is the same number "
     "for any c, and with c = max_k z_k no exponential can overflow and the largest term is 1"
 )
+
+BUGS = table("03")
 
 
 # --------------------------------------------------------------------------- softmax
@@ -68,28 +76,49 @@ def logits_case(K, N, seed, scale=3.0, offset=0.0):
     return z, Y
 
 
-def _call_strict(fn, *args, what):
-    """Call `fn` with floating-point problems raised, not printed (for stability checks)."""
+def strict(fn, *args):
+    """``fn(*args)`` with floating-point problems raised, not printed (a driver)."""
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            return fn(*args)
+
+
+_UNSTABLE = ("FloatingPointError", "OverflowError", "RuntimeWarning", "ZeroDivisionError")
+
+
+def _call_strict(fn, z, *rest, what):
+    """Call `fn(z, *rest)` strictly; an overflow becomes the stability message."""
     try:
-        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", RuntimeWarning)
-                return fn(*args)
-    except NotImplementedError:
-        raise GradingFailure(
-            f"{what} is not implemented yet (it raises NotImplementedError)."
-        ) from None
-    except GradingFailure:
-        raise
-    except (FloatingPointError, OverflowError, RuntimeWarning, ZeroDivisionError) as exc:
-        z = np.asarray(args[0], dtype=np.float64)
+        return call(strict, fn, z.copy(), *rest, what=what)
+    except GradingFailure as failure:
+        error = getattr(failure, "student_error", None)
+        if error is None or error.type_name not in _UNSTABLE:
+            raise
+        if "divide by zero" in error.message and what == "cross_entropy_loss":
+            raise GradingFailure(
+                f"{what} hits {error.type_name} ({error.message}) for logits as large as "
+                f"{float(np.max(np.abs(z))):.4g}.\n"
+                f"Likely bug: {BUGS['03.loss.log-of-zero'].diagnosis}."
+            ) from None
         raise GradingFailure(
             f"{what} is not numerically stable: with logits as large as "
-            f"{float(np.max(np.abs(z))):.4g} it hits {type(exc).__name__} ({exc}).\n"
-            f"Fix: {_STABILITY_HINT}."
+            f"{float(np.max(np.abs(z))):.4g} it hits {error.type_name} ({error.message}).\n"
+            f"Fix: {STABILITY_HINT}."
         ) from None
-    except Exception as exc:  # noqa: BLE001 - any student error becomes a message
-        raise GradingFailure(f"{what} raised {type(exc).__name__}: {exc}") from None
+
+
+def _softmax_hint(y_hat, z):
+    K, N = z.shape
+    if kit.close(y_hat.sum(axis=0), np.ones(N), "exact"):
+        return None
+    if kit.close(y_hat.sum(axis=1), np.ones(K), "exact") and K != N:
+        return "Likely bug: " + BUGS["03.softmax.wrong-axis"].diagnosis + "."
+    with quiet():
+        unnormalised = (np.exp(z), np.exp(z - z.max(axis=0, keepdims=True)))
+    if any(kit.close(y_hat, e, "exact") for e in unnormalised):
+        return "Likely bug: " + BUGS["03.softmax.not-normalised"].diagnosis + "."
+    return "Likely bug: " + BUGS["03.softmax.columns"].diagnosis + "."
 
 
 def check_softmax(softmax_fn, z, *, reveal=True):
@@ -111,30 +140,36 @@ def check_softmax(softmax_fn, z, *, reveal=True):
     """
     z = np.asarray(z, dtype=np.float64)
     name = f"softmax(z) for z of shape {z.shape}"
-    y_hat = _call_strict(softmax_fn, z.copy(), what="softmax")
-    y_hat = check_shape(name, y_hat, z.shape)
-    if not np.all(np.isfinite(y_hat)):
+    y_hat = _call_strict(softmax_fn, z, what="softmax")
+    arr, _ = kit.values(name, y_hat, z.shape)
+    if not np.all(np.isfinite(arr)):
         raise GradingFailure(
             f"{name} contains NaN or inf (largest |z| is {float(np.max(np.abs(z))):.4g}).\n"
-            f"Fix: {_STABILITY_HINT}."
+            f"Fix: {STABILITY_HINT}."
         )
-    expected = softmax(z)
-    hint = None
-    K, N = z.shape
-    if not np.allclose(y_hat.sum(axis=0), 1.0, rtol=1e-9, atol=1e-9):
-        hint = "Each column (one example) must sum to 1; yours do not."
-        if np.allclose(y_hat.sum(axis=1), 1.0) and K != N:
-            hint = (
-                "Your rows sum to 1: you normalised over the wrong axis. Examples are "
-                "columns, so the sum runs over the classes, axis=0 (keepdims=True)."
-            )
-        elif np.allclose(y_hat, np.exp(z)):
-            hint = "You returned e^z without dividing by the column sums Σ_j e^{z_j}."
-    check_close(name, y_hat, expected, rtol=1e-8, atol=1e-12, reveal=reveal, hint=hint)
-    return y_hat
+    return kit.check_values(name, y_hat, softmax(z), reveal=reveal, hint=_softmax_hint(arr, z))
 
 
 # --------------------------------------------------------------------------- cross-entropy
+
+
+def planted_loss(z, Y, bug=None):
+    """J = −(1/N) Σ Y log softmax(z), optionally with a loss bug's key of :data:`BUGS`."""
+    K, N = z.shape
+    with quiet():
+        log_y = z if bug == "logits" else log_softmax(z)
+        terms = log_y if bug == "all" else Y * log_y
+        J = -float(np.sum(terms)) / N
+    factor = {"sign": -1.0, "sum": float(N), "twice": 1.0 / N, "classes": 1.0 / K}
+    factor["times_N"] = float(N * N)
+    return J * factor.get(bug, 1.0)
+
+
+def _loss_models(z, Y):
+    return suspects(
+        {k: b for k, b in BUGS.items() if k.startswith("03.loss.")},
+        lambda model: planted_loss(z, Y, model),
+    )
 
 
 def check_ce_loss(loss_fn, z, Y, *, reveal=True):
@@ -145,6 +180,7 @@ def check_ce_loss(loss_fn, z, Y, *, reveal=True):
     loss_fn : callable
         The student's ``cross_entropy_loss(z, Y) -> float``.
     z, Y : ndarray, shape (K, N)
+        Logits may be large (|z| ~ 1000): the loss must stay finite.
     reveal : bool
 
     Returns
@@ -154,54 +190,30 @@ def check_ce_loss(loss_fn, z, Y, *, reveal=True):
     """
     z = np.asarray(z, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
-    K, N = z.shape
-    J = call(loss_fn, z.copy(), Y.copy(), what="cross_entropy_loss")
-    arr = np.asarray(J, dtype=np.float64) if _numeric(J) else None
-    if arr is None or arr.size != 1:
+    J = _call_strict(loss_fn, z, Y.copy(), what="cross_entropy_loss")
+    arr, _ = kit.values("J = cross_entropy_loss(z, Y)", J)
+    if arr.size != 1:
         raise GradingFailure(
             "cross_entropy_loss must return one number (the batch-averaged loss J), got "
-            f"{type(J).__name__}{'' if arr is None else ' of shape ' + str(arr.shape)}."
+            f"{kit.describe(J)}."
         )
-    J = float(arr.reshape(()))
-    expected = float(-np.sum(Y * log_softmax(z)) / N)
-    hint = None
-    if expected != 0.0 and np.isfinite(J):
-        ratio = J / expected
-        for value, sentence in (
-            (-1.0, "The sign is flipped: J = −(1/N) Σ y log ŷ is positive, since log ŷ ≤ 0."),
-            (float(N), f"It is N = {N} times too large: average over the N examples (1/N)."),
-            (1.0 / N, f"It is N = {N} times too small: the 1/N is applied twice."),
-            (
-                1.0 / K,
-                f"It is K = {K} times too small: you averaged over the classes too. Sum over "
-                "the classes k, average over the examples n only (1/N).",
-            ),
-        ):
-            if abs(ratio - value) <= 1e-6 * abs(value):
-                hint = sentence
-                break
-        else:
-            if np.isclose(J, float(-np.sum(np.log(softmax(z))) / N), rtol=1e-6):
-                hint = "You summed log ŷ over all classes: weight each term by its target y_k."
-            elif np.isclose(J, float(-np.sum(Y * z) / N), rtol=1e-6):
-                hint = "You used the logits z where log ŷ = log softmax(z) belongs."
-    check_close("J = cross_entropy_loss(z, Y)", J, expected, rtol=1e-7, reveal=reveal, hint=hint)
-    return J
-
-
-def _numeric(value):
-    try:
-        return np.asarray(value).dtype.kind in "biuf"
-    except Exception:  # noqa: BLE001
-        return False
+    if not np.isfinite(arr.reshape(-1)[0]):
+        raise GradingFailure(
+            f"cross_entropy_loss returned {float(arr.reshape(-1)[0])} for logits as large as "
+            f"{float(np.max(np.abs(z))):.4g}.\nLikely bug: {BUGS['03.loss.log-of-zero'].diagnosis}."
+        )
+    value = kit.check_values(
+        "J = cross_entropy_loss(z, Y)",
+        arr.reshape(()),
+        planted_loss(z, Y),
+        reveal=reveal,
+        models=_loss_models(z, Y),
+    )
+    return float(value)
 
 
 def ce_gradient_suspects(z, Y):
-    """Gradients ∂J/∂z that typical bugs produce for J = −(1/N) Σ y log softmax(z).
-
-    Parameters
-    ----------
-    z, Y : ndarray, shape (K, N)
+    """Gradients ∂J/∂z that the gradient bugs of :data:`BUGS` produce.
 
     Returns
     -------
@@ -211,27 +223,31 @@ def ce_gradient_suspects(z, Y):
     N = z.shape[1]
     y_hat = softmax(z)
     with np.errstate(divide="ignore", invalid="ignore"):
-        d_yhat = -Y / y_hat
-    return {
-        "you used the logits z where ŷ = softmax(z) belongs: ∂J/∂z = (ŷ − y)/N": (z - Y) / N,
-        "the logits z where ŷ = softmax(z) belongs, and the 1/N is missing": z - Y,
-        "this is ∂J/∂ŷ = −y/ŷ, not ∂J/∂z: the softmax Jacobian ∂ŷ_l/∂z_j = ŷ_l(δ_lj − ŷ_j) "
-        "is missing (summed over l it turns −y/ŷ into ŷ − y)": d_yhat / N,
-        "you kept only the diagonal of the softmax Jacobian, ŷ_j(1 − ŷ_j), as if softmax "
-        "were a sigmoid per class: every output ŷ_l depends on every logit z_j, and the "
-        "off-diagonal terms −ŷ_l ŷ_j complete ŷ − y": -Y * (1.0 - y_hat) / N,
-    }
+        models = {
+            "logits": (z - Y) / N,
+            "logits_sum": z - Y,
+            "wrt_yhat": -Y / y_hat / N,
+            "diagonal": -Y * (1.0 - y_hat) / N,
+            "sign": (Y - y_hat) / N,
+            "plus": (y_hat + Y) / N,
+        }
+    table = {k: b for k, b in BUGS.items() if k.startswith("03.grad.")}
+    return suspects(table, models.get)
 
 
 def check_ce_gradient(grad_fn, loss_fn, z, Y, *, reveal=True):
-    """Fail unless ``grad_fn(z, Y)`` matches finite differences of the student's loss.
+    """Fail unless ``grad_fn(z, Y)`` is the gradient of the cross-entropy loss.
+
+    Judged against finite differences of the reference loss, or of the student's own
+    ``cross_entropy_loss`` when that one differs (so a wrong loss costs only its own
+    points, and a gradient consistent with the student's loss keeps its points).
 
     Parameters
     ----------
     grad_fn : callable
         The student's ``softmax_cross_entropy_grad(z, Y) -> ∂J/∂z``.
     loss_fn : callable
-        The student's ``cross_entropy_loss(z, Y) -> J``: the function differentiated.
+        The student's ``cross_entropy_loss(z, Y) -> J``.
     z, Y : ndarray, shape (K, N)
     reveal : bool
 
@@ -241,18 +257,21 @@ def check_ce_gradient(grad_fn, loss_fn, z, Y, *, reveal=True):
     """
     z = np.asarray(z, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
-    # The loss is what the gradient is judged against: say so plainly if it cannot run.
-    call(loss_fn, z.copy(), Y.copy(), what="cross_entropy_loss (the function differentiated)")
     grad = call(grad_fn, z.copy(), Y.copy(), what="softmax_cross_entropy_grad")
-
-    def J_of_z(zz):
-        return loss_fn(zz, Y.copy())
-
-    return check_gradient_of(
+    return kit.check_gradient(
         "∂J/∂z",
-        J_of_z,
-        z,
         grad,
+        z,
+        entry="z",
+        student=kit.evaluations(
+            loss_fn,
+            None,
+            lambda p: ((p, Y.copy()), {}),
+            lambda J: float(np.asarray(J, dtype=np.float64).reshape(())),
+            "cross_entropy_loss",
+        ),
+        reference=lambda p: planted_loss(p, Y),
+        forward="cross_entropy_loss",
         reveal=reveal,
         suspects=ce_gradient_suspects(z, Y),
         batch_size=z.shape[1],
@@ -268,10 +287,10 @@ class LayerCase:
 
     Attributes
     ----------
-    a_prev : ndarray, shape (n_{m-1}, N)
-    W : ndarray, shape (n_m, n_{m-1})
-    b : ndarray, shape (n_m, 1)
-    dJ_da : ndarray, shape (n_m, N)
+    a_prev : ndarray, shape (nₘ₋₁, N)
+    W : ndarray, shape (nₘ, nₘ₋₁)
+    b : ndarray, shape (nₘ, 1)
+    dJ_da : ndarray, shape (nₘ, N)
         The upstream gradient handed to the backward; the checks differentiate
         J = Σ dJ_da ∘ a, whose gradient with respect to a is exactly dJ_da.
     """
@@ -285,6 +304,13 @@ class LayerCase:
     def N(self):
         return self.a_prev.shape[1]
 
+    def args(self, which=None, value=None):
+        """(a_prev, W, b) as fresh copies, with `which` replaced by `value`."""
+        args = {"da_prev": self.a_prev, "dW": self.W, "db": self.b}
+        if which is not None:
+            args[which] = value
+        return tuple(np.array(v, dtype=np.float64) for v in args.values())
+
 
 def layer_case(n_prev, n, N, seed):
     """A random LayerCase with weights of order 1 (so σ'(z) varies between units)."""
@@ -297,74 +323,63 @@ def layer_case(n_prev, n, N, seed):
     )
 
 
-def _forward_suspects(case):
-    z_nob = case.W @ case.a_prev
-    z = z_nob + case.b
-    return {
-        "the bias b is missing from z = W a_prev + b": sigmoid(z_nob),
-        "σ was not applied: the layer's output is a = σ(z), not z": z,
-        "that looks like tanh(z); this layer uses the sigmoid σ(z) = 1/(1 + e^{−z})": np.tanh(z),
-    }
+def planted_layer_forward(a_prev, W, b, bug=None):
+    """a = σ(W a_prev + b), optionally with a layer-forward bug's key of :data:`BUGS`."""
+    z = W @ a_prev + (0.0 if bug == "no_bias" else b)
+    return {"no_sigma": lambda: z, "tanh": lambda: np.tanh(z)}.get(bug, lambda: sigmoid(z))()
 
 
-def _forward_diagnosis(forward_fn, case):
-    """None when the student's forward is right on `case`, else a short sentence."""
-    try:
-        with quiet():
-            out = forward_fn(case.a_prev.copy(), case.W.copy(), case.b.copy())
-        a = np.asarray(out[0], dtype=np.float64)
-    except Exception:  # noqa: BLE001 - reported by the forward's own test
-        return "it does not run"
-    expected = sigmoid(case.W @ case.a_prev + case.b)
-    if a.shape == expected.shape and np.allclose(a, expected, rtol=1e-8, atol=1e-12):
+def _forward_models(case):
+    table = {k: b for k, b in BUGS.items() if k.startswith("03.layer.")}
+    forward_bugs = ("no_bias", "no_sigma", "tanh")
+    return suspects(
+        table,
+        lambda model: (
+            planted_layer_forward(case.a_prev, case.W, case.b, model)
+            if model in forward_bugs
+            else None
+        ),
+    )
+
+
+def forward_problem(forward_fn, case):
+    """None when the student's sigmoid_layer_forward is right on `case`, else a sentence."""
+    out = call(forward_fn, *case.args(), what="sigmoid_layer_forward")
+    a = kit.unpack(out, "sigmoid_layer_forward", ("a", "cache"))[0]
+    if kit.close(a, planted_layer_forward(case.a_prev, case.W, case.b), "float32"):
         return None
-    for sentence, model in _forward_suspects(case).items():
-        if a.shape == model.shape and np.allclose(a, model, rtol=1e-8, atol=1e-12):
-            return sentence
-    return "its output differs from σ(W a_prev + b)"
-
-
-def _unpack(out, n, what, names):
-    if not isinstance(out, tuple | list) or len(out) != n:
-        raise GradingFailure(
-            f"{what} must return a tuple ({', '.join(names)}), got "
-            f"{type(out).__name__}{'' if not isinstance(out, tuple | list) else f' of length {len(out)}'}."
-        )
-    return out
+    return kit.matching(a, _forward_models(case)) or "its output differs from σ(W a_prev + b)"
 
 
 def check_layer_forward(forward_fn, case, *, reveal=True):
-    """Fail unless ``forward_fn(a_prev, W, b)`` returns (σ(W a_prev + b), cache).
-
-    Parameters
-    ----------
-    forward_fn : callable
-        The student's ``sigmoid_layer_forward``.
-    case : LayerCase
-    reveal : bool
-
-    Returns
-    -------
-    ndarray
-        The student's a.
-    """
+    """Fail unless the student's ``sigmoid_layer_forward(a_prev, W, b)`` on the LayerCase
+    `case` returns (σ(W a_prev + b), cache); returns their a.  `reveal`: show the
+    expected entry (False in hidden tests)."""
     what = "sigmoid_layer_forward"
-    out = call(forward_fn, case.a_prev.copy(), case.W.copy(), case.b.copy(), what=what)
-    a, _ = _unpack(out, 2, what, ("a", "cache"))
+    out = call(forward_fn, *case.args(), what=what)
+    a, _ = kit.unpack(out, what, ("a", "cache"))
     n, N = case.W.shape[0], case.N
-    a = check_shape(f"a from {what} (n_m = {n}, N = {N})", a, (n, N))
-    expected = sigmoid(case.W @ case.a_prev + case.b)
-    hint = None
-    for sentence, model in _forward_suspects(case).items():
-        if np.allclose(a, model, rtol=1e-8, atol=1e-12):
-            hint = "Likely bug: " + sentence + "."
-            break
-    check_close(f"a from {what}", a, expected, rtol=1e-8, atol=1e-12, reveal=reveal, hint=hint)
-    return a
+    return kit.check_values(
+        f"a from {what} (nₘ = {n}, N = {N})",
+        a,
+        planted_layer_forward(case.a_prev, case.W, case.b),
+        reveal=reveal,
+        models=_forward_models(case),
+    )
+
+
+def _layer_deltas(case, a):
+    G = case.dJ_da
+    return {
+        "no_prime": G,
+        "prime_of_a": G * sigmoid_prime(a),
+        "half_prime": G * a,
+        "prime_form": tuple(G * p for p in kit.prime_slips(a)),
+    }
 
 
 def layer_suspects(case):
-    """What typical bugs make of (da_prev, dW, db) for the sigmoid layer on `case`.
+    """What the backward bugs of :data:`BUGS` make of (da_prev, dW, db) on `case`.
 
     Returns
     -------
@@ -372,66 +387,52 @@ def layer_suspects(case):
         {"da_prev": {sentence: array}, "dW": {...}, "db": {...}}; a bug that does not
         change a gradient, or gives it another shape, is left out of that entry.
     """
-    a_prev, W, b, G = case.a_prev, case.W, case.b, case.dJ_da
-    a = sigmoid(W @ a_prev + b)
+    a_prev, W, G = case.a_prev, case.W, case.dJ_da
+    a = planted_layer_forward(a_prev, W, case.b)
     right = G * a * (1.0 - a)
-    deltas = {
-        "missing σ'(z): δ = ∂J/∂a ∘ σ'(z) with σ'(z) = a(1 − a); you used ∂J/∂a alone": G,
-        "σ' evaluated at a instead of z: σ'(z) = σ(z)(1 − σ(z)) = a(1 − a) from the cached "
-        "output, whereas sigmoid_prime(a) computes σ'(σ(z))": G * sigmoid_prime(a),
-        "only a factor a of σ'(z) = a(1 − a) is there; (1 − a) is missing": G * a,
-    }
-    out = {"da_prev": {}, "dW": {}, "db": {}}
-    for sentence, delta in deltas.items():
-        out["da_prev"][sentence] = W.T @ delta
-        out["dW"][sentence] = delta @ a_prev.T
-        out["db"][sentence] = delta.sum(axis=1, keepdims=True)
-    out["db"][
-        "the bias gradient is δ averaged over the batch (mean) instead of summed: the 1/N "
-        "is already inside ∂J/∂a, so divide by N only once"
-    ] = right.mean(axis=1, keepdims=True)
-    out["da_prev"][
-        "you multiplied by σ' of the layer's input, a_prev(1 − a_prev): that factor belongs "
-        "to the layer below's own backward, which receives da_prev"
-    ] = (W.T @ right) * a_prev * (1.0 - a_prev)
+    models = {"da_prev": {}, "dW": {}, "db": {}}
+    for key, delta in _layer_deltas(case, a).items():
+        forms = delta if isinstance(delta, tuple) else (delta,)
+        grads = [(W.T @ d, d @ a_prev.T, d.sum(axis=1, keepdims=True)) for d in forms]
+        for i, which in enumerate(("da_prev", "dW", "db")):
+            models[which][key] = tuple(g[i] for g in grads) if len(grads) > 1 else grads[0][i]
+    models["db"]["b_mean"] = right.mean(axis=1, keepdims=True)
+    models["da_prev"]["prime_of_input"] = (W.T @ right) * a_prev * (1.0 - a_prev)
     if W.shape[0] == W.shape[1]:
-        out["da_prev"][
-            "W δ instead of Wᵀ δ: ∂J/∂x_i = Σ_j ∂J/∂z_j w_ij sums over the outputs j, which "
-            "in the course's W^m = Wᵀ is (W^m)ᵀ δ (looks transposed)"
-        ] = W @ right
-        out["dW"][
-            "∂J/∂W looks transposed: ∂J/∂W^m = δ (a_prev)ᵀ, rows follow the outputs, "
-            "columns the inputs"
-        ] = a_prev @ right.T
-    return out
+        models["da_prev"]["W_not_T"] = W @ right
+        models["dW"]["dW_T"] = a_prev @ right.T
+    table = {k: b for k, b in BUGS.items() if k.startswith("03.layer.")}
+    return {which: suspects(table, m.get) for which, m in models.items()}
 
 
 _LAYER_GRADS = {
-    "da_prev": ("∂J/∂a_prev (da_prev)", 0),
-    "dW": ("∂J/∂W (dW)", 1),
-    "db": ("∂J/∂b (db)", 2),
+    "da_prev": ("∂J/∂a_prev (da_prev)", 0, "a_prev"),
+    "dW": ("∂J/∂W (dW)", 1, "W"),
+    "db": ("∂J/∂b (db)", 2, "b"),
 }
 
+_SHAPE_HINT = (
+    "Hint: a matrix product with the wrong shapes. With W of shape (nₘ, nₘ₋₁) and δ of "
+    "shape (nₘ, N), da_prev = Wᵀ δ needs the transpose (the lecture's Σ_j ∂J/∂z_j w_ij "
+    "sums over the outputs j), and dW = δ a_prevᵀ is (nₘ, N) times (N, nₘ₋₁)."
+)
 
-def _matching_suspect(value, suspects):
-    """Sentence of a suspect with the same shape and values as `value`, or None."""
+
+def _call_layer_backward(backward_fn, case, cache):
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    for sentence, model in suspects.items():
-        model = np.asarray(model, dtype=np.float64)
-        if arr.shape == model.shape and np.allclose(arr, model, rtol=1e-6, atol=1e-10):
-            return sentence
-    return None
+        grads = call(backward_fn, case.dJ_da.copy(), cache, what="sigmoid_layer_backward")
+    except GradingFailure as failure:
+        error = getattr(failure, "student_error", None)
+        if error is None or error.type_name != "ValueError":
+            raise
+        raise GradingFailure(f"{failure}\n{_SHAPE_HINT}") from None
+    return kit.unpack(grads, "sigmoid_layer_backward", ("da_prev", "dW", "db"))
 
 
 def check_layer_backward(which, forward_fn, backward_fn, case, *, reveal=True):
-    """Fail unless one output of the student's backward matches their forward's slope.
+    """Fail unless one output of the student's backward is the gradient of J = Σ G ∘ a.
 
-    J = Σ dJ_da ∘ a(a_prev, W, b), with a from the student's ``sigmoid_layer_forward``;
-    its finite differences with respect to `which` judge the gradient returned by
-    ``sigmoid_layer_backward(dJ_da, cache)``.
+    ``sigmoid_layer_backward(G, cache)`` gets the cache of the student's forward.
 
     Parameters
     ----------
@@ -445,59 +446,65 @@ def check_layer_backward(which, forward_fn, backward_fn, case, *, reveal=True):
     -------
     GradientCheck
     """
-    label, pos = _LAYER_GRADS[which]
-    out = call(
-        forward_fn,
-        case.a_prev.copy(),
-        case.W.copy(),
-        case.b.copy(),
-        what="sigmoid_layer_forward",
-    )
-    _, cache = _unpack(out, 2, "sigmoid_layer_forward", ("a", "cache"))
-    try:
-        grads = call(backward_fn, case.dJ_da.copy(), cache, what="sigmoid_layer_backward")
-    except GradingFailure as failure:
-        if not any(w in str(failure) for w in ("matmul", "shapes", "broadcast", "aligned")):
-            raise
+    label, pos, entry = _LAYER_GRADS[which]
+    out = call(forward_fn, *case.args(), what="sigmoid_layer_forward")
+    _, cache = kit.unpack(out, "sigmoid_layer_forward", ("a", "cache"))
+    grad = _call_layer_backward(backward_fn, case, cache)[pos]
+    found = layer_suspects(case)[which]
+    point = case.args()[pos]
+    sentence = kit.matching(grad, found)
+    if sentence and np.shape(grad) != point.shape:
         raise GradingFailure(
-            f"{failure}\nHint: a matrix product with the wrong shapes. With W of shape "
-            "(n_m, n_{m-1}) and δ of shape (n_m, N), da_prev = Wᵀ δ needs the transpose "
-            "(the lecture's Σ_j ∂J/∂z_j w_ij sums over the outputs j), and dW = δ a_prevᵀ is "
-            "(n_m, N) times (N, n_{m-1})."
-        ) from None
-    grads = _unpack(grads, 3, "sigmoid_layer_backward", ("da_prev", "dW", "db"))
-    grad = grads[pos]
-    suspects = layer_suspects(case)[which]
-    point = {"da_prev": case.a_prev, "dW": case.W, "db": case.b}[which]
-    G = case.dJ_da
-
-    def J(x):
-        args = {
-            "da_prev": (x, case.W.copy(), case.b.copy()),
-            "dW": (case.a_prev.copy(), x, case.b.copy()),
-            "db": (case.a_prev.copy(), case.W.copy(), x),
-        }[which]
-        a = forward_fn(*args)[0]
-        return float(np.sum(G * np.asarray(a, dtype=np.float64)))
-
-    try:
-        # A wrongly shaped gradient that a known bug explains is named before the
-        # generic shape message.
-        if _numeric(grad) and np.shape(grad) != point.shape:
-            sentence = _matching_suspect(grad, suspects)
-            if sentence:
-                raise GradingFailure(
-                    f"{label} has shape {np.shape(grad)}, expected {point.shape}.\n"
-                    f"Likely bug: {sentence}"
-                )
-        return check_gradient_of(
-            label, J, point, grad, reveal=reveal, suspects=suspects, batch_size=case.N
+            f"{label} has shape {np.shape(grad)}, expected {point.shape}.\nLikely bug: {sentence}"
         )
-    except GradingFailure as failure:
-        problem = _forward_diagnosis(forward_fn, case)
-        if problem is None:
-            raise
-        raise GradingFailure(
-            f"{failure}\nNote: your sigmoid_layer_forward is wrong on this case too ({problem}); "
-            "this gradient is checked against YOUR forward, so fix the forward first."
-        ) from None
+    G = case.dJ_da
+    return kit.check_forward_gradient(
+        label,
+        grad,
+        point,
+        entry=entry,
+        forward_fn=forward_fn,
+        arguments=lambda p: (case.args(which, p), {}),
+        scalar=lambda a: float(np.sum(G * np.asarray(a, dtype=np.float64))),
+        reference=lambda p: float(np.sum(G * planted_layer_forward(*case.args(which, p)))),
+        forward="sigmoid_layer_forward",
+        problem=lambda: forward_problem(forward_fn, case),
+        reveal=reveal,
+        suspects=found,
+        batch_size=case.N,
+    )
+
+
+# --------------------------------------------------------------------------- speed
+
+
+def check_backprop(forward_fn, backward_fn, seed=0):
+    """sigmoid_layer_backward on a 300 × 300 layer and one example (9·10⁴ parameters) must
+    take backpropagation's time, not numerical differentiation's (see
+    :func:`course.checks._kit.check_backprop_speed`).  One example keeps a backward written
+    as Python loops over every weight (the lecture's scalar formulas, about 0.2 s) inside
+    the budget; such loops cost a per-weight step, finite differences a forward pass per
+    parameter, so here the two stand only about 50× apart and the budget sits in between
+    (≈ 7× from each, measured on a loaded 2-core machine)."""
+    case = layer_case(300, 300, 1, seed)
+    out, seconds = call_timed(
+        forward_fn, *case.args(), budget=kit.BACKPROP_BUDGET, what="sigmoid_layer_forward"
+    )
+    _, cache = kit.unpack(out, "sigmoid_layer_forward", ("a", "cache"))
+    return kit.check_backprop_speed(
+        backward_fn,
+        case.dJ_da.copy(),
+        cache,
+        what="sigmoid_layer_backward",
+        n_params=case.W.size + case.b.size + case.a_prev.size,
+        forward_seconds=seconds,
+    )
+
+
+def check_ce_backprop(grad_fn, seed=0):
+    """softmax_cross_entropy_grad on 300 × 300 logits must take an analytic gradient's
+    time, not numerical differentiation's (1.8·10⁵ evaluations of the loss)."""
+    z, Y = logits_case(300, 300, seed)
+    return kit.check_backprop_speed(
+        grad_fn, z, Y, what="softmax_cross_entropy_grad", n_params=z.size
+    )

@@ -16,11 +16,14 @@ import numpy as np
 
 from .. import flow, network
 from ..activations import get_activation
-from ..grading import GradingFailure, call, check_shape
+from ..grading import GradingFailure, call
 from ..losses import softmax_cross_entropy
+from . import _kit as kit
+from .catalogue import table
 from .chain_rule import hand_number
 
 __all__ = [
+    "BUGS",
     "CHOICES",
     "check_choice",
     "check_choice_format",
@@ -33,7 +36,9 @@ __all__ = [
     "reference_norms",
 ]
 
-WHAT = {"delta": "‖δ^m‖ (delta_norms)", "dW": "‖∂J/∂W^m‖ (dW_norms)"}
+WHAT = {"delta": "‖δᵐ‖ (delta_norms)", "dW": "‖∂J/∂Wᵐ‖ (dW_norms)"}
+
+BUGS = table("06")
 
 
 def net_case(depth, width, activation="sigmoid", init="lecun", N=6, n_in=4, K=3, seed=0):
@@ -76,8 +81,12 @@ def planted_norms(params, X, Y, activation, bug=None):
     Parameters
     ----------
     bug : str or None
-        None (correct), "no_f_prime", "f_prime_of_a", "norms_of_a", "reversed",
-        "batch_sum", "no_1_over_N" or "per_example".
+        None (correct) or the model of a bug of :data:`BUGS`.
+
+    Raises
+    ------
+    ValueError
+        When the bug cannot run with these shapes.
 
     Returns
     -------
@@ -95,13 +104,19 @@ def planted_norms(params, X, Y, activation, bug=None):
         if m > 1:
             below = caches[m - 2]
             back = caches[m - 1]["W"].T @ delta
+            f_prime = get_activation(activation).f_prime
             if bug == "no_f_prime":
                 delta = back
             elif bug == "f_prime_of_a":
-                delta = get_activation(activation).f_prime(below["h"]) * back
+                delta = f_prime(below["h"]) * back
+            elif bug == "f_prime_above":
+                delta = f_prime(caches[m - 1]["z"]) * back  # ValueError unless square
             else:
-                delta = get_activation(activation).f_prime(below["z"]) * back
-    dW = [d @ c["a_prev"].T for d, c in zip(deltas, caches, strict=True)]
+                delta = f_prime(below["z"]) * back
+    if bug == "dW_of_a":
+        dW = [d @ c["h"].T for d, c in zip(deltas, caches, strict=True)]
+    else:
+        dW = [d @ c["a_prev"].T for d, c in zip(deltas, caches, strict=True)]
     if bug == "norms_of_a":
         delta_norms = np.array([np.linalg.norm(c["h"]) for c in caches])
     elif bug == "batch_sum":
@@ -111,43 +126,61 @@ def planted_norms(params, X, Y, activation, bug=None):
     else:
         delta_norms = np.array([np.linalg.norm(d) for d in deltas])
     dW_norms = np.array([np.linalg.norm(g) for g in dW])
+    if bug == "squared":
+        delta_norms, dW_norms = delta_norms**2, dW_norms**2
     if bug == "reversed":
         delta_norms, dW_norms = delta_norms[::-1], dW_norms[::-1]
     return delta_norms, dW_norms
 
 
-#: Bug -> the sentence a failing test prints when the student's norms match it.
-SUSPECTS = {
-    "no_f_prime": "missing f'(z^m) in the recursion: δ^{m-1} = f'(z^{m-1}) ∘ (W^m)ᵀ δ^m, "
-    "and the f' factor is what makes sigmoid gradients shrink",
-    "f_prime_of_a": "f' evaluated at a^m = f(z^m) instead of at z^m (sigmoid_prime(a) is "
-    "σ'(σ(z)), not σ'(z); use the cached z, or a·(1 − a))",
-    "norms_of_a": "these are norms of the activations a^m, not of the errors δ^m = ∂J/∂z^m",
-    "reversed": "the layers come in reverse order: entry 0 must be layer m = 1 (the first "
-    "hidden layer) and entry M − 1 the output layer",
-    "batch_sum": "norms of δ^m summed over the batch (that is ∂J/∂b^m): take the Frobenius "
-    "norm of the whole matrix δ^m, shape (n_m, N)",
-    "no_1_over_N": "missing 1/N: J is the batch average, so δ^M = (softmax(z^M) − Y) / N",
-    "per_example": "per-example norms averaged over the batch: take the Frobenius norm of the "
-    "whole matrix δ^m (np.linalg.norm(delta) with no axis)",
-}
+def _same(a, b):
+    return kit.close(a, b, "model")
 
 
-def _same(a, b, rtol=1e-6):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= rtol * np.abs(b) + 1e-300))
+def _planted_error(params, X, Y, activation, message):
+    """The diagnosis of the bug whose planted model raises the same error, or None."""
+    for bug in BUGS.values():
+        if bug.model is None:
+            continue
+        try:
+            with kit.quiet():
+                planted_norms(params, X, Y, activation, bug.model)
+        except ValueError as exc:
+            if str(exc) == message:
+                return bug.diagnosis
+    return None
 
 
 def _student_norms(fn, params, X, Y, activation):
     work = {k: v.copy() for k, v in params.items()}
-    result = call(fn, work, X.copy(), Y.copy(), activation, what="layer_gradient_norms")
-    if not isinstance(result, tuple | list) or len(result) != 2:
+    try:
+        result = call(fn, work, X.copy(), Y.copy(), activation, what="layer_gradient_norms")
+    except GradingFailure as failure:
+        error = getattr(failure, "student_error", None)
+        sentence = error and _planted_error(params, X, Y, activation, error.message)
+        if not sentence:
+            raise
+        raise GradingFailure(f"{failure}\nLikely bug: {sentence}.") from None
+    try:
+        return kit.unpack(result, "layer_gradient_norms", ("delta_norms", "dW_norms"))
+    except GradingFailure as failure:
         raise GradingFailure(
-            "layer_gradient_norms must return two arrays, (delta_norms, dW_norms); got "
-            f"{type(result).__name__}"
-            + (f" of length {len(result)}" if hasattr(result, "__len__") else "")
-        )
-    return result
+            f"{failure}\nLikely bug: {BUGS['06.norms.two-arrays'].diagnosis}."
+        ) from None
+
+
+def _bug_sentence(yours, params, X, Y, activation, idx):
+    for bug in BUGS.values():
+        if bug.model is None:
+            continue
+        try:
+            with kit.quiet():
+                model = planted_norms(params, X, Y, activation, bug.model)[idx]
+        except ValueError:
+            continue
+        if _same(yours, model):
+            return bug.diagnosis
+    return None
 
 
 def check_layer_norms(fn, params, X, Y, activation, which="delta", *, reveal=True):
@@ -166,22 +199,23 @@ def check_layer_norms(fn, params, X, Y, activation, which="delta", *, reveal=Tru
     M = network.n_layers(params)
     idx = 0 if which == "delta" else 1
     name = WHAT[which]
-    yours = check_shape(name, _student_norms(fn, params, X, Y, activation)[idx], (M,))
+    yours, _ = kit.values(name, _student_norms(fn, params, X, Y, activation)[idx], (M,))
     expected = reference_norms(params, X, Y, activation)[idx]
     if _same(yours, expected):
         return yours
     if not np.all(np.isfinite(yours)):
         raise GradingFailure(f"{name} contains nan or inf: {yours}.")
-    bad = int(np.argmax(~(np.abs(yours - expected) <= 1e-6 * np.abs(expected))))
+    bad = np.flatnonzero(~(np.abs(yours - expected) <= 1e-6 * np.abs(expected))) + 1
+    top = int(bad.max())
     text = (
-        f"{name} is wrong at layer m = {bad + 1} of M = {M} ({activation} net, widths "
-        f"{network.layer_sizes_of(params)}, N = {X.shape[1]}): yours {yours[bad]:.6g}"
+        f"{name} is wrong at layers m = {bad.tolist()} of M = {M} ({activation} net, widths "
+        f"{network.layer_sizes_of(params)}, N = {X.shape[1]}); the recursion runs down from "
+        f"m = M, so look first at layer m = {top}: yours {yours[top - 1]:.6g}"
     )
-    text += f", expected {expected[bad]:.6g}." if reveal else "."
-    for bug, sentence in SUSPECTS.items():
-        if _same(yours, planted_norms(params, X, Y, activation, bug)[idx]):
-            text += "\nThis looks like: " + sentence + "."
-            break
+    text += f", expected {expected[top - 1]:.6g}." if reveal else "."
+    sentence = _bug_sentence(yours, params, X, Y, activation, idx)
+    if sentence:
+        text += f"\nLikely bug: {sentence}."
     raise GradingFailure(text)
 
 
@@ -200,11 +234,13 @@ def check_number(namespace, name, expected, wrong=None, hint=None):
         Shown on any other wrong answer.
     """
     value = hand_number(namespace, name)
-    if abs(value - expected) <= 1e-9 + 1e-6 * abs(expected):
+    if kit.close(value, expected, "typed"):
         return value
     for v, meaning in (wrong or {}).items():
-        if abs(value - v) <= 1e-9 + 1e-6 * abs(v):
-            raise GradingFailure(f"{name} = {value:g} is not right: {meaning}")
+        if kit.close(value, v, "typed"):
+            raise GradingFailure(f"{name} = {value:g} is not right.\nLikely bug: {meaning}")
+    if expected != 0 and kit.close(-value, expected, "typed"):
+        hint = "Likely bug: the sign is wrong."
     raise GradingFailure(f"{name} = {value:g} is not right." + (f"\n{hint}" if hint else ""))
 
 
@@ -218,7 +254,7 @@ def _letter(namespace, name):
             f'{name} is not defined yet: write `{name} = "a"` (or b or c) in the answer '
             "cell above and run it."
         )
-    value = namespace[name]
+    value = kit.student_value(namespace, name)
     if not isinstance(value, str) or value.strip().lower() not in CHOICES:
         raise GradingFailure(f"{name} must be one of the letters 'a', 'b', 'c'; got {value!r}.")
     return value.strip().lower()

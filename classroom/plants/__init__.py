@@ -1,6 +1,6 @@
 """Planted bugs and alternative correct answers, per assignment.
 
-Each module ``autograder/plants/<assignment id with - as _>.py`` (e.g. ``_01_chain_rule``
+Each module ``classroom/plants/<assignment id with - as _>.py`` (e.g. ``_01_chain_rule``
 for "01-chain-rule") defines ``PLANTS``: a list of :class:`Plant`.  The notebook tests
 plant each into the solutions notebook and assert the grade (bugs lose exactly the
 listed cells' points and the failing output names the bug; alternatives keep full
@@ -19,7 +19,8 @@ import nbformat
 
 @dataclass(frozen=True)
 class Plant:
-    """A modification of a solutions notebook.
+    """A modification of a solutions notebook: a bug of the catalogue, or a correct
+    alternative.
 
     Attributes
     ----------
@@ -34,7 +35,9 @@ class Plant:
         correct answer).
     says : str
         Case-insensitive substring that the failing tests' output must contain (the
-        diagnosis), or "" for alternatives.
+        diagnosis); by default the catalogue's ``says`` of `bug`.
+    bug : str or None
+        The id of the bug in :mod:`course.checks.catalogue` (None for an alternative).
     """
 
     name: str
@@ -42,6 +45,13 @@ class Plant:
     cells: dict = field(default_factory=dict)
     failing: tuple = ()
     says: str = ""
+    bug: str | None = None
+
+    def __post_init__(self):
+        if self.bug and not self.says:
+            from course.checks import catalogue
+
+            object.__setattr__(self, "says", catalogue.get(self.bug).says)
 
     @property
     def is_bug(self):
@@ -62,9 +72,19 @@ class Plant:
         return nb
 
 
+def planted(name, notebook, cells, failing, key):
+    """A bug plant: `key` is a catalogue id (its ``says`` is used), or else the text the
+    failing cells must show (bugs whose message names no kind, e.g. a wrong hand number)."""
+    from course.checks import catalogue
+
+    if key in catalogue.all_bugs():
+        return Plant(name, notebook, cells, tuple(failing), bug=key)
+    return Plant(name, notebook, cells, tuple(failing), says=key)
+
+
 def plants_for(assignment):
     """The PLANTS list of an assignment ([] when it has none)."""
-    module = "autograder.plants._" + assignment.replace("-", "_")
+    module = "classroom.plants._" + assignment.replace("-", "_")
     try:
         return list(importlib.import_module(module).PLANTS)
     except ModuleNotFoundError:
@@ -74,7 +94,7 @@ def plants_for(assignment):
 @functools.cache
 def solution_cells(assignment, notebook):
     """grade_id -> source of the answer cells of a solutions notebook."""
-    from autograder.workspace import SOLUTIONS
+    from classroom.runner import SOLUTIONS
 
     nb = nbformat.read(SOLUTIONS / assignment / f"{notebook}.ipynb", as_version=4)
     return {

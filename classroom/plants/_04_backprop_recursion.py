@@ -4,7 +4,7 @@ The gradient tests judge `backward` against finite differences of the submission
 `forward`; a bug loses exactly the parameters whose gradients it changes.
 """
 
-from autograder.plants import Plant
+from classroom.plants import Plant
 
 NB = "backprop_recursion"
 
@@ -62,14 +62,14 @@ PLANTS = [
         {"br-forward": _forward(z="params[f'W{m}'] @ a[m - 1]")},
         # The weights' gradients still match this forward; the biases' cannot.
         failing=("br-test-forward", *BS),
-        says="biases b^m are missing",
+        bug="04.forward.no-bias",
     ),
     Plant(
         "forward without f at the output",
         NB,
         {"br-forward": _forward(a_of="f(z[m]) if m < M else z[m]")},
-        failing=("br-test-forward", *ALL),
-        says="not applied at the output",
+        failing=("br-test-forward",),
+        bug="04.forward.no-f-output",
     ),
     Plant(
         "forward always sigmoid, backward consistent with it",
@@ -78,7 +78,7 @@ PLANTS = [
         # Right on the visible sigmoid net, wrong on the hidden tanh/relu ones; the
         # backward is the exact derivative of this forward, so only the forward fails.
         failing=("br-test-forward",),
-        says="activation passed in",
+        bug="04.forward.always-sigmoid",
     ),
     Plant(
         "forward with the pre-activation transposed twice (correct)",
@@ -124,14 +124,14 @@ def backward(params, cache, dJ_da):
         # W3/b3 pass on the visible 3-layer net (output layer) but fail the hidden
         # 4- and 5-layer nets, where layer 3 is hidden.
         failing=ALL,
-        says="missing f'(z) in the hidden",
+        bug="04.backward.no-fprime-hidden",
     ),
     Plant(
         "backward missing f' at the output",
         NB,
         {"br-backward": _backward(delta_top="dJ_da")},
         failing=ALL,
-        says="missing f'(z) at the output",
+        bug="04.backward.no-fprime-output",
     ),
     Plant(
         "backward with f' of a instead of z",
@@ -143,7 +143,7 @@ def backward(params, cache, dJ_da):
             )
         },
         failing=ALL,
-        says="a instead of z",
+        bug="04.backward.fprime-of-a",
     ),
     Plant(
         "backward with W instead of its transpose",
@@ -151,35 +151,35 @@ def backward(params, cache, dJ_da):
         {"br-backward": _backward(delta_down="f_prime(z[m - 1]) * (params[f'W{m}'] @ delta)")},
         # The visible 3 -> 5 -> 5 -> 2 net cannot even run it (W3 is 2 x 5).
         failing=ALL,
-        says="with the transpose",
+        bug="04.backward.W-not-transposed",
     ),
     Plant(
         "backward with dW transposed",
         NB,
         {"br-backward": _backward(dW="a[m - 1] @ delta.T")},
         failing=WS,
-        says="transposed",
+        bug="04.backward.dW-transposed",
     ),
     Plant(
         "backward with a^m instead of a^(m-1)",
         NB,
         {"br-backward": _backward(dW="delta @ a[m].T")},
         failing=WS,
-        says="off by one",
+        bug="04.backward.off-by-one",
     ),
     Plant(
         "backward with the bias averaged",
         NB,
         {"br-backward": _backward(db="delta.mean(axis=1, keepdims=True)")},
         failing=BS,
-        says="wrong only in the bias",
+        bug="04.backward.bias-mean",
     ),
     Plant(
         "backward with the bias summed over the wrong axis",
         NB,
         {"br-backward": _backward(db="delta.sum(axis=0, keepdims=True)")},
         failing=BS,
-        says="wrong axis",
+        bug="04.backward.bias-axis",
     ),
     Plant(
         "backward dividing by N again",
@@ -190,14 +190,14 @@ def backward(params, cache, dJ_da):
             )
         },
         failing=ALL,
-        says="1/N",
+        bug="04.backward.extra-1/N",
     ),
     Plant(
         "backward with the sign flipped",
         NB,
         {"br-backward": _backward(delta_top="-f_prime(z[M]) * dJ_da")},
         failing=ALL,
-        says="sign",
+        bug="04.backward.sign",
     ),
     Plant(
         "backward with einsum (correct)",
@@ -240,7 +240,7 @@ def backward(params, cache, dJ_da):
             "    return {k: params[k] + lr * grads[k] for k in params}\n"
         },
         failing=("br-test-sgd-update",),
-        says="sign",
+        bug="04.update.sign",
     ),
     Plant(
         "update forgetting the biases",
@@ -256,7 +256,7 @@ def sgd_update(params, grads, lr):
 """
         },
         failing=("br-test-sgd-update",),
-        says="wrong only in the bias",
+        bug="04.update.bias-only",
     ),
     Plant(
         "update with a step twice too large",
@@ -266,7 +266,7 @@ def sgd_update(params, grads, lr):
             "    return {k: params[k] - 2 * lr * grads[k] for k in params}\n"
         },
         failing=("br-test-sgd-update",),
-        says="factor",
+        bug="04.update.factor",
     ),
     Plant(
         "update returning nothing",
@@ -276,7 +276,7 @@ def sgd_update(params, grads, lr):
             "    params = {k: params[k] - lr * grads[k] for k in params}\n"
         },
         failing=("br-test-sgd-update",),
-        says="returned None",
+        bug="04.update.none",
     ),
     Plant(
         "update in place (correct)",
@@ -290,5 +290,115 @@ def sgd_update(params, grads, lr):
     return params
 """
         },
+    ),
+    # issue 12: misdiagnosed bugs, numerical differentiation, stderr, float32
+    Plant(
+        "backward with f' of the layer above",
+        NB,
+        {"br-backward": _backward(delta_down="f_prime(z[m]) * (params[f'W{m}'].T @ delta)")},
+        failing=ALL,
+        bug="04.backward.fprime-wrong-layer",
+    ),
+    Plant(
+        "backward without f' anywhere",
+        NB,
+        {"br-backward": _backward(delta_top="dJ_da", delta_down="params[f'W{m}'].T @ delta")},
+        failing=ALL,
+        bug="04.backward.no-fprime",
+        says="missing f'(z)",  # the output layer's gradients: "missing f'(z) at the output"
+    ),
+    Plant(
+        "backward by numerical differentiation of the forward",
+        NB,
+        {
+            "br-backward": """
+from course.gradcheck import numerical_gradient
+
+def backward(params, cache, dJ_da):
+    X, activation = cache["a"][0], cache["activation"]
+    Y = cache["a"][-1] - dJ_da * X.shape[1]
+    grads = {}
+    for key in params:
+        work = {k: np.array(v, dtype=float) for k, v in params.items()}
+        def J(value, key=key, work=work):
+            work[key] = value
+            return square_loss(forward(work, X, activation)[0], Y)[0]
+        grads[key] = numerical_gradient(J, work[key])
+    return grads
+"""
+        },
+        failing=("br-test-W1",),
+        bug="04.backward.numerical",
+    ),
+    Plant(
+        "backward that logs its progress to stderr (correct)",
+        NB,
+        {
+            "br-backward": _backward().replace(
+                "    grads = {}\n",
+                "    import logging, sys\n"
+                "    print('backward: M =', M, file=sys.stderr)\n"
+                "    logging.warning('computing %d layers', M)\n"
+                "    grads = {}\n",
+            )
+        },
+    ),
+    Plant(
+        "forward in float32 (only the forward's points)",
+        NB,
+        {
+            "br-forward": _forward(
+                z="(params[f'W{m}'].astype(np.float32) @ a[m - 1].astype(np.float32) "
+                "+ params[f'b{m}'].astype(np.float32))"
+            )
+        },
+        failing=("br-test-forward",),
+        bug="kit.float32",
+    ),
+    Plant(
+        "forward without f in the hidden layers",
+        NB,
+        {"br-forward": _forward(a_of="f(z[m]) if m == M else z[m]")},
+        # the cache's aᵐ are wrong for the backward too: it cannot be judged apart
+        failing=("br-test-forward", *ALL),
+        bug="04.forward.no-f-hidden",
+    ),
+    Plant(
+        "update without the learning rate",
+        NB,
+        {
+            "br-sgd-update": "def sgd_update(params, grads, lr):\n"
+            "    return {k: params[k] - grads[k] for k in params}\n"
+        },
+        failing=("br-test-sgd-update",),
+        bug="04.update.no-lr",
+    ),
+    Plant(
+        "update returning the step alone",
+        NB,
+        {
+            "br-sgd-update": "def sgd_update(params, grads, lr):\n"
+            "    return {k: -lr * grads[k] for k in params}\n"
+        },
+        failing=("br-test-sgd-update",),
+        bug="04.update.step-only",
+    ),
+    Plant(
+        "update leaving the weights as they are",
+        NB,
+        {
+            "br-sgd-update": "def sgd_update(params, grads, lr):\n"
+            "    return {k: params[k] - (lr * grads[k] if k[0] == 'b' else 0) for k in params}\n"
+        },
+        failing=("br-test-sgd-update",),
+        bug="04.update.not-updated",
+    ),
+    Plant(
+        "forward subtracting the biases",
+        NB,
+        {"br-forward": _forward(z="params[f'W{m}'] @ a[m - 1] - params[f'b{m}']")},
+        # the weights' gradients still match this forward; the biases' cannot
+        failing=("br-test-forward", *BS),
+        bug="04.forward.minus-bias",
     ),
 ]

@@ -6,7 +6,7 @@ and their output must name it; an alternative must keep full marks.
 
 from __future__ import annotations
 
-from autograder.plants import Plant, edit_solution
+from classroom.plants import Plant, edit_solution, planted
 
 NOTEBOOK = "chain_rule"
 
@@ -15,8 +15,8 @@ def _edit(grade_id, *replacements):
     return edit_solution("01-chain-rule", NOTEBOOK, grade_id, *replacements)
 
 
-def _bug(name, grade_id, replacements, failing, says):
-    return Plant(name, NOTEBOOK, {grade_id: _edit(grade_id, *replacements)}, failing, says)
+def _bug(name, grade_id, replacements, failing, key):
+    return planted(name, NOTEBOOK, {grade_id: _edit(grade_id, *replacements)}, failing, key)
 
 
 H = "dhdx = h * (1 - h) * 2 * x"
@@ -30,21 +30,21 @@ PLANTS = [
         "h-forward-backward",
         [(H, "dhdx = h * (1 - h)")],
         ("test-h-derivative",),
-        "inner derivative",
+        "01.h.no-inner",
     ),
     _bug(
         "h: f' evaluated at x instead of g(x)",
         "h-forward-backward",
         [(H, "dhdx = sigmoid_prime(x) * 2 * x")],
         ("test-h-derivative",),
-        "evaluated at x instead of at the cached g(x)",
+        "01.h.at-x",
     ),
     _bug(
         "h: sigma' evaluated at h",
         "h-forward-backward",
         [(H, "dhdx = sigmoid_prime(h) * 2 * x")],
         ("test-h-derivative",),
-        "instead of at g",
+        "01.h.at-h",
     ),
     _bug(
         "h: forward computes sigma(x)^2 instead of sigma(x^2)",
@@ -52,7 +52,7 @@ PLANTS = [
         [("h = sigmoid(g)", "h = sigmoid(x) ** 2")],
         # dhdx is then checked against finite differences of this wrong h: it fails too
         ("test-h-derivative", "test-h-value"),
-        "is wrong",
+        "01.h.value",
     ),
     # hand numbers at (x, y, z) = (-2, 3, -4)
     _bug(
@@ -89,21 +89,21 @@ PLANTS = [
         "graph-forward-backward",
         [("dfdy = dfdg * 2 * y", "dfdy = 2 * y")],
         ("test-graph-gradient",),
-        "missing the factor ∂f/∂g = x",
+        "01.graph.dfdy-no-x",
     ),
     _bug(
         "graph: dfdz = 1",
         "graph-forward-backward",
         [("dfdz = dfdg * 1.0", "dfdz = 1.0")],
         ("test-graph-gradient",),
-        "∂f/∂z is missing the factor ∂f/∂g = x",
+        "01.graph.dfdz-one",
     ),
     _bug(
         "graph: dfdy = x*y (factor 2 lost)",
         "graph-forward-backward",
         [("dfdy = dfdg * 2 * y", "dfdy = dfdg * y")],
         ("test-graph-gradient",),
-        "missing the factor 2",
+        "01.graph.dfdy-no-2",
     ),
     # nodes
     _bug(
@@ -111,21 +111,21 @@ PLANTS = [
         "add-node",
         [(UP_A, "a.grad += 1.0"), (UP_B, "b.grad += 1.0")],
         ("test-add-node",),
-        "forgets the upstream gradient",
+        "01.node.upstream",
     ),
     _bug(
         "add: sign flipped for b",
         "add-node",
         [(UP_B, "b.grad -= out.grad")],
         ("test-add-node",),
-        "is wrong",
+        "01.node.add-sign",
     ),
     _bug(
         "add: overwrites instead of summing",
         "add-node",
         [(UP_A, "a.grad = out.grad"), (UP_B, "b.grad = out.grad")],
         ("test-two-paths",),
-        "instead of summing the paths",
+        "01.paths.overwrite",
     ),
     _bug(
         "mul: local derivatives swapped",
@@ -135,7 +135,7 @@ PLANTS = [
             ("b.grad += a.value * out.grad", "b.grad += b.value * out.grad"),
         ],
         ("test-mul-node",),
-        "swapped",
+        "01.node.mul-swapped",
     ),
     _bug(
         "mul: forgets the upstream gradient",
@@ -145,7 +145,7 @@ PLANTS = [
             ("b.grad += a.value * out.grad", "b.grad += a.value"),
         ],
         ("test-mul-node",),
-        "forgets the upstream gradient",
+        "01.node.upstream",
     ),
     _bug(
         "mul: overwrites instead of summing",
@@ -155,14 +155,14 @@ PLANTS = [
             ("b.grad += a.value * out.grad", "b.grad = a.value * out.grad"),
         ],
         ("test-two-paths",),
-        "instead of summing the paths",
+        "01.paths.overwrite",
     ),
     _bug(
         "max: both inputs get the gradient at a tie",
         "max-node",
         [("(b.value > a.value)", "(b.value >= a.value)")],
         ("test-max-node",),
-        "both inputs received the gradient",
+        "01.node.tie-both",
     ),
     _bug(
         "max: gradient to the smaller input",
@@ -172,21 +172,21 @@ PLANTS = [
             ("(b.value > a.value)", "(b.value <= a.value)"),
         ],
         ("test-max-node",),
-        "smaller input",
+        "01.node.max-smaller",
     ),
     _bug(
         "square: factor 2 missing",
         "square-node",
         [("a.grad += 2 * a.value * out.grad", "a.grad += a.value * out.grad")],
         ("test-square-node",),
-        "factor ½",
+        "01.node.square-no-2",
     ),
     _bug(
         "square: forgets the upstream gradient",
         "square-node",
         [("a.grad += 2 * a.value * out.grad", "a.grad += 2 * a.value")],
         ("test-square-node",),
-        "forgets the upstream gradient",
+        "01.node.upstream",
     ),
     _bug(
         "sigmoid: sigma' of the output",
@@ -198,7 +198,7 @@ PLANTS = [
             )
         ],
         ("test-sigmoid-node",),
-        "evaluated at the output",
+        "01.node.sigmoid-at-output",
     ),
     _bug(
         "sigmoid: sigma instead of sigma'",
@@ -210,7 +210,7 @@ PLANTS = [
             )
         ],
         ("test-sigmoid-node",),
-        "σ(x) is used where σ'(x)",
+        "01.node.sigma-for-prime",
     ),
     _bug(
         "max: forgets the upstream gradient",
@@ -220,14 +220,14 @@ PLANTS = [
             ("b.grad += out.grad * (b.value > a.value)", "b.grad += 1.0 * (b.value > a.value)"),
         ],
         ("test-max-node",),
-        "forgets the upstream gradient",
+        "01.node.upstream",
     ),
     _bug(
         "square: uses the output a² for a",
         "square-node",
         [("a.grad += 2 * a.value * out.grad", "a.grad += 2 * out.value * out.grad")],
         ("test-square-node",),
-        "is wrong",
+        "01.node.square-of-output",
     ),
     _bug(
         "sigmoid: forgets the upstream gradient",
@@ -239,7 +239,7 @@ PLANTS = [
             )
         ],
         ("test-sigmoid-node",),
-        "forgets the upstream gradient",
+        "01.node.upstream",
     ),
     # two paths
     _bug(
@@ -247,21 +247,21 @@ PLANTS = [
         "x-sigmoid-x-grad",
         [("return s + x * s * (1 - s)", "return s")],
         ("test-x-sigmoid-x-grad",),
-        "the paths sum",
+        "01.paths.only-factor",
     ),
     _bug(
         "x sigma(x): only the path through sigma",
         "x-sigmoid-x-grad",
         [("return s + x * s * (1 - s)", "return x * s * (1 - s)")],
         ("test-x-sigmoid-x-grad",),
-        "the paths sum",
+        "01.paths.only-sigma",
     ),
     _bug(
         "x sigma(x): sigma for sigma' in the second path",
         "x-sigmoid-x-grad",
         [("return s + x * s * (1 - s)", "return s + x * s")],
         ("test-x-sigmoid-x-grad",),
-        "σ'(x) is written as σ(x)",
+        "01.paths.sigma-for-prime",
     ),
     # correct alternatives
     Plant(
@@ -310,5 +310,94 @@ PLANTS = [
             "hand-dfdy": "dfdy = 2 * (-2) * 3",
             "graph-forward-values": "g_value = 3**2 + (-4)\nf_value = -2 * g_value",
         },
+    ),
+    # issue 12: returned sequences of any kind, and a ∂f/∂x mix-up
+    _bug(
+        "graph: dfdx = x",
+        "graph-forward-backward",
+        [("dfdx = g", "dfdx = x")],
+        ("test-graph-gradient",),
+        "01.graph.dfdx-x",
+    ),
+    Plant(
+        "alternative: graph_forward_backward and h_forward_backward return lists",
+        NOTEBOOK,
+        {
+            "graph-forward-backward": _edit(
+                "graph-forward-backward",
+                ("return f, dfdx, dfdy, dfdz", "return [f, dfdx, dfdy, dfdz]"),
+            ),
+            "h-forward-backward": _edit(
+                "h-forward-backward", ("return h, dhdx", "return [h, dhdx]")
+            ),
+        },
+    ),
+    _bug(
+        "max: the tie goes to the second input",
+        "max-node",
+        [
+            ("(a.value >= b.value)", "(a.value > b.value)"),
+            ("(b.value > a.value)", "(b.value >= a.value)"),
+        ],
+        ("test-max-node",),
+        "01.node.tie-second",
+    ),
+    # one operator or number wrong in a formula
+    _bug(
+        "graph: dfdy with / 2",
+        "graph-forward-backward",
+        [("dfdy = dfdg * 2 * y", "dfdy = dfdg / 2 * y")],
+        ("test-graph-gradient",),
+        "01.graph.divided",
+    ),
+    _bug(
+        "h: sigma' as h / (1 - h)",
+        "h-forward-backward",
+        [(H, "dhdx = h / (1 - h) * 2 * x")],
+        ("test-h-derivative",),
+        "01.h.prime-form",
+    ),
+    _bug(
+        "sigmoid: sigma' as s(1 + s)",
+        "sigmoid-node",
+        [
+            (
+                "a.grad += out.value * (1 - out.value) * out.grad",
+                "a.grad += out.value * (1 + out.value) * out.grad",
+            )
+        ],
+        ("test-sigmoid-node",),
+        "01.node.sigmoid-prime-form",
+    ),
+    _bug(
+        "mul: divides by out.grad",
+        "mul-node",
+        [
+            ("a.grad += b.value * out.grad", "a.grad += b.value / out.grad"),
+            ("b.grad += a.value * out.grad", "b.grad += a.value / out.grad"),
+        ],
+        ("test-mul-node",),
+        "01.node.upstream-divides",
+    ),
+    _bug(
+        "x sigma(x): divides by x",
+        "x-sigmoid-x-grad",
+        [("return s + x * s * (1 - s)", "return s + s * (1 - s) / x")],
+        ("test-x-sigmoid-x-grad",),
+        "01.paths.divided",
+    ),
+    _bug(
+        "x sigma(x): paths subtracted",
+        "x-sigmoid-x-grad",
+        [("return s + x * s * (1 - s)", "return s - x * s * (1 - s)")],
+        ("test-x-sigmoid-x-grad",),
+        "01.paths.minus",
+    ),
+    _bug(
+        "x sigma(x): sigma' as s(1 + s)",
+        "x-sigmoid-x-grad",
+        [("return s + x * s * (1 - s)", "return s + x * s * (1 + s)")],
+        ("test-x-sigmoid-x-grad",),
+        "01.paths.prime-form",
     ),
 ]

@@ -5,7 +5,7 @@ the submission's own forward, so a forward bug costs a backward cell only where 
 backward no longer matches that forward (and its message then says so).
 """
 
-from autograder.plants import Plant
+from classroom.plants import Plant
 
 NB = "softmax_layer"
 
@@ -35,6 +35,12 @@ def sigmoid_layer_backward(dJ_da, cache):
 """
 
 
+def _edit_loss(old, new):
+    from classroom.plants import edit_solution
+
+    return edit_solution("03-softmax-layer", NB, "sl-ce-loss", (old, new))
+
+
 LAYER_TESTS = ("sl-test-layer-dW", "sl-test-layer-db", "sl-test-layer-da-prev")
 
 PLANTS = [
@@ -50,7 +56,7 @@ def softmax(z):
 """
         },
         failing=("sl-test-softmax",),
-        says="each column's own maximum",
+        bug="03.softmax.unstable",
     ),
     Plant(
         "softmax shifted by the global max",
@@ -63,7 +69,7 @@ def softmax(z):
 """
         },
         failing=("sl-test-softmax",),
-        says="not numerically stable",
+        bug="03.softmax.unstable",
     ),
     Plant(
         "softmax normalised over the wrong axis",
@@ -77,7 +83,7 @@ def softmax(z):
             "sl-ce-grad": GRAD_OWN_SOFTMAX,
         },
         failing=("sl-test-softmax",),
-        says="wrong axis",
+        bug="03.softmax.wrong-axis",
     ),
     Plant(
         "softmax not normalised",
@@ -90,7 +96,7 @@ def softmax(z):
             "sl-ce-grad": GRAD_OWN_SOFTMAX,
         },
         failing=("sl-test-softmax",),
-        says="sum to 1",
+        bug="03.softmax.not-normalised",
     ),
     Plant(
         "softmax through log-sum-exp (correct)",
@@ -116,8 +122,8 @@ def cross_entropy_loss(z, Y):
         },
         # The gradient (with its 1/N) is judged against this loss, so it fails too and
         # says why.
-        failing=("sl-test-ce-grad", "sl-test-ce-loss"),
-        says="1/N",
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.no-1/N",
     ),
     Plant(
         "loss with the sign flipped",
@@ -128,8 +134,8 @@ def cross_entropy_loss(z, Y):
     return float(np.sum(Y * np.log(softmax(z))) / z.shape[1])
 """
         },
-        failing=("sl-test-ce-grad", "sl-test-ce-loss"),
-        says="sign",
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.sign",
     ),
     Plant(
         "loss averaged over classes too, gradient consistent with it",
@@ -146,16 +152,30 @@ def softmax_cross_entropy_grad(z, Y):
         },
         # The gradient is right for the loss as written: only the loss loses points.
         failing=("sl-test-ce-loss",),
-        says="averaged over the classes",
+        bug="03.loss.classes",
     ),
     Plant(
-        "loss as log of softmax (correct)",
+        "loss as log of softmax: -inf where a probability rounds to 0",
         NB,
         {
             "sl-ce-loss": """
 def cross_entropy_loss(z, Y):
     N = z.shape[1]
     return -(Y * np.log(softmax(z))).sum() / N
+"""
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.log-of-zero",
+    ),
+    Plant(
+        "loss through log-sum-exp with scipy-style logaddexp (correct)",
+        NB,
+        {
+            "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    c = z.max(axis=0)
+    lse = c + np.log(np.sum(np.exp(z - c), axis=0))
+    return float(np.mean(lse - np.sum(Y * z, axis=0)))
 """
         },
     ),
@@ -165,7 +185,7 @@ def cross_entropy_loss(z, Y):
         NB,
         {"sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return softmax(z) - Y\n"},
         failing=("sl-test-ce-grad",),
-        says="1/N",
+        bug="gradcheck.N-large",
     ),
     Plant(
         "gradient y - y_hat",
@@ -175,7 +195,7 @@ def cross_entropy_loss(z, Y):
             "    return (Y - softmax(z)) / z.shape[1]\n"
         },
         failing=("sl-test-ce-grad",),
-        says="sign",
+        bug="03.grad.sign",
     ),
     Plant(
         "gradient with respect to y_hat, not z",
@@ -185,7 +205,7 @@ def cross_entropy_loss(z, Y):
             "    return -Y / softmax(z) / z.shape[1]\n"
         },
         failing=("sl-test-ce-grad",),
-        says="softmax Jacobian",
+        bug="03.grad.wrt-yhat",
     ),
     Plant(
         "gradient with the diagonal of the Jacobian only",
@@ -198,14 +218,14 @@ def softmax_cross_entropy_grad(z, Y):
 """
         },
         failing=("sl-test-ce-grad",),
-        says="diagonal",
+        bug="03.grad.diagonal",
     ),
     Plant(
         "gradient from logits",
         NB,
         {"sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return (z - Y) / z.shape[1]\n"},
         failing=("sl-test-ce-grad",),
-        says="logits",
+        bug="03.grad.logits",
     ),
     Plant(
         "gradient through the full Jacobian, one example at a time (correct)",
@@ -237,7 +257,7 @@ def sigmoid_layer_forward(a_prev, W, b):
         },
         # dW and da_prev still match this forward; db cannot (the forward ignores b).
         failing=("sl-test-layer-db", "sl-test-layer-forward"),
-        says="bias b is missing",
+        bug="03.layer.no-bias",
     ),
     Plant(
         "forward without the sigmoid",
@@ -250,7 +270,7 @@ def sigmoid_layer_forward(a_prev, W, b):
 """
         },
         failing=("sl-test-layer-forward", *LAYER_TESTS),
-        says="σ was not applied",
+        bug="03.layer.no-sigma",
     ),
     Plant(
         "tanh layer, forward and backward consistent",
@@ -265,7 +285,7 @@ def sigmoid_layer_forward(a_prev, W, b):
         },
         # The backward is the exact derivative of this forward: only the forward fails.
         failing=("sl-test-layer-forward",),
-        says="tanh",
+        bug="03.layer.tanh",
     ),
     Plant(
         "forward with separate statements (correct)",
@@ -287,14 +307,14 @@ def sigmoid_layer_forward(a_prev, W, b):
         NB,
         {"sl-layer-backward": _backward(delta="dJ_da")},
         failing=LAYER_TESTS,
-        says="missing σ'(z)",
+        bug="03.layer.no-sigma-prime",
     ),
     Plant(
         "backward with sigma' of a instead of z",
         NB,
         {"sl-layer-backward": _backward(delta="dJ_da * sigmoid_prime(a)")},
         failing=LAYER_TESTS,
-        says="a instead of z",
+        bug="03.layer.sigma-prime-of-a",
     ),
     Plant(
         "backward with W instead of its transpose in da_prev",
@@ -302,35 +322,35 @@ def sigmoid_layer_forward(a_prev, W, b):
         {"sl-layer-backward": _backward(da_prev="W @ delta")},
         # W is 4 x 3 in the visible case: the product cannot run, so every gradient fails.
         failing=LAYER_TESTS,
-        says="needs the transpose",
+        bug="03.layer.W-not-transposed",
     ),
     Plant(
         "backward with dW transposed",
         NB,
         {"sl-layer-backward": _backward(dW="a_prev @ delta.T")},
         failing=("sl-test-layer-dW",),
-        says="transposed",
+        bug="03.layer.dW-transposed",
     ),
     Plant(
         "backward with db averaged",
         NB,
         {"sl-layer-backward": _backward(db="delta.mean(axis=1, keepdims=True)")},
         failing=("sl-test-layer-db",),
-        says="1/N",
+        bug="03.layer.bias-mean",
     ),
     Plant(
         "backward with db summed over the wrong axis",
         NB,
         {"sl-layer-backward": _backward(db="delta.sum(axis=0, keepdims=True)")},
         failing=("sl-test-layer-db",),
-        says="wrong axis",
+        bug="gradcheck.axis",
     ),
     Plant(
         "backward with the layer below's sigma' in da_prev",
         NB,
         {"sl-layer-backward": _backward(da_prev="(W.T @ delta) * a_prev * (1 - a_prev)")},
         failing=("sl-test-layer-da-prev",),
-        says="layer below",
+        bug="03.layer.prime-of-input",
     ),
     Plant(
         "backward with einsum (correct)",
@@ -365,5 +385,145 @@ def sigmoid_layer_backward(dJ_da, cache):
     return da_prev, dW, db
 """
         },
+    ),
+    # issue 12: large logits, numerical differentiation
+    Plant(
+        "loss shifted by + max (overflows at large logits)",
+        NB,
+        {
+            "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    N = z.shape[1]
+    shifted = z + z.max(axis=0, keepdims=True)
+    log_y_hat = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+    return float(-np.sum(Y * log_y_hat) / N)
+"""
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.unstable",
+    ),
+    Plant(
+        "gradient by numerical differentiation of the loss",
+        NB,
+        {
+            "sl-ce-grad": """
+from course.gradcheck import numerical_gradient
+
+def softmax_cross_entropy_grad(z, Y):
+    return numerical_gradient(lambda zz: cross_entropy_loss(zz, Y), np.array(z, dtype=float))
+"""
+        },
+        failing=("sl-test-ce-grad",),
+        bug="03.grad.numerical",
+    ),
+    Plant(
+        "layer backward by numerical differentiation of the forward",
+        NB,
+        {
+            "sl-layer-backward": """
+from course.gradcheck import numerical_gradient
+
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, b = (np.array(v, dtype=float) for v in cache)
+    def J(a_prev_, W_, b_):
+        return float(np.sum(dJ_da * sigmoid_layer_forward(a_prev_, W_, b_)[0]))
+    return (
+        numerical_gradient(lambda x: J(x, W, b), a_prev),
+        numerical_gradient(lambda x: J(a_prev, x, b), W),
+        numerical_gradient(lambda x: J(a_prev, W, x), b),
+    )
+""",
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    return sigmoid(W @ a_prev + b), (a_prev, W, b)
+""",
+        },
+        failing=("sl-test-layer-dW",),
+        bug="03.layer.numerical",
+    ),
+    Plant(
+        "gradient from logits without 1/N",
+        NB,
+        {"sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return z - Y\n"},
+        failing=("sl-test-ce-grad",),
+        bug="03.grad.logits-no-1/N",
+    ),
+    Plant(
+        "backward with only a of a(1 - a)",
+        NB,
+        {"sl-layer-backward": _backward(delta="dJ_da * a")},
+        failing=LAYER_TESTS,
+        bug="03.layer.half-prime",
+    ),
+    Plant(
+        "loss divided by N twice",
+        NB,
+        {
+            "sl-ce-loss": _edit_loss(
+                "return float(-np.sum(Y * log_y_hat) / N)",
+                "return float(-np.sum(Y * log_y_hat) / N / N)",
+            )
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.1/N-twice",
+    ),
+    Plant(
+        "loss over every class's log probability",
+        NB,
+        {
+            "sl-ce-loss": _edit_loss(
+                "return float(-np.sum(Y * log_y_hat) / N)", "return float(-np.sum(log_y_hat) / N)"
+            )
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.all-classes",
+    ),
+    Plant(
+        "loss with the logits for log y_hat",
+        NB,
+        {
+            "sl-ce-loss": "def cross_entropy_loss(z, Y):\n    return float(-np.sum(Y * z) / z.shape[1])\n"
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.logits",
+    ),
+    Plant(
+        "softmax normalised by the total of the batch",
+        NB,
+        {
+            "sl-softmax": "def softmax(z):\n    e = np.exp(z - z.max(axis=0, keepdims=True))\n"
+            "    return e / e.sum()\n",
+            "sl-ce-grad": GRAD_OWN_SOFTMAX,
+        },
+        failing=("sl-test-softmax",),
+        bug="03.softmax.columns",
+    ),
+    Plant(
+        "gradient adding the target",
+        NB,
+        {
+            "sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return (softmax(z) + Y) / z.shape[1]\n"
+        },
+        failing=("sl-test-ce-grad",),
+        bug="03.grad.plus",
+    ),
+    Plant(
+        "loss multiplied by N",
+        NB,
+        {
+            "sl-ce-loss": _edit_loss(
+                "return float(-np.sum(Y * log_y_hat) / N)",
+                "return float(-np.sum(Y * log_y_hat) * N)",
+            )
+        },
+        failing=("sl-test-ce-loss",),
+        bug="03.loss.times-N",
+    ),
+    Plant(
+        "backward with a(1 + a)",
+        NB,
+        {"sl-layer-backward": _backward(delta="dJ_da * a * (1.0 + a)")},
+        failing=LAYER_TESTS,
+        bug="03.layer.prime-form",
     ),
 ]

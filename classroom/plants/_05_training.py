@@ -1,6 +1,6 @@
 """Planted bugs and correct alternatives for 05-training (notebook training.ipynb)."""
 
-from autograder.plants import Plant
+from classroom.plants import Plant
 
 NB = "training"
 
@@ -41,14 +41,14 @@ PLANTS = [
             )
         },
         failing=("test_sgd_reshuffle",),
-        says="no reshuffle",
+        bug="05.sgd.no-reshuffle",
     ),
     Plant(
         "no shuffle at all",
         NB,
         {"train_sgd": _sgd(_CORRECT_LOOP.replace("rng.permutation(N)", "np.arange(N)"))},
         failing=("test_sgd_batches", "test_sgd_reshuffle"),
-        says="shuffle",
+        bug="05.sgd.no-shuffle",
     ),
     Plant(
         "shuffle from numpy's global generator",
@@ -59,7 +59,7 @@ PLANTS = [
             )
         },
         failing=("test_sgd_reshuffle",),
-        says="rng argument",
+        bug="05.sgd.global-rng",
     ),
     Plant(
         "last partial minibatch dropped",
@@ -72,7 +72,7 @@ PLANTS = [
             )
         },
         failing=("test_sgd_batches", "test_sgd_reshuffle", "test_sgd_step"),
-        says="every example must be used once per epoch",
+        bug="05.sgd.batches",
     ),
     Plant(
         "update sign flipped",
@@ -83,7 +83,7 @@ PLANTS = [
             )
         },
         failing=("test_sgd_step",),
-        says="sign is flipped",
+        bug="05.sgd.sign",
     ),
     Plant(
         "learning rate missing",
@@ -94,7 +94,7 @@ PLANTS = [
             )
         },
         failing=("test_sgd_step",),
-        says="learning rate is missing",
+        bug="05.sgd.no-lr",
     ),
     Plant(
         "correct: in-place shuffle and in-place update",
@@ -119,14 +119,14 @@ PLANTS = [
         NB,
         {"chosen-lr": "chosen_lr = 100.0\n"},
         failing=("test_chosen_lr",),
-        says="too large",
+        bug="05.lr.too-large",
     ),
     Plant(
         "chosen learning rate too small",
         NB,
         {"chosen-lr": "chosen_lr = 0.01\n"},
         failing=("test_chosen_lr",),
-        says="too small",
+        bug="05.lr.too-small",
     ),
     Plant(
         "unit spread within each row instead of across units",
@@ -136,7 +136,7 @@ PLANTS = [
             "    return float(np.max(W.max(axis=1) - W.min(axis=1)))\n"
         },
         failing=("test_unit_spread",),
-        says="rows of W",
+        bug="05.spread.rows",
     ),
     Plant(
         "random initialisation in the symmetric run",
@@ -153,7 +153,7 @@ PLANTS = [
 """
         },
         failing=("test_symmetry",),
-        says="should still be identical",
+        bug="05.symmetry.random",
     ),
     Plant(
         "symmetric run one step short",
@@ -169,7 +169,7 @@ PLANTS = [
 """
         },
         failing=("test_symmetry",),
-        says="steps of θ ← θ − α ∂J/∂θ",
+        bug="05.symmetry.steps",
     ),
     Plant(
         "correct: ptp spread, symmetric run through train_sgd with one full batch",
@@ -196,7 +196,7 @@ PLANTS = [
 """
         },
         failing=("test_digits",),
-        says="below 95%",
+        bug="05.digits.undertrained",
     ),
     Plant(
         "confusion matrix transposed",
@@ -210,7 +210,7 @@ PLANTS = [
 """
         },
         failing=("test_confusion",),
-        says="transposed",
+        bug="05.confusion.transposed",
     ),
     Plant(
         "correct: digits with tanh and the student's SGD, confusion by loops",
@@ -230,5 +230,52 @@ PLANTS = [
     return C
 """,
         },
+    ),
+    # issue 12: the activation passed on
+    Plant(
+        "activation not passed on to loss_and_grads",
+        NB,
+        {"train_sgd": _sgd(_CORRECT_LOOP.replace(", activation=activation)", ")"))},
+        failing=("test_sgd_step",),
+        bug="05.sgd.activation",
+    ),
+    Plant(
+        "SGD step of lr / batch size",
+        NB,
+        {
+            "train_sgd": _sgd(
+                _CORRECT_LOOP.replace(
+                    "params[k] - lr * grads[k]", "params[k] - lr / len(idx) * grads[k]"
+                )
+            )
+        },
+        failing=("test_sgd_step",),
+        bug="05.sgd.scaled",
+    ),
+    Plant(
+        "SGD updates only the weights",
+        NB,
+        {
+            "train_sgd": _sgd(
+                _CORRECT_LOOP.replace(
+                    "for k in params:", "for k in [k for k in params if k[0] == 'W']:"
+                )
+            )
+        },
+        failing=("test_sgd_step",),
+        bug="05.sgd.not-updated",
+    ),
+    Plant(
+        "confusion matrix counting each example twice",
+        NB,
+        {
+            "confusion": """def confusion_matrix(y_true, y_pred, K):
+    C = np.zeros((K, K))
+    np.add.at(C, (y_true, y_pred), 2)
+    return C
+"""
+        },
+        failing=("test_confusion",),
+        bug="05.confusion.count",
     ),
 ]

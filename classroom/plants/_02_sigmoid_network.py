@@ -6,7 +6,7 @@ and their output must name it; an alternative must keep full marks.
 
 from __future__ import annotations
 
-from autograder.plants import Plant, edit_solution
+from classroom.plants import Plant, edit_solution, planted
 
 NOTEBOOK = "sigmoid_network"
 
@@ -15,8 +15,8 @@ def _edit(grade_id, *replacements):
     return edit_solution("02-sigmoid-network", NOTEBOOK, grade_id, *replacements)
 
 
-def _bug(name, grade_id, replacements, failing, says):
-    return Plant(name, NOTEBOOK, {grade_id: _edit(grade_id, *replacements)}, failing, says)
+def _bug(name, grade_id, replacements, failing, key):
+    return planted(name, NOTEBOOK, {grade_id: _edit(grade_id, *replacements)}, failing, key)
 
 
 WO01 = "return (y - y_star) * y * (1 - y) * 1.0"
@@ -34,9 +34,9 @@ PLANTS = [
         "forward: wh indexed [j, i] (transposed)",
         "forward",
         [("wh[0] + x[0] * wh[1] + x[1] * wh[2]", "wh[0] + wh[1:] @ x")],
-        # the output partials stay consistent with this forward; the hidden ones do not
-        ("test-forward", "test-partials-hidden", "test-partials-loss"),
-        "is wrong",
+        # a wrong forward costs only the forward's points
+        ("test-forward",),
+        "02.forward.transposed",
     ),
     _bug(
         "forward: linear output (no sigmoid at y)",
@@ -47,23 +47,15 @@ PLANTS = [
                 "y = float(wo[0] + wo[1] * z[0] + wo[2] * z[1])",
             )
         ],
-        (
-            "test-dL-dwh22",
-            "test-dL-dwo01",
-            "test-dL-dwo11",
-            "test-forward",
-            "test-partials-hidden",
-            "test-partials-loss",
-            "test-partials-output",
-        ),
-        "is wrong",
+        ("test-forward",),
+        "02.forward.linear-output",
     ),
     _bug(
         "forward: hidden biases left out",
         "forward",
         [("wh[0] + x[0] * wh[1] + x[1] * wh[2]", "x[0] * wh[1] + x[1] * wh[2]")],
-        ("test-forward", "test-partials-hidden", "test-partials-loss"),
-        "is wrong",
+        ("test-forward",),
+        "02.forward.no-hidden-bias",
     ),
     # the three single partials
     _bug(
@@ -71,63 +63,63 @@ PLANTS = [
         "dL-dwo01",
         [(WO01, "return (y - y_star) * 1.0")],
         ("test-dL-dwo01",),
-        "the slide form: σ'(·) at the sigmoid output is missing",
+        "02.partial.slide-form",
     ),
     _bug(
         "dL/dwo01: sign flipped",
         "dL-dwo01",
         [(WO01, "return (y_star - y) * y * (1 - y)")],
         ("test-dL-dwo01",),
-        "sign is flipped",
+        "02.partial.sign",
     ),
     _bug(
         "dL/dwo01: factor 2 from d/dy (y - y*)^2",
         "dL-dwo01",
         [(WO01, "return 2 * (y - y_star) * y * (1 - y)")],
         ("test-dL-dwo01",),
-        "factor 2",
+        "02.partial.factor-2",
     ),
     _bug(
         "dL/dwo11: slide form (y - y*) z_1",
         "dL-dwo11",
         [(WO11, "return (y - y_star) * z[0]")],
         ("test-dL-dwo11",),
-        "the slide form",
+        "02.partial.slide-form",
     ),
     _bug(
         "dL/dwo11: z_2 for z_1",
         "dL-dwo11",
         [(WO11, "return (y - y_star) * y * (1 - y) * z[1]")],
         ("test-dL-dwo11",),
-        "uses z_2",
+        "02.partial.z2-for-z1",
     ),
     _bug(
         "dL/dwo11: sign flipped",
         "dL-dwo11",
         [(WO11, "return (y_star - y) * y * (1 - y) * z[0]")],
         ("test-dL-dwo11",),
-        "sign is flipped",
+        "02.partial.sign",
     ),
     _bug(
         "dL/dwh22: hidden sigma' missing",
         "dL-dwh22",
         [(WH22, 'return (y - y_star) * y * (1 - y) * params["wo"][2] * x[1]')],
         ("test-dL-dwh22",),
-        "of hidden unit 2 is missing",
+        "02.partial.no-hidden-prime",
     ),
     _bug(
         "dL/dwh22: w^o_{1,1} for w^o_{2,1}",
         "dL-dwh22",
         [(WH22, 'return (y - y_star) * y * (1 - y) * params["wo"][1] * z[1] * (1 - z[1]) * x[1]')],
         ("test-dL-dwh22",),
-        "it uses w^o_{1,1}",
+        "02.partial.wo11-for-wo21",
     ),
     _bug(
         "dL/dwh22: x_1 for x_2",
         "dL-dwh22",
         [(WH22, 'return (y - y_star) * y * (1 - y) * params["wo"][2] * z[1] * (1 - z[1]) * x[0]')],
         ("test-dL-dwh22",),
-        "it uses x_1",
+        "02.partial.x1-for-x2",
     ),
     # all nine partials
     _bug(
@@ -135,42 +127,42 @@ PLANTS = [
         "loss-and-partials",
         [(DELTA_O, "delta_o = y - y_star")],
         ("test-partials-hidden", "test-partials-output"),
-        "the slide form",
+        "02.partials.slide-form",
     ),
     _bug(
         "partials: hidden sigma' missing",
         "loss-and-partials",
         [(DELTA_H, 'delta_h = delta_o * params["wo"][1:]')],
         ("test-partials-hidden",),
-        "the hidden σ'(s_j) = z_j(1 − z_j) is missing",
+        "02.partials.no-hidden-prime",
     ),
     _bug(
         "partials: wh gradient transposed",
         "loss-and-partials",
         [("np.outer(x_with_1, delta_h)", "np.outer(delta_h, x_with_1)")],
         ("test-partials-hidden",),
-        "transpose",
+        "02.partials.transposed",
     ),
     _bug(
         "partials: output weights shifted (bias weight used)",
         "loss-and-partials",
         [(DELTA_H, 'delta_h = delta_o * params["wo"][:2] * z * (1 - z)')],
         ("test-partials-hidden",),
-        "wo[0] is the output bias",
+        "02.partials.wo-shifted",
     ),
     _bug(
         "partials: sigma' at z_j (a for z)",
         "loss-and-partials",
         [(DELTA_H, 'delta_h = delta_o * params["wo"][1:] * sigmoid(z) * (1 - sigmoid(z))')],
         ("test-partials-hidden",),
-        "instead of at s_j",
+        "02.partials.prime-of-z",
     ),
     _bug(
         "partials: loss without the 1/2",
         "loss-and-partials",
         [("L = loss(y, y_star)", "L = (y - y_star) ** 2")],
         ("test-partials-loss",),
-        "L is wrong",
+        "02.loss.no-half",
     ),
     # course notation
     _bug(
@@ -178,21 +170,21 @@ PLANTS = [
         "to-course-params",
         [('"W1": wh[1:].T,', '"W1": wh[1:],')],
         ("test-course-params",),
-        "W1 is wrong",
+        "02.params.W1-not-transposed",
     ),
     _bug(
         "course params: b1 flat",
         "to-course-params",
         [('"b1": wh[0].reshape(2, 1),', '"b1": wh[0],')],
         ("test-course-params",),
-        "column vector",
+        "02.params.b1-flat",
     ),
     _bug(
         "course params: b2 a plain number",
         "to-course-params",
         [('"b2": wo[:1].reshape(1, 1),', '"b2": wo[0],')],
         ("test-course-params",),
-        "b2 has shape ()",
+        "02.params.b2-number",
     ),
     # SGD
     _bug(
@@ -200,7 +192,7 @@ PLANTS = [
         "sgd",
         [("gamma_t = gamma0 / (1 + t / T)", "gamma_t = gamma0")],
         ("test-sgd-steps",),
-        "must decay",
+        "02.sgd.constant-step",
     ),
     _bug(
         "sgd: t counts epochs",
@@ -210,7 +202,7 @@ PLANTS = [
             ("gamma_t = gamma0 / (1 + t / T)", "gamma_t = gamma0 / (1 + epoch / T)"),
         ],
         ("test-sgd-steps",),
-        "t counts updates",
+        "02.sgd.t-epochs",
     ),
     _bug(
         "sgd: shuffled once, before the epochs",
@@ -223,21 +215,21 @@ PLANTS = [
             (ORDER, "for i in order:"),
         ],
         ("test-sgd-shuffle",),
-        "same order",
+        "02.sgd.no-reshuffle",
     ),
     _bug(
         "sgd: global np.random instead of rng",
         "sgd",
         [(ORDER, "for i in np.random.permutation(n):")],
         ("test-sgd-shuffle",),
-        "not from np.random",
+        "02.sgd.global-rng",
     ),
     _bug(
         "sgd: step uphill",
         "sgd",
         [(STEP, "params[key] = params[key] + gamma_t * grads[key]")],
         ("test-sgd-steps", "test-sgd-xor"),
-        "w ← w − γ_t ∇L",
+        "02.sgd.uphill",
     ),
     # correct alternatives
     Plant(
@@ -285,5 +277,106 @@ PLANTS = [
                 (STEP, "params[key] -= gamma_t * grads[key]"),
             ),
         },
+    ),
+    # issue 12: misdiagnoses that now name their bug, the caller's arrays, sequences
+    _bug(
+        "dL/dwo01: sigma' evaluated at y",
+        "dL-dwo01",
+        [(WO01, "return (y - y_star) * sigmoid(y) * (1 - sigmoid(y))")],
+        ("test-dL-dwo01",),
+        "02.partial.sigma-prime-of-y",
+    ),
+    _bug(
+        "dL/dwo11: sigma' written as y squared",
+        "dL-dwo11",
+        [(WO11, "return (y - y_star) * y**2 * z[0]")],
+        ("test-dL-dwo11",),
+        "02.partial.sigma-squared",
+    ),
+    _bug(
+        "dL/dwh22: z_1(1 - z_1) for unit 2",
+        "dL-dwh22",
+        [(WH22, 'return (y - y_star) * y * (1 - y) * params["wo"][2] * z[0] * (1 - z[0]) * x[1]')],
+        ("test-dL-dwh22",),
+        "02.partial.unit1-prime",
+    ),
+    _bug(
+        "sgd: updates the caller's arrays in place",
+        "sgd",
+        [
+            (
+                "params = {key: np.array(value, dtype=float) for key, value in params.items()}",
+                "params = dict(params)  # the same arrays as the caller's",
+            ),
+            (STEP, "params[key] -= gamma_t * grads[key]"),
+        ],
+        ("test-sgd-steps",),
+        "02.sgd.changes-params",
+    ),
+    Plant(
+        "alternative: loss_and_partials returns a list",
+        NOTEBOOK,
+        {"loss-and-partials": _edit("loss-and-partials", ("return L, grads", "return [L, grads]"))},
+    ),
+    _bug(
+        "partials: loss with the sign flipped",
+        "loss-and-partials",
+        [("L = loss(y, y_star)", "L = -loss(y, y_star)")],
+        ("test-partials-loss",),
+        "02.loss.sign",
+    ),
+    _bug(
+        "dL/dwh22: both sigma' missing",
+        "dL-dwh22",
+        [(WH22, 'return (y - y_star) * params["wo"][2] * x[1]')],
+        ("test-dL-dwh22",),
+        "02.partial.no-primes",
+    ),
+    _bug(
+        "partials: pre-activations s_j for z_j",
+        "loss-and-partials",
+        [
+            (
+                "z_with_1 = np.concatenate(([1.0], z))",
+                'z_with_1 = np.concatenate(([1.0], params["wh"][0] + x @ params["wh"][1:]))',
+            )
+        ],
+        ("test-partials-output",),
+        "02.partials.pre-activations",
+    ),
+    _bug(
+        "sgd: history of the last example's loss",
+        "sgd",
+        [("history.append(float(np.mean(losses)))", "history.append(float(losses[-1]))")],
+        ("test-sgd-steps",),
+        "02.sgd.history",
+    ),
+    _bug(
+        "forward: x_2 term subtracted",
+        "forward",
+        [("wh[0] + x[0] * wh[1] + x[1] * wh[2]", "wh[0] + x[0] * wh[1] - x[1] * wh[2]")],
+        ("test-forward",),
+        "02.forward.term",
+    ),
+    _bug(
+        "dL/dwo11: divides by z_1",
+        "dL-dwo11",
+        [(WO11, "return (y - y_star) * y * (1 - y) / z[0]")],
+        ("test-dL-dwo11",),
+        "02.partial.factor-divided",
+    ),
+    _bug(
+        "dL/dwh22: hidden sigma' as z_2(1 + z_2)",
+        "dL-dwh22",
+        [(WH22, 'return (y - y_star) * y * (1 - y) * params["wo"][2] * z[1] * (1 + z[1]) * x[1]')],
+        ("test-dL-dwh22",),
+        "02.partial.hidden-prime-form",
+    ),
+    _bug(
+        "dL/dwo01: sigma' as y / (1 - y)",
+        "dL-dwo01",
+        [(WO01, "return (y - y_star) * y / (1 - y)")],
+        ("test-dL-dwo01",),
+        "02.partial.sigma-prime-form",
     ),
 ]

@@ -5,7 +5,7 @@ the wrong point, norms of the wrong thing, the wrong order, the wrong axis, no 1
 Bugs that spoil only δ's norms (the dW norms computed right) cost only the δ cell.
 """
 
-from autograder.plants import Plant
+from classroom.plants import Plant
 
 NB = "vanishing_gradients"
 NORMS = "vg-norms"
@@ -81,63 +81,63 @@ PLANTS = [
         NB,
         {NORMS: _norms(recursion='delta = cache["W"].T @ delta')},
         failing=(DELTA, DW),
-        says="missing f'(z^m)",
+        bug="06.norms.no-f-prime",
     ),
     Plant(
         "f' evaluated at a instead of z",
         NB,
         {NORMS: _norms(recursion='delta = f_prime(caches[m - 2]["h"]) * (cache["W"].T @ delta)')},
         failing=(DELTA, DW),
-        says="instead of at z^m",
+        bug="06.norms.f-prime-of-a",
     ),
     Plant(
         "norms of a instead of delta",
         NB,
         {NORMS: _norms(delta_norm='np.linalg.norm(cache["h"])')},
         failing=(DELTA,),
-        says="norms of the activations",
+        bug="06.norms.of-a",
     ),
     Plant(
         "layers in reverse order",
         NB,
         {NORMS: _norms(ret="delta_norms[::-1], dW_norms[::-1]")},
         failing=(DELTA, DW),
-        says="reverse order",
+        bug="06.norms.reversed",
     ),
     Plant(
         "delta summed over the batch",
         NB,
         {NORMS: _norms(delta_norm="np.linalg.norm(delta.sum(axis=1))")},
         failing=(DELTA,),
-        says="summed over the batch",
+        bug="06.norms.batch-sum",
     ),
     Plant(
         "per-example norms (wrong axis)",
         NB,
         {NORMS: _norms(delta_norm="np.linalg.norm(delta, axis=0).mean()")},
         failing=(DELTA,),
-        says="per-example norms",
+        bug="06.norms.per-example",
     ),
     Plant(
         "missing 1/N",
         NB,
         {NORMS: _norms(start="delta = softmax_cross_entropy(out, Y)[1] * X.shape[1]")},
         failing=(DELTA, DW),
-        says="missing 1/N",
+        bug="06.norms.no-1/N",
     ),
     Plant(
         "returns only delta norms",
         NB,
         {NORMS: _norms(ret="delta_norms")},
         failing=(DELTA, DW),
-        says="must return two arrays",
+        bug="06.norms.two-arrays",
     ),
     Plant(
         "sigma(0) for the largest slope",
         NB,
         {"vg-sigma-answer": "sigma_prime_max = 0.5\nz_peak = 0.0\n"},
         failing=("vg-test-sigma-max",),
-        says="is σ(0)",
+        bug="06.number.sigma-of-0",
     ),
     Plant(
         "wrong predictions",
@@ -159,5 +159,44 @@ PLANTS = [
             "vg-predict": 'slowest_layer = 1.0\nhe_relu_choice = "B"\n'
             'xavier_sigmoid_choice = " a "\nsigmoid_normal_choice = "C"\n',
         },
+    ),
+    # issue 12: every bug kind is named
+    Plant(
+        "f' of the layer above",
+        NB,
+        {NORMS: _norms(recursion='delta = f_prime(cache["z"]) * (cache["W"].T @ delta)')},
+        failing=(DELTA, DW),
+        bug="06.norms.f-prime-wrong-layer",
+    ),
+    Plant(
+        "squared norms",
+        NB,
+        {
+            NORMS: _norms(delta_norm="np.sum(delta ** 2)").replace(
+                'np.linalg.norm(delta @ cache["a_prev"].T)',
+                'np.sum((delta @ cache["a_prev"].T) ** 2)',
+            )
+        },
+        failing=(DELTA, DW),
+        bug="06.norms.squared",
+    ),
+    Plant(
+        "dW with the layer's own output",
+        NB,
+        {
+            NORMS: _norms().replace(
+                'delta @ cache["a_prev"].T',
+                'delta @ network.forward(params, X, activation)[1][m - 1]["h"].T',
+            )
+        },
+        failing=(DW,),
+        bug="06.norms.dW-of-a",
+    ),
+    Plant(
+        "tanh's largest slope for sigma'",
+        NB,
+        {"vg-sigma-answer": "sigma_prime_max = 1.0\nz_peak = 0.0\n"},
+        failing=("vg-test-sigma-max",),
+        bug="06.number.tanh-slope",
     ),
 ]

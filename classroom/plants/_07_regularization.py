@@ -1,6 +1,6 @@
 """Planted bugs and correct alternatives for 07-regularization (regularization.ipynb)."""
 
-from autograder.plants import Plant
+from classroom.plants import Plant
 
 NB = "regularization"
 
@@ -84,35 +84,35 @@ PLANTS = [
         NB,
         {"l2": _l2(which="True")},
         failing=("test_l2_value",),
-        says="must not touch the biases",
+        bug="07.l2.biases",
     ),
     Plant(
         "L2 on the biases in the gradient only",
         NB,
         {"l2": _l2(grad_keys="params")},
         failing=("test_l2_grad_b",),
-        says="must not touch the biases",
+        bug="07.l2.grad-biases",
     ),
     Plant(
         "factor 2 in the weight-decay gradient",
         NB,
         {"l2": _l2(gfactor="2 * ")},
         failing=("test_l2_grad_W",),
-        says="factor 2",
+        bug="07.l2.grad-two",
     ),
     Plant(
         "weight-decay gradient with the wrong sign",
         NB,
         {"l2": _l2(op="-")},
         failing=("test_l2_grad_W",),
-        says="wrong sign",
+        bug="07.l2.grad-sign",
     ),
     Plant(
         "penalty without the ½",
         NB,
         {"l2": _l2(factor="1.0", gfactor="2 * ")},
         failing=("test_l2_value",),
-        says="the ½ is missing",
+        bug="07.l2.no-half",
     ),
     Plant(
         "correct: L2 by loops over layers, np.linalg.norm",
@@ -136,7 +136,7 @@ PLANTS = [
         NB,
         {"dropout-forward": _DROPOUT_FWD.format(draw="(rng.random(a.shape) >= p).astype(float)")},
         failing=("test_dropout_forward", "test_dropout_expectation"),
-        says="1/(1−p) scaling is missing",
+        bug="07.dropout.no-scaling",
     ),
     Plant(
         "dropout draws a fresh mask in the backward pass",
@@ -148,21 +148,21 @@ PLANTS = [
             )
         },
         failing=("test_dropout_grads_hidden",),
-        says="fresh mask",
+        bug="07.net.fresh-mask",
     ),
     Plant(
         "dropout mask missing from the backward pass",
         NB,
         {"dropout-net": _dropout_net(dh='params["W2"].T @ delta2')},
         failing=("test_dropout_grads_hidden",),
-        says="mask is missing from the backward pass",
+        bug="07.net.no-mask",
     ),
     Plant(
         "dropout keeps with probability p instead of dropping",
         NB,
         {"dropout-forward": _DROPOUT_FWD.format(draw="(rng.random(a.shape) < p) / (1.0 - p)")},
         failing=("test_dropout_forward", "test_dropout_expectation"),
-        says="probability p",
+        bug="07.dropout.keep-p",
     ),
     Plant(
         "correct: binomial mask, mask applied through a helper",
@@ -196,7 +196,7 @@ PLANTS = [
 """
         },
         failing=("test_early_history",),
-        says="last epoch",
+        bug="07.early.last-best",
     ),
     Plant(
         "early stopping one epoch late",
@@ -213,21 +213,21 @@ PLANTS = [
 """
         },
         failing=("test_early_history",),
-        says="off by one",
+        bug="07.early.off-by-one",
     ),
     Plant(
         "early-stopping run returns the last epoch's parameters",
         NB,
         {"early-run": _early_run(ret="params")},
         failing=("test_early_run",),
-        says="not the last epoch's",
+        bug="07.run.last-params",
     ),
     Plant(
         "early-stopping run saves the parameters without a copy",
         NB,
         {"early-run": _early_run(save0="params", save="params")},
         failing=("test_early_run",),
-        says="copy",
+        bug="07.run.no-copy",
     ),
     Plant(
         "early-stopping run ignores patience",
@@ -238,7 +238,7 @@ PLANTS = [
             )
         },
         failing=("test_early_run",),
-        says="stop as soon as",
+        bug="07.run.no-patience",
     ),
     Plant(
         "correct: early stopping by argmin, run with a stored-epoch counter",
@@ -270,5 +270,168 @@ PLANTS = [
     return saved, val_losses
 """,
         },
+    ),
+    # issue 12: masks returned and reused, NaN, two epochs per entry, numerical gradients
+    Plant(
+        "dropout_forward returns twice the mask",
+        NB,
+        {
+            "dropout-forward": _DROPOUT_FWD.format(
+                draw="(rng.random(a.shape) >= p) / (1.0 - p)"
+            ).replace("return a * mask, mask", "return a * mask, 2 * mask")
+        },
+        failing=("test_dropout_forward",),
+        bug="07.dropout.out",
+    ),
+    Plant(
+        "dropout_loss_and_grads returns minus the mask",
+        NB,
+        {"dropout-net": _dropout_net().replace("return J, grads, mask", "return J, grads, -mask")},
+        failing=("test_dropout_grads_hidden",),
+        bug="07.net.returned-mask",
+    ),
+    Plant(
+        "backward draws a fresh mask when none is given",
+        NB,
+        {
+            "dropout-net": _dropout_net(
+                dh="dropout_forward(params['W2'].T @ delta2, p, rng=rng, mask=given)[0]",
+                backward_mask="    given = mask if mask_in is not None else None",
+            ).replace(
+                "    a1, mask = dropout_forward(h, p, rng=rng, mask=mask)",
+                "    mask_in = mask\n    a1, mask = dropout_forward(h, p, rng=rng, mask=mask)",
+            )
+        },
+        failing=("test_dropout_grads_hidden",),
+        bug="07.net.fresh-mask",
+    ),
+    Plant(
+        "backward divides by the mask (NaN)",
+        NB,
+        {"dropout-net": _dropout_net(dh='(params["W2"].T @ delta2) / mask')},
+        failing=("test_dropout_grads_hidden",),
+        bug="gradcheck.nan",
+    ),
+    Plant(
+        "L2 gradient by numerical differentiation",
+        NB,
+        {
+            "l2": """from course.gradcheck import numerical_gradient
+
+def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    def J_hat(p):
+        J = losses.softmax_cross_entropy(network.predict(p, X, activation), Y)[0]
+        return J + 0.5 * lam * sum(float(np.sum(p[k] ** 2)) for k in p if k.startswith("W"))
+    grads = {}
+    for key in params:
+        work = {k: np.array(v, dtype=float) for k, v in params.items()}
+        def f(value, key=key, work=work):
+            work[key] = value
+            return J_hat(work)
+        grads[key] = numerical_gradient(f, work[key])
+    return J_hat(params), grads
+"""
+        },
+        failing=("test_l2_grad_W",),
+        bug="07.l2.numerical",
+    ),
+    Plant(
+        "early stopping starting from best = 1",
+        NB,
+        {
+            "early-stopping": """def early_stopping(val_losses, patience):
+    best = 1
+    for epoch, loss in enumerate(val_losses):
+        if loss < val_losses[best]:
+            best = epoch
+        elif epoch - best >= patience:
+            return best, epoch
+    return best, len(val_losses) - 1
+"""
+        },
+        failing=("test_early_history",),
+        says="is",
+    ),
+    Plant(
+        "early-stopping run trains two epochs per entry",
+        NB,
+        {"early-run": _early_run().replace("epochs=1, lr=lr", "epochs=2, lr=lr")},
+        failing=("test_early_run",),
+        bug="07.run.epochs-per-entry",
+    ),
+    Plant(
+        "alternative: l2_loss_and_grads returns a list",
+        NB,
+        {"l2": _l2().replace("return J_hat, grads", "return [J_hat, grads]")},
+    ),
+    Plant(
+        "dropout_forward draws a new mask even when given one",
+        NB,
+        {
+            "dropout-forward": """def dropout_forward(a, p, rng=None, mask=None):
+    if rng is not None and p > 0:
+        mask = (rng.random(a.shape) >= p) / (1.0 - p)
+    elif mask is None:
+        mask = np.ones_like(a)
+    return a * mask, mask
+"""
+        },
+        failing=("test_dropout_forward",),
+        bug="07.dropout.mask-ignored",
+    ),
+    Plant(
+        "dropout_forward rescales at p = 0",
+        NB,
+        {
+            "dropout-forward": """def dropout_forward(a, p, rng=None, mask=None):
+    if mask is None:
+        mask = (rng.random(a.shape) >= p) / (1.0 - p) if p > 0 else np.full(a.shape, 2.0)
+    return a * mask, mask
+"""
+        },
+        failing=("test_dropout_forward",),
+        bug="07.dropout.p0",
+    ),
+    Plant(
+        "lambda W missing from the gradient",
+        NB,
+        {"l2": _l2(grad_keys="[]")},
+        failing=("test_l2_grad_W",),
+        bug="07.l2.grad-missing",
+    ),
+    Plant(
+        "penalty missing from J_hat",
+        NB,
+        {"l2": _l2(factor="0.0")},
+        failing=("test_l2_value",),
+        bug="07.l2.missing",
+    ),
+    Plant(
+        "penalty subtracted",
+        NB,
+        {"l2": _l2(factor="-0.5")},
+        failing=("test_l2_value",),
+        bug="07.l2.sign",
+    ),
+    Plant(
+        "mask applied twice in the backward pass",
+        NB,
+        {"dropout-net": _dropout_net(dh='mask * mask * (params["W2"].T @ delta2)')},
+        failing=("test_dropout_grads_hidden",),
+        bug="07.net.mask-twice",
+    ),
+    Plant(
+        "mask without its scaling in the backward pass",
+        NB,
+        {"dropout-net": _dropout_net(dh='(mask > 0) * (params["W2"].T @ delta2)')},
+        failing=("test_dropout_grads_hidden",),
+        bug="07.net.unscaled-mask",
+    ),
+    Plant(
+        "penalty of the entries, not their squares",
+        NB,
+        {"l2": _l2().replace("float(np.sum(params[k] ** 2))", "float(np.sum(params[k]))")},
+        failing=("test_l2_value",),
+        bug="07.l2.not-squared",
     ),
 ]

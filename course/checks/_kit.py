@@ -1,0 +1,745 @@
+"""The checker kit: what the notebooks' checks share, written once.
+
+Every check touches student code only through :mod:`course.grading`'s ``call``,
+``call_each`` and ``call_timed``, treats what comes back as data, and judges it against a
+reference computed here (or against finite differences of the student's own forward
+pass, once that forward pass has qualified).  The pieces:
+
+- **one tolerance table**, :data:`TOLERANCES`, quoted by every comparison;
+- **returns**: :func:`unpack` accepts any sequence where a notebook says "returns
+  (a, b)" and says what came back otherwise (:func:`describe`); :func:`values` names a
+  float32, float16 or integer result as the cause before comparing numbers;
+- **drivers** (:func:`identity`, :func:`output`, :func:`seeded`): small functions that
+  run next to the student's code (in the kernel when grading) and return plain data;
+- **gradients**: :func:`check_gradient` judges a backward pass against finite
+  differences, evaluated in one batch, of a forward pass that must agree with the
+  reference wherever it agrees at the test point, and must not be flat where the
+  reference is not (:func:`forward_values`);
+- **backpropagation, not numerical differentiation**: :func:`check_backprop_speed`;
+- **notes**: :func:`fix_first` adds "fix X first" to a failure that an upstream bug
+  explains; the tolerance policy is printed with the first gradient failure only
+  (:func:`policy_note`).
+
+The tolerance table (relative, absolute):
+
+================  =========  =========  ===================================================
+name              rtol       atol       what it compares
+================  =========  =========  ===================================================
+``exact``         1e-8       1e-12      float64 values against a float64 reference computed
+                                        by another correct formula (round-off only)
+``typed``         1e-6       1e-9       numbers typed by hand (a decimal like 0.25)
+``model``         1e-6       1e-12      a value against a planted bug's value, to name it
+``float32``       1e-4       1e-6       float32 values against the reference (7 digits)
+``gradient``      1e-5       1e-8       the gradient-check policy of :mod:`course.gradcheck`
+================  =========  =========  ===================================================
+
+Statistical checks (dropout's dropped fraction and mean) derive their bounds from the
+standard deviation of the estimate, written next to each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import gradcheck
+from ..grading import (
+    GradingFailure,
+    TimeBudgetExceeded,
+    call,
+    call_each,
+    call_timed,
+    policy_note,
+    quiet,
+    reset_notes,
+)
+
+__all__ = [
+    "TOLERANCES",
+    "Tolerance",
+    "check_backprop_speed",
+    "check_gradient",
+    "check_values",
+    "close",
+    "describe",
+    "evaluations",
+    "fix_first",
+    "identity",
+    "matching",
+    "output",
+    "policy_note",
+    "problem_of",
+    "reset_notes",
+    "seeded",
+    "student_value",
+    "unpack",
+    "values",
+    "with_reference",
+]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """|yours − expected| ≤ rtol·|expected| + atol, entry by entry."""
+
+    rtol: float
+    atol: float
+
+
+TOLERANCES = {
+    "exact": Tolerance(1e-8, 1e-12),
+    "typed": Tolerance(1e-6, 1e-9),
+    "model": Tolerance(1e-6, 1e-12),
+    "float32": Tolerance(1e-4, 1e-6),
+    "gradient": Tolerance(gradcheck.RTOL, gradcheck.ATOL),
+}
+
+LOW_PRECISION = ("float16", "float32")
+
+
+def close(yours, expected, tol="exact"):
+    """True when every entry of `yours` is within tolerance `tol` of `expected`."""
+    t = TOLERANCES[tol]
+    try:
+        a = np.asarray(yours, dtype=np.float64)
+        b = np.asarray(expected, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    if a.shape != b.shape:
+        return False
+    with quiet():
+        return bool(np.all(np.abs(a - b) <= t.rtol * np.abs(b) + t.atol))
+
+
+def matching(value, models, tol="model"):
+    """The sentence of the first model that `value` equals (same shape), or None.
+
+    Parameters
+    ----------
+    value : array_like
+    models : dict of str to array_like or None
+        Sentence -> what the bug would give (None: not computable here).
+    """
+    for sentence, model in models.items():
+        forms = model if isinstance(model, tuple) else (model,)
+        if any(m is not None and close(value, m, tol) for m in forms):
+            return sentence
+    return None
+
+
+def product_slips(factors):
+    """What a product Π factors becomes when one factor divides instead of multiplying
+    (one form per factor), as a tuple of models."""
+    with quiet():
+        full = np.prod(np.array(factors, dtype=object), axis=0)
+        return tuple(full / f / f for f in factors)
+
+
+def prime_slips(s):
+    """σ' written wrong from the sigmoid's output s: s/(1 − s), s(1 + s), s(2 − s),
+    (1 − s)/s (the slips of s(1 − s) at one operator or number)."""
+    with quiet():
+        return (s / (1.0 - s), s * (1.0 + s), s * (2.0 - s), (1.0 - s) / s)
+
+
+# ------------------------------------------------------------------------------ returns
+
+
+def describe(value):
+    """What a student returned, for a message: type, length, shapes, keys."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} ({value.dtype})"
+    if isinstance(value, tuple | list):
+        inner = ", ".join(_short(v) for v in value[:5]) + (", …" if len(value) > 5 else "")
+        return f"a {type(value).__name__} of length {len(value)} ({inner})"
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))}"
+    return _short(value)
+
+
+def _short(value):
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"array {value.shape}"
+    if isinstance(value, bool | int | float | np.number):
+        return f"{type(value).__name__} {value:.6g}" if not isinstance(value, bool) else "bool"
+    if isinstance(value, tuple | list):
+        return f"{type(value).__name__} of length {len(value)}"
+    if isinstance(value, dict):
+        return f"dict {sorted(map(str, value))[:6]}"
+    return type(value).__name__
+
+
+def unpack(value, what, names):
+    """`value` as a tuple of len(names), for a notebook's "returns (a, b, ...)".
+
+    Any sequence of that length is accepted: a tuple, a list, or a 1-d array of numbers
+    (a 2-d array is taken as one value, the usual slip "returned a alone").
+
+    Parameters
+    ----------
+    value : object
+        What the student's function returned.
+    what : str
+        The function's name.
+    names : sequence of str
+        The names of the values, as the notebook writes them.
+    """
+    n = len(names)
+    if isinstance(value, tuple | list) and len(value) == n:
+        return tuple(value)
+    if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n:
+        return tuple(value)
+    raise GradingFailure(
+        f"{what} must return {n} values ({', '.join(names)}), got {describe(value)}."
+    )
+
+
+def as_dict(value, what, keys):
+    """`value` as a dict holding every key of `keys` (a structural message otherwise)."""
+    if not isinstance(value, dict):
+        raise GradingFailure(
+            f"{what} must return a dict with keys {sorted(keys)}, got {describe(value)}."
+        )
+    missing = sorted(set(keys) - set(value))
+    if missing:
+        raise GradingFailure(f"{what} returned no {missing}: its dict holds {sorted(value)}.")
+    return value
+
+
+def values(name, value, shape=None, *, integers=False):
+    """`value` as a float64 array, after naming a wrong type, shape or dtype.
+
+    Parameters
+    ----------
+    name : str
+    value : object
+    shape : tuple, optional
+        Required shape.
+    integers : bool
+        Whether an integer dtype is legitimate (counts, indices).
+
+    Returns
+    -------
+    arr : ndarray of float64
+    dtype : str
+        The dtype the student's value had ("float64" for Python numbers).
+    """
+    if value is None:
+        raise GradingFailure(f"{name} is None: return (or assign) a number or an array.")
+    raw = value if isinstance(value, np.ndarray | np.generic) else None
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GradingFailure(
+            f"{name} must be a number or an array of numbers, got {describe(value)}."
+        ) from None
+    dtype = str(raw.dtype) if raw is not None else "float64"
+    if raw is not None and raw.dtype.kind == "b":
+        raise GradingFailure(f"{name} is an array of booleans; it must hold numbers.")
+    if shape is not None and arr.shape != tuple(shape):
+        hint = ""
+        if arr.ndim == 2 and arr.shape == tuple(shape)[::-1]:
+            hint = " (it looks transposed)"
+        elif arr.ndim == 1 and len(shape) == 2 and arr.size == int(np.prod(shape)):
+            hint = " (a column needs two dimensions: keepdims=True or reshape)"
+        raise GradingFailure(f"{name} has shape {arr.shape}, expected {tuple(shape)}{hint}.")
+    if raw is not None and raw.dtype.kind in "iu" and not integers:
+        dtype = "integer"
+    return arr, dtype
+
+
+def _dtype_sentence(name, dtype):
+    if dtype == "integer":
+        return (
+            f"{name} holds integers: the values it should hold are fractions. Start from a "
+            "float array (np.zeros(shape), not np.zeros(shape, dtype=int)); an integer array "
+            "updated in place truncates what is written into it."
+        )
+    return (
+        f"{name} is {dtype}: compute in float64 (numpy's default). With {dtype} the values "
+        "carry only about 7 digits, and finite differences need float64."
+    )
+
+
+def check_values(name, yours, expected, *, tol="exact", reveal=True, models=None, hint=None):
+    """Fail unless `yours` equals the reference `expected`; dtype, shape, then values.
+
+    Parameters
+    ----------
+    name : str
+        What it is, as the student knows it.
+    yours : object
+        The student's value.
+    expected : array_like
+        The reference (computed by the checker).
+    tol : str
+        A key of :data:`TOLERANCES`.
+    reveal : bool
+        Show the expected entry (False in hidden tests and for hand numbers).
+    models : dict of str to array_like, optional
+        Planted bugs' values: a match is named ("Likely bug: ...").
+    hint : str, optional
+        Shown on any failure that no model explains.
+
+    Returns
+    -------
+    ndarray of float64
+        The student's values.
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    arr, dtype = values(name, yours, expected.shape)
+    if dtype in LOW_PRECISION + ("integer",) and (
+        dtype != "integer" or not np.all(expected == np.round(expected))
+    ):
+        if close(arr, expected, "float32") or dtype == "integer":
+            raise GradingFailure(_dtype_sentence(name, dtype))
+    if close(arr, expected, tol):
+        return arr
+    sentence = matching(arr, models or {})
+    text = _first_difference(name, arr, expected, TOLERANCES[tol], reveal)
+    if not sentence and tol == "exact" and close(arr, expected, "float32"):
+        sentence = (
+            "the values agree with the right ones to about 7 digits only: something is "
+            "computed in float32 (or float16); compute in float64 (numpy's default)"
+        )
+    if sentence:
+        text += f"\nLikely bug: {sentence}"
+    elif expected.size == 1 and float(expected) != 0 and close(-arr, expected, tol):
+        text += "\nLikely bug: the sign is wrong (yours is minus the right value)."
+    elif hint:
+        text += f"\n{hint}"
+    if dtype in LOW_PRECISION:
+        text = _dtype_sentence(name, dtype) + "\n" + text
+    raise GradingFailure(text)
+
+
+def _first_difference(name, arr, expected, t, reveal):
+    with quiet():
+        bad = ~(np.abs(arr - expected) <= t.rtol * np.abs(expected) + t.atol)
+    idx = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
+    where = f" at entry {list(map(int, idx))}" if bad.ndim else ""
+    text = f"{name} is wrong{where}: yours {float(arr[idx]):.6g}"
+    text += f", expected {float(expected[idx]):.6g}." if reveal else "."
+    if bad.ndim and bad.sum() > 1:
+        text += f" ({int(bad.sum())} of {bad.size} entries differ.)"
+    return text
+
+
+# ------------------------------------------------------------------------------ drivers
+#
+# Drivers run next to the student's code: in the kernel when grading (a course function
+# called with student objects among its arguments runs there), in this process
+# otherwise.  What they return is data the checks judge, never a verdict.
+
+
+def identity(value):
+    """`value` itself: reads a student's variable as data."""
+    return value
+
+
+def output(fn, index, *args, **kwargs):
+    """``fn(*args, **kwargs)[index]``: one value of a function that returns several."""
+    return fn(*args, **kwargs)[index]
+
+
+def seeded(fn, seed, *args, **kwargs):
+    """``fn(*args, rng=np.random.default_rng(seed), **kwargs)``: a fresh generator built
+    next to the student's code (generators are not sent across)."""
+    return fn(*args, rng=np.random.default_rng(seed), **kwargs)
+
+
+#: References a driver may stand in for a student's function: key -> (module, name).
+#: (A key, not a function, crosses to the kernel.)
+REFERENCES = {
+    "02.forward": ("course.checks.sigmoid_network", "reference_forward"),
+    "07.dropout_forward": ("course.layers", "dropout_forward"),
+}
+
+
+def with_reference(fn, name, reference, *args, **kwargs):
+    """Call ``fn(*args, **kwargs)`` with the global `name` of the student's namespace bound
+    to the course's `reference` (a key of :data:`REFERENCES`) for the call, then put the
+    student's own back.  Lets a check judge a function apart from a wrong helper it calls
+    (so a wrong forward costs only the forward's points)."""
+    import importlib
+
+    module, attr = REFERENCES[reference]
+    namespace = getattr(fn, "__globals__", {})
+    missing = object()
+    saved = namespace.get(name, missing)
+    namespace[name] = getattr(importlib.import_module(module), attr)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        if saved is missing:
+            namespace.pop(name, None)
+        else:
+            namespace[name] = saved
+
+
+def student_value(namespace, name):
+    """The student's variable `name` of the notebook `namespace`, as data.
+
+    Raises
+    ------
+    GradingFailure
+        When `name` is not defined.
+    """
+    if name not in namespace:
+        raise GradingFailure(
+            f"{name} is not defined yet: write `{name} = <your answer>` in the answer cell "
+            "above and run it."
+        )
+    return call(identity, namespace[name], what=name)
+
+
+# ------------------------------------------------------------------------------ notes
+
+
+@contextlib.contextmanager
+def fix_first(problem, what):
+    """Add "fix `what` first" to a failure when `problem()` names an upstream bug.
+
+    Parameters
+    ----------
+    problem : callable
+        ``problem() -> str or None``: what is wrong upstream (None: nothing).
+    what : str
+        The upstream function, as the student knows it.
+    """
+    try:
+        yield
+    except TimeBudgetExceeded:
+        raise
+    except GradingFailure as failure:
+        try:
+            sentence = problem()
+        except GradingFailure:
+            sentence = "it fails its own test"
+        if not sentence or "Fix " + what in str(failure):
+            raise
+        raise GradingFailure(
+            f"{failure}\nFix {what} first: it is wrong here too ({sentence}), and this test "
+            "builds on it."
+        ) from None
+
+
+def problem_of(check, *args, **kwargs):
+    """A `problem` for :func:`fix_first`: what ``check(*args, **kwargs)`` says is wrong
+    (its "Likely bug" when it has one), or None when it passes."""
+
+    def problem():
+        try:
+            check(*args, **kwargs)
+        except GradingFailure as failure:
+            text = str(failure)
+            if "Likely bug: " in text:
+                return text.split("Likely bug: ", 1)[1].split("\n")[0].rstrip(".")
+            return text.split("\n")[0].rstrip(".")
+        return None
+
+    return problem
+
+
+# ------------------------------------------------------------------------------ gradients
+
+
+def _points(x0, h):
+    """x0, then x0 + h e_i and x0 − h e_i for every entry i, as float64 copies."""
+    pts = [x0.copy()]
+    flat = x0.reshape(-1)
+    for i in range(flat.size):
+        for step in (h, -h):
+            p = x0.copy()
+            p.reshape(-1)[i] = flat[i] + step
+            pts.append(p)
+    return pts
+
+
+def forward_values(student, reference, x0, *, name, forward):
+    """The values finite differences should use: the reference's, or the student's own.
+
+    The student's forward (and loss) is evaluated at x0 and at x0 ± h e_i in one batch.
+    Where it agrees with the reference at x0 it must agree at every nearby point too (a
+    forward is one function), and the reference's values are used (exact in float64).
+    Where it disagrees at x0 (an honest but wrong forward) its own values are used,
+    unless it is flat where the reference is not.
+
+    Parameters
+    ----------
+    student : callable
+        ``student(points) -> (values, dtype)``: the student's scalar at each point
+        (one batch), and the dtype of what their forward returned.
+    reference : callable
+        ``reference(point) -> float``, computed by the checker.
+    x0 : ndarray
+    name : str
+        What is differentiated, e.g. "W1".
+    forward : str
+        The student's forward, e.g. "forward".
+
+    Returns
+    -------
+    dict
+        "ref": (f0, f_plus, f_minus) of the reference; "own": the student's or None.
+    """
+    h = gradcheck.H
+    pts = _points(x0, h)
+    ref = np.array([reference(p) for p in pts], dtype=np.float64)
+    raw, dtype = student(pts)
+    own = np.asarray(raw, dtype=np.float64).reshape(-1)
+    shape = x0.shape
+    sides = {
+        "ref": (ref[0], ref[1::2].reshape(shape), ref[2::2].reshape(shape)),
+        "own": (own[0], own[1::2].reshape(shape), own[2::2].reshape(shape)),
+    }
+    if not np.all(np.isfinite(own)):
+        raise GradingFailure(
+            f"{forward} gives NaN or inf at or near this point, so the gradient cannot be "
+            f"checked against it. Fix {forward} first (overflow, or a log of 0?)."
+        )
+    # "Agrees" allows float32 round-off (a float32 step inside a float64 result); the
+    # reference's differences are then used, so nothing a forward returns near x0 can
+    # vouch for a wrong gradient.
+    if close(own[0], ref[0], "float32"):
+        _reject_lying(own, ref, shape, name, forward)
+        sides["own"] = None
+        return sides
+    if dtype in LOW_PRECISION:
+        raise GradingFailure(_dtype_sentence(f"what {forward} returns", dtype))
+    _reject_flat(sides, name, forward)
+    return sides
+
+
+def _reject_lying(own, ref, shape, name, forward):
+    """Fail when a forward right at x0 is not right at every point x0 ± h e_i."""
+    t = TOLERANCES["float32"]
+    bad = np.flatnonzero(~(np.abs(own - ref) <= t.rtol * np.abs(ref) + t.atol))
+    if bad.size:
+        i = int(bad[0])
+        where = np.unravel_index((i - 1) // 2, shape)
+        raise GradingFailure(
+            f"{forward} is right at the test point but not at the nearby point where "
+            f"{name}{list(map(int, where))} moves by {'+' if i % 2 else '−'}{gradcheck.H:g} "
+            f"(yours {own[i]:.10g}, the network's {ref[i]:.10g}): a forward pass must compute "
+            "the same function everywhere, so its finite differences cannot vouch for a "
+            "gradient."
+        )
+
+
+def _reject_flat(sides, name, forward):
+    """Fail when the student's forward does not respond to `name` at all where the
+    network does (a constant forward would vouch for a zero gradient)."""
+    h = gradcheck.H
+    f0, plus, minus = sides["own"]
+    r0, rplus, rminus = sides["ref"]
+    own_slope = (plus - minus) / (2 * h)
+    ref_slope = (rplus - rminus) / (2 * h)
+    floor = gradcheck.ATOL * max(1.0, abs(f0))
+    moving = np.abs(ref_slope) > 1e3 * floor
+    if np.any(moving) and np.all(np.abs(own_slope[moving]) <= floor):
+        raise GradingFailure(
+            f"{forward} does not change when {name} changes (its finite differences are 0, "
+            "the network's are not), so your gradient cannot be checked against it: it must "
+            f"use {name} as the network does."
+        )
+
+
+def check_gradient(
+    name,
+    grad,
+    x0,
+    *,
+    entry,
+    student,
+    reference,
+    forward="your forward pass",
+    problem=None,
+    reveal=True,
+    **kwargs,
+):
+    """Fail unless `grad` is the gradient at `x0`, by finite differences.
+
+    The finite differences are those of the reference when the student's forward agrees
+    with it at `x0` (:func:`forward_values`), else those of the student's own forward;
+    an honest but wrong forward still earns the gradient's points when `grad` matches
+    either.
+
+    Parameters
+    ----------
+    name : str
+        Display name, e.g. "∂J/∂W1".
+    grad : object
+        The student's gradient.
+    x0 : array_like
+        The point: the parameter's value.
+    entry : str
+        The parameter as messages name its entries, e.g. "W1".
+    student, reference : callable
+        As in :func:`forward_values`.
+    forward : str
+        The student's forward pass, as named in messages.
+    problem : callable, optional
+        ``problem() -> str or None``: what is wrong with the forward (for "fix it first").
+    reveal : bool
+    **kwargs
+        Passed to :func:`course.gradcheck.check_gradient` (suspects, batch_size,
+        activation_prime, transpose_hint).
+
+    Returns
+    -------
+    GradientCheck
+    """
+    x0 = np.array(x0, dtype=np.float64)
+    arr_dtype = str(grad.dtype) if isinstance(grad, np.ndarray | np.generic) else "float64"
+    state = {"differs": True}
+
+    def default_problem():
+        return "its values differ from the network's here" if state["differs"] else None
+
+    with fix_first(problem or default_problem, forward):
+        sides = forward_values(student, reference, x0, name=entry, forward=forward)
+        state["differs"] = sides["own"] is not None
+        results = [
+            gradcheck.check_gradient(None, x0, grad, sides=s[1:], f0=s[0], **kwargs)
+            for s in (sides["ref"], sides["own"])
+            if s is not None
+        ]
+        for result in results:
+            if result.ok:
+                return result
+        raise GradingFailure(
+            _failure_text(results, name, reveal, arr_dtype, forward, sides["own"] is not None)
+        )
+
+
+def _failure_text(results, name, reveal, dtype, forward, own):
+    best = next((r for r in results if r.diagnosis), results[0])
+    text = best.message(name, reveal=reveal)
+    if dtype in LOW_PRECISION:
+        text = _dtype_sentence(name, dtype) + "\n" + text
+    if own:
+        text += (
+            f"\n(Your {forward} differs from the network here, so this was checked against "
+            "the finite differences of yours and of the network's.)"
+        )
+    return text + policy_note()
+
+
+def evaluations(fn, index, arguments, scalar, what):
+    """A `student` for :func:`forward_values`: ``scalar(fn(*args, **kw)[index])`` at each
+    point, with ``(args, kw) = arguments(point)``, in one batch (``call_each``).
+
+    Parameters
+    ----------
+    fn : callable
+        The student's forward pass.
+    index : int or None
+        Which returned value to keep (None: the whole return value).
+    arguments : callable
+        ``arguments(point) -> (args, kwargs)`` for `fn`.
+    scalar : callable
+        ``scalar(value) -> float``, computed by the checker (e.g. the loss of an output).
+    what : str
+        The forward's name.
+    """
+
+    def student(points):
+        if index is None:
+            outs = call_each(fn, [arguments(p) for p in points], what=what)
+        else:
+            argsets = []
+            for p in points:
+                args, kw = arguments(p)
+                argsets.append(((fn, index, *args), kw))
+            outs = call_each(output, argsets, what=what)
+        first = outs[0]
+        dtype = str(first.dtype) if isinstance(first, np.ndarray | np.generic) else "float64"
+        try:
+            with quiet():
+                return [scalar(o) for o in outs], dtype
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise GradingFailure(
+                f"{what} returned {describe(first)} here, which this test cannot use: fix "
+                f"{what} first (its own test says more)."
+            ) from None
+
+    return student
+
+
+def check_forward_gradient(name, grad, x0, *, forward_fn, arguments, scalar, reference, **kw):
+    """:func:`check_gradient` where the student's J is ``scalar`` of the first value that
+    ``forward_fn`` returns, called with ``(args, kwargs) = arguments(point)``; `kw` are
+    the keywords of :func:`check_gradient` (entry, forward, problem, suspects, ...)."""
+    student = evaluations(forward_fn, 0, arguments, scalar, kw.get("forward", "forward"))
+    return check_gradient(name, grad, x0, student=student, reference=reference, **kw)
+
+
+def check_param_gradient(name, key, grads, params, *, fn, arguments, reference, **kw):
+    """:func:`check_forward_gradient` for ``grads[key]`` of a parameter dict, the student's
+    J being a number returned first by `fn`; `arguments` and `reference` take
+    (key, point)."""
+    return check_forward_gradient(
+        name,
+        grads[key],
+        params[key],
+        entry=key,
+        forward_fn=fn,
+        arguments=lambda point: arguments(key, point),
+        scalar=lambda J: float(np.asarray(J, dtype=np.float64).reshape(())),
+        reference=lambda point: reference(key, point),
+        **kw,
+    )
+
+
+# ------------------------------------------------------------------------------ speed
+
+#: A backward pass on the timing networks must finish within this many seconds.
+#: Measured on a loaded 2-core machine (notebook 04's 600-600-10 network, N = 8, 3.7·10⁵
+#: parameters): the vectorised backward takes 0.5 ms (3000× under the budget), a loop
+#: over the examples 30 ms (≥ 40×); finite differences need 2·3.7·10⁵ forward passes of
+#: 0.4 ms each, about 300 s (≈ 200× over), and are stopped at the budget.  The grader's
+#: round trip (1–5 ms) does not matter at this scale.  Notebook 03's layer test trades
+#: margin for the lecture's per-weight loops (see softmax_layer.check_backprop).
+BACKPROP_BUDGET = 1.5
+
+
+def check_backprop_speed(fn, *args, what, n_params, forward_seconds=None, **kwargs):
+    """Fail unless ``fn(*args, **kwargs)`` (a backward pass) runs within the budget.
+
+    Parameters
+    ----------
+    fn : callable
+        The student's backward (or loss-and-gradients) function.
+    *args, **kwargs
+        Its arguments: a network with `n_params` ≥ 10⁴ parameters.
+    what : str
+        Its name.
+    n_params : int
+        Parameters of the network (for the message).
+    forward_seconds : float, optional
+        How long the student's forward took on the same network (for the message).
+
+    Returns
+    -------
+    float
+        Seconds the call took.
+    """
+    try:
+        _, seconds = call_timed(fn, *args, budget=BACKPROP_BUDGET, what=what, **kwargs)
+    except TimeBudgetExceeded:
+        seconds = np.inf
+    if seconds <= BACKPROP_BUDGET:
+        return seconds
+    fwd = f" (your forward pass: {1e3 * forward_seconds:.1f} ms)" if forward_seconds else ""
+    raise GradingFailure(
+        f"{what} did not finish within {BACKPROP_BUDGET:g} s on a network with {n_params} "
+        f"parameters{fwd}. Backpropagation costs about two forward passes; numerical "
+        f"differentiation costs two forward passes per parameter ({2 * n_params}).\n"
+        "Likely bug: the gradient is computed by numerical differentiation (finite "
+        "differences), not by backpropagation."
+    )

@@ -1,0 +1,189 @@
+"""course.checks._kit: returns, dtype first, forward-qualified gradients, backprop timing,
+and the remote-data discipline of every check (under classroom.remote_double)."""
+
+import numpy as np
+import pytest
+
+from classroom import remote_double, runner
+from classroom.harness import assignments
+from course.checks import _kit as kit
+from course.checks import catalogue
+from course.grading import GradingFailure
+
+# ------------------------------------------------------------------ returns and dtype
+
+
+@pytest.mark.parametrize("value", [(1.0, 2.0), [1.0, 2.0], np.array([1.0, 2.0])])
+def test_any_sequence_of_the_right_length_is_accepted(value):
+    assert kit.unpack(value, "f", ("a", "b")) == (1.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    "value, said",
+    [
+        (np.zeros((2, 4)), "an array of shape (2, 4)"),
+        ((1.0, 2.0, 3.0), "a tuple of length 3"),
+        ({"a": 1}, "a dict with keys ['a']"),
+        (None, "None"),
+    ],
+)
+def test_structural_messages_say_what_came_back(value, said):
+    with pytest.raises(GradingFailure) as err:
+        kit.unpack(value, "forward", ("aᴹ", "cache"))
+    assert "forward must return 2 values (aᴹ, cache)" in str(err.value)
+    assert said in str(err.value)
+
+
+def test_dtype_is_named_before_values():
+    right = np.linspace(0.1, 0.9, 6).reshape(2, 3)
+    for dtype in (np.float32, np.float16):
+        with pytest.raises(GradingFailure, match=f"is {np.dtype(dtype).name}: compute in float64"):
+            kit.check_values("a", right.astype(dtype), right)
+    with pytest.raises(GradingFailure, match="holds integers"):
+        kit.check_values("a", np.zeros((2, 3), dtype=int), right)
+    # A float32 step inside a float64 result is named too.
+    with pytest.raises(GradingFailure, match="about 7 digits"):
+        kit.check_values("a", right.astype(np.float32).astype(np.float64) + 1e-7, right)
+    # Integer counts are fine where counts are asked for.
+    kit.check_values("C", np.eye(2, dtype=int), np.eye(2))
+
+
+def test_sign_and_models_in_check_values():
+    with pytest.raises(GradingFailure, match="the sign is wrong"):
+        kit.check_values("L", -0.5, 0.5)
+    with pytest.raises(GradingFailure, match="Likely bug: the ½ is missing"):
+        kit.check_values("L", 1.0, 0.5, models={"the ½ is missing": 1.0})
+
+
+# ------------------------------------------------------------------ gradients
+
+
+def _case():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+
+
+def _check(forward, grad, x0, c):
+    """∂/∂x Σ c ∘ tanh(x), with the student's `forward(x) -> Σ c ∘ f(x)`."""
+    return kit.check_gradient(
+        "∂J/∂x",
+        grad,
+        x0,
+        entry="x",
+        student=kit.evaluations(forward, None, lambda p: ((p,), {}), float, "forward"),
+        reference=lambda p: float(np.sum(c * np.tanh(p))),
+        forward="forward",
+    )
+
+
+def test_right_forward_and_gradient_pass():
+    x0, c = _case()
+    assert _check(lambda x: np.sum(c * np.tanh(x)), c * (1 - np.tanh(x0) ** 2), x0, c).ok
+
+
+def test_an_honest_wrong_forward_still_grades_its_own_gradient():
+    x0, c = _case()
+    # sigmoid instead of tanh, and the gradient of that sigmoid forward: full marks
+    s = 1 / (1 + np.exp(-x0))
+    assert _check(lambda x: np.sum(c / (1 + np.exp(-x))), c * s * (1 - s), x0, c).ok
+    # and the network's gradient with that wrong forward: full marks too
+    assert _check(lambda x: np.sum(c / (1 + np.exp(-x))), c * (1 - np.tanh(x0) ** 2), x0, c).ok
+
+
+def test_a_flat_forward_cannot_vouch_for_a_zero_gradient():
+    x0, c = _case()
+    with pytest.raises(GradingFailure) as err:
+        _check(lambda x: 4.2, np.zeros_like(x0), x0, c)
+    assert catalogue.get("gradcheck.flat-forward").says in str(err.value)
+    assert "Fix forward first" in str(err.value)
+
+
+def test_a_forward_lying_near_the_test_point_fails():
+    x0, c = _case()
+    fake = np.ones_like(x0)  # the gradient the forward pretends to have
+    J0 = float(np.sum(c * np.tanh(x0)))
+
+    def lying(x):
+        if np.array_equal(x, x0):
+            return J0
+        return J0 + float(np.sum(fake * (x - x0)))
+
+    with pytest.raises(GradingFailure) as err:
+        _check(lying, fake, x0, c)
+    assert catalogue.get("gradcheck.lying-forward").says in str(err.value)
+
+
+def test_a_float32_forward_is_judged_by_the_network_s_differences():
+    x0, c = _case()
+    right = c * (1 - np.tanh(x0) ** 2)
+    forward32 = lambda x: np.float32(np.sum(c * np.tanh(x.astype(np.float32))))  # noqa: E731
+    assert _check(forward32, right, x0, c).ok
+
+
+def test_the_tolerance_policy_is_shown_once_per_notebook():
+    kit.reset_notes()
+    x0, c = _case()
+    texts = []
+    for _ in range(2):
+        with pytest.raises(GradingFailure) as err:
+            _check(lambda x: np.sum(c * np.tanh(x)), 2 * c, x0, c)
+        texts.append(str(err.value))
+    assert "Gradient checks: float64" in texts[0]
+    assert "Gradient checks" not in texts[1]
+
+
+# ------------------------------------------------------------------ backprop, not numerical
+
+
+def test_numerical_differentiation_is_named_and_stopped_quickly():
+    import time
+
+    from course.gradcheck import numerical_gradient
+
+    W = np.random.default_rng(0).normal(size=(300, 300))
+    x = np.ones((300, 1))
+
+    def backprop(W, x):
+        return np.tanh(W @ x) @ x.T
+
+    def numerical(W, x):
+        return numerical_gradient(lambda w: float(np.sum(np.tanh(w @ x))), W.copy())
+
+    assert kit.check_backprop_speed(backprop, W, x, what="backward", n_params=W.size) < 0.1
+    start = time.perf_counter()
+    with pytest.raises(GradingFailure) as err:
+        kit.check_backprop_speed(numerical, W, x, what="backward", n_params=W.size)
+    assert time.perf_counter() - start < kit.BACKPROP_BUDGET + 1.0
+    assert "numerical differentiation" in str(err.value)
+
+
+# ------------------------------------------------------------------ the remote-data rules
+
+
+def test_the_double_returns_data_and_handles_and_copies_changes_back():
+    def student(params, x):
+        params["W"] *= 2  # in place: the caller must see it
+        return {"y": params["W"].sum() * x}, object()
+
+    params = {"W": np.ones((2, 2))}
+    with remote_double.session() as session:
+        out = kit.call(kit.identity, 1.0)  # no handle involved: a local call
+        data, handle = kit.call(remote_double.Handle(student), params, 3.0)
+    assert out == 1.0 and session.calls == 1
+    assert data == {"y": 24.0}
+    assert isinstance(handle, remote_double.Handle)
+    np.testing.assert_array_equal(params["W"], 2 * np.ones((2, 2)))
+    with pytest.raises(AttributeError):
+        handle.grad  # noqa: B018 - reading an attribute of a returned object fails
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_check_obeys_the_remote_rules(assignment):
+    """The graded notebooks, their test cells run as the grader runs them: against handles
+    to the student's names, reaching student code only through grading.call and friends."""
+    report = runner.run(runner.read(assignment), double=True)
+    assert report.score == report.max_score, {
+        k: c.output for k, c in report.cells.items() if not c.passed
+    }
+    blank = runner.run(runner.read(assignment, runner.RELEASE), double=True)
+    assert blank.score == 0

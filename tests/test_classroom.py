@@ -1,0 +1,45 @@
+"""classroom/: test and demo support, kept out of the installed package."""
+
+from pathlib import Path
+
+import tomllib
+
+from classroom import runner
+from classroom.plants import plants_for
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_classroom_is_not_in_the_wheel():
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = config["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    assert "classroom" not in packages and "course" in packages
+
+
+def test_the_sample_class_takes_its_plants_from_classroom():
+    from classroom import samples
+
+    assert "classroom.plants" in Path(samples.__file__).read_text()
+    assert plants_for("04-backprop-recursion")
+
+
+def test_affected_tests_follow_the_names_a_test_uses():
+    nb = runner.read("02-sigmoid-network")
+    assert runner.affected_tests(nb, ["to-course-params"]) == {"test-course-params"}
+    # forward is used by the partials' cells (through the student's own functions) and by sgd
+    forward = runner.affected_tests(nb, ["forward"])
+    assert {"test-forward", "test-dL-dwo01", "test-partials-hidden"} <= forward
+    # hand numbers are read by name, from globals() (and a function whose local line is
+    # deleted reads the global of the same name: graph_forward_backward's dfdy)
+    nb1 = runner.read("01-chain-rule")
+    hand = runner.affected_tests(nb1, ["hand-dfdy"])
+    assert "test-hand-dfdy" in hand and "test-two-paths" not in hand
+
+
+def test_a_test_cell_that_writes_to_stderr_scores_zero_as_in_nbgrader():
+    nb = runner.read("04-backprop-recursion")
+    for cell in nb.cells:
+        if runner.meta(cell).get("grade_id") == "br-test-sgd-update":
+            cell.source = "import sys\nprint('oops', file=sys.stderr)\n" + cell.source
+    report = runner.run(nb, tests={"br-test-sgd-update"})
+    assert report.failing() == ["br-test-sgd-update"]

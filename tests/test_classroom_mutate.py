@@ -1,0 +1,53 @@
+"""classroom.mutate: the kept mutation corpus, and that it still describes the checks.
+
+``python -m classroom.mutate`` rebuilds ``classroom/mutants/corpus.json`` (a few minutes);
+these tests read it and re-grade a sample, so a change to the checks that would lose a
+mutant's points, or its name, shows here.
+"""
+
+import json
+import random
+
+import pytest
+
+from classroom import mutate, runner
+
+CORPUS = [
+    mutate.Mutant(**{**m, "failing": tuple(m["failing"])})
+    for m in json.loads(mutate.CORPUS.read_text())
+]
+EQUIVALENT = json.loads(mutate.EQUIVALENT.read_text())
+
+
+def test_every_non_equivalent_mutant_loses_points_and_most_are_named():
+    live, killed, named = mutate.rates(CORPUS, EQUIVALENT)
+    assert live > 400
+    survivors = [m.key for m in CORPUS if m.key not in EQUIVALENT and not m.killed]
+    assert killed == live, survivors
+    assert named >= 0.8 * killed, f"{named}/{killed} named"
+
+
+def test_equivalent_mutants_are_mutants_of_the_corpus_with_a_reason():
+    keys = {m.key for m in CORPUS}
+    for key, reason in EQUIVALENT.items():
+        assert key in keys and len(reason) > 10
+
+
+def test_the_corpus_is_what_the_solutions_give():
+    assert {m.key for m, _ in mutate.corpus()} == {m.key for m in CORPUS}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_sample_still_grades_as_recorded(seed):
+    recorded = {m.key: m for m in CORPUS}
+    sample = random.Random(seed).sample(
+        [pair for pair in mutate.corpus() if pair[0].key not in EQUIVALENT], 6
+    )
+    nbs = {}
+    for mutant, source in sample:
+        nb = nbs.setdefault(mutant.assignment, runner.read(mutant.assignment))
+        got = mutate.grade(mutant, source, nb)
+        want = recorded[mutant.key]
+        assert (got.killed, got.named, got.failing) == (want.killed, want.named, want.failing), (
+            got.key
+        )
