@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import nbformat
 import numpy as np
 
-from course import remote
+from course import grading, remote
 from course.grading import GradingFailure
 
 #: Characters of stdout one test cell keeps.
@@ -219,6 +219,7 @@ class TrustedNotebook:
         self.ns["globals"] = lambda: NotebookGlobals(self.ns, self.session)
         self._replayed = set()
         self._fetched = {}
+        grading.reset_notes()  # this worker process may have graded other notebooks
         #: Seconds spent running test cells here (the trusted path's cost).
         self.seconds = 0.0
 
