@@ -67,6 +67,10 @@ _SUSPICIOUS = [
     ),
     (re.compile(r"jupyter_client|kernel\.json|KernelClient|\bzmq\b"), "talks to Jupyter kernels"),
     (re.compile(r"\bsqlite3\b"), "opens databases"),
+    (
+        re.compile(r"numerical_gradient|\bgradcheck\b|\+=\s*h\b|-=\s*2\s*\*\s*h\b"),
+        "differentiates numerically (finite differences), not by backpropagation",
+    ),
     (re.compile(r"\bautograder\b|\baddaudithook\b"), "mentions the autograder"),
     (re.compile(r"importlib\.reload|\bsetattr\s*\("), "rebinds attributes dynamically"),
     (re.compile(r"\.\./|os\.chdir|shutil\.rmtree|os\.remove|os\.unlink"), "touches files outside"),

@@ -161,3 +161,67 @@ def test_every_job_ran_in_bubblewrap_with_limits(hostile):
         for nb in r.notebooks.values():
             assert "address space per process" in nb["limits"]
     assert "sandbox: bubblewrap" in hostile["summary"]
+
+
+# -- notebook 04: a backward pass that is not backpropagation, a forward that lies -------
+
+BACKWARD = "04-backprop-recursion"
+CASES_04 = json.loads((HERE / "cases-04.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def forgeries(tmp_path_factory):
+    root = tmp_path_factory.mktemp("forgeries") / "course"
+    fixture.make_course(root, assignments=[BACKWARD], fixture=False)
+    course = Course.load(root)
+    grade.generate_release(course, BACKWARD)
+    folder = HERE / BACKWARD
+    for path in sorted(folder.glob("*.ipynb")):
+        target = course.submitted / path.stem / BACKWARD
+        target.mkdir(parents=True)
+        (target / path.name.replace(path.stem, "backprop_recursion")).write_bytes(path.read_bytes())
+    out = io.StringIO()
+    results = grade.grade(course, BACKWARD, jobs=2, out=out)
+    return course, {r.student: r for r in results}, out.getvalue()
+
+
+def _cell_scores(course, assignment, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gb:
+        sub = gb.find_submission(assignment, student)
+        return {g.name: g.score for nb in sub.notebooks for g in nb.grades}
+
+
+def test_the_baselines_score_as_expected(forgeries):
+    course, results, _ = forgeries
+    full = _cell_scores(course, BACKWARD, "full")
+    assert results["full"].score == results["full"].max_score
+    assert sum(_cell_scores(course, BACKWARD, "sgd-only").values()) == full["br-test-sgd-update"]
+
+
+@pytest.mark.parametrize("case", sorted(CASES_04))
+def test_a_forged_backward_scores_its_baseline(forgeries, case):
+    course, results, summary = forgeries
+    spec = CASES_04[case]
+    expected = _cell_scores(course, BACKWARD, spec["baseline"])
+    for grade_id in spec["lose"]:
+        expected[grade_id] = 0.0
+    assert _cell_scores(course, BACKWARD, case) == expected, results[case].reasons
+    assert results[case].status == spec["status"]
+    if spec["flag"]:
+        assert any(spec["flag"] in f for f in results[case].flags), results[case].flags
+        assert case in summary
+
+
+def test_numerical_differentiation_is_named_in_the_verdict(forgeries):
+    course, _, _ = forgeries
+    import nbformat
+
+    path = course.autograded / "fd-backward" / BACKWARD / "backprop_recursion.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    (cell,) = [
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "br-test-W1"
+    ]
+    text = json.dumps(cell.outputs)
+    assert "numerical differentiation" in text

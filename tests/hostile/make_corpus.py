@@ -5,12 +5,14 @@ nbgrader keeps its odd submissions in tests/apps/files/)::
 
     .venv/bin/python tests/hostile/make_corpus.py
 
-Every case is a submission of the fixture assignment (00-fixture: an answer function
+Most cases are submissions of the fixture assignment (00-fixture: an answer function
 ``sigmoid_prime`` tested for 2 points, a hand number ``hand`` for 1 point), built from
-the student release.  ``cases.json`` says what grading must give each one: the score
-of the same submission without the attack (``blank`` 0 or ``full`` 3), the status, and
-a word the summary must use.  ``@@COURSE_ROOT@@`` in a notebook is replaced by the
-real course root before grading: the attacker is assumed to know where it is.
+the student release; the forgeries of a backward pass are submissions of notebook 04.
+``cases.json`` says what grading must give each one: the scores of a baseline graded
+in the same run (the same submission without the attack), the test cells that must
+lose their points on top of it, the status, and a word the summary must use.
+``@@COURSE_ROOT@@`` in a notebook is replaced by the real course root before grading:
+the attacker is assumed to know where it is.
 """
 
 from __future__ import annotations
@@ -319,6 +321,107 @@ def patch():
 threading.Thread(target=patch, daemon=True).start()
 """
 
+# --- issue 11: a backward pass that is not backpropagation, a forward that lies --------
+
+FORWARD = """
+def forward(params, X, activation="sigmoid"):
+    f = get_activation(activation).f
+    M = len(params) // 2
+    a, z = [X], [None]
+    for m in range(1, M + 1):
+        z.append(params[f"W{m}"] @ a[m - 1] + params[f"b{m}"])
+        a.append(f(z[m]))
+    return a[M], {"a": a, "z": z, "activation": activation}
+"""
+
+SGD = """
+def sgd_update(params, grads, lr):
+    return {key: params[key] - lr * grads[key] for key in params}
+"""
+
+FD_BACKWARD = """
+def backward(params, cache, dJ_da):
+    # Differentiates my own forward numerically: each entry nudged by ±h.
+    X, act = cache["a"][0], cache["activation"]
+    h, grads = 1e-6, {}
+    for key, value in params.items():
+        g = np.zeros_like(value)
+        for idx in np.ndindex(value.shape):
+            p = {k: v.copy() for k, v in params.items()}
+            p[key][idx] += h
+            up = float(np.sum(dJ_da * forward(p, X, act)[0]))
+            p[key][idx] -= 2 * h
+            down = float(np.sum(dJ_da * forward(p, X, act)[0]))
+            g[idx] = (up - down) / (2 * h)
+        grads[key] = g
+    return grads
+"""
+
+GRADCHECK_BACKWARD = """
+from course import gradcheck
+
+def backward(params, cache, dJ_da):
+    X, act = cache["a"][0], cache["activation"]
+    grads = {}
+    for key in params:
+        def J(x, key=key):
+            p = dict(params)
+            p[key] = x
+            return float(np.sum(dJ_da * forward(p, X, act)[0]))
+        grads[key] = gradcheck.numerical_gradient(J, params[key].copy())
+    return grads
+"""
+
+CONSTANT_FORWARD = """
+def forward(params, X, activation="sigmoid"):
+    M = len(params) // 2
+    out = np.zeros((params[f"b{M}"].shape[0], X.shape[1]))
+    return out, {"a": [X], "z": [None], "activation": activation}
+"""
+
+ZERO_BACKWARD = """
+def backward(params, cache, dJ_da):
+    return {key: np.zeros_like(value) for key, value in params.items()}
+"""
+
+LYING_FORWARD = """
+_first = {}
+
+def forward(params, X, activation="sigmoid"):
+    # Right at every new point; at a point a hair away from the last one, the value of
+    # that point again, as if the gradient were zero.
+    key = (X.tobytes(), activation, tuple(sorted(params)))
+    out, cache = honest_forward(params, X, activation)
+    if key in _first:
+        base, base_out = _first[key]
+        moved = max(float(np.max(np.abs(params[k] - base[k]))) for k in params)
+        if 0 < moved < 1e-3:
+            return base_out.copy(), cache
+    _first[key] = ({k: v.copy() for k, v in params.items()}, out.copy())
+    return out, cache
+"""
+
+BACKWARD_CASES = {
+    # name: {grade_id: code}, baseline, test cells lost on top of the baseline, flag
+    "fd-backward": ({"br-forward": FORWARD, "br-backward": FD_BACKWARD, "br-sgd-update": SGD},
+                    "full", ["br-test-W1"], "differentiates numerically"),
+    "gradcheck-backward": (
+        {"br-forward": FORWARD, "br-backward": GRADCHECK_BACKWARD, "br-sgd-update": SGD},
+        "full", ["br-test-W1"], "differentiates numerically"),
+    "constant-forward-zero-backward": (
+        {"br-forward": CONSTANT_FORWARD, "br-backward": ZERO_BACKWARD, "br-sgd-update": SGD},
+        "sgd-only", [], None),
+    "lying-forward": (
+        {"br-forward": FORWARD.replace("def forward(", "def honest_forward(") + LYING_FORWARD,
+         "br-backward": ZERO_BACKWARD, "br-sgd-update": SGD},
+        "forward-sgd", [], None),
+}
+BACKWARD_BASELINES = {
+    "full": {"br-forward": FORWARD, "br-backward": None, "br-sgd-update": SGD},
+    "forward-sgd": {"br-forward": FORWARD, "br-sgd-update": SGD},
+    "sgd-only": {"br-sgd-update": SGD},
+}
+
 CASES = {
     # name: (code into the first answer cell, code into the second or None, baseline,
     #        expected status, a word the flags must contain or None)
@@ -377,6 +480,37 @@ def full(release, source):
     return nb
 
 
+def _answers(release, source, cells):
+    """The release with the answer cells `cells` (grade_id: code, None: the solution)."""
+    solutions = {_meta(c).get("grade_id"): _MARKERS.sub("", c.source) for c in source.cells}
+    nb = nbformat.from_dict(release)
+    for cell in nb.cells:
+        gid = _meta(cell).get("grade_id")
+        if gid in cells:
+            code = cells[gid]
+            cell.source = solutions[gid] if code is None else textwrap.dedent(code).strip()
+    return nb
+
+
+def backward_corpus():
+    """The notebook-04 forgeries and their baselines."""
+    repo = HERE.parent.parent
+    name = "04-backprop-recursion/backprop_recursion.ipynb"
+    release = nbformat.read(repo / "notebooks" / name, as_version=4)
+    source = nbformat.read(repo / "solutions" / name, as_version=4)
+    out = HERE / "04-backprop-recursion"
+    out.mkdir(exist_ok=True)
+    for base, cells in BACKWARD_BASELINES.items():
+        if base == "full":
+            cells = {k: None for k in cells}
+        nbformat.write(_answers(release, source, cells), out / f"{base}.ipynb")
+    manifest = {}
+    for case, (cells, baseline, lose, flag) in BACKWARD_CASES.items():
+        nbformat.write(_answers(release, source, cells), out / f"{case}.ipynb")
+        manifest[case] = {"baseline": baseline, "lose": lose, "status": "ok", "flag": flag}
+    return manifest
+
+
 def main():
     release, source = release_and_source()
     out = HERE / "fixture"
@@ -391,7 +525,9 @@ def main():
         nbformat.write(nb, out / f"{name}.ipynb")
         manifest[name] = {"baseline": baseline, "status": status, "flag": flag}
     (HERE / "cases.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"wrote {len(manifest) + 2} notebooks to {out}")
+    backward = backward_corpus()
+    (HERE / "cases-04.json").write_text(json.dumps(backward, indent=1) + "\n")
+    print(f"wrote {len(manifest) + 2} + {len(backward) + len(BACKWARD_BASELINES)} notebooks")
 
 
 if __name__ == "__main__":
