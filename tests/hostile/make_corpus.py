@@ -403,18 +403,34 @@ def forward(params, X, activation="sigmoid"):
 
 BACKWARD_CASES = {
     # name: {grade_id: code}, baseline, test cells lost on top of the baseline, flag
-    "fd-backward": ({"br-forward": FORWARD, "br-backward": FD_BACKWARD, "br-sgd-update": SGD},
-                    "full", ["br-test-W1"], "differentiates numerically"),
+    "fd-backward": (
+        {"br-forward": FORWARD, "br-backward": FD_BACKWARD, "br-sgd-update": SGD},
+        "full",
+        ["br-test-W1"],
+        "differentiates numerically",
+    ),
     "gradcheck-backward": (
         {"br-forward": FORWARD, "br-backward": GRADCHECK_BACKWARD, "br-sgd-update": SGD},
-        "full", ["br-test-W1"], "differentiates numerically"),
+        "full",
+        ["br-test-W1"],
+        "differentiates numerically",
+    ),
     "constant-forward-zero-backward": (
         {"br-forward": CONSTANT_FORWARD, "br-backward": ZERO_BACKWARD, "br-sgd-update": SGD},
-        "sgd-only", [], None),
+        "sgd-only",
+        [],
+        None,
+    ),
     "lying-forward": (
-        {"br-forward": FORWARD.replace("def forward(", "def honest_forward(") + LYING_FORWARD,
-         "br-backward": ZERO_BACKWARD, "br-sgd-update": SGD},
-        "forward-sgd", [], None),
+        {
+            "br-forward": FORWARD.replace("def forward(", "def honest_forward(") + LYING_FORWARD,
+            "br-backward": ZERO_BACKWARD,
+            "br-sgd-update": SGD,
+        },
+        "forward-sgd",
+        [],
+        None,
+    ),
 }
 BACKWARD_BASELINES = {
     "full": {"br-forward": FORWARD, "br-backward": None, "br-sgd-update": SGD},
@@ -449,6 +465,13 @@ CASES = {
 
 def _meta(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _write(nb, path):
+    """Write `nb` with cell ids made from positions, so a rerun changes nothing."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"
+    nbformat.write(nb, path)
 
 
 def _with(nb, grade_id, code, after=True):
@@ -503,10 +526,10 @@ def backward_corpus():
     for base, cells in BACKWARD_BASELINES.items():
         if base == "full":
             cells = {k: None for k in cells}
-        nbformat.write(_answers(release, source, cells), out / f"{base}.ipynb")
+        _write(_answers(release, source, cells), out / f"{base}.ipynb")
     manifest = {}
     for case, (cells, baseline, lose, flag) in BACKWARD_CASES.items():
-        nbformat.write(_answers(release, source, cells), out / f"{case}.ipynb")
+        _write(_answers(release, source, cells), out / f"{case}.ipynb")
         manifest[case] = {"baseline": baseline, "lose": lose, "status": "ok", "flag": flag}
     return manifest
 
@@ -515,14 +538,14 @@ def main():
     release, source = release_and_source()
     out = HERE / "fixture"
     out.mkdir(exist_ok=True)
-    nbformat.write(release, out / "blank.ipynb")
-    nbformat.write(full(release, source), out / "full.ipynb")
+    _write(release, out / "blank.ipynb")
+    _write(full(release, source), out / "full.ipynb")
     manifest = {}
     for name, (first, second, baseline, status, flag) in CASES.items():
         nb = _with(release, FIRST, first)
         if second:
             nb = _with(nb, SECOND, second, after=False)
-        nbformat.write(nb, out / f"{name}.ipynb")
+        _write(nb, out / f"{name}.ipynb")
         manifest[name] = {"baseline": baseline, "status": status, "flag": flag}
     (HERE / "cases.json").write_text(json.dumps(manifest, indent=1) + "\n")
     backward = backward_corpus()
