@@ -59,7 +59,7 @@ def _jupyter(*args):
 
 
 @contextlib.contextmanager
-def jupyter_lab(root, state_dir, timeout=60):
+def jupyter_lab(root, state_dir, timeout=60, student=True):
     """Start JupyterLab serving `root`; yield its base URL; stop it afterwards.
 
     Parameters
@@ -70,12 +70,17 @@ def jupyter_lab(root, state_dir, timeout=60):
         A private directory for Jupyter's config, data, runtime, settings and log.
     timeout : float
         Seconds to wait for the server to answer.
+    student : bool
+        The student's Lab, as `make lab` starts it (nbgrader's Validate button only);
+        False: the instructor's, with nbgrader's formgrader.
     """
     state_dir = Path(state_dir)
     env = dict(os.environ)
+    if student:
+        env["JUPYTER_CONFIG_PATH"] = str(LAB_CONFIG)
+    else:
+        env.pop("JUPYTER_CONFIG_PATH", None)
     env.update(
-        # the student's Lab, as `make lab` starts it (nbgrader's Validate button only)
-        JUPYTER_CONFIG_PATH=str(LAB_CONFIG),
         JUPYTER_CONFIG_DIR=str(state_dir / "config"),
         JUPYTER_RUNTIME_DIR=str(state_dir / "runtime"),
         IPYTHONDIR=str(state_dir / "ipython"),

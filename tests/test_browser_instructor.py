@@ -60,7 +60,7 @@ def test_formgrader_comment_on_a_test_cell_reaches_generated_feedback(course, pa
     course, manifest = course
     half = next(s for s, i in manifest.items() if i["kind"] == "half-done")
     flagged = next(s for s, i in manifest.items() if i["kind"] == "edited-test")
-    with bu.jupyter_lab(course.root, tmp_path / "lab-state") as url:
+    with bu.jupyter_lab(course.root, tmp_path / "lab-state", student=False) as url:
         page.goto(f"{url}/formgrader/submissions/{_submission_id(course, half)}/")
         box = page.locator("#test_hand-comment")
         box.wait_for(timeout=60_000)
