@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -139,28 +138,3 @@ class Course:
         for k, v in settings.items():
             setattr(cd, k, v)
         return cd
-
-
-class CapturedLog:
-    """Collect what an nbgrader converter logs (instead of printing it to stderr)."""
-
-    def __init__(self, logger):
-        self.logger = logger
-        self.records = []
-
-    def __enter__(self):
-        self._handler = logging.Handler()
-        self._handler.emit = lambda r: self.records.append(f"{r.levelname}: {r.getMessage()}")
-        self._old = (self.logger.handlers[:], self.logger.propagate, self.logger.level)
-        self.logger.handlers = [self._handler]
-        self.logger.propagate = False
-        self.logger.setLevel(logging.INFO)
-        return self
-
-    def __exit__(self, *exc):
-        self.logger.handlers, self.logger.propagate, level = self._old
-        self.logger.setLevel(level)
-
-    @property
-    def text(self):
-        return "\n".join(self.records)

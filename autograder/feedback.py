@@ -322,21 +322,20 @@ def feedback_config(config):
 def _generate(course, config, assignment, student):
     """nbgrader's GenerateFeedback for one student (or "*"); returns its error lines."""
     from nbgrader.converters import GenerateFeedback
-    from nbgrader.converters.base import NbGraderException
-
-    from .course_config import CapturedLog
+    from nbgrader.utils import capture_log
 
     cd = course.coursedir(assignment_id=assignment, student_id=student)
     conv = GenerateFeedback(coursedir=cd, config=config)
     conv.force = True
-    with CapturedLog(conv.log) as captured:
-        try:
-            conv.start()
-        except NbGraderException:
-            pass
-        except Exception as exc:  # noqa: BLE001 - reported with the student's name
-            captured.records.append(f"ERROR: {type(exc).__name__}: {exc}")
-    return [r for r in captured.records if r.startswith(("ERROR", "CRITICAL"))]
+    result = capture_log(conv)
+    errors = [
+        line
+        for line in result.get("log", "").splitlines()
+        if line.startswith(("[ERROR]", "[CRITICAL]"))
+    ]
+    if result.get("error") and not result.get("success"):
+        errors.append("ERROR: " + result["error"].strip().splitlines()[-1])
+    return errors
 
 
 def render_missing(course, config, assignment, student, name):

@@ -114,18 +114,27 @@ def describe(exc):
 
 
 def _nbgrader(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def grade_id(cell):
+    """The cell's nbgrader grade_id, or None."""
+    return _nbgrader(cell).get("grade_id")
 
 
 def is_test_cell(cell):
-    meta = _nbgrader(cell)
-    return cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution")
+    """An autograder test cell: a graded code cell that is not an answer (nbgrader's own
+    ``is_grade`` and ``is_solution``)."""
+    from nbgrader import utils
+
+    return cell.get("cell_type") == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 
 
 def is_student_cell(cell):
     """Cells the student may edit: answer cells and unlocked cells."""
-    meta = _nbgrader(cell)
-    return cell.get("cell_type") == "code" and not meta.get("locked") and not is_test_cell(cell)
+    from nbgrader import utils
+
+    return cell.get("cell_type") == "code" and not utils.is_locked(cell) and not is_test_cell(cell)
 
 
 def structure_flags(submitted, release):

@@ -28,7 +28,11 @@ import copy
 import re
 
 import nbformat
+from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+from .integrity import grade_id as _gid
+from .integrity import is_test_cell as _is_test
 
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.M | re.S)
 _SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
@@ -36,14 +40,6 @@ _SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
 
 def _meta(cell):
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def _gid(cell):
-    return _meta(cell).get("grade_id")
-
-
-def _is_test(cell):
-    return bool(_meta(cell).get("grade")) and not _meta(cell).get("solution")
 
 
 def _text(source):
@@ -71,7 +67,7 @@ def join_split_answers(nb):
     while i < len(cells):
         gid = _gid(cells[i])
         j = i + 1
-        while gid and _meta(cells[i]).get("solution") and j < len(cells) and _gid(cells[j]) == gid:
+        while gid and utils.is_solution(cells[i]) and j < len(cells) and _gid(cells[j]) == gid:
             j += 1
         if j - i > 1:
             cells[i].source = "\n".join(c.source for c in cells[i:j])
@@ -81,7 +77,7 @@ def join_split_answers(nb):
     first = set()
     for cell in cells:
         gid = _gid(cell)
-        if gid in first and _meta(cell).get("solution"):
+        if gid in first and utils.is_solution(cell):
             cell.metadata["nbgrader"] = {}
             notes.append(f"answer cell {gid} appears twice apart: the later copy runs as a cell")
         first.add(gid)
@@ -93,7 +89,7 @@ def drop_pasted_copies(nb):
     notes, seen, kept = [], set(), []
     for cell in nb.cells:
         gid = _gid(cell)
-        if gid and gid in seen and (_is_test(cell) or _meta(cell).get("locked")):
+        if gid and gid in seen and (_is_test(cell) or utils.is_locked(cell)):
             notes.append(f"cell {gid} was pasted again: the copy is ignored")
             continue
         if gid:
@@ -117,8 +113,8 @@ def restore_metadata(nb, source):
     notes, failed = [], []
     # Locked and test cells first, by their text; then the others by their position
     # between cells already matched.
-    locked = [w for w in wanted if _meta(w).get("locked")]
-    for want in locked + [w for w in wanted if not _meta(w).get("locked")]:
+    locked = [w for w in wanted if utils.is_locked(w)]
+    for want in locked + [w for w in wanted if not utils.is_locked(w)]:
         hit = _match_by_text(nb, want) if want in locked else None
         if hit is None:
             hit = _match_by_position(nb, want, order)

@@ -379,7 +379,8 @@ def _execute_class(job, cell_timeout):
 
     from course import remote
 
-    from .trusted import TrustedNotebook, is_test_cell
+    from .integrity import is_test_cell
+    from .trusted import TrustedNotebook
 
     class TrustedExecute(Execute):
         """nbgrader's Execute; test cells are run by the grader, outputs are bounded."""

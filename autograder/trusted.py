@@ -33,23 +33,17 @@ from dataclasses import dataclass, field
 
 import nbformat
 import numpy as np
+from nbgrader import utils
 
 from course import grading, remote
 from course.grading import GradingFailure
+
+from .integrity import grade_id, is_test_cell
 
 #: Characters of stdout one test cell keeps.
 STDOUT_LIMIT = 20_000
 
 _BUILTIN_NAMES = set(dir(builtins)) - {"globals"}
-
-
-def _meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_test_cell(cell):
-    meta = _meta(cell)
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 def _strip_magics(source):
@@ -149,7 +143,7 @@ def plan(nb):
     """The :class:`Plan` of notebook `nb` (a sanitized submission)."""
     cells = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
     trees = {i: _parse(c.get("source", "")) for i, c in cells}
-    locked = {i for i, c in cells if _meta(c).get("locked") and not is_test_cell(c)}
+    locked = {i for i, c in cells if utils.is_locked(c) and not is_test_cell(c)}
     tests = {i for i, c in cells if is_test_cell(c)}
     result = Plan()
     for i, _ in cells:
@@ -278,7 +272,7 @@ class TrustedNotebook:
                 raise SyntaxError("the test cell does not parse")
             with _quiet(stdout):
                 self._fetch(free_names(tree) - set(self.ns))
-                where = f"<test cell {_meta(cell).get('grade_id', index)}>"
+                where = f"<test cell {grade_id(cell) or index}>"
                 exec(compile(tree, where, "exec"), self.ns)  # noqa: S102
         except BaseException as exc:  # noqa: BLE001 - every failure is the cell's verdict
             error = _error_output(exc, self.plan.student_names)
