@@ -184,8 +184,21 @@ def _record_with_nbgrader(course, assignment, student):
 
 
 def _sanitize(course, assignment, student, name, nb):
-    """The notebook as nbgrader's autograde will run it; returns (notebook, repair notes)."""
-    from nbgrader.utils import capture_log  # noqa: F401 - nbgrader's logging set up
+    """The notebook as nbgrader's autograde will run it.
+
+    Returns
+    -------
+    clean : NotebookNode
+        After every sanitize preprocessor (test cells restored from the source).
+    repaired : NotebookNode
+        After the structure repairs only: what the student handed in, as the
+        instructor's notes describe it.
+    repairs : list of str
+        What :class:`autograder.repair.RepairStructure` did.
+    """
+    import copy
+
+    from .repair import RepairStructure
 
     conv = _autograde_converter(course, assignment, student)
     resources = {
@@ -197,11 +210,14 @@ def _sanitize(course, assignment, student, name, nb):
             "db_url": course.db_url,
         },
     }
+    repaired = nb
     for cls in conv.sanitize_preprocessors:
         pp = cls(config=course.config)
         pp.log.setLevel(logging.CRITICAL)
         nb, resources = pp.preprocess(nb, resources)
-    return nb, resources["nbgrader"].get("repairs", [])
+        if cls is RepairStructure:
+            repaired = copy.deepcopy(nb)
+    return nb, repaired, resources["nbgrader"].get("repairs", [])
 
 
 def ensure_assignment(course, assignment):
@@ -353,15 +369,16 @@ class GradingRun:
             nb = self._read(res, n)
             if nb is None:
                 continue
-            if n in self.release:
-                res.flags += [f"{n}: {f}" for f in integrity.structure_flags(nb, self.release[n])]
-            res.flags += [f"{n}: {f}" for f in integrity.scan_source(nb)]
             try:
-                clean, repairs = _sanitize(self.course, self.assignment, student, n, nb)
+                clean, repaired, repairs = _sanitize(self.course, self.assignment, student, n, nb)
             except Exception as exc:  # noqa: BLE001 - recorded as the submission's failure
                 res.fail("error", f"error: could not prepare {n}.ipynb for grading: {exc}")
                 continue
             res.flags += [f"{n}: {r}" for r in repairs]
+            if n in self.release:
+                edits = integrity.structure_flags(repaired, self.release[n])
+                res.flags += [f"{n}: {f}" for f in edits]
+            res.flags += [f"{n}: {f}" for f in integrity.scan_source(repaired)]
             self.pending[student].add(n)
             tasks.append(self._task(student, n, clean))
         res.parent_seconds += time.perf_counter() - t0

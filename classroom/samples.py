@@ -44,6 +44,12 @@ HOSTILE = (
     "missing-notebook",
 )
 
+#: Correct or nearly correct work as students really send it: stderr inside a correct
+#: function, sequences for tuples, a float32 forward, an answer cell split in two, cell
+#: metadata stripped by another tool (issue 12).  "lists" and "float32" come from the
+#: plants of the assignments that have one.
+FAIRNESS = ("stderr", "lists", "float32", "split-cell", "stripped-metadata")
+
 #: What grading should make of each kind: the score ("full", "zero", "partial", "less"
 #: = below full) and whether it must be flagged for review or fail with a reason.
 EXPECT = {
@@ -63,6 +69,11 @@ EXPECT = {
     "snoop": {"score": "full", "flagged": True},
     "corrupt-file": {"score": "zero", "status": "invalid JSON"},
     "missing-notebook": {"score": "zero", "status": "missing notebook"},
+    "stderr": {"score": "full"},
+    "lists": {"score": "full"},
+    "float32": {"score": "less", "says": "float32"},
+    "split-cell": {"score": "full", "flagged": True, "says": "split"},
+    "stripped-metadata": {"score": "full", "flagged": True, "says": "restored from the source"},
 }
 
 #: A due date for the sample zip (read in the machine's zone, as its entry times are):
@@ -117,6 +128,59 @@ def _prepend(nb, gid, code):
     raise KeyError(gid)
 
 
+def _print_to_stderr(nb):
+    """`nb` whose first answer function writes a progress line to stderr when called."""
+    import ast
+
+    for cell in nb.cells:
+        if not _meta(cell).get("solution"):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        func = next((n for n in tree.body if isinstance(n, ast.FunctionDef)), None)
+        if func is None:
+            continue
+        body = func.body[1:] if ast.get_docstring(func) and len(func.body) > 1 else func.body
+        lines = cell.source.splitlines()
+        first = lines[body[0].lineno - 1]
+        indent = first[: len(first) - len(first.lstrip())]
+        lines.insert(
+            body[0].lineno - 1,
+            f"{indent}print('working on it...', file=__import__('sys').stderr)",
+        )
+        cell.source = "\n".join(lines)
+        return nb
+    raise ValueError("no answer function to print from")
+
+
+def _split_first_answer(nb):
+    """`nb` with its first answer cell split in two, both halves keeping the metadata."""
+    import copy
+
+    for i, cell in enumerate(nb.cells):
+        lines = cell.source.splitlines()
+        if _meta(cell).get("solution") and cell.cell_type == "code" and len(lines) > 1:
+            second = copy.deepcopy(cell)
+            half = len(lines) // 2
+            cell.source, second.source = "\n".join(lines[:half]), "\n".join(lines[half:])
+            second["id"] = cell.get("id", "a") + "-2"
+            nb.cells.insert(i + 1, second)
+            return nb
+    raise ValueError("no answer cell to split")
+
+
+def _fairness_plant(kind, plants):
+    """The plant a fairness kind uses (None: the kind needs none, or this assignment has none)."""
+    if kind == "lists":
+        lists = re.compile(r"\breturns? (a )?lists?\b")
+        return next((p for p in plants if not p.is_bug and lists.search(p.name)), None)
+    if kind == "float32":
+        return next((p for p in plants if p.is_bug and "float32" in p.name), None)
+    return None
+
+
 def _submission(kind, release, source, plant=None):
     """Notebook JSON bytes (or None for no notebook) for one kind of student."""
     answers = _answer_ids(release)
@@ -140,8 +204,16 @@ def _submission(kind, release, source, plant=None):
                 "    except Exception:\n"
                 "        pass",
             )
-    elif kind in ("alternative", "bug"):
+    elif kind in ("alternative", "bug", "lists", "float32"):
         nb = plant.apply(filled(release, source))
+    elif kind == "stderr":
+        nb = _print_to_stderr(filled(release, source))
+    elif kind == "split-cell":
+        nb = _split_first_answer(filled(release, source))
+    elif kind == "stripped-metadata":
+        nb = filled(release, source)
+        for cell in nb.cells:
+            cell.metadata = {}
     elif kind == "blank":
         nb = nbformat.from_dict(release)
     elif kind == "half-done":
@@ -206,6 +278,11 @@ def class_plan(assignment_index, n_assignments, plants, rng, hostile=None):
     ):
         plan.append((f"s{3 + i:02d}", "alternative" if not p.is_bug else "bug", p))
     plan += [(f"s{len(plan) + 1:02d}", "blank", None), (f"s{len(plan) + 2:02d}", "half-done", None)]
+    for kind in FAIRNESS:
+        plant = _fairness_plant(kind, plants)
+        if plant is None and kind in ("lists", "float32"):
+            continue
+        plan.append((f"s{len(plan) + 1:02d}", kind, plant))
     if hostile is None:
         if n_assignments == 1:
             hostile = HOSTILE

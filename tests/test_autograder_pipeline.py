@@ -8,6 +8,7 @@ export / report commands.  The course's real assignments are graded too.
 """
 
 import csv
+import io
 import os
 import shutil
 import subprocess
@@ -268,26 +269,68 @@ REAL = repo_assignments()
 
 
 @pytest.mark.parametrize("assignment", REAL)
-def test_real_assignment_correct_and_buggy_submission(assignment, tmp_path):
-    """The course's own notebooks through the parallel grader: a correct submission gets
-    full marks, a planted bug loses exactly its cells and the report counts its diagnosis."""
+def test_real_assignment_through_the_trusted_path(assignment, tmp_path):
+    """The course's own notebooks through backprop-grade (sandboxed kernels, test cells run
+    by the grader): the solution, every correct alternative and the work students really
+    send (stderr, lists for tuples, a split answer cell, stripped metadata) earn full
+    marks; the blank release scores zero; a float32 forward and the sampled bugs lose
+    exactly their cells, and say why."""
     root = fixture.make_course(tmp_path / "c", assignments=[assignment], fixture=False)
     course = Course.load(root)
     grade.generate_release(course, assignment)
-    bugs = [p for p in plants_for(assignment) if p.is_bug]
+    plants = plants_for(assignment)
     manifest = samples.generate(course, tmp_path / "class", [assignment], hostile=[])[assignment]
-    keep = {"s01-correct"} | {s for s, i in manifest.items() if i["kind"] == "bug"}
+    kinds = {"correct", "blank", "bug", *samples.FAIRNESS}
+    keep = {s for s, i in manifest.items() if i["kind"] in kinds}
     for s in keep:
         shutil.copytree(tmp_path / "class" / assignment / s, tmp_path / "in" / s)
+    alternatives = {}
+    for k, plant in enumerate(p for p in plants if not p.is_bug):
+        release = nbformat.read(course.release / assignment / f"{plant.notebook}.ipynb", 4)
+        source = nbformat.read(course.source / assignment / f"{plant.notebook}.ipynb", 4)
+        folder = tmp_path / "in" / f"alt{k:02d}"
+        folder.mkdir(parents=True)
+        nbformat.write(
+            plant.apply(samples.filled(release, source)), folder / f"{plant.notebook}.ipynb"
+        )
+        alternatives[folder.name] = plant.name
     collect.collect(course, assignment, tmp_path / "in")
-    res = {r.student: r for r in grade.grade(course, assignment, jobs=2, out=open(os.devnull, "w"))}  # noqa: SIM115
-    assert res["s01-correct"].score == res["s01-correct"].max_score > 0
-    assert res["s01-correct"].status == "ok" and not res["s01-correct"].needs_review
+    out = io.StringIO()
+    res = {r.student: r for r in grade.grade(course, assignment, jobs=2, out=out)}
     scores = _scores(course, assignment)
-    for s in keep - {"s01-correct"}:
-        plant = next(p for p in bugs if p.name == manifest[s]["plant"])
-        lost = sorted(g for g, v in scores[s][1].items() if v < _max(course, assignment, g))
-        assert lost == sorted(plant.failing), (s, plant.name)
+    for s, r in res.items():
+        kind = manifest[s]["kind"] if s in manifest else "alternative"
+        expect = samples.EXPECT[kind]
+        if expect["score"] == "full":
+            assert r.score == r.max_score > 0, (
+                s,
+                alternatives.get(s),
+                r.reasons,
+                _failing(course, s),
+            )
+        elif expect["score"] == "zero":
+            assert r.score == 0, s
+        else:
+            plant = next(p for p in plants if p.name == manifest[s]["plant"])
+            lost = sorted(g for g, v in scores[s][1].items() if v < _max(course, assignment, g))
+            assert lost == sorted(plant.failing), (s, plant.name)
+        assert r.needs_review == bool(expect.get("flagged")), (s, r.flags)
+        if expect.get("says"):
+            said = " ".join(r.flags) + _failing(course, s)
+            assert expect["says"] in said, (s, said)
+            if expect.get("flagged"):
+                assert s in out.getvalue()
+
+
+def _failing(course, student):
+    """The text of the failing test cells of a student's graded notebooks."""
+    texts = []
+    for path in (course.autograded / student).rglob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for o in cell.get("outputs", []):
+                if o.get("output_type") == "error":
+                    texts.append(str(o.get("evalue", "")))
+    return " ".join(texts)
 
 
 def _max(course, assignment, grade_id):
