@@ -77,7 +77,7 @@ def graded(tmp_path_factory):
     collect.collect(course, A, base / "evil")
     manifest[EVIL] = {"kind": "evil", "late_days": 0}
     with open(os.devnull, "w") as devnull:
-        grade.grade(course, A, jobs=2, cell_timeout=5, notebook_timeout=20, out=devnull)
+        grade.grade(course, A, jobs=2, cell_timeout=5, notebook_timeout=120, out=devnull)
     return course, manifest
 
 

@@ -162,3 +162,27 @@ def test_structure_is_repaired_as_a_teacher_would(course):
             assert any(note in f for f in r.flags) and r.student in out.getvalue(), r.flags
         else:
             assert not r.needs_review, r.flags
+
+
+def test_the_notebook_limit_stops_a_notebook_whose_cells_each_keep_under_theirs():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("import time\nwhile True:\n    time.sleep(0.5)"),
+        nbformat.v4.new_code_cell("y = 2"),
+    ]
+    task = {
+        "key": ["s", "a", "n"],
+        "notebook": nbformat.writes(nb),
+        "cell_timeout": 60,  # the notebook limit fires first
+        "notebook_timeout": 8,
+        "sandbox": sandbox.BUBBLEWRAP,
+    }
+    result = sandbox.execute_notebook(task)
+    assert result["status"] == "notebook timeout", result["reason"]
+    assert "longer than 8 s" in result["reason"]
+    ran = nbformat.reads(result["notebook"], as_version=4)
+    last = [o for o in ran.cells[2].outputs if o.output_type == "error"]
+    assert last and last[0].ename == "GradingAborted"

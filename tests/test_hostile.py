@@ -86,7 +86,7 @@ def hostile(tmp_path_factory):
     out = io.StringIO()
     name, value = TOKEN.decode().split("=")
     results = grade.grade(
-        course, A, jobs=2, cell_timeout=10, notebook_timeout=40, out=out, kernel_env={name: value}
+        course, A, jobs=2, cell_timeout=10, notebook_timeout=120, out=out, kernel_env={name: value}
     )
     return {
         "course": course,
