@@ -131,6 +131,19 @@ class Course:
     def notebook_names(self, assignment):
         return sorted(p.stem for p in (self.source / assignment).glob("*.ipynb"))
 
+    def resources(self, assignment, student, notebook, **extra):
+        """The ``resources`` nbgrader's converters hand their preprocessors for one
+        notebook (``unique_key`` and the ``nbgrader`` entry: ids, gradebook URL and any
+        `extra` keys such as ``notes``)."""
+        info = {
+            "student": student,
+            "assignment": assignment,
+            "notebook": notebook,
+            "db_url": self.db_url,
+            **extra,
+        }
+        return {"unique_key": notebook, "nbgrader": info}
+
     def coursedir(self, **settings):
         from nbgrader.coursedir import CourseDirectory
 

@@ -346,16 +346,9 @@ def render_missing(course, config, assignment, student, name):
     exporter = FeedbackExporter(config=config)
     exporter.register_preprocessor(GetGrades(config=config), enabled=True)
     exporter.register_preprocessor(CourseFeedback(config=config), enabled=True)
-    resources = {
-        "unique_key": name,
-        "nbgrader": {
-            "student": student,
-            "assignment": assignment,
-            "notebook": name,
-            "db_url": course.db_url,
-            "notes": ["This notebook could not be graded, so it scores 0."],
-        },
-    }
+    resources = course.resources(
+        assignment, student, name, notes=["This notebook could not be graded, so it scores 0."]
+    )
     html, _ = exporter.from_notebook_node(nb, resources=resources)
     return html
 

@@ -201,15 +201,7 @@ def _sanitize(course, assignment, student, name, nb):
     from .repair import RepairStructure
 
     conv = _autograde_converter(course, assignment, student)
-    resources = {
-        "unique_key": name,
-        "nbgrader": {
-            "student": student,
-            "assignment": assignment,
-            "notebook": name,
-            "db_url": course.db_url,
-        },
-    }
+    resources = course.resources(assignment, student, name)
     repaired = nb
     for cls in conv.sanitize_preprocessors:
         pp = cls(config=course.config)

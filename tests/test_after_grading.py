@@ -134,7 +134,8 @@ def test_pages_say_what_happened(graded, pages):
     assert "Your grade is under review" not in pages[by_kind["correct"]]
     loop = pages[by_kind["infinite-loop"]]
     assert re.search(r"Grading stopped at <a href=\"#cell-\d+\">cell \d+ \(answer_hand\)</a>", loop)
-    assert "missing notebook" in pages[by_kind["missing-notebook"]]
+    missing = pages[by_kind["missing-notebook"]]
+    assert "missing notebook" in missing and "could not be graded, so it scores 0" in missing
     assert "restored from the original" in pages[by_kind["edited-test"]]
 
 
