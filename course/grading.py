@@ -29,6 +29,7 @@ __all__ = [
     "call_each",
     "call_timed",
     "check_close",
+    "as_numbers",
     "check_shape",
     "passed",
     "policy_note",
@@ -410,29 +411,45 @@ def call_timed(fn, *args, budget, what=None, **kwargs):
     return value, seconds
 
 
-def _as_array(name, value):
+def as_numbers(name, value, shape=None, *, describe=None):
+    """`value` as a float64 array, after naming None, a non-numeric value or a wrong shape.
+
+    Parameters
+    ----------
+    name : str
+        What the value is, as the student knows it.
+    value : object
+    shape : tuple, optional
+        Required shape; a transposed matrix or a flat column is named as such.
+    describe : callable, optional
+        Says what a non-numeric `value` is (default: its type's name).
+
+    Raises
+    ------
+    GradingFailure
+    """
     if value is None:
-        raise GradingFailure(f"{name} is None: assign your answer (a number or an array).")
+        raise GradingFailure(f"{name} is None: return (or assign) a number or an array.")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
+        got = describe(value) if describe else type(value).__name__
         raise GradingFailure(
-            f"{name} must be a number or an array of numbers, got {type(value).__name__}."
+            f"{name} must be a number or an array of numbers, got {got}."
         ) from None
+    if shape is not None and arr.shape != tuple(shape):
+        hint = ""
+        if arr.ndim == 2 and arr.shape == tuple(shape)[::-1]:
+            hint = " (it looks transposed)"
+        elif arr.ndim == 1 and len(shape) == 2 and arr.size == int(np.prod(shape)):
+            hint = " (a column needs two dimensions: keepdims=True or reshape)"
+        raise GradingFailure(f"{name} has shape {arr.shape}, expected {tuple(shape)}{hint}.")
     return arr
 
 
 def check_shape(name, value, shape):
     """Fail unless `value` is numeric with exactly `shape`."""
-    arr = _as_array(name, value)
-    if arr.shape != tuple(shape):
-        hint = ""
-        if arr.ndim == 2 and arr.shape == tuple(shape)[::-1]:
-            hint = " (it looks transposed)"
-        elif arr.ndim == 1 and len(shape) == 2 and arr.size == int(np.prod(shape)):
-            hint = " (a column vector needs two dimensions: use keepdims=True or reshape)"
-        raise GradingFailure(f"{name} has shape {arr.shape}, expected {tuple(shape)}{hint}.")
-    return arr
+    return as_numbers(name, value, shape)
 
 
 def check_close(name, yours, expected, *, rtol=1e-6, atol=1e-9, reveal=True, hint=None):

@@ -48,6 +48,7 @@ from .. import gradcheck
 from ..grading import (
     GradingFailure,
     TimeBudgetExceeded,
+    as_numbers,
     call,
     call_each,
     call_timed,
@@ -228,25 +229,11 @@ def values(name, value, shape=None, *, integers=False):
     dtype : str
         The dtype the student's value had ("float64" for Python numbers).
     """
-    if value is None:
-        raise GradingFailure(f"{name} is None: return (or assign) a number or an array.")
     raw = value if isinstance(value, np.ndarray | np.generic) else None
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise GradingFailure(
-            f"{name} must be a number or an array of numbers, got {describe(value)}."
-        ) from None
-    dtype = str(raw.dtype) if raw is not None else "float64"
     if raw is not None and raw.dtype.kind == "b":
         raise GradingFailure(f"{name} is an array of booleans; it must hold numbers.")
-    if shape is not None and arr.shape != tuple(shape):
-        hint = ""
-        if arr.ndim == 2 and arr.shape == tuple(shape)[::-1]:
-            hint = " (it looks transposed)"
-        elif arr.ndim == 1 and len(shape) == 2 and arr.size == int(np.prod(shape)):
-            hint = " (a column needs two dimensions: keepdims=True or reshape)"
-        raise GradingFailure(f"{name} has shape {arr.shape}, expected {tuple(shape)}{hint}.")
+    arr = as_numbers(name, value, shape, describe=describe)
+    dtype = str(raw.dtype) if raw is not None else "float64"
     if raw is not None and raw.dtype.kind in "iu" and not integers:
         dtype = "integer"
     return arr, dtype
