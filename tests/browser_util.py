@@ -37,15 +37,16 @@ ANNOUNCEMENTS = "@jupyterlab/apputils-extension:announcements"
 LAB_CONFIG = REPO / "lab-config"
 
 
-def chromium_missing_message():
-    """None when Chromium is installed, else what to do about it."""
-    if CHROMIUM.exists():
-        return None
-    return (
-        f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. Run "
-        "`bash scripts/setup_system.sh` (what `make test` does on first use), or "
-        "`apt-get install chromium`."
-    )
+def require_chromium():
+    """Fail (never skip) the calling test when Debian's Chromium is missing, saying what to do."""
+    import pytest
+
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. Run "
+            "`bash scripts/setup_system.sh` (what `make test` does on first use), or "
+            "`apt-get install chromium`."
+        )
 
 
 def free_port():

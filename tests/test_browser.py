@@ -41,9 +41,7 @@ COPIES = [
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    missing = bu.chromium_missing_message()
-    if missing:
-        pytest.fail(missing)
+    bu.require_chromium()
     root = tmp_path_factory.mktemp("lab-root")
     for folder, source in COPIES:
         (root / folder).mkdir(exist_ok=True)

@@ -28,9 +28,7 @@ COMMENT = "Check σ'(0) once more: it is 1/4."
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    missing = bu.chromium_missing_message()
-    if missing:
-        pytest.fail(missing)
+    bu.require_chromium()
     base = tmp_path_factory.mktemp("instructor")
     root = fixture.make_course(base / "course")
     course = Course.load(root)
