@@ -277,22 +277,22 @@ def check_node_backward(op, node_fn, Node, values, upstream):
 
 
 def check_max_tie(max_node, Node, value, upstream):
-    """At a tie x = y, the course sends the whole upstream gradient to the first input x."""
+    """At a tie a = b, the course sends the whole upstream gradient to the first input a."""
     _, grads = call(node_run, max_node, Node, [value, value], upstream, what="max_node")
-    grads, _ = kit.values("(x.grad, y.grad)", grads, (2,))
+    grads, _ = kit.values("(a.grad, b.grad)", grads, (2,))
     if kit.close(grads, [upstream, upstream]):
         raise GradingFailure(
-            f"{BUGS['01.node.tie-both'].diagnosis.capitalize()} (x = y = {value}, "
-            f"out.grad = {upstream}). The course's convention sends it to x only (a "
-            "subgradient choice): ∂max/∂x = 1 if x ≥ y, ∂max/∂y = 1 only if y > x."
+            f"{BUGS['01.node.tie-both'].diagnosis.capitalize()} (a = b = {value}, "
+            f"out.grad = {upstream}). The course's convention sends it to a only (a "
+            "subgradient choice): ∂out/∂a = 1 if a ≥ b, ∂out/∂b = 1 only if b > a."
         )
     kit.check_values(
-        f"(x.grad, y.grad) at the tie x = y = {value} with out.grad = {upstream}",
+        f"(a.grad, b.grad) at the tie a = b = {value} with out.grad = {upstream}",
         grads,
         [upstream, 0.0],
         models={BUGS["01.node.tie-second"].diagnosis: [0.0, upstream]},
-        hint="At a tie the course sends the gradient to the first input x "
-        "(∂max/∂x = 1 if x ≥ y): a subgradient choice.",
+        hint="At a tie the course sends the gradient to the first input a "
+        "(∂out/∂a = 1 if a ≥ b): a subgradient choice.",
     )
 
 
