@@ -64,3 +64,6 @@ FORMGRADER_TEMPLATES = os.path.join(
     os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"
 )
 c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), FORMGRADER_TEMPLATES]
+# Students' HTML, SVG and JavaScript outputs and markdown never run in the instructor's
+# browser (formgrader's page is on the Jupyter server's origin): bleached, not live.
+c.HTMLExporter.sanitize_html = True

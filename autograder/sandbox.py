@@ -182,10 +182,13 @@ def bwrap_command(command, *, connection_file, files_dir=None, font_cache=None, 
     ]
     for key, value in (env or kernel_environment()).items():
         args += ["--setenv", key, value]
+    # The writable folders first: a tmpfs mounted after a bind below it would hide it
+    # (a course cloned under /tmp binds its virtualenv from there).
+    for path, mb in ((HOME, HOME_MB), ("/tmp", TMP_MB), (RUN, RUN_MB)):
+        args += ["--size", str(mb * 2**20), "--tmpfs", path]
     args += _system_binds() + _python_binds()
     args += ["--proc", "/proc", "--dev", "/dev"]
-    for path, mb in ((HOME, HOME_MB), ("/tmp", TMP_MB), (RUN, RUN_MB), ("/dev/shm", SHM_MB)):
-        args += ["--size", str(mb * 2**20), "--tmpfs", path]
+    args += ["--size", str(SHM_MB * 2**20), "--tmpfs", "/dev/shm"]
     args += ["--remount-ro", "/dev"]  # device nodes stay usable; no files in /dev itself
     args += ["--dir", WORK, "--ro-bind", connection_file, CONNECTION]
     if font_cache:

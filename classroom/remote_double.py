@@ -6,7 +6,8 @@ arguments in and gets plain data back.  :class:`Session` does the same here, wit
 same rules, so that tests can show the checks obey them:
 
 - arguments are copied in (a pickle round trip); in-place changes the student's function
-  makes to argument arrays, dicts and lists are copied back into the caller's objects;
+  makes to argument arrays, dicts and lists are copied back into the caller's objects
+  only for a call with ``in_place=True``;
 - what comes back is plain data (numbers, str, None, bool, numpy arrays with their dtype,
   numpy scalars, lists/tuples/dicts of those), copied; anything else stays behind as an
   opaque :class:`Handle`, which can only be passed back into another call.
@@ -104,7 +105,7 @@ class Session:
         self.calls = 0
         self.local = grading._Local()
 
-    def _run(self, fn, args, kwargs):
+    def _run(self, fn, args, kwargs, in_place=False):
         self.calls += 1
         kfn = _in(fn) if isinstance(fn, Handle) else fn
         kargs, kkwargs = [_in(a) for a in args], {k: _in(v) for k, v in kwargs.items()}
@@ -114,21 +115,22 @@ class Session:
             grading._echo(exc.printed)
             raise
         grading._echo(printed)
-        for a, ka in zip(args, kargs, strict=True):
-            _copy_back(a, ka)
-        for k, v in kwargs.items():
-            _copy_back(v, kkwargs[k])
+        if in_place:
+            for a, ka in zip(args, kargs, strict=True):
+                _copy_back(a, ka)
+            for k, v in kwargs.items():
+                _copy_back(v, kkwargs[k])
         return _out(value)
 
-    def call(self, fn, args, kwargs):
-        return self._run(fn, args, kwargs)
+    def call(self, fn, args, kwargs, in_place=False):
+        return self._run(fn, args, kwargs, in_place)
 
-    def call_each(self, fn, argsets):
-        return [self._run(fn, a, k) for a, k in argsets]
+    def call_each(self, fn, argsets, in_place=False):
+        return [self._run(fn, a, k, in_place) for a, k in argsets]
 
-    def call_timed(self, fn, args, kwargs, budget):
+    def call_timed(self, fn, args, kwargs, budget, in_place=False):
         """Timed from outside and stopped at the budget, as the grader does."""
-        return self.local.call_timed(self._run, (fn, args, kwargs), {}, budget)
+        return self.local.call_timed(self._run, (fn, args, kwargs, in_place), {}, budget)
 
 
 @contextlib.contextmanager

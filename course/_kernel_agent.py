@@ -190,7 +190,7 @@ class Agent:
         return obj
 
     def _encode(self, value):
-        return _wire.encode(value, self._keep)
+        return _wire.encode(value, self._keep, keep_tuple_types=True)
 
     def _decode(self, tree, blobs):
         return _wire.decode(tree, blobs, lambda tag: self._resolve(tag, blobs))

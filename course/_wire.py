@@ -8,6 +8,11 @@ list of binary blobs (NumPy ``.npy`` bytes).  What can travel as *data*:
   so a float32 result stays float32), read back with ``allow_pickle=False``;
 - ``list``, ``tuple`` and ``dict`` (keys: str, int, float, bool or None) of those.
 
+A ``tuple`` subclass (a ``namedtuple``) sent by the kernel travels as its items and a
+handle to the original, ``{"$T": [handle, items]}``: the grader reads a
+:class:`KeptTuple` (a tuple that remembers its handle), and passing it back hands the
+student's function its own object, field names included.
+
 Anything else is a *reference*: ``{"$h": id}`` to an object kept in the kernel (a
 function, a cache object), ``{"$g": name}`` to a global of the student's namespace,
 ``{"$m": module, "q": qualname}`` to an importable ``course`` object.  The decoder of
@@ -29,6 +34,9 @@ MAX_MESSAGE_BYTES = 256 * 2**20
 MAX_DEPTH = 40
 MAX_ITEMS = 2_000_000
 MAX_STR = 4 * 2**20
+#: The JSON part of a message (arrays travel as blobs): parsing it costs about ten times
+#: its size in memory, so it is bounded well below the message.
+MAX_HEADER_BYTES = 16 * 2**20
 ARRAY_KINDS = "biuf"
 
 _HEADER = struct.Struct(">Q")
@@ -46,11 +54,18 @@ class WireError(ValueError):
     """A message that is not plain data within the limits."""
 
 
+class KeptTuple(tuple):
+    """The items of a kernel's tuple subclass (a namedtuple); ``handle`` is the original."""
+
+    handle = None
+
+
 class _Encoder:
-    def __init__(self, reference):
+    def __init__(self, reference, keep_tuple_types=False):
         self.blobs = []
         self.items = 0
         self.reference = reference
+        self.keep_tuple_types = keep_tuple_types
 
     def blob(self, arr):
         buf = io.BytesIO()
@@ -82,7 +97,10 @@ class _Encoder:
         elif isinstance(value, str):
             return str.__str__(value)
         elif isinstance(value, tuple):
-            return {"$t": [self.encode(v, depth + 1) for v in value]}
+            items = [self.encode(v, depth + 1) for v in value]
+            if self.keep_tuple_types and type(value) is not tuple:
+                return {"$T": [self.reference(value), items]}
+            return {"$t": items}
         elif isinstance(value, list):
             return [self.encode(v, depth + 1) for v in value]
         elif isinstance(value, dict) and all(isinstance(k, _KEY_TYPES) for k in value):
@@ -90,9 +108,12 @@ class _Encoder:
         return self.reference(value)
 
 
-def encode(value, reference):
-    """(tree, blobs): `value` as JSON-able data; `reference(obj)` encodes everything else."""
-    enc = _Encoder(reference)
+def encode(value, reference, keep_tuple_types=False):
+    """(tree, blobs): `value` as JSON-able data; `reference(obj)` encodes everything else.
+
+    `keep_tuple_types` (the kernel's side): tuple subclasses go as ``$T``, items and a
+    reference to the original."""
+    enc = _Encoder(reference, keep_tuple_types)
     tree = enc.encode(value)
     return tree, enc.blobs
 
@@ -100,6 +121,8 @@ def encode(value, reference):
 def pack(header, blobs=()):
     """One message: length, JSON header length, header, blob lengths, blobs."""
     head = json.dumps({**header, "blobs": [len(b) for b in blobs]}, allow_nan=False).encode()
+    if len(head) > MAX_HEADER_BYTES:
+        raise WireError(f"message header of {len(head)} bytes is over the limit")
     body = b"".join([_HEADER.pack(len(head)), head, *blobs])
     if len(body) > MAX_MESSAGE_BYTES:
         raise WireError(f"message of {len(body)} bytes is over the limit")
@@ -124,6 +147,8 @@ def recv(sock):
         raise WireError(f"message of {size} bytes is over the limit")
     body = _recv_exact(sock, size)
     (head_len,) = _HEADER.unpack(body[: _HEADER.size])
+    if head_len > MAX_HEADER_BYTES:
+        raise WireError(f"message header of {head_len} bytes is over the limit")
     end = _HEADER.size + head_len
     if end > len(body):
         raise WireError("truncated message header")
@@ -178,6 +203,12 @@ class _Decoder:
         body = tree[tag]
         if tag == "$t" and type(body) is list:
             return tuple(self.decode(v, depth + 1) for v in body)
+        if tag == "$T" and type(body) is list and len(body) == 2 and type(body[1]) is list:
+            if type(body[0]) is not dict or "$h" not in body[0]:
+                raise WireError("a kept tuple without a handle")
+            kept = KeptTuple(self.decode(v, depth + 1) for v in body[1])
+            kept.handle = self.resolve(body[0])
+            return kept
         if tag == "$d" and type(body) is list:
             out = {}
             for pair in body:

@@ -12,6 +12,7 @@ check runs are silenced (stderr output would zero the cell in nbgrader).
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import sys
 import time
@@ -226,7 +227,7 @@ class _Local:
                 raise error from None
         return value, out.getvalue()
 
-    def call(self, fn, args, kwargs):
+    def call(self, fn, args, kwargs, in_place=False):
         try:
             value, printed = self.run(fn, args, kwargs)
         except StudentError as exc:
@@ -235,7 +236,7 @@ class _Local:
         _echo(printed)
         return value
 
-    def call_each(self, fn, argsets):
+    def call_each(self, fn, argsets, in_place=False):
         values, printed = [], []
         try:
             for args, kwargs in argsets:
@@ -249,7 +250,7 @@ class _Local:
         _echo_repeated(printed)
         return values
 
-    def call_timed(self, fn, args, kwargs, budget):
+    def call_timed(self, fn, args, kwargs, budget, in_place=False):
         import signal
         import threading
 
@@ -318,6 +319,36 @@ def _backend(fn, args, kwargs):
     return remote.backend_for(fn, args, kwargs) or _LOCAL
 
 
+def _private(value, depth=0):
+    """A copy of the plain data in `value`: arrays, random generators, and dicts, lists and
+    tuples of them; anything else (the student's objects, callables) is passed as it is."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, np.random.Generator):
+        return copy.deepcopy(value)
+    if depth < 32:
+        if type(value) is dict:
+            return {k: _private(v, depth + 1) for k, v in value.items()}
+        if type(value) in (list, tuple):
+            return type(value)(_private(v, depth + 1) for v in value)
+    return value
+
+
+def _dispatch(fn, args, kwargs, in_place):
+    """The backend for a call, and its arguments: private copies unless `in_place`.
+
+    A check's data stays the check's: what the student's function does to its arguments
+    reaches them only where the check asks for it (``in_place=True``, to see an update
+    in place or a random generator advance).  The kernel's copies are never written back
+    otherwise, so a function cannot change the data a check then computes its reference
+    from; in the student's own kernel the copies make the same true.
+    """
+    backend = _backend(fn, args, kwargs)
+    if backend is _LOCAL and not in_place:
+        args, kwargs = _private(args), _private(kwargs)
+    return backend, args, kwargs
+
+
 def _name_of(fn, what):
     return what or getattr(fn, "__name__", None) or "your function"
 
@@ -329,7 +360,7 @@ def _failure(exc, fn, what):
     return failure
 
 
-def call(fn, *args, what=None, **kwargs):
+def call(fn, *args, what=None, in_place=False, **kwargs):
     """Call a student's function; its exceptions become a clear GradingFailure.
 
     Parameters
@@ -337,10 +368,14 @@ def call(fn, *args, what=None, **kwargs):
     fn : callable
         The student's function (or a course function driving student objects).
     *args, **kwargs
-        Passed to `fn`.  They are copied into the student's kernel when grading, and
-        changes the function makes to them in place are copied back.
+        Passed to `fn`: copies of their plain data (arrays, generators, and dicts, lists
+        and tuples of them), in the student's kernel when grading.
     what : str, optional
         How to name the call in messages (default: ``fn.__name__``).
+    in_place : bool
+        Pass the arguments themselves (here) or copy the function's changes to them back
+        (when grading), for a check that looks at an update in place or at how far a
+        random generator advanced.  Never for data a reference is computed from.
 
     Returns
     -------
@@ -351,13 +386,14 @@ def call(fn, *args, what=None, **kwargs):
     GradingFailure
         When `fn` raises; its ``student_error`` attribute holds the StudentError.
     """
+    backend, args, kwargs = _dispatch(fn, args, kwargs, in_place)
     try:
-        return _backend(fn, args, kwargs).call(fn, args, kwargs)
+        return backend.call(fn, args, kwargs, in_place)
     except StudentError as exc:
         raise _failure(exc, fn, what) from None
 
 
-def call_each(fn, argsets, *, what=None):
+def call_each(fn, argsets, *, what=None, in_place=False):
     """``[fn(*args, **kwargs) for args, kwargs in argsets]``, in one round trip when grading.
 
     Use it for finite differences: one batch per gradient check.
@@ -375,8 +411,11 @@ def call_each(fn, argsets, *, what=None):
     argsets = [(tuple(a), dict(k)) for a, k in argsets]
     if not argsets:
         return []
+    backend, _, _ = _dispatch(fn, argsets[0][0], argsets[0][1], True)
+    if backend is _LOCAL and not in_place:
+        argsets = [(_private(a), _private(k)) for a, k in argsets]
     try:
-        return _backend(fn, argsets[0][0], argsets[0][1]).call_each(fn, argsets)
+        return backend.call_each(fn, argsets, in_place)
     except StudentError as exc:
         raise _failure(exc, fn, what) from None
 
@@ -385,7 +424,7 @@ class TimeBudgetExceeded(GradingFailure):
     """A timed call ran past its budget and was stopped."""
 
 
-def call_timed(fn, *args, budget, what=None, **kwargs):
+def call_timed(fn, *args, budget, what=None, in_place=False, **kwargs):
     """Call `fn` and measure its wall-clock time, from outside the student's code.
 
     Parameters
@@ -402,8 +441,9 @@ def call_timed(fn, *args, budget, what=None, **kwargs):
     -------
     value, seconds : object, float
     """
+    backend, args, kwargs = _dispatch(fn, args, kwargs, in_place)
     try:
-        value, seconds = _backend(fn, args, kwargs).call_timed(fn, args, kwargs, budget)
+        value, seconds = backend.call_timed(fn, args, kwargs, budget, in_place)
     except StudentError as exc:
         if exc.timed_out:  # stopped by the grader (the remote session)
             raise TimeBudgetExceeded(exc.describe(_name_of(fn, what))) from None

@@ -39,6 +39,7 @@ __all__ = [
     "draw_cache_index",
     "draw_sigmoid_network",
     "fmt",
+    "mime_bundle",
     "show",
     "two_path_graph",
 ]
@@ -524,12 +525,12 @@ def png_bytes(fig, dpi=RENDER_DPI):
     return buf.getvalue()
 
 
-def show(figure_or_graph, alt=None):
-    """Display a figure in the notebook with alt text; a :class:`CompGraph` is drawn first.
+def mime_bundle(figure_or_graph, alt=None):
+    """What :func:`show` displays: an ``<img alt=...>`` (what JupyterLab shows), the PNG
+    itself and the alt text as plain text, and the PNG's display width.
 
-    The output holds an ``<img alt=...>`` (what JupyterLab shows), the PNG itself and the
-    alt text as plain text.  The PNG is rendered at :data:`RENDER_DPI` and shown at
-    :data:`SHOWN_DPI`, so it stays sharp on high-density screens.
+    The PNG is rendered at :data:`RENDER_DPI` and shown at :data:`SHOWN_DPI`, so it stays
+    sharp on high-density screens.
 
     Parameters
     ----------
@@ -539,11 +540,16 @@ def show(figure_or_graph, alt=None):
 
     Returns
     -------
-    dict
-        The MIME bundle that was displayed.
-    """
-    from IPython.display import display
+    bundle : dict
+        MIME type -> data.
+    width : int
+        CSS pixels.
 
+    Raises
+    ------
+    ValueError
+        A figure without alt text.
+    """
     if isinstance(figure_or_graph, CompGraph):
         alt = alt or figure_or_graph.describe()
         figure_or_graph = draw(figure_or_graph)
@@ -558,5 +564,16 @@ def show(figure_or_graph, alt=None):
         "image/png": b64,
         "text/plain": alt,
     }
+    return bundle, width
+
+
+def show(figure_or_graph, alt=None):
+    """Display a figure in the notebook with alt text; a :class:`CompGraph` is drawn first.
+
+    Returns None, so a cell ending in ``graph.show(...)`` shows the figure once (see
+    :func:`mime_bundle` for what is displayed).
+    """
+    from IPython.display import display
+
+    bundle, width = mime_bundle(figure_or_graph, alt)
     display(bundle, metadata={"image/png": {"width": width}}, raw=True)
-    return bundle

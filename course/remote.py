@@ -210,7 +210,7 @@ class Session:
         names = reply.get("names")
         return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
-    def _run(self, fn, argsets, budget=None):
+    def _run(self, fn, argsets, budget=None, in_place=False):
         enc = _Encoder(self._reference)
         target = enc.encode(fn)
         sets = enc.encode([[list(args), dict(kwargs)] for args, kwargs in argsets])
@@ -237,18 +237,19 @@ class Session:
         values, changes = payload["values"], payload.get("changes") or []
         if len(values) != len(argsets):
             raise StudentError("GradingError", "the kernel answered a different number of calls")
-        for (args, kwargs), found in zip(argsets, changes, strict=False):
-            _apply_changes(args, kwargs, found)
+        if in_place:
+            for (args, kwargs), found in zip(argsets, changes, strict=False):
+                _apply_changes(args, kwargs, found)
         return values, seconds
 
-    def call(self, fn, args, kwargs):
-        return self._run(fn, [(tuple(args), dict(kwargs))])[0][0]
+    def call(self, fn, args, kwargs, in_place=False):
+        return self._run(fn, [(tuple(args), dict(kwargs))], in_place=in_place)[0][0]
 
-    def call_each(self, fn, argsets):
-        return self._run(fn, argsets)[0]
+    def call_each(self, fn, argsets, in_place=False):
+        return self._run(fn, argsets, in_place=in_place)[0]
 
-    def call_timed(self, fn, args, kwargs, budget):
-        values, seconds = self._run(fn, [(tuple(args), dict(kwargs))], budget)
+    def call_timed(self, fn, args, kwargs, budget, in_place=False):
+        values, seconds = self._run(fn, [(tuple(args), dict(kwargs))], budget, in_place)
         return values[0], seconds
 
 
@@ -256,6 +257,8 @@ class _Encoder(_wire._Encoder):
     """The wire encoder, with the two composite references only the grader sends."""
 
     def encode(self, value, depth=0):
+        if isinstance(value, _wire.KeptTuple) and isinstance(value.handle, Handle):
+            return self.reference(value.handle)  # the student's own namedtuple
         ref = None
         if isinstance(value, np.random.Generator) or (
             dataclasses.is_dataclass(value) and not isinstance(value, type)

@@ -323,3 +323,57 @@ def test_the_whole_pipeline_under_the_c_locale(tmp_path):
     zoe = next(r for r in rows if r["student_id"] == "zoë-müller")
     assert float(zoe["late_penalty"]) > 0  # a day late in Berlin
     assert "zoë-müller" in Path(root / "reports" / "report.html").read_text("utf-8")
+
+
+def _live_alerts(page):
+    """The students' alert(...) payloads that a browser would run: inside <script>
+    elements, in on* attributes or in javascript: links."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Parser(HTMLParser):
+        script = False
+
+        def handle_starttag(self, tag, attrs):
+            self.script = tag == "script"
+            for name, value in attrs:
+                live = name.startswith("on") or "javascript:" in (value or "").lower()
+                if live and "alert" in (value or ""):
+                    found.append(f"{tag} {name}={value}")
+
+        def handle_endtag(self, tag):
+            self.script = False
+
+        def handle_data(self, data):
+            if self.script and "alert(" in data:
+                found.append(f"script: {data.strip()[:60]}")
+
+    Parser().feed(page)
+    return found
+
+
+def test_formgraders_page_shows_student_markup_inert(graded):
+    """formgrader renders a submission with HTMLExporter and the course's config."""
+    from nbconvert.exporters import HTMLExporter
+
+    course, _ = graded
+    path = course.autograded / EVIL / A / "fixture.ipynb"
+    resources = {  # what formgrader's SubmissionHandler passes
+        "assignment_id": A,
+        "notebook_id": "fixture",
+        "submission_id": "x",
+        "index": 0,
+        "total": 1,
+        "base_url": "",
+        "student": EVIL,
+        "last_name": None,
+        "first_name": None,
+        "notebook_path": "/x",
+    }
+    page, _ = HTMLExporter(config=course.config).from_filename(str(path), resources=resources)
+    assert "comment tabbable" in page  # the course's formgrade template
+    assert _live_alerts(page) == []
+    assert "<b>bold</b>" in page  # harmless HTML output is kept
+    # and the check itself sees a live payload
+    assert _live_alerts("<script>alert(1)</script><img src=x onerror=alert(3)>") != []

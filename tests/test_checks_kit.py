@@ -160,21 +160,40 @@ def test_numerical_differentiation_is_named_and_stopped_quickly():
 # ------------------------------------------------------------------ the remote-data rules
 
 
-def test_the_double_returns_data_and_handles_and_copies_changes_back():
+def test_the_double_returns_data_and_handles_and_copies_changes_back_when_asked():
     def student(params, x):
-        params["W"] *= 2  # in place: the caller must see it
+        params["W"] *= 2  # in place: the caller sees it only with in_place=True
         return {"y": params["W"].sum() * x}, object()
 
     params = {"W": np.ones((2, 2))}
     with remote_double.session() as session:
         out = kit.call(kit.identity, 1.0)  # no handle involved: a local call
-        data, handle = kit.call(remote_double.Handle(student), params, 3.0)
-    assert out == 1.0 and session.calls == 1
+        data, _ = kit.call(remote_double.Handle(student), params, 3.0)
+        np.testing.assert_array_equal(params["W"], np.ones((2, 2)))  # the check's own data
+        data, handle = kit.call(remote_double.Handle(student), params, 3.0, in_place=True)
+    assert out == 1.0 and session.calls == 2
     assert data == {"y": 24.0}
     assert isinstance(handle, remote_double.Handle)
     np.testing.assert_array_equal(params["W"], 2 * np.ones((2, 2)))
     with pytest.raises(AttributeError):
         handle.grad  # noqa: B018 - reading an attribute of a returned object fails
+
+
+def test_a_function_cannot_change_the_data_a_check_keeps():
+    def student(X, Y):
+        X[...] = 0.0
+        Y.append(1)
+        return float(np.sum(X))
+
+    X, Y = np.ones((2, 3)), [0]
+    assert kit.call(student, X, Y) == 0.0  # in this process: private copies
+    assert X.sum() == 6.0 and Y == [0]
+    assert kit.call(student, X, Y, in_place=True) == 0.0
+    assert X.sum() == 0.0 and Y == [0, 1]
+    with remote_double.session():
+        X = np.ones((2, 3))
+        kit.call_each(remote_double.Handle(student), [((X, [0]), {})] * 2)
+        assert X.sum() == 6.0
 
 
 @pytest.mark.parametrize("assignment", assignments())
@@ -187,3 +206,54 @@ def test_every_check_obeys_the_remote_rules(assignment):
     }
     blank = runner.run(runner.read(assignment, runner.RELEASE), double=True)
     assert blank.score == 0
+
+
+# A function that writes into the arrays a check hands it must not change what the check
+# computes its reference from (found by a hostile review: 2/12 on 05 and 5/13 on 07 for no
+# work).  Each attack scores what the same answer scores without the writes.
+TAMPER_07 = """
+def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    Y[...] = 0.0
+    X[...] = 0.0
+    J = 0.5 * lam * sum(float(np.sum(v * v)) for k, v in params.items() if k.startswith("W"))
+    return J, {k: (lam * v if k.startswith("W") else np.zeros_like(v)) for k, v in params.items()}
+"""
+TAMPER_07_DROPOUT = """
+def dropout_loss_and_grads(params, X, Y, p, rng=None, mask=None, activation=ACT):
+    Y[...] = 0.0
+    X[...] = 0.0
+    if mask is None:
+        rng = rng or np.random.default_rng()
+        shape = (params["W1"].shape[0], X.shape[1])
+        mask = np.where(rng.random(shape) < p, 0.0, 1.0 / (1.0 - p))
+    return 0.0, {k: np.zeros_like(v) for k, v in params.items()}, mask
+"""
+TAMPER_05 = """
+def train_constant_init(X, Y, n_hidden, value, steps, lr):
+    X[...] = 0.0
+    Y[...] = 1.0 / Y.shape[0]
+    return network.init_params([X.shape[0], n_hidden, Y.shape[0]], "constant", scale=value)
+"""
+
+
+def _without_writes(code):
+    return "\n".join(
+        line for line in code.splitlines() if not line.strip().startswith(("X[...]", "Y[...]"))
+    )
+
+
+@pytest.mark.parametrize(
+    "assignment, answers",
+    [
+        ("07-regularization", {"l2": TAMPER_07, "dropout-net": TAMPER_07_DROPOUT}),
+        ("05-training", {"train-constant": TAMPER_05}),
+    ],
+)
+@pytest.mark.parametrize("double", [True, False], ids=["as-graded", "in-the-lab"])
+def test_writing_into_a_checks_arrays_earns_nothing(assignment, answers, double):
+    release = runner.read(assignment, runner.RELEASE)
+    attack = runner.run(release, answers, double=double)
+    honest = runner.run(release, {g: _without_writes(c) for g, c in answers.items()}, double=double)
+    assert {g: c.points for g, c in attack.cells.items()} == {
+        g: c.points for g, c in honest.cells.items()
+    }

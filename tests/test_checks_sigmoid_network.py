@@ -154,3 +154,20 @@ def test_sgd_must_leave_the_callers_arrays_alone():
 
     with pytest.raises(GradingFailure, match="changed the arrays"):
         checks.check_sgd_steps(in_place, checks.xor_init(0), epochs=3, gamma0=0.5, T=4.0, seed=1)
+
+
+def test_sgd_may_call_grad_fn_with_the_notebooks_keywords():
+    def by_keyword(params, X, Y, epochs, gamma0, T, rng, grad_fn=None):
+        params = {k: v.copy() for k, v in params.items()}
+        t, history = 0, []
+        for _ in range(epochs):
+            losses = []
+            for i in rng.permutation(X.shape[1]):
+                L, g = grad_fn(params=params, x=X[:, i], y_star=Y[i])
+                params = {k: params[k] - gamma0 / (1 + t / T) * g[k] for k in params}
+                losses.append(L)
+                t += 1
+            history.append(sum(losses) / len(losses))
+        return params, history
+
+    checks.check_sgd_steps(by_keyword, checks.xor_init(0), epochs=3, gamma0=0.5, T=4.0, seed=1)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import tomllib
 
 from classroom import runner
@@ -43,3 +44,26 @@ def test_a_test_cell_that_writes_to_stderr_scores_zero_as_in_nbgrader():
             cell.source = "import sys\nprint('oops', file=sys.stderr)\n" + cell.source
     report = runner.run(nb, tests={"br-test-sgd-update"})
     assert report.failing() == ["br-test-sgd-update"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("demo")
+def test_make_demo_runs_the_whole_pipeline(tmp_path):
+    """What `make demo` runs (python -m classroom demo), on one assignment."""
+    import io
+    import json
+
+    from classroom import demo
+
+    out = io.StringIO()
+    assert demo.run_demo(tmp_path / "demo-output", assignments=["01-chain-rule"], out=out) == 0
+    text = out.getvalue()
+    assert "notebooks/ is in sync with solutions/" in text and "sandbox: bubblewrap" in text
+    course = tmp_path / "demo-output" / "course"
+    assert (course / "reports" / "report.html").exists()
+    manifest = json.loads((tmp_path / "demo-output" / "class" / "manifest.json").read_text())
+    students = set(manifest["01-chain-rule"])
+    pages = {p.parts[-3] for p in (course / "feedback").glob("*/01-chain-rule/*.html")}
+    assert pages == students
+    rows = (course / "grades.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 1 + len(students)

@@ -143,8 +143,9 @@ def test_show_displays_an_img_with_alt_text_and_a_sharp_png(monkeypatch):
         "IPython.display.display", lambda obj, **kw: shown.append((obj, kw)), raising=True
     )
     g = graph.chain_rule_graph(*POINT, **RIGHT)
-    bundle = graph.show(g)
-    assert shown and shown[0][0] is bundle and shown[0][1]["raw"]
+    assert graph.show(g) is None  # a cell ending in show() prints nothing more
+    bundle = shown[0][0]
+    assert len(shown) == 1 and shown[0][1]["raw"]
     assert bundle["text/plain"] == g.describe()
     assert 'alt="Computation graph of f = x(y² + z)' in bundle["text/html"]
     from PIL import Image
@@ -160,5 +161,5 @@ def test_show_escapes_alt_text_and_requires_it_for_plain_figures(monkeypatch):
     fig = graph.draw_sigmoid_network()
     with pytest.raises(ValueError, match="alt text"):
         graph.show(fig)
-    bundle = graph.show(fig, alt='a "quoted" <b>net</b>')
+    bundle, _ = graph.mime_bundle(fig, alt='a "quoted" <b>net</b>')
     assert 'alt="a &quot;quoted&quot; &lt;b&gt;net&lt;/b&gt;"' in bundle["text/html"]

@@ -7,7 +7,9 @@ tests/test_hostile.py.
 
 import io
 import socket
+import struct
 import time
+from collections import namedtuple
 
 import numpy as np
 import pytest
@@ -92,6 +94,27 @@ def test_nesting_and_message_size_are_bounded():
             _wire.recv(b)
 
 
+def test_a_json_header_is_bounded_before_it_is_parsed():
+    head = b'{"blobs": [], "x": [' + b"1.5," * (_wire.MAX_HEADER_BYTES // 4) + b"1.5]}"
+    body = struct.pack(">Q", len(head)) + head
+    a, b = socket.socketpair()
+    with a, b:
+        a.setblocking(False)
+        b.settimeout(10)
+        import threading
+
+        sender = threading.Thread(target=lambda: _send_all(a, _wire._HEADER.pack(len(body)) + body))
+        sender.start()
+        with pytest.raises(_wire.WireError, match="header"):
+            _wire.recv(b)
+        sender.join()
+
+
+def _send_all(sock, data):
+    sock.setblocking(True)
+    sock.sendall(data)
+
+
 # -- an agent in a thread, a session to it ------------------------------------------------
 
 
@@ -124,6 +147,17 @@ def draw(rng):
     return rng.normal(size=2)
 
 
+Cache = namedtuple("Cache", "a z")
+
+
+def forward_nt(X):
+    return X * 2, Cache(X * 2, X)
+
+
+def backward_nt(cache):
+    return cache.a - cache.z  # field names: the student's own namedtuple came back
+
+
 @pytest.fixture
 def session(tmp_path):
     ns = {
@@ -133,6 +167,8 @@ def session(tmp_path):
         "spin": spin,
         "fails": fails,
         "draw": draw,
+        "forward_nt": forward_nt,
+        "backward_nt": backward_nt,
         "alpha": 0.5,
         "arr": np.arange(3.0),
     }
@@ -163,19 +199,24 @@ def test_calls_return_data_keep_objects_as_handles_and_echo_prints(session, caps
     assert "forward ran" in capsys.readouterr().out
 
 
-def test_in_place_changes_are_mirrored_as_in_process(session):
+def test_in_place_changes_are_mirrored_only_when_the_check_asks(session):
     W, b = np.ones((2, 2)), np.zeros((2, 1))
     params = {"W": W, "b": b, "tmp": 1}
     grading.call(session.lookup("sgd"), params, 0.5)
+    assert np.all(W == 1) and params["b"] is b and "tmp" in params  # the check's own data
+    grading.call(session.lookup("sgd"), params, 0.5, in_place=True)
     assert params["W"] is W and np.all(W == 0.5)  # changed in place
     assert params["b"] is not b and np.all(b == 0) and np.all(params["b"] == -0.5)
     assert "tmp" not in params
 
 
-def test_a_generator_advances_as_it_would_in_process(session):
+def test_a_generator_advances_as_it_would_in_process_when_asked(session):
     rng, twin = np.random.default_rng(3), np.random.default_rng(3)
-    assert np.array_equal(grading.call(session.lookup("draw"), rng), twin.normal(size=2))
+    draw = session.lookup("draw")
+    assert np.array_equal(grading.call(draw, rng, in_place=True), twin.normal(size=2))
     assert rng.normal() == twin.normal()
+    assert np.array_equal(grading.call(draw, rng), twin.normal(size=2))
+    assert rng.normal() != twin.normal()  # not advanced: the same draw comes next
 
 
 def test_errors_name_the_student_line_and_budgets_stop_loops(session):
@@ -202,3 +243,9 @@ def test_a_gone_agent_is_a_clear_failure(session):
     session.sock.close()
     with pytest.raises(grading.GradingFailure, match="stopped answering"):
         grading.call(remote.Handle(session, 1, "function", "forward"), 1)
+
+
+def test_a_namedtuple_cache_comes_back_as_the_students_own(session):
+    a, cache = grading.call(session.lookup("forward_nt"), np.ones(3))
+    assert isinstance(cache, tuple) and np.array_equal(cache[0], 2 * np.ones(3))  # readable
+    assert np.array_equal(grading.call(session.lookup("backward_nt"), cache), np.ones(3))

@@ -473,12 +473,12 @@ def run_sgd(sgd, params, X, Y, epochs, gamma0, T, seed):
     """
     calls = []
 
-    def grad_fn(p, x, y_star):
+    def grad_fn(params, x, y_star):  # the notebook's names: keyword calls work too
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         if x.shape != (2,):
             raise ValueError(f"grad_fn got x of shape {x.shape}: pass one column X[:, i]")
-        calls.append((_copy(p), x.copy(), float(y_star)))
-        L, grads = reference_loss_and_partials(p, x, float(y_star))
+        calls.append((_copy(params), x.copy(), float(y_star)))
+        L, grads = reference_loss_and_partials(params, x, float(y_star))
         return L, {k: v.copy() for k, v in grads.items()}
 
     out = sgd(
@@ -497,9 +497,19 @@ def run_sgd(sgd, params, X, Y, epochs, gamma0, T, seed):
 def _sgd(sgd, params, epochs, gamma0, T, seed, caller_check=False):
     """(final params, history, calls, example index of every call) of one recorded run;
     with `caller_check`, also that the caller's arrays are left unchanged."""
-    given = _copy(params)
+    given = _copy(params)  # a copy only this check reads: it sees what sgd does to it
     out, calls = call(
-        run_sgd, sgd, given, XOR_X.copy(), XOR_Y.copy(), epochs, gamma0, T, seed, what="sgd"
+        run_sgd,
+        sgd,
+        given,
+        XOR_X.copy(),
+        XOR_Y.copy(),
+        epochs,
+        gamma0,
+        T,
+        seed,
+        what="sgd",
+        in_place=caller_check,
     )
     final, history = kit.unpack(out, "sgd", ("params", "history"))
     for k in params:
