@@ -135,3 +135,20 @@ def test_execute_notebook_from_threads_sharing_one_context_loop():
         assert results[key]["status"] == "ok", results[key]["reason"]
         out = nbformat.reads(results[key]["notebook"], as_version=4).cells[0].outputs
         assert out[0]["text"] == "42\n"
+
+
+def test_the_sandbox_mounts_its_writable_folders_before_the_binds_below_them(monkeypatch):
+    """A course cloned under /tmp binds its virtualenv from there: a tmpfs mounted later
+    would hide it (bwrap: execvp ...: No such file or directory)."""
+    from autograder import sandbox
+
+    monkeypatch.setattr(
+        sandbox, "_python_binds", lambda: ["--ro-bind", "/tmp/c/.venv", "/tmp/c/.venv"]
+    )
+    args = sandbox.bwrap_command(["/tmp/c/.venv/bin/python"], connection_file="/tmp/k.json")
+    mounts = [(a, args[i + 1]) for i, a in enumerate(args) if a in ("--tmpfs", "--ro-bind")]
+    for i, (kind, path) in enumerate(mounts):
+        if kind == "--tmpfs":
+            earlier = [p for k, p in mounts[:i] if k == "--ro-bind"]
+            assert not any(p == path or p.startswith(path + "/") for p in earlier), (path, earlier)
+    assert ("--ro-bind", "/tmp/c/.venv") in mounts
