@@ -255,6 +255,7 @@ class CourseFeedback(NbGraderPreprocessor):
         index, stopped = stopped_cell(nb)  # before test outputs become messages
         stop = _cell_name(index, stopped) if index else ""
         stop_why = _stop_reason(stopped, record, info["notebook"]) if index else ""
+        rest_ran = bool(index) and _later_cells_ran(nb, index)
         self._clean_cells(nb)
         facts = _gradebook_facts(
             info["db_url"], info["assignment"], info["student"], info["notebook"]
@@ -271,6 +272,7 @@ class CourseFeedback(NbGraderPreprocessor):
             "stopped": stop,
             "stopped_anchor": f"cell-{index}" if index else "",
             "stopped_why": stop_why,
+            "rest_ran": rest_ran,
         }
         return nb, resources
 
@@ -289,6 +291,20 @@ class CourseFeedback(NbGraderPreprocessor):
 
     def preprocess_cell(self, cell, resources, index):
         return cell, resources
+
+
+def _later_cells_ran(nb, index):
+    """Whether grading went on after the stopped cell (1-based `index`): an interrupted
+    cell lets the next ones run; a killed kernel or a notebook limit does not."""
+    for cell in nb.cells[index:]:
+        if cell.cell_type != "code":
+            continue
+        outs = cell.get("outputs", [])
+        if any(o.get("ename") == "GradingAborted" for o in outs):
+            return False
+        if cell.get("execution_count") is not None:
+            return True
+    return False
 
 
 def _stop_reason(cell, record, notebook=""):

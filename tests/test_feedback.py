@@ -209,3 +209,11 @@ def test_a_stopped_cell_is_named(root):
     page = render(nb, root)
     assert 'Grading stopped at <a href="#cell-6">cell 6 (answer_hand)</a>' in page
     assert "ran longer than the time limit" in page
+    assert "The cells after it were not run." in page  # nothing after it ran
+    later = [i for i, c in enumerate(nb.cells) if i > 5 and c.cell_type == "code"]
+    nb.cells[later[0]].execution_count = 7  # an interrupted cell lets the next ones run
+    assert "The cells after it were run" in render(nb, root)
+    nb.cells[later[0]].outputs = [
+        nbformat.v4.new_output("error", ename="GradingAborted", evalue="not run", traceback=[])
+    ]
+    assert "The cells after it were not run." in render(nb, root)
