@@ -307,7 +307,7 @@ def _report_parser(add):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="backprop-grade",
-        description=__doc__,
+        description=__doc__.replace("`", ""),  # plain text in a terminal
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_examples(
             """

@@ -16,6 +16,7 @@ should look at:
 from __future__ import annotations
 
 import ast
+import json
 import re
 
 #: Largest notebook file read (bytes) and deepest JSON nesting accepted.
@@ -103,6 +104,13 @@ def read_notebook(path):
     text = path.read_bytes().decode("utf-8")
     if not _depth_ok(text):
         raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:  # where, not a dump of the file's start
+        what = exc.msg.removesuffix(" at").removesuffix(" starting")
+        raise ValueError(
+            f"not valid JSON at line {exc.lineno}, column {exc.colno} ({what})"
+        ) from None
     return nbformat.reads(text, as_version=4)
 
 

@@ -5,7 +5,9 @@ import sys
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m classroom", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m classroom", description=__doc__.replace("`", "")
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="the whole instructor pipeline on a sample class")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")

@@ -116,6 +116,7 @@ def test_hostile_cases_in_detail(graded):
     assert crash.reasons[0].startswith("kernel died")
     assert _scores(course, A)[crash.student][1]["test_sigmoid_prime"] == 2
     assert by_kind["corrupt-file"].reasons[0].startswith("invalid JSON")
+    assert "not valid JSON at line" in by_kind["corrupt-file"].reasons[0]  # where, no dump
     assert by_kind["missing-notebook"].reasons == ["missing notebook: fixture.ipynb"]
 
 

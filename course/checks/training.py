@@ -200,7 +200,7 @@ def _why_step(change, expected, grads_k, k):
     if kit.close(change, -expected):
         return BUGS["05.sgd.sign"].diagnosis
     if kit.close(change, 0.0 * expected):
-        return f"{k} {BUGS['05.sgd.not-updated'].diagnosis}"
+        return BUGS["05.sgd.not-updated"].diagnosis.replace("it was", f"{k} was", 1)
     if kit.close(change, -grads_k):
         return BUGS["05.sgd.no-lr"].diagnosis
     if scale != 0 and kit.close(change, scale * expected, "model"):
