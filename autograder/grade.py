@@ -708,12 +708,14 @@ def print_summary(results, out):
     if scored:
         mean = sum(r.score for r in scored) / len(scored)
         print(f"mean score {mean:.2f} / {scored[0].max_score:g}", file=out)
+    width = max([24, *(len(r.student) + 1 for r in results)])
     failed = [r for r in results if r.failed]
     if failed:
         print("\nFailed submissions:", file=out)
         for r in failed:
             first = r.reasons[0].splitlines()[0] if r.reasons else ""
-            print(f"  {r.student:<24} {r.status:<17} {first}", file=out)
+            first = first.removeprefix(f"{r.status}: ")  # the status is its own column
+            print(f"  {r.student:<{width}} {r.status:<17} {first}", file=out)
     flagged = [r for r in results if r.needs_review]
     if flagged:
         print(
@@ -722,7 +724,9 @@ def print_summary(results, out):
         for r in flagged:
             items = r.flags
             print(
-                f"  {r.student:<24} " + "; ".join(items[:3]) + (" ..." if len(items) > 3 else ""),
+                f"  {r.student:<{width}} "
+                + "; ".join(items[:3])
+                + (" ..." if len(items) > 3 else ""),
                 file=out,
             )
 

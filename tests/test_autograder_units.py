@@ -152,3 +152,17 @@ def test_the_sandbox_mounts_its_writable_folders_before_the_binds_below_them(mon
             earlier = [p for k, p in mounts[:i] if k == "--ro-bind"]
             assert not any(p == path or p.startswith(path + "/") for p in earlier), (path, earlier)
     assert ("--ro-bind", "/tmp/c/.venv") in mounts
+
+
+def test_the_summary_keeps_its_columns_apart_for_long_names():
+    import io
+
+    from autograder import grade
+
+    long = grade.SubmissionResult("s12-loop-ignores-interrupt-and-more", "a", score=0, max_score=3)
+    long.fail("cell timeout", "cell timeout: a.ipynb a cell ran longer than 5 s")
+    out = io.StringIO()
+    grade.print_summary([long, grade.SubmissionResult("s1", "a", score=3, max_score=3)], out)
+    (line,) = [x for x in out.getvalue().splitlines() if long.student in x]
+    assert line.split()[:3] == [long.student, "cell", "timeout"]
+    assert line.count("cell timeout") == 1  # the status once, as its own column
