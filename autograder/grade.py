@@ -707,7 +707,9 @@ def print_summary(results, out):
             )
     if scored:
         mean = sum(r.score for r in scored) / len(scored)
-        print(f"mean score {mean:.2f} / {scored[0].max_score:g}", file=out)
+        print(
+            f"mean raw score {mean:.2f} / {scored[0].max_score:g} (before late penalties)", file=out
+        )
     width = max([24, *(len(r.student) + 1 for r in results)])
     failed = [r for r in results if r.failed]
     if failed:
