@@ -25,6 +25,7 @@ import ast
 import builtins
 import contextlib
 import io
+import re
 import time
 import traceback
 import warnings
@@ -270,10 +271,14 @@ class TrustedNotebook:
         try:
             if tree is None:
                 raise SyntaxError("the test cell does not parse")
+            where = f"<test cell {grade_id(cell) or index}>"
             with _quiet(stdout):
                 self._fetch(free_names(tree) - set(self.ns))
-                where = f"<test cell {grade_id(cell) or index}>"
-                exec(compile(tree, where, "exec"), self.ns)  # noqa: S102
+            for part, hidden in _parts(cell.source, tree):
+                # What the student's code prints during hidden tests would show their
+                # inputs on the feedback page: it is not kept.
+                with _quiet(io.StringIO() if hidden else stdout):
+                    exec(compile(part, where, "exec"), self.ns)  # noqa: S102
         except BaseException as exc:  # noqa: BLE001 - every failure is the cell's verdict
             error = _error_output(exc, self.plan.student_names)
         finally:
@@ -282,6 +287,28 @@ class TrustedNotebook:
             self._forget_fetched()
             _close_figures()
         return _outputs(stdout.getvalue(), error)
+
+
+_HIDDEN_REGION = re.compile(
+    r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n.*?^[ \t]*### END HIDDEN TESTS[^\n]*$", re.M | re.S
+)
+
+
+def _parts(source, tree):
+    """The test cell as (code, hidden) pieces in order: before, inside and after its
+    hidden-tests region, when each piece is whole statements; else the cell whole."""
+    match = _HIDDEN_REGION.search(source)
+    if match is None:
+        return [(tree, False)]
+    pieces = [
+        (source[: match.start()], False),
+        (match.group(0), True),
+        (source[match.end() :], False),
+    ]
+    parsed = [(_parse(text), hidden) for text, hidden in pieces]
+    if any(t is None for t, _ in parsed):
+        return [(tree, False)]
+    return parsed
 
 
 @contextlib.contextmanager

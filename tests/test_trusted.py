@@ -69,3 +69,23 @@ def test_a_verdict_becomes_outputs_and_a_missing_answer_is_explained():
     ]
     missing = tn.run_test_cell(4, nb.cells[4])[-1]
     assert "answer is not defined: its cell did not run" in missing["evalue"]
+
+
+def test_what_is_printed_during_hidden_tests_is_not_kept():
+    """A student's print inside a hidden test's call would show its inputs in feedback."""
+    nb = _nb(
+        nbb.code("from course.grading import passed", "setup"),
+        nbb.tests(
+            "print('visible input 1')\n"
+            "### BEGIN HIDDEN TESTS\n"
+            "print('hidden input 42')\n"
+            "### END HIDDEN TESTS\n"
+            "passed('fine')",
+            "t",
+            1,
+        ),
+    )
+    out = trusted.TrustedNotebook(nb, session=None).run_test_cell(1, nb.cells[1])
+    text = "".join(o.get("text", "") for o in out)
+    assert "visible input 1" in text and "✓ fine" in text
+    assert "hidden input 42" not in text
