@@ -523,12 +523,13 @@ def execute_notebook(task):
         ``key``, ``notebook`` (executed JSON text), ``status``, ``reason``,
         ``seconds``, ``exec_seconds``, ``worker``, ``sandbox``, ``limits``.
     """
-    if threading.current_thread() is threading.main_thread():
-        return _execute_notebook(task)
     # nbclient runs its kernel client on the loop jupyter_core remembers in a context
-    # variable.  A thread pool may hand every job a copy of one context, and so one
-    # loop: two jobs would then share it ("This event loop is already running").  A
-    # fresh context gets a fresh loop, closed when the job ends.
+    # variable.  Every job gets a fresh context, so a fresh loop, closed when the job
+    # ends: a thread pool may hand every job a copy of one context (two jobs on one loop:
+    # "This event loop is already running"); a forked worker inherits its parent's loop,
+    # whose epoll instance and selector map it shares with the parent (its kernel's
+    # messages then never arrive: the job waits forever); and a loop a killed kernel
+    # used is not one to reuse.
     return contextvars.Context().run(_execute_in_own_loop, task)
 
 
@@ -539,6 +540,12 @@ def _execute_in_own_loop(task):
     try:
         return _execute_notebook(task)
     finally:
+        # a job stopped at its time limit leaves nbclient's pollers pending: end them
+        pending = asyncio.all_tasks(loop)
+        for t in pending:
+            t.cancel()
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         asyncio.set_event_loop(None)
         loop.close()
 
@@ -600,10 +607,14 @@ def _run(task, job, nb):
         kernel_manager_class=_kernel_manager_class(job),
     )
     expired = threading.Event()
+    loop = asyncio.get_event_loop()  # this job's own (see execute_notebook)
 
     def kill():
         expired.set()
         _kill_kernel(ep, job)
+        # whatever the job is waiting for (a kernel that never became ready included)
+        # ends with the loop: run_until_complete raises, and the job reports the timeout
+        loop.call_soon_threadsafe(loop.stop)
 
     limit = task.get("notebook_timeout")
     timer = threading.Timer(limit, kill) if limit else None

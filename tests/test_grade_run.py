@@ -164,7 +164,7 @@ def test_structure_is_repaired_as_a_teacher_would(course):
             assert not r.needs_review, r.flags
 
 
-def test_the_notebook_limit_stops_a_notebook_whose_cells_each_keep_under_theirs():
+def test_the_notebook_limit_stops_a_notebook_whose_cells_each_keep_under_theirs(course):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
@@ -186,3 +186,8 @@ def test_the_notebook_limit_stops_a_notebook_whose_cells_each_keep_under_theirs(
     ran = nbformat.reads(result["notebook"], as_version=4)
     last = [o for o in ran.cells[2].outputs if o.output_type == "error"]
     assert last and last[0].ename == "GradingAborted"
+    # Grading forks its workers from this process, which has just run (and killed) a
+    # kernel on an event loop of its own: the workers must not inherit it (they once
+    # waited forever for their kernels).
+    results = {r.student: r.score for r in grade.grade(course, A, jobs=2, out=_quiet())}
+    assert results == {"s1": 3, "s2": 0, "s3": 3, "s4": 3}
