@@ -371,7 +371,25 @@ def test_formgraders_page_shows_student_markup_inert(graded):
         "first_name": None,
         "notebook_path": "/x",
     }
-    page, _ = HTMLExporter(config=course.config).from_filename(str(path), resources=resources)
+    nb = nbformat.read(path, as_version=4)
+    # widget state a student put in the notebook's metadata, and a view of it
+    state = {"x": {"model_name": "HTMLModel", "state": {"value": "<img src=x onerror=alert(9)>"}}}
+    nb.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {
+            "state": state,
+            "version_major": 2,
+            "version_minor": 0,
+        }
+    }
+    view = {"model_id": "x", "version_major": 2, "version_minor": 0}
+    code = [c for c in nb.cells if c.cell_type == "code"][-1]
+    code.outputs.append(
+        nbformat.v4.new_output(
+            "display_data", data={"application/vnd.jupyter.widget-view+json": view}
+        )
+    )
+    page, _ = HTMLExporter(config=course.config).from_notebook_node(nb, resources=resources)
+    assert "alert(9)" not in page and "html-manager" not in page
     assert "comment tabbable" in page  # the course's formgrade template
     assert _live_alerts(page) == []
     assert "<b>bold</b>" in page  # harmless HTML output is kept
