@@ -67,3 +67,6 @@ c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), FORMGRADER_TEMPLATES]
 # Students' HTML, SVG and JavaScript outputs and markdown never run in the instructor's
 # browser (formgrader's page is on the Jupyter server's origin): bleached, not live.
 c.HTMLExporter.sanitize_html = True
+# ... with the course's sanitizer (allow-listed tags, data: images only, MathML): nbconvert's
+# own clean_html escapes even <p>, which would show student Markdown as tags.
+c.HTMLExporter.filters = {"clean_html": "autograder.safe_html.clean"}

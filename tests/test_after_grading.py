@@ -390,6 +390,7 @@ def test_formgraders_page_shows_student_markup_inert(graded):
     )
     page, _ = HTMLExporter(config=course.config).from_notebook_node(nb, resources=resources)
     assert "alert(9)" not in page and "html-manager" not in page
+    assert "&lt;p&gt;" not in page  # Markdown stays Markdown: only what is unsafe is inert
     assert "comment tabbable" in page  # the course's formgrade template
     assert _live_alerts(page) == []
     assert "<b>bold</b>" in page  # harmless HTML output is kept
