@@ -223,11 +223,16 @@ class Agent:
     def _calls(self, fn, argsets, header):
         results, changes, printed = [], [], io.StringIO()
         keep = header.get("keep", False)
+        track = header.get("in_place") is True  # report in-place changes only when asked
         budget = _Budget(threading.get_ident(), header.get("budget"))
         start = time.perf_counter()
         try:
             for args, kwargs in argsets:
-                snaps = [_snapshot(a) for a in args], {k: _snapshot(v) for k, v in kwargs.items()}
+                if track:
+                    snaps = (
+                        [_snapshot(a) for a in args],
+                        {k: _snapshot(v) for k, v in kwargs.items()},
+                    )
                 with (
                     np.errstate(all="ignore"),
                     warnings.catch_warnings(),
@@ -237,12 +242,13 @@ class Agent:
                     warnings.simplefilter("ignore")
                     value = fn(*args, **kwargs)
                 results.append(value)
-                found = []
-                for i, a in enumerate(args):
-                    _changes(snaps[0][i], a, ["a", i], found)
-                for k, v in kwargs.items():
-                    _changes(snaps[1][k], v, ["k", k], found)
-                changes.append(found)
+                if track:
+                    found = []
+                    for i, a in enumerate(args):
+                        _changes(snaps[0][i], a, ["a", i], found)
+                    for k, v in kwargs.items():
+                        _changes(snaps[1][k], v, ["k", k], found)
+                    changes.append(found)
         except CallTimeout:
             return self._reply_error(None, printed, start, timeout=True), []
         except Exception as exc:  # noqa: BLE001 - the student's error, as data

@@ -411,7 +411,7 @@ def call_each(fn, argsets, *, what=None, in_place=False):
     argsets = [(tuple(a), dict(k)) for a, k in argsets]
     if not argsets:
         return []
-    backend, _, _ = _dispatch(fn, argsets[0][0], argsets[0][1], True)
+    backend = _backend(fn, *argsets[0])
     if backend is _LOCAL and not in_place:
         argsets = [(_private(a), _private(k)) for a, k in argsets]
     try:

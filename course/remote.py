@@ -216,7 +216,9 @@ class Session:
         sets = enc.encode([[list(args), dict(kwargs)] for args, kwargs in argsets])
         start = time.perf_counter()
         reply, reply_blobs = self._request(
-            {"op": "map", "target": target, "argsets": sets}, enc.blobs, budget
+            {"op": "map", "target": target, "argsets": sets, "in_place": in_place},
+            enc.blobs,
+            budget,
         )
         seconds = time.perf_counter() - start
         out = reply.get("out")
