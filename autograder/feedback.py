@@ -35,6 +35,8 @@ from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from . import safe_html
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Wider than integrity.HIDDEN_TESTS on purpose: what a page must never show is scrubbed
+# wherever its markers stand.
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: Error names of a cell the grader stopped (nbclient, nbgrader, this course's workers).

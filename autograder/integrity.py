@@ -121,6 +121,13 @@ def describe(exc):
     )
 
 
+#: The hidden-tests region of a test cell, markers included, as nbgrader writes it (the
+#: markers on lines of their own).
+HIDDEN_TESTS = re.compile(
+    r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.M | re.S
+)
+
+
 def _nbgrader(cell):
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 

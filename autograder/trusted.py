@@ -25,7 +25,6 @@ import ast
 import builtins
 import contextlib
 import io
-import re
 import time
 import traceback
 import warnings
@@ -39,7 +38,7 @@ from nbgrader import utils
 from course import grading, remote
 from course.grading import GradingFailure
 
-from .integrity import grade_id, is_test_cell
+from .integrity import HIDDEN_TESTS, grade_id, is_test_cell
 
 #: Characters of stdout one test cell keeps.
 STDOUT_LIMIT = 20_000
@@ -289,15 +288,10 @@ class TrustedNotebook:
         return _outputs(stdout.getvalue(), error)
 
 
-_HIDDEN_REGION = re.compile(
-    r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n.*?^[ \t]*### END HIDDEN TESTS[^\n]*$", re.M | re.S
-)
-
-
 def _parts(source, tree):
     """The test cell as (code, hidden) pieces in order: before, inside and after its
     hidden-tests region, when each piece is whole statements; else the cell whole."""
-    match = _HIDDEN_REGION.search(source)
+    match = HIDDEN_TESTS.search(source)
     if match is None:
         return [(tree, False)]
     pieces = [
