@@ -105,13 +105,16 @@ def read_notebook(path):
     if not _depth_ok(text):
         raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:  # where, not a dump of the file's start
-        what = exc.msg.removesuffix(" at").removesuffix(" starting")
-        raise ValueError(
-            f"not valid JSON at line {exc.lineno}, column {exc.colno} ({what})"
-        ) from None
-    return nbformat.reads(text, as_version=4)
+        return nbformat.reads(text, as_version=4)
+    except nbformat.reader.NotJSONError:
+        try:  # where it breaks, not nbformat's dump of the file's start
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            what = exc.msg.removesuffix(" at").removesuffix(" starting")
+            raise ValueError(
+                f"not valid JSON at line {exc.lineno}, column {exc.colno} ({what})"
+            ) from None
+        raise
 
 
 def describe(exc):
