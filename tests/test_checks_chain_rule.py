@@ -159,3 +159,25 @@ def test_two_path_formula():
     checks.check_two_path_formula(lambda v: sigmoid(v) + v * sigmoid_prime(v), x)
     with pytest.raises(GradingFailure, match="the paths sum"):
         checks.check_two_path_formula(sigmoid, x)
+
+
+def test_two_paths_needs_a_gradient_on_some_path():
+    """Nodes whose _backward do nothing leave every path at 0: no points for a sum of zeros."""
+
+    def silent(op):
+        def node(*inputs):
+            out = Node(float(op(*(i.value for i in inputs))), inputs)
+            out._backward = lambda: None
+            return out
+
+        return node
+
+    with pytest.raises(GradingFailure, match="gets nothing along either path"):
+        checks.check_two_paths(
+            Node,
+            silent(lambda a, b: a + b),
+            silent(lambda a, b: a * b),
+            silent(lambda a: 1 / (1 + np.exp(-a))),
+            0.7,
+            -1.6,
+        )

@@ -376,6 +376,14 @@ def check_two_paths(Node, add_node, mul_node, sigmoid_node, x, y):
         )
         p1, p2, shared = (float(v) for v in kit.values(label, out, (3,))[0])
         right = np.array([float(v) for v in paths(x, y)])
+        if kit.close([p1, p2], 0.0 * right) and not kit.close(right, 0.0 * right):
+            # nothing reached x on either path: there is no sum to judge
+            raise GradingFailure(
+                f"x.grad of {label} at x = {x}, y = {y} gets nothing along either path (the "
+                f"path through {path1} gives {p1:.6g}, the path through {path2} {p2:.6g}): "
+                "the nodes' _backward pass no gradient on. Write the node functions above "
+                "first; this test then checks that a shared input sums its paths."
+            )
         total = p1 + p2 if not kit.close([p1, p2], right) else float(right.sum())
         if not kit.close(shared, total):
             raise GradingFailure(
