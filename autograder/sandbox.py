@@ -9,7 +9,7 @@ It never touches the gradebook; the parent records the result through nbgrader
   user, pid, network, ipc, uts and cgroup namespaces, an unprivileged uid, no
   capabilities, its own session, dying with the worker; a root made only of read-only
   binds of what a kernel needs (system libraries, the interpreter, the virtualenv, the
-  ``course`` package) and small size-capped tmpfs folders (home, /tmp, and the folder
+  agent :mod:`backprop_agent`) and small size-capped tmpfs folders (home, /tmp, and the folder
   of the kernel's ipc sockets).  The course root, the gradebook, solutions, other
   submissions, other jobs, home folders and the instructor's environment do not exist
   in there.  Limits (:mod:`autograder.limits`) bound memory, CPU, processes, open
@@ -19,7 +19,8 @@ It never touches the gradebook; the parent records the result through nbgrader
   :data:`CELL_OUTPUT_LIMIT` bytes of output per cell and :data:`OUTPUT_LIMIT` per
   notebook, so nothing larger ever reaches the parent;
 - runs every test cell itself (:mod:`autograder.trusted`), calling into the kernel
-  through :mod:`course.remote`, so the verdicts are the grader's;
+  through :mod:`autograder.remote`, so the verdicts are the grader's; the kernel has no
+  course code: its ``import course`` gives stubs whose functions run here;
 - kills the whole sandbox when the notebook exceeds its wall-clock limit;
 - reports ``ok``, ``cell timeout``, ``notebook timeout``, ``memory``,
   ``kernel died`` or ``error``.
@@ -80,10 +81,19 @@ class SandboxUnavailable(RuntimeError):
 # -- the sandbox -------------------------------------------------------------------------
 
 
-def _course_dir():
+def _agent_dir():
+    import backprop_agent
+
+    return str(Path(backprop_agent.__file__).resolve().parent)
+
+
+def _project_dirs():
+    """This project's own packages that a kernel must not see (the course library with
+    the graders' references, the grader): hidden where a bind would show them."""
+    import autograder
     import course
 
-    return str(Path(course.__file__).resolve().parent)
+    return [str(Path(m.__file__).resolve().parent) for m in (course, autograder)]
 
 
 def _system_binds():
@@ -103,11 +113,16 @@ def _system_binds():
 
 
 def _python_binds():
-    """Read-only binds of the interpreter, the virtualenv and the course package."""
+    """Read-only binds of the interpreter, the virtualenv and the kernel's agent.
+
+    The course library and the grader are not among them: where they lie inside a bound
+    folder (an installed wheel in site-packages), an empty folder is mounted over them,
+    so a kernel can neither import nor read them (``import course`` there gives the
+    grader's stubs, :mod:`backprop_agent.stubs`)."""
     paths = []
     for p in (sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parent.parent)):
         paths.append(os.path.realpath(p))
-    paths.append(_course_dir())
+    paths.append(_agent_dir())
     args, seen = [], []
     for p in sorted(set(paths), key=len):
         if any(p == s or p.startswith(s + os.sep) for s in seen):
@@ -116,6 +131,9 @@ def _python_binds():
         args += ["--ro-bind", p, p]
         if p != os.path.abspath(p):
             args += ["--ro-bind", p, os.path.abspath(p)]
+    for hidden in _project_dirs():
+        if any(hidden.startswith(s + os.sep) for s in seen):
+            args += ["--tmpfs", hidden, "--remount-ro", hidden]
     return args
 
 
@@ -232,7 +250,7 @@ def probe(kind=BUBBLEWRAP):
     with tempfile.NamedTemporaryFile("w", suffix=".json") as conn:
         conn.write("{}")
         conn.flush()
-        code = "import numpy, ipykernel, course; print('ok')"
+        code = "import numpy, ipykernel, backprop_agent.agent; print('ok')"
         try:
             cmd = bwrap_command([sys.executable, "-c", code], connection_file=conn.name)
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -296,13 +314,13 @@ def _kernel_manager_class(job):
                 return [
                     sys.executable,
                     "-m",
-                    "course._kernel_agent",
+                    "backprop_agent",
                     job.agent_path,
                     "-f",
                     self.connection_file,
                     *rest,
                 ]
-            inner = [sys.executable, "-m", "course._kernel_agent", AGENT, "-f", CONNECTION, *rest]
+            inner = [sys.executable, "-m", "backprop_agent", AGENT, "-f", CONNECTION, *rest]
             return bwrap_command(
                 inner,
                 connection_file=self.connection_file,
@@ -380,8 +398,7 @@ def _execute_class(job, cell_timeout):
     from jupyter_core.utils import run_sync
     from nbgrader.preprocessors import Execute
 
-    from course import remote
-
+    from . import remote
     from .integrity import is_test_cell
     from .trusted import TrustedNotebook
 
@@ -403,9 +420,16 @@ def _execute_class(job, cell_timeout):
             self.current_index = cell_index
             if not is_test_cell(cell):
                 self._output_bytes = 0
-                return await super().async_execute_cell(cell, cell_index, execution_count, **kw)
+                session = self.trusted.session if self.trusted else None
+                if session is not None:  # the course calls of this cell end with it
+                    session.cell_deadline = time.monotonic() + cell_timeout
+                try:
+                    return await super().async_execute_cell(cell, cell_index, execution_count, **kw)
+                finally:
+                    if session is not None:
+                        session.cell_deadline = None
             trusted = self.trusted or TrustedNotebook(self.nb, None, cell_timeout)
-            outputs = await asyncio.to_thread(_run_trusted, trusted, cell_index, cell)
+            outputs = await asyncio.to_thread(trusted.run_test_cell, cell_index, cell)
             cell.outputs = outputs
             self.code_cells_executed += 1
             cell.execution_count = self.code_cells_executed
@@ -437,31 +461,6 @@ def _truncation_note():
     )
     note.metadata = {"truncated": True}
     return note
-
-
-def _run_trusted(trusted, index, cell):
-    with _scoped_session(trusted.session):
-        return trusted.run_test_cell(index, cell)
-
-
-_SESSION_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _scoped_session(session):
-    """Make `session` course.remote's session while one test cell runs.
-
-    course.remote keeps one session per process; jobs running in threads of one process
-    (dask) take turns for their test cells.
-    """
-    from course import remote
-
-    with _SESSION_LOCK:
-        remote.open_session(session)
-        try:
-            yield
-        finally:
-            remote.open_session(None)
 
 
 # -- the worker --------------------------------------------------------------------------

@@ -9,9 +9,10 @@ test cells, and runs each test cell itself with :meth:`TrustedNotebook.run_test_
   locked cells import (``checks``, ``np``, ``passed``...) and what a locked cell defines
   with instructor code alone (02's ``params`` and ``loss``, 05's ``split``), which the
   grader re-creates by running those locked cells itself (:func:`plan`);
-- every other name comes from the student's namespace through :mod:`course.remote`:
-  numbers and arrays as copies, functions as handles whose calls run in the kernel
-  and return plain data;
+- every other name comes from the student's namespace through :mod:`autograder.remote`:
+  numbers and arrays as copies, functions, classes and other objects as handles whose
+  calls run in the kernel and return plain data (a class a locked cell defines, such as
+  01's ``Node``, too: the student's code builds the kernel's own instances);
 - the verdict (stdout of the checks, or the ``GradingFailure``) becomes the cell's
   outputs, exactly what nbgrader scores afterwards.
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-import io
 import time
 import traceback
 import warnings
@@ -35,9 +35,10 @@ import nbformat
 import numpy as np
 from nbgrader import utils
 
-from course import grading, remote
+from course import grading
 from course.grading import GradingFailure
 
+from . import capture, remote
 from .integrity import HIDDEN_TESTS, grade_id, is_test_cell
 
 #: Characters of stdout one test cell keeps.
@@ -158,6 +159,8 @@ def plan(nb):
         tree = trees[i]
         if tree is None or free_names(tree) & result.student_names:
             continue
+        if any(isinstance(node, ast.ClassDef) for node in tree.body):
+            continue  # its instances live in the kernel: the test cells use the kernel's
         if global_names(tree) & needed:
             whole.add(i)
             needed |= free_names(tree)
@@ -222,10 +225,7 @@ class TrustedNotebook:
             if i >= index or i in self._replayed:
                 continue
             self._replayed.add(i)
-            with (
-                contextlib.redirect_stdout(io.StringIO()),
-                contextlib.redirect_stderr(io.StringIO()),
-            ):
+            with capture.output(capture.Buffer()):
                 try:
                     exec(compile(tree, f"<locked cell {i}>", "exec"), self.ns)  # noqa: S102
                 except Exception:  # noqa: BLE001 - a test that needs it fails with a NameError
@@ -260,24 +260,31 @@ class TrustedNotebook:
         finally:
             self.seconds += time.perf_counter() - start
 
+    def _backend(self):
+        if self.session is None:
+            return contextlib.nullcontext()
+        return grading.calls_through(remote.SessionBackend(self.session))
+
     def _run_test_cell(self, index, cell):
         self._replay_before(index)
         tree = _parse(cell.source)
-        stdout = io.StringIO()
+        stdout, stderr = capture.Buffer(STDOUT_LIMIT), capture.Buffer(STDOUT_LIMIT)
         error = None
+        lock = self.session.lock if self.session is not None else contextlib.nullcontext()
         if self.session is not None:
             self.session.deadline = time.monotonic() + self.cell_timeout
         try:
-            if tree is None:
-                raise SyntaxError("the test cell does not parse")
-            where = f"<test cell {grade_id(cell) or index}>"
-            with _quiet(stdout):
-                self._fetch(free_names(tree) - set(self.ns))
-            for part, hidden in _parts(cell.source, tree):
-                # What the student's code prints during hidden tests would show their
-                # inputs on the feedback page: it is not kept.
-                with _quiet(io.StringIO() if hidden else stdout):
-                    exec(compile(part, where, "exec"), self.ns)  # noqa: S102
+            with lock, self._backend():
+                if tree is None:
+                    raise SyntaxError("the test cell does not parse")
+                where = f"<test cell {grade_id(cell) or index}>"
+                with _quiet(stdout, stderr):
+                    self._fetch(free_names(tree) - set(self.ns))
+                for part, hidden in _parts(cell.source, tree):
+                    # What the student's code prints during hidden tests would show their
+                    # inputs on the feedback page: it is not kept.
+                    with _quiet(capture.Buffer() if hidden else stdout, stderr):
+                        exec(compile(part, where, "exec"), self.ns)  # noqa: S102
         except BaseException as exc:  # noqa: BLE001 - every failure is the cell's verdict
             error = _error_output(exc, self.plan.student_names)
         finally:
@@ -285,7 +292,7 @@ class TrustedNotebook:
                 self.session.deadline = None
             self._forget_fetched()
             _close_figures()
-        return _outputs(stdout.getvalue(), error)
+        return _outputs(stdout.text(), error, stderr.text())
 
 
 def _parts(source, tree):
@@ -306,13 +313,12 @@ def _parts(source, tree):
 
 
 @contextlib.contextmanager
-def _quiet(stdout):
-    with (
-        contextlib.redirect_stdout(stdout),
-        contextlib.redirect_stderr(io.StringIO()),
-        warnings.catch_warnings(),
-        np.errstate(all="ignore"),
-    ):
+def _quiet(stdout, stderr):
+    """Keep what runs here printing into `stdout` and `stderr` (capture.Buffer), warnings
+    silenced.  What a student's function prints comes back from the kernel as text and
+    is shown on stdout; what the test cell's own code writes to stderr stays stderr, which
+    nbgrader scores 0, as it would in the kernel."""
+    with capture.output(stdout, stderr), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         yield
 
@@ -341,12 +347,12 @@ def _error_output(exc, student_names):
     return nbformat.v4.new_output("error", ename=name, evalue=str(exc), traceback=[text])
 
 
-def _outputs(text, error):
+def _outputs(text, error, errors=""):
     outputs = []
-    if len(text) > STDOUT_LIMIT:
-        text = text[:STDOUT_LIMIT] + f"\n[... {len(text) - STDOUT_LIMIT} more characters]\n"
     if text:
         outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text))
+    if errors:
+        outputs.append(nbformat.v4.new_output("stream", name="stderr", text=errors))
     if error is not None:
         outputs.append(error)
     return outputs

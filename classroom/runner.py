@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import io
 import os
 import traceback
@@ -171,17 +172,21 @@ def affected_tests(nb, grade_ids):
     }
 
 
-def _run_test_cell(cell, namespace, double, student_names, classes):
-    if not double:
-        return _run_test(cell, namespace)
-    from classroom import remote_double
+def _score(cell, outputs):
+    """nbgrader's verdict on a test cell from its outputs: full points unless an error or
+    anything on stderr."""
+    points = float(meta(cell).get("points", 0))
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    failed = [o for o in outputs if o.get("output_type") == "error"]
+    stderr = [o for o in outputs if o.get("name") == "stderr"]
+    if failed or stderr:
+        detail = "\n".join("\n".join(o.get("traceback", [])) or o.get("evalue", "") for o in failed)
+        return CellResult(meta(cell)["grade_id"], 0.0, points, text + detail)
+    return CellResult(meta(cell)["grade_id"], points, points, text)
 
-    view = _grader_view(namespace, student_names, classes)
-    with remote_double.session():
-        return _run_test(cell, view)
 
-
-def _run_test(cell, namespace):
+def _run_in_the_lab(cell, namespace):
+    """A test cell run in the student's own namespace, as the Lab and Validate run it."""
     out, err = io.StringIO(), io.StringIO()
     points = float(meta(cell).get("points", 0))
     try:
@@ -195,21 +200,17 @@ def _run_test(cell, namespace):
     return CellResult(meta(cell)["grade_id"], points, points, out.getvalue())
 
 
-def _grader_view(namespace, student_names, classes):
-    """The test cells' namespace under the remote double: what the student defined (and
-    the classes of locked cells, which the student's code uses in the kernel) becomes
-    handles; everything else is the grader's own."""
-    from classroom import remote_double
-
-    view = dict(namespace)
-    for name in student_names | classes:
-        if name in namespace:
-            view[name] = remote_double.Handle(namespace[name])
-    return view
+def _with_replacements(nb, replacements):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        gid = meta(cell).get("grade_id")
+        if gid in replacements:
+            cell.source = replacements[gid]
+    return nb
 
 
-def run(nb, replacements=None, tests=None, double=False):
-    """Execute notebook `nb` in a fresh namespace and score its test cells.
+def run(nb, replacements=None, tests=None, lab=False, cell_timeout=60.0):
+    """Execute notebook `nb` and score its test cells.
 
     Parameters
     ----------
@@ -219,9 +220,13 @@ def run(nb, replacements=None, tests=None, double=False):
         grade_id of an answer cell -> its new source (a plant or a mutant).
     tests : collection of str, optional
         Score only these test cells (others are skipped, not scored).
-    double : bool
-        Run the test cells as the grader does, against handles to the student's names
-        (:mod:`classroom.remote_double`), instead of in the student's namespace.
+    lab : bool
+        Run the test cells in the student's namespace, with the real course library, as
+        the student's JupyterLab (and Validate) do.  By default they run as
+        ``backprop-grade grade`` runs them: the student's cells in a kernel of this
+        process whose ``import course`` gives the grader's stubs
+        (:class:`classroom.inprocess.InProcessKernel`), the test cells in the grader's
+        own :class:`autograder.trusted.TrustedNotebook`.
 
     Returns
     -------
@@ -233,28 +238,15 @@ def run(nb, replacements=None, tests=None, double=False):
     from course import grading
 
     grading.reset_notes()
-    replacements = replacements or {}
-    namespace = {"__name__": "__main__"}
+    nb = _with_replacements(nb, replacements or {})
     results = {}
     env = os.environ.get("NBGRADER_EXECUTION")
     os.environ["NBGRADER_EXECUTION"] = "autograde"
-    student_names, classes = set(), set()
     try:
-        for i in needed_cells(nb):
-            cell = nb.cells[i]
-            gid = meta(cell).get("grade_id")
-            if kind(cell) == "test":
-                if tests is None or gid in tests:
-                    results[gid] = _run_test_cell(cell, namespace, double, student_names, classes)
-                continue
-            source = replacements.get(gid, cell.source)
-            if kind(cell) == "answer":
-                student_names |= _top_level(source)
-            else:
-                classes |= {n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
-            with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
-                with contextlib.redirect_stderr(io.StringIO()):
-                    exec(compile(source, f"<{gid}>", "exec"), namespace)
+        if lab:
+            _run_lab(nb, tests, results)
+        else:
+            _run_graded(nb, tests, results, cell_timeout)
     finally:
         if env is None:
             os.environ.pop("NBGRADER_EXECUTION", None)
@@ -264,6 +256,38 @@ def run(nb, replacements=None, tests=None, double=False):
 
         plt.close("all")
     return Report(results)
+
+
+def _run_lab(nb, tests, results):
+    namespace = {"__name__": "__main__"}
+    for i in needed_cells(nb):
+        cell = nb.cells[i]
+        gid = meta(cell).get("grade_id")
+        if kind(cell) == "test":
+            if tests is None or gid in tests:
+                results[gid] = _run_in_the_lab(cell, namespace)
+            continue
+        with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stderr(io.StringIO()):
+                exec(compile(cell.source, f"<{gid}>", "exec"), namespace)
+
+
+def _run_graded(nb, tests, results, cell_timeout):
+    from autograder.trusted import TrustedNotebook
+    from classroom.inprocess import InProcessKernel
+
+    with InProcessKernel(call_timeout=cell_timeout) as kernel:
+        trusted = TrustedNotebook(nb, kernel.session, cell_timeout)
+        for i in needed_cells(nb):
+            cell = nb.cells[i]
+            gid = meta(cell).get("grade_id")
+            if kind(cell) == "test":
+                if tests is None or gid in tests:
+                    results[gid] = _score(cell, trusted.run_test_cell(i, cell))
+                continue
+            out, exc = kernel.run_cell(cell.source, f"<{gid}>")
+            if exc is not None and os.environ.get("BACKPROP_RUNNER_DEBUG"):
+                print(f"cell {gid}: {type(exc).__name__}: {exc}\n{out[-2000:]}")
 
 
 def run_assignment(assignment, replacements=None, tests=None, folder=SOLUTIONS):

@@ -12,8 +12,10 @@ check runs are silenced (stderr output would zero the cell in nbgrader).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import io
+import os
 import sys
 import time
 import warnings
@@ -29,6 +31,10 @@ __all__ = [
     "call",
     "call_each",
     "call_timed",
+    "calls_through",
+    "binding",
+    "library_calls",
+    "replacing",
     "check_close",
     "as_numbers",
     "check_shape",
@@ -55,6 +61,39 @@ def quiet():
         yield
 
 
+_STRICT = contextvars.ContextVar("backprop_strict_floats", default=False)
+
+
+@contextlib.contextmanager
+def strict_floats():
+    """A context in which the student's code that a check calls has floating-point
+    problems (overflow, invalid, division by zero) raised as errors, not silenced: a check
+    of numerical stability (notebook 03's softmax) judges them."""
+    token = _STRICT.set(True)
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
+
+
+def is_strict():
+    """True inside :func:`strict_floats`."""
+    return _STRICT.get()
+
+
+@contextlib.contextmanager
+def _floating():
+    """How a call of student code treats floating-point problems (see strict_floats)."""
+    if not _STRICT.get():
+        with quiet():
+            yield
+        return
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            yield
+
+
 def passed(text):
     """Print a one-line success note (stdout, which nbgrader ignores)."""
     print("✓ " + text)
@@ -62,14 +101,16 @@ def passed(text):
 
 # --------------------------------------------------------------------------- calling student code
 #
-# Every call into student code goes through call / call_each / call_timed.  In the
-# student's JupyterLab (and under plain `nbgrader autograde`) the student's functions
-# live in this process and are called directly.  Under `backprop-grade grade` the test
-# cells run in the grader's own process, outside the sandboxed kernel, and the student's
-# names are course.remote handles: the same three functions then send the arguments into
-# the kernel and get plain data back (see course.remote).  Checks therefore treat what
-# student code returns as data (numbers, strings, ndarrays, lists/tuples/dicts of those,
-# or opaque handles to pass back), never as objects to inspect.
+# Every call into student code goes through call / call_each / call_timed, and through the
+# backend of the current context (calls_through).  In the student's JupyterLab (and under
+# plain `nbgrader autograde`) that is LOCAL: the student's functions live in this process
+# and are called directly.  Under `backprop-grade grade` the test cells run in the grader's
+# own process, outside the sandboxed kernel, and the student's names are handles
+# (autograder.remote): the grader's backend sends their calls into the kernel and gets
+# plain data back.  Checks therefore treat what student code returns as data (numbers,
+# strings, ndarrays, lists/tuples/dicts of those, or opaque handles to pass back), and
+# reach the student's namespace and the course library only through binding, replacing
+# and library_calls, which both backends implement.
 
 
 class StudentError(Exception):
@@ -211,13 +252,16 @@ def _captured_output():
 
 
 class _Local:
-    """Student code in this very process: call it, capture what it prints."""
+    """Student code in this very process: call it, capture what it prints.
+
+    The backend of the student's JupyterLab (and of plain ``nbgrader autograde``).
+    """
 
     def run(self, fn, args, kwargs):
         """(value, printed text); a student exception becomes StudentError."""
         with _captured_output() as out:
             try:
-                with quiet():
+                with _floating():
                     value = fn(*args, **kwargs)
             except (GradingFailure, KeyboardInterrupt):
                 raise
@@ -285,8 +329,143 @@ class _Local:
                 signal.signal(signal.SIGALRM, previous)
         return value, time.perf_counter() - start
 
+    def private(self, fn, args, kwargs):
+        """Copies of the plain data in the arguments (see :func:`_private`)."""
+        return _private(args), _private(kwargs)
 
-_LOCAL = _Local()
+    @contextlib.contextmanager
+    def bind(self, fn, name, value):
+        """``fn``'s global `name` is `value` (a check's function) for a while."""
+        namespace = getattr(fn, "__globals__", None)
+        if not isinstance(namespace, dict):
+            yield
+            return
+        missing = object()
+        saved = namespace.get(name, missing)
+        namespace[name] = granted(value)
+        try:
+            yield
+        finally:
+            if saved is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = saved
+
+    @contextlib.contextmanager
+    def replacing(self, path, replacement, fn=None):
+        """The course function `path` is `replacement` for a while: as an attribute of
+        its module, and where `fn`'s globals hold it under its own name."""
+        import importlib
+
+        module_name, _, attr = path.rpartition(".")
+        module = importlib.import_module(module_name)
+        original = getattr(module, attr)
+        namespace = getattr(fn, "__globals__", None) if fn is not None else None
+        aliases = []
+        if isinstance(namespace, dict):
+            aliases = [k for k, v in namespace.items() if v is original]
+        setattr(module, attr, replacement)
+        for k in aliases:
+            namespace[k] = replacement
+        try:
+            yield
+        finally:
+            setattr(module, attr, original)
+            for k in aliases:
+                if namespace.get(k) is replacement:
+                    namespace[k] = original
+
+    @contextlib.contextmanager
+    def recording(self):
+        """The paths of the course library's public functions that the student's code
+        calls meanwhile (a profile hook; calls inside the library are not counted)."""
+        found = set()
+        here = _COURSE_DIR
+        previous = sys.getprofile()
+
+        def profile(frame, event, arg):
+            if event != "call":
+                return
+            code = frame.f_code
+            if not code.co_filename.startswith(here) or code in _GRANTED_CODES:
+                return
+            caller = frame.f_back
+            if caller is not None and (
+                caller.f_code.co_filename.startswith(here) and caller.f_code not in _GRANTED_CODES
+            ):
+                return
+            module = frame.f_globals.get("__name__", "")
+            fn = getattr(sys.modules.get(module), code.co_name, None)
+            if getattr(fn, "__code__", None) is code:
+                found.add(f"{module}.{code.co_name}")
+
+        sys.setprofile(profile)
+        try:
+            yield found
+        finally:
+            sys.setprofile(previous)
+
+
+LOCAL = _Local()
+_COURSE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_BACKEND = contextvars.ContextVar("backprop_call_backend", default=LOCAL)
+
+
+def granted(fn):
+    """`fn` as a check hands it to student code: calls of it are not the student's own use
+    of the library (:meth:`_Local.recording` does not count them)."""
+
+    def check_provided(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    check_provided.__name__ = getattr(fn, "__name__", "check_provided")
+    return check_provided
+
+
+_GRANTED_CODES = {granted(print).__code__}
+
+
+@contextlib.contextmanager
+def calls_through(backend):
+    """Send this context's calls of student code through `backend` (the one public seam).
+
+    Parameters
+    ----------
+    backend : object
+        With ``call``, ``call_each``, ``call_timed``, ``private``, ``bind``,
+        ``replacing`` and ``recording`` as :data:`LOCAL` has them; the grader's is
+        ``autograder.remote.SessionBackend``.
+    """
+    token = _BACKEND.set(backend)
+    try:
+        yield backend
+    finally:
+        _BACKEND.reset(token)
+
+
+def backend():
+    """The backend of the current context (:data:`LOCAL` unless :func:`calls_through`)."""
+    return _BACKEND.get()
+
+
+def binding(fn, name, value):
+    """A context in which the student's function `fn` sees its global `name` as `value`
+    (a check's reference, so that a function is judged apart from a wrong helper it
+    calls).  The student's own value is put back afterwards."""
+    return _BACKEND.get().bind(fn, name, value)
+
+
+def replacing(path, replacement, fn=None):
+    """A context in which the student's code calling course function `path` (e.g.
+    ``"course.network.loss_and_grads"``) gets `replacement` (a check's spy)."""
+    return _BACKEND.get().replacing(path, replacement, fn)
+
+
+def library_calls():
+    """A context that collects the course functions the student's code calls meanwhile
+    (their ``module.name`` paths), to tell the library's answer from the student's."""
+    return _BACKEND.get().recording()
+
 
 #: Printed student output is shown up to this many characters per call.
 ECHO_LIMIT = 2000
@@ -313,12 +492,6 @@ def _echo_repeated(texts):
         )
 
 
-def _backend(fn, args, kwargs):
-    from . import remote
-
-    return remote.backend_for(fn, args, kwargs) or _LOCAL
-
-
 def _private(value, depth=0):
     """A copy of the plain data in `value`: arrays, random generators, and dicts, lists and
     tuples of them; anything else (the student's objects, callables) is passed as it is."""
@@ -343,9 +516,9 @@ def _dispatch(fn, args, kwargs, in_place):
     otherwise, so a function cannot change the data a check then computes its reference
     from; in the student's own kernel the copies make the same true.
     """
-    backend = _backend(fn, args, kwargs)
-    if backend is _LOCAL and not in_place:
-        args, kwargs = _private(args), _private(kwargs)
+    backend = _BACKEND.get()
+    if not in_place:
+        args, kwargs = backend.private(fn, args, kwargs)
     return backend, args, kwargs
 
 
@@ -379,7 +552,7 @@ def call(fn, *args, what=None, in_place=False, **kwargs):
 
     Returns
     -------
-    What `fn` returns: plain data when grading (see course.remote).
+    What `fn` returns: plain data when grading (see autograder.remote).
 
     Raises
     ------
@@ -411,9 +584,9 @@ def call_each(fn, argsets, *, what=None, in_place=False):
     argsets = [(tuple(a), dict(k)) for a, k in argsets]
     if not argsets:
         return []
-    backend = _backend(fn, *argsets[0])
-    if backend is _LOCAL and not in_place:
-        argsets = [(_private(a), _private(k)) for a, k in argsets]
+    backend = _BACKEND.get()
+    if not in_place:
+        argsets = [backend.private(fn, a, k) for a, k in argsets]
     try:
         return backend.call_each(fn, argsets, in_place)
     except StudentError as exc:

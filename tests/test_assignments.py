@@ -4,8 +4,8 @@ In this process (:mod:`classroom.runner`, no kernel, no nbgrader):
 
 - each planted bug of ``classroom/plants`` loses exactly the test cells it should, and
   each of them shows the catalogue's diagnosis of that bug; each correct alternative
-  keeps full marks (test cells run against handles to the student's names, as the
-  grader runs them: :mod:`classroom.remote_double`);
+  keeps full marks (the test cells run by the grader's own notebook model against a
+  kernel of this process whose ``import course`` is the grader's: :mod:`classroom.inprocess`);
 - a wrong forward pass (or loss, or dropout) costs only its own cell's points (02–07);
 - the solutions earn full marks and the blank release earns nothing.
 
@@ -40,8 +40,8 @@ def test_planted(notebooks, assignment, plant):
     nb = notebooks[assignment]
     tests = runner.affected_tests(nb, plant.cells)
     assert set(plant.failing) <= tests, "a failing cell cannot see the planted cells"
-    # As the grader runs them: against handles to the student's names (remote_double).
-    report = runner.run(nb, plant.cells, tests=tests, double=True)
+    # As the grader runs them: handles to the student's names, the library in the grader.
+    report = runner.run(nb, plant.cells, tests=tests)
     if not plant.is_bug:
         lost = {k: c.output for k, c in report.cells.items() if not c.passed}
         assert not lost, f"correct alternative lost points: {lost}"

@@ -1,11 +1,12 @@
 """course.checks._kit: returns, dtype first, forward-qualified gradients, backprop timing,
-and the remote-data discipline of every check (under classroom.remote_double)."""
+and the remote-data discipline of every check (as the grader runs them)."""
 
 import numpy as np
 import pytest
 
-from classroom import remote_double, runner
+from classroom import runner
 from classroom.harness import assignments
+from classroom.inprocess import InProcessKernel
 from course.checks import _kit as kit
 from course.checks import catalogue
 from course.grading import GradingFailure
@@ -160,23 +161,27 @@ def test_numerical_differentiation_is_named_and_stopped_quickly():
 # ------------------------------------------------------------------ the remote-data rules
 
 
-def test_the_double_returns_data_and_handles_and_copies_changes_back_when_asked():
-    def student(params, x):
-        params["W"] *= 2  # in place: the caller sees it only with in_place=True
-        return {"y": params["W"].sum() * x}, object()
+def test_as_graded_calls_return_data_and_handles_and_copy_changes_back_when_asked():
+    from autograder import remote
+    from course import grading
 
-    params = {"W": np.ones((2, 2))}
-    with remote_double.session() as session:
-        out = kit.call(kit.identity, 1.0)  # no handle involved: a local call
-        data, _ = kit.call(remote_double.Handle(student), params, 3.0)
-        np.testing.assert_array_equal(params["W"], np.ones((2, 2)))  # the check's own data
-        data, handle = kit.call(remote_double.Handle(student), params, 3.0, in_place=True)
-    assert out == 1.0 and session.calls == 2
-    assert data == {"y": 24.0}
-    assert isinstance(handle, remote_double.Handle)
+    with InProcessKernel() as kernel:
+        kernel.run_cell(
+            "import numpy as np\n"
+            "def student(params, x):\n"
+            "    params['W'] *= 2\n"  # in place: the caller sees it only with in_place=True
+            "    return {'y': params['W'].sum() * x}, object()\n"
+        )
+        params = {"W": np.ones((2, 2))}
+        with grading.calls_through(remote.SessionBackend(kernel.session)):
+            student = kernel.session.lookup("student")
+            out = kit.call(kit.identity, 1.0)  # no handle involved: a call here
+            data, _ = kit.call(student, params, 3.0)
+            np.testing.assert_array_equal(params["W"], np.ones((2, 2)))  # the check's own data
+            data, handle = kit.call(student, params, 3.0, in_place=True)
+    assert out == 1.0 and data == {"y": 24.0}
+    assert isinstance(handle, remote.Handle)
     np.testing.assert_array_equal(params["W"], 2 * np.ones((2, 2)))
-    with pytest.raises(AttributeError):
-        handle.grad  # noqa: B018 - reading an attribute of a returned object fails
 
 
 def test_a_function_cannot_change_the_data_a_check_keeps():
@@ -190,21 +195,17 @@ def test_a_function_cannot_change_the_data_a_check_keeps():
     assert X.sum() == 6.0 and Y == [0]
     assert kit.call(student, X, Y, in_place=True) == 0.0
     assert X.sum() == 0.0 and Y == [0, 1]
-    with remote_double.session():
-        X = np.ones((2, 3))
-        kit.call_each(remote_double.Handle(student), [((X, [0]), {})] * 2)
-        assert X.sum() == 6.0
 
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_every_check_obeys_the_remote_rules(assignment):
     """The graded notebooks, their test cells run as the grader runs them: against handles
     to the student's names, reaching student code only through grading.call and friends."""
-    report = runner.run(runner.read(assignment), double=True)
+    report = runner.run(runner.read(assignment))
     assert report.score == report.max_score, {
         k: c.output for k, c in report.cells.items() if not c.passed
     }
-    blank = runner.run(runner.read(assignment, runner.RELEASE), double=True)
+    blank = runner.run(runner.read(assignment, runner.RELEASE))
     assert blank.score == 0
 
 
@@ -249,11 +250,11 @@ def _without_writes(code):
         ("05-training", {"train-constant": TAMPER_05}),
     ],
 )
-@pytest.mark.parametrize("double", [True, False], ids=["as-graded", "in-the-lab"])
-def test_writing_into_a_checks_arrays_earns_nothing(assignment, answers, double):
+@pytest.mark.parametrize("lab", [False, True], ids=["as-graded", "in-the-lab"])
+def test_writing_into_a_checks_arrays_earns_nothing(assignment, answers, lab):
     release = runner.read(assignment, runner.RELEASE)
-    attack = runner.run(release, answers, double=double)
-    honest = runner.run(release, {g: _without_writes(c) for g, c in answers.items()}, double=double)
+    attack = runner.run(release, answers, lab=lab)
+    honest = runner.run(release, {g: _without_writes(c) for g, c in answers.items()}, lab=lab)
     assert {g: c.points for g, c in attack.cells.items()} == {
         g: c.points for g, c in honest.cells.items()
     }

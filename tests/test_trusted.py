@@ -35,14 +35,14 @@ def test_pure_locked_cells_are_replayed_whole_and_others_for_their_imports():
 
 
 @pytest.mark.parametrize(
-    "assignment, names",
+    "assignment, names, kernels",
     [
-        ("01-chain-rule", {"Node"}),
-        ("02-sigmoid-network", {"loss", "params"}),
-        ("05-training", {"split"}),
+        ("01-chain-rule", set(), {"Node"}),  # the student's nodes build the kernel's Nodes
+        ("02-sigmoid-network", {"loss", "params"}, set()),
+        ("05-training", {"split"}, set()),
     ],
 )
-def test_the_course_notebooks_tests_find_their_instructor_names(assignment, names):
+def test_the_course_notebooks_tests_find_their_instructor_names(assignment, names, kernels):
     (path,) = (SOLUTIONS / assignment).glob("*.ipynb")
     nb = nbformat.read(path, as_version=4)
     plan = trusted.plan(nb)
@@ -51,6 +51,7 @@ def test_the_course_notebooks_tests_find_their_instructor_names(assignment, name
         exec(compile(tree, f"<cell {i}>", "exec"), ns)  # noqa: S102
     assert names <= set(ns)
     assert not (names & plan.student_names)
+    assert not (kernels & set(ns))  # a class a locked cell defines is taken from the kernel
 
 
 def test_a_verdict_becomes_outputs_and_a_missing_answer_is_explained():

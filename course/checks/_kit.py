@@ -9,8 +9,9 @@ pass, once that forward pass has qualified).  The pieces:
 - **returns**: :func:`unpack` accepts any sequence where a notebook says "returns
   (a, b)" and says what came back otherwise (:func:`describe`); :func:`values` names a
   float32, float16 or integer result as the cause before comparing numbers;
-- **drivers** (:func:`identity`, :func:`output`, :func:`seeded`): small functions that
-  run next to the student's code (in the kernel when grading) and return plain data;
+- **drivers** (:func:`identity`, :func:`output`, :func:`seeded`, :func:`with_reference`):
+  small functions that drive the student's objects from where the checks run (the
+  grader, when grading) and return plain data;
 - **gradients**: :func:`check_gradient` judges a backward pass against finite
   differences, evaluated in one batch, of a forward pass that must agree with the
   reference wherever it agrees at the test point, and must not be flat where the
@@ -44,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import gradcheck
+from .. import gradcheck, grading
 from ..grading import (
     GradingFailure,
     TimeBudgetExceeded,
@@ -318,9 +319,9 @@ def _first_difference(name, arr, expected, t, reveal):
 
 # ------------------------------------------------------------------------------ drivers
 #
-# Drivers run next to the student's code: in the kernel when grading (a course function
-# called with student objects among its arguments runs there), in this process
-# otherwise.  What they return is data the checks judge, never a verdict.
+# Drivers are small functions of the checks that drive the student's objects: they run
+# where the checks run (in the grader when grading, where the student's objects are
+# handles into the kernel), and what they return is data the checks judge.
 
 
 def identity(value):
@@ -334,38 +335,18 @@ def output(fn, index, *args, **kwargs):
 
 
 def seeded(fn, seed, *args, **kwargs):
-    """``fn(*args, rng=np.random.default_rng(seed), **kwargs)``: a fresh generator built
-    next to the student's code (generators are not sent across)."""
+    """``fn(*args, rng=np.random.default_rng(seed), **kwargs)``: a fresh generator for the
+    call (the student's function gets its own copy in its kernel)."""
     return fn(*args, rng=np.random.default_rng(seed), **kwargs)
-
-
-#: References a driver may stand in for a student's function: key -> (module, name).
-#: (A key, not a function, crosses to the kernel.)
-REFERENCES = {
-    "02.forward": ("course.checks.sigmoid_network", "reference_forward"),
-    "07.dropout_forward": ("course.layers", "dropout_forward"),
-}
 
 
 def with_reference(fn, name, reference, *args, **kwargs):
     """Call ``fn(*args, **kwargs)`` with the global `name` of the student's namespace bound
-    to the course's `reference` (a key of :data:`REFERENCES`) for the call, then put the
-    student's own back.  Lets a check judge a function apart from a wrong helper it calls
-    (so a wrong forward costs only the forward's points)."""
-    import importlib
-
-    module, attr = REFERENCES[reference]
-    namespace = getattr(fn, "__globals__", {})
-    missing = object()
-    saved = namespace.get(name, missing)
-    namespace[name] = getattr(importlib.import_module(module), attr)
-    try:
+    to the checker's `reference` (a function that runs where the checks run) for the call,
+    then put the student's own back.  Lets a check judge a function apart from a wrong
+    helper it calls (so a wrong forward costs only the forward's points)."""
+    with grading.binding(fn, name, reference):
         return fn(*args, **kwargs)
-    finally:
-        if saved is missing:
-            namespace.pop(name, None)
-        else:
-            namespace[name] = saved
 
 
 def student_value(namespace, name):
@@ -636,14 +617,15 @@ def evaluations(fn, index, arguments, scalar, what):
     """
 
     def student(points):
-        if index is None:
-            outs = call_each(fn, [arguments(p) for p in points], what=what)
-        else:
-            argsets = []
-            for p in points:
-                args, kw = arguments(p)
-                argsets.append(((fn, index, *args), kw))
-            outs = call_each(output, argsets, what=what)
+        outs = call_each(fn, [arguments(p) for p in points], what=what)
+        if index is not None:
+            try:
+                outs = [o[index] for o in outs]
+            except (TypeError, IndexError, KeyError):
+                raise GradingFailure(
+                    f"{what} returned {describe(outs[0])}, which this test cannot use: fix "
+                    f"{what} first (its own test says more)."
+                ) from None
         first = outs[0]
         dtype = str(first.dtype) if isinstance(first, np.ndarray | np.generic) else "float64"
         try:

@@ -12,9 +12,10 @@ import copy
 
 import numpy as np
 
-from .. import network
+from .. import grading, network
 from ..activations import get_activation
 from ..grading import GradingFailure, call, quiet
+from ..layers import dropout_forward
 from ..losses import softmax_cross_entropy
 from ..training import best_epoch
 from . import _kit as kit
@@ -293,7 +294,7 @@ def _call_dropout_net(fn, params, X, Y, p, mask, seed, activation, reference=Fal
             seed,
             fn,
             "dropout_forward",
-            "07.dropout_forward",
+            dropout_forward,
             *args,
             **kw,
             what="dropout_loss_and_grads",
@@ -343,7 +344,7 @@ def _judge_dropout(fn, keys, case, seed, activation, reveal, reference):
             "the gradients changed between two calls with the same mask (only the rng "
             f"differed).\nLikely bug: {BUGS['07.net.fresh-mask'].diagnosis}."
         )
-    head = (kit.with_reference, fn, "dropout_forward", "07.dropout_forward") if reference else (fn,)
+    head = (kit.with_reference, fn, "dropout_forward", dropout_forward) if reference else (fn,)
 
     for k in keys:
         with kit.fix_first(
@@ -505,11 +506,11 @@ def run_counted(fn, params, split, seed, **kwargs):
         counts["batches"] += 1
         return loss_and_grads(*args, **kw)
 
-    training.train, network.loss_and_grads = counted_train, counted_loss_and_grads
-    try:
+    with (
+        grading.replacing("course.training.train", counted_train, fn),
+        grading.replacing("course.network.loss_and_grads", counted_loss_and_grads, fn),
+    ):
         out = fn(params, split, rng=np.random.default_rng(seed), **kwargs)
-    finally:
-        training.train, network.loss_and_grads = train, loss_and_grads
     return out, counts
 
 

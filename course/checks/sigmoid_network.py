@@ -254,7 +254,7 @@ def _judged(judge, fn, forward, params, x, y_star, what):
         raise first
     try:
         return judge(
-            call(kit.with_reference, fn, "forward", "02.forward", *args, what=what), own=False
+            call(kit.with_reference, fn, "forward", reference_forward, *args, what=what), own=False
         )
     except GradingFailure:
         raise first from None
@@ -359,7 +359,7 @@ def check_partials_loss(loss_and_partials, params, x, y_star):
             kit.with_reference,
             loss_and_partials,
             "forward",
-            "02.forward",
+            reference_forward,
             *args,
             what="loss_and_partials",
         )

@@ -12,11 +12,11 @@ a_prev (nₘ₋₁, N), W (nₘ, nₘ₋₁), b (nₘ, 1), output a (nₘ, N).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import grading
 from ..activations import sigmoid, sigmoid_prime
 from ..grading import GradingFailure, call, call_timed, quiet
 from ..losses import log_softmax, softmax
@@ -76,21 +76,14 @@ def logits_case(K, N, seed, scale=3.0, offset=0.0):
     return z, Y
 
 
-def strict(fn, *args):
-    """``fn(*args)`` with floating-point problems raised, not printed (a driver)."""
-    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", RuntimeWarning)
-            return fn(*args)
-
-
 _UNSTABLE = ("FloatingPointError", "OverflowError", "RuntimeWarning", "ZeroDivisionError")
 
 
 def _call_strict(fn, z, *rest, what):
     """Call `fn(z, *rest)` strictly; an overflow becomes the stability message."""
     try:
-        return call(strict, fn, z.copy(), *rest, what=what)
+        with grading.strict_floats():
+            return call(fn, z.copy(), *rest, what=what)
     except GradingFailure as failure:
         error = getattr(failure, "student_error", None)
         if error is None or error.type_name not in _UNSTABLE:
