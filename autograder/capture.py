@@ -85,13 +85,18 @@ class _Stream(io.TextIOBase):
 
 
 def install():
-    """Replace sys.stdout, sys.stderr and IPython's display once in this process."""
+    """Put the per-context streams in sys.stdout and sys.stderr (again, if something
+    replaced them since) and IPython's display, in this process."""
     global _INSTALLED
+    if isinstance(sys.stdout, _Stream) and isinstance(sys.stderr, _Stream) and _INSTALLED:
+        return
     with _INSTALL:
+        if not isinstance(sys.stdout, _Stream):
+            sys.stdout = _Stream(sys.stdout)
+        if not isinstance(sys.stderr, _Stream):
+            sys.stderr = _Stream(sys.stderr, errors=True)
         if _INSTALLED:
             return
-        sys.stdout = _Stream(sys.stdout)
-        sys.stderr = _Stream(sys.stderr, errors=True)
         try:
             import IPython.display
             from IPython.core import display_functions
