@@ -417,6 +417,7 @@ class GradingRun:
         }
         if r["status"] != "ok":
             res.fail(r["status"], f"{r['status']}: {n}.ipynb {r['reason']}".strip())
+        res.flags += [f"{n}: {f}" for f in r.get("flags") or [] if f"{n}: {f}" not in res.flags]
         return self._done(student, n)
 
     def lost(self, task, reason):

@@ -380,6 +380,7 @@ class _Job:
         self.root = ""
         self.trusted_seconds = 0.0
         self.requests = 0
+        self.flags = []
         self.agent_path = str(self.private / "agent.sock")
         self.font_cache = font_cache() if self.sandboxed else None
         self.kernel_env = dict(task.get("kernel_env") or {})
@@ -592,6 +593,7 @@ def _execute_notebook(task):
         "limits": limits,
         "trusted_seconds": job.trusted_seconds if job else 0.0,
         "requests": job.requests if job else 0,
+        "flags": job.flags if job else [],
     }
 
 
@@ -637,6 +639,7 @@ def _run(task, job, nb):
     if ep.trusted is not None:
         job.trusted_seconds = ep.trusted.seconds
         job.requests = ep.trusted.session.requests if ep.trusted.session else 0
+        job.flags = list(ep.trusted.flags)
     return status, reason, nb
 
 

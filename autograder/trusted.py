@@ -219,6 +219,8 @@ class TrustedNotebook:
         grading.reset_notes()  # this worker process may have graded other notebooks
         #: Seconds spent running test cells here (the trusted path's cost).
         self.seconds = 0.0
+        #: Why the checks ask for the instructor's review (course.grading.flag).
+        self.flags = []
 
     def _replay_before(self, index):
         for i, tree in sorted(self.plan.replay.items()):
@@ -274,7 +276,7 @@ class TrustedNotebook:
         if self.session is not None:
             self.session.deadline = time.monotonic() + self.cell_timeout
         try:
-            with lock, self._backend():
+            with lock, self._backend(), grading.collecting_flags(self.flags):
                 if tree is None:
                     raise SyntaxError("the test cell does not parse")
                 where = f"<test cell {grade_id(cell) or index}>"

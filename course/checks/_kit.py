@@ -69,6 +69,7 @@ __all__ = [
     "evaluations",
     "fix_first",
     "identity",
+    "own_work",
     "matching",
     "output",
     "policy_note",
@@ -365,6 +366,51 @@ def student_value(namespace, name):
     return call(identity, namespace[name], what=name)
 
 
+# ------------------------------------------------------------------------------ own work
+
+#: Prefix of the checks' own code: calling any of it is never the student's work.
+CHECKS_PREFIX = "course.checks."
+#: The course's numerical gradient: a give-away of every backward pass.
+NUMERICAL = "course.gradcheck.numerical_gradient"
+
+
+@contextlib.contextmanager
+def own_work(what, giveaways=()):
+    """Fail (and flag for review) when, meanwhile, the student's code called a course
+    function that computes this exercise's answer: one of `giveaways` (paths such as
+    ``"course.network.forward"``) or anything of ``course.checks``.
+
+    The calls are seen where they cannot be hidden: when grading, every course function
+    the kernel calls runs in the grader (its stubs say which); in the student's
+    JupyterLab, a profile hook sees the calls from the student's code.
+
+    Parameters
+    ----------
+    what : str
+        The student's function, as the notebook names it.
+    giveaways : sequence of str
+        The course functions that give this exercise away.
+    """
+    with grading.library_calls() as used:
+        yield
+    found = sorted(p for p in used if p in giveaways or p.startswith(CHECKS_PREFIX))
+    if found:
+        calls = ", ".join(found)
+        grading.flag(f"{what} calls {calls}, which computes the answer")
+        if found == [NUMERICAL]:
+            raise GradingFailure(
+                f"{what} calls {NUMERICAL}: that is numerical differentiation (finite "
+                "differences), not the backward pass this exercise asks for, so it earns "
+                "nothing here (and the instructor is told).\nLikely bug: the gradient is "
+                "computed by numerical differentiation, not by backpropagation."
+            )
+        raise GradingFailure(
+            f"{what} calls {calls}: the course's own implementation of what this exercise "
+            "asks you to write, so it earns nothing here (and the instructor is told). "
+            "Write it yourself; the library is for the later notebooks."
+        )
+
+
 # ------------------------------------------------------------------------------ notes
 
 
@@ -414,6 +460,11 @@ def problem_of(check, *args, **kwargs):
 
 
 # ------------------------------------------------------------------------------ gradients
+#
+# A backward pass earns its points by the true gradient: the finite differences of the
+# reference J (the correct function) at the correct forward values.  What the student's
+# own forward computes never vouches for a gradient; it only explains a failure ("your
+# gradient is the derivative of your forward, which is wrong here: fix it first").
 
 
 def _points(x0, h):
@@ -428,93 +479,39 @@ def _points(x0, h):
     return pts
 
 
-def forward_values(student, reference, x0, *, name, forward):
-    """The values finite differences should use: the reference's, or the student's own.
-
-    The student's forward (and loss) is evaluated at x0 and at x0 ± h e_i in one batch.
-    Where it agrees with the reference at x0 it must agree at every nearby point too (a
-    forward is one function), and the reference's values are used (exact in float64).
-    Where it disagrees at x0 (an honest but wrong forward) its own values are used,
-    unless it is flat where the reference is not.
-
-    Parameters
-    ----------
-    student : callable
-        ``student(points) -> (values, dtype)``: the student's scalar at each point
-        (one batch), and the dtype of what their forward returned.
-    reference : callable
-        ``reference(point) -> float``, computed by the checker.
-    x0 : ndarray
-    name : str
-        What is differentiated, e.g. "W1".
-    forward : str
-        The student's forward, e.g. "forward".
-
-    Returns
-    -------
-    dict
-        "ref": (f0, f_plus, f_minus) of the reference; "own": the student's or None.
-    """
-    h = gradcheck.H
-    pts = _points(x0, h)
-    ref = np.array([reference(p) for p in pts], dtype=np.float64)
-    raw, dtype = student(pts)
-    own = np.asarray(raw, dtype=np.float64).reshape(-1)
-    shape = x0.shape
-    sides = {
-        "ref": (ref[0], ref[1::2].reshape(shape), ref[2::2].reshape(shape)),
-        "own": (own[0], own[1::2].reshape(shape), own[2::2].reshape(shape)),
-    }
-    if not np.all(np.isfinite(own)):
-        raise GradingFailure(
-            f"{forward} gives NaN or inf at or near this point, so the gradient cannot be "
-            f"checked against it. Fix {forward} first (overflow, or a log of 0?)."
-        )
-    # "Agrees" allows float32 round-off (a float32 step inside a float64 result); the
-    # reference's differences are then used, so nothing a forward returns near x0 can
-    # vouch for a wrong gradient.
-    if close(own[0], ref[0], "float32"):
-        _reject_lying(own, ref, shape, name, forward)
-        sides["own"] = None
-        return sides
-    if dtype in LOW_PRECISION:
-        raise GradingFailure(_dtype_sentence(f"what {forward} returns", dtype))
-    _reject_flat(sides, name, forward)
-    return sides
+def _sides(values, shape):
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    return values[0], values[1::2].reshape(shape), values[2::2].reshape(shape)
 
 
-def _reject_lying(own, ref, shape, name, forward):
-    """Fail when a forward right at x0 is not right at every point x0 ± h e_i."""
-    t = TOLERANCES["float32"]
-    bad = np.flatnonzero(~(np.abs(own - ref) <= t.rtol * np.abs(ref) + t.atol))
-    if bad.size:
-        i = int(bad[0])
-        where = np.unravel_index((i - 1) // 2, shape)
-        raise GradingFailure(
-            f"{forward} is right at the test point but not at the nearby point where "
-            f"{name}{list(map(int, where))} moves by {'+' if i % 2 else '−'}{gradcheck.H:g} "
-            f"(yours {own[i]:.10g}, the network's {ref[i]:.10g}): a forward pass must compute "
-            "the same function everywhere, so its finite differences cannot vouch for a "
-            "gradient."
-        )
+def reference_sides(reference, x0):
+    """(J(x0), J(x0 + h e_i), J(x0 − h e_i)) of the checker's `reference` J."""
+    with quiet():
+        values = [reference(p) for p in _points(x0, gradcheck.H)]
+    return _sides(values, x0.shape)
 
 
-def _reject_flat(sides, name, forward):
-    """Fail when the student's forward does not respond to `name` at all where the
-    network does (a constant forward would vouch for a zero gradient)."""
-    h = gradcheck.H
-    f0, plus, minus = sides["own"]
-    r0, rplus, rminus = sides["ref"]
-    own_slope = (plus - minus) / (2 * h)
-    ref_slope = (rplus - rminus) / (2 * h)
-    floor = gradcheck.ATOL * max(1.0, abs(f0))
-    moving = np.abs(ref_slope) > 1e3 * floor
-    if np.any(moving) and np.all(np.abs(own_slope[moving]) <= floor):
-        raise GradingFailure(
-            f"{forward} does not change when {name} changes (its finite differences are 0, "
-            "the network's are not), so your gradient cannot be checked against it: it must "
-            f"use {name} as the network does."
-        )
+def _own_explanation(grad, x0, student, reference_f0, forward, **kwargs):
+    """Why a gradient that is wrong against the network may still look right to its
+    author: it is the derivative of their own forward, which differs from the network's
+    here.  The sentence, or None (also when the student's forward cannot be evaluated)."""
+    try:
+        raw, _ = student(_points(x0, gradcheck.H))
+        own = _sides(raw, x0.shape)
+    except (GradingFailure, TypeError, ValueError):
+        return None
+    if not np.all(np.isfinite(own[1])) or close(own[0], reference_f0, "float32"):
+        return None
+    with quiet():
+        result = gradcheck.check_gradient(None, x0, grad, sides=own[1:], f0=own[0], **kwargs)
+    if not result.ok:
+        return None
+    return (
+        f"Your gradient is the derivative of your {forward}, which is wrong here (its value "
+        f"is {float(own[0]):.6g}, the network's {float(reference_f0):.6g}): it earns nothing "
+        f"until {forward} is right. Fix {forward} first; this test checks the gradient of "
+        "the network's J."
+    )
 
 
 def check_gradient(
@@ -523,19 +520,15 @@ def check_gradient(
     x0,
     *,
     entry,
-    student,
     reference,
+    student=None,
     forward="your forward pass",
     problem=None,
     reveal=True,
     **kwargs,
 ):
-    """Fail unless `grad` is the gradient at `x0`, by finite differences.
-
-    The finite differences are those of the reference when the student's forward agrees
-    with it at `x0` (:func:`forward_values`), else those of the student's own forward;
-    an honest but wrong forward still earns the gradient's points when `grad` matches
-    either.
+    """Fail unless `grad` is the true gradient at `x0`: the finite differences of the
+    checker's `reference` J (the correct function, at the correct forward values).
 
     Parameters
     ----------
@@ -547,12 +540,17 @@ def check_gradient(
         The point: the parameter's value.
     entry : str
         The parameter as messages name its entries, e.g. "W1".
-    student, reference : callable
-        As in :func:`forward_values`.
+    reference : callable
+        ``reference(point) -> float``: the correct J, computed by the checker.
+    student : callable, optional
+        ``student(points) -> (values, dtype)``: the student's own J at each point (one
+        batch).  Used only to explain a failure: a gradient right for a wrong forward of
+        the student's earns nothing, and the message says to fix that forward first.
     forward : str
         The student's forward pass, as named in messages.
     problem : callable, optional
-        ``problem() -> str or None``: what is wrong with the forward (for "fix it first").
+        ``problem() -> str or None``: what is wrong with the student's forward (added as
+        "fix it first" to a failure).
     reveal : bool
     **kwargs
         Passed to :func:`course.gradcheck.check_gradient` (suspects, batch_size,
@@ -564,38 +562,30 @@ def check_gradient(
     """
     x0 = np.array(x0, dtype=np.float64)
     arr_dtype = str(grad.dtype) if isinstance(grad, np.ndarray | np.generic) else "float64"
-    state = {"differs": True}
-
-    def default_problem():
-        return "its values differ from the network's here" if state["differs"] else None
-
-    with fix_first(problem or default_problem, forward):
-        sides = forward_values(student, reference, x0, name=entry, forward=forward)
-        state["differs"] = sides["own"] is not None
-        results = [
-            gradcheck.check_gradient(None, x0, grad, sides=s[1:], f0=s[0], **kwargs)
-            for s in (sides["ref"], sides["own"])
-            if s is not None
-        ]
-        for result in results:
-            if result.ok:
-                return result
-        raise GradingFailure(
-            _failure_text(results, name, reveal, arr_dtype, forward, sides["own"] is not None)
-        )
-
-
-def _failure_text(results, name, reveal, dtype, forward, own):
-    best = next((r for r in results if r.diagnosis), results[0])
-    text = best.message(name, reveal=reveal)
-    if dtype in LOW_PRECISION:
-        text = _dtype_sentence(name, dtype) + "\n" + text
+    f0, plus, minus = reference_sides(reference, x0)
+    with quiet():
+        result = gradcheck.check_gradient(None, x0, grad, sides=(plus, minus), f0=f0, **kwargs)
+    if result.ok:
+        return result
+    text = result.message(name, reveal=reveal)
+    if arr_dtype in LOW_PRECISION:
+        text = _dtype_sentence(name, arr_dtype) + "\n" + text
+    own = _own_explanation(grad, x0, student, f0, forward, **kwargs) if student else None
     if own:
-        text += (
-            f"\n(Your {forward} differs from the network here, so this was checked against "
-            "the finite differences of yours and of the network's.)"
-        )
-    return text + policy_note()
+        text += "\n" + own
+    else:
+        sentence = None
+        if problem is not None:
+            try:
+                sentence = problem()
+            except GradingFailure:
+                sentence = "it fails its own test"
+        if sentence and "Fix " + forward not in text:
+            text += (
+                f"\nFix {forward} first: it is wrong here too ({sentence}), and this test "
+                "builds on it."
+            )
+    raise GradingFailure(text + policy_note())
 
 
 def evaluations(fn, index, arguments, scalar, what):
@@ -680,6 +670,9 @@ BACKPROP_BUDGET = 1.5
 def check_backprop_speed(fn, *args, what, n_params, forward_seconds=None, **kwargs):
     """Fail unless ``fn(*args, **kwargs)`` (a backward pass) runs within the budget.
 
+    A backward that is too slow is named as numerical differentiation and flagged for
+    the instructor's review.
+
     Parameters
     ----------
     fn : callable
@@ -695,20 +688,57 @@ def check_backprop_speed(fn, *args, what, n_params, forward_seconds=None, **kwar
 
     Returns
     -------
-    float
-        Seconds the call took.
+    (object, float)
+        What the timed call returned (judge it: :func:`check_timed_values`), and the
+        seconds it took.
     """
     try:
-        _, seconds = call_timed(fn, *args, budget=BACKPROP_BUDGET, what=what, **kwargs)
+        value, seconds = call_timed(fn, *args, budget=BACKPROP_BUDGET, what=what, **kwargs)
     except TimeBudgetExceeded:
-        seconds = np.inf
+        value, seconds = None, np.inf
     if seconds <= BACKPROP_BUDGET:
-        return seconds
+        return value, seconds
     fwd = f" (your forward pass: {1e3 * forward_seconds:.1f} ms)" if forward_seconds else ""
+    grading.flag(f"{what} looks like numerical differentiation (too slow at {n_params} parameters)")
     raise GradingFailure(
         f"{what} did not finish within {BACKPROP_BUDGET:g} s on a network with {n_params} "
         f"parameters{fwd}. Backpropagation costs about two forward passes; numerical "
         f"differentiation costs two forward passes per parameter ({2 * n_params}).\n"
         "Likely bug: the gradient is computed by numerical differentiation (finite "
         "differences), not by backpropagation."
+    )
+
+
+def check_timed_values(what, grads, right, n_params):
+    """The gradients a timed backward returned on the big network are the network's.
+
+    A backward that is right on small networks and gives up on a big one (a numerical
+    backward returning zeros beyond some size) earns nothing in the speed test and is
+    flagged for review.
+
+    Parameters
+    ----------
+    what : str
+    grads : object
+        What the timed call returned: a dict of gradients.
+    right : dict of str to ndarray
+        The true gradients (the reference backpropagation).
+    n_params : int
+    """
+    wrong = None
+    if not isinstance(grads, dict) or set(right) - set(grads):
+        wrong = f"it returned {describe(grads)}"
+    else:
+        for key in sorted(right, key=lambda k: (k[1:], k[0])):
+            if not close(grads[key], right[key], "gradient"):
+                wrong = f"its ∂J/∂{key} differs from the network's"
+                break
+    if wrong is None:
+        return
+    grading.flag(f"{what} is fast but wrong on a big network ({n_params} parameters)")
+    raise GradingFailure(
+        f"on the network of {n_params} parameters timed here, {what} answered in time but "
+        f"{wrong}, though the smaller tests may pass: a backward must compute the same "
+        "gradient at every size (numerical differentiation that gives up on big networks "
+        "earns nothing).\nLikely bug: the gradient is not computed by backpropagation."
     )

@@ -1,7 +1,8 @@
 """One bug catalogue: each exercise's typical bugs, written once, as data.
 
-The catalogue is ``catalogue.json`` next to this module: one entry per bug, keyed by its
-id ``<notebook>.<exercise>.<slug>`` (e.g. ``04.backward.no-fprime-hidden``; the generic
+The catalogue is the folder ``bugs/`` next to this module, one JSON file per notebook
+(``01.json`` ... ``07.json``, and ``gradcheck.json``, ``kit.json``): one entry per bug,
+keyed by its id ``<notebook>.<exercise>.<slug>`` (e.g. ``04.backward.no-fprime-hidden``; the generic
 diagnoses of :mod:`course.gradcheck` and the checker kit are ``gradcheck.<slug>`` and
 ``kit.<slug>``), holding
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 __all__ = ["Bug", "all_bugs", "get", "suspects", "table"]
 
-PATH = Path(__file__).with_name("catalogue.json")
+FOLDER = Path(__file__).with_name("bugs")
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,15 @@ class Bug:
 @functools.cache
 def all_bugs():
     """Every bug of every notebook (and the generic diagnoses), by id, in file order."""
-    entries = json.loads(PATH.read_text(encoding="utf-8"))
-    return {key: Bug(key, **entry) for key, entry in entries.items()}
+    found = {}
+    for path in sorted(FOLDER.glob("*.json")):
+        for key, entry in json.loads(path.read_text(encoding="utf-8")).items():
+            if key in found:
+                raise ValueError(f"bug id {key} is in two catalogue files")
+            if not key.startswith(path.stem + "."):
+                raise ValueError(f"bug id {key} is in {path.name}, not in its notebook's file")
+            found[key] = Bug(key, **entry)
+    return found
 
 
 def get(bug_id):

@@ -4,15 +4,18 @@ The student writes ``forward(params, X, activation) -> (aᴹ, cache)``,
 ``backward(params, cache, dJ_da) -> grads`` and ``sgd_update(params, grads, lr)``.
 
 - The forward is compared with the course's reference (``course.network.forward``, the
-  same activation f in every layer, output included).
-- Each parameter's gradient is compared with central differences of
-  J = square loss of aᴹ (see :func:`course.checks._kit.check_gradient`: the network's
-  differences when the student's forward agrees with it, else the student's own); the
-  upstream ∂J/∂aᴹ handed to ``backward`` comes from the reference loss.  The gradients
-  that typical bugs produce are computed here by planting each bug of :data:`BUGS` in a
-  small reference backward, so a failing check can name the bug.
-- A hidden test times ``backward`` on a network of 3.7·10⁵ parameters: backpropagation,
-  not numerical differentiation.
+  same activation f in every layer, output included), its cache with the layout the
+  notebook prescribes (:func:`reference_cache`).
+- ``backward`` is handed the reference's cache and ∂J/∂aᴹ of the reference loss (so a
+  wrong forward costs only the forward's points), and each parameter's gradient is
+  compared with the true gradient: central differences of the network's J = square loss
+  of aᴹ (:func:`course.checks._kit.check_gradient`).  The gradients that typical bugs
+  produce are computed here by planting each bug of :data:`BUGS` in a small reference
+  backward, so a failing check can name the bug.
+- A hidden test times ``backward`` on a network of 3.7·10⁵ parameters and judges the
+  gradients of that very call: backpropagation, not numerical differentiation.
+- An answer that calls the course's own forward or backward (:data:`GIVEAWAYS`) earns
+  nothing.
 
 Shapes: X (n₀, N), aᵐ (nₘ, N), Wᵐ (nₘ, nₘ₋₁), bᵐ (nₘ, 1).
 """
@@ -25,8 +28,7 @@ import numpy as np
 
 from .. import network
 from ..activations import get_activation
-from ..gradcheck import check_gradient
-from ..grading import GradingFailure, call, call_timed, quiet
+from ..grading import GradingFailure, call, quiet
 from ..losses import square_loss
 from . import _kit as kit
 from .catalogue import suspects, table
@@ -34,6 +36,7 @@ from .catalogue import suspects, table
 __all__ = [
     "BUGS",
     "NetCase",
+    "GIVEAWAYS",
     "check_backprop",
     "check_backward",
     "check_forward",
@@ -42,11 +45,28 @@ __all__ = [
     "net_case",
     "planted_backward",
     "planted_forward",
+    "reference_cache",
     "sgd_case",
     "timing_case",
 ]
 
 BUGS = table("04")
+
+#: The course functions that give each exercise away (see _kit.own_work).
+GIVEAWAYS = {
+    "forward": (
+        "course.network.forward",
+        "course.network.predict",
+        "course.network.loss_and_grads",
+    ),
+    "backward": (
+        "course.network.backward",
+        "course.network.loss_and_grads",
+        "course.layers.dense_backward",
+        "course.gradcheck.numerical_gradient",
+    ),
+    "sgd_update": ("course.training.sgd_step", "course.training.train"),
+}
 
 
 @dataclass
@@ -88,6 +108,21 @@ class NetCase:
     def loss(self, params=None):
         """The reference J = square loss of aᴹ."""
         return square_loss(self.output(params), self.Y)[0]
+
+    def upstream(self):
+        """∂J/∂aᴹ = (aᴹ − Y)/N of the reference loss at the reference aᴹ."""
+        return square_loss(self.output(), self.Y)[1]
+
+
+def reference_cache(case):
+    """The cache of the notebook's layout, from the reference forward on `case`:
+    ``{"a": [a⁰, ..., aᴹ], "z": [None, z¹, ..., zᴹ], "activation": name}``."""
+    f = get_activation(case.activation).f
+    a, z = [np.array(case.X, dtype=np.float64)], [None]
+    for m in range(1, case.M + 1):
+        z.append(case.params[f"W{m}"] @ a[m - 1] + case.params[f"b{m}"])
+        a.append(f(z[m]))
+    return {"a": a, "z": z, "activation": case.activation}
 
 
 def _zs(params, X, activation):
@@ -293,22 +328,41 @@ def _forward_models(case):
     return models
 
 
-def forward_problem(forward_fn, case):
-    """None if the student's forward is right on `case`, else a short sentence."""
-    out = call(forward_fn, case.copy_params(), case.X.copy(), case.activation, what="forward")
-    a = kit.unpack(out, "forward", ("aᴹ", "cache"))[0]
-    if kit.close(a, case.output(), "float32"):
-        return None
-    return kit.matching(a, _forward_models(case)) or "its aᴹ differs from the network's"
-
-
 def _name(case):
     sizes = network.layer_sizes_of(case.params)
     return f"aᴹ from forward ({len(sizes) - 1} layers {sizes}, {case.activation}, N = {case.N})"
 
 
+def _check_cache(cache, case, reveal):
+    """The cache in the notebook's layout, holding the forward's own values."""
+    right = reference_cache(case)
+    layout = '{"a": [a⁰, ..., aᴹ], "z": [None, z¹, ..., zᴹ], "activation": activation}'
+    if not isinstance(cache, dict) or not {"a", "z", "activation"} <= set(cache):
+        raise GradingFailure(
+            f"forward's cache is {kit.describe(cache)}; backward is handed the cache in the "
+            f"notebook's layout, {layout}, so forward must return that."
+        )
+    if cache["activation"] != case.activation:
+        raise GradingFailure(
+            f'cache["activation"] is {kit.describe(cache["activation"])}, expected the name '
+            f"{case.activation!r} that forward was given."
+        )
+    for key, symbol in (("a", "a"), ("z", "z")):
+        got = cache[key]
+        if not isinstance(got, list | tuple) or len(got) != case.M + 1:
+            raise GradingFailure(
+                f'cache["{key}"] must be a list of M + 1 = {case.M + 1} entries '
+                f"({layout}), got {kit.describe(got)}."
+            )
+        for m in range(0 if key == "a" else 1, case.M + 1):
+            kit.check_values(
+                f'cache["{key}"][{m}] ({symbol}^{m})', got[m], right[key][m], reveal=reveal
+            )
+
+
 def check_forward(forward_fn, case, *, reveal=True):
-    """Fail unless ``forward_fn(params, X, activation)[0]`` is the network's aᴹ.
+    """Fail unless ``forward_fn(params, X, activation)`` returns the network's aᴹ and the
+    cache of the notebook's layout (:func:`reference_cache`), leaving params alone.
 
     Parameters
     ----------
@@ -324,12 +378,16 @@ def check_forward(forward_fn, case, *, reveal=True):
         The student's aᴹ.
     """
     params = case.copy_params()
-    out = call(forward_fn, params, case.X.copy(), case.activation, what="forward")
-    a, _ = kit.unpack(out, "forward", ("aᴹ", "cache"))
+    with kit.own_work("forward", GIVEAWAYS["forward"]):
+        out = call(
+            forward_fn, params, case.X.copy(), case.activation, what="forward", in_place=True
+        )
+    a, cache = kit.unpack(out, "forward", ("aᴹ", "cache"))
     a = kit.check_values(_name(case), a, case.output(), reveal=reveal, models=_forward_models(case))
     for k, v in params.items():
         if not np.array_equal(v, case.params[k]):
             raise GradingFailure(f"forward changed params[{k!r}]: a forward pass must not.")
+    _check_cache(cache, case, reveal)
     return a
 
 
@@ -346,7 +404,8 @@ _SHAPE_HINT = (
 def _call_backward(backward_fn, case, cache, dJ_da):
     """Call the student's backward; name a shape error by the planted bug raising it."""
     try:
-        return call(backward_fn, case.copy_params(), cache, dJ_da.copy(), what="backward")
+        with kit.own_work("backward", GIVEAWAYS["backward"]):
+            return call(backward_fn, case.copy_params(), cache, dJ_da.copy(), what="backward")
     except GradingFailure as failure:
         error = getattr(failure, "student_error", None)
         if error is None or error.type_name != "ValueError":
@@ -362,8 +421,7 @@ def _order_bias_suspects(key, grads, case, found):
     """A bias gradient N times too small is "wrong only in the bias" when the same
     layer's weight gradient is right, and "1/N twice" everywhere otherwise."""
     wkey = "W" + key[1:]
-    _, dJ_da = square_loss(case.output(), case.Y)
-    right = planted_backward(case.params, case.X, dJ_da, case.activation)[wkey]
+    right = planted_backward(case.params, case.X, case.upstream(), case.activation)[wkey]
     first = BUGS[
         "04.backward.bias-mean"
         if kit.close(grads.get(wkey), right, "model")
@@ -378,31 +436,19 @@ def _with(params, key, value):
     return p
 
 
-def _upstream(forward_fn, case):
-    """(the student's cache, ∂J/∂aᴹ of the reference loss at the student's aᴹ)."""
-    out = call(forward_fn, case.copy_params(), case.X.copy(), case.activation, what="forward")
-    a, cache = kit.unpack(out, "forward", ("aᴹ", "cache"))
-    try:
-        return cache, square_loss(kit.values("aᴹ", a)[0], case.Y)[1]
-    except (ValueError, GradingFailure):
-        raise GradingFailure(
-            f"forward returned {kit.describe(a)} for aᴹ, but Y has shape {case.Y.shape}: fix "
-            "forward first (its own test says more)."
-        ) from None
+def check_backward(key, backward_fn, case, *, reveal=True):
+    """Fail unless the student's ∂J/∂`key` is the true gradient of J = square loss of aᴹ.
 
-
-def check_backward(key, forward_fn, backward_fn, case, *, reveal=True):
-    """Fail unless the student's ∂J/∂`key` is the gradient of J = square loss of aᴹ.
-
-    ``backward(params, cache, dJ_da)`` gets the cache of the student's forward and
-    dJ_da = (aᴹ − Y)/N from the reference loss at the student's aᴹ.
+    ``backward(params, cache, dJ_da)`` is handed the reference forward's cache
+    (:func:`reference_cache`) and dJ_da = (aᴹ − Y)/N of the reference loss: the student's
+    forward plays no part (its own test judges it).
 
     Parameters
     ----------
     key : str
         "W1", "b1", ...
-    forward_fn, backward_fn : callable
-        The student's functions.
+    backward_fn : callable
+        The student's ``backward``.
     case : NetCase
     reveal : bool
 
@@ -410,8 +456,9 @@ def check_backward(key, forward_fn, backward_fn, case, *, reveal=True):
     -------
     GradientCheck
     """
-    cache, dJ_da = _upstream(forward_fn, case)
-    grads = kit.as_dict(_call_backward(backward_fn, case, cache, dJ_da), "backward", [key])
+    dJ_da = case.upstream()
+    out = _call_backward(backward_fn, case, reference_cache(case), dJ_da)
+    grads = kit.as_dict(out, "backward", [key])
     found = gradient_suspects(case)[key]
     if key.startswith("b"):
         found = _order_bias_suspects(key, grads, case, found)
@@ -421,74 +468,37 @@ def check_backward(key, forward_fn, backward_fn, case, *, reveal=True):
             f"∂J/∂{key} has shape {np.shape(grads[key])}, but {key} has shape "
             f"{case.params[key].shape}.\nLikely bug: {sentence}"
         )
-    try:
-        return kit.check_forward_gradient(
-            f"∂J/∂{key}",
-            grads[key],
-            case.params[key],
-            entry=key,
-            forward_fn=forward_fn,
-            arguments=lambda p: ((_with(case.params, key, p), case.X.copy(), case.activation), {}),
-            scalar=lambda out: square_loss(np.asarray(out, dtype=np.float64), case.Y)[0],
-            reference=lambda p: case.loss(_with(case.params, key, p)),
-            forward="forward",
-            problem=lambda: forward_problem(forward_fn, case),
-            reveal=reveal,
-            suspects=found,
-            batch_size=case.N,
-        )
-    except GradingFailure:
-        result = _from_the_networks_upstream(key, backward_fn, case, cache)
-        if result is None:
-            raise
-        return result
+    return kit.check_gradient(
+        f"∂J/∂{key}",
+        grads[key],
+        case.params[key],
+        entry=key,
+        reference=lambda p: case.loss(_with(case.params, key, p)),
+        reveal=reveal,
+        suspects=found,
+        batch_size=case.N,
+    )
 
 
-def _from_the_networks_upstream(key, backward_fn, case, cache):
-    """The check of the student's backward handed ∂J/∂aᴹ of the network's own aᴹ instead
-    of theirs, when it then gives the network's gradient (a forward wrong only in its aᴹ,
-    e.g. without f at the output, costs only the forward's points); else None."""
-    _, dJ_da = square_loss(case.output(), case.Y)
-    try:
-        grads = call(backward_fn, case.copy_params(), cache, dJ_da, what="backward")
-    except GradingFailure:
-        return None
-    if not isinstance(grads, dict) or key not in grads:
-        return None
-    x = np.array(case.params[key], dtype=np.float64)
-    with quiet():
-        result = check_gradient(lambda p: case.loss(_with(case.params, key, p)), x, grads[key])
-    return result if result.ok else None
-
-
-def check_backprop(forward_fn, backward_fn, seed=0):
-    """``backward`` on :func:`timing_case` must take backpropagation's time, not numerical
-    differentiation's (see :func:`course.checks._kit.check_backprop_speed`)."""
+def check_backprop(backward_fn, key="W1", seed=0):
+    """``backward`` on :func:`timing_case`: it must take backpropagation's time, not
+    numerical differentiation's (see :func:`course.checks._kit.check_backprop_speed`), and
+    its ∂J/∂`key` (the parameter of the test cell it runs in) from that timed call must be
+    the network's (a numerical backward that gives up on a big network earns nothing)."""
     case = timing_case(seed)
-    (a, cache), seconds = _timed_forward(forward_fn, case)
-    _, dJ_da = square_loss(kit.values("aᴹ", a)[0], case.Y)
     n_params = sum(v.size for v in case.params.values())
-    return kit.check_backprop_speed(
-        backward_fn,
-        case.copy_params(),
-        cache,
-        dJ_da,
-        what="backward",
-        n_params=n_params,
-        forward_seconds=seconds,
-    )
-
-
-def _timed_forward(forward_fn, case):
-    out, seconds = call_timed(
-        forward_fn,
-        case.copy_params(),
-        case.X.copy(),
-        case.activation,
-        budget=kit.BACKPROP_BUDGET,
-        what="forward",
-    )
-    return kit.unpack(out, "forward", ("aᴹ", "cache")), seconds
+    dJ_da = case.upstream()
+    with kit.own_work("backward", GIVEAWAYS["backward"]):
+        grads, _ = kit.check_backprop_speed(
+            backward_fn,
+            case.copy_params(),
+            reference_cache(case),
+            dJ_da,
+            what="backward",
+            n_params=n_params,
+        )
+    right = planted_backward(case.params, case.X, dJ_da, case.activation)
+    kit.check_timed_values("backward", grads, {key: right[key]}, n_params)
 
 
 # --------------------------------------------------------------------------- update
@@ -544,13 +554,14 @@ def check_sgd_update(update_fn, params, grads, lr, *, reveal=True):
     """
     old = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     expected = {k: old[k] - lr * grads[k] for k in old}
-    out = call(
-        update_fn,
-        {k: v.copy() for k, v in old.items()},
-        {k: np.array(v, dtype=np.float64) for k, v in grads.items()},
-        lr,
-        what="sgd_update",
-    )
+    with kit.own_work("sgd_update", GIVEAWAYS["sgd_update"]):
+        out = call(
+            update_fn,
+            {k: v.copy() for k, v in old.items()},
+            {k: np.array(v, dtype=np.float64) for k, v in grads.items()},
+            lr,
+            what="sgd_update",
+        )
     if out is None:
         raise GradingFailure(
             f"Likely bug: {BUGS['04.update.none'].diagnosis} (a new dict, or the one you "
