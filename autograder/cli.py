@@ -9,6 +9,7 @@ nbgrader_config.py (course root: the current directory when it has one, else the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import textwrap
@@ -91,7 +92,7 @@ def cmd_collect(args):
     )
     for line in report.lines():
         print(line)
-    return 0
+    return 1 if report.conflicts else 0
 
 
 def cmd_grade(args):
@@ -359,8 +360,20 @@ def _utf8_everywhere(argv):
             stream.reconfigure(errors="backslashreplace")
 
 
+def _exit_on_terminate():
+    """SIGTERM ends the command like an interrupt: its temporary folders are removed."""
+    import signal
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    with contextlib.suppress(ValueError):  # not the main thread (a test calling main)
+        signal.signal(signal.SIGTERM, terminate)
+
+
 def main(argv=None):
     _utf8_everywhere(argv)
+    _exit_on_terminate()
     args = build_parser().parse_args(argv)
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     return args.func(args)

@@ -66,6 +66,11 @@ class Candidate:
     when: dt.datetime
     resubmission: int
     data: bytes
+    sender: str = ""
+
+
+#: In a collected submission's folder: who sent it (the download's own name for them).
+SENDER_FILE = ".collected-from.json"
 
 
 @dataclass
@@ -79,6 +84,7 @@ class CollectReport:
     unreadable: list = field(default_factory=list)  # (student, notebook, origin, why)
     duplicates: list = field(default_factory=list)  # (student, notebook, chosen, [rejected])
     replaced: list = field(default_factory=list)  # students whose earlier import was replaced
+    conflicts: list = field(default_factory=list)  # (student, earlier sender, new sender)
     seen: set = field(default_factory=set)  # every student id met, even without a notebook
     suggestions: dict = field(default_factory=dict)  # origin -> suggested --pattern
 
@@ -87,6 +93,15 @@ class CollectReport:
         return sorted({s for s, _, _ in self.imported})
 
     def lines(self):
+        if self.conflicts:
+            out = [f"collect stopped: nothing of {self.assignment} was written"]
+            for student, before, now in self.conflicts:
+                out.append(
+                    f"conflict: {student} holds the work of {before!r}, collected earlier; "
+                    f"this download's {now!r} would replace it. Map them apart with --roster "
+                    "or --pattern, or remove that folder first if it is a mistake."
+                )
+            return out
         out = [
             f"collected {len(self.imported)} notebooks from {len(self.students)} students "
             f"for {self.assignment}" + (f" (layout: {self.layout})" if self.layout else "")
@@ -349,7 +364,8 @@ def _candidates(files, layout, notebooks, roster, tz, report):
         if refuse:
             report.refused.append((e.name, refuse))
             continue
-        yield Candidate(student, name, e.name, when, n, data)
+        sender = str(hints.get("lms_id") or hints.get("student_id") or hints.get("name") or "")
+        yield Candidate(student, name, e.name, when, n, data, sender)
 
 
 def _choose(found, report):
@@ -365,14 +381,43 @@ def _choose(found, report):
     return chosen
 
 
+def _previous_sender(dest):
+    try:
+        return json.loads((dest / SENDER_FILE).read_text(encoding="utf-8")).get("sender")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _conflicts(course, assignment, chosen):
+    """(student, earlier sender, new sender) where this collect would file one sender's
+    work over another's."""
+    found = []
+    senders = {}
+    for (student, _), c in sorted(chosen.items()):
+        senders.setdefault(student, set()).add(c.sender)
+    for student, names in sorted(senders.items()):
+        if len(names) > 1:  # two senders of this download map to one student
+            a, b = sorted(names)[:2]
+            found.append((student, a, b))
+            continue
+        before = _previous_sender(course.submitted / student / assignment)
+        (now,) = names
+        if before and now and before != now:
+            found.append((student, before, now))
+    return found
+
+
 def _write(course, assignment, chosen, report):
+    report.conflicts = _conflicts(course, assignment, chosen)
+    if report.conflicts:
+        return
     for student in sorted({s for s, _ in chosen} | report.seen):
         dest = course.submitted / student / assignment
         if dest.exists():
             report.replaced.append(student)
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
-        newest = None
+        newest, sender = None, None
         for (s, name), c in sorted(chosen.items()):
             if s != student:
                 continue
@@ -382,10 +427,13 @@ def _write(course, assignment, chosen, report):
             if why:
                 report.unreadable.append((student, name, c.origin, why))
             newest = c.when if newest is None or c.when > newest else newest
+            sender = c.sender or sender
         if newest is not None:
             # nbgrader's own format, in UTC: autograde reads it for late penalties
             stamp = newest.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
             (dest / "timestamp.txt").write_text(stamp, encoding="utf-8")
+        if sender:
+            (dest / SENDER_FILE).write_text(json.dumps({"sender": sender}), encoding="utf-8")
 
 
 def _folder_students(path, layout):

@@ -34,6 +34,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import nbformat
 
@@ -42,6 +43,11 @@ from .progress import Progress
 from .sandbox import BUBBLEWRAP, NO_SANDBOX, require_sandbox
 
 DEFAULT_MEMORY_MB = 2048
+#: Address space of each grading worker (the grader's own process, not the kernel): its
+#: libraries take about 1.3 GB of it; a reply is at most autograder.remote.MAX_REPLY_BYTES.
+WORKER_MEMORY_MB = 3072
+#: The prefix of a grading run's own folder in $TMPDIR: ``backprop-grade-<pid>-...``.
+RUN_PREFIX = "backprop-grade-"
 
 #: Failure kinds named in the summary, most telling first.
 FAILURES = (
@@ -212,11 +218,12 @@ def _sanitize(course, assignment, student, name, nb):
     return nb, repaired, resources["nbgrader"].get("repairs", [])
 
 
-def ensure_assignment(course, assignment):
+def ensure_assignment(course, assignment, tmp=None):
     """Put the assignment (notebooks, cells, points) in the gradebook if it is not there.
 
-    Runs ``nbgrader generate_assignment`` with the release written to a temporary folder,
-    so the committed notebooks/ are left alone (``backprop-grade release`` owns them).
+    Runs ``nbgrader generate_assignment`` with the release written to a temporary folder
+    (under `tmp`), so the committed notebooks/ are left alone (``backprop-grade release``
+    owns them).
     """
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.converters import GenerateAssignment
@@ -228,8 +235,8 @@ def ensure_assignment(course, assignment):
                 return False
         except MissingEntry:
             pass
-    with tempfile.TemporaryDirectory(prefix="backprop-gen-") as tmp:
-        cd = course.coursedir(assignment_id=assignment, release_directory=tmp)
+    with tempfile.TemporaryDirectory(prefix="backprop-gen-", dir=tmp) as folder:
+        cd = course.coursedir(assignment_id=assignment, release_directory=folder)
         _run_converter(GenerateAssignment(coursedir=cd, config=course.config), assignment)
     return True
 
@@ -307,12 +314,13 @@ class Settings:
     memory_mb: int
     sandbox: str
     kernel_env: dict = field(default_factory=dict)
+    worker_memory_mb: int = WORKER_MEMORY_MB
 
 
 class GradingRun:
     """One ``grade`` of one assignment: which students, their tasks, their records."""
 
-    def __init__(self, course, assignment, settings, out):
+    def __init__(self, course, assignment, settings, out, tmp):
         self.course = course
         self.assignment = assignment
         self.settings = settings
@@ -326,7 +334,12 @@ class GradingRun:
         self.files = _assignment_files(course, assignment)
         self.results = {}
         self.pending = {}
-        self.tmp = tempfile.mkdtemp(prefix="backprop-grade-")
+        self.tmp = tmp
+        self.font_cache = None
+        if settings.sandbox == BUBBLEWRAP:
+            from .sandbox import font_cache
+
+            self.font_cache = font_cache(tmp)  # built once, bound into every kernel
         course.records.joinpath(assignment).mkdir(parents=True, exist_ok=True)
 
     def select(self, students, force):
@@ -399,6 +412,8 @@ class GradingRun:
             "sandbox": s.sandbox,
             "kernel_env": s.kernel_env,
             "tmp": self.tmp,
+            "font_cache": self.font_cache,
+            "worker_memory_mb": s.worker_memory_mb,
         }
 
     def take(self, r):
@@ -414,6 +429,7 @@ class GradingRun:
             "limits": r.get("limits", ""),
             "trusted_seconds": r.get("trusted_seconds", 0.0),
             "requests": r.get("requests", 0),
+            "worker_peak_mb": r.get("worker_peak_mb"),
         }
         if r["status"] != "ok":
             res.fail(r["status"], f"{r['status']}: {n}.ipynb {r['reason']}".strip())
@@ -451,10 +467,40 @@ class GradingRun:
         for n in self.names:
             _EXECUTED.pop((student, self.assignment, n), None)
 
-    def close(self):
-        import shutil
 
-        shutil.rmtree(self.tmp, ignore_errors=True)
+@contextlib.contextmanager
+def run_folder():
+    """The grading run's own folder in $TMPDIR, removed when the run ends.
+
+    Every temporary path of the run (the jobs' private folders and sockets, the kernels'
+    font cache, nbgrader's scratch release) lives in it.  A run that was killed cannot
+    remove its folder: the next run removes every run folder whose process is gone.
+    """
+    import shutil
+
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{RUN_PREFIX}*"):
+        try:
+            pid = int(old.name[len(RUN_PREFIX) :].split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def grade(
@@ -510,15 +556,12 @@ def grade(
         sandbox=sandbox,
         kernel_env=dict(kernel_env or {}),
     )
-    with shared_engines():
-        ensure_assignment(course, assignment)
-        run = GradingRun(course, assignment, settings, out)
-        try:
-            todo = run.select(students, force)
-            _report_skipped(run.results, out)
-            _run(run, todo, jobs or os.cpu_count() or 1, scheduler)
-        finally:
-            run.close()
+    with shared_engines(), run_folder() as tmp:
+        ensure_assignment(course, assignment, tmp)
+        run = GradingRun(course, assignment, settings, out, tmp)
+        todo = run.select(students, force)
+        _report_skipped(run.results, out)
+        _run(run, todo, jobs or os.cpu_count() or 1, scheduler)
     ordered = [run.results[s] for s in sorted(run.results)]
     print_summary(ordered, out)
     return ordered

@@ -96,6 +96,11 @@ class FolderLayout(Layout):
         return {"student_id": parts[-2], "file_id": parts[-1]}
 
 
+#: A file name as Canvas writes it into a download: the student's name, "late" perhaps, and
+#: at least one numeric id (the user's, the submission's) before the file's own name.
+CANVAS_IDS = re.compile(r"^[^_/]+_(?:(?:late|LATE)_)?\d+_(?:\d+_)*[^/]+$")
+
+
 class CanvasLayout(Layout):
     key = "canvas"
     label = "Canvas"
@@ -188,10 +193,12 @@ def detect(names, assignment):
     if any(re.search(r"_attempt_\d{4}(?:-\d\d){5}", n) for n in names):
         return BlackboardLayout()
     nested = [n for n in names if "/" in n]
-    if names and len(nested) * 2 >= len(names):
+    canvas = [n for n in names if CANVAS_IDS.match(n.rsplit("/", 1)[-1])]
+    if nested and len(nested) * 2 >= len(names):
         parents = {n.rsplit("/", 1)[0] for n in nested}
-        canvas_like = sum(bool(CanvasLayout().hints(n)) for n in nested)
-        if len(parents) > 1 or canvas_like * 2 < len(nested):
+        # a folder per student wins, one folder included; a Canvas download unpacked
+        # into one folder is Canvas only when its names carry Canvas's numeric ids
+        if len(parents) > 1 or len(canvas) * 2 < len(nested):
             return FolderLayout(assignment=assignment)
     return CanvasLayout()
 

@@ -72,6 +72,7 @@ STUDENT_MODULES = (
     "course.losses",
     "course.layers",
     "course.network",
+    "course.lecture",
     "course.training",
     "course.data",
     "course.gradcheck",
@@ -682,7 +683,8 @@ class Session:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
                     sock.connect(path)
-                    sock.sendall(wire.pack({"op": "hello", "role": role}))
+                    hello = {"op": "hello", "role": role, "max_bytes": MAX_REPLY_BYTES}
+                    sock.sendall(wire.pack(hello))
                     socks.append(sock)
                     break
                 except OSError as exc:
@@ -764,7 +766,14 @@ class Session:
             except (wire.WireError, TypeError, ValueError) as exc:
                 raise StudentError("GradingError", f"the grader could not send it: {exc}") from None
         if "fault" in reply:
-            raise StudentError("GradingError", f"the kernel could not run it: {reply['fault']}")
+            fault = str(reply["fault"])
+            if "over the limit" in fault:
+                raise StudentError(
+                    "ValueError",
+                    f"what it returned is larger than the grader takes "
+                    f"({MAX_REPLY_BYTES // 2**20} MB): {fault}",
+                )
+            raise StudentError("GradingError", f"the kernel could not run it: {fault}")
         return reply, reply_blobs
 
     def _decode(self, tree, blobs):

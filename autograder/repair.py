@@ -16,7 +16,10 @@ does for plain ``nbgrader autograde``):
 - a graded, answer or locked cell whose nbgrader metadata was stripped gets it back
   from the source notebook when exactly one cell matches it, by text (locked and
   test cells) or by position between matched neighbours (answer cells); otherwise
-  the cell is named as unrestorable and the submission goes to manual grading.
+  the cell is named as unrestorable and the submission goes to manual grading;
+- a cell marked with nbgrader metadata the source does not have (a grade id the
+  assignment lacks: a cell of another notebook pasted in, or one made up) loses the
+  marking and runs as an ordinary cell: the rest of the notebook is graded as usual.
 
 What was done is listed in ``resources["nbgrader"]["repairs"]``; the grader flags the
 submission with it, so nothing is repaired silently.
@@ -132,6 +135,27 @@ def restore_metadata(nb, source):
     return notes
 
 
+def drop_unknown_marks(nb, source):
+    """Strip the nbgrader metadata of cells whose grade id the source does not have."""
+    known = {_gid(c) for c in source.cells if _gid(c)}
+    notes = []
+    for cell in nb.cells:
+        meta = _meta(cell)
+        if not meta:
+            continue
+        gid = _gid(cell)
+        marked = any(meta.get(k) for k in ("grade", "solution", "locked", "task"))
+        if gid in known or not (marked or gid):
+            continue
+        cell.metadata.pop("nbgrader", None)
+        notes.append(
+            f"a cell marked as {'grade cell ' + repr(gid) if gid else 'an nbgrader cell'} that "
+            "the assignment does not have: its marking is ignored and it runs as an "
+            "ordinary cell"
+        )
+    return notes
+
+
 def _unmarked(nb, cell_type):
     return [c for c in nb.cells if not _gid(c) and c.cell_type == cell_type]
 
@@ -170,6 +194,7 @@ class RepairStructure(NbGraderPreprocessor):
         notes += drop_pasted_copies(nb)
         source = self._source(info)
         if source is not None:
+            notes += drop_unknown_marks(nb, source)
             notes += restore_metadata(nb, source)
         info["repairs"] = [n for n in notes if not n.startswith("nbformat")]
         return nb, resources

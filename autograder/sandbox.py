@@ -38,6 +38,7 @@ import contextvars
 import functools
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -221,9 +222,10 @@ def bwrap_command(command, *, connection_file, files_dir=None, font_cache=None, 
 
 
 @functools.cache
-def font_cache():
-    """matplotlib's font list for the kernels, built once per worker in a private folder."""
-    folder = tempfile.mkdtemp(prefix="backprop-mpl-")
+def font_cache(parent=None):
+    """matplotlib's font list for the kernels, built once per process in a folder under
+    `parent` (a grading run's own folder, removed with it)."""
+    folder = tempfile.mkdtemp(prefix="backprop-mpl-", dir=parent)
     env = {"MPLCONFIGDIR": folder, "PATH": os.environ.get("PATH", "")}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(
@@ -382,7 +384,10 @@ class _Job:
         self.requests = 0
         self.flags = []
         self.agent_path = str(self.private / "agent.sock")
-        self.font_cache = font_cache() if self.sandboxed else None
+        self.font_cache = None
+        if self.sandboxed:
+            given = task.get("font_cache")
+            self.font_cache = given if given and os.path.isfile(given) else font_cache(_tmp(task))
         self.kernel_env = dict(task.get("kernel_env") or {})
         self.limits = JobLimits(
             task.get("memory_mb"),
@@ -501,6 +506,26 @@ def _cell_seconds(nb):
     return total
 
 
+def _tmp(task):
+    """The run's folder for the job's temporary paths, when this machine has it (a dask
+    worker elsewhere does not: it uses its own temporary folder)."""
+    tmp = task.get("tmp")
+    return tmp if tmp and os.path.isdir(tmp) else None
+
+
+def limit_worker_memory(mb):
+    """Bound this worker's own address space at `mb` MB (the soft limit: the kernels it
+    starts set their own), so that what a submission sends cannot make a worker take the
+    machine's memory; a worker over it fails the notebook it was grading, nothing more."""
+    if not mb:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    want = int(mb) * 2**20
+    if soft == resource.RLIM_INFINITY or soft > want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+
+
 def execute_notebook(task):
     """Run one notebook; return its executed JSON and what happened.
 
@@ -530,6 +555,7 @@ def execute_notebook(task):
     # whose epoll instance and selector map it shares with the parent (its kernel's
     # messages then never arrive: the job waits forever); and a loop a killed kernel
     # used is not one to reuse.
+    limit_worker_memory(task.get("worker_memory_mb"))
     return contextvars.Context().run(_execute_in_own_loop, task)
 
 
@@ -550,6 +576,15 @@ def _execute_in_own_loop(task):
         loop.close()
 
 
+def _peak_rss_mb():
+    """The most memory this worker process has held so far (its VmHWM), in MB."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
 def _bounded_zmq():
     """Kernel messages above MAX_MESSAGE are dropped by ZMQ before they reach us."""
     import zmq
@@ -565,7 +600,7 @@ def _execute_notebook(task):
     # A kernel killed on purpose makes tornado/zmq log "uncaught exception" noise.
     logging.getLogger("tornado").setLevel(logging.CRITICAL)
     t0 = time.perf_counter()
-    base = Path(tempfile.mkdtemp(prefix="job-", dir=task.get("tmp")))
+    base = Path(tempfile.mkdtemp(prefix="job-", dir=_tmp(task)))
     nb = nbformat.reads(task["notebook"], as_version=4)
     job, limits = None, ""
     try:
@@ -594,6 +629,7 @@ def _execute_notebook(task):
         "trusted_seconds": job.trusted_seconds if job else 0.0,
         "requests": job.requests if job else 0,
         "flags": job.flags if job else [],
+        "worker_peak_mb": _peak_rss_mb(),
     }
 
 

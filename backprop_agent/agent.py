@@ -175,16 +175,19 @@ class Agent:
             except (OSError, wire.WireError):
                 conn.close()
                 continue
-            self.connect(conn, hello.get("role"))
+            limit = hello.get("max_bytes")
+            self.connect(conn, hello.get("role"), limit if type(limit) is int else None)
 
-    def connect(self, conn, role):
-        """Take `conn` as the ``calls`` or ``library`` conversation."""
+    def connect(self, conn, role, max_bytes=None):
+        """Take `conn` as the ``calls`` or ``library`` conversation; `max_bytes` is the
+        largest message the grader reads."""
         if role == "calls":
-            self.calls = Channel(conn, self.serve, defer=(CallTimeout,))
+            self.calls = Channel(conn, self.serve, defer=(CallTimeout,), send_limit=max_bytes)
             thread = threading.Thread(target=self._serve_calls, daemon=True)
             thread.start()
         elif role == "library":
-            self.library = Channel(conn, self.serve, defer=(KeyboardInterrupt, CallTimeout))
+            defer = (KeyboardInterrupt, CallTimeout)
+            self.library = Channel(conn, self.serve, defer=defer, send_limit=max_bytes)
             self.library_ready.set()
         else:
             conn.close()

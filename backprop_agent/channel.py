@@ -39,13 +39,16 @@ class Channel:
         other end's requests.  Exceptions it raises become a ``{"fault": ...}`` reply.
     max_bytes : int
         The largest message accepted from the other end.
+    send_limit : int, optional
+        The largest message the other end accepts: an answer over it is not sent (the
+        other end would have to drop the conversation); a fault saying so is.
     defer : tuple of exception types
         Exceptions raised in this end's thread while it waits (an interrupt, an alarm)
         that must not leave the conversation out of step: they are raised once the reply
         is in.  One raised while this end serves a request becomes that request's fault.
     """
 
-    def __init__(self, sock, serve, max_bytes=wire.MAX_MESSAGE_BYTES, defer=()):
+    def __init__(self, sock, serve, max_bytes=wire.MAX_MESSAGE_BYTES, defer=(), send_limit=None):
         for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
             try:  # a network's parameters in one write, not a dozen wake-ups of the reader
                 sock.setsockopt(socket.SOL_SOCKET, option, BUFFER_BYTES)
@@ -56,6 +59,8 @@ class Channel:
         self.max_bytes = max_bytes
         self.reader = wire.Reader(sock, max_bytes)
         self.defer = tuple(defer)
+        #: The largest message the other end reads (a larger answer becomes a fault).
+        self.send_limit = send_limit or wire.MAX_MESSAGE_BYTES
         self.next_id = 1
         self.depth = 0
         self.broken = ""
@@ -76,7 +81,7 @@ class Channel:
 
     def _send(self, header, blobs=()):
         try:
-            parts = wire.pack_parts(header, blobs)
+            parts = wire.pack_parts(header, blobs, self.send_limit)
         except (wire.WireError, TypeError, ValueError) as exc:
             parts = wire.pack_parts(
                 {k: header[k] for k in ("re", "id") if k in header}

@@ -27,8 +27,8 @@ class InProcessKernel:
         self.agent = Agent(self.user_ns)
         self.user_ns["__builtins__"] = {**vars(builtins), "__import__": importer(self.agent)}
         pairs = [socket.socketpair() for _ in range(2)]
-        self.agent.connect(pairs[0][1], "calls")
-        self.agent.connect(pairs[1][1], "library")
+        self.agent.connect(pairs[0][1], "calls", remote.MAX_REPLY_BYTES)
+        self.agent.connect(pairs[1][1], "library", remote.MAX_REPLY_BYTES)
         self.session = remote.Session(call_timeout=call_timeout, socks=(pairs[0][0], pairs[1][0]))
 
     def run_cell(self, source, name="<cell>"):

@@ -343,3 +343,45 @@ def test_a_damaged_member_is_refused_and_the_others_collected(course, tmp_path):
     rep = collect.collect(course, A, z)
     assert dict(rep.refused)["bob_1_2_fixture.ipynb"].startswith("could not be read (BadZipFile")
     assert rep.students == ["ann", "cyd"]
+
+
+def _nb_bytes():
+    import nbformat
+
+    return nbformat.writes(nbformat.v4.new_notebook()).encode()
+
+
+def test_one_student_folder_is_a_folder_per_student_not_canvas(course, tmp_path):
+    """alice/chain_rule.ipynb: filed under alice (the file name's first word is no student)."""
+    for who in ("alice", "bob"):
+        src = tmp_path / f"download-{who}"
+        (src / who).mkdir(parents=True)
+        (src / who / "fixture.ipynb").write_bytes(_nb_bytes())
+        report = collect.collect(course, fixture.ASSIGNMENT, src)
+        assert report.layout == "a folder per student" and report.students == [who]
+        assert not report.replaced and not report.conflicts
+    assert sorted(p.parent.name for p in course.submitted.glob(f"*/{fixture.ASSIGNMENT}")) == [
+        "alice",
+        "bob",
+    ]
+
+
+def test_a_collect_that_would_file_one_students_work_over_anothers_stops(course, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for src, name in (
+        (first, "smith_1234_99_fixture.ipynb"),
+        (second, "smith_5678_98_fixture.ipynb"),
+    ):
+        src.mkdir()
+        (src / name).write_bytes(_nb_bytes())
+    assert collect.collect(course, fixture.ASSIGNMENT, first).students == ["smith"]
+    before = sorted(p.name for p in (course.submitted / "smith" / fixture.ASSIGNMENT).iterdir())
+    report = collect.collect(course, fixture.ASSIGNMENT, second)  # another "smith", user id 5678
+    assert report.conflicts == [("smith", "1234", "5678")]
+    assert "collect stopped" in report.lines()[0]
+    after = sorted(p.name for p in (course.submitted / "smith" / fixture.ASSIGNMENT).iterdir())
+    assert after == before
+    again = collect.collect(
+        course, fixture.ASSIGNMENT, first
+    )  # the same sender again: a resubmission
+    assert again.replaced == ["smith"] and not again.conflicts

@@ -125,6 +125,17 @@ def _variant(name):
         )
     elif name == "pasted-test":
         nb.cells.append(copy.deepcopy(nb.cells[ids.index("test_hand")]))
+    elif name == "extra-grade-cell":  # marked as a grade cell the assignment lacks
+        extra = nbformat.v4.new_code_cell("bonus = 1")
+        extra.metadata["nbgrader"] = {
+            "grade": True,
+            "grade_id": "bonus",
+            "locked": False,
+            "points": 10,
+            "schema_version": 3,
+            "solution": False,
+        }
+        nb.cells.append(extra)
     return nbformat.writes(nb, version=4) if name != "format-4.2-with-ids" else _as_4_2(nb)
 
 
@@ -144,6 +155,7 @@ STRUCTURE = {
     "format-4.2-with-ids": None,
     "stderr": None,
     "pasted-test": "pasted again",
+    "extra-grade-cell": "the assignment does not have",
 }
 
 
@@ -162,6 +174,44 @@ def test_structure_is_repaired_as_a_teacher_would(course):
             assert any(note in f for f in r.flags) and r.student in out.getvalue(), r.flags
         else:
             assert not r.needs_review, r.flags
+
+
+def test_a_250_mib_answer_cannot_take_a_worker_over_its_limit(course):
+    """A function returning a 250 MiB int8 array (the kernel's memory allows it): the
+    grader never reads it (it is over the largest reply), the worker stays far below its
+    own limit, and the rest of the notebook is graded."""
+    import nbformat
+
+    nb = nbformat.read(os.path.join(HOSTILE, "full.ipynb"), as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "answer_sigmoid_prime":
+            cell.source = (
+                "def sigmoid_prime(z):\n    return np.zeros(250 * 2**20, dtype=np.int8)\n"
+            )
+    folder = course.submitted / "big" / A
+    folder.mkdir(parents=True)
+    (folder / "fixture.ipynb").write_text(nbformat.writes(nb), encoding="utf-8")
+    (result,) = grade.grade(course, A, ["big"], jobs=1, out=_quiet())
+    assert result.score == 1.0  # test_sigmoid_prime lost, test_hand kept
+    peak = result.notebooks["fixture"]["worker_peak_mb"]
+    assert peak < grade.WORKER_MEMORY_MB / 4, peak  # 250 MiB never entered the worker
+    print(f"worker peak {peak:.0f} MB")
+
+
+def test_grade_leaves_nothing_in_tmpdir_and_clears_what_a_killed_run_left(course, tmp_path):
+    import tempfile
+
+    empty = tmp_path / "tmp"
+    stale = empty / f"{grade.RUN_PREFIX}999999999-killed"  # a run killed before it cleaned
+    (stale / "job-x").mkdir(parents=True)
+    old = tempfile.tempdir
+    tempfile.tempdir = str(empty)
+    try:
+        results = {r.student: r.score for r in grade.grade(course, A, jobs=2, out=_quiet())}
+    finally:
+        tempfile.tempdir = old
+    assert results == {"s1": 3, "s2": 0, "s3": 3, "s4": 3}
+    assert list(empty.iterdir()) == []
 
 
 def test_the_notebook_limit_stops_a_notebook_whose_cells_each_keep_under_theirs(course):

@@ -87,3 +87,13 @@ def test_stderr_in_a_test_cell_becomes_stdout_with_a_note(source):
     cell, _ = repair.StderrToStdout().preprocess_cell(nb.cells[i], {}, i)
     assert cell.outputs[0]["name"] == "stdout"
     assert cell.outputs[0]["text"] == repair.STDERR_NOTE + "warning\n"
+
+
+def test_a_cell_with_marks_the_assignment_lacks_is_ignored_not_fatal(source):
+    nb = copy.deepcopy(source)
+    fake = nbb.tests("assert True", "bonus-points", 100)
+    nb.cells.append(fake)
+    notes = repair.drop_unknown_marks(nb, source)
+    assert _ids(nb) == _ids(source) + [None]
+    assert nb.cells[-1].source == "assert True"  # it stays, as an ordinary cell
+    assert "'bonus-points'" in notes[0] and "ordinary cell" in notes[0]

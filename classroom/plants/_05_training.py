@@ -25,6 +25,22 @@ _CORRECT_LOOP = """    for _ in range(epochs):
 
 PLANTS = [
     Plant(
+        "the library's answer: training.train for the loop",
+        NB,
+        {
+            "train_sgd": _sgd(
+                """    params, _ = training.train(
+        params, X, Y, epochs=epochs, lr=lr, batch_size=batch_size, rng=rng,
+        activation=activation, record=False,
+    )
+    return params
+"""
+            )
+        },
+        failing=("test_sgd_batches", "test_sgd_reshuffle", "test_sgd_step"),
+        says="training.train",
+    ),
+    Plant(
         "no reshuffle: one permutation for all epochs",
         NB,
         {

@@ -77,6 +77,19 @@ def layer_gradient_norms(params, X, Y, activation="sigmoid"):
 
 PLANTS = [
     Plant(
+        "the library's answer: course.flow.gradient_flow",
+        NB,
+        {
+            NORMS: (
+                'def layer_gradient_norms(params, X, Y, activation="sigmoid"):\n'
+                "    result = flow.gradient_flow(params, X, Y, activation)\n"
+                "    return result.delta_norms, result.dW_norms\n"
+            )
+        },
+        failing=(DELTA, DW),
+        says="calls course.flow.gradient_flow",
+    ),
+    Plant(
         "no f' in the recursion",
         NB,
         {NORMS: _norms(recursion='delta = cache["W"].T @ delta')},
@@ -150,7 +163,13 @@ PLANTS = [
         says="not right",
     ),
     Plant("alternative: list of deltas, einsum norms", NB, {NORMS: ALT_LIST}),
-    Plant("alternative: library gradients for dW", NB, {NORMS: ALT_LIBRARY_DW}),
+    Plant(
+        "library gradients for dW (the δ norms its own)",
+        NB,
+        {NORMS: ALT_LIBRARY_DW},
+        failing=(DW,),  # the δ norms are the student's work; ‖∂J/∂Wᵐ‖ is the library's
+        says="calls course.network.loss_and_grads",
+    ),
     Plant(
         "alternative: answers as fractions and capitals",
         NB,

@@ -151,10 +151,26 @@ def _planted_error(params, X, Y, activation, message):
     return None
 
 
-def _student_norms(fn, params, X, Y, activation):
+#: The course functions that give each of layer_gradient_norms' answers away (see
+#: _kit.own_work): the gradient-flow numbers themselves for both, and the library's
+#: backward pass for ‖∂J/∂Wᵐ‖ (its forward pass and loss are what the notebook's
+#: solution uses, and are fine).
+GIVEAWAYS = {
+    "delta": ("course.flow.gradient_flow", "course.gradcheck.numerical_gradient"),
+    "dW": (
+        "course.flow.gradient_flow",
+        "course.network.backward",
+        "course.network.loss_and_grads",
+        "course.gradcheck.numerical_gradient",
+    ),
+}
+
+
+def _student_norms(fn, params, X, Y, activation, which):
     work = {k: v.copy() for k, v in params.items()}
     try:
-        result = call(fn, work, X.copy(), Y.copy(), activation, what="layer_gradient_norms")
+        with kit.own_work(f"layer_gradient_norms (its {WHAT[which]})", GIVEAWAYS[which]):
+            result = call(fn, work, X.copy(), Y.copy(), activation, what="layer_gradient_norms")
     except GradingFailure as failure:
         error = getattr(failure, "student_error", None)
         sentence = error and _planted_error(params, X, Y, activation, error.message)
@@ -199,7 +215,7 @@ def check_layer_norms(fn, params, X, Y, activation, which="delta", *, reveal=Tru
     M = network.n_layers(params)
     idx = 0 if which == "delta" else 1
     name = WHAT[which]
-    yours, _ = kit.values(name, _student_norms(fn, params, X, Y, activation)[idx], (M,))
+    yours, _ = kit.values(name, _student_norms(fn, params, X, Y, activation, which)[idx], (M,))
     expected = reference_norms(params, X, Y, activation)[idx]
     if _same(yours, expected):
         return yours
