@@ -671,6 +671,9 @@ def as_numbers(name, value, shape=None, *, describe=None):
     """
     if value is None:
         raise GradingFailure(f"{name} is None: return (or assign) a number or an array.")
+    if shape is not None and isinstance(value, np.ndarray) and value.shape != tuple(shape):
+        # judged before anything is converted: a huge array of the wrong shape costs nothing
+        _wrong_shape(name, value.shape, shape)
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -679,13 +682,17 @@ def as_numbers(name, value, shape=None, *, describe=None):
             f"{name} must be a number or an array of numbers, got {got}."
         ) from None
     if shape is not None and arr.shape != tuple(shape):
-        hint = ""
-        if arr.ndim == 2 and arr.shape == tuple(shape)[::-1]:
-            hint = " (it looks transposed)"
-        elif arr.ndim == 1 and len(shape) == 2 and arr.size == int(np.prod(shape)):
-            hint = " (a column needs two dimensions: keepdims=True or reshape)"
-        raise GradingFailure(f"{name} has shape {arr.shape}, expected {tuple(shape)}{hint}.")
+        _wrong_shape(name, arr.shape, shape)
     return arr
+
+
+def _wrong_shape(name, got, shape):
+    hint = ""
+    if len(got) == 2 and got == tuple(shape)[::-1]:
+        hint = " (it looks transposed)"
+    elif len(got) == 1 and len(shape) == 2 and got[0] == int(np.prod(shape)):
+        hint = " (a column needs two dimensions: keepdims=True or reshape)"
+    raise GradingFailure(f"{name} has shape {got}, expected {tuple(shape)}{hint}.")
 
 
 def check_shape(name, value, shape):

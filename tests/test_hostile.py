@@ -163,26 +163,46 @@ def test_every_job_ran_in_bubblewrap_with_limits(hostile):
     assert "sandbox: bubblewrap" in hostile["summary"]
 
 
-# -- notebook 04: a backward pass that is not backpropagation, a forward that lies -------
+# -- the course's notebooks: the student's own work, judged by the true answer -----------
+#
+# issues 11 and 18: a backward that is not backpropagation, forwards that lie or tell the
+# checker's calls apart, course code rewritten in the kernel, the library's answers, a
+# huge answer, an extra graded cell.  Each assignment's cases are graded in one run with
+# their baselines (the same work without the trick).
 
-BACKWARD = "04-backprop-recursion"
-CASES_04 = json.loads((HERE / "cases-04.json").read_text())
+NOTEBOOK_CASES = {
+    p.stem.split("-", 1)[1]: json.loads(p.read_text()) for p in sorted(HERE.glob("cases-*.json"))
+}
+ASSIGNMENTS = {
+    nb: next(d.name for d in HERE.iterdir() if d.is_dir() and d.name.startswith(nb + "-"))
+    for nb in NOTEBOOK_CASES
+}
+PARAMS = [
+    pytest.param(ASSIGNMENTS[nb], case, id=f"{ASSIGNMENTS[nb]}:{case}")
+    for nb, cases in NOTEBOOK_CASES.items()
+    for case in sorted(cases)
+]
 
 
 @pytest.fixture(scope="module")
-def forgeries(tmp_path_factory):
-    root = tmp_path_factory.mktemp("forgeries") / "course"
-    fixture.make_course(root, assignments=[BACKWARD], fixture=False)
+def graded_notebooks(tmp_path_factory):
+    """Every assignment's cases and baselines, graded (one course, one run each)."""
+    root = tmp_path_factory.mktemp("notebooks") / "course"
+    assignments = sorted(ASSIGNMENTS.values())
+    fixture.make_course(root, assignments=assignments, fixture=False)
     course = Course.load(root)
-    grade.generate_release(course, BACKWARD)
-    folder = HERE / BACKWARD
-    for path in sorted(folder.glob("*.ipynb")):
-        target = course.submitted / path.stem / BACKWARD
-        target.mkdir(parents=True)
-        (target / path.name.replace(path.stem, "backprop_recursion")).write_bytes(path.read_bytes())
-    out = io.StringIO()
-    results = grade.grade(course, BACKWARD, jobs=2, out=out)
-    return course, {r.student: r for r in results}, out.getvalue()
+    found = {}
+    for assignment in assignments:
+        grade.generate_release(course, assignment)
+        (name,) = {p.name for p in (course.source / assignment).glob("*.ipynb")}
+        for path in sorted((HERE / assignment).glob("*.ipynb")):
+            target = course.submitted / path.stem / assignment
+            target.mkdir(parents=True)
+            (target / name).write_bytes(path.read_bytes())
+        out = io.StringIO()
+        results = grade.grade(course, assignment, jobs=2, out=out)
+        found[assignment] = ({r.student: r for r in results}, out.getvalue())
+    return course, found
 
 
 def _cell_scores(course, assignment, student):
@@ -193,35 +213,91 @@ def _cell_scores(course, assignment, student):
         return {g.name: g.score for nb in sub.notebooks for g in nb.grades}
 
 
-def test_the_baselines_score_as_expected(forgeries):
-    course, results, _ = forgeries
-    full = _cell_scores(course, BACKWARD, "full")
-    assert results["full"].score == results["full"].max_score
-    assert sum(_cell_scores(course, BACKWARD, "sgd-only").values()) == full["br-test-sgd-update"]
+@pytest.mark.parametrize("assignment", sorted(ASSIGNMENTS.values()))
+def test_the_full_baseline_earns_full_marks(graded_notebooks, assignment):
+    course, found = graded_notebooks
+    results, _ = found[assignment]
+    assert results["full"].score == results["full"].max_score, results["full"].reasons
 
 
-@pytest.mark.parametrize("case", sorted(CASES_04))
-def test_a_forged_backward_scores_its_baseline(forgeries, case):
-    course, results, summary = forgeries
-    spec = CASES_04[case]
-    expected = _cell_scores(course, BACKWARD, spec["baseline"])
+@pytest.mark.parametrize("assignment, case", PARAMS)
+def test_a_trick_scores_what_the_same_work_earns_without_it(graded_notebooks, assignment, case):
+    course, found = graded_notebooks
+    results, summary = found[assignment]
+    spec = NOTEBOOK_CASES[assignment[:2]][case]
+    expected = _cell_scores(course, assignment, spec["baseline"])
     for grade_id in spec["lose"]:
         expected[grade_id] = 0.0
-    assert _cell_scores(course, BACKWARD, case) == expected, results[case].reasons
-    assert results[case].status == spec["status"]
+    assert _cell_scores(course, assignment, case) == expected, results[case].reasons
+    assert results[case].status == spec["status"], results[case].reasons
     if spec["flag"]:
         assert any(spec["flag"] in f for f in results[case].flags), results[case].flags
         assert case in summary
 
 
-def test_numerical_differentiation_is_named_in_the_verdict(forgeries):
-    course, _, _ = forgeries
+def test_numerical_differentiation_is_named_in_the_verdict(graded_notebooks):
+    course, _ = graded_notebooks
     import nbformat
 
-    path = course.autograded / "fd-backward" / BACKWARD / "backprop_recursion.ipynb"
+    path = course.autograded / "fd-backward" / "04-backprop-recursion" / "backprop_recursion.ipynb"
     nb = nbformat.read(path, as_version=4)
     (cell,) = [
         c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "br-test-W1"
     ]
-    text = json.dumps(cell.outputs)
-    assert "numerical differentiation" in text
+    assert "numerical differentiation" in json.dumps(cell.outputs)
+
+
+def test_a_grading_kernel_holds_no_course_code_while_a_check_runs():
+    """The kernel's sys.modules, read by a test cell while it runs: the course is only the
+    grader's stubs (no file behind any of them), and neither the grader nor the test
+    support is there; what a course function computes, the grader computed."""
+    import nbformat
+
+    from classroom import nbbuild as nbb
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbb.solution(
+            "import sys\n"
+            "import numpy as np\n"
+            "from course import network, grading\n"
+            "from course.checks import chain_rule as checks\n"
+            "from course.activations import sigmoid\n"
+            "def modules():\n"
+            "    found = []\n"
+            "    for name, mod in sorted(sys.modules.items()):\n"
+            "        if name.split('.')[0] in ('course', 'autograder', 'classroom', 'backprop_agent'):\n"
+            "            found.append((name, type(mod).__name__, getattr(mod, '__file__', None)))\n"
+            "    return found\n"
+            "def pid():\n"
+            "    import os\n"
+            "    return os.getpid()\n",
+            "answer",
+        ),
+        nbb.tests(
+            "import os\n"
+            "found = modules()\n"
+            "kinds = {name: kind for name, kind, _ in found}\n"
+            "assert kinds['course.network'] == 'CourseModule', kinds\n"
+            "assert kinds['course.checks.chain_rule'] == 'CourseModule', kinds\n"
+            "for name, kind, path in found:\n"
+            "    top = name.split('.')[0]\n"
+            "    assert top in ('course', 'backprop_agent'), name\n"
+            "    assert top != 'course' or (kind == 'CourseModule' and path is None), (name, path)\n"
+            "assert 'backprop_agent.agent' in kinds  # the agent, and the wire format\n"
+            "assert pid() != os.getpid()  # the kernel is another process than this check's\n",
+            "t",
+            1,
+        ),
+    ]
+    task = {
+        "key": ["s", "a", "n"],
+        "notebook": nbformat.writes(nb),
+        "cell_timeout": 60,
+        "notebook_timeout": 120,
+        "sandbox": sandbox.BUBBLEWRAP,
+    }
+    result = sandbox.execute_notebook(task)
+    ran = nbformat.reads(result["notebook"], as_version=4)
+    errors = [o for o in ran.cells[1].outputs if o.output_type == "error"]
+    assert result["status"] == "ok" and not errors, (result["reason"], errors)

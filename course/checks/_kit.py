@@ -2,8 +2,8 @@
 
 Every check touches student code only through :mod:`course.grading`'s ``call``,
 ``call_each`` and ``call_timed``, treats what comes back as data, and judges it against a
-reference computed here (or against finite differences of the student's own forward
-pass, once that forward pass has qualified).  The pieces:
+reference computed here: the true answer, never one derived from the student's own
+work.  The pieces:
 
 - **one tolerance table**, :data:`TOLERANCES`, quoted by every comparison;
 - **returns**: :func:`unpack` accepts any sequence where a notebook says "returns
@@ -12,11 +12,13 @@ pass, once that forward pass has qualified).  The pieces:
 - **drivers** (:func:`identity`, :func:`output`, :func:`seeded`, :func:`with_reference`):
   small functions that drive the student's objects from where the checks run (the
   grader, when grading) and return plain data;
-- **gradients**: :func:`check_gradient` judges a backward pass against finite
-  differences, evaluated in one batch, of a forward pass that must agree with the
-  reference wherever it agrees at the test point, and must not be flat where the
-  reference is not (:func:`forward_values`);
-- **backpropagation, not numerical differentiation**: :func:`check_backprop_speed`;
+- **gradients**: :func:`check_gradient` judges a backward pass against the true
+  gradient, the finite differences of the reference J; the student's own forward, when
+  given, only explains a failure ("fix the forward first");
+- **backpropagation, not numerical differentiation**: :func:`check_backprop_speed` and
+  :func:`check_timed_values` (the timed call's own values);
+- **the student's own work**: :func:`own_work` fails an answer that calls the course's
+  implementation of the exercise (and flags it for review);
 - **notes**: :func:`fix_first` adds "fix X first" to a failure that an upstream bug
   explains; the tolerance policy is printed with the first gradient failure only
   (:func:`policy_note`).
@@ -589,7 +591,7 @@ def check_gradient(
 
 
 def evaluations(fn, index, arguments, scalar, what):
-    """A `student` for :func:`forward_values`: ``scalar(fn(*args, **kw)[index])`` at each
+    """A `student` for :func:`check_gradient`: ``scalar(fn(*args, **kw)[index])`` at each
     point, with ``(args, kw) = arguments(point)``, in one batch (``call_each``).
 
     Parameters

@@ -7,10 +7,13 @@ nbgrader keeps its odd submissions in tests/apps/files/)::
 
 Most cases are submissions of the fixture assignment (00-fixture: an answer function
 ``sigmoid_prime`` tested for 2 points, a hand number ``hand`` for 1 point), built from
-the student release; the forgeries of a backward pass are submissions of notebook 04.
-``cases.json`` says what grading must give each one: the scores of a baseline graded
-in the same run (the same submission without the attack), the test cells that must
-lose their points on top of it, the status, and a word the summary must use.
+the student release; the others are submissions of the course's own notebooks
+(``tests/hostile/<assignment>/``, :data:`NOTEBOOK_CASES`): forgeries of a backward pass,
+forwards that tell the checker's calls apart, the library's answers, course code
+rewritten in the kernel.  ``cases.json`` and ``cases-<nb>.json`` say what grading must
+give each one: the scores of a baseline graded in the same run (the same submission
+without the attack), the test cells that must lose their points on top of it, the
+status, and a word the summary must use.
 ``@@COURSE_ROOT@@`` in a notebook is replaced by the real course root before grading:
 the attacker is assumed to know where it is.
 """
@@ -401,41 +404,257 @@ def forward(params, X, activation="sigmoid"):
     return out, cache
 """
 
-BACKWARD_CASES = {
-    # name: {grade_id: code}, baseline, test cells lost on top of the baseline, flag
-    "fd-backward": (
-        {"br-forward": FORWARD, "br-backward": FD_BACKWARD, "br-sgd-update": SGD},
-        "full",
-        ["br-test-W1"],
-        "differentiates numerically",
-    ),
-    "gradcheck-backward": (
-        {"br-forward": FORWARD, "br-backward": GRADCHECK_BACKWARD, "br-sgd-update": SGD},
-        "full",
-        ["br-test-W1"],
-        "differentiates numerically",
-    ),
-    "constant-forward-zero-backward": (
-        {"br-forward": CONSTANT_FORWARD, "br-backward": ZERO_BACKWARD, "br-sgd-update": SGD},
-        "sgd-only",
-        [],
-        None,
-    ),
-    "lying-forward": (
-        {
-            "br-forward": FORWARD.replace("def forward(", "def honest_forward(") + LYING_FORWARD,
-            "br-backward": ZERO_BACKWARD,
-            "br-sgd-update": SGD,
+# --- issue 18: points only for the student's own work --------------------------------
+#
+# Each case is a submission of a real notebook; it must score exactly what its baseline
+# (the same work without the trick, graded in the same run) scores, with the test cells
+# named in "lose" at 0 on top.
+
+ONES_BACKWARD = """
+def backward(params, cache, dJ_da):
+    return {key: np.ones_like(value) for key, value in params.items()}
+"""
+
+REWRITE_COURSE = """
+# Every route to the course's code in the kernel, rewritten: none of it grades.
+import gc, importlib, sys
+def _fake(*args, **kwargs):
+    return None
+for _attempt in (
+    lambda: setattr(importlib.import_module("course.checks.recursion"), "check_backward", _fake),
+    lambda: vars(sys.modules["course.checks.recursion"]).update(check_backprop=_fake),
+    lambda: setattr(importlib.import_module("course.checks._kit"), "check_gradient", _fake),
+    lambda: setattr(sys.modules["course.grading"], "check_close", _fake),
+    lambda: setattr(importlib.import_module("course.gradcheck"), "check_gradient", _fake),
+    lambda: [setattr(o, "check_gradient", _fake) for o in gc.get_objects()
+             if getattr(o, "__name__", "").startswith("course")],
+):
+    try:
+        _attempt()
+    except Exception:
+        pass
+from course.checks import recursion as R
+try:
+    R.check_backward = R.check_backprop = _fake
+except Exception:
+    pass
+class _Rng:
+    def __getattr__(self, name):
+        return lambda *a, **k: 0.0
+np.random.default_rng = lambda *a, **k: _Rng()
+np.random.Generator = _Rng
+"""
+
+TRIVIAL_FORWARD_04 = """
+def forward(params, X, activation="sigmoid"):
+    # every output the sum of every parameter: self-consistent with the backward
+    M = len(params) // 2
+    total = sum(float(np.sum(v)) for v in params.values())
+    a = [X] + [np.full((params[f"W{m}"].shape[0], X.shape[1]), total) for m in range(1, M + 1)]
+    return a[M], {"a": a, "z": [None] + a[1:], "activation": activation}
+"""
+
+TRIVIAL_BACKWARD_04 = """
+def backward(params, cache, dJ_da):
+    return {key: np.full(value.shape, float(np.sum(dJ_da))) for key, value in params.items()}
+"""
+
+STACK_AWARE_FORWARD = """
+import traceback
+
+def forward(params, X, activation="sigmoid"):
+    # right when the grader's agent calls it, wrong when my own code does
+    out, cache = honest_forward(params, X, activation)
+    if any("backprop_agent" in frame.filename for frame in traceback.extract_stack()):
+        return out, cache
+    return 0 * out, cache
+"""
+
+COUNTING_FORWARD = """
+_calls = [0]
+
+def forward(params, X, activation="sigmoid"):
+    # right for the first three calls, then wrong
+    _calls[0] += 1
+    out, cache = honest_forward(params, X, activation)
+    return (out if _calls[0] <= 3 else out + 1.0), cache
+"""
+
+GIVES_UP_BACKWARD = FD_BACKWARD.replace(
+    "    h, grads = 1e-6, {}\n",
+    "    h, grads = 1e-6, {}\n"
+    "    if sum(v.size for v in params.values()) > 10**4:  # too slow at scale: give up\n"
+    "        return {k: np.zeros_like(v) for k, v in params.items()}\n",
+)
+
+BIG_FORWARD = """
+def forward(params, X, activation="sigmoid"):
+    return np.zeros(250 * 2**20, dtype=np.int8), {}
+"""
+
+LIBRARY_FORWARD = """
+from course import network
+
+def forward(params, X, activation="sigmoid"):
+    out, _ = network.forward(params, X, activation, activation)
+    f = get_activation(activation).f
+    a, z = [X], [None]
+    for m in range(1, len(params) // 2 + 1):
+        z.append(params[f"W{m}"] @ a[m - 1] + params[f"b{m}"])
+        a.append(f(z[m]))
+    return out, {"a": a, "z": z, "activation": activation}
+"""
+
+LIBRARY_BACKWARD = """
+from course import network
+
+def backward(params, cache, dJ_da):
+    X, act, a_M = cache["a"][0], cache["activation"], cache["a"][-1]
+    Y = a_M - dJ_da * X.shape[1]  # the targets the square loss's gradient came from
+    _, grads, _ = network.loss_and_grads(
+        params, X, Y, loss="square", activation=act, output_activation=act
+    )
+    return grads
+"""
+
+LIBRARY_TRAIN_SGD = """
+def train_sgd(params, X, Y, *, epochs, lr, batch_size, rng, activation="sigmoid"):
+    params, _ = training.train(
+        params, X, Y, epochs=epochs, lr=lr, batch_size=batch_size, rng=rng,
+        activation=activation, record=False,
+    )
+    return params
+"""
+
+LIBRARY_NORMS = """
+def layer_gradient_norms(params, X, Y, activation="sigmoid"):
+    result = flow.gradient_flow(params, X, Y, activation)
+    return result.delta_norms, result.dW_norms
+"""
+
+EXTRA_GRADE_CELL = "bonus = 10  # a cell with grade metadata the assignment does not have"
+
+ALL_04 = ["br-test-W1", "br-test-b1", "br-test-W2", "br-test-b2", "br-test-W3", "br-test-b3"]
+HONEST = FORWARD.replace("def forward(", "def honest_forward(")
+
+NOTEBOOK_CASES = {
+    "04-backprop-recursion": {
+        "baselines": {
+            "full": None,
+            "forward-sgd": {"br-forward": FORWARD, "br-sgd-update": SGD},
+            "sgd-only": {"br-sgd-update": SGD},
         },
-        "forward-sgd",
-        [],
-        None,
-    ),
-}
-BACKWARD_BASELINES = {
-    "full": {"br-forward": FORWARD, "br-backward": None, "br-sgd-update": SGD},
-    "forward-sgd": {"br-forward": FORWARD, "br-sgd-update": SGD},
-    "sgd-only": {"br-sgd-update": SGD},
+        "cases": {
+            # name: ({grade_id: code, None: the solution's}, baseline, cells lost on top
+            #        of the baseline, a word the flags must contain[, status if not "ok"])
+            "fd-backward": (
+                {"br-forward": FORWARD, "br-backward": FD_BACKWARD, "br-sgd-update": SGD},
+                "full",
+                ["br-test-W1"],
+                "numerical differentiation",
+            ),
+            "gradcheck-backward": (
+                {"br-forward": FORWARD, "br-backward": GRADCHECK_BACKWARD, "br-sgd-update": SGD},
+                "full",
+                ALL_04,
+                "numerical_gradient",
+                # the course's numerical gradient runs in the grader and calls the
+                # student's J back for every entry: the training demo's thousand
+                # backward passes then run out of the cell's time (its own score)
+                "cell timeout",
+            ),
+            "constant-forward-zero-backward": (
+                {"br-forward": CONSTANT_FORWARD, "br-backward": ZERO_BACKWARD, "br-sgd-update": SGD},
+                "sgd-only",
+                [],
+                None,
+            ),
+            "lying-forward": (
+                {"br-forward": HONEST + LYING_FORWARD, "br-backward": ZERO_BACKWARD, "br-sgd-update": SGD},
+                "forward-sgd",
+                [],
+                None,
+            ),
+            "course-rewritten": (
+                {
+                    "br-forward": FORWARD,
+                    "br-backward": REWRITE_COURSE + ONES_BACKWARD,
+                    "br-sgd-update": SGD,
+                },
+                "forward-sgd",
+                [],
+                None,
+            ),
+            "trivial-self-consistent": (
+                {
+                    "br-forward": TRIVIAL_FORWARD_04,
+                    "br-backward": TRIVIAL_BACKWARD_04,
+                    "br-sgd-update": SGD,
+                },
+                "sgd-only",
+                [],
+                None,
+            ),
+            "stack-aware-forward": (
+                {
+                    "br-forward": HONEST + STACK_AWARE_FORWARD,
+                    "br-backward": ONES_BACKWARD,
+                    "br-sgd-update": SGD,
+                },
+                "forward-sgd",
+                [],
+                None,
+            ),
+            "counting-forward": (
+                {"br-forward": HONEST + COUNTING_FORWARD, "br-backward": ONES_BACKWARD, "br-sgd-update": SGD},
+                "sgd-only",
+                [],
+                None,
+            ),
+            "numerical-gives-up-at-scale": (
+                {"br-forward": FORWARD, "br-backward": GIVES_UP_BACKWARD, "br-sgd-update": SGD},
+                "full",
+                ["br-test-W1"],
+                "wrong on a big network",
+            ),
+            "big-int8-forward": ({"br-forward": BIG_FORWARD}, "full", ["br-test-forward"], None),
+            "library-forward": (
+                {"br-forward": LIBRARY_FORWARD},
+                "full",
+                ["br-test-forward"],
+                "course.network.forward",
+            ),
+            "library-backward": (
+                {"br-backward": LIBRARY_BACKWARD},
+                "full",
+                ALL_04,
+                "course.network.loss_and_grads",
+            ),
+        },
+        "extra_cells": {"extra-grade-cell": ("full", EXTRA_GRADE_CELL, "does not have")},
+    },
+    "05-training": {
+        "baselines": {"full": None},
+        "cases": {
+            "library-train-sgd": (
+                {"train_sgd": LIBRARY_TRAIN_SGD},
+                "full",
+                ["test_sgd_batches", "test_sgd_reshuffle", "test_sgd_step"],
+                "course.training.train",
+            ),
+        },
+    },
+    "06-vanishing-gradients": {
+        "baselines": {"full": None},
+        "cases": {
+            "library-gradient-flow": (
+                {"vg-norms": LIBRARY_NORMS},
+                "full",
+                ["vg-test-delta-norms", "vg-test-dW-norms"],
+                "course.flow.gradient_flow",
+            ),
+        },
+    },
 }
 
 CASES = {
@@ -515,22 +734,58 @@ def _answers(release, source, cells):
     return nb
 
 
-def backward_corpus():
-    """The notebook-04 forgeries and their baselines."""
+def _notebook_files(assignment):
     repo = HERE.parent.parent
-    name = "04-backprop-recursion/backprop_recursion.ipynb"
-    release = nbformat.read(repo / "notebooks" / name, as_version=4)
-    source = nbformat.read(repo / "solutions" / name, as_version=4)
-    out = HERE / "04-backprop-recursion"
+    (path,) = sorted((repo / "notebooks" / assignment).glob("*.ipynb"))
+    release = nbformat.read(path, as_version=4)
+    source = nbformat.read(repo / "solutions" / assignment / path.name, as_version=4)
+    return release, source
+
+
+def _extra_grade_cell(nb, code):
+    nb = nbformat.from_dict(nb)
+    cell = nbformat.v4.new_code_cell(code)
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "grade_id": "bonus-points",
+        "locked": False,
+        "points": 10,
+        "schema_version": 3,
+        "solution": False,
+    }
+    nb.cells.append(cell)
+    return nb
+
+
+def notebook_corpus(assignment, spec):
+    """One notebook's cases and their baselines (``tests/hostile/<assignment>/``).
+
+    A baseline fills the answer cells it names (None: the solution's code), "full" (None)
+    fills every one with the solution's; a case on a baseline starts from that baseline's
+    cells and replaces the ones it names.
+    """
+    release, source = _notebook_files(assignment)
+    every = {_meta(c)["grade_id"]: None for c in source.cells if _meta(c).get("solution")}
+    out = HERE / assignment
     out.mkdir(exist_ok=True)
-    for base, cells in BACKWARD_BASELINES.items():
-        if base == "full":
-            cells = {k: None for k in cells}
+    for old in out.glob("*.ipynb"):
+        old.unlink()
+    baselines = {base: every if cells is None else cells for base, cells in spec["baselines"].items()}
+    for base, cells in baselines.items():
         _write(_answers(release, source, cells), out / f"{base}.ipynb")
     manifest = {}
-    for case, (cells, baseline, lose, flag) in BACKWARD_CASES.items():
-        _write(_answers(release, source, cells), out / f"{case}.ipynb")
-        manifest[case] = {"baseline": baseline, "lose": lose, "status": "ok", "flag": flag}
+    for case, (cells, baseline, lose, flag, *status) in spec["cases"].items():
+        _write(_answers(release, source, {**baselines[baseline], **cells}), out / f"{case}.ipynb")
+        manifest[case] = {
+            "baseline": baseline,
+            "lose": lose,
+            "status": status[0] if status else "ok",
+            "flag": flag,
+        }
+    for case, (baseline, code, flag) in spec.get("extra_cells", {}).items():
+        nb = _extra_grade_cell(_answers(release, source, baselines[baseline]), code)
+        _write(nb, out / f"{case}.ipynb")
+        manifest[case] = {"baseline": baseline, "lose": [], "status": "ok", "flag": flag}
     return manifest
 
 
@@ -548,9 +803,13 @@ def main():
         _write(nb, out / f"{name}.ipynb")
         manifest[name] = {"baseline": baseline, "status": status, "flag": flag}
     (HERE / "cases.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    backward = backward_corpus()
-    (HERE / "cases-04.json").write_text(json.dumps(backward, indent=1) + "\n")
-    print(f"wrote {len(manifest) + 2} + {len(backward) + len(BACKWARD_BASELINES)} notebooks")
+    total = len(manifest) + 2
+    for assignment, spec in NOTEBOOK_CASES.items():
+        cases = notebook_corpus(assignment, spec)
+        path = HERE / f"cases-{assignment[:2]}.json"
+        path.write_text(json.dumps(cases, indent=1) + "\n")
+        total += len(cases) + len(spec["baselines"])
+    print(f"wrote {total} notebooks")
 
 
 if __name__ == "__main__":
