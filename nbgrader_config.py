@@ -20,30 +20,34 @@ c.Execute.interrupt_on_timeout = True
 # Test cells a student deleted are put back before grading.
 c.OverwriteCells.add_missing_cells = True
 
-# -- Grading: repairs before nbgrader's sanitizing, stderr that costs nothing --------------
+# -- Grading: one trusted path, whatever runs it ----------------------------------------
 # Submissions as students really send them (split or pasted cells, stripped metadata,
-# nbformat 4.0-4.5) are repaired before nbgrader's own sanitizing, and stderr of a test
-# cell (a warning, a progress bar) is moved to stdout so that it costs no points.
-# nbgrader's own preprocessor lists, extended: the same converter serves
-# `nbgrader autograde`, formgrader and `backprop-grade grade`.
+# nbformat 4.0-4.5) are repaired before nbgrader's own sanitizing.  nbgrader's Execute
+# step (test cells in the student's kernel) is replaced by the course's: the kernel in a
+# bubblewrap sandbox, the test cells run by the grader; SaveAutoGrades by one that never
+# clears a review flag.  The same converter serves `backprop-grade grade` (which hands
+# it its parallel workers' outputs), `nbgrader autograde` and formgrader's Autograde.
 # (the `autograder` package is the course's own: installed with it, see pyproject.toml)
 import nbgrader  # noqa: E402
 from nbgrader.converters import Autograde  # noqa: E402
-from nbgrader.preprocessors import Execute, GetGrades  # noqa: E402
+from nbgrader.preprocessors import Execute, GetGrades, SaveAutoGrades  # noqa: E402
 
+from autograder.execution import GradedExecution, SaveTrustedGrades  # noqa: E402
 from autograder.feedback import TEMPLATES, CourseFeedback, FeedbackExporter  # noqa: E402
 from autograder.nbgrader_hooks import OpenTestComments  # noqa: E402
-from autograder.repair import RepairStructure, StderrToStdout  # noqa: E402
+from autograder.repair import RepairStructure  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [
     RepairStructure,
     *Autograde.sanitize_preprocessors.default(),
 ]
-# nbgrader's own autograde steps, stderr of test cells moved to stdout after Execute,
-# and a comment row on every test cell for formgrader.
-_autograde = list(Autograde.autograde_preprocessors.default())
-_autograde.insert(_autograde.index(Execute) + 1, StderrToStdout)
-c.Autograde.autograde_preprocessors = [*_autograde, OpenTestComments]
+# nbgrader's own autograde steps, the execution and the grade saving the course's, and a
+# comment row on every test cell for formgrader.
+_trusted = {Execute: GradedExecution, SaveAutoGrades: SaveTrustedGrades}
+c.Autograde.autograde_preprocessors = [
+    *(_trusted.get(p, p) for p in Autograde.autograde_preprocessors.default()),
+    OpenTestComments,
+]
 
 # -- After grading: late penalties, feedback, formgrader ---------------------------------
 # Due dates live in the gradebook (`backprop-grade release --due`); a late notebook loses

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import integrity
+from . import execution, integrity
 from .progress import Progress
 from .sandbox import BUBBLEWRAP, NO_SANDBOX, require_sandbox
 
@@ -94,36 +94,7 @@ class SubmissionResult:
             self.status = status
 
 
-# -- step 3: nbgrader's converter, with the execution replayed -------------------------
-
-_EXECUTED = {}
-
-
-def _replay_class():
-    from nbgrader.preprocessors import NbGraderPreprocessor
-
-    class ReplayExecute(NbGraderPreprocessor):
-        """Stands in for nbgrader's Execute: copies the outputs a worker produced."""
-
-        def preprocess(self, nb, resources):
-            info = resources["nbgrader"]
-            key = (info["student"], info["assignment"], info["notebook"])
-            if key not in _EXECUTED:
-                raise RuntimeError(f"no execution result for {key}")
-            executed = _EXECUTED[key]
-            if len(executed.cells) != len(nb.cells):
-                raise RuntimeError(f"executed notebook {key} does not match the sanitized one")
-            for cell, done in zip(nb.cells, executed.cells, strict=True):
-                if done.source != cell.source:
-                    raise RuntimeError(f"executed notebook {key} has a different cell source")
-                if cell.cell_type == "code":
-                    cell.outputs = done.get("outputs", [])
-                    cell.execution_count = done.get("execution_count")
-            if "language_info" in executed.metadata:
-                nb.metadata["language_info"] = executed.metadata["language_info"]
-            return nb, resources
-
-    return ReplayExecute
+# -- step 3: nbgrader's converter, the execution the workers' -------------------------
 
 
 @contextlib.contextmanager
@@ -156,7 +127,6 @@ def shared_engines():
 
 def _autograde_converter(course, assignment, student):
     from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import Execute
 
     from .repair import RepairStructure
 
@@ -165,11 +135,7 @@ def _autograde_converter(course, assignment, student):
     conv.force = True
     if RepairStructure not in conv.sanitize_preprocessors:
         conv.sanitize_preprocessors = [RepairStructure, *conv.sanitize_preprocessors]
-    replay = _replay_class()
-    conv.autograde_preprocessors = [
-        replay if p is Execute or getattr(p, "__name__", p) == "Execute" else p
-        for p in conv.autograde_preprocessors
-    ]
+    execution.check_config(conv)  # the course's execution step, which takes the workers'
     return conv
 
 
@@ -334,6 +300,7 @@ class GradingRun:
         self.files = _assignment_files(course, assignment)
         self.results = {}
         self.pending = {}
+        self.executed = {}
         self.tmp = tmp
         self.font_cache = None
         if settings.sandbox == BUBBLEWRAP:
@@ -420,7 +387,6 @@ class GradingRun:
         """Note a worker's result; returns the student when all their notebooks are back."""
         student, _, n = r["key"]
         res = self.results[student]
-        _EXECUTED[(student, self.assignment, n)] = nbformat.reads(r["notebook"], as_version=4)
         res.notebooks[n] = {
             "status": r["status"],
             "seconds": r["seconds"],
@@ -434,6 +400,7 @@ class GradingRun:
         if r["status"] != "ok":
             res.fail(r["status"], f"{r['status']}: {n}.ipynb {r['reason']}".strip())
         res.flags += [f"{n}: {f}" for f in r.get("flags") or [] if f"{n}: {f}" not in res.flags]
+        self.executed[(student, n)] = nbformat.reads(r["notebook"], as_version=4)
         return self._done(student, n)
 
     def lost(self, task, reason):
@@ -450,6 +417,12 @@ class GradingRun:
         """Record one submission through nbgrader, then its run record."""
         res = self.results[student]
         t0 = time.perf_counter()
+        for n in self.names:  # what nbgrader's execution step takes (None: no result)
+            flags = [f for f in res.flags if f.startswith(f"{n}: ")]
+            done = self.executed.pop((student, n), None)
+            execution.EXECUTED[(student, self.assignment, n)] = (
+                None if done is None else (done, flags)
+            )
         ok, log = _record_with_nbgrader(self.course, self.assignment, student)
         if not ok and res.status == "ok":
             res.fail("error", "nbgrader could not record it:\n" + _last_errors(log))
@@ -465,7 +438,7 @@ class GradingRun:
         res.seconds = res.parent_seconds + sum(v["seconds"] for v in res.notebooks.values())
         save_record(self.course, res)
         for n in self.names:
-            _EXECUTED.pop((student, self.assignment, n), None)
+            execution.EXECUTED.pop((student, self.assignment, n), None)
 
 
 @contextlib.contextmanager

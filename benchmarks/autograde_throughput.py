@@ -111,6 +111,13 @@ def main():
         pars[(os.cpu_count(), "none")] = tmp / "nosandbox"
         for root in (seq, *pars.values()):
             shutil.copytree(template, root)
+        with open(seq / "nbgrader_config.py", "a", encoding="utf-8") as f:
+            # sequential nbgrader as the world runs it: its own Execute, tests in the kernel
+            f.write(
+                "\nfrom autograder.execution import stock_preprocessors\n"
+                "c.Autograde.autograde_preprocessors = stock_preprocessors()\n"
+            )
+        for root in (seq, *pars.values()):
             # the gradebook: every copy gets it from nbgrader the same way
             subprocess.run(
                 [sys.executable, "-m", "nbgrader", "generate_assignment", args.assignment],

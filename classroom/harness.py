@@ -69,7 +69,15 @@ def _cell_text(cell):
 
 
 class CourseSandbox(ScratchCourse):
-    """A scratch course whose submissions are graded by plain ``nbgrader autograde``."""
+    """A scratch course whose submissions are graded by plain ``nbgrader autograde``:
+    nbgrader's own steps, test cells in the kernel (``execution.stock_preprocessors``),
+    to show that stock nbgrader gives honest work the scores the trusted path gives."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from autograder.execution import stock_preprocessors
+
+        self.api.config.Autograde.autograde_preprocessors = stock_preprocessors()
 
     def grade(self, assignment, student, notebooks):
         """Autograde one submission.

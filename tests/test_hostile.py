@@ -163,6 +163,32 @@ def test_every_job_ran_in_bubblewrap_with_limits(hostile):
     assert "sandbox: bubblewrap" in hostile["summary"]
 
 
+def test_formgraders_autograde_takes_the_trusted_path_and_keeps_the_flag(hostile):
+    """What formgrader's Autograde button runs (NbGraderAPI.autograde, the course's
+    nbgrader_config.py): a forging submission, flagged by `backprop-grade grade`, regraded
+    there: the same trusted score (sandbox, test cells by the grader), the flag kept."""
+    from nbgrader.api import Gradebook
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    course = hostile["course"]
+    student = "h-displayhook"
+    before = _cells(course, student)
+
+    def review():
+        with Gradebook(course.db_url) as gb:
+            nb = gb.find_submission_notebook("fixture", A, student)
+            return nb.flagged, sorted(g.name for g in nb.grades if g.needs_manual_grade)
+
+    flagged = review()
+    assert flagged[0] and flagged[1], "grade flagged it for review"
+    api = NbGraderAPI(CourseDirectory(config=course.config), config=course.config)
+    result = api.autograde(A, student, force=True)
+    assert result["success"], result.get("log")
+    assert _cells(course, student) == before == BASELINE["blank"]
+    assert review() == flagged
+
+
 # -- the course's notebooks: the student's own work, judged by the true answer -----------
 #
 # issues 11 and 18: a backward that is not backpropagation, forwards that lie or tell the
