@@ -135,10 +135,17 @@ PARITY = {
 
 
 def test_parallel_scores_equal_sequential_nbgrader_autograde(graded, tmp_path):
+    """Honest work: `backprop-grade grade` and stock nbgrader (its own Execute, test cells
+    in the kernel) give every student and every cell the same score."""
     course, manifest, _ = graded
     copy = tmp_path / "seq"
     (copy / "submitted").mkdir(parents=True)
     shutil.copy(course.root / "nbgrader_config.py", copy)
+    with open(copy / "nbgrader_config.py", "a", encoding="utf-8") as f:  # stock nbgrader
+        f.write(
+            "\nfrom autograder.execution import stock_preprocessors\n"
+            "c.Autograde.autograde_preprocessors = stock_preprocessors()\n"
+        )
     shutil.copytree(course.source, copy / "solutions")
     students = sorted(s for s, info in manifest.items() if info["kind"] in PARITY)
     for s in students:
