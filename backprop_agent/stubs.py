@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import importlib
 import importlib.abc
 import importlib.machinery
 import sys
@@ -389,9 +390,10 @@ def install(agent):
 
 
 def importer(agent):
-    """An ``__import__`` that gives the grader's stubs for ``course`` and the usual modules
-    otherwise, without touching ``sys.modules`` (for a namespace run in the grader's own
-    process, as the course's fast test runner does)."""
+    """An ``__import__`` that gives the grader's stubs for ``course`` (``importlib``'s
+    ``import_module`` too) and the usual modules otherwise, without touching
+    ``sys.modules`` (for a namespace run in the grader's own process, as the course's fast
+    test runner does: there, ``sys.modules`` itself still holds the real course)."""
     modules = {}
     real_import = builtins.__import__
 
@@ -404,7 +406,18 @@ def importer(agent):
                 module(parent).__dict__.setdefault(leaf, modules[name])
         return modules[name]
 
+    def import_module(name, package=None):
+        if name == PACKAGE or name.startswith(PACKAGE + "."):
+            return module(name)
+        return importlib.import_module(name, package)
+
+    importlib_view = types.ModuleType("importlib")
+    importlib_view.__dict__.update(vars(importlib))
+    importlib_view.import_module = import_module
+
     def stub_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and name == "importlib":
+            return importlib_view  # its import_module gives the stubs too
         if level == 0 and (name == PACKAGE or name.startswith(PACKAGE + ".")):
             leaf = module(name)
             for item in fromlist or ():

@@ -34,6 +34,7 @@ __all__ = [
     "calls_through",
     "binding",
     "library_calls",
+    "library_path",
     "replacing",
     "check_close",
     "collecting_flags",
@@ -418,10 +419,8 @@ class _Local:
             if not code.co_filename.startswith(here) or code in _GRANTED_CODES:
                 return
             caller = frame.f_back
-            if caller is not None and (
-                caller.f_code.co_filename.startswith(here) and caller.f_code not in _GRANTED_CODES
-            ):
-                return
+            if caller is not None and caller.f_code.co_filename.startswith(here):
+                return  # inside the library (or what a check handed over: granted)
             module = frame.f_globals.get("__name__", "")
             fn = getattr(sys.modules.get(module), code.co_name, None)
             if getattr(fn, "__code__", None) is code:
@@ -493,6 +492,22 @@ def library_calls():
     """A context that collects the course functions the student's code calls meanwhile
     (their ``module.name`` paths), to tell the library's answer from the student's."""
     return _BACKEND.get().recording()
+
+
+def library_path(obj):
+    """``module.name`` when `obj` itself is a public function or class of the course (a
+    student's name bound to the library: ``from course.losses import softmax``), else
+    None.  When grading, such a name arrives from the kernel as the grader's own function."""
+    module = getattr(obj, "__module__", None)
+    name = getattr(obj, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(name, str):
+        return None
+    if not (module == "course" or module.startswith("course.")) or "<" in name:
+        return None
+    found = sys.modules.get(module)
+    for part in name.split("."):
+        found = getattr(found, part, None)
+    return f"{module}.{name}" if found is obj else None
 
 
 #: Printed student output is shown up to this many characters per call.

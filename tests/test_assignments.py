@@ -66,15 +66,21 @@ def test_solutions_full_and_blank_zero_in_process(notebooks, assignment):
 
 
 # A wrong forward pass (or loss, or helper) loses its own cell only: every later test
-# judges against the network's values, or the student's own, or with the course's
-# function standing in for theirs.
+# is handed the network's forward values, or runs with the course's function standing in
+# for the student's, and judges against the true answer.
 FORWARD_ONLY = [
     ("02-sigmoid-network", "forward: wh indexed [j, i] (transposed)", {"test-forward"}),
     ("02-sigmoid-network", "forward: linear output (no sigmoid at y)", {"test-forward"}),
     ("02-sigmoid-network", "forward: hidden biases left out", {"test-forward"}),
     ("03-softmax-layer", "loss without 1/N", {"sl-test-ce-loss"}),
     ("03-softmax-layer", "loss with the sign flipped", {"sl-test-ce-loss"}),
-    ("03-softmax-layer", "tanh layer, forward and backward consistent", {"sl-test-layer-forward"}),
+    ("03-softmax-layer", "forward without the sigmoid", {"sl-test-layer-forward"}),
+    (
+        "03-softmax-layer",
+        "forward without the bias, backward recomputing a with it",
+        {"sl-test-layer-forward"},
+    ),
+    ("03-softmax-layer", "softmax not normalised", {"sl-test-softmax"}),
     ("04-backprop-recursion", "forward without f at the output", {"br-test-forward"}),
     (
         "04-backprop-recursion",
@@ -83,7 +89,17 @@ FORWARD_ONLY = [
     ),
     ("05-training", "no reshuffle: one permutation for all epochs", {"test_sgd_reshuffle"}),
     ("07-regularization", "dropout_forward returns twice the mask", {"test_dropout_forward"}),
-    ("07-regularization", "L2 on the biases, in the loss and the gradient", {"test_l2_value"}),
+    ("07-regularization", "penalty missing from J_hat", {"test_l2_value"}),
+    (
+        "07-regularization",
+        "dropout_loss_and_grads returns J of the network without the mask",
+        {"test_dropout_grads_out"},
+    ),
+    (
+        "07-regularization",
+        "dropout_forward draws a new mask even when given one",
+        {"test_dropout_forward"},
+    ),
 ]
 
 

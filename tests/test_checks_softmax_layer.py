@@ -24,12 +24,13 @@ def ce_grad(z, Y):
 
 
 def forward(a_prev, W, b):
-    a = sigmoid(W @ a_prev + b)
-    return a, (a_prev, W, a)
+    z = W @ a_prev + b
+    a = sigmoid(z)
+    return a, (a_prev, W, b, z, a)
 
 
 def backward(dJ_da, cache):
-    a_prev, W, a = cache
+    a_prev, W, b, z, a = cache
     delta = dJ_da * a * (1 - a)
     return W.T @ delta, delta @ a_prev.T, delta.sum(axis=1, keepdims=True)
 
@@ -123,12 +124,80 @@ def test_ce_gradient_right_passes_and_bugs_are_named():
     )
 
 
-def test_ce_gradient_follows_the_students_own_loss():
-    # A loss without the 1/N and a gradient without it agree: full marks for the gradient.
+def test_a_gradient_right_only_for_a_wrong_loss_earns_nothing():
+    # A loss without the 1/N and a gradient without it agree with each other, not with the
+    # cross-entropy loss: no points, and the message says to fix the loss first and why.
     z, Y = checks.logits_case(3, 4, seed=5)
-    assert checks.check_ce_gradient(
-        lambda z, Y: softmax(z) - Y, lambda z, Y: 4 * ce_loss(z, Y), z, Y
-    ).ok
+    text = fails(
+        checks.check_ce_gradient,
+        lambda z, Y: softmax(z) - Y,
+        lambda z, Y: 4 * ce_loss(z, Y),
+        z,
+        Y,
+        says="Fix cross_entropy_loss first",
+    )
+    assert "derivative of your cross_entropy_loss" in text
+    assert "times too large" in text.split("What is wrong with cross_entropy_loss:")[1]
+
+
+def test_a_wrong_loss_costs_the_gradient_nothing():
+    z, Y = checks.logits_case(3, 4, seed=5)
+    assert checks.check_ce_gradient(ce_grad, lambda z, Y: -ce_loss(z, Y), z, Y).ok
+
+
+def test_the_gradient_is_judged_with_the_course_softmax_in_place_of_the_students():
+    z, Y = checks.logits_case(3, 4, seed=7)
+    ns = {"np": np}
+    exec(
+        "def softmax(z):\n    return np.exp(z)\n"  # not normalised: wrong
+        "def grad(z, Y):\n    return (softmax(z) - Y) / z.shape[1]\n",
+        ns,
+    )
+    assert checks.check_ce_gradient(ns["grad"], ce_loss, z, Y).ok
+    assert ns["softmax"](np.zeros((2, 1)))[0, 0] == 1.0  # the student's own is put back
+
+
+def test_library_answers_earn_nothing():
+    from course import gradcheck, losses
+
+    z, Y = checks.logits_case(3, 4, seed=8)
+    fails(checks.check_softmax, lambda z: losses.softmax(z), z, says="calls course.losses.softmax")
+    fails(
+        checks.check_ce_loss,
+        lambda z, Y: losses.softmax_cross_entropy(z, Y)[0],
+        z,
+        Y,
+        says="calls course.losses.softmax_cross_entropy",
+    )
+    fails(
+        checks.check_ce_gradient,
+        lambda z, Y: losses.softmax_cross_entropy(z, Y)[1],
+        ce_loss,
+        z,
+        Y,
+        says="calls course.losses.softmax_cross_entropy",
+    )
+
+    def numerical(z, Y):
+        return gradcheck.numerical_gradient(lambda v: ce_loss(v, Y), np.array(z))
+
+    fails(checks.check_ce_gradient, numerical, ce_loss, z, Y, says="numerical differentiation")
+
+
+def test_the_speed_tests_judge_the_values_they_timed():
+    def gives_up(z, Y):
+        return np.zeros_like(z) if z.size > 10**4 else ce_grad(z, Y)
+
+    fails(checks.check_ce_backprop, gives_up, says="not computed by backpropagation")
+    checks.check_ce_backprop(ce_grad)
+
+    def layer_gives_up(dJ_da, cache):
+        if cache[1].size > 10**4:
+            return tuple(np.zeros_like(v) for v in cache[:3])
+        return backward(dJ_da, cache)
+
+    fails(checks.check_backprop, layer_gives_up, says="not computed by backpropagation")
+    checks.check_backprop(backward)
 
 
 # ---------------------------------------------------------------- sigmoid layer
@@ -151,12 +220,18 @@ def test_layer_forward_bugs():
         says="bias b is missing",
     )
     fails(checks.check_layer_forward, lambda a, W, b: (W @ a + b, None), case, says="σ was not")
+    fails(
+        checks.check_layer_forward,
+        lambda a, W, b: (sigmoid(W @ a - b), None),
+        case,
+        says="the bias is subtracted",
+    )
     fails(checks.check_layer_forward, lambda a, W, b: sigmoid(W @ a + b), case, says="2 values")
 
 
 def _backward_with(delta_of, dW_of=None, db_of=None, da_of=None):
     def bwd(dJ_da, cache):
-        a_prev, W, a = cache
+        a_prev, W, b, z, a = cache
         delta = delta_of(dJ_da, a)
         da = da_of(W, delta, a_prev) if da_of else W.T @ delta
         dW = dW_of(delta, a_prev) if dW_of else delta @ a_prev.T
@@ -198,39 +273,138 @@ def test_layer_square_shapes_name_transposes():
     fails(checks.check_layer_backward, "dW", forward, bwd, case, says="transposed")
 
 
-def test_layer_backward_follows_the_students_forward():
-    # tanh forward with its own derivative: the backward is consistent, so it passes
-    # even though the forward's test fails.
+def test_a_tanh_layer_consistent_with_itself_earns_no_backward_points():
+    # tanh forward with tanh's derivative: the backward is the derivative of that forward,
+    # not of the sigmoid layer, so it fails, and the message says why.
     case = checks.layer_case(3, 4, 5, seed=3)
 
     def tanh_forward(a_prev, W, b):
-        a = np.tanh(W @ a_prev + b)
-        return a, (a_prev, W, a)
+        z = W @ a_prev + b
+        a = np.tanh(z)
+        return a, (a_prev, W, b, z, a)
 
     tanh_backward = _backward_with(lambda G, a: G * (1 - a * a))
     for which in ("da_prev", "dW", "db"):
-        assert checks.check_layer_backward(which, tanh_forward, tanh_backward, case).ok
+        text = fails(
+            checks.check_layer_backward,
+            which,
+            tanh_forward,
+            tanh_backward,
+            case,
+            says="tanh's derivative",
+        )
+        assert "Fix sigmoid_layer_forward first" in text
+        assert "that looks like tanh(z)" in text
     fails(checks.check_layer_forward, tanh_forward, case, says="tanh")
 
 
-def test_layer_backward_notes_a_wrong_forward():
+def test_a_linear_layer_consistent_with_itself_earns_nothing():
+    case = checks.layer_case(3, 4, 5, seed=3)
+
+    def linear(a_prev, W, b):
+        z = W @ a_prev + b
+        return z, (a_prev, W, b, z, z)
+
+    for which in ("da_prev", "dW", "db"):
+        text = fails(
+            checks.check_layer_backward,
+            which,
+            linear,
+            _backward_with(lambda G, a: G),
+            case,
+            says="missing σ'(z)",
+        )
+        assert "Fix sigmoid_layer_forward first" in text
+
+
+def test_a_wrong_forward_costs_the_backward_nothing():
     case = checks.layer_case(3, 4, 5, seed=4)
 
     def no_bias(a_prev, W, b):
-        a = sigmoid(W @ a_prev)
+        z = W @ a_prev
+        a = sigmoid(z)
+        return a, (a_prev, W, b, z, a)
+
+    fails(checks.check_layer_forward, no_bias, case, says="bias b is missing")
+    for which in ("da_prev", "dW", "db"):
+        assert checks.check_layer_backward(which, no_bias, backward, case).ok
+
+
+def test_the_cache_layout_is_checked():
+    case = checks.layer_case(3, 4, 5, seed=4)
+
+    def old_layout(a_prev, W, b):
+        a = sigmoid(W @ a_prev + b)
         return a, (a_prev, W, a)
 
-    text = fails(checks.check_layer_backward, "db", no_bias, backward, case, says="forward")
-    assert "bias b is missing" in text
-    assert checks.check_layer_backward("dW", no_bias, backward, case).ok
+    fails(checks.check_layer_forward, old_layout, case, says="(a_prev, W, b, z, a)")
+
+    def swapped(a_prev, W, b):
+        a, (a_prev, W, b, z, a) = forward(a_prev, W, b)
+        return a, (a_prev, W, b, a, z)
+
+    fails(checks.check_layer_forward, swapped, case, says="cache[3] holds a, not z")
+
+    def as_list(a_prev, W, b):
+        a, cache = forward(a_prev, W, b)
+        return a, list(cache)
+
+    checks.check_layer_forward(as_list, case)
 
 
-def test_ce_gradient_with_a_blank_loss_says_which_function():
+def test_a_backward_that_recomputes_the_forward_gets_the_reference_one():
+    case = checks.layer_case(3, 4, 5, seed=6)
+    ns = {"np": np, "sigmoid": sigmoid}
+    exec(
+        "def sigmoid_layer_forward(a_prev, W, b):\n"
+        "    raise NotImplementedError()\n"
+        "def sigmoid_layer_backward(dJ_da, cache):\n"
+        "    a_prev, W, b = cache[:3]\n"
+        "    a, _ = sigmoid_layer_forward(a_prev, W, b)\n"
+        "    delta = dJ_da * a * (1 - a)\n"
+        "    return W.T @ delta, delta @ a_prev.T, delta.sum(axis=1, keepdims=True)\n",
+        ns,
+    )
+    for which in ("da_prev", "dW", "db"):
+        assert checks.check_layer_backward(
+            which, ns["sigmoid_layer_forward"], ns["sigmoid_layer_backward"], case
+        ).ok
+
+
+def test_layer_library_answers_earn_nothing():
+    from course import layers
+
+    case = checks.layer_case(3, 4, 5, seed=6)
+
+    def dense(a_prev, W, b):
+        z, _ = layers.dense_forward(a_prev, W, b)
+        a = sigmoid(z)
+        return a, (a_prev, W, b, z, a)
+
+    fails(checks.check_layer_forward, dense, case, says="calls course.layers.dense_forward")
+
+    def dense_back(dJ_da, cache):
+        a_prev, W, b, z, a = cache
+        return layers.dense_backward(dJ_da * a * (1 - a), (a_prev, W))
+
+    fails(
+        checks.check_layer_backward,
+        "dW",
+        forward,
+        dense_back,
+        case,
+        says="calls course.layers.dense_backward",
+    )
+
+
+def test_ce_gradient_with_a_blank_loss():
     def blank(z, Y):
         raise NotImplementedError()
 
     z, Y = checks.logits_case(3, 4, seed=6)
-    fails(checks.check_ce_gradient, ce_grad, blank, z, Y, says="cross_entropy_loss")
+    assert checks.check_ce_gradient(ce_grad, blank, z, Y).ok
+    text = fails(checks.check_ce_gradient, lambda z, Y: -ce_grad(z, Y), blank, z, Y, says="sign")
+    assert "Fix cross_entropy_loss" not in text
 
 
 def test_layer_backward_shape_error_hints_at_the_transpose():

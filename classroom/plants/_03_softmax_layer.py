@@ -1,22 +1,15 @@
 """Planted bugs and correct alternatives for 03-softmax-layer.
 
-Each bug lists exactly the test cells it must cost; a backward test is judged against
-the submission's own forward, so a forward bug costs a backward cell only where the
-backward no longer matches that forward (and its message then says so).
+Each bug lists exactly the test cells it must cost.  A gradient is judged by the true
+gradient: the backward tests hand the layer's backward the course's own cache, and the
+gradient of the loss gets the course's softmax in place of the student's, so a wrong
+softmax, loss or forward costs only its own cell; a backward right only for the
+student's own wrong forward (a tanh layer) costs the backward cells too, and says so.
 """
 
 from classroom.plants import Plant
 
 NB = "softmax_layer"
-
-
-# A gradient that does not call the student's softmax, so that a softmax bug costs the
-# softmax cell only.
-GRAD_OWN_SOFTMAX = """
-def softmax_cross_entropy_grad(z, Y):
-    e = np.exp(z - z.max(axis=0, keepdims=True))
-    return (e / e.sum(axis=0, keepdims=True) - Y) / z.shape[1]
-"""
 
 
 def _backward(
@@ -29,7 +22,7 @@ def _backward(
 from course.activations import sigmoid_prime
 
 def sigmoid_layer_backward(dJ_da, cache):
-    a_prev, W, a = cache
+    a_prev, W, b, z, a = cache
     delta = {delta}
     return {da_prev}, {dW}, {db}
 """
@@ -79,9 +72,9 @@ def softmax(z):
 def softmax(z):
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
-""",
-            "sl-ce-grad": GRAD_OWN_SOFTMAX,
+"""
         },
+        # the gradient calls this softmax: the test hands it the course's in its place
         failing=("sl-test-softmax",),
         bug="03.softmax.wrong-axis",
     ),
@@ -92,8 +85,7 @@ def softmax(z):
             "sl-softmax": """
 def softmax(z):
     return np.exp(z - z.max(axis=0, keepdims=True))
-""",
-            "sl-ce-grad": GRAD_OWN_SOFTMAX,
+"""
         },
         failing=("sl-test-softmax",),
         bug="03.softmax.not-normalised",
@@ -120,8 +112,7 @@ def cross_entropy_loss(z, Y):
     return float(-np.sum(Y * np.log(softmax(z))))
 """
         },
-        # The gradient (with its 1/N) is judged against this loss, so it fails too and
-        # says why.
+        # the gradient is judged against the true loss: only the loss loses its point
         failing=("sl-test-ce-loss",),
         bug="03.loss.no-1/N",
     ),
@@ -150,8 +141,8 @@ def softmax_cross_entropy_grad(z, Y):
     return (softmax(z) - Y) / z.size
 """,
         },
-        # The gradient is right for the loss as written: only the loss loses points.
-        failing=("sl-test-ce-loss",),
+        # the gradient is right only for the loss as written: it earns nothing either
+        failing=("sl-test-ce-loss", "sl-test-ce-grad"),
         bug="03.loss.classes",
     ),
     Plant(
@@ -251,12 +242,13 @@ def softmax_cross_entropy_grad(z, Y):
         {
             "sl-layer-forward": """
 def sigmoid_layer_forward(a_prev, W, b):
-    a = sigmoid(W @ a_prev)
-    return a, (a_prev, W, a)
+    z = W @ a_prev
+    a = sigmoid(z)
+    return a, (a_prev, W, b, z, a)
 """
         },
-        # dW and da_prev still match this forward; db cannot (the forward ignores b).
-        failing=("sl-test-layer-db", "sl-test-layer-forward"),
+        # the backward gets the sigmoid layer's cache: only the forward loses its point
+        failing=("sl-test-layer-forward",),
         bug="03.layer.no-bias",
     ),
     Plant(
@@ -265,11 +257,11 @@ def sigmoid_layer_forward(a_prev, W, b):
         {
             "sl-layer-forward": """
 def sigmoid_layer_forward(a_prev, W, b):
-    a = W @ a_prev + b
-    return a, (a_prev, W, a)
+    z = W @ a_prev + b
+    return z, (a_prev, W, b, z, z)
 """
         },
-        failing=("sl-test-layer-forward", *LAYER_TESTS),
+        failing=("sl-test-layer-forward",),
         bug="03.layer.no-sigma",
     ),
     Plant(
@@ -278,13 +270,15 @@ def sigmoid_layer_forward(a_prev, W, b):
         {
             "sl-layer-forward": """
 def sigmoid_layer_forward(a_prev, W, b):
-    a = np.tanh(W @ a_prev + b)
-    return a, (a_prev, W, a)
+    z = W @ a_prev + b
+    a = np.tanh(z)
+    return a, (a_prev, W, b, z, a)
 """,
             "sl-layer-backward": _backward(delta="dJ_da * (1.0 - a * a)"),
         },
-        # The backward is the exact derivative of this forward: only the forward fails.
-        failing=("sl-test-layer-forward",),
+        # The backward is the derivative of this forward, not of the sigmoid layer: it
+        # earns nothing, and its message names the tanh forward.
+        failing=("sl-test-layer-forward", *LAYER_TESTS),
         bug="03.layer.tanh",
     ),
     Plant(
@@ -296,8 +290,8 @@ def sigmoid_layer_forward(a_prev, W, b):
     z = np.dot(W, a_prev)
     z = z + b
     a = 1.0 / (1.0 + np.exp(-z))
-    cache = {"a_prev": a_prev, "W": W, "a": a}
-    return a, (cache["a_prev"], cache["W"], cache["a"])
+    cache = {"a_prev": a_prev, "W": W, "b": b, "z": z, "a": a}
+    return a, tuple(cache.values())
 """
         },
     ),
@@ -369,7 +363,7 @@ def sigmoid_layer_forward(a_prev, W, b):
         {
             "sl-layer-backward": """
 def sigmoid_layer_backward(dJ_da, cache):
-    a_prev, W, a = cache
+    a_prev, W, _, _, a = cache
     da_prev = np.zeros(a_prev.shape)
     dW = np.zeros(W.shape)
     db = np.zeros((W.shape[0], 1))
@@ -424,7 +418,7 @@ def softmax_cross_entropy_grad(z, Y):
 from course.gradcheck import numerical_gradient
 
 def sigmoid_layer_backward(dJ_da, cache):
-    a_prev, W, b = (np.array(v, dtype=float) for v in cache)
+    a_prev, W, b = (np.array(v, dtype=float) for v in cache[:3])
     def J(a_prev_, W_, b_):
         return float(np.sum(dJ_da * sigmoid_layer_forward(a_prev_, W_, b_)[0]))
     return (
@@ -433,12 +427,9 @@ def sigmoid_layer_backward(dJ_da, cache):
         numerical_gradient(lambda x: J(a_prev, W, x), b),
     )
 """,
-            "sl-layer-forward": """
-def sigmoid_layer_forward(a_prev, W, b):
-    return sigmoid(W @ a_prev + b), (a_prev, W, b)
-""",
         },
-        failing=("sl-test-layer-dW",),
+        # the course's numerical gradient gives every backward test away
+        failing=LAYER_TESTS,
         bug="03.layer.numerical",
     ),
     Plant(
@@ -493,7 +484,6 @@ def sigmoid_layer_forward(a_prev, W, b):
         {
             "sl-softmax": "def softmax(z):\n    e = np.exp(z - z.max(axis=0, keepdims=True))\n"
             "    return e / e.sum()\n",
-            "sl-ce-grad": GRAD_OWN_SOFTMAX,
         },
         failing=("sl-test-softmax",),
         bug="03.softmax.columns",
@@ -525,5 +515,259 @@ def sigmoid_layer_forward(a_prev, W, b):
         {"sl-layer-backward": _backward(delta="dJ_da * a * (1.0 + a)")},
         failing=LAYER_TESTS,
         bug="03.layer.prime-form",
+    ),
+    # ---------------------------------------------------------------- issue 18
+    Plant(
+        "gradient with the softmax written out (correct)",
+        NB,
+        {
+            "sl-ce-grad": """
+def softmax_cross_entropy_grad(z, Y):
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    return (e / e.sum(axis=0, keepdims=True) - Y) / z.shape[1]
+"""
+        },
+    ),
+    Plant(
+        "forward with the cache as a list (correct)",
+        NB,
+        {
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    z = W @ a_prev + b
+    a = sigmoid(z)
+    return a, [a_prev, W, b, z, a]
+"""
+        },
+    ),
+    Plant(
+        "backward with sigmoid_prime of the cached z (correct)",
+        NB,
+        {"sl-layer-backward": _backward(delta="dJ_da * sigmoid_prime(z)")},
+    ),
+    Plant(
+        "backward recomputing a with sigmoid_layer_forward (correct)",
+        NB,
+        {
+            "sl-layer-backward": """
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, b = cache[:3]
+    a, _ = sigmoid_layer_forward(a_prev, W, b)
+    delta = dJ_da * a * (1 - a)
+    return W.T @ delta, delta @ a_prev.T, delta.sum(axis=1, keepdims=True)
+"""
+        },
+    ),
+    Plant(
+        "forward without the bias, backward recomputing a with it",
+        NB,
+        {
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    z = W @ a_prev
+    a = sigmoid(z)
+    return a, (a_prev, W, b, z, a)
+""",
+            "sl-layer-backward": """
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, b = cache[:3]
+    a, _ = sigmoid_layer_forward(a_prev, W, b)
+    delta = dJ_da * a * (1 - a)
+    return W.T @ delta, delta @ a_prev.T, delta.sum(axis=1, keepdims=True)
+""",
+        },
+        # the backward's call of sigmoid_layer_forward gets the course's sigmoid layer
+        failing=("sl-test-layer-forward",),
+        bug="03.layer.no-bias",
+    ),
+    Plant(
+        "forward subtracting the bias",
+        NB,
+        {
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    z = W @ a_prev - b
+    a = sigmoid(z)
+    return a, (a_prev, W, b, z, a)
+"""
+        },
+        failing=("sl-test-layer-forward",),
+        bug="03.layer.minus-bias",
+    ),
+    Plant(
+        "forward in the old layout (a_prev, W, a)",
+        NB,
+        {
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    a = sigmoid(W @ a_prev + b)
+    return a, (a_prev, W, a)
+"""
+        },
+        failing=("sl-test-layer-forward",),
+        says="(a_prev, W, b, z, a)",
+    ),
+    Plant(
+        "forward with z and a swapped in the cache",
+        NB,
+        {
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    z = W @ a_prev + b
+    a = sigmoid(z)
+    return a, (a_prev, W, b, a, z)
+"""
+        },
+        failing=("sl-test-layer-forward",),
+        says="cache[3] holds a, not z",
+    ),
+    Plant(
+        "linear layer, forward and backward consistent",
+        NB,
+        {
+            "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    z = W @ a_prev + b
+    return z, (a_prev, W, b, z, z)
+""",
+            "sl-layer-backward": _backward(delta="dJ_da"),
+        },
+        # a derivative of a linear stand-in for the sigmoid layer earns nothing
+        failing=("sl-test-layer-forward", *LAYER_TESTS),
+        bug="03.layer.no-sigma",
+    ),
+    Plant(
+        "backward with tanh's derivative",
+        NB,
+        {"sl-layer-backward": _backward(delta="dJ_da * (1.0 - a * a)")},
+        failing=LAYER_TESTS,
+        bug="03.layer.tanh-prime",
+    ),
+    Plant(
+        "loss and gradient of the sum of the logits",
+        NB,
+        {
+            "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    return float(np.sum(z)) / z.shape[1]
+""",
+            "sl-ce-grad": """
+def softmax_cross_entropy_grad(z, Y):
+    return np.ones_like(z) / z.shape[1]
+""",
+        },
+        # a self-consistent pair: the gradient is the derivative of the wrong J
+        failing=("sl-test-ce-loss", "sl-test-ce-grad"),
+        says="cross_entropy_loss",
+    ),
+    Plant(
+        "the library's softmax as the answer",
+        NB,
+        {"sl-softmax": "from course.losses import softmax\n"},
+        failing=("sl-test-softmax",),
+        says="is course.losses.softmax itself",
+    ),
+    Plant(
+        "the library's log_softmax inside softmax",
+        NB,
+        {
+            "sl-softmax": """
+from course import losses
+
+def softmax(z):
+    return np.exp(losses.log_softmax(z))
+"""
+        },
+        failing=("sl-test-softmax",),
+        says="calls course.losses.log_softmax",
+    ),
+    Plant(
+        "the library's cross-entropy as the loss",
+        NB,
+        {
+            "sl-ce-loss": """
+from course import losses
+
+def cross_entropy_loss(z, Y):
+    return losses.softmax_cross_entropy(z, Y)[0]
+"""
+        },
+        failing=("sl-test-ce-loss",),
+        says="calls course.losses.softmax_cross_entropy",
+    ),
+    Plant(
+        "the library's cross-entropy gradient as the gradient",
+        NB,
+        {
+            "sl-ce-grad": """
+from course import losses
+
+def softmax_cross_entropy_grad(z, Y):
+    return losses.softmax_cross_entropy(z, Y)[1]
+"""
+        },
+        failing=("sl-test-ce-grad",),
+        says="calls course.losses.softmax_cross_entropy",
+    ),
+    Plant(
+        "the library's dense layer in the forward",
+        NB,
+        {
+            "sl-layer-forward": """
+from course.layers import dense_forward
+
+def sigmoid_layer_forward(a_prev, W, b):
+    z, _ = dense_forward(a_prev, W, b)
+    a = sigmoid(z)
+    return a, (a_prev, W, b, z, a)
+"""
+        },
+        failing=("sl-test-layer-forward",),
+        says="calls course.layers.dense_forward",
+    ),
+    Plant(
+        "the library's dense layer in the backward",
+        NB,
+        {
+            "sl-layer-backward": """
+from course.layers import dense_backward
+
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, b, z, a = cache
+    return dense_backward(dJ_da * a * (1.0 - a), (a_prev, W))
+"""
+        },
+        failing=LAYER_TESTS,
+        says="calls course.layers.dense_backward",
+    ),
+    Plant(
+        "gradient that gives up on large logits",
+        NB,
+        {
+            "sl-ce-grad": """
+def softmax_cross_entropy_grad(z, Y):
+    if z.size > 10**4:
+        return np.zeros_like(z)
+    return (softmax(z) - Y) / z.shape[1]
+"""
+        },
+        failing=("sl-test-ce-grad",),
+        says="not computed by backpropagation",
+    ),
+    Plant(
+        "layer backward that gives up on a big layer",
+        NB,
+        {
+            "sl-layer-backward": """
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, b, z, a = cache
+    if W.size > 10**4:
+        return np.zeros_like(a_prev), np.zeros_like(W), np.zeros_like(b)
+    delta = dJ_da * a * (1.0 - a)
+    return W.T @ delta, delta @ a_prev.T, delta.sum(axis=1, keepdims=True)
+"""
+        },
+        failing=("sl-test-layer-dW",),
+        says="not computed by backpropagation",
     ),
 ]

@@ -1,4 +1,10 @@
-"""Planted bugs and correct alternatives for 07-regularization (regularization.ipynb)."""
+"""Planted bugs and correct alternatives for 07-regularization (regularization.ipynb).
+
+Gradients are judged by the true gradient (finite differences of the correct regularised
+J), with the course's dropout_forward standing in for the student's: a wrong Ĵ or
+dropout_forward costs only its own cell when the gradients are right, and a gradient right
+only for the student's own wrong Ĵ costs its gradient cell too.
+"""
 
 from classroom.plants import Plant
 
@@ -83,7 +89,8 @@ PLANTS = [
         "L2 on the biases, in the loss and the gradient",
         NB,
         {"l2": _l2(which="True")},
-        failing=("test_l2_value",),
+        # the biases' gradient λb is right only for this Ĵ: it earns nothing either
+        failing=("test_l2_value", "test_l2_grad_b"),
         bug="07.l2.biases",
     ),
     Plant(
@@ -111,7 +118,8 @@ PLANTS = [
         "penalty without the ½",
         NB,
         {"l2": _l2(factor="1.0", gfactor="2 * ")},
-        failing=("test_l2_value",),
+        # 2λW is right only for this Ĵ: the weights' gradients earn nothing either
+        failing=("test_l2_value", "test_l2_grad_W"),
         bug="07.l2.no-half",
     ),
     Plant(
@@ -332,7 +340,8 @@ def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
     return J_hat(params), grads
 """
         },
-        failing=("test_l2_grad_W",),
+        # the course's numerical gradient gives every gradient test away
+        failing=("test_l2_grad_W", "test_l2_grad_b"),
         bug="07.l2.numerical",
     ),
     Plant(
@@ -433,5 +442,193 @@ def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
         {"l2": _l2().replace("float(np.sum(params[k] ** 2))", "float(np.sum(params[k]))")},
         failing=("test_l2_value",),
         bug="07.l2.not-squared",
+    ),
+    # -- issue 18: library answers, self-consistent nonsense, speed ----------------------
+    Plant(
+        "L2 through network.loss_and_grads(l2=lam)",
+        NB,
+        {
+            "l2": """def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    J_hat, grads, _ = network.loss_and_grads(params, X, Y, activation=activation, l2=lam)
+    return J_hat, grads
+"""
+        },
+        failing=("test_l2_value", "test_l2_grad_W", "test_l2_grad_b"),
+        says="calls network.loss_and_grads with l2=",
+    ),
+    Plant(
+        "L2 through losses.l2_penalty",
+        NB,
+        {
+            "l2": """def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    J, grads, _ = network.loss_and_grads(params, X, Y, activation=activation)
+    penalty, dpen = losses.l2_penalty(params, lam)
+    return J + penalty, {k: g + dpen.get(k, 0.0) for k, g in grads.items()}
+"""
+        },
+        failing=("test_l2_value", "test_l2_grad_W", "test_l2_grad_b"),
+        says="calls course.losses.l2_penalty",
+    ),
+    Plant(
+        "L2: the penalty alone, with its own gradient",
+        NB,
+        {
+            "l2": """def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    J = 0.5 * lam * sum(float(np.sum(v * v)) for k, v in params.items() if k.startswith("W"))
+    return J, {k: (lam * v if k.startswith("W") else np.zeros_like(v)) for k, v in params.items()}
+"""
+        },
+        # self-consistent, but the derivative of the wrong function
+        failing=("test_l2_value", "test_l2_grad_W", "test_l2_grad_b"),
+        says="J_hat",
+    ),
+    Plant(
+        "L2 gradient that gives up on a big network",
+        NB,
+        {
+            "l2": _l2().replace(
+                "    return J_hat, grads",
+                "    if sum(v.size for v in params.values()) > 10**4:\n"
+                "        grads = {k: np.zeros_like(v) for k, v in grads.items()}\n"
+                "    return J_hat, grads",
+            )
+        },
+        failing=("test_l2_grad_W",),
+        says="not computed by backpropagation",
+    ),
+    Plant(
+        "dropout_loss_and_grads returns −J",
+        NB,
+        {"dropout-net": _dropout_net().replace("return J, grads, mask", "return -J, grads, mask")},
+        failing=("test_dropout_grads_out",),
+        bug="07.net.J-sign",
+    ),
+    Plant(
+        "dropout_loss_and_grads returns J of the network without the mask",
+        NB,
+        {
+            "dropout-net": _dropout_net().replace(
+                "return J, grads, mask",
+                'J = losses.softmax_cross_entropy(params["W2"] @ h + params["b2"], Y)[0]\n'
+                "    return J, grads, mask",
+            )
+        },
+        # the gradients are right: only the cell that checks J loses its point
+        failing=("test_dropout_grads_out",),
+        bug="07.net.J-no-mask",
+    ),
+    Plant(
+        "dropout network through network.loss_and_grads(masks=...)",
+        NB,
+        {
+            "dropout-net": """def dropout_loss_and_grads(params, X, Y, p, rng=None, mask=None, activation=ACT):
+    masks = None if mask is None else {1: mask}
+    J, grads, caches = network.loss_and_grads(
+        params, X, Y, activation=activation, dropout=p, rng=rng, masks=masks
+    )
+    return J, grads, caches[0]["mask"]
+"""
+        },
+        failing=("test_dropout_grads_out", "test_dropout_grads_hidden"),
+        says="calls course.network.loss_and_grads",
+    ),
+    Plant(
+        "dropout network: zero loss and zero gradients",
+        NB,
+        {
+            "dropout-net": """def dropout_loss_and_grads(params, X, Y, p, rng=None, mask=None, activation=ACT):
+    if mask is None:
+        shape = (params["W1"].shape[0], X.shape[1])
+        mask = np.where(rng.random(shape) < p, 0.0, 1.0 / (1.0 - p))
+    return 0.0, {k: np.zeros_like(v) for k, v in params.items()}, mask
+"""
+        },
+        failing=("test_dropout_grads_out", "test_dropout_grads_hidden"),
+        says="is wrong",
+    ),
+    Plant(
+        "dropout gradients that give up on a big network",
+        NB,
+        {
+            "dropout-net": _dropout_net().replace(
+                "    return J, grads, mask",
+                '    if params["W1"].size > 10**4:\n'
+                "        grads = {k: np.zeros_like(v) for k, v in grads.items()}\n"
+                "    return J, grads, mask",
+            )
+        },
+        failing=("test_dropout_grads_hidden",),
+        says="not computed by backpropagation",
+    ),
+    Plant(
+        "dropout_forward through layers.dropout_forward",
+        NB,
+        {"dropout-forward": "from course.layers import dropout_forward\n"},
+        failing=("test_dropout_forward", "test_dropout_expectation"),
+        says="is course.layers.dropout_forward itself",
+    ),
+    Plant(
+        "dropout_forward calling layers.dropout_forward",
+        NB,
+        {
+            "dropout-forward": """from course import layers
+
+def dropout_forward(a, p, rng=None, mask=None):
+    return layers.dropout_forward(a, p, rng=rng, mask=mask)
+"""
+        },
+        failing=("test_dropout_forward", "test_dropout_expectation"),
+        says="calls course.layers.dropout_forward",
+    ),
+    Plant(
+        "early stopping through training.best_epoch",
+        NB,
+        {
+            "early-stopping": """def early_stopping(val_losses, patience):
+    return training.best_epoch(val_losses, patience)
+"""
+        },
+        failing=("test_early_history",),
+        says="calls course.training.best_epoch",
+    ),
+    Plant(
+        "early-stopping run through training.train(patience=...)",
+        NB,
+        {
+            "early-run": """def train_with_early_stopping(
+    params, split, *, max_epochs, lr, batch_size, patience, rng, activation=ACT
+):
+    first = validation_loss(params, split, activation)
+    params, history = training.train(
+        params, split.X_train, split.Y_train, epochs=max_epochs, lr=lr, batch_size=batch_size,
+        rng=rng, activation=activation, X_val=split.X_val, Y_val=split.Y_val, patience=patience,
+    )
+    return params, [first] + list(history.val_loss)
+"""
+        },
+        failing=("test_early_run",),
+        says="calls training.train with patience=",
+    ),
+    Plant(
+        "correct: early-stopping run with its own early_stopping rule",
+        NB,
+        {
+            "early-run": """def train_with_early_stopping(
+    params, split, *, max_epochs, lr, batch_size, patience, rng, activation=ACT
+):
+    val_losses = [validation_loss(params, split, activation)]
+    saved = copy.deepcopy(params)
+    for _ in range(max_epochs):
+        training.train(params, split.X_train, split.Y_train, epochs=1, lr=lr,
+                       batch_size=batch_size, rng=rng, activation=activation, record=False)
+        val_losses.append(validation_loss(params, split, activation))
+        best, stop = early_stopping(val_losses, patience)
+        if best == len(val_losses) - 1:
+            saved = copy.deepcopy(params)
+        if stop < len(val_losses) - 1 or len(val_losses) - 1 - best >= patience:
+            break
+    return saved, val_losses
+"""
+        },
     ),
 ]

@@ -76,6 +76,7 @@ __all__ = [
     "output",
     "policy_note",
     "problem_of",
+    "with_problem",
     "reset_notes",
     "seeded",
     "student_value",
@@ -376,11 +377,16 @@ CHECKS_PREFIX = "course.checks."
 NUMERICAL = "course.gradcheck.numerical_gradient"
 
 
+def _gives_away(path, giveaways):
+    return path in giveaways or path.startswith(CHECKS_PREFIX)
+
+
 @contextlib.contextmanager
-def own_work(what, giveaways=()):
+def own_work(what, giveaways=(), fn=None):
     """Fail (and flag for review) when, meanwhile, the student's code called a course
     function that computes this exercise's answer: one of `giveaways` (paths such as
-    ``"course.network.forward"``) or anything of ``course.checks``.
+    ``"course.network.forward"``) or anything of ``course.checks``; or when the student's
+    function `fn` *is* one (a name imported from the course).
 
     The calls are seen where they cannot be hidden: when grading, every course function
     the kernel calls runs in the grader (its stubs say which); in the student's
@@ -392,10 +398,21 @@ def own_work(what, giveaways=()):
         The student's function, as the notebook names it.
     giveaways : sequence of str
         The course functions that give this exercise away.
+    fn : callable, optional
+        The student's function itself.
     """
+    path = grading.library_path(fn) if fn is not None else None
+    if path and _gives_away(path, giveaways):
+        grading.flag(f"{what} is {path}, which computes the answer")
+        raise GradingFailure(
+            f"your {what} is {path} itself (imported from the course): the course's own "
+            "implementation of what this exercise asks you to write, so it earns nothing "
+            "here (and the instructor is told). Write it yourself; the library is for the "
+            "later notebooks."
+        )
     with grading.library_calls() as used:
         yield
-    found = sorted(p for p in used if p in giveaways or p.startswith(CHECKS_PREFIX))
+    found = sorted(p for p in used if _gives_away(p, giveaways))
     if found:
         calls = ", ".join(found)
         grading.flag(f"{what} calls {calls}, which computes the answer")
@@ -442,6 +459,21 @@ def fix_first(problem, what):
             f"{failure}\nFix {what} first: it is wrong here too ({sentence}), and this test "
             "builds on it."
         ) from None
+
+
+def with_problem(text, problem, what):
+    """`text` (a gradient failure that says "Fix `what` first") with what `problem()` says
+    is wrong with `what`, before the tolerance note; unchanged otherwise."""
+    if f"Fix {what} first" not in text:
+        return text
+    try:
+        sentence = problem()
+    except GradingFailure:
+        sentence = None
+    if not sentence or sentence in text:
+        return text
+    head, note, tail = text.partition("\n(Gradient checks: ")
+    return f"{head}\nWhat is wrong with {what}: {sentence}.{note}{tail}"
 
 
 def problem_of(check, *args, **kwargs):
@@ -493,7 +525,7 @@ def reference_sides(reference, x0):
     return _sides(values, x0.shape)
 
 
-def _own_explanation(grad, x0, student, reference_f0, forward, **kwargs):
+def _own_explanation(grad, x0, student, reference_f0, forward, reveal=True, **kwargs):
     """Why a gradient that is wrong against the network may still look right to its
     author: it is the derivative of their own forward, which differs from the network's
     here.  The sentence, or None (also when the student's forward cannot be evaluated)."""
@@ -508,11 +540,11 @@ def _own_explanation(grad, x0, student, reference_f0, forward, **kwargs):
         result = gradcheck.check_gradient(None, x0, grad, sides=own[1:], f0=own[0], **kwargs)
     if not result.ok:
         return None
+    values = f" (its value is {float(own[0]):.6g}, the network's {float(reference_f0):.6g})"
     return (
-        f"Your gradient is the derivative of your {forward}, which is wrong here (its value "
-        f"is {float(own[0]):.6g}, the network's {float(reference_f0):.6g}): it earns nothing "
-        f"until {forward} is right. Fix {forward} first; this test checks the gradient of "
-        "the network's J."
+        f"Your gradient is the derivative of your {forward}, which is wrong here"
+        f"{values if reveal else ''}: it earns nothing until {forward} is right. Fix "
+        f"{forward} first; this test checks the gradient of the network's J."
     )
 
 
@@ -572,7 +604,7 @@ def check_gradient(
     text = result.message(name, reveal=reveal)
     if arr_dtype in LOW_PRECISION:
         text = _dtype_sentence(name, arr_dtype) + "\n" + text
-    own = _own_explanation(grad, x0, student, f0, forward, **kwargs) if student else None
+    own = _own_explanation(grad, x0, student, f0, forward, reveal, **kwargs) if student else None
     if own:
         text += "\n" + own
     else:
@@ -711,7 +743,7 @@ def check_backprop_speed(fn, *args, what, n_params, forward_seconds=None, **kwar
     )
 
 
-def check_timed_values(what, grads, right, n_params):
+def check_timed_values(what, grads, right, n_params, size=None):
     """The gradients a timed backward returned on the big network are the network's.
 
     A backward that is right on small networks and gives up on a big one (a numerical
@@ -726,6 +758,9 @@ def check_timed_values(what, grads, right, n_params):
     right : dict of str to ndarray
         The true gradients (the reference backpropagation).
     n_params : int
+    size : str, optional
+        The timed case as the message names it (default: "the network of n_params
+        parameters timed here").
     """
     wrong = None
     if not isinstance(grads, dict) or set(right) - set(grads):
@@ -737,9 +772,10 @@ def check_timed_values(what, grads, right, n_params):
                 break
     if wrong is None:
         return
+    size = size or f"the network of {n_params} parameters timed here"
     grading.flag(f"{what} is fast but wrong on a big network ({n_params} parameters)")
     raise GradingFailure(
-        f"on the network of {n_params} parameters timed here, {what} answered in time but "
+        f"on {size}, {what} answered in time but "
         f"{wrong}, though the smaller tests may pass: a backward must compute the same "
         "gradient at every size (numerical differentiation that gives up on big networks "
         "earns nothing).\nLikely bug: the gradient is not computed by backpropagation."

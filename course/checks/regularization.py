@@ -1,14 +1,34 @@
 """Checks behind notebook 07-regularization: L2 weight decay, dropout, early stopping.
 
-Gradients are judged against finite differences of the student's own penalised loss (or
-own dropout forward with a fixed mask); the loss values are judged against known values,
-so a wrong forward costs only the forward's points.  The suspects are gradients and
-values that the named bugs produce, computed here by planting each bug in a reference.
+A gradient earns its points by the true gradient (:func:`course.checks._kit.check_gradient`):
+the finite differences of the correct regularised J at the correct forward values, never
+of the student's own J.
+
+- ``l2_loss_and_grads``: Ĵ against the reference J + (λ/2) Σ_m ‖Wᵐ‖² (weights only), each
+  gradient against the finite differences of that Ĵ.
+- ``dropout_loss_and_grads``: J against the reference network with the given mask, each
+  gradient against the finite differences of that J; the course's ``dropout_forward``
+  stands in for the student's wherever their function calls it, so a wrong
+  ``dropout_forward`` costs only its own points.
+- A gradient that is right only for the student's own wrong J earns nothing; the message
+  says so, and what is wrong with that J.
+- The speed tests judge the values of the call they timed.
+- An answer that calls the course's own implementation earns nothing for that item and
+  is flagged (:data:`GIVEAWAYS`).  ``network.loss_and_grads`` is what ``l2_loss_and_grads``
+  builds on, but with ``l2=``, ``dropout=`` or ``masks=`` it computes the whole answer:
+  a spy on the student's calls of it (:func:`_loss_and_grads_spy`) records those keyword
+  arguments, since :func:`kit.own_work` records only which functions are called.
+  Likewise ``training.train(..., patience=...)`` is the course's early stopping.
+
+The suspects are gradients and values that the named bugs produce, computed here by
+planting each bug in a reference.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import inspect
 
 import numpy as np
 
@@ -23,10 +43,12 @@ from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
+    "GIVEAWAYS",
     "check_backprop",
     "check_dropout_expectation",
     "check_dropout_forward",
     "check_dropout_grads",
+    "check_dropout_loss",
     "check_dropout_mask_reused",
     "check_early_run",
     "check_early_stopping",
@@ -39,6 +61,80 @@ __all__ = [
 ]
 
 BUGS = table("07")
+
+#: The course functions that give each exercise away (see _kit.own_work).  Not listed:
+#: network.loss_and_grads for l2_loss_and_grads (the notebook builds on it; its l2=,
+#: dropout= and masks= are caught by a spy) and training.train for
+#: train_with_early_stopping (the notebook calls it; its patience= is caught the same way).
+GIVEAWAYS = {
+    "l2_loss_and_grads": ("course.losses.l2_penalty", kit.NUMERICAL),
+    "dropout_forward": ("course.layers.dropout_forward", "course.layers.dropout_backward"),
+    "dropout_loss_and_grads": (
+        "course.network.forward",
+        "course.network.backward",
+        "course.network.loss_and_grads",
+        "course.layers.dense_backward",
+        "course.layers.dropout_forward",
+        "course.layers.dropout_backward",
+        kit.NUMERICAL,
+    ),
+    "early_stopping": ("course.training.best_epoch",),
+    "train_with_early_stopping": (),
+}
+
+#: The keyword arguments of network.loss_and_grads that compute an exercise's answer.
+_ANSWERING = ("l2", "dropout", "masks")
+
+
+def _values_only(giveaways):
+    """`giveaways` for a test of a value (Ĵ, J): numerical differentiation gives away the
+    gradients, not the value."""
+    return tuple(g for g in giveaways if g != kit.NUMERICAL)
+
+
+@contextlib.contextmanager
+def _loss_and_grads_spy(found, fn):
+    """A context in which the student's calls of network.loss_and_grads are served by the
+    course's own, and the answering keyword arguments they pass (:data:`_ANSWERING`, when
+    not 0/None) are added to the set `found`."""
+    original = network.loss_and_grads
+    signature = inspect.signature(original)
+
+    def spy(*args, **kwargs):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:
+            return original(*args, **kwargs)  # its own error message
+        for name in _ANSWERING:
+            value = bound.arguments.get(name)
+            if value is not None and not (np.isscalar(value) and value == 0):
+                found.add(name)
+        return original(*args, **kwargs)
+
+    with grading.replacing("course.network.loss_and_grads", spy, fn):
+        yield
+
+
+@contextlib.contextmanager
+def _own_work(what, fn, giveaways=None, spy=False):
+    """:func:`kit.own_work` for the student's function `fn` (named `what`); with `spy`,
+    its calls of network.loss_and_grads must not pass l2=, dropout= or masks= either."""
+    giveaways = GIVEAWAYS[what] if giveaways is None else giveaways
+    found = set()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(kit.own_work(what, giveaways, fn))
+        if spy:
+            stack.enter_context(_loss_and_grads_spy(found, fn))
+        yield
+    if found:
+        used = ", ".join(f"{k}=" for k in _ANSWERING if k in found)
+        grading.flag(f"{what} calls network.loss_and_grads with {used}, which computes the answer")
+        raise GradingFailure(
+            f"{what} calls network.loss_and_grads with {used}: with that the course computes "
+            "the regularised loss and its gradients itself, which is what this exercise asks "
+            "you to write, so it earns nothing here (and the instructor is told). Call it "
+            "for J and its gradients alone (no l2=), then add the penalty yourself."
+        )
 
 
 def l2_problem(seed=0, sizes=(4, 5, 3), N=6, activation="tanh"):
@@ -76,11 +172,11 @@ def planted_l2(params, X, Y, lam, activation, bug=None):
     return J, grads
 
 
-def _call_l2(fn, params, X, Y, lam, activation):
-    out = call(
-        fn, copy.deepcopy(params), X, Y, lam, activation=activation, what="l2_loss_and_grads"
-    )
-    J_hat, grads = kit.unpack(out, "l2_loss_and_grads", ("J_hat", "grads"))
+def _call_l2(fn, params, X, Y, lam, activation, giveaways=None):
+    what = "l2_loss_and_grads"
+    with _own_work(what, fn, giveaways, spy=True):
+        out = call(fn, copy.deepcopy(params), X, Y, lam, activation=activation, what=what)
+    J_hat, grads = kit.unpack(out, what, ("J_hat", "grads"))
     return J_hat, kit.as_dict(grads, "l2_loss_and_grads (grads)", params)
 
 
@@ -97,7 +193,8 @@ def _l2_models(params, X, Y, lam, activation, prefix, pick):
 
 def check_l2_value(fn, params, X, Y, lam, activation="tanh", reveal=True):
     """Ĵ = J + (λ/2) Σ_m ‖Wᵐ‖² at `params`, against the reference."""
-    J_hat, _ = _call_l2(fn, params, X, Y, lam, activation)
+    giveaways = _values_only(GIVEAWAYS["l2_loss_and_grads"])
+    J_hat, _ = _call_l2(fn, params, X, Y, lam, activation, giveaways)
     expected, _ = planted_l2(params, X, Y, lam, activation)
     value_bugs = (
         "07.l2.biases",
@@ -112,31 +209,36 @@ def check_l2_value(fn, params, X, Y, lam, activation="tanh", reveal=True):
 
 
 def check_l2_grads(fn, params, X, Y, lam, keys, activation="tanh", reveal=True):
-    """∂Ĵ/∂θ for each θ in `keys` against finite differences: of the reference Ĵ, or of the
-    student's own Ĵ where that one differs (a wrong Ĵ costs only its own points)."""
+    """∂Ĵ/∂θ for each θ in `keys`: the true gradient, finite differences of the reference
+    Ĵ = J + (λ/2) Σ_m ‖Wᵐ‖².  A gradient right only for the student's own wrong Ĵ earns
+    nothing (the message says so, and what is wrong with that Ĵ)."""
     _, grads = _call_l2(fn, params, X, Y, lam, activation)
+    forward = "l2_loss_and_grads (its J_hat)"
+    problem = kit.problem_of(check_l2_value, fn, params, X, Y, lam, activation, reveal=False)
     for k in keys:
         grad_bugs = ("07.l2.grad-",) if k.startswith("W") else ("07.l2.grad-biases",)
         models = _l2_models(params, X, Y, lam, activation, grad_bugs[0], lambda r, k=k: r[1][k])
-
-        kit.check_param_gradient(
-            f"∂Ĵ/∂{k}",
-            k,
-            grads,
-            params,
-            fn=fn,
-            arguments=lambda key, point: (
-                (_with(params, key, point), X, Y, lam),
-                {"activation": activation},
-            ),
-            reference=lambda key, point: planted_l2(
-                _with(params, key, point), X, Y, lam, activation
-            )[0],
-            forward="l2_loss_and_grads (its J_hat)",
-            reveal=reveal,
-            suspects=models,
-            batch_size=X.shape[1],
-        )
+        try:
+            kit.check_param_gradient(
+                f"∂Ĵ/∂{k}",
+                k,
+                grads,
+                params,
+                fn=fn,
+                arguments=lambda key, point: (
+                    (_with(params, key, point), X, Y, lam),
+                    {"activation": activation},
+                ),
+                reference=lambda key, point: planted_l2(
+                    _with(params, key, point), X, Y, lam, activation
+                )[0],
+                forward=forward,
+                reveal=reveal,
+                suspects=models,
+                batch_size=X.shape[1],
+            )
+        except GradingFailure as failure:
+            raise GradingFailure(kit.with_problem(str(failure), problem, forward)) from None
 
 
 def _with(params, key, value):
@@ -148,33 +250,42 @@ def _with(params, key, value):
 def check_backprop(l2_fn=None, dropout_fn=None, seed=0):
     """l2_loss_and_grads and dropout_loss_and_grads on a 600-600-10 network must take
     backpropagation's time, not numerical differentiation's (see
-    :func:`course.checks._kit.check_backprop_speed`)."""
+    :func:`course.checks._kit.check_backprop_speed`), and the gradients of the timed call
+    must be the network's: the weights' ∂Ĵ/∂Wᵐ for L2 (the test cell of the weights), ∂J/∂W1
+    and ∂J/∂b1 for dropout (the test cell of the hidden layer), with the course's
+    dropout_forward standing in for the student's."""
     params, X, Y = l2_problem(seed, sizes=(600, 600, 10), N=8)
     n_params = sum(v.size for v in params.values())
     if l2_fn is not None:
-        kit.check_backprop_speed(
-            l2_fn,
-            params,
-            X,
-            Y,
-            0.01,
-            activation="tanh",
-            what="l2_loss_and_grads",
-            n_params=n_params,
-        )
+        what = "l2_loss_and_grads"
+        with _own_work(what, l2_fn, spy=True):
+            grads, _ = kit.check_backprop_speed(
+                l2_fn, params, X, Y, 0.01, activation="tanh", what=what, n_params=n_params
+            )
+        grads = kit.unpack(grads, what, ("J_hat", "grads"))[1]
+        right = planted_l2(params, X, Y, 0.01, "tanh")[1]
+        kit.check_timed_values(what, grads, {k: right[k] for k in ("W1", "W2")}, n_params)
     if dropout_fn is not None:
+        what = "dropout_loss_and_grads"
         mask = np.where(np.random.default_rng(seed).random((600, 8)) < 0.5, 0.0, 2.0)
-        kit.check_backprop_speed(
-            dropout_fn,
-            params,
-            X,
-            Y,
-            0.5,
-            mask=mask,
-            activation="tanh",
-            what="dropout_loss_and_grads",
-            n_params=n_params,
-        )
+        with (
+            _own_work(what, dropout_fn),
+            grading.binding(dropout_fn, "dropout_forward", dropout_forward),
+        ):
+            out, _ = kit.check_backprop_speed(
+                dropout_fn,
+                params,
+                X,
+                Y,
+                0.5,
+                mask=mask,
+                activation="tanh",
+                what=what,
+                n_params=n_params,
+            )
+        grads = kit.unpack(out, what, ("J", "grads", "mask"))[1]
+        right = planted_dropout(params, X, Y, mask, "tanh", p=0.5)[1]
+        kit.check_timed_values(what, grads, {k: right[k] for k in ("W1", "b1")}, n_params)
 
 
 # -- dropout ------------------------------------------------------------------------------
@@ -182,10 +293,11 @@ def check_backprop(l2_fn=None, dropout_fn=None, seed=0):
 
 def _call_dropout(fn, a, p, seed=None, mask=None):
     args = (np.array(a, dtype=np.float64), p)
-    if seed is None:
-        out = call(fn, *args, mask=mask, what="dropout_forward")
-    else:
-        out = call(kit.seeded, fn, seed, *args, mask=mask, what="dropout_forward")
+    with _own_work("dropout_forward", fn):
+        if seed is None:
+            out = call(fn, *args, mask=mask, what="dropout_forward")
+        else:
+            out = call(kit.seeded, fn, seed, *args, mask=mask, what="dropout_forward")
     out, drawn = kit.unpack(out, "dropout_forward", ("out", "mask"))
     return kit.values("out", out, np.shape(a))[0], kit.values("mask", drawn, np.shape(a))[0]
 
@@ -236,7 +348,8 @@ def check_dropout_expectation(fn, p=0.4, draws=1500, seed=0):
     """E[out] = a: the mean of many training-time outputs is the test-time activation."""
     a = np.linspace(0.2, 2.0, 30).reshape(5, 6)
     argsets = [((kit.seeded, 0, fn, 1000 * seed + i, a.copy(), p), {}) for i in range(draws)]
-    outs = kit.call_each(kit.output, argsets, what="dropout_forward")
+    with _own_work("dropout_forward", fn):
+        outs = kit.call_each(kit.output, argsets, what="dropout_forward")
     mean = np.mean([kit.values("out", o, a.shape)[0] for o in outs], axis=0)
     # The ratio's relative standard deviation is about sqrt(p / ((1−p)·30·draws)) ≤ 0.007
     # for the graded (p, draws): 0.03 is more than 4σ.
@@ -267,13 +380,18 @@ def dropout_problem(seed=0, sizes=(4, 6, 3), N=5, p=0.5):
 
 
 def planted_dropout(params, X, Y, mask, activation, bug=None, p=0.5):
-    """(J, grads) of the dropout network with `mask`, optionally with a backward bug."""
+    """(J, grads) of the dropout network with `mask`, optionally with a bug's model of
+    :data:`BUGS` planted (in the backward pass, or in J)."""
     act = get_activation(activation)
     z1 = params["W1"] @ X + params["b1"]
     h = act.f(z1)
     a1 = h * mask
     z2 = params["W2"] @ a1 + params["b2"]
     J, delta2 = softmax_cross_entropy(z2, Y)
+    if bug == "J_sign":
+        J = -J
+    elif bug == "J_no_mask":
+        J = softmax_cross_entropy(params["W2"] @ h + params["b2"], Y)[0]
     grads = {"W2": delta2 @ a1.T, "b2": delta2.sum(axis=1, keepdims=True)}
     backward_mask = {"no_mask": 1.0, "unscaled": mask * (1.0 - p), "twice": mask * mask}.get(
         bug, mask
@@ -284,10 +402,13 @@ def planted_dropout(params, X, Y, mask, activation, bug=None, p=0.5):
     return J, grads
 
 
-def _call_dropout_net(fn, params, X, Y, p, mask, seed, activation, reference=False):
+def _call_dropout_net(fn, params, X, Y, p, mask, seed, activation, giveaways=None):
+    """``fn(params, X, Y, p, rng=default_rng(seed), mask=mask, activation=...)`` as the
+    student's own work, with the course's dropout_forward standing in for theirs."""
+    what = "dropout_loss_and_grads"
     args = (copy.deepcopy(params), X, Y, p)
     kw = {"mask": None if mask is None else mask.copy(), "activation": activation}
-    if reference:
+    with _own_work(what, fn, giveaways):
         out = call(
             kit.seeded,
             kit.with_reference,
@@ -297,11 +418,9 @@ def _call_dropout_net(fn, params, X, Y, p, mask, seed, activation, reference=Fal
             dropout_forward,
             *args,
             **kw,
-            what="dropout_loss_and_grads",
+            what=what,
         )
-    else:
-        out = call(kit.seeded, fn, seed, *args, **kw, what="dropout_loss_and_grads")
-    J, grads, used = kit.unpack(out, "dropout_loss_and_grads", ("J", "grads", "mask"))
+    J, grads, used = kit.unpack(out, what, ("J", "grads", "mask"))
     return J, kit.as_dict(grads, "dropout_loss_and_grads (grads)", params), used
 
 
@@ -316,15 +435,21 @@ def _dropout_models(params, X, Y, mask, activation, p, k):
     return suspects(table, compute)
 
 
-def _mask_problem(fn, params, X, Y, p, mask, activation):
-    """None when dropout_loss_and_grads returns the mask it was given, else a sentence."""
-    _, _, used = _call_dropout_net(fn, params, X, Y, p, mask, 0, activation)
-    if kit.close(used, mask):
-        return None
-    return (
-        f"it returned {kit.describe(used)} as the mask, not the mask passed in; "
-        f"{BUGS['07.net.returned-mask'].diagnosis}"
-    )
+def check_dropout_loss(fn, p=0.5, seed=0, activation="tanh", reveal=True):
+    """J of the network with a fixed mask (the course's dropout_forward standing in for
+    the student's) against the reference: the softmax cross-entropy of z² = W² ã¹ + b²."""
+    params, X, Y, mask = dropout_problem(seed, p=p)
+    giveaways = _values_only(GIVEAWAYS["dropout_loss_and_grads"])
+    J, _, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 1, activation, giveaways)
+    arr, _ = kit.values("J", J)
+    if arr.size != 1:
+        raise GradingFailure(
+            f"dropout_loss_and_grads must return J as one number first, got {kit.describe(J)}."
+        )
+    table = {i: b for i, b in BUGS.items() if i.startswith("07.net.J-")}
+    models = suspects(table, lambda m: planted_dropout(params, X, Y, mask, activation, m, p)[0])
+    expected = planted_dropout(params, X, Y, mask, activation, p=p)[0]
+    return float(kit.check_values("J", arr.reshape(()), expected, reveal=reveal, models=models))
 
 
 def _same_grads(a, b, keys):
@@ -334,22 +459,26 @@ def _same_grads(a, b, keys):
     )
 
 
-def _judge_dropout(fn, keys, case, seed, activation, reveal, reference):
-    params, X, Y, p, mask = case
-    _, grads, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 1, activation, reference)
-    _, again, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 2, activation, reference)
+def check_dropout_grads(fn, keys, p=0.5, seed=0, activation="tanh", reveal=True):
+    """Gradients with a fixed mask: the mask reused (two calls that differ only in their
+    rng agree), and each gradient the true one, finite differences of the reference
+    network's J with that mask.  The course's dropout_forward stands in for the student's
+    throughout (a wrong dropout_forward costs only its own points); a gradient right only
+    for the student's own wrong J earns nothing, and the message says so."""
+    params, X, Y, mask = dropout_problem(seed, p=p)
+    _, grads, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 1, activation)
+    _, again, _ = _call_dropout_net(fn, params, X, Y, p, mask, seed + 2, activation)
     finite = all(np.all(np.isfinite(np.asarray(grads.get(k), dtype=np.float64))) for k in keys)
     if finite and not _same_grads(grads, again, keys):
         raise GradingFailure(
             "the gradients changed between two calls with the same mask (only the rng "
             f"differed).\nLikely bug: {BUGS['07.net.fresh-mask'].diagnosis}."
         )
-    head = (kit.with_reference, fn, "dropout_forward", dropout_forward) if reference else (fn,)
-
+    forward = "dropout_loss_and_grads (its J)"
+    problem = kit.problem_of(check_dropout_loss, fn, p, seed, activation, reveal=False)
+    head = (kit.with_reference, fn, "dropout_forward", dropout_forward)
     for k in keys:
-        with kit.fix_first(
-            lambda: _mask_problem(fn, params, X, Y, p, mask, activation), "dropout_forward"
-        ):
+        try:
             kit.check_param_gradient(
                 f"∂J/∂{k}",
                 k,
@@ -363,50 +492,39 @@ def _judge_dropout(fn, keys, case, seed, activation, reveal, reference):
                 reference=lambda key, point: planted_dropout(
                     _with(params, key, point), X, Y, mask, activation, p=p
                 )[0],
-                forward="dropout_loss_and_grads (its J)",
+                forward=forward,
                 reveal=reveal,
                 suspects=_dropout_models(params, X, Y, mask, activation, p, k),
                 batch_size=X.shape[1],
             )
+        except GradingFailure as failure:
+            raise GradingFailure(kit.with_problem(str(failure), problem, forward)) from None
 
 
-def check_dropout_grads(fn, keys, p=0.5, seed=0, activation="tanh", reveal=True):
-    """Gradients with a fixed mask: the mask reused (two calls that differ only in their rng
-    agree), and each gradient against finite differences of the reference network with
-    that mask, or of the student's own J where that one differs.  When that fails, it is
-    judged once more with the course's dropout_forward standing in for the student's (a
-    wrong dropout_forward costs only its own points)."""
-    params, X, Y, mask = dropout_problem(seed, p=p)
-    case = (params, X, Y, p, mask)
-    try:
-        return _judge_dropout(fn, keys, case, seed, activation, reveal, reference=False)
-    except GradingFailure as failure:
-        first = failure
-    try:
-        return _judge_dropout(fn, keys, case, seed, activation, reveal, reference=True)
-    except GradingFailure:
-        raise first from None
-
-
-def _mask_reused(fn, params, X, Y, p, seed, activation, reference):
+def check_dropout_mask_reused(fn, p=0.5, seed=0, activation="tanh"):
+    """Without a given mask: the gradients returned are those of the mask returned (the
+    backward pass reuses the mask the forward pass drew), with the course's
+    dropout_forward standing in for the student's."""
+    params, X, Y, _ = dropout_problem(seed, p=p)
     given = np.where(
         np.random.default_rng(seed + 6).random((params["W1"].shape[0], X.shape[1])) < p,
         0.0,
         1.0 / (1.0 - p),
     )
-    _, _, back = _call_dropout_net(fn, params, X, Y, p, given, seed + 7, activation, reference)
+    _, _, back = _call_dropout_net(fn, params, X, Y, p, given, seed + 7, activation)
     if not kit.close(back, given):
         raise GradingFailure(
             f"given a mask, dropout_loss_and_grads returned {kit.describe(back)} as the "
             f"mask.\nLikely bug: {BUGS['07.net.returned-mask'].diagnosis}."
         )
-    _, grads, used = _call_dropout_net(fn, params, X, Y, p, None, seed + 5, activation, reference)
+    _, grads, used = _call_dropout_net(fn, params, X, Y, p, None, seed + 5, activation)
     used, _ = kit.values("the mask returned", used, (params["W1"].shape[0], X.shape[1]))
     keep = 1.0 / (1.0 - p)
     if not np.all(np.isclose(used, 0.0) | np.isclose(used, keep)):
         raise GradingFailure(
             f"the mask returned holds {np.unique(np.round(used, 6))[:6].tolist()}, not only 0 "
-            f"and 1/(1−p) = {keep:g}: fix dropout_forward first (its own tests say more)."
+            f"and 1/(1−p) = {keep:g}: dropout_loss_and_grads must return the mask its "
+            "dropout_forward drew."
         )
     _, expected = planted_dropout(params, X, Y, used, activation, p=p)
     for k in ("W1", "b1"):
@@ -418,28 +536,14 @@ def _mask_reused(fn, params, X, Y, p, seed, activation, reference):
             )
 
 
-def check_dropout_mask_reused(fn, p=0.5, seed=0, activation="tanh"):
-    """Without a given mask: the gradients returned are those of the mask returned (the
-    backward pass reuses the mask the forward pass drew); judged again with the course's
-    dropout_forward standing in for the student's when the first verdict fails."""
-    params, X, Y, _ = dropout_problem(seed, p=p)
-    try:
-        return _mask_reused(fn, params, X, Y, p, seed, activation, reference=False)
-    except GradingFailure as failure:
-        first = failure
-    try:
-        return _mask_reused(fn, params, X, Y, p, seed, activation, reference=True)
-    except GradingFailure:
-        raise first from None
-
-
 # -- early stopping -----------------------------------------------------------------------
 
 
 def check_early_stopping(fn, val_losses, patience, reveal=True):
     """(best, stop) on a given validation-loss history."""
     expected = best_epoch(val_losses, patience)
-    out = call(fn, list(val_losses), patience, what="early_stopping")
+    with _own_work("early_stopping", fn):
+        out = call(fn, list(val_losses), patience, what="early_stopping")
     best, stop = kit.unpack(out, "early_stopping", ("best", "stop"))
     try:
         best, stop = int(best), int(stop)
@@ -491,15 +595,18 @@ def run_counted(fn, params, split, seed, **kwargs):
     out : object
         What fn returned.
     trained : dict
-        "epochs": Σ epochs of training.train; "batches": calls of loss_and_grads.
+        "epochs": Σ epochs of training.train; "batches": calls of loss_and_grads;
+        "patience": whether a call of training.train was given patience= (the course's
+        own early stopping).
     """
     from .. import training
 
-    counts = {"epochs": 0, "batches": 0}
+    counts = {"epochs": 0, "batches": 0, "patience": False}
     train, loss_and_grads = training.train, network.loss_and_grads
 
     def counted_train(*args, **kw):
         counts["epochs"] += int(kw.get("epochs", args[3] if len(args) > 3 else 0))
+        counts["patience"] = counts["patience"] or kw.get("patience") is not None
         return train(*args, **kw)
 
     def counted_loss_and_grads(*args, **kw):
@@ -558,19 +665,29 @@ def check_early_run(
     """A real run: the history follows the rule, one epoch per entry, and the parameters
     are the best epoch's."""
     params0 = network.init_params([64, hidden, 10], "xavier", np.random.default_rng(init_seed))
-    out, trained = call(
-        run_counted,
-        fn,
-        copy.deepcopy(params0),
-        split,
-        seed,
-        max_epochs=max_epochs,
-        lr=lr,
-        batch_size=batch_size,
-        patience=patience,
-        activation=activation,
-        what="train_with_early_stopping",
-    )
+    what = "train_with_early_stopping"
+    with _own_work(what, fn):
+        out, trained = call(
+            run_counted,
+            fn,
+            copy.deepcopy(params0),
+            split,
+            seed,
+            max_epochs=max_epochs,
+            lr=lr,
+            batch_size=batch_size,
+            patience=patience,
+            activation=activation,
+            what="train_with_early_stopping",
+        )
+    if trained["patience"]:
+        grading.flag(f"{what} calls training.train with patience=, which computes the answer")
+        raise GradingFailure(
+            f"{what} calls training.train with patience=: that is the course's own early "
+            "stopping, what this exercise asks you to write, so it earns nothing here (and "
+            "the instructor is told). Train one epoch per call (epochs=1, no patience) and "
+            "apply the rule yourself."
+        )
     params, losses = kit.unpack(out, "train_with_early_stopping", ("params", "val_losses"))
     params = kit.as_dict(params, "train_with_early_stopping (params)", params0)
     losses = [float(v) for v in kit.values("val_losses", losses)[0].reshape(-1)]

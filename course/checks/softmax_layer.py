@@ -1,10 +1,24 @@
 """Checkers for notebook 03: softmax with cross-entropy, and a sigmoid layer.
 
-Values are compared with the course's references; gradients with finite differences
-(:func:`course.checks._kit.check_gradient`: of the reference where the student's forward
-or loss agrees with it, of the student's own otherwise), so a wrong loss costs only the
-loss's points.  The suspects are the gradients that the bugs of :data:`BUGS` produce,
-computed here by planting each bug in a small reference.
+Values are compared with the course's references.  A gradient earns its points by the
+true gradient (:func:`course.checks._kit.check_gradient`): the finite differences of the
+correct function at the correct forward values, never of the student's own forward.
+
+- ``softmax_cross_entropy_grad`` is judged against finite differences of the reference
+  cross-entropy loss; where it calls the student's ``softmax``, the reference softmax is
+  bound in for the call, so a wrong softmax or loss costs only its own points.
+- ``sigmoid_layer_backward(dJ_da, cache)`` is handed the cache of the reference forward
+  in the layout the notebook prescribes, ``(a_prev, W, b, z, a)``
+  (:func:`reference_cache`), and ``check_layer_forward`` checks that the student's
+  forward returns that cache.  A backward that is right only for the student's own
+  wrong forward (a tanh layer with tanh's derivative) earns nothing, and says so.
+- The speed tests judge the values of the call they timed (numerical differentiation
+  that gives up at scale earns nothing).
+- An answer that calls the course's own implementation (:data:`GIVEAWAYS`) earns
+  nothing for that exercise.
+
+The suspects are the gradients that the bugs of :data:`BUGS` produce, computed here by
+planting each bug in a small reference.
 
 Shapes follow the course: logits z (K, N), one-hot targets Y (K, N), a layer's input
 a_prev (nₘ₋₁, N), W (nₘ, nₘ₋₁), b (nₘ, 1), output a (nₘ, N).
@@ -16,15 +30,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import grading
+from .. import gradcheck, grading
 from ..activations import sigmoid, sigmoid_prime
-from ..grading import GradingFailure, call, call_timed, quiet
+from ..grading import GradingFailure, call, call_each, quiet
 from ..losses import log_softmax, softmax
 from . import _kit as kit
 from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
+    "CACHE_LAYOUT",
+    "GIVEAWAYS",
     "LayerCase",
     "ce_gradient_suspects",
     "check_backprop",
@@ -37,6 +53,8 @@ __all__ = [
     "layer_case",
     "layer_suspects",
     "logits_case",
+    "reference_cache",
+    "reference_layer_forward",
 ]
 
 STABILITY_HINT = (
@@ -46,6 +64,33 @@ STABILITY_HINT = (
 )
 
 BUGS = table("03")
+
+#: The course functions that compute softmax, the loss or its gradient.
+_LOSSES = (
+    "course.losses.softmax",
+    "course.losses.log_softmax",
+    "course.losses.softmax_cross_entropy",
+    "course.losses.cross_entropy",
+)
+#: The course's layers and networks, which compute a layer's forward and backward.
+_LAYERS = (
+    "course.layers.dense_forward",
+    "course.layers.dense_backward",
+    "course.network.forward",
+    "course.network.predict",
+    "course.network.backward",
+    "course.network.loss_and_grads",
+)
+
+#: The course functions that give each exercise away (see _kit.own_work).  The
+#: elementwise activations (sigmoid, sigmoid_prime) are the layer's own ingredients.
+GIVEAWAYS = {
+    "softmax": _LOSSES,
+    "cross_entropy_loss": _LOSSES,
+    "softmax_cross_entropy_grad": (*_LOSSES, kit.NUMERICAL),
+    "sigmoid_layer_forward": _LAYERS,
+    "sigmoid_layer_backward": (*_LAYERS, kit.NUMERICAL),
+}
 
 
 # --------------------------------------------------------------------------- softmax
@@ -80,9 +125,10 @@ _UNSTABLE = ("FloatingPointError", "OverflowError", "RuntimeWarning", "ZeroDivis
 
 
 def _call_strict(fn, z, *rest, what):
-    """Call `fn(z, *rest)` strictly; an overflow becomes the stability message."""
+    """Call `fn(z, *rest)` strictly (as the student's own work); an overflow becomes the
+    stability message."""
     try:
-        with grading.strict_floats():
+        with kit.own_work(what, GIVEAWAYS[what], fn), grading.strict_floats():
             return call(fn, z.copy(), *rest, what=what)
     except GradingFailure as failure:
         error = getattr(failure, "student_error", None)
@@ -228,19 +274,37 @@ def ce_gradient_suspects(z, Y):
     return suspects(table, models.get)
 
 
-def check_ce_gradient(grad_fn, loss_fn, z, Y, *, reveal=True):
-    """Fail unless ``grad_fn(z, Y)`` is the gradient of the cross-entropy loss.
+def _call_ce_gradient(grad_fn, z, Y):
+    """``grad_fn(z, Y)`` as the student's own work, with the reference softmax standing in
+    for the student's ``softmax`` (should their gradient call it)."""
+    what = "softmax_cross_entropy_grad"
+    with kit.own_work(what, GIVEAWAYS[what], grad_fn):
+        return call(
+            kit.with_reference,
+            grad_fn,
+            "softmax",
+            softmax,
+            z.copy(),
+            Y.copy(),
+            what=what,
+        )
 
-    Judged against finite differences of the reference loss, or of the student's own
-    ``cross_entropy_loss`` when that one differs (so a wrong loss costs only its own
-    points, and a gradient consistent with the student's loss keeps its points).
+
+def check_ce_gradient(grad_fn, loss_fn, z, Y, *, reveal=True):
+    """Fail unless ``grad_fn(z, Y)`` is the true gradient of the cross-entropy loss.
+
+    Judged against finite differences of the reference loss J = −(1/N) Σ Y log softmax(z),
+    with the reference softmax bound in where the gradient calls the student's
+    ``softmax``: a wrong softmax or loss costs only its own points.  A gradient that is
+    the derivative of the student's own wrong ``cross_entropy_loss`` earns nothing; the
+    message says so, and what is wrong with that loss.
 
     Parameters
     ----------
     grad_fn : callable
         The student's ``softmax_cross_entropy_grad(z, Y) -> ∂J/∂z``.
     loss_fn : callable
-        The student's ``cross_entropy_loss(z, Y) -> J``.
+        The student's ``cross_entropy_loss(z, Y) -> J`` (only to explain a failure).
     z, Y : ndarray, shape (K, N)
     reveal : bool
 
@@ -250,25 +314,30 @@ def check_ce_gradient(grad_fn, loss_fn, z, Y, *, reveal=True):
     """
     z = np.asarray(z, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
-    grad = call(grad_fn, z.copy(), Y.copy(), what="softmax_cross_entropy_grad")
-    return kit.check_gradient(
-        "∂J/∂z",
-        grad,
-        z,
-        entry="z",
-        student=kit.evaluations(
-            loss_fn,
-            None,
-            lambda p: ((p, Y.copy()), {}),
-            lambda J: float(np.asarray(J, dtype=np.float64).reshape(())),
-            "cross_entropy_loss",
-        ),
-        reference=lambda p: planted_loss(p, Y),
-        forward="cross_entropy_loss",
-        reveal=reveal,
-        suspects=ce_gradient_suspects(z, Y),
-        batch_size=z.shape[1],
-    )
+    grad = _call_ce_gradient(grad_fn, z, Y)
+    try:
+        return kit.check_gradient(
+            "∂J/∂z",
+            grad,
+            z,
+            entry="z",
+            student=kit.evaluations(
+                loss_fn,
+                None,
+                lambda p: ((p, Y.copy()), {}),
+                lambda J: float(np.asarray(J, dtype=np.float64).reshape(())),
+                "cross_entropy_loss",
+            ),
+            reference=lambda p: planted_loss(p, Y),
+            forward="cross_entropy_loss",
+            reveal=reveal,
+            suspects=ce_gradient_suspects(z, Y),
+            batch_size=z.shape[1],
+        )
+    except GradingFailure as failure:
+        problem = kit.problem_of(check_ce_loss, loss_fn, z, Y, reveal=False)
+        text = kit.with_problem(str(failure), problem, "cross_entropy_loss")
+        raise GradingFailure(text) from None
 
 
 # --------------------------------------------------------------------------- sigmoid layer
@@ -318,13 +387,33 @@ def layer_case(n_prev, n, N, seed):
 
 def planted_layer_forward(a_prev, W, b, bug=None):
     """a = σ(W a_prev + b), optionally with a layer-forward bug's key of :data:`BUGS`."""
-    z = W @ a_prev + (0.0 if bug == "no_bias" else b)
+    z = W @ a_prev + {"no_bias": 0.0, "minus_bias": -b}.get(bug, b)
     return {"no_sigma": lambda: z, "tanh": lambda: np.tanh(z)}.get(bug, lambda: sigmoid(z))()
+
+
+#: The cache a sigmoid layer's forward returns and its backward reads (the notebook's).
+CACHE_LAYOUT = "(a_prev, W, b, z, a)"
+_CACHE_ENTRIES = ("a_prev", "W", "b", "z", "a")
+
+
+def reference_layer_forward(a_prev, W, b):
+    """``(a, cache)`` of the sigmoid layer, the cache in the notebook's layout
+    (:data:`CACHE_LAYOUT`)."""
+    a_prev, W, b = (np.array(v, dtype=np.float64) for v in (a_prev, W, b))
+    z = W @ a_prev + b
+    a = sigmoid(z)
+    return a, (a_prev, W, b, z, a)
+
+
+def reference_cache(case):
+    """The cache ``(a_prev, W, b, z, a)`` of the reference forward on the LayerCase
+    `case`: what the backward tests hand the student's backward."""
+    return reference_layer_forward(case.a_prev, case.W, case.b)[1]
 
 
 def _forward_models(case):
     table = {k: b for k, b in BUGS.items() if k.startswith("03.layer.")}
-    forward_bugs = ("no_bias", "no_sigma", "tanh")
+    forward_bugs = ("no_bias", "minus_bias", "no_sigma", "tanh")
     return suspects(
         table,
         lambda model: (
@@ -335,30 +424,57 @@ def _forward_models(case):
     )
 
 
+def _call_layer_forward(forward_fn, case):
+    what = "sigmoid_layer_forward"
+    with kit.own_work(what, GIVEAWAYS[what], forward_fn):
+        out = call(forward_fn, *case.args(), what=what)
+    return kit.unpack(out, what, ("a", "cache"))
+
+
 def forward_problem(forward_fn, case):
     """None when the student's sigmoid_layer_forward is right on `case`, else a sentence."""
-    out = call(forward_fn, *case.args(), what="sigmoid_layer_forward")
-    a = kit.unpack(out, "sigmoid_layer_forward", ("a", "cache"))[0]
+    a, _ = _call_layer_forward(forward_fn, case)
     if kit.close(a, planted_layer_forward(case.a_prev, case.W, case.b), "float32"):
         return None
     return kit.matching(a, _forward_models(case)) or "its output differs from σ(W a_prev + b)"
 
 
+def _check_cache(cache, case, reveal):
+    """The cache in the notebook's layout, holding this forward's own values."""
+    what = "sigmoid_layer_forward"
+    if not isinstance(cache, tuple | list) or len(cache) != len(_CACHE_ENTRIES):
+        raise GradingFailure(
+            f"{what}'s cache is {kit.describe(cache)}; sigmoid_layer_backward is handed a "
+            f"cache in the notebook's layout, the tuple {CACHE_LAYOUT}, so {what} must "
+            "return that one (five arrays, in this order)."
+        )
+    right = reference_cache(case)
+    for i, name in enumerate(_CACHE_ENTRIES):
+        swapped = {
+            f"cache[{i}] holds {other}, not {name}: the layout is {CACHE_LAYOUT}": right[j]
+            for j, other in enumerate(_CACHE_ENTRIES)
+            if j != i
+        }
+        kit.check_values(f"cache[{i}] ({name})", cache[i], right[i], reveal=reveal, models=swapped)
+
+
 def check_layer_forward(forward_fn, case, *, reveal=True):
     """Fail unless the student's ``sigmoid_layer_forward(a_prev, W, b)`` on the LayerCase
-    `case` returns (σ(W a_prev + b), cache); returns their a.  `reveal`: show the
-    expected entry (False in hidden tests)."""
+    `case` returns (σ(W a_prev + b), cache) with the cache in the notebook's layout,
+    :data:`CACHE_LAYOUT`; returns their a.  `reveal`: show the expected entry (False in
+    hidden tests)."""
     what = "sigmoid_layer_forward"
-    out = call(forward_fn, *case.args(), what=what)
-    a, _ = kit.unpack(out, what, ("a", "cache"))
+    a, cache = _call_layer_forward(forward_fn, case)
     n, N = case.W.shape[0], case.N
-    return kit.check_values(
+    a = kit.check_values(
         f"a from {what} (nₘ = {n}, N = {N})",
         a,
         planted_layer_forward(case.a_prev, case.W, case.b),
         reveal=reveal,
         models=_forward_models(case),
     )
+    _check_cache(cache, case, reveal)
+    return a
 
 
 def _layer_deltas(case, a):
@@ -368,6 +484,7 @@ def _layer_deltas(case, a):
         "prime_of_a": G * sigmoid_prime(a),
         "half_prime": G * a,
         "prime_form": tuple(G * p for p in kit.prime_slips(a)),
+        "tanh_prime": G * (1.0 - a * a),
     }
 
 
@@ -411,27 +528,100 @@ _SHAPE_HINT = (
 )
 
 
-def _call_layer_backward(backward_fn, case, cache):
+def _call_layer_backward(backward_fn, case):
+    """The student's backward on the reference forward's cache, as their own work (with
+    the reference forward standing in for theirs, should the backward call it)."""
+    what = "sigmoid_layer_backward"
     try:
-        grads = call(backward_fn, case.dJ_da.copy(), cache, what="sigmoid_layer_backward")
+        with kit.own_work(what, GIVEAWAYS[what], backward_fn):
+            grads = call(
+                kit.with_reference,
+                backward_fn,
+                "sigmoid_layer_forward",
+                reference_layer_forward,
+                case.dJ_da.copy(),
+                reference_cache(case),
+                what=what,
+            )
     except GradingFailure as failure:
         error = getattr(failure, "student_error", None)
         if error is None or error.type_name != "ValueError":
             raise
         raise GradingFailure(f"{failure}\n{_SHAPE_HINT}") from None
-    return kit.unpack(grads, "sigmoid_layer_backward", ("da_prev", "dW", "db"))
+    return kit.unpack(grads, what, ("da_prev", "dW", "db"))
+
+
+def _layer_J(case, which):
+    """J = Σ G ∘ a of the reference layer, as a function of the input `which` stands for."""
+    G = case.dJ_da
+    return lambda p: float(np.sum(G * planted_layer_forward(*case.args(which, p))))
+
+
+def _points(x0):
+    """x0, then x0 ± h e_i for every entry i (the finite differences' points)."""
+    pts = [x0.copy()]
+    for i in range(x0.size):
+        for step in (gradcheck.H, -gradcheck.H):
+            p = x0.copy()
+            p.reshape(-1)[i] += step
+            pts.append(p)
+    return pts
+
+
+def _own_layer_explanation(which, forward_fn, backward_fn, case):
+    """Why a backward that fails here may look right to its author: on the cache of their
+    own forward, it is the derivative of that forward, which is not the sigmoid layer's.
+    The sentence, or None."""
+    try:
+        problem = forward_problem(forward_fn, case)
+        if problem is None:
+            return None
+        _, pos, _ = _LAYER_GRADS[which]
+        _, cache = _call_layer_forward(forward_fn, case)
+        what = "sigmoid_layer_backward"
+        own = kit.unpack(
+            call(backward_fn, case.dJ_da.copy(), cache, what=what), what, ("da_prev", "dW", "db")
+        )[pos]
+        x0 = case.args()[pos]
+        outs = call_each(
+            forward_fn,
+            [(case.args(which, p), {}) for p in _points(x0)],
+            what="sigmoid_layer_forward",
+        )
+        with quiet():
+            J = np.array(
+                [float(np.sum(case.dJ_da * np.asarray(o[0], dtype=np.float64))) for o in outs]
+            )
+            result = gradcheck.check_gradient(
+                None, x0, own, sides=(J[1::2].reshape(x0.shape), J[2::2].reshape(x0.shape)), f0=J[0]
+            )
+    except (GradingFailure, TypeError, ValueError, IndexError):
+        return None
+    if not result.ok:
+        return None
+    return (
+        "Your sigmoid_layer_backward is the derivative of your sigmoid_layer_forward, which is "
+        f"not the sigmoid layer ({problem}): it earns nothing until that forward is right. "
+        "Fix sigmoid_layer_forward first, then write the backward for a = σ(z); this test "
+        f"hands your backward the sigmoid layer's cache {CACHE_LAYOUT} and checks the sigmoid "
+        "layer's gradient."
+    )
 
 
 def check_layer_backward(which, forward_fn, backward_fn, case, *, reveal=True):
-    """Fail unless one output of the student's backward is the gradient of J = Σ G ∘ a.
+    """Fail unless one output of the student's backward is the true gradient of
+    J = Σ G ∘ a, a = σ(W a_prev + b).
 
-    ``sigmoid_layer_backward(G, cache)`` gets the cache of the student's forward.
+    ``sigmoid_layer_backward(G, cache)`` is handed the reference forward's cache in the
+    notebook's layout (:func:`reference_cache`): the student's forward plays no part in
+    the verdict (its own test judges it).  It only explains a failure: a backward that is
+    the derivative of the student's own wrong forward earns nothing, and is told so.
 
     Parameters
     ----------
     which : {"da_prev", "dW", "db"}
     forward_fn, backward_fn : callable
-        The student's forward and backward.
+        The student's forward (to explain a failure) and backward.
     case : LayerCase
     reveal : bool
 
@@ -440,9 +630,7 @@ def check_layer_backward(which, forward_fn, backward_fn, case, *, reveal=True):
     GradientCheck
     """
     label, pos, entry = _LAYER_GRADS[which]
-    out = call(forward_fn, *case.args(), what="sigmoid_layer_forward")
-    _, cache = kit.unpack(out, "sigmoid_layer_forward", ("a", "cache"))
-    grad = _call_layer_backward(backward_fn, case, cache)[pos]
+    grad = _call_layer_backward(backward_fn, case)[pos]
     found = layer_suspects(case)[which]
     point = case.args()[pos]
     sentence = kit.matching(grad, found)
@@ -450,54 +638,67 @@ def check_layer_backward(which, forward_fn, backward_fn, case, *, reveal=True):
         raise GradingFailure(
             f"{label} has shape {np.shape(grad)}, expected {point.shape}.\nLikely bug: {sentence}"
         )
-    G = case.dJ_da
-    return kit.check_forward_gradient(
-        label,
-        grad,
-        point,
-        entry=entry,
-        forward_fn=forward_fn,
-        arguments=lambda p: (case.args(which, p), {}),
-        scalar=lambda a: float(np.sum(G * np.asarray(a, dtype=np.float64))),
-        reference=lambda p: float(np.sum(G * planted_layer_forward(*case.args(which, p)))),
-        forward="sigmoid_layer_forward",
-        problem=lambda: forward_problem(forward_fn, case),
-        reveal=reveal,
-        suspects=found,
-        batch_size=case.N,
-    )
+    try:
+        return kit.check_gradient(
+            label,
+            grad,
+            point,
+            entry=entry,
+            reference=_layer_J(case, which),
+            reveal=reveal,
+            suspects=found,
+            batch_size=case.N,
+        )
+    except GradingFailure as failure:
+        own = _own_layer_explanation(which, forward_fn, backward_fn, case)
+        if not own:
+            raise
+        head, note, tail = str(failure).partition("\n(Gradient checks: ")
+        raise GradingFailure(f"{head}\n{own}{note}{tail}") from None
 
 
 # --------------------------------------------------------------------------- speed
 
 
-def check_backprop(forward_fn, backward_fn, seed=0):
+def check_backprop(backward_fn, seed=0):
     """sigmoid_layer_backward on a 300 × 300 layer and one example (9·10⁴ parameters) must
     take backpropagation's time, not numerical differentiation's (see
-    :func:`course.checks._kit.check_backprop_speed`).  One example keeps a backward written
-    as Python loops over every weight (the lecture's scalar formulas, about 0.2 s) inside
-    the budget; such loops cost a per-weight step, finite differences a forward pass per
-    parameter, so here the two stand only about 50× apart and the budget sits in between
-    (≈ 7× from each, measured on a loaded 2-core machine)."""
+    :func:`course.checks._kit.check_backprop_speed`), and the dW of that timed call must be
+    the layer's (a numerical backward that gives up on a big layer earns nothing).
+
+    One example keeps a backward written as Python loops over every weight (the lecture's
+    scalar formulas, about 0.2 s) inside the budget; such loops cost a per-weight step,
+    finite differences a forward pass per parameter, so here the two stand only about 50×
+    apart and the budget sits in between (≈ 7× from each, measured on a loaded 2-core
+    machine).  Like the other backward tests, it is handed the reference forward's cache.
+    """
     case = layer_case(300, 300, 1, seed)
-    out, seconds = call_timed(
-        forward_fn, *case.args(), budget=kit.BACKPROP_BUDGET, what="sigmoid_layer_forward"
-    )
-    _, cache = kit.unpack(out, "sigmoid_layer_forward", ("a", "cache"))
-    return kit.check_backprop_speed(
-        backward_fn,
-        case.dJ_da.copy(),
-        cache,
-        what="sigmoid_layer_backward",
-        n_params=case.W.size + case.b.size + case.a_prev.size,
-        forward_seconds=seconds,
-    )
+    what = "sigmoid_layer_backward"
+    n_params = case.W.size + case.b.size + case.a_prev.size
+    forward = reference_layer_forward
+    with (
+        kit.own_work(what, GIVEAWAYS[what], backward_fn),
+        grading.binding(backward_fn, "sigmoid_layer_forward", forward),
+    ):
+        out, _ = kit.check_backprop_speed(
+            backward_fn, case.dJ_da.copy(), reference_cache(case), what=what, n_params=n_params
+        )
+    a = reference_cache(case)[4]
+    right = (case.dJ_da * a * (1.0 - a)) @ case.a_prev.T
+    grads = {"W": kit.unpack(out, what, ("da_prev", "dW", "db"))[1]}
+    kit.check_timed_values(what, grads, {"W": right}, n_params)
 
 
 def check_ce_backprop(grad_fn, seed=0):
     """softmax_cross_entropy_grad on 300 × 300 logits must take an analytic gradient's
-    time, not numerical differentiation's (1.8·10⁵ evaluations of the loss)."""
+    time, not numerical differentiation's (1.8·10⁵ evaluations of the loss), and the
+    gradient of that timed call must be the true one (the reference softmax standing in
+    for the student's, as in the other gradient tests)."""
     z, Y = logits_case(300, 300, seed)
-    return kit.check_backprop_speed(
-        grad_fn, z, Y, what="softmax_cross_entropy_grad", n_params=z.size
-    )
+    what = "softmax_cross_entropy_grad"
+    with (
+        kit.own_work(what, GIVEAWAYS[what], grad_fn),
+        grading.binding(grad_fn, "softmax", softmax),
+    ):
+        grad, _ = kit.check_backprop_speed(grad_fn, z, Y, what=what, n_params=z.size)
+    kit.check_timed_values(what, {"z": grad}, {"z": (softmax(z) - Y) / z.shape[1]}, z.size)
