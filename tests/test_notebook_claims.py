@@ -101,10 +101,10 @@ def test_06_setting_d_spreads_z_and_saturates_a_third_to_a_half(settings06):
 
 def test_06_item_d_gradients_do_not_vanish_and_the_network_learns(settings06):
     # vg-check-discussion, D: ‖∂J/∂W^m‖ between 0.1 and 3 as with relu/He; δ loses about a
-    # sixth per layer; train takes the loss from 5.8 to about 1.3 in 300 steps; A stays ~2.3
+    # sixth per layer; train takes the loss from 5.8 to below 2 in 300 steps; A stays ~2.3
     text = " ".join(_markdown("06-vanishing-gradients", "vg-check-discussion").split())
     assert "between 0.1 and 3, as large as with relu and He" in text
-    assert "from 5.8 to about 1.3 nats in 300 steps" in text
+    assert "from 5.8 to below 2 nats in 300 steps, jumping about on the way" in text
     dW_D, dW_B = settings06["D"][0].dW_norms, settings06["B"][0].dW_norms
     assert np.all((0.1 <= dW_D) & (dW_D <= 3)) and np.all((0.5 <= dW_B) & (dW_B <= 3))
     per_layer = _ratio(settings06["D"][0]) ** (1 / 9)
@@ -115,7 +115,9 @@ def test_06_item_d_gradients_do_not_vanish_and_the_network_learns(settings06):
         params = flow.build_params(10, 64, 64, 10, SETTINGS[k][1], 1.0, seed=0)
         curves[k] = flow.sgd_loss_curve(params, X, Y, "sigmoid", steps=300, lr=0.5, seed=0)[0]
     assert curves["D"][0] == pytest.approx(5.8, abs=0.05)
-    assert curves["D"][-1] == pytest.approx(1.3, abs=0.1)
+    # SGD with α = 0.5 on saturated units is chaotic: the curve's exact values depend on the
+    # BLAS's summation order, so the claim and the test are about where it gets, not one value
+    assert curves["D"][-1] < 2.0 and curves["D"][-100:].min() < 1.6
     assert "takes the loss only from 2.36 to about 2.29 nats in 300 steps" in text
     assert curves["A"][0] == pytest.approx(2.36, abs=0.005)
     assert curves["A"].min() == pytest.approx(2.29, abs=0.005)
