@@ -69,6 +69,12 @@ def test_solutions_full_and_blank_zero_in_process(notebooks, assignment):
 # is handed the network's forward values, or runs with the course's function standing in
 # for the student's, and judges against the true answer.
 FORWARD_ONLY = [
+    (
+        "01-chain-rule",
+        "h: returns sigma(x)^2, dh/dx the true derivative from the cached g",
+        {"test-h-value"},
+    ),
+    ("01-chain-rule", "graph: f = x(y + z), the partials right", {"test-graph-value"}),
     ("02-sigmoid-network", "forward: wh indexed [j, i] (transposed)", {"test-forward"}),
     ("02-sigmoid-network", "forward: linear output (no sigmoid at y)", {"test-forward"}),
     ("02-sigmoid-network", "forward: hidden biases left out", {"test-forward"}),

@@ -8,7 +8,6 @@ from classroom import runner
 from classroom.harness import assignments
 from classroom.inprocess import InProcessKernel
 from course.checks import _kit as kit
-from course.checks import catalogue
 from course.grading import GradingFailure
 
 # ------------------------------------------------------------------ returns and dtype

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course import network
+from course import lecture, network
 from course.checks import sigmoid_network as checks
 from course.grading import GradingFailure
 
@@ -33,41 +33,154 @@ def test_reference_matches_the_course_library():
     np.testing.assert_allclose(lib["b2"].ravel(), grads["wo"][:1])
 
 
-def _forward(params, x):
-    return checks.reference_forward(params, x)
+def test_the_references_are_the_lectures_network():
+    params, x, y_star = checks.random_case(1)
+    y, z = checks.reference_forward(params, x)
+    assert (y, list(z)) == (lecture.forward(params, x)[0], list(lecture.forward(params, x)[1]))
+    L, grads = checks.reference_loss_and_partials(params, x, y_star)
+    L2, grads2 = lecture.loss_and_partials(params, x, y_star)
+    assert L == L2 and all(np.array_equal(grads[k], grads2[k]) for k in grads)
+
+
+# The student's functions, as the notebook has them: each partial calls the global
+# `forward` of this module (the checks bind the network's in its place).
+
+
+def forward(params, x):
+    wh, wo = params["wh"], params["wo"]
+    z = 1 / (1 + np.exp(-(wh[0] + x[0] * wh[1] + x[1] * wh[2])))
+    return float(1 / (1 + np.exp(-(wo[0] + wo[1] * z[0] + wo[2] * z[1])))), z
+
+
+def linear_forward(params, x):
+    """A forward without σ at the output."""
+    wh, wo = params["wh"], params["wo"]
+    z = 1 / (1 + np.exp(-(wh[0] + x[0] * wh[1] + x[1] * wh[2])))
+    return float(wo[0] + wo[1] * z[0] + wo[2] * z[1]), z
+
+
+def dL_dwo11(params, x, y_star):
+    y, z = forward(params, x)
+    return (y - y_star) * y * (1 - y) * z[0]
+
+
+def slide_dL_dwo11(params, x, y_star):
+    y, z = forward(params, x)
+    return (y - y_star) * z[0]
+
+
+def loss_and_partials(params, x, y_star):
+    y, z = forward(params, x)
+    delta_o = (y - y_star) * y * (1 - y)
+    delta_h = delta_o * params["wo"][1:] * z * (1 - z)
+    grads = {
+        "wo": delta_o * np.concatenate(([1.0], z)),
+        "wh": np.outer(np.concatenate(([1.0], x)), delta_h),
+    }
+    return 0.5 * (y - y_star) ** 2, grads
 
 
 def test_single_partials_pass_and_slide_form_is_named():
     params, x, y_star = checks.example_params(), checks.EXAMPLE_X, checks.EXAMPLE_Y
-
-    def right(p, x, ys):
-        return checks.reference_loss_and_partials(p, x, ys)[1]["wo"][1]
-
-    def slide(p, x, ys):
-        y, z = checks.reference_forward(p, x)
-        return (y - ys) * z[0]
-
-    checks.check_single_partial("dL_dwo11", right, _forward, params, x, y_star)
+    checks.check_single_partial("dL_dwo11", dL_dwo11, forward, params, x, y_star)
     with pytest.raises(GradingFailure, match="slide form") as info:
-        checks.check_single_partial("dL_dwo11", slide, _forward, params, x, y_star)
+        checks.check_single_partial("dL_dwo11", slide_dL_dwo11, forward, params, x, y_star)
     # the hand value at the worked example is not revealed
-    true = right(params, x, y_star)
+    true = dL_dwo11(params, x, y_star)
     assert f"{true:.6g}" not in str(info.value)
 
 
 def test_partials_groups():
     params, x, y_star = checks.random_case(3)
-    checks.check_partials("wo", checks.reference_loss_and_partials, _forward, params, x, y_star)
-    checks.check_partials("wh", checks.reference_loss_and_partials, _forward, params, x, y_star)
+    checks.check_partials("wo", loss_and_partials, forward, params, x, y_star)
+    checks.check_partials("wh", loss_and_partials, forward, params, x, y_star)
 
     def no_hidden_prime(p, x, ys):
-        L, g = checks.reference_loss_and_partials(p, x, ys)
-        _, z = checks.reference_forward(p, x)
+        L, g = loss_and_partials(p, x, ys)
+        _, z = forward(p, x)
         g["wh"] = g["wh"] / (z * (1 - z))
         return L, g
 
     with pytest.raises(GradingFailure, match="hidden σ'"):
-        checks.check_partials("wh", no_hidden_prime, _forward, params, x, y_star)
+        checks.check_partials("wh", no_hidden_prime, forward, params, x, y_star)
+
+
+def test_a_wrong_forward_costs_only_its_own_points(monkeypatch):
+    """The partials call `forward`; the checks bind the network's in its place."""
+    monkeypatch.setitem(globals(), "forward", linear_forward)
+    params, x, y_star = checks.random_case(4)
+    with pytest.raises(GradingFailure, match="σ is missing at the output"):
+        checks.check_forward(forward, params, x)
+    checks.check_single_partial("dL_dwo11", dL_dwo11, forward, params, x, y_star)
+    for group in ("wo", "wh"):
+        checks.check_partials(group, loss_and_partials, forward, params, x, y_star)
+    checks.check_partials_loss(loss_and_partials, params, x, y_star)
+
+
+def test_a_partial_right_only_for_a_wrong_forward_earns_nothing(monkeypatch):
+    """The slide form is the exact derivative of the loss of a forward without σ at the
+    output: with that forward it is self-consistent, and it earns nothing."""
+    monkeypatch.setitem(globals(), "forward", linear_forward)
+    params, x, y_star = checks.random_case(4)
+    text = str(
+        pytest.raises(
+            GradingFailure,
+            checks.check_single_partial,
+            "dL_dwo11",
+            slide_dL_dwo11,
+            forward,
+            params,
+            x,
+            y_star,
+        ).value
+    )
+    assert "the derivative of the loss of that forward" in text
+    assert "σ is missing at the output" in text and "Fix forward first" in text
+
+
+def test_self_consistent_nonsense_earns_nothing(monkeypatch):
+    """y = the sum of all weights, every partial (y − y*): the exact derivatives of that
+    forward's loss, and nothing for any of them."""
+
+    def sum_forward(params, x):
+        return float(params["wh"].sum() + params["wo"].sum()), np.zeros(2)
+
+    def ones(params, x, y_star):
+        y, _ = forward(params, x)
+        return y - y_star
+
+    def all_ones(params, x, y_star):
+        y, _ = forward(params, x)
+        e = y - y_star
+        return 0.5 * e**2, {"wh": e * np.ones((3, 2)), "wo": e * np.ones(3)}
+
+    monkeypatch.setitem(globals(), "forward", sum_forward)
+    params, x, y_star = checks.random_case(5)
+    for which in ("dL_dwo01", "dL_dwo11", "dL_dwh22"):
+        with pytest.raises(GradingFailure, match="derivative of the loss of that forward"):
+            checks.check_single_partial(which, ones, forward, params, x, y_star)
+    for group in ("wo", "wh"):
+        with pytest.raises(GradingFailure, match="derivative of the loss of that forward"):
+            checks.check_partials(group, all_ones, forward, params, x, y_star)
+    checks.check_partials_loss(all_ones, params, x, y_star)  # L = ½(y − y*)² is right
+
+
+def test_the_library_answer_earns_nothing():
+    params, x, y_star = checks.example_params(), checks.EXAMPLE_X, checks.EXAMPLE_Y
+
+    def lectures(params, x, y_star):
+        return lecture.loss_and_partials(params, x, y_star)
+
+    def lectures_forward(params, x):
+        return lecture.forward(params, x)
+
+    for fail in (
+        lambda: checks.check_partials("wo", lectures, forward, params, x, y_star),
+        lambda: checks.check_partials_loss(lectures, params, x, y_star),
+        lambda: checks.check_forward(lectures_forward, params, x),
+    ):
+        with pytest.raises(GradingFailure, match="the course's own implementation"):
+            fail()
 
 
 def _sgd(params, X, Y, epochs, gamma0, T, rng, grad_fn, *, once=False, constant=False):
@@ -171,3 +284,30 @@ def test_sgd_may_call_grad_fn_with_the_notebooks_keywords():
         return params, history
 
     checks.check_sgd_steps(by_keyword, checks.xor_init(0), epochs=3, gamma0=0.5, T=4.0, seed=1)
+
+
+def test_finite_differences_through_forward_earn_nothing_and_are_flagged():
+    """With the network's forward bound in, finite differences of `forward` would be the
+    network's derivative, whatever the student's forward: they earn nothing."""
+    from course import grading
+
+    def by_differences(params, x, y_star):
+        h = 1e-5
+        up = {k: np.array(v, dtype=float) for k, v in params.items()}
+        down = {k: np.array(v, dtype=float) for k, v in params.items()}
+        up["wo"][1] += h
+        down["wo"][1] -= h
+        loss = lambda y: 0.5 * (y - y_star) ** 2  # noqa: E731
+        return (loss(forward(up, x)[0]) - loss(forward(down, x)[0])) / (2 * h)
+
+    params, x, y_star = checks.example_params(), checks.EXAMPLE_X, checks.EXAMPLE_Y
+    with grading.collecting_flags([]) as flags:
+        with pytest.raises(GradingFailure, match="numerical differentiation"):
+            checks.check_single_partial("dL_dwo11", by_differences, forward, params, x, y_star)
+    assert flags == ["dL_dwo11 differentiates forward numerically"]
+
+    def twice(params, x, y_star):  # forward called twice at the point given: fine
+        y = forward(dict(params), list(x))[0]
+        return dL_dwo11(params, x, y_star) + 0.0 * y
+
+    checks.check_single_partial("dL_dwo11", twice, forward, params, x, y_star)

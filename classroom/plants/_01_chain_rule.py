@@ -2,6 +2,10 @@
 
 Each plant edits the solution's answer cells: a bug must lose exactly the listed test cells
 and their output must name it; an alternative must keep full marks.
+
+Every derivative is judged by the true derivative, so a node bug also costs the two-paths
+test whenever a path of its graphs runs through the bug (that test then names the node to
+fix first), and a derivative right only for a wrong forward earns nothing.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ PLANTS = [
         "h: forward computes sigma(x)^2 instead of sigma(x^2)",
         "h-forward-backward",
         [("h = sigmoid(g)", "h = sigmoid(x) ** 2")],
-        # dhdx is then checked against finite differences of this wrong h: it fails too
+        # dhdx = h(1 − h)·2x on this wrong h is not the true derivative: it fails too, and
+        # says to fix h first
         ("test-h-derivative", "test-h-value"),
         "01.h.value",
     ),
@@ -110,14 +115,15 @@ PLANTS = [
         "add: forgets the upstream gradient",
         "add-node",
         [(UP_A, "a.grad += 1.0"), (UP_B, "b.grad += 1.0")],
-        ("test-add-node",),
+        # (x + y)·x: the path through x + y gets upstream x, not 1
+        ("test-add-node", "test-two-paths"),
         "01.node.upstream",
     ),
     _bug(
         "add: sign flipped for b",
         "add-node",
         [(UP_B, "b.grad -= out.grad")],
-        ("test-add-node",),
+        ("test-add-node", "test-two-paths"),
         "01.node.add-sign",
     ),
     _bug(
@@ -134,7 +140,7 @@ PLANTS = [
             ("a.grad += b.value * out.grad", "a.grad += a.value * out.grad"),
             ("b.grad += a.value * out.grad", "b.grad += b.value * out.grad"),
         ],
-        ("test-mul-node",),
+        ("test-mul-node", "test-two-paths"),
         "01.node.mul-swapped",
     ),
     _bug(
@@ -197,7 +203,7 @@ PLANTS = [
                 "a.grad += sigmoid_prime(out.value) * out.grad",
             )
         ],
-        ("test-sigmoid-node",),
+        ("test-sigmoid-node", "test-two-paths"),
         "01.node.sigmoid-at-output",
     ),
     _bug(
@@ -209,7 +215,7 @@ PLANTS = [
                 "a.grad += out.value * out.grad",
             )
         ],
-        ("test-sigmoid-node",),
+        ("test-sigmoid-node", "test-two-paths"),
         "01.node.sigma-for-prime",
     ),
     _bug(
@@ -238,7 +244,8 @@ PLANTS = [
                 "a.grad += out.value * (1 - out.value)",
             )
         ],
-        ("test-sigmoid-node",),
+        # x·σ(x): σ(x) gets upstream x, not 1
+        ("test-sigmoid-node", "test-two-paths"),
         "01.node.upstream",
     ),
     # two paths
@@ -366,7 +373,7 @@ PLANTS = [
                 "a.grad += out.value * (1 + out.value) * out.grad",
             )
         ],
-        ("test-sigmoid-node",),
+        ("test-sigmoid-node", "test-two-paths"),
         "01.node.sigmoid-prime-form",
     ),
     _bug(
@@ -399,5 +406,115 @@ PLANTS = [
         [("return s + x * s * (1 - s)", "return s + x * s * (1 + s)")],
         ("test-x-sigmoid-x-grad",),
         "01.paths.prime-form",
+    ),
+    # issue 18: points only by the true derivative, and only for the student's own work
+    _bug(
+        "h: h(x) = x with dh/dx = 1 (self-consistent)",
+        "h-forward-backward",
+        [(H, "dhdx = np.ones_like(x)"), ("return h, dhdx", "return x, dhdx")],
+        ("test-h-derivative", "test-h-value"),
+        "h_forward_backward (its h)",
+    ),
+    _bug(
+        "h: the derivative of the wrong forward sigma(x)^2",
+        "h-forward-backward",
+        [("h = sigmoid(g)", "s = sigmoid(x)\n    h = s**2"), (H, "dhdx = 2 * s * s * (1 - s)")],
+        # right for this h, not for σ(x²): nothing for the derivative, fix h first
+        ("test-h-derivative", "test-h-value"),
+        "01.h.value",
+    ),
+    _bug(
+        "graph: f = x + y + z with partials 1 (self-consistent)",
+        "graph-forward-backward",
+        [
+            ("f = x * g", "f = x + y + z"),
+            ("dfdx = g", "dfdx = 1.0"),
+            ("dfdy = dfdg * 2 * y", "dfdy = 1.0"),
+            ("dfdz = dfdg * 1.0", "dfdz = 1.0"),
+        ],
+        ("test-graph-gradient", "test-graph-value"),
+        "graph_forward_backward (its f)",
+    ),
+    _bug(
+        "mul: an identity node, out = a with a.grad += out.grad (self-consistent)",
+        "mul-node",
+        [
+            ("Node(a.value * b.value, (a, b))", "Node(a.value, (a, b))"),
+            (
+                "a.grad += b.value * out.grad\n        b.grad += a.value * out.grad",
+                "a.grad += out.grad",
+            ),
+        ],
+        ("test-mul-node", "test-two-paths"),
+        "fix mul_node",
+    ),
+    _bug(
+        "sigmoid: an identity node, out = a with a.grad += out.grad (self-consistent)",
+        "sigmoid-node",
+        [
+            ("Node(sigmoid(a.value), (a,))", "Node(a.value, (a,))"),
+            ("a.grad += out.value * (1 - out.value) * out.grad", "a.grad += out.grad"),
+        ],
+        ("test-sigmoid-node", "test-two-paths"),
+        "fix sigmoid_node",
+    ),
+    _bug(
+        "square: an identity node, out = a with a.grad += out.grad (self-consistent)",
+        "square-node",
+        [
+            ("Node(a.value**2, (a,))", "Node(a.value, (a,))"),
+            ("a.grad += 2 * a.value * out.grad", "a.grad += out.grad"),
+        ],
+        ("test-square-node",),
+        "fix square_node",
+    ),
+    _bug(
+        "sigmoid: forward line changed to out = a, backward right",
+        "sigmoid-node",
+        [("Node(sigmoid(a.value), (a,))", "Node(a.value, (a,))")],
+        # the node test sets out.value = σ(a): the backward keeps its point; the graphs of
+        # the two-paths test run on the node's own forward value
+        ("test-two-paths",),
+        "its out.value is not σ(a)",
+    ),
+    _bug(
+        "h: dh/dx by the course's numerical gradient",
+        "h-forward-backward",
+        [
+            (
+                H,
+                "from course import gradcheck\n\n"
+                "    dhdx = gradcheck.numerical_gradient(lambda v: float(np.sum(sigmoid(v**2))), x.copy())",
+            )
+        ],
+        ("test-h-derivative",),
+        "numerical differentiation",
+    ),
+    _bug(
+        "x sigma(x): the sum read off the course's two-path figure",
+        "x-sigmoid-x-grad",
+        [
+            (
+                "return s + x * s * (1 - s)",
+                "return np.array([graph.two_path_graph(float(v)).sums['x'] for v in x])",
+            )
+        ],
+        ("test-x-sigmoid-x-grad",),
+        "the course's own implementation",
+    ),
+    _bug(
+        "h: returns sigma(x)^2, dh/dx the true derivative from the cached g",
+        "h-forward-backward",
+        [("return h, dhdx", "return sigmoid(x) ** 2, dhdx")],
+        # a wrong forward value costs only its own point
+        ("test-h-value",),
+        "01.h.value",
+    ),
+    _bug(
+        "graph: f = x(y + z), the partials right",
+        "graph-forward-backward",
+        [("f = x * g", "f = x * (y + z)")],
+        ("test-graph-value",),
+        "graph_forward_backward (its f)",
     ),
 ]

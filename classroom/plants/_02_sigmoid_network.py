@@ -2,6 +2,10 @@
 
 Each plant edits the solution's answer cells: a bug must lose exactly the listed test cells
 and their output must name it; an alternative must keep full marks.
+
+The partials are judged by the true gradient with the network's forward bound in place of
+the student's: a wrong forward costs only its own points, and partials right only for a
+wrong forward (or for nonsense) earn nothing.
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ WH22 = 'return (y - y_star) * y * (1 - y) * params["wo"][2] * z[1] * (1 - z[1]) 
 DELTA_O = "delta_o = (y - y_star) * y * (1 - y)"
 DELTA_H = 'delta_h = delta_o * params["wo"][1:] * z * (1 - z)'
 STEP = "params[key] = params[key] - gamma_t * grads[key]"
+LINEAR_FROM = "y = float(sigmoid(wo[0] + wo[1] * z[0] + wo[2] * z[1]))"
+LINEAR_TO = "y = float(wo[0] + wo[1] * z[0] + wo[2] * z[1])"
 ORDER = "for i in rng.permutation(n):"
 
 PLANTS = [
-    # forward: every gradient is judged against the student's own forward, and these
-    # gradients use the right formula on the wrong values, so they fail as well
+    # forward: every partial is judged with the network's forward bound in place of the
+    # student's, so a wrong forward costs only its own points
     _bug(
         "forward: wh indexed [j, i] (transposed)",
         "forward",
@@ -378,5 +384,151 @@ PLANTS = [
         [(WO01, "return (y - y_star) * y / (1 - y)")],
         ("test-dL-dwo01",),
         "02.partial.sigma-prime-form",
+    ),
+    # issue 18: points only by the true gradient, and only for the student's own work
+    Plant(
+        "forward without sigma at the output, dL/dwo01 its exact derivative (slide form)",
+        NOTEBOOK,
+        {
+            "forward": _edit("forward", (LINEAR_FROM, LINEAR_TO)),
+            "dL-dwo01": _edit("dL-dwo01", (WO01, "return (y - y_star) * 1.0")),
+        },
+        # right for this forward only: nothing for the partial, which says to fix forward
+        failing=("test-dL-dwo01", "test-forward"),
+        bug="02.forward.linear-output",
+    ),
+    Plant(
+        "forward without sigma at the output, loss_and_partials consistent with it",
+        NOTEBOOK,
+        {
+            "forward": _edit("forward", (LINEAR_FROM, LINEAR_TO)),
+            "loss-and-partials": _edit("loss-and-partials", (DELTA_O, "delta_o = y - y_star")),
+        },
+        failing=("test-forward", "test-partials-hidden", "test-partials-output"),
+        bug="02.forward.linear-output",
+    ),
+    Plant(
+        "nonsense: y = the sum of all weights, every partial y - y* (self-consistent)",
+        NOTEBOOK,
+        {
+            "forward": _edit(
+                "forward",
+                (
+                    "s_hidden = wh[0] + x[0] * wh[1] + x[1] * wh[2]  # (s_1, s_2)\n"
+                    "    z = sigmoid(s_hidden)\n"
+                    f"    {LINEAR_FROM}",
+                    "z = np.zeros(2)\n    y = float(wh.sum() + wo.sum())",
+                ),
+            ),
+            "dL-dwo01": _edit("dL-dwo01", (WO01, "return y - y_star")),
+            "dL-dwo11": _edit("dL-dwo11", (WO11, "return y - y_star")),
+            "dL-dwh22": _edit("dL-dwh22", (WH22, "return y - y_star")),
+            "loss-and-partials": _edit(
+                "loss-and-partials",
+                (
+                    'grads = {"wo": delta_o * z_with_1, "wh": np.outer(x_with_1, delta_h)}',
+                    'grads = {"wo": (y - y_star) * np.ones(3), "wh": (y - y_star) * np.ones((3, 2))}',
+                ),
+            ),
+        },
+        # the loss L = ½(y − y*)² is right: with the network's forward bound in it passes
+        failing=(
+            "test-dL-dwh22",
+            "test-dL-dwo01",
+            "test-dL-dwo11",
+            "test-forward",
+            "test-partials-hidden",
+            "test-partials-output",
+        ),
+        says="σ(wʰ₀ⱼ + wʰ₁ⱼ x₁ + wʰ₂ⱼ x₂)",
+    ),
+    _bug(
+        "forward: the lecture's network from course.lecture",
+        "forward",
+        [
+            (
+                'wh, wo = params["wh"], params["wo"]',
+                "from course import lecture\n\n    return lecture.forward(params, x)",
+            )
+        ],
+        ("test-forward",),
+        "the course's own implementation",
+    ),
+    _bug(
+        "dL/dwo01: read off course.lecture.loss_and_partials",
+        "dL-dwo01",
+        [
+            (
+                "y, z = forward(params, x)\n    " + WO01,
+                "from course import lecture\n\n"
+                '    return lecture.loss_and_partials(params, x, y_star)[1]["wo"][0]',
+            )
+        ],
+        ("test-dL-dwo01",),
+        "the course's own implementation",
+    ),
+    _bug(
+        "dL/dwh22: the course's numerical gradient of the loss",
+        "dL-dwh22",
+        [
+            (
+                "y, z = forward(params, x)\n    " + WH22,
+                "def loss_of(w):\n"
+                '        p = {"wh": params["wh"].copy(), "wo": params["wo"].copy()}\n'
+                '        p["wh"][2, 1] = w[0]\n'
+                "        return loss(forward(p, x)[0], y_star)\n\n"
+                '    return gradcheck.numerical_gradient(loss_of, params["wh"][2, 1:2].copy())[0]',
+            )
+        ],
+        ("test-dL-dwh22",),
+        "numerical differentiation",
+    ),
+    _bug(
+        "loss_and_partials: course.lecture.loss_and_partials",
+        "loss-and-partials",
+        [
+            (
+                "y, z = forward(params, x)",
+                "from course import lecture\n\n    return lecture.loss_and_partials(params, x, y_star)",
+            )
+        ],
+        ("test-partials-hidden", "test-partials-loss", "test-partials-output"),
+        "the course's own implementation",
+    ),
+    _bug(
+        "sgd: the update by course.training.sgd_step",
+        "sgd",
+        [
+            (
+                "params = {key: np.array(value, dtype=float) for key, value in params.items()}",
+                "from course import training\n\n"
+                "    params = {key: np.array(value, dtype=float) for key, value in params.items()}",
+            ),
+            (
+                "for key in params:\n                " + STEP,
+                "training.sgd_step(params, grads, gamma_t)  # in place, on sgd's own copies",
+            ),
+        ],
+        # the short runs watch for the course's functions; the XOR run only for learning
+        ("test-sgd-shuffle", "test-sgd-steps"),
+        "the course's own implementation",
+    ),
+    _bug(
+        "dL/dwo11: central differences of the loss through forward, by hand",
+        "dL-dwo11",
+        [
+            (
+                "y, z = forward(params, x)\n    " + WO11,
+                "h = 1e-5\n"
+                '    up = {"wh": params["wh"].copy(), "wo": params["wo"].copy()}\n'
+                '    down = {"wh": params["wh"].copy(), "wo": params["wo"].copy()}\n'
+                '    up["wo"][1] += h\n'
+                '    down["wo"][1] -= h\n'
+                "    return (loss(forward(up, x)[0], y_star) - loss(forward(down, x)[0], y_star)) / (2 * h)",
+            )
+        ],
+        # with the network's forward bound in, it would differentiate the network's
+        ("test-dL-dwo11",),
+        "numerical differentiation",
     ),
 ]

@@ -540,11 +540,11 @@ def _own_explanation(grad, x0, student, reference_f0, forward, reveal=True, **kw
         result = gradcheck.check_gradient(None, x0, grad, sides=own[1:], f0=own[0], **kwargs)
     if not result.ok:
         return None
-    values = f" (its value is {float(own[0]):.6g}, the network's {float(reference_f0):.6g})"
+    values = f" (its value is {float(own[0]):.6g}, the right one {float(reference_f0):.6g})"
     return (
         f"Your gradient is the derivative of your {forward}, which is wrong here"
         f"{values if reveal else ''}: it earns nothing until {forward} is right. Fix "
-        f"{forward} first; this test checks the gradient of the network's J."
+        f"{forward} first; this test checks the true gradient."
     )
 
 

@@ -5,20 +5,31 @@ wʰᵢⱼ at ``[i, j − 1]`` (row 0: the biases wʰ₀ⱼ), ``params["wo"]`` of
 at ``[i]`` (entry 0: the bias wᵒ₀₁).  An input is x = (x₁, x₂); y is the network's output,
 y* the target, and the loss L = ½(y − y*)².
 
-The forward is judged against a reference.  A partial derivative is judged against
-finite differences of the student's forward where it agrees with the network, of the
-student's own forward otherwise, and, when the student's forward is wrong, once more
-with the network's forward standing in for theirs (so a wrong forward costs only the
-forward's points).  SGD is run by a driver next to the student's code that records the
-examples it is asked about; the verdict replays the run with the reference gradients.
+The forward is judged against the network's (:func:`course.lecture.forward`, the one
+implementation, which the notebook's demonstration uses too).  Every partial derivative
+earns its points by the **true** gradient: the student's function is called with the
+network's forward bound in place of their ``forward`` (:func:`course.checks._kit.with_reference`),
+and what it returns is compared with central differences of the network's
+L = ½(y − y*)² (:func:`course.checks._kit.check_gradient`).  So a wrong forward costs only
+the forward's points, and a partial that is right only for the student's own wrong
+forward earns nothing: a second call with their own forward only explains the failure
+("the derivative of the loss of your forward: fix forward first").  SGD is run by a
+driver that hands the student's ``sgd`` a recording ``grad_fn``; the verdict replays the
+run with the network's gradients.
+
+An answer that calls a course function computing it (:data:`GIVEAWAYS`: the lecture's
+network, the course's general network, numerical differentiation) earns nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
+from .. import gradcheck, grading, lecture
 from ..activations import sigmoid, sigmoid_prime
-from ..grading import GradingFailure, call, quiet
+from ..grading import GradingFailure, TimeBudgetExceeded, call, quiet
 from . import _kit as kit
 from .catalogue import suspects, table
 
@@ -26,6 +37,7 @@ __all__ = [
     "BUGS",
     "EXAMPLE_X",
     "EXAMPLE_Y",
+    "GIVEAWAYS",
     "XOR_X",
     "XOR_Y",
     "check_course_params",
@@ -69,6 +81,30 @@ WH_TRANSPOSE_HINT = (
 
 BUGS = table("02")
 
+_NUMERICAL = (kit.NUMERICAL, "course.gradcheck.check_gradient", "course.gradcheck.check_gradients")
+_FORWARDS = (
+    "course.lecture.forward",
+    "course.lecture.loss_and_partials",
+    "course.network.forward",
+    "course.network.predict",
+    "course.network.loss_and_grads",
+)
+_PARTIALS = (*_FORWARDS, "course.network.backward", "course.layers.dense_backward", *_NUMERICAL)
+
+#: The course functions that give each exercise away (see _kit.own_work).  sigmoid is
+#: the network's own ingredient; the partials call the student's own forward (the checks
+#: bind the network's in its place), not the library's (differentiated numerically, it
+#: would be the answer).
+GIVEAWAYS = {
+    "forward": _FORWARDS,
+    "dL_dwo01": _PARTIALS,
+    "dL_dwo11": _PARTIALS,
+    "dL_dwh22": _PARTIALS,
+    "loss_and_partials": _PARTIALS,
+    "to_course_params": (),
+    "sgd": ("course.training.sgd_step", "course.training.train"),
+}
+
 
 def example_params():
     """The notebook's weights, as fresh float64 arrays (dict with "wh" (3, 2), "wo" (3,))."""
@@ -100,21 +136,18 @@ def _copy(params):
 
 
 def reference_forward(params, x):
-    """z_j = σ(wʰ₀ⱼ + wʰ₁ⱼ x₁ + wʰ₂ⱼ x₂), y = σ(wᵒ₀₁ + Σ_j wᵒⱼ₁ z_j).
+    """The network's (y, z): :func:`course.lecture.forward`.
 
     Returns
     -------
     y : float
     z : ndarray, shape (2,)
     """
-    x = np.asarray(x, dtype=np.float64)
-    wh, wo = np.asarray(params["wh"]), np.asarray(params["wo"])
-    z = sigmoid(wh[0] + x @ wh[1:])
-    return float(sigmoid(wo[0] + wo[1:] @ z)), z
+    return lecture.forward(params, x)
 
 
 def reference_loss_and_partials(params, x, y_star):
-    """L = ½(y − y*)² and its nine partials through δᵒ and δʰⱼ.
+    """The network's L = ½(y − y*)² and nine partials: :func:`course.lecture.loss_and_partials`.
 
     Returns
     -------
@@ -122,15 +155,7 @@ def reference_loss_and_partials(params, x, y_star):
     grads : dict
         "wh" (3, 2) and "wo" (3,), shaped like the parameters.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y, z = reference_forward(params, x)
-    delta_o = (y - y_star) * y * (1.0 - y)
-    delta_h = delta_o * np.asarray(params["wo"])[1:] * z * (1.0 - z)
-    grads = {
-        "wo": delta_o * np.concatenate(([1.0], z)),
-        "wh": np.outer(np.concatenate(([1.0], x)), delta_h),
-    }
-    return 0.5 * (y - y_star) ** 2, grads
+    return lecture.loss_and_partials(params, x, y_star)
 
 
 def planted_forward(params, x, bug=None):
@@ -184,31 +209,34 @@ def _forward_models(params, x):
     return models
 
 
+#: What the forward computes, as its messages say it.
+Z_RULE = "z_j = σ(wʰ₀ⱼ + wʰ₁ⱼ x₁ + wʰ₂ⱼ x₂), with wʰᵢⱼ = wh[i, j − 1]"
+Y_RULE = "y = σ(wᵒ₀₁ + wᵒ₁₁ z₁ + wᵒ₂₁ z₂)"
+
+
 def forward_problem(forward, params, x):
     """None when the student's forward is right at (params, x), else a short sentence."""
     out = call(forward, _copy(params), np.array(x, dtype=np.float64), what="forward")
     y, z = kit.unpack(out, "forward", ("y", "z"))
     y_ref, z_ref = reference_forward(params, x)
-    if kit.close(y, y_ref, "float32") and kit.close(z, z_ref, "float32"):
-        return None
     models = _forward_models(params, x)
-    return kit.matching(y, models["y"]) or "its y or z differs from the network's"
+    if not kit.close(z, z_ref, "float32"):
+        return kit.matching(z, models["z"]) or f"its z is wrong: {Z_RULE}"
+    if not kit.close(y, y_ref, "float32"):
+        return kit.matching(y, models["y"]) or f"its y is wrong: {Y_RULE}"
+    return None
 
 
-def check_forward(forward, params, x):
-    """Check ``forward(params, x) -> (y, z)`` against the reference values."""
-    out = call(forward, _copy(params), np.array(x, dtype=np.float64), what="forward")
+def check_forward(forward, params, x, reveal=True):
+    """Check ``forward(params, x) -> (y, z)`` against the network's values (`reveal`: show
+    the expected entry; False in hidden tests)."""
+    with kit.own_work("forward", GIVEAWAYS["forward"]):
+        out = call(forward, _copy(params), np.array(x, dtype=np.float64), what="forward")
     y, z = kit.unpack(out, "forward", ("y", "z"))
     y_ref, z_ref = reference_forward(params, x)
     models = _forward_models(params, x)
-    kit.check_values(
-        "z = (z₁, z₂)",
-        z,
-        z_ref,
-        models=models["z"],
-        hint="z_j = σ(wʰ₀ⱼ + wʰ₁ⱼ x₁ + wʰ₂ⱼ x₂), with wʰᵢⱼ = wh[i, j − 1].",
-    )
-    kit.check_values("y", y, y_ref, models=models["y"], hint="y = σ(wᵒ₀₁ + wᵒ₁₁ z₁ + wᵒ₂₁ z₂).")
+    kit.check_values("z = (z₁, z₂)", z, z_ref, models=models["z"], hint=f"{Z_RULE}.", reveal=reveal)
+    kit.check_values("y", y, y_ref, models=models["y"], hint=f"{Y_RULE}.", reveal=reveal)
 
 
 def _with(params, key, index, p):
@@ -221,43 +249,117 @@ def _with(params, key, index, p):
     return work
 
 
-def _loss_of_forward(forward, params, x, y_star, key, index=None):
-    """The `student` of kit.check_gradient: L = ½(y − y*)² from the student's y."""
-    x = np.array(x, dtype=np.float64)
-    return kit.evaluations(
-        forward,
-        0,
-        lambda p: ((_with(params, key, index, p), x.copy()), {}),
-        lambda y: 0.5 * (float(np.asarray(y, dtype=np.float64).reshape(())) - y_star) ** 2,
-        "forward",
-    )
-
-
 def _reference_loss(params, x, y_star, key, index=None):
     return lambda p: 0.5 * (reference_forward(_with(params, key, index, p), x)[0] - y_star) ** 2
 
 
-def _judged(judge, fn, forward, params, x, y_star, what):
-    """Judge the student's `fn`; if it fails while their forward is wrong, judge it again
-    with the network's forward standing in for theirs (a wrong forward costs only the
-    forward's points)."""
-    args = (_copy(params), np.array(x, dtype=np.float64), y_star)
+def _arguments(params, x, y_star):
+    return _copy(params), np.array(x, dtype=np.float64), float(y_star)
+
+
+def _same_point(p, x_in, params, x):
+    """Whether forward was called at the point (params, x) a partial was given."""
     try:
-        return judge(call(fn, *args, what=what))
-    except GradingFailure as failure:
-        first = failure
+        return all(
+            np.array_equal(np.asarray(p[k], dtype=np.float64), params[k]) for k in params
+        ) and np.array_equal(np.ravel(np.asarray(x_in, dtype=np.float64)), np.ravel(x))
+    except (TypeError, ValueError, KeyError, IndexError):
+        return False
+
+
+def _watched_forward(params, x, moved):
+    """The network's forward as a check binds it for one call of a partial, noting in
+    `moved` a call at other weights or another input (finite differences through forward:
+    with the network's forward bound in, they would differentiate the network's, not the
+    student's work).  A closure, not a function of this module: in the student's
+    JupyterLab :func:`kit.own_work` must not count the check's own stand-in as the
+    student's call of a course function (when grading it runs in the grader)."""
+    given, given_x = _copy(params), np.array(x, dtype=np.float64)
+
+    def stand_in(params, x):  # the notebook's names: keyword calls work too
+        if not _same_point(params, x, given, given_x):
+            moved.append(True)
+        return reference_forward(params, x)
+
+    return stand_in
+
+
+def _with_the_networks_forward(fn, what, params, x, y_star, watch=True):
+    """``fn(params, x, y_star)`` with the network's forward bound in place of the
+    student's ``forward`` (the call every partial is judged by).  With `watch`, a partial
+    that calls forward at other weights (numerical differentiation) earns nothing."""
+    moved = []
+    with kit.own_work(what, GIVEAWAYS[what]):
+        out = call(
+            kit.with_reference,
+            fn,
+            "forward",
+            _watched_forward(params, x, moved),
+            *_arguments(params, x, y_star),
+            what=what,
+        )
+    if watch and moved:
+        grading.flag(f"{what} differentiates forward numerically")
+        raise GradingFailure(
+            f"{what} calls forward at weights (or an input) other than the ones it was given: "
+            "that is numerical differentiation (finite differences), not the chain rule this "
+            "exercise asks for, so it earns nothing here (and the instructor is told).\n"
+            "Likely bug: the gradient is computed by numerical differentiation, not by "
+            "backpropagation."
+        )
+    return out
+
+
+def _own_forward_note(fn, forward, params, x, y_star, pick, key, index, what):
+    """Why a partial that fails with the network's forward may look right to its author:
+    called with their own forward, it is the derivative of the loss of that forward,
+    which is wrong here.  The sentence, or None (their forward is right here)."""
     try:
         problem = forward_problem(forward, params, x)
     except GradingFailure:
-        problem = "it does not run"
+        problem = "it does not run here"
     if problem is None:
-        raise first
+        return None
+    x_arr = np.array(x, dtype=np.float64)
+
+    def own_loss(p):
+        out = call(forward, _with(params, key, index, p), x_arr.copy(), what="forward")
+        y = kit.unpack(out, "forward", ("y", "z"))[0]
+        return 0.5 * (float(np.asarray(y, dtype=np.float64).reshape(())) - y_star) ** 2
+
+    x0 = np.array(params[key], dtype=np.float64)
+    x0 = x0 if index is None else np.array([x0[index]])
     try:
-        return judge(
-            call(kit.with_reference, fn, "forward", reference_forward, *args, what=what), own=False
+        own = pick(call(fn, *_arguments(params, x, y_star), what=what))
+        with quiet():
+            consistent = gradcheck.check_gradient(own_loss, x0, own).ok
+    except (GradingFailure, TypeError, ValueError, IndexError, KeyError):
+        consistent = False
+    if consistent:
+        return (
+            f"With your own forward, your {what} is the derivative of the loss of that "
+            f"forward, which is wrong here ({problem}): a partial earns its points only as "
+            "the derivative of the network's L. Fix forward first (its own test says more)."
         )
-    except GradingFailure:
-        raise first from None
+    return (
+        f"Your forward is wrong here too ({problem}); its own test says more. This test "
+        f"calls {what} with the network's forward in place of yours."
+    )
+
+
+@contextlib.contextmanager
+def _explained(*note_args):
+    """Add :func:`_own_forward_note` to a failing partial's message."""
+    try:
+        yield
+    except TimeBudgetExceeded:
+        raise
+    except GradingFailure as failure:
+        note = _own_forward_note(*note_args)
+        if not note:
+            raise
+        head, policy, tail = str(failure).partition("\n(Gradient checks: ")
+        raise GradingFailure(f"{head}\n{note}{policy}{tail}") from None
 
 
 # ---------------------------------------------------------------- three single partials
@@ -296,7 +398,8 @@ def _single_models(which, params, x, y_star):
 
 
 def check_single_partial(which, fn, forward, params, x, y_star, reveal=False):
-    """Check one of the three single partials (see the module docstring).
+    """Check one of the three single partials against the true partial (see the module
+    docstring): `fn` is called with the network's forward in place of `forward`.
 
     Parameters
     ----------
@@ -304,36 +407,28 @@ def check_single_partial(which, fn, forward, params, x, y_star, reveal=False):
     fn : callable
         The student's ``fn(params, x, y_star) -> float``.
     forward : callable
-        The student's forward pass.
+        The student's forward pass (only to explain a failure).
     params, x, y_star
         The point.
     reveal : bool
         Show the finite-difference value (False at the notebook's own weights).
     """
     key, index, label = _SINGLE[which]
+    value, _ = kit.values(label, _with_the_networks_forward(fn, which, params, x, y_star), ())
 
-    def judge(value, own=True):
-        value, _ = kit.values(label, value, ())
+    def pick(out):
+        return np.array([float(kit.values(label, out, ())[0])])
+
+    with _explained(fn, forward, params, x, y_star, pick, key, index, which):
         return kit.check_gradient(
             label,
             np.array([float(value)]),
             np.array([float(np.asarray(params[key])[index])]),
             entry=label.split("∂")[-1],
-            student=_loss_of_forward(
-                forward if own else reference_forward_fn, params, x, y_star, key, index
-            ),
             reference=_reference_loss(params, x, y_star, key, index),
-            forward="forward",
             reveal=reveal,
             suspects=_single_models(which, params, x, y_star),
         )
-
-    return _judged(judge, fn, forward, params, x, y_star, which)
-
-
-def reference_forward_fn(params, x):
-    """The reference forward with the student's signature (for finite differences)."""
-    return reference_forward(params, x)
 
 
 # ---------------------------------------------------------------- all nine partials
@@ -344,31 +439,21 @@ def _result(value):
     return L, kit.as_dict(grads, "loss_and_partials (grads)", ("wh", "wo"))
 
 
-def check_partials_loss(loss_and_partials, params, x, y_star):
-    """The L of ``loss_and_partials`` is ½(y − y*)²: checked with the student's forward
-    and, if that differs, with the network's forward standing in for theirs (so the loss
-    test does not depend on the forward)."""
-    args = (_copy(params), np.array(x, dtype=np.float64), y_star)
+def check_partials_loss(loss_and_partials, params, x, y_star, reveal=True):
+    """The L of ``loss_and_partials`` is ½(y − y*)², judged with the network's forward in
+    place of the student's (so the loss test does not depend on the forward); `reveal`:
+    show the expected L (False in hidden tests)."""
     y_ref, _ = reference_forward(params, x)
     expected = 0.5 * (y_ref - y_star) ** 2
-    L, _ = _result(call(loss_and_partials, *args, what="loss_and_partials"))
-    if kit.close(L, expected):
-        return
-    L2, _ = _result(
-        call(
-            kit.with_reference,
-            loss_and_partials,
-            "forward",
-            reference_forward,
-            *args,
-            what="loss_and_partials",
-        )
+    out = _with_the_networks_forward(
+        loss_and_partials, "loss_and_partials", params, x, y_star, watch=False
     )
+    L, _ = _result(out)
     models = {
         BUGS["02.loss.no-half"].diagnosis: (y_ref - y_star) ** 2,
         BUGS["02.loss.sign"].diagnosis: -expected,
     }
-    kit.check_values("L", L2, expected, models=models, hint="L = ½(y − y*)².")
+    kit.check_values("L", L, expected, models=models, hint="L = ½(y − y*)².", reveal=reveal)
 
 
 def _group_models(group, params, x, y_star):
@@ -406,35 +491,37 @@ def _group_models(group, params, x, y_star):
 
 
 def check_partials(group, loss_and_partials, forward, params, x, y_star, reveal=True):
-    """Check the "wo" (3 partials) or "wh" (6 partials) group of ``loss_and_partials``."""
+    """Check the "wo" (3 partials) or "wh" (6 partials) group of ``loss_and_partials``
+    against the true partials: it is called with the network's forward in place of
+    `forward` (the student's, used only to explain a failure)."""
     label = {"wo": "∂L/∂wo (the 3 output partials)", "wh": "∂L/∂wh (the 6 hidden partials)"}
+    what = "loss_and_partials"
+    _, grads = _result(_with_the_networks_forward(loss_and_partials, what, params, x, y_star))
 
-    def judge(value, own=True):
-        _, grads = _result(value)
+    def pick(out):
+        return _result(out)[1][group]
+
+    with _explained(loss_and_partials, forward, params, x, y_star, pick, group, None, what):
         return kit.check_gradient(
             label[group],
             grads[group],
             np.asarray(params[group], dtype=np.float64),
             entry=group,
-            student=_loss_of_forward(
-                forward if own else reference_forward_fn, params, x, y_star, group
-            ),
             reference=_reference_loss(params, x, y_star, group),
-            forward="forward",
             reveal=reveal,
             suspects=_group_models(group, params, x, y_star),
             transpose_hint=WH_TRANSPOSE_HINT,
         )
 
-    return _judged(judge, loss_and_partials, forward, params, x, y_star, "loss_and_partials")
-
 
 # ---------------------------------------------------------------- course notation
 
 
-def check_course_params(to_course_params, params):
-    """Check W1 (2, 2), b1 (2, 1), W2 (1, 2), b2 (1, 1) built from the lecture's weights."""
-    out = call(to_course_params, _copy(params), what="to_course_params")
+def check_course_params(to_course_params, params, reveal=True):
+    """Check W1 (2, 2), b1 (2, 1), W2 (1, 2), b2 (1, 1) built from the lecture's weights
+    (`reveal`: show the expected entry; False in hidden tests)."""
+    with kit.own_work("to_course_params", GIVEAWAYS["to_course_params"]):
+        out = call(to_course_params, _copy(params), what="to_course_params")
     out = kit.as_dict(out, "to_course_params", ("W1", "b1", "W2", "b2"))
     wh, wo = np.asarray(params["wh"]), np.asarray(params["wo"])
     expected = {
@@ -455,7 +542,7 @@ def check_course_params(to_course_params, params):
         except GradingFailure as failure:
             raise GradingFailure(f"{failure}\nLikely bug: {hints[key]}") from None
         models = {hints["W1"]: wh[1:]} if key == "W1" else {}
-        kit.check_values(key, out[key], value, models=models, hint=hints[key])
+        kit.check_values(key, out[key], value, models=models, hint=hints[key], reveal=reveal)
 
 
 # ---------------------------------------------------------------- SGD
@@ -494,23 +581,27 @@ def run_sgd(sgd, params, X, Y, epochs, gamma0, T, seed):
     return out, calls
 
 
-def _sgd(sgd, params, epochs, gamma0, T, seed, caller_check=False):
+def _sgd(sgd, params, epochs, gamma0, T, seed, caller_check=False, own_work=True):
     """(final params, history, calls, example index of every call) of one recorded run;
-    with `caller_check`, also that the caller's arrays are left unchanged."""
+    with `caller_check`, also that the caller's arrays are left unchanged; with
+    `own_work`, that sgd calls none of :data:`GIVEAWAYS` (in the student's JupyterLab
+    that watch doubles the time of a long run: the XOR run leaves it to the short ones)."""
     given = _copy(params)  # a copy only this check reads: it sees what sgd does to it
-    out, calls = call(
-        run_sgd,
-        sgd,
-        given,
-        XOR_X.copy(),
-        XOR_Y.copy(),
-        epochs,
-        gamma0,
-        T,
-        seed,
-        what="sgd",
-        in_place=caller_check,
-    )
+    watch = kit.own_work("sgd", GIVEAWAYS["sgd"]) if own_work else contextlib.nullcontext()
+    with watch:
+        out, calls = call(
+            run_sgd,
+            sgd,
+            given,
+            XOR_X.copy(),
+            XOR_Y.copy(),
+            epochs,
+            gamma0,
+            T,
+            seed,
+            what="sgd",
+            in_place=caller_check,
+        )
     final, history = kit.unpack(out, "sgd", ("params", "history"))
     for k in params:
         if caller_check and not np.array_equal(given[k], params[k]):
@@ -602,11 +693,12 @@ def _explain_step(t, n, calls, final, gamma, gamma0, T):
     )
 
 
-def check_sgd_steps(sgd, params, epochs, gamma0, T, seed):
+def check_sgd_steps(sgd, params, epochs, gamma0, T, seed, reveal=True):
     """Every step is w ← w − γ_t ∇L(xᵢ) with γ_t = γ₀ / (1 + t/T), t = 0, 1, ...
 
     Also checks that each epoch visits every example once, that history[e] is the mean
-    of the losses of epoch e, and that the caller's arrays are left unchanged.
+    of the losses of epoch e, and that the caller's arrays are left unchanged (`reveal`:
+    show the expected history; False in hidden tests).
     """
     final, history, calls, order = _sgd(sgd, params, epochs, gamma0, T, seed, caller_check=True)
     _orders(order, epochs)
@@ -622,7 +714,11 @@ def check_sgd_steps(sgd, params, epochs, gamma0, T, seed):
     means = [np.mean(losses[e * 4 : (e + 1) * 4]) for e in range(epochs)]
     hist, _ = kit.values("history", history, (epochs,))
     kit.check_values(
-        "history", hist, means, hint=f"Likely bug: {BUGS['02.sgd.history'].diagnosis}."
+        "history",
+        hist,
+        means,
+        hint=f"Likely bug: {BUGS['02.sgd.history'].diagnosis}.",
+        reveal=reveal,
     )
 
 
@@ -658,8 +754,14 @@ XOR_MARGIN = 0.2
 
 
 def check_sgd_xor(sgd, init_seed, seed, epochs=1000, gamma0=2.0, T=2000.0):
-    """SGD from xor_init(init_seed) must classify the four XOR points (y > ½ for label 1)."""
-    final, history, _, order = _sgd(sgd, xor_init(init_seed), epochs, gamma0, T, seed)
+    """SGD from xor_init(init_seed) must classify the four XOR points (y > ½ for label 1).
+
+    The 4000 steps call the recording grad_fn back 4000 times; whether sgd uses a course
+    function that gives it away is judged by the short runs of :func:`check_sgd_steps` and
+    :func:`check_sgd_shuffles`."""
+    final, history, _, order = _sgd(
+        sgd, xor_init(init_seed), epochs, gamma0, T, seed, own_work=False
+    )
     history, _ = kit.values("history", history, (epochs,))
     outputs = np.array([reference_forward(final, XOR_X[:, i])[0] for i in range(4)])
     correct = int(np.sum((outputs > 0.5) == (XOR_Y > 0.5)))

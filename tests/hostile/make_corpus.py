@@ -564,13 +564,21 @@ NOTEBOOK_CASES = {
                 "cell timeout",
             ),
             "constant-forward-zero-backward": (
-                {"br-forward": CONSTANT_FORWARD, "br-backward": ZERO_BACKWARD, "br-sgd-update": SGD},
+                {
+                    "br-forward": CONSTANT_FORWARD,
+                    "br-backward": ZERO_BACKWARD,
+                    "br-sgd-update": SGD,
+                },
                 "sgd-only",
                 [],
                 None,
             ),
             "lying-forward": (
-                {"br-forward": HONEST + LYING_FORWARD, "br-backward": ZERO_BACKWARD, "br-sgd-update": SGD},
+                {
+                    "br-forward": HONEST + LYING_FORWARD,
+                    "br-backward": ZERO_BACKWARD,
+                    "br-sgd-update": SGD,
+                },
                 "forward-sgd",
                 [],
                 None,
@@ -606,7 +614,11 @@ NOTEBOOK_CASES = {
                 None,
             ),
             "counting-forward": (
-                {"br-forward": HONEST + COUNTING_FORWARD, "br-backward": ONES_BACKWARD, "br-sgd-update": SGD},
+                {
+                    "br-forward": HONEST + COUNTING_FORWARD,
+                    "br-backward": ONES_BACKWARD,
+                    "br-sgd-update": SGD,
+                },
                 "sgd-only",
                 [],
                 None,
@@ -770,7 +782,9 @@ def notebook_corpus(assignment, spec):
     out.mkdir(exist_ok=True)
     for old in out.glob("*.ipynb"):
         old.unlink()
-    baselines = {base: every if cells is None else cells for base, cells in spec["baselines"].items()}
+    baselines = {
+        base: every if cells is None else cells for base, cells in spec["baselines"].items()
+    }
     for base, cells in baselines.items():
         _write(_answers(release, source, cells), out / f"{base}.ipynb")
     manifest = {}
