@@ -136,13 +136,25 @@ def cmd_export(args):
 
     course = _course(args)
     _sync_flags(course, args.assignment)
-    path, n = export_csv(course, args.assignment, args.output, fmt=args.format, roster=args.roster)
-    if args.format in ("canvas", "moodle") and not args.roster:
-        print(
-            f"note: no --roster: the {args.format} file names students by their ids only",
-            file=sys.stderr,
-        )
-    print(f"wrote {n} rows ({args.format}) to {path}")
+    canvas = {}
+    for spec in args.canvas_assignment or ():
+        name, sep, cid = spec.partition("=")
+        if not sep or not cid.strip().isdigit():
+            print(f"backprop-grade export: --canvas-assignment {spec!r}: NAME=ID", file=sys.stderr)
+            return 2
+        canvas[name.strip()] = cid.strip()
+    result = export_csv(
+        course,
+        args.assignment,
+        args.output,
+        fmt=args.format,
+        roster=args.roster,
+        moodle_id=args.moodle_id,
+        canvas_assignments=canvas,
+    )
+    print(f"wrote {result.rows} rows ({args.format}) to {result.path}")
+    if result.left_out or result.warnings:
+        print(f"what the import needs to know: {result.notes_path}")
     return 0
 
 
@@ -274,7 +286,8 @@ def _export_parser(add):
         backprop-grade export                       # every assignment -> grades.csv
         backprop-grade export 01-chain-rule -o 01.csv
         backprop-grade export --format canvas --roster roster.csv -o canvas.csv
-        backprop-grade export --format moodle --roster roster.csv
+        backprop-grade export --format moodle --roster roster.csv --moodle-id email
+        backprop-grade export --format canvas --roster r.csv --canvas-assignment 01-chain-rule=4711
         backprop-grade export --format long         # one row per student and question
         """,
         cmd_export,
@@ -288,7 +301,23 @@ def _export_parser(add):
         help="summary: a row per student and assignment; wide: a row per student; "
         "long: a row per student and question; canvas / moodle: their gradebook imports",
     )
-    p.add_argument("--roster", help="roster CSV (id, name, email, sis_id, section, lms_id)")
+    p.add_argument(
+        "--roster",
+        help="roster CSV (id, name, email, sis_id, sis_login, username, lms_id, section)",
+    )
+    p.add_argument(
+        "--moodle-id",
+        choices=["idnumber", "email", "username"],
+        default="idnumber",
+        help="moodle: the identifier column, mapped in Moodle to the user field of that name "
+        "(idnumber: the roster's sis_id); students without one are left out and listed",
+    )
+    p.add_argument(
+        "--canvas-assignment",
+        action="append",
+        metavar="NAME=ID",
+        help="canvas: the Canvas id of an assignment, so its column updates that assignment",
+    )
 
 
 def _report_parser(add):
@@ -342,6 +371,9 @@ def build_parser():
     _feedback_parser(add)
     _export_parser(add)
     _report_parser(add)
+    from .hub import add_parser as hub_parser
+
+    hub_parser(sub, add)
     return parser
 
 

@@ -67,6 +67,7 @@ class Candidate:
     resubmission: int
     data: bytes
     sender: str = ""
+    hints: dict = field(default_factory=dict)
 
 
 #: In a collected submission's folder: who sent it (the download's own name for them).
@@ -365,7 +366,7 @@ def _candidates(files, layout, notebooks, roster, tz, report):
             report.refused.append((e.name, refuse))
             continue
         sender = str(hints.get("lms_id") or hints.get("student_id") or hints.get("name") or "")
-        yield Candidate(student, name, e.name, when, n, data, sender)
+        yield Candidate(student, name, e.name, when, n, data, sender, hints)
 
 
 def _choose(found, report):
@@ -495,5 +496,32 @@ def _run(course, assignment, entries, notebooks, report, pattern, layout, roster
     if folder is not None:
         report.seen.update(_folder_students(folder, chosen_layout))
     found = list(_candidates(files, chosen_layout, notebooks, roster, tz, report))
-    _write(course, assignment, _choose(found, report), report)
+    chosen = _choose(found, report)
+    _write(course, assignment, chosen, report)
+    if not report.conflicts:
+        _fill_people(course, chosen, roster, chosen_layout, report.seen)
     return report
+
+
+def _fill_people(course, chosen, roster, layout, seen):
+    """Names, e-mails and Canvas user ids into the gradebook (formgrader shows the names;
+    the Canvas export matches on the ids): the roster's, else what the download says.
+    Only a Canvas download's number is a user id (Moodle's is a participant number)."""
+    from .roster import Person, fill_gradebook
+
+    people = {}
+    for (student, _), c in sorted(chosen.items()):
+        h = c.hints
+        canvas_id = h.get("lms_id", "") if isinstance(layout, lms.CanvasLayout) else ""
+        # Canvas squashes names in its file names: only Moodle's and Gradescope's are names
+        name = h.get("name", "") if not isinstance(layout, lms.CanvasLayout) else ""
+        people[student] = Person(student, name=name, email=h.get("email", ""), lms_id=canvas_id)
+    for student in seen:
+        p = roster.by_id(student) if roster is not None else None
+        if p is not None:
+            mine = people.get(student)
+            for attr in ("name", "email", "lms_id"):
+                if mine is not None and not getattr(p, attr):
+                    setattr(p, attr, getattr(mine, attr))
+            people[student] = p
+    fill_gradebook(course, people.values())

@@ -22,13 +22,15 @@ A roster (:mod:`autograder.roster`) supplies names, e-mails, SIS ids and section
 from __future__ import annotations
 
 import csv
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.plugins import ExportPlugin
-from traitlets import Unicode
+from traitlets import Dict, Unicode
 
 from .grade import load_record
+from .roster import Person
 
 FORMATS = ("summary", "wide", "long", "canvas", "moodle")
 
@@ -254,47 +256,167 @@ class LongExport(CourseExport):
         return n
 
 
-class CanvasExport(CourseExport):
-    """Canvas's gradebook import: identifier columns, one column per assignment, and a
-    "Points Possible" row.  Canvas matches students by ID, SIS User ID or SIS Login ID
-    (from the roster); rename an assignment column to "<name> (<canvas id>)" to update
-    an existing Canvas assignment rather than create one."""
+def lms_number(x):
+    """A score as both importers read it: at most two decimals, a point, never 1e-05."""
+    text = f"{round(float(x), 2):.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _unique(people, attr):
+    """{value: student id} for values of `attr` that name one student only."""
+    seen = {}
+    for p in people.values():
+        value = getattr(p, attr)
+        if value:
+            seen.setdefault(value, []).append(p.id)
+    return {v: ids[0] for v, ids in seen.items() if len(ids) == 1}
+
+
+class LmsExport(CourseExport):
+    """What the LMS formats share: the rows that name a student the LMS knows, the rest
+    left out and listed (`left_out`: (student id, name, why)), and `warnings`."""
+
+    def people(self):
+        from .roster import Roster, gradebook_people, merged
+
+        roster = Roster.read(self.roster) if self.roster else None
+        known = gradebook_people(self._gradebook) if getattr(self, "_gradebook", None) else {}
+        return roster, merged(roster, known)
+
+    def export(self, gradebook):
+        self._gradebook = gradebook
+        self.left_out, self.warnings = [], []
+        super().export(gradebook)
+
+    def leave_out(self, person, why):
+        self.left_out.append((person.id, person.name or person.id, why))
+
+    def students(self, rows, roster, people):
+        """Student ids with a row: those graded, and (with a roster) its students."""
+        graded = {r.student for r in rows}
+        listed = {p.id for p in roster.people} if roster else set()
+        return sorted(graded | listed)
+
+
+class CanvasExport(LmsExport):
+    """Canvas's gradebook import (``GradebookImporter``): a header ``Student, ID, SIS User
+    ID, SIS Login ID, Section`` and one column per assignment, a ``Points Possible`` row,
+    then one row per student.  Canvas finds a student by the numeric ``ID`` (its user id),
+    else the SIS User ID, else the SIS Login ID, else the exact name; a row it cannot
+    match is "not found".  So a row is written only for a student with one of those ids
+    (from the roster, or the Canvas user id ``collect`` read from a Canvas download into
+    the gradebook); the others are left out and listed.  An assignment column
+    ``Title (123)`` updates Canvas assignment 123; a bare title updates the assignment of
+    exactly that title, or creates a new one: give the ids with
+    ``CanvasExport.assignment_ids`` (nbgrader_config.py) or ``--canvas-assignment``."""
 
     default_name = "grades-canvas.csv"
     IDS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assignment_ids = Dict(
+        per_key_traits=Unicode(),
+        help="Canvas assignment id per assignment name: columns become 'name (id)'",
+    ).tag(config=True)
+
+    def title(self, assignment):
+        cid = str(self.assignment_ids.get(assignment, "")).strip()
+        return f"{assignment} ({cid})" if cid.isdigit() else assignment
 
     def write(self, w, rows, course):
-        roster, person = self.people()
+        roster, people = self.people()
         ids = sorted({r.assignment for r in rows})
         maxima = _max_scores(rows, course, ids)
-        w.writerow([*self.IDS, *ids])
-        w.writerow(["    Points Possible", "", "", "", "", *[_fmt(maxima[a]) for a in ids]])
+        w.writerow([*self.IDS, *(self.title(a) for a in ids)])
+        w.writerow(["    Points Possible", "", "", "", "", *[lms_number(maxima[a]) for a in ids]])
         table = _by_student(rows)
-        students = sorted(set(table) | {p.id for p in roster.people})
-        for s in students:
-            p = person(s)
-            scores = [_fmt(table[s][a].score) if a in table.get(s, {}) else "" for a in ids]
-            w.writerow([p.name or s, p.lms_id, p.sis_id, p.sis_login, p.section, *scores])
-        return len(students)
+        unique = {a: _unique(people, a) for a in ("lms_id", "sis_id", "sis_login")}
+        n = 0
+        for s in self.students(rows, roster, people):
+            p = people.get(s) or Person(s)
+            cells = [
+                p.lms_id if unique["lms_id"].get(p.lms_id) == s and p.lms_id.isdigit() else "",
+                p.sis_id if unique["sis_id"].get(p.sis_id) == s else "",
+                p.sis_login if unique["sis_login"].get(p.sis_login) == s else "",
+            ]
+            if not any(cells):
+                self.leave_out(p, self._why_not(p))
+                continue
+            scores = [lms_number(table[s][a].score) if a in table.get(s, {}) else "" for a in ids]
+            w.writerow([p.name or s, *cells, p.section, *scores])
+            n += 1
+        self._warn(roster, ids)
+        return n
+
+    @staticmethod
+    def _why_not(p):
+        if p.lms_id or p.sis_id or p.sis_login:
+            return "its Canvas ID / SIS id is not a unique number for one student"
+        return "no Canvas ID, SIS User ID or SIS Login ID (roster or gradebook)"
+
+    def _warn(self, roster, ids):
+        if roster is None:
+            self.warnings.append(
+                "no --roster: Canvas matches rows by its user ID, SIS User ID or SIS Login ID;"
+                " only students whose Canvas ID collect read from a Canvas download are in"
+                " the file. Give a roster with sis_id / sis_login / lms_id columns."
+            )
+        bare = [a for a in ids if self.title(a) == a]
+        if bare:
+            self.warnings.append(
+                "assignment columns without a Canvas id (" + ", ".join(bare) + "): Canvas "
+                "updates an assignment of exactly that title, or creates a new one. Give "
+                "the ids with --canvas-assignment NAME=ID."
+            )
 
 
-class MoodleExport(CourseExport):
-    """Moodle's "Import grades from CSV": map "ID number" (or "Email address") to the
-    user field of the same name, and each assignment column to a grade item."""
+MOODLE_IDS = {"idnumber": "ID number", "email": "Email address", "username": "Username"}
+_MOODLE_ATTR = {"idnumber": "sis_id", "email": "email", "username": "username"}
+
+
+class MoodleExport(LmsExport):
+    """Moodle's "Import grades from CSV" (``gradeimport_csv_load_data``): one identifier
+    column, mapped in Moodle's form to the user field it names (``--moodle-id``:
+    ``idnumber`` = the roster's sis_id, ``email``, or ``username``), and one column per
+    assignment, mapped to a grade item.  Moodle stops the whole import at the first
+    identifier it does not know, skips a row whose identifier is blank but files its
+    grades under the previous row's student, and reads an empty cell of a new grade item
+    as a grade: so every row carries a known identifier (from the roster, or an e-mail
+    the gradebook holds), students without one are left out and listed, and a missing
+    grade is ``-`` (Moodle's "no grade")."""
 
     default_name = "grades-moodle.csv"
+    identifier = Unicode("idnumber", help="idnumber, email or username").tag(config=True)
 
     def write(self, w, rows, course):
-        roster, person = self.people()
+        roster, people = self.people()
+        key = self.identifier
+        if key not in MOODLE_IDS:
+            raise ValueError(f"--moodle-id must be one of {', '.join(MOODLE_IDS)}, not {key!r}")
+        attr = _MOODLE_ATTR[key]
         ids = sorted({r.assignment for r in rows})
-        w.writerow(["ID number", "Email address", "Full name", *ids])
+        w.writerow([MOODLE_IDS[key], *ids])
         table = _by_student(rows)
-        students = sorted(set(table) | {p.id for p in roster.people})
-        for s in students:
-            p = person(s)
-            scores = [_fmt(table[s][a].score) if a in table.get(s, {}) else "" for a in ids]
-            w.writerow([p.sis_id or s, p.email, p.name or s, *scores])
-        return len(students)
+        unique = _unique(people, attr)
+        n = 0
+        for s in self.students(rows, roster, people):
+            p = people.get(s) or Person(s)
+            value = getattr(p, attr).strip()
+            if roster is not None and roster.by_id(s) is None:
+                self.leave_out(p, "not in the roster")
+            elif not value:
+                self.leave_out(p, f"no {MOODLE_IDS[key]}")
+            elif unique.get(value) != s:
+                self.leave_out(p, f"{MOODLE_IDS[key]} {value!r} is shared with another student")
+            else:
+                marks = table.get(s, {})
+                scores = [lms_number(marks[a].score) if a in marks else "-" for a in ids]
+                w.writerow([value, *scores])
+                n += 1
+        if roster is None:
+            self.warnings.append(
+                f"no --roster: Moodle needs each student's {MOODLE_IDS[key]}; only students "
+                "whose identifier the gradebook holds are in the file."
+            )
+        return n
 
 
 PLUGINS = {
@@ -306,8 +428,105 @@ PLUGINS = {
 }
 
 
-def export_csv(course, assignment=None, output=None, fmt="summary", roster=None):
-    """Write the grades in format `fmt`; returns (path, number of rows)."""
+@dataclass
+class ExportResult:
+    """What an export wrote: ``path``, ``rows`` (student rows), the students ``left_out``
+    ((id, name, why), LMS formats) and ``warnings``.  Unpacks as ``path, rows``."""
+
+    path: Path
+    rows: int
+    fmt: str = "summary"
+    left_out: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+    def __iter__(self):
+        return iter((self.path, self.rows))
+
+    @property
+    def notes_path(self):
+        """The text file next to the CSV that says what the import needs to know."""
+        return self.path.with_name(self.path.stem + ".warnings.txt")
+
+    def lines(self):
+        out = [f"warning: {w}" for w in self.warnings]
+        if self.left_out:
+            out.append(
+                f"left out of {self.path.name} ({len(self.left_out)} students; the LMS "
+                "could not match them):"
+            )
+            out += [f"  {name} ({sid}): {why}" for sid, name, why in self.left_out]
+        return out
+
+
+#: The last export of each format, for the report: ``<root>/reports/exports.json``.
+EXPORTS_LOG = "exports.json"
+
+
+def _log(course, result):
+    import json
+
+    log = course.root / "reports" / EXPORTS_LOG
+    try:
+        data = json.loads(log.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    data[result.fmt] = {
+        "path": str(result.path),
+        "rows": result.rows,
+        "left_out": [list(x) for x in result.left_out],
+        "warnings": list(result.warnings),
+    }
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def read_exports_log(course):
+    """{format: {"path", "rows", "left_out", "warnings"}} of the course's last exports."""
+    import json
+
+    try:
+        return json.loads((course.root / "reports" / EXPORTS_LOG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def export_csv(
+    course,
+    assignment=None,
+    output=None,
+    fmt="summary",
+    roster=None,
+    moodle_id=None,
+    canvas_assignments=None,
+    err=None,
+):
+    """Write the grades in format `fmt`.
+
+    Parameters
+    ----------
+    course : Course
+    assignment : str, optional
+        One assignment (default: all in the gradebook).
+    output : path, optional
+        Default ``<root>/<format's default name>``.
+    fmt : str
+        One of :data:`FORMATS`.
+    roster : path, optional
+        Roster CSV (:mod:`autograder.roster`).
+    moodle_id : str, optional
+        ``idnumber``, ``email`` or ``username`` (Moodle's identifier column).
+    canvas_assignments : dict, optional
+        {assignment: Canvas assignment id}, added to ``CanvasExport.assignment_ids``.
+    err : file, optional
+        Where warnings and left-out students are printed (default: ``sys.stderr``).
+
+    Returns
+    -------
+    ExportResult
+        Unpacks as ``(path, rows)``.  For the LMS formats, warnings and left-out
+        students also go to ``<name>.warnings.txt`` next to the CSV (removed when there
+        are none) and to ``<root>/reports/exports.json`` (the report shows them).
+    """
     from nbgrader.api import Gradebook
 
     plugin = PLUGINS[fmt](config=course.config)
@@ -315,6 +534,23 @@ def export_csv(course, assignment=None, output=None, fmt="summary", roster=None)
     plugin.assignment = [assignment] if assignment else []
     plugin.roster = str(roster) if roster else ""
     plugin._course = course
+    if moodle_id and fmt == "moodle":
+        plugin.identifier = moodle_id
+    if canvas_assignments and fmt == "canvas":
+        plugin.assignment_ids = {**plugin.assignment_ids, **canvas_assignments}
     with Gradebook(course.db_url) as gb:
         plugin.export(gb)
-    return plugin.written
+    path, n = plugin.written
+    result = ExportResult(
+        Path(path), n, fmt, getattr(plugin, "left_out", []), getattr(plugin, "warnings", [])
+    )
+    if isinstance(plugin, LmsExport):
+        lines = result.lines()
+        if lines:
+            result.notes_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        else:
+            result.notes_path.unlink(missing_ok=True)
+        _log(course, result)
+        for line in lines:
+            print(line, file=err or sys.stderr)
+    return result

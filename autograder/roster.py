@@ -2,9 +2,10 @@
 
 A roster is a CSV file (UTF-8, with or without a byte-order mark) with a header row.
 Recognised columns, in any order and case: ``id`` (the nbgrader student id), ``name``,
-``email``, ``sis_id`` (the student-information-system id, "SIS User ID" in Canvas),
-``sis_login`` ("SIS Login ID"), ``lms_id`` (the LMS's own numeric user id, "ID" in
-Canvas) and ``section``.  Only ``id`` is required.
+``email``, ``sis_id`` (the student-information-system id: "SIS User ID" in Canvas,
+"ID number" in Moodle), ``sis_login`` ("SIS Login ID"), ``username`` (Moodle's
+"Username"), ``lms_id`` (the LMS's own numeric user id, "ID" in Canvas) and
+``section``.  Only ``id`` is required.
 
 ``collect`` uses it to map what an LMS download names a student by (a Canvas user id,
 a Moodle full name, a Gradescope SID or e-mail) to the nbgrader id; ``export`` uses it
@@ -19,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-COLUMNS = ("id", "name", "email", "sis_id", "sis_login", "lms_id", "section")
+COLUMNS = ("id", "name", "email", "sis_id", "sis_login", "username", "lms_id", "section")
 _ALIASES = {
     "student": "name",
     "student id": "id",
@@ -30,6 +31,10 @@ _ALIASES = {
     "e-mail": "email",
     "email address": "email",
     "canvas id": "lms_id",
+    "id number": "sis_id",
+    "idnumber": "sis_id",
+    "user name": "username",
+    "login": "username",
 }
 
 
@@ -40,8 +45,18 @@ class Person:
     email: str = ""
     sis_id: str = ""
     sis_login: str = ""
+    username: str = ""
     lms_id: str = ""
     section: str = ""
+
+    def split_name(self):
+        """(first, last) of :attr:`name`: "Last, First" or "First ... Last"."""
+        name = " ".join(self.name.split())
+        if "," in name:
+            last, _, first = name.partition(",")
+            return first.strip(), last.strip()
+        first, _, last = name.rpartition(" ")
+        return (first, last) if first else ("", last)
 
 
 def squash(text):
@@ -116,3 +131,49 @@ class Roster:
                 if len(hit) == 1:
                     return hit[0].id
         return None
+
+
+def gradebook_people(gb):
+    """{student id: Person} for what the gradebook holds about each student.
+
+    nbgrader's ``Student`` has ``first_name``, ``last_name``, ``email`` and
+    ``lms_user_id`` (filled by ``collect`` from a roster or an LMS download).
+    """
+    out = {}
+    for s in gb.students:
+        name = " ".join(x for x in (s.first_name, s.last_name) if x)
+        out[s.id] = Person(s.id, name=name, email=s.email or "", lms_id=s.lms_user_id or "")
+    return out
+
+
+def merged(roster, known):
+    """{student id: Person}: the roster's people, blanks filled from `known` (the
+    gradebook's); students only in `known` keep what it says."""
+    out = dict(known)
+    for p in roster.people if roster else ():
+        g = known.get(p.id)
+        if g is not None:
+            for attr in ("name", "email", "lms_id"):
+                if not getattr(p, attr):
+                    setattr(p, attr, getattr(g, attr))
+        out[p.id] = p
+    return out
+
+
+def fill_gradebook(course, people):
+    """Write names, e-mails and LMS ids into nbgrader's gradebook (what formgrader shows).
+
+    Parameters
+    ----------
+    course : Course
+    people : iterable of Person
+        Only non-empty fields are written; a field the gradebook has is replaced.
+    """
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gb:
+        for p in people:
+            first, last = p.split_name()
+            fields = {"first_name": first, "last_name": last, "email": p.email}
+            fields["lms_user_id"] = p.lms_id
+            gb.update_or_create_student(p.id, **{k: v for k, v in fields.items() if v})

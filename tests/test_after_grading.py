@@ -230,8 +230,9 @@ def test_export_formats_match_their_column_layouts(graded, tmp_path):
     first = canvas[2]
     assert first[:5] == ["Student Nº0", "1000", "S000", "", "A"] and float(first[5]) >= 0
     moodle = export("moodle")
-    assert moodle[0] == ["ID number", "Email address", "Full name", A]
-    assert moodle[1][:3] == ["S000", f"{people[0]}@uni.edu", "Student Nº0"]
+    assert moodle[0] == ["ID number", A]  # one identifier column (tests/test_lms_export.py)
+    assert moodle[1][0] == "S000" and float(moodle[1][1]) >= 0
+    assert len(moodle) == 1 + len(people)
     long = export("long")
     assert long[0] == ["student_id", "assignment", "notebook", "question", "score", "max_score"]
     questions = {r[3] for r in long[1:]}

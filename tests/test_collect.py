@@ -130,6 +130,11 @@ def test_canvas_names_late_resubmissions_and_non_ascii(course, tmp_path):
     assert rep.unknown == [
         ("smithjohn_77_88_notes.pdf", "smithjohn sent a .pdf file, not a notebook")
     ]
+    # the Canvas user id goes into the gradebook (the Canvas export matches on it); the
+    # squashed name is no name
+    people = _gradebook_people(course)
+    assert people["smithjohn"] == (None, None, None, "77")
+    assert people["müllerjürgen"][3] == "1234"
 
 
 @pytest.mark.parametrize("flag", [True, False], ids=["utf8-flag", "utf8-no-flag"])
@@ -173,6 +178,18 @@ def test_moodle_folders_and_roster_names(course, tmp_path):
     assert [u[0] for u in rep.unknown] == [
         "Zoë Müller_992_assignsubmission_onlinetext_/onlinetext.html"
     ]
+    # the gradebook (formgrader's student list, the LMS exports) holds who they are;
+    # Moodle's participant number is no user id, so none is stored
+    people = _gradebook_people(course)
+    assert people["zmuller"] == ("Zoë", "Müller", "zoe@uni.edu", None)
+    assert people["Ann Other"] == ("Ann", "Other", None, None)
+
+
+def _gradebook_people(course):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gb:
+        return {s.id: (s.first_name, s.last_name, s.email, s.lms_user_id) for s in gb.students}
 
 
 def test_blackboard_attempts_newest_wins_and_receipts_are_skipped(course, tmp_path):
@@ -254,6 +271,7 @@ def test_hostile_zip_members_are_refused_by_name_and_the_rest_collected(course, 
     assert sorted(p.name for p in course.submitted.iterdir()) == ["ann", "deep", "zed"]
     assert list((course.submitted / "deep" / A).iterdir()) == []
     assert sorted(p.name for p in course.root.iterdir()) == [
+        "gradebook.db",  # who the students are (their Canvas ids)
         "nbgrader_config.py",
         "solutions",
         "submitted",
