@@ -1,0 +1,115 @@
+"""The student edition: what a student's JupyterLab gets, and nothing a grader keeps.
+
+Layout of an edition folder (``build(dest)``)::
+
+    dest/lib/course/...          the course library with course.checks (Validate runs it)
+    dest/lib/backprop_hub/...    the exchange client (the student's submit and fetch)
+    dest/notebooks/<id>/*.ipynb  the release notebooks, as nbgrader generated them
+    dest/notebooks/README.md     the students' guide
+
+``dest/lib`` is put on the student's ``sys.path`` (a ``.pth`` file in the hub's
+environment, or ``PYTHONPATH`` for ``make lab``).  The release notebooks' test cells
+call ``course.checks.<notebook>``: those checks compute every reference from the course
+library by finite differences (no stored answer, nothing of ``solutions/``), so they are
+the student's Validate and belong to the edition.  Not in it: ``solutions/`` (nbgrader's
+source), ``source/``, the grader (``autograder/``, ``backprop_agent/``), the hub's
+set-up, the sample class and planted bugs (``classroom/``), tests, benchmarks and the
+course's ``nbgrader_config.py``; :func:`check` fails on any of them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+# (what, where in the repository, where in the edition)
+PARTS = (
+    ("library", "course", "lib/course"),
+    ("exchange client", "backprop_hub/__init__.py", "lib/backprop_hub/__init__.py"),
+    ("exchange client", "backprop_hub/exchange.py", "lib/backprop_hub/exchange.py"),
+    ("release", "notebooks", "notebooks"),
+)
+# Nothing below may reach a student.
+FORBIDDEN_DIRS = {"solutions", "source", "autograder", "backprop_agent", "classroom", "tests"}
+FORBIDDEN_FILES = {"nbgrader_config.py", "gradebook.db", "setup.py", "jupyterhub_config.py"}
+_JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".*")
+
+
+def build(dest, repo=REPO):
+    """Write the student edition into ``dest`` (replaced if it exists).
+
+    Parameters
+    ----------
+    dest : path
+        The edition's folder.
+    repo : path
+        The course repository it is made from.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``.
+
+    Raises
+    ------
+    ValueError
+        If the result holds anything of :data:`FORBIDDEN_DIRS` or :data:`FORBIDDEN_FILES`.
+    """
+    dest, repo = Path(dest), Path(repo)
+    if dest.exists():
+        shutil.rmtree(dest)
+    for _, src, target in PARTS:
+        src, target = repo / src, dest / target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            _copy_tracked(repo, src, target)
+        else:
+            shutil.copy2(src, target)
+    problems = check(dest)
+    if problems:
+        raise ValueError("the student edition would hold: " + ", ".join(problems))
+    return dest
+
+
+def _copy_tracked(repo, src, target):
+    """Copy a folder: only the files git tracks in a clone (a student's work in the
+    clone's notebooks/ stays out), everything but caches and hidden files otherwise."""
+    listed = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "-z", "--", str(src.relative_to(repo))],
+        capture_output=True,
+        text=True,
+    )
+    if listed.returncode != 0 or not listed.stdout:
+        shutil.copytree(src, target, ignore=_JUNK)
+        return
+    for rel in filter(None, listed.stdout.split("\0")):
+        path = repo / rel
+        if path.is_file() and "__pycache__" not in path.parts:
+            out = target / path.relative_to(src)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, out)
+
+
+def files(dest):
+    """Every file of an edition, as sorted POSIX paths relative to ``dest``."""
+    dest = Path(dest)
+    return sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+
+
+def check(dest):
+    """What an edition holds that it must not (``[]`` when clean).
+
+    Returns
+    -------
+    list of str
+        Relative paths of forbidden folders and files.
+    """
+    bad = []
+    for rel in files(dest):
+        parts = rel.split("/")
+        if FORBIDDEN_DIRS.intersection(parts[:-1]) or parts[-1] in FORBIDDEN_FILES:
+            bad.append(rel)
+    return bad
