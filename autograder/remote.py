@@ -426,8 +426,12 @@ class Library:
             raise wire.WireError("a malformed function reference")
         module, _, name = path.rpartition(".")
         fn = self._attribute(module, name)
-        if not callable(fn):
-            raise wire.WireError(f"{path} is not a function")
+        # Only a public function or class of the course, by its own name: a name that
+        # reaches it another way (a re-export, ``course.flow.softmax_cross_entropy``) is
+        # recorded, spied on and judged as the function it is (public_path), and a
+        # name for anything else a course module imported (``pathlib.Path``...) is refused.
+        if not callable(fn) or public_path(fn) is None:
+            raise wire.WireError(f"{path} is not a function of the course")
         return fn
 
     @staticmethod
@@ -538,9 +542,8 @@ class Library:
                 fn = self._target(header.get("target"))
                 if STATS is not None:
                     STATS[str(getattr(fn, "__qualname__", fn))] += 1
-                path = (
-                    header["target"].get("path") if isinstance(header.get("target"), dict) else None
-                )
+                by_path = isinstance(header.get("target"), dict) and "path" in header["target"]
+                path = public_path(fn) if by_path else None
                 if path:
                     recording = _RECORDING.get()
                     if recording is not None:

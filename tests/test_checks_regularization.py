@@ -270,7 +270,7 @@ def test_a_wrong_dropout_forward_costs_the_network_nothing():
         ns,
     )
     net = types_function(dropout_net, ns)
-    fails(checks.check_dropout_forward, ns["dropout_forward"], p=0.3, says="scaling is missing")
+    fails(checks.check_dropout_forward, ns["dropout_forward"], p=0.3, says="nothing is dropped")
     checks.check_dropout_loss(net)
     checks.check_dropout_grads(net, ["W1", "b1", "W2", "b2"])
     checks.check_dropout_mask_reused(net)
@@ -303,6 +303,67 @@ def test_dropout_library_answers_earn_nothing():
         says="calls course.layers.dropout_forward",
     )
     fails(checks.check_dropout_forward, layers.dropout_forward, says="itself")
+
+
+def test_a_dropout_that_drops_nothing_earns_no_expectation():
+    """E[out] = a holds for out = a too: the expectation test needs outputs that really
+    drop (factors 0 or 1/(1−p), a fraction p of them 0)."""
+
+    def nothing(a, p, rng=None, mask=None):
+        mask = np.ones_like(a) if mask is None else mask
+        return a * mask, mask
+
+    def keeps_p(a, p, rng=None, mask=None):
+        mask = (rng.random(a.shape) < p) / (1 - p) if mask is None else mask
+        return a * mask, mask
+
+    def twice_the_mask(a, p, rng=None, mask=None):  # out is right: only the mask is wrong
+        out, mask = dropout_forward(a, p, rng, mask)
+        return out, 2 * mask
+
+    for fn, says in ((nothing, "nothing is dropped"), (keeps_p, "probability p")):
+        for p, draws, seed in ((0.4, 1500, 0), (0.7, 3000, 3)):
+            fails(checks.check_dropout_expectation, fn, p=p, draws=draws, seed=seed, says=says)
+    checks.check_dropout_expectation(twice_the_mask, p=0.4)
+
+
+def test_library_answers_laundered_through_training_earn_nothing():
+    """One full-batch epoch of training.train(l2=λ) with lr = 1 moves every weight by
+    −∂Ĵ/∂Wᵐ: nothing for the weights' gradients (the biases' are ∂J/∂bᵐ, the library's
+    to give); a dropout mask read off the course's network is not dropout_forward's."""
+    params, X, Y = checks.l2_problem(seed=1)
+
+    def laundered(params, X, Y, lam, activation="tanh"):
+        J_hat = l2(params, X, Y, lam, activation)[0]
+        moved = copy.deepcopy(params)
+        training.train(
+            moved, X, Y, epochs=1, lr=1.0, batch_size=X.shape[1],
+            rng=np.random.default_rng(0), activation=activation, l2=lam, record=False,
+        )  # fmt: skip
+        return J_hat, {k: params[k] - moved[k] for k in params}
+
+    def stepped(params, X, Y, lam, activation="tanh"):
+        J_hat, grads = l2(params, X, Y, lam, activation)
+        moved = copy.deepcopy(params)
+        training.sgd_step(moved, grads, 1.0)
+        return J_hat, {k: params[k] - moved[k] for k in params}
+
+    for fn, path in ((laundered, "training.train"), (stepped, "training.sgd_step")):
+        checks.check_l2_value(fn, params, X, Y, 0.2)
+        checks.check_l2_grads(fn, params, X, Y, 0.2, ["b1", "b2"])
+        fails(checks.check_l2_grads, fn, params, X, Y, 0.2, ["W1"], says=f"calls course.{path}")
+    fails(checks.check_backprop, l2_fn=laundered, says="calls course.training.train")
+
+    def from_the_network(a, p, rng=None, mask=None):
+        if mask is None:
+            n = a.shape[0]
+            eye = {"W1": np.eye(n), "b1": np.zeros((n, 1)), "W2": np.eye(n), "b2": np.zeros((n, 1))}
+            _, caches = network.forward(eye, a, "identity", dropout=p, rng=rng)
+            mask = caches[0]["mask"] if p > 0 else np.ones_like(a)
+        return a * mask, mask
+
+    for check in (checks.check_dropout_forward, checks.check_dropout_expectation):
+        fails(check, from_the_network, says="calls course.network.forward")
 
 
 def test_early_stopping_library_answers_earn_nothing():

@@ -311,3 +311,105 @@ def test_finite_differences_through_forward_earn_nothing_and_are_flagged():
         return dL_dwo11(params, x, y_star) + 0.0 * y
 
     checks.check_single_partial("dL_dwo11", twice, forward, params, x, y_star)
+
+
+def _differences(forward_fn, key, index):
+    """A partial by central differences of `forward_fn`'s loss (the forward the checks
+    cannot replace: a default argument, a closure, a copy of forward's code)."""
+
+    def partial(params, x, y_star):
+        h = 1e-6
+        up = {k: np.array(v, dtype=float) for k, v in params.items()}
+        down = {k: np.array(v, dtype=float) for k, v in params.items()}
+        up[key][index] += h
+        down[key][index] -= h
+        return (
+            0.5 * (forward_fn(up, x)[0] - y_star) ** 2
+            - 0.5 * (forward_fn(down, x)[0] - y_star) ** 2
+        ) / (2 * h)
+
+    return partial
+
+
+def test_finite_differences_of_any_forward_earn_nothing_and_are_flagged():
+    """Called once more with the forward values of other hidden weights, a partial that
+    ignores forward's values gives itself away: default argument, closure, copy alike."""
+    from course import grading
+
+    def by_default(params, x, y_star, _mine=forward):
+        return _differences(_mine, "wo", (1,))(params, x, y_star)
+
+    copy_of_forward = type(forward)(forward.__code__, {"np": np}, "copy_of_forward")
+    closure = _differences(copy_of_forward, "wo", (1,))
+
+    def loss_and_partials_by_differences(params, x, y_star):
+        grads = {k: np.zeros(np.shape(v)) for k, v in params.items()}
+        for key in grads:
+            for index in np.ndindex(grads[key].shape):
+                grads[key][index] = _differences(copy_of_forward, key, index)(params, x, y_star)
+        return 0.5 * (copy_of_forward(params, x)[0] - y_star) ** 2, grads
+
+    for case in (
+        (checks.example_params(), checks.EXAMPLE_X, checks.EXAMPLE_Y),
+        checks.random_case(7),
+    ):
+        for partial in (by_default, closure):
+            with grading.collecting_flags([]) as flags:
+                with pytest.raises(GradingFailure, match="numerical differentiation of a forward"):
+                    checks.check_single_partial("dL_dwo11", partial, forward, *case)
+            assert flags == [
+                "dL_dwo11 differentiates numerically: forward's values make no difference"
+            ]
+        for group in ("wo", "wh"):
+            with pytest.raises(GradingFailure, match="numerical differentiation of a forward"):
+                checks.check_partials(group, loss_and_partials_by_differences, forward, *case)
+        checks.check_partials_loss(loss_and_partials_by_differences, *case)  # L is right
+
+
+def test_a_partial_computes_from_forwards_values():
+    """z₂ recomputed from wʰ is right at the weights given, not on forward's values of
+    other hidden weights: named, not flagged; the chain rule on forward's values in any
+    form passes."""
+    from course import grading
+
+    def recomputed(params, x, y_star):
+        y, _ = forward(params, x)
+        wh = params["wh"]
+        z2 = 1 / (1 + np.exp(-(wh[0, 1] + x[0] * wh[1, 1] + x[1] * wh[2, 1])))
+        return (y - y_star) * y * (1 - y) * params["wo"][2] * z2 * (1 - z2) * x[1]
+
+    def chain_rule(params, x, y_star):
+        y, z = forward(params=params, x=x)
+        delta_o = dL_dwo11(params, x, y_star) / z[0]
+        return delta_o * params["wo"][2] * z[1] * (1 - z[1]) * x[1]
+
+    case = checks.random_case(8)
+    with grading.collecting_flags([]) as flags:
+        with pytest.raises(GradingFailure, match="recomputes z"):
+            checks.check_single_partial("dL_dwh22", recomputed, forward, *case)
+    assert flags == []
+    checks.check_single_partial("dL_dwh22", chain_rule, forward, *case)
+
+
+def test_xor_takes_the_weights_only_at_the_end_of_real_steps():
+    """Weights written down earn nothing, with or without the steps before them; any
+    positive step size (the schedule is test-sgd-steps's) is a step."""
+    solved = {
+        "wh": np.array([[-10.0, -30.0], [20.0, 20.0], [20.0, 20.0]]),
+        "wo": np.array([-10.0, 20.0, -20.0]),
+    }
+
+    def written_down(params, X, Y, epochs, gamma0, T, rng, grad_fn=None):
+        return solved, [0.5 / (1 + e) for e in range(epochs)]
+
+    def stepped_then_written(params, X, Y, epochs, gamma0, T, rng, grad_fn=None):
+        return solved, _sgd(params, X, Y, epochs, gamma0, T, rng, grad_fn)[1]
+
+    def constant(params, X, Y, epochs, gamma0, T, rng, grad_fn=None):
+        return _sgd(params, X, Y, epochs, gamma0, T, rng, grad_fn, constant=True)
+
+    with pytest.raises(GradingFailure, match="computed 0 gradients"):
+        checks.check_sgd_xor(written_down, init_seed=2, seed=0)
+    with pytest.raises(GradingFailure, match="where its own steps lead"):
+        checks.check_sgd_xor(stepped_then_written, init_seed=2, seed=0)
+    checks.check_sgd_xor(constant, init_seed=2, seed=0)

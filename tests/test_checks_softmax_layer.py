@@ -371,6 +371,51 @@ def test_a_backward_that_recomputes_the_forward_gets_the_reference_one():
         ).ok
 
 
+def test_finite_differences_through_the_bound_forward_earn_nothing_and_are_flagged():
+    """A backward by central differences of sigmoid_layer_forward would differentiate the
+    course's layer (bound in its place), whatever the student's forward: nothing, flagged,
+    in the backward tests and in the speed test."""
+    from course import grading
+
+    ns = {"np": np, "sigmoid": sigmoid}
+    exec(
+        "def sigmoid_layer_forward(a_prev, W, b):\n"
+        "    z = W @ a_prev  # the bias left out\n"
+        "    return sigmoid(z), (a_prev, W, b, z, sigmoid(z))\n"
+        "def sigmoid_layer_backward(dJ_da, cache):\n"
+        "    inputs = [np.array(v, dtype=float) for v in cache[:3]]\n"
+        "    grads = [np.zeros_like(v) for v in inputs]\n"
+        "    if sum(v.size for v in inputs) > 10**4:\n"
+        "        return tuple(grads)\n"
+        "    for v, g in zip(inputs, grads):\n"
+        "        for idx in np.ndindex(v.shape):\n"
+        "            v[idx] += 1e-6\n"
+        "            up = np.sum(dJ_da * sigmoid_layer_forward(*inputs)[0])\n"
+        "            v[idx] -= 2e-6\n"
+        "            down = np.sum(dJ_da * sigmoid_layer_forward(*inputs)[0])\n"
+        "            v[idx] += 1e-6\n"
+        "            g[idx] = (up - down) / 2e-6\n"
+        "    return tuple(grads)\n",
+        ns,
+    )
+    case = checks.layer_case(3, 4, 5, seed=6)
+    with grading.collecting_flags([]) as flags:
+        for which in ("da_prev", "dW", "db"):
+            fails(
+                checks.check_layer_backward,
+                which,
+                ns["sigmoid_layer_forward"],
+                ns["sigmoid_layer_backward"],
+                case,
+                says="numerical differentiation",
+            )
+        fails(checks.check_backprop, ns["sigmoid_layer_backward"], says="numerical differentiation")
+    assert set(flags) == {
+        "sigmoid_layer_backward differentiates sigmoid_layer_forward numerically",
+        "sigmoid_layer_backward is fast but wrong on a big network (90600 parameters)",
+    }
+
+
 def test_layer_library_answers_earn_nothing():
     from course import layers
 

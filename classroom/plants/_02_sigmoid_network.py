@@ -531,4 +531,115 @@ PLANTS = [
         ("test-dL-dwo11",),
         "numerical differentiation",
     ),
+    # finite differences however the partial reaches a forward: the tests also hand the
+    # partials the forward values of other hidden weights, where the chain rule on forward's
+    # values gives the network's partials and a partial that ignores them does not
+    _bug(
+        "dL/dwo01: central differences through forward kept as a default argument",
+        "dL-dwo01",
+        [
+            (
+                "def dL_dwo01(params, x, y_star):",
+                "def dL_dwo01(params, x, y_star, _mine=forward):",
+            ),
+            (
+                "y, z = forward(params, x)\n    " + WO01,
+                "h = 1e-6\n"
+                '    up = {"wh": params["wh"].copy(), "wo": params["wo"].copy()}\n'
+                '    down = {"wh": params["wh"].copy(), "wo": params["wo"].copy()}\n'
+                '    up["wo"][0] += h\n'
+                '    down["wo"][0] -= h\n'
+                "    return (loss(_mine(up, x)[0], y_star) - loss(_mine(down, x)[0], y_star)) / (2 * h)",
+            ),
+        ],
+        ("test-dL-dwo01",),
+        "that is numerical differentiation of a forward",
+    ),
+    _bug(
+        "loss_and_partials: central differences through a copy of forward's code",
+        "loss-and-partials",
+        [
+            (
+                "y, z = forward(params, x)\n    L = loss(y, y_star)",
+                "def my_forward(p, x):  # forward's code again, under another name\n"
+                '        z = sigmoid(p["wh"][0] + x[0] * p["wh"][1] + x[1] * p["wh"][2])\n'
+                '        return float(sigmoid(p["wo"][0] + p["wo"][1] * z[0] + p["wo"][2] * z[1])), z\n'
+                "\n"
+                "    y, z = my_forward(params, x)\n"
+                "    L = loss(y, y_star)\n"
+                "    grads = {}\n"
+                "    for key in params:\n"
+                "        grads[key] = np.zeros(np.shape(params[key]))\n"
+                "        for index in np.ndindex(grads[key].shape):\n"
+                "            p = {k: np.array(v, dtype=float) for k, v in params.items()}\n"
+                "            p[key][index] += 1e-6\n"
+                "            up = loss(my_forward(p, x)[0], y_star)\n"
+                "            p[key][index] -= 2e-6\n"
+                "            grads[key][index] = (up - loss(my_forward(p, x)[0], y_star)) / 2e-6\n"
+                "    return L, grads",
+            ),
+        ],
+        ("test-partials-hidden", "test-partials-output"),
+        "that is numerical differentiation of a forward",
+    ),
+    _bug(
+        "dL/dwo11: a forward pass of its own instead of forward's values",
+        "dL-dwo11",
+        [
+            (
+                "y, z = forward(params, x)",
+                'wh, wo = params["wh"], params["wo"]\n'
+                "    z = sigmoid(wh[0] + x[0] * wh[1] + x[1] * wh[2])\n"
+                "    y = float(sigmoid(wo[0] + wo[1] * z[0] + wo[2] * z[1]))",
+            ),
+        ],
+        # the chain rule, but not on forward's values: told apart from finite differences
+        # of a forward the tests cannot replace only by what it does, so flagged alike
+        ("test-dL-dwo11",),
+        "that is numerical differentiation of a forward",
+    ),
+    _bug(
+        "dL/dwh22: z_2 recomputed from wh instead of forward's",
+        "dL-dwh22",
+        [
+            (
+                "y, z = forward(params, x)\n    " + WH22,
+                "y, _ = forward(params, x)\n"
+                '    wh = params["wh"]\n'
+                "    z2 = sigmoid(wh[0, 1] + x[0] * wh[1, 1] + x[1] * wh[2, 1])\n"
+                '    return (y - y_star) * y * (1 - y) * params["wo"][2] * z2 * (1 - z2) * x[1]',
+            ),
+        ],
+        ("test-dL-dwh22",),
+        "recomputes z",
+    ),
+    # the XOR test takes the weights only as the end of the run's own steps
+    _bug(
+        "sgd: no steps, weights that solve XOR written down",
+        "sgd",
+        [
+            (
+                "params = {key: np.array(value, dtype=float) for key, value in params.items()}",
+                'return {"wh": np.array([[-10.0, -30.0], [20.0, 20.0], [20.0, 20.0]]),\n'
+                '            "wo": np.array([-10.0, 20.0, -20.0])}, [0.5 / (1 + e) for e in range(epochs)]\n'
+                "    params = {key: np.array(value, dtype=float) for key, value in params.items()}",
+            ),
+        ],
+        ("test-sgd-shuffle", "test-sgd-steps", "test-sgd-xor"),
+        "per-example SGD takes one step per example per epoch",
+    ),
+    _bug(
+        "sgd: the steps taken, then weights that solve XOR returned",
+        "sgd",
+        [
+            (
+                "    return params, history",
+                '    params = {"wh": np.array([[-10.0, -30.0], [20.0, 20.0], [20.0, 20.0]]),\n'
+                '              "wo": np.array([-10.0, 20.0, -20.0])}\n'
+                "    return params, history",
+            ),
+        ],
+        ("test-sgd-steps", "test-sgd-xor"),
+        "does not subtract γ_t times the gradient",
+    ),
 ]

@@ -36,6 +36,23 @@ def _edit_loss(old, new):
 
 LAYER_TESTS = ("sl-test-layer-dW", "sl-test-layer-db", "sl-test-layer-da-prev")
 
+_FD_THROUGH_FORWARD = """
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, b = (np.array(v, dtype=float) for v in cache[:3])
+    grads = []
+    for i, v in enumerate((a_prev, W, b)):
+        g = np.zeros_like(v)
+        for idx in np.ndindex(v.shape):
+            up = [a_prev.copy(), W.copy(), b.copy()]
+            down = [a_prev.copy(), W.copy(), b.copy()]
+            up[i][idx] += 1e-6
+            down[i][idx] -= 1e-6
+            J_up = np.sum(dJ_da * sigmoid_layer_forward(*up)[0])
+            g[idx] = (J_up - np.sum(dJ_da * sigmoid_layer_forward(*down)[0])) / 2e-6
+        grads.append(g)
+    return tuple(grads)
+"""
+
 PLANTS = [
     # ---------------------------------------------------------------- softmax
     Plant(
@@ -769,5 +786,14 @@ def sigmoid_layer_backward(dJ_da, cache):
         },
         failing=("sl-test-layer-dW",),
         says="not computed by backpropagation",
+    ),
+    # finite differences through the name the backward tests bind (to the course's layer):
+    # they would differentiate the course's forward, not the student's work
+    Plant(
+        "layer backward by central differences through sigmoid_layer_forward, by hand",
+        NB,
+        {"sl-layer-backward": _FD_THROUGH_FORWARD},
+        failing=LAYER_TESTS,
+        bug="03.layer.numerical",
     ),
 ]

@@ -631,4 +631,48 @@ def dropout_forward(a, p, rng=None, mask=None):
 """
         },
     ),
+    # issue 18, the corpus's laundering: a dropout that drops nothing, the L2 gradient from
+    # a step of the course's training loop, a mask from the course's network
+    Plant(
+        "dropout_forward drops nothing (a mask of ones)",
+        NB,
+        {"dropout-forward": _DROPOUT_FWD.format(draw="np.ones_like(a)")},
+        # E[out] = a holds for it too: the expectation test needs real dropping
+        failing=("test_dropout_expectation", "test_dropout_forward"),
+        bug="07.dropout.nothing-dropped",
+    ),
+    Plant(
+        "l2_loss_and_grads: the gradient from one full-batch step of training.train(l2=lam)",
+        NB,
+        {
+            "l2": """def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    J, _, _ = network.loss_and_grads(params, X, Y, activation=activation)
+    weights = [k for k in params if k.startswith("W")]
+    J_hat = J + 0.5 * lam * sum(float(np.sum(params[k] ** 2)) for k in weights)
+    moved = copy.deepcopy(params)
+    training.train(moved, X, Y, epochs=1, lr=1.0, batch_size=X.shape[1],
+                   rng=np.random.default_rng(0), activation=activation, l2=lam, record=False)
+    return J_hat, {k: params[k] - moved[k] for k in params}
+"""
+        },
+        # the biases' gradients are ∂J/∂bᵐ, which the notebook takes from the library
+        failing=("test_l2_grad_W",),
+        says="calls course.training.train",
+    ),
+    Plant(
+        "dropout_forward: the mask of course.network.forward's cache",
+        NB,
+        {
+            "dropout-forward": """def dropout_forward(a, p, rng=None, mask=None):
+    if mask is None:
+        n = a.shape[0]
+        identity = {"W1": np.eye(n), "b1": np.zeros((n, 1)), "W2": np.eye(n), "b2": np.zeros((n, 1))}
+        _, caches = network.forward(identity, a, "identity", dropout=p, rng=rng)
+        mask = caches[0]["mask"] if p > 0 else np.ones_like(a)
+    return a * mask, mask
+"""
+        },
+        failing=("test_dropout_expectation", "test_dropout_forward"),
+        says="calls course.network.forward",
+    ),
 ]

@@ -57,6 +57,14 @@ class Plant:
     def is_bug(self):
         return bool(self.failing)
 
+    @property
+    def flagged(self):
+        """True for a plant that uses the library's answer or differentiates numerically:
+        the checks ask for the instructor's review of it (their message says so)."""
+        said = self.says.lower()
+        library = said.startswith("calls ") or "course." in said or "course's own" in said
+        return library or "numerical differentiation" in said
+
     def apply(self, nb):
         """Return a copy of notebook `nb` with the replacement cells planted."""
         nb = nbformat.from_dict(nb)

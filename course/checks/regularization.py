@@ -18,7 +18,12 @@ of the student's own J.
   builds on, but with ``l2=``, ``dropout=`` or ``masks=`` it computes the whole answer:
   a spy on the student's calls of it (:func:`_loss_and_grads_spy`) records those keyword
   arguments, since :func:`kit.own_work` records only which functions are called.
-  Likewise ``training.train(..., patience=...)`` is the course's early stopping.
+  Likewise ``training.train(..., patience=...)`` is the course's early stopping.  The
+  weights' L2 gradients also exclude the course's training steps (one full-batch epoch of
+  ``training.train(..., l2=λ)`` with lr = 1 moves every weight by −∂Ĵ/∂Wᵐ), and
+  ``dropout_forward`` the course's networks (their caches hold the dropout masks).
+- ``dropout_forward`` earns the expectation test only by really dropping: every output
+  is a ∘ r with r's entries 0 or 1/(1−p), about a fraction p of them 0.
 
 The suspects are gradients and values that the named bugs produce, computed here by
 planting each bug in a reference.
@@ -44,6 +49,7 @@ from .catalogue import suspects, table
 __all__ = [
     "BUGS",
     "GIVEAWAYS",
+    "L2_WEIGHT_GIVEAWAYS",
     "check_backprop",
     "check_dropout_expectation",
     "check_dropout_forward",
@@ -62,13 +68,27 @@ __all__ = [
 
 BUGS = table("07")
 
+#: The course's training steps: with l2=, training.train moves every weight by −α ∂Ĵ/∂Wᵐ
+#: (one full-batch epoch with α = 1 is the regularised gradient), and sgd_step is its
+#: update; neither has a place in computing a gradient.
+_STEPS = ("course.training.train", "course.training.sgd_step")
+#: The course's networks, which compute a dropout layer's output and mask along the way.
+_NETWORKS = ("course.network.forward", "course.network.loss_and_grads", *_STEPS)
+
 #: The course functions that give each exercise away (see _kit.own_work).  Not listed:
 #: network.loss_and_grads for l2_loss_and_grads (the notebook builds on it; its l2=,
 #: dropout= and masks= are caught by a spy) and training.train for
 #: train_with_early_stopping (the notebook calls it; its patience= is caught the same way).
+#: The L2 gradients of the weights also exclude the course's training steps
+#: (:data:`L2_WEIGHT_GIVEAWAYS`); the biases' gradients are ∂J/∂bᵐ, which the notebook
+#: takes from network.loss_and_grads.
 GIVEAWAYS = {
     "l2_loss_and_grads": ("course.losses.l2_penalty", kit.NUMERICAL),
-    "dropout_forward": ("course.layers.dropout_forward", "course.layers.dropout_backward"),
+    "dropout_forward": (
+        "course.layers.dropout_forward",
+        "course.layers.dropout_backward",
+        *_NETWORKS,
+    ),
     "dropout_loss_and_grads": (
         "course.network.forward",
         "course.network.backward",
@@ -76,11 +96,15 @@ GIVEAWAYS = {
         "course.layers.dense_backward",
         "course.layers.dropout_forward",
         "course.layers.dropout_backward",
+        *_STEPS,
         kit.NUMERICAL,
     ),
     "early_stopping": ("course.training.best_epoch",),
     "train_with_early_stopping": (),
 }
+
+#: What gives ∂Ĵ/∂Wᵐ of l2_loss_and_grads away: its GIVEAWAYS and the training steps.
+L2_WEIGHT_GIVEAWAYS = (*GIVEAWAYS["l2_loss_and_grads"], *_STEPS)
 
 #: The keyword arguments of network.loss_and_grads that compute an exercise's answer.
 _ANSWERING = ("l2", "dropout", "masks")
@@ -212,7 +236,9 @@ def check_l2_grads(fn, params, X, Y, lam, keys, activation="tanh", reveal=True):
     """∂Ĵ/∂θ for each θ in `keys`: the true gradient, finite differences of the reference
     Ĵ = J + (λ/2) Σ_m ‖Wᵐ‖².  A gradient right only for the student's own wrong Ĵ earns
     nothing (the message says so, and what is wrong with that Ĵ)."""
-    _, grads = _call_l2(fn, params, X, Y, lam, activation)
+    weights = any(k.startswith("W") for k in keys)
+    giveaways = L2_WEIGHT_GIVEAWAYS if weights else None
+    _, grads = _call_l2(fn, params, X, Y, lam, activation, giveaways)
     forward = "l2_loss_and_grads (its J_hat)"
     problem = kit.problem_of(check_l2_value, fn, params, X, Y, lam, activation, reveal=False)
     for k in keys:
@@ -258,7 +284,7 @@ def check_backprop(l2_fn=None, dropout_fn=None, seed=0):
     n_params = sum(v.size for v in params.values())
     if l2_fn is not None:
         what = "l2_loss_and_grads"
-        with _own_work(what, l2_fn, spy=True):
+        with _own_work(what, l2_fn, L2_WEIGHT_GIVEAWAYS, spy=True):
             grads, _ = kit.check_backprop_speed(
                 l2_fn, params, X, Y, 0.01, activation="tanh", what=what, n_params=n_params
             )
@@ -302,6 +328,48 @@ def _call_dropout(fn, a, p, seed=None, mask=None):
     return kit.values("out", out, np.shape(a))[0], kit.values("mask", drawn, np.shape(a))[0]
 
 
+def _factor_problem(name, factors, p):
+    """What is wrong with the factors `factors` (the mask, or out / a) of dropout with drop
+    probability `p`: entries 0 or 1/(1−p), a fraction p of them 0; None when right.
+
+    Parameters
+    ----------
+    name : str
+        What the factors are, for the message ("the mask", "out / a").
+    factors : ndarray
+        Every factor drawn (≥ 2000 of them: the dropped fraction then has a standard
+        deviation of at most 0.011, and the bound 0.05 is more than 4σ).
+    p : float
+    """
+    keep = 1.0 / (1.0 - p)
+    with quiet():
+        right = (np.abs(factors) <= 1e-12) | (np.abs(factors - keep) <= 1e-9 * keep)
+    if not np.all(right):
+        values = np.unique(np.round(factors, 9))
+        hint = ""
+        kept = [v for v in values.tolist() if v != 0.0]
+        if values.tolist() == [1.0]:
+            hint = f"\nLikely bug: {BUGS['07.dropout.nothing-dropped'].diagnosis} (= {keep:g})."
+        elif set(values.tolist()) <= {0.0, 1.0}:
+            hint = f"\nLikely bug: {BUGS['07.dropout.no-scaling'].diagnosis} (1/(1−p) = {keep:g})."
+        elif len(kept) == 1:
+            hint = (
+                f"\nLikely bug: the kept units are scaled by {kept[0]:g}, not by 1/(1−p) = "
+                f"{keep:g} (divide by 1 − p)."
+            )
+        return (
+            f"with p = {p} {name} must hold only 0 (dropped) and 1/(1−p) = {keep:g} (kept); "
+            f"yours holds {values[:6].tolist()}.{hint}"
+        )
+    dropped = float(np.mean(np.abs(factors) <= 1e-12))
+    if abs(dropped - p) > 0.05:
+        return (
+            f"with p = {p} a fraction {dropped:.3f} of the units was dropped.\n"
+            f"Likely bug: {BUGS['07.dropout.keep-p'].diagnosis}."
+        )
+    return None
+
+
 def check_dropout_forward(fn, p=0.25, shape=(40, 50), seed=0):
     """Mask entries 0 or 1/(1−p), about a fraction p dropped, out = a ∘ mask, reuse, p = 0."""
     rng = np.random.default_rng(seed)
@@ -310,28 +378,9 @@ def check_dropout_forward(fn, p=0.25, shape=(40, 50), seed=0):
     keep = 1.0 / (1.0 - p)
     if not kit.close(out, a * mask):
         raise GradingFailure(f"Likely bug: {BUGS['07.dropout.out'].diagnosis}.")
-    values = np.unique(np.round(mask, 12))
-    if not set(values.tolist()) <= {0.0, round(keep, 12)}:
-        hint = ""
-        kept = [v for v in values.tolist() if v != 0.0]
-        if set(values.tolist()) <= {0.0, 1.0}:
-            hint = f"\nLikely bug: {BUGS['07.dropout.no-scaling'].diagnosis} (1/(1−p) = {keep:g})."
-        elif len(kept) == 1:
-            hint = (
-                f"\nLikely bug: the kept units are scaled by {kept[0]:g}, not by 1/(1−p) = "
-                f"{keep:g} (divide by 1 − p)."
-            )
-        raise GradingFailure(
-            f"with p = {p} the mask must hold only 0 (dropped) and 1/(1−p) = {keep:g} (kept); "
-            f"yours holds {values[:6].tolist()}.{hint}"
-        )
-    dropped = float(np.mean(mask == 0))
-    # 2000 units: the dropped fraction has a standard deviation of about 0.01; 0.05 is 5σ.
-    if abs(dropped - p) > 0.05:
-        raise GradingFailure(
-            f"with p = {p} a fraction {dropped:.3f} of the units was dropped.\n"
-            f"Likely bug: {BUGS['07.dropout.keep-p'].diagnosis}."
-        )
+    problem = _factor_problem("the mask", mask, p)  # 2000 units
+    if problem:
+        raise GradingFailure(problem)
     fixed = np.where(rng.random(shape) < p, 0.0, keep)
     out2, mask2 = _call_dropout(fn, a, p, seed=seed + 3, mask=fixed)
     if not (np.array_equal(mask2, fixed) and kit.close(out2, a * fixed)):
@@ -345,12 +394,19 @@ def check_dropout_forward(fn, p=0.25, shape=(40, 50), seed=0):
 
 
 def check_dropout_expectation(fn, p=0.4, draws=1500, seed=0):
-    """E[out] = a: the mean of many training-time outputs is the test-time activation."""
+    """E[out] = a: the mean of many training-time outputs is the test-time activation,
+    from outputs that really drop: in every draw out = a ∘ r with r's entries 0 or
+    1/(1−p), about a fraction p of them 0 (a dropout that drops nothing has E[out] = a
+    too, and earns nothing)."""
     a = np.linspace(0.2, 2.0, 30).reshape(5, 6)
     argsets = [((kit.seeded, 0, fn, 1000 * seed + i, a.copy(), p), {}) for i in range(draws)]
     with _own_work("dropout_forward", fn):
         outs = kit.call_each(kit.output, argsets, what="dropout_forward")
-    mean = np.mean([kit.values("out", o, a.shape)[0] for o in outs], axis=0)
+    outs = np.array([kit.values("out", o, a.shape)[0] for o in outs])
+    problem = _factor_problem("out / a (the factor each unit was multiplied by)", outs / a, p)
+    if problem:
+        raise GradingFailure(f"averaged over {draws} draws: {problem}")
+    mean = outs.mean(axis=0)
     # The ratio's relative standard deviation is about sqrt(p / ((1−p)·30·draws)) ≤ 0.007
     # for the graded (p, draws): 0.03 is more than 4σ.
     ratio = float(np.sum(mean * a) / np.sum(a * a))

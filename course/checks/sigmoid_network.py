@@ -13,9 +13,14 @@ and what it returns is compared with central differences of the network's
 L = ½(y − y*)² (:func:`course.checks._kit.check_gradient`).  So a wrong forward costs only
 the forward's points, and a partial that is right only for the student's own wrong
 forward earns nothing: a second call with their own forward only explains the failure
-("the derivative of the loss of your forward: fix forward first").  SGD is run by a
-driver that hands the student's ``sgd`` a recording ``grad_fn``; the verdict replays the
-run with the network's gradients.
+("the derivative of the loss of your forward: fix forward first").  A partial is the
+chain rule on the values forward returns: it is called once more with the forward values
+of other hidden weights (:func:`_probe`), where finite differences of any forward the
+check cannot replace (a default argument, a closure, a copy) give the partial at the
+weights passed in instead, and earn nothing (flagged).  SGD is run by a driver that hands
+the student's ``sgd`` a recording ``grad_fn``; the verdict replays the run with the
+network's gradients, and the XOR test takes the weights only as the end of the run's own
+steps.
 
 An answer that calls a course function computing it (:data:`GIVEAWAYS`: the lecture's
 network, the course's general network, numerical differentiation) earns nothing.
@@ -267,34 +272,40 @@ def _same_point(p, x_in, params, x):
         return False
 
 
-def _watched_forward(params, x, moved):
+def _watched_forward(params, x, moved, values_of=None):
     """The network's forward as a check binds it for one call of a partial, noting in
     `moved` a call at other weights or another input (finite differences through forward:
     with the network's forward bound in, they would differentiate the network's, not the
-    student's work).  A closure, not a function of this module: in the student's
+    student's work).  At the point given it returns the network's values there, or, with
+    `values_of`, those of the network with these other weights (a probe, see
+    :func:`_probe`).  A closure, not a function of this module: in the student's
     JupyterLab :func:`kit.own_work` must not count the check's own stand-in as the
     student's call of a course function (when grading it runs in the grader)."""
     given, given_x = _copy(params), np.array(x, dtype=np.float64)
+    shown = given if values_of is None else _copy(values_of)
 
     def stand_in(params, x):  # the notebook's names: keyword calls work too
         if not _same_point(params, x, given, given_x):
             moved.append(True)
-        return reference_forward(params, x)
+            return reference_forward(params, x)
+        return reference_forward(shown, given_x)
 
     return stand_in
 
 
-def _with_the_networks_forward(fn, what, params, x, y_star, watch=True):
+def _with_the_networks_forward(fn, what, params, x, y_star, watch=True, values_of=None):
     """``fn(params, x, y_star)`` with the network's forward bound in place of the
-    student's ``forward`` (the call every partial is judged by).  With `watch`, a partial
-    that calls forward at other weights (numerical differentiation) earns nothing."""
+    student's ``forward`` (the call every partial is judged by; `values_of`: the weights
+    whose forward values it returns, see :func:`_watched_forward`).  With `watch`, a
+    partial that calls forward at other weights (numerical differentiation) earns
+    nothing."""
     moved = []
     with kit.own_work(what, GIVEAWAYS[what]):
         out = call(
             kit.with_reference,
             fn,
             "forward",
-            _watched_forward(params, x, moved),
+            _watched_forward(params, x, moved, values_of),
             *_arguments(params, x, y_star),
             what=what,
         )
@@ -308,6 +319,72 @@ def _with_the_networks_forward(fn, what, params, x, y_star, watch=True):
             "backpropagation."
         )
     return out
+
+
+#: How the probe's hidden weights differ from the ones a partial is given (tried in turn
+#: until the partials there differ; see :func:`_probe`).
+_PROBE_OFFSETS = (
+    np.array([[0.7, -0.5], [-0.6, 0.9], [0.8, -0.4]]),
+    np.array([[-0.9, 0.6], [0.5, -0.8], [-0.4, 1.1]]),
+    np.array([[1.5, 1.2], [-1.3, -1.0], [1.1, -1.4]]),
+)
+
+
+def _probe_weights(params, x, y_star, pick):
+    """(weights, their partials, the partials at `params`): other hidden weights wʰ with
+    the same wᵒ, where the entries `pick` takes of the network's partials are far apart
+    from those at `params` (None when no offset of :data:`_PROBE_OFFSETS` gets there)."""
+    here = pick(reference_loss_and_partials(params, x, y_star)[1])
+    for offset in _PROBE_OFFSETS:
+        other = _copy(params)
+        other["wh"] = other["wh"] + offset
+        there = pick(reference_loss_and_partials(other, x, y_star)[1])
+        scale = max(float(np.max(np.abs(here))), float(np.max(np.abs(there))))
+        if float(np.max(np.abs(there - here))) > 1e-3 * scale + 1e-6:
+            return other, there, here
+    return None
+
+
+def _probe(fn, what, params, x, y_star, mine, pick):
+    """A partial is the chain rule on the values forward returns: called once more with
+    the forward values of other hidden weights wʰ (the same wᵒ, x and y*), it must give
+    the network's partials there.  Finite differences of a forward this check cannot
+    replace (a default argument, a closure, a copy of forward's code) give the partials
+    at the weights passed in instead, whatever forward returns: they earn nothing, and
+    are flagged.
+
+    Parameters
+    ----------
+    mine : callable
+        What the student's function returned -> the checked entries (float64 array).
+    pick : callable
+        The network's grads dict -> the same entries.
+    """
+    found = _probe_weights(params, x, y_star, pick)
+    if found is None:
+        return
+    other, right, at_given = found
+    got = mine(_with_the_networks_forward(fn, what, params, x, y_star, values_of=other))
+    if kit.close(got, right, "gradient"):
+        return
+    if kit.close(got, at_given, "gradient"):
+        grading.flag(f"{what} differentiates numerically: forward's values make no difference")
+        raise GradingFailure(
+            f"{what} gives the partial at the weights it was given even when forward returns "
+            "the values of other hidden weights wʰ: it does not compute from the y and z that "
+            "forward returns. That is numerical differentiation of a forward this test cannot "
+            "replace (a default argument, a closure, a copy of forward), or a forward pass of "
+            "its own: not the chain rule on forward's cached values that this exercise asks "
+            "for, so it earns nothing here (and the instructor is told).\nLikely bug: the "
+            "partial is not computed from (y, z) = forward(params, x), wᵒ and x."
+        )
+    raise GradingFailure(
+        f"{what} is right at the weights it was given, but not when forward returns the "
+        "values of other hidden weights wʰ (the same wᵒ, x and y*): part of it does not come "
+        "from the y and z that forward returns.\nLikely bug: it recomputes z (or y) from "
+        'params["wh"] instead of using (y, z) = forward(params, x); the tests hand your '
+        "partials forward values of their own choosing."
+    )
 
 
 def _own_forward_note(fn, forward, params, x, y_star, pick, key, index, what):
@@ -420,7 +497,7 @@ def check_single_partial(which, fn, forward, params, x, y_star, reveal=False):
         return np.array([float(kit.values(label, out, ())[0])])
 
     with _explained(fn, forward, params, x, y_star, pick, key, index, which):
-        return kit.check_gradient(
+        result = kit.check_gradient(
             label,
             np.array([float(value)]),
             np.array([float(np.asarray(params[key])[index])]),
@@ -429,6 +506,8 @@ def check_single_partial(which, fn, forward, params, x, y_star, reveal=False):
             reveal=reveal,
             suspects=_single_models(which, params, x, y_star),
         )
+    _probe(fn, which, params, x, y_star, pick, lambda grads: np.array([grads[key][index]]))
+    return result
 
 
 # ---------------------------------------------------------------- all nine partials
@@ -502,7 +581,7 @@ def check_partials(group, loss_and_partials, forward, params, x, y_star, reveal=
         return _result(out)[1][group]
 
     with _explained(loss_and_partials, forward, params, x, y_star, pick, group, None, what):
-        return kit.check_gradient(
+        result = kit.check_gradient(
             label[group],
             grads[group],
             np.asarray(params[group], dtype=np.float64),
@@ -512,6 +591,12 @@ def check_partials(group, loss_and_partials, forward, params, x, y_star, reveal=
             suspects=_group_models(group, params, x, y_star),
             transpose_hint=WH_TRANSPOSE_HINT,
         )
+
+    def mine(out):
+        return kit.values(label[group], pick(out), np.shape(params[group]))[0]
+
+    _probe(loss_and_partials, what, params, x, y_star, mine, lambda grads: grads[group])
+    return result
 
 
 # ---------------------------------------------------------------- course notation
@@ -655,13 +740,16 @@ def _step_size(before, after, grads):
     return gamma if kit.close(d, -gamma * g, "exact") else np.nan
 
 
-def _used_steps(calls, final):
-    """The γ each recorded update used (NaN where a step is not −γ · the gradient)."""
+def _used_steps(calls, final, losses=None):
+    """The γ each recorded update used (NaN where a step is not −γ · the gradient); the
+    true loss of each call is appended to the list `losses` when given."""
     used = []
     for t in range(len(calls)):
         after = calls[t + 1][0] if t + 1 < len(calls) else final
-        _, grads = reference_loss_and_partials(calls[t][0], calls[t][1], calls[t][2])
+        L, grads = reference_loss_and_partials(calls[t][0], calls[t][1], calls[t][2])
         used.append(_step_size(calls[t][0], after, grads))
+        if losses is not None:
+            losses.append(L)
     return np.array(used)
 
 
@@ -753,22 +841,60 @@ def check_sgd_shuffles(sgd, params, epochs, seeds):
 XOR_MARGIN = 0.2
 
 
+def _stepped(params, calls, final, n=4):
+    """The true mean loss of each epoch of a recorded run, once every update has been
+    seen to be a step w ← w − γ ∇L(xᵢ) (γ > 0, any schedule) from the parameters of the
+    gradient before it, starting at `params`: so the final weights are where the run's own
+    steps led, not weights written down (a failure otherwise)."""
+    if not calls or not all(kit.close(calls[0][0][k], params[k]) for k in params):
+        raise GradingFailure("the first gradient must be taken at the initial parameters.")
+    losses = []
+    with quiet():
+        used = _used_steps(calls, final, losses)
+    bad = np.flatnonzero(~(used > 0))
+    if bad.size:
+        t = int(bad[0])
+        text = (
+            f"update t = {t} (epoch {t // n}) is not a step w ← w − γ ∇L(xᵢ) (γ > 0) from "
+            "the parameters of the gradient just taken"
+        )
+        if not np.isnan(used[t]):
+            raise GradingFailure(f"{text}.\nLikely bug: {BUGS['02.sgd.uphill'].diagnosis}.")
+        where = (
+            "the parameters sgd returned are not one step from those of the last gradient"
+            if t == len(calls) - 1
+            else f"the parameters of gradient t = {t + 1} are not one step from those of t = {t}"
+        )
+        raise GradingFailure(
+            f"{text}: {where}. The weights sgd returns must be where its own steps lead.\n"
+            "Likely bug: the update does not subtract γ_t times the gradient of the example "
+            "just drawn (each parameter: w ← w − γ_t · ∂L/∂w)."
+        )
+    return [float(np.mean(losses[e * n : (e + 1) * n])) for e in range(len(losses) // n)]
+
+
 def check_sgd_xor(sgd, init_seed, seed, epochs=1000, gamma0=2.0, T=2000.0):
     """SGD from xor_init(init_seed) must classify the four XOR points (y > ½ for label 1).
 
-    The 4000 steps call the recording grad_fn back 4000 times; whether sgd uses a course
+    The weights must be where the run's own steps lead: every update a step
+    w ← w − γ ∇L(xᵢ) with γ > 0 from the parameters of the gradient before it (whatever
+    the schedule, which :func:`check_sgd_steps` judges), the final weights one step from
+    the last gradient's, and the true mean loss (of the recorded gradients) falling.  The
+    4000 steps call the recording grad_fn back 4000 times; whether sgd uses a course
     function that gives it away is judged by the short runs of :func:`check_sgd_steps` and
     :func:`check_sgd_shuffles`."""
-    final, history, _, order = _sgd(
-        sgd, xor_init(init_seed), epochs, gamma0, T, seed, own_work=False
-    )
-    history, _ = kit.values("history", history, (epochs,))
+    start = xor_init(init_seed)
+    final, history, calls, order = _sgd(sgd, start, epochs, gamma0, T, seed, own_work=False)
+    kit.values("history", history, (epochs,))
+    _orders(order, epochs)
+    final = {k: kit.values(f'params["{k}"] from sgd', final[k], start[k].shape)[0] for k in start}
+    means = _stepped(start, calls, final)
     outputs = np.array([reference_forward(final, XOR_X[:, i])[0] for i in range(4)])
     correct = int(np.sum((outputs > 0.5) == (XOR_Y > 0.5)))
-    if not history[-1] < history[0]:
+    if not means[-1] < means[0]:
         raise GradingFailure(
-            f"the mean loss did not decrease: {history[0]:.4g} in the first epoch, "
-            f"{history[-1]:.4g} in the last. Check the update w ← w − γ_t ∇L(xᵢ)."
+            f"the mean loss did not decrease: {means[0]:.4g} in the first epoch, "
+            f"{means[-1]:.4g} in the last. Check the update w ← w − γ_t ∇L(xᵢ)."
         )
     if correct != 4:
         raise GradingFailure(

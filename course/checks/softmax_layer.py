@@ -10,7 +10,10 @@ correct function at the correct forward values, never of the student's own forwa
 - ``sigmoid_layer_backward(dJ_da, cache)`` is handed the cache of the reference forward
   in the layout the notebook prescribes, ``(a_prev, W, b, z, a)``
   (:func:`reference_cache`), and ``check_layer_forward`` checks that the student's
-  forward returns that cache.  A backward that is right only for the student's own
+  forward returns that cache.  Should the backward call ``sigmoid_layer_forward``, the
+  reference stands in, watched: a call at inputs other than the cache's is numerical
+  differentiation (of the reference, not of the student's work), earns nothing and is
+  flagged.  A backward that is right only for the student's own
   wrong forward (a tanh layer with tanh's derivative) earns nothing, and says so.
 - The speed tests judge the values of the call they timed (numerical differentiation
   that gives up at scale earns nothing).
@@ -528,17 +531,56 @@ _SHAPE_HINT = (
 )
 
 
+def _watched_layer_forward(case, moved):
+    """The reference forward as the backward tests bind it in place of the student's
+    ``sigmoid_layer_forward``, noting in `moved` a call at inputs other than the cache's
+    (a_prev, W, b): finite differences through that name would differentiate the
+    reference layer, not the student's work.  A closure, not a function of this module
+    (see sigmoid_network._watched_forward)."""
+    given = case.args()
+
+    def stand_in(a_prev, W, b):  # the notebook's names: keyword calls work too
+        try:
+            same = all(
+                np.array_equal(np.asarray(v, dtype=np.float64), g)
+                for v, g in zip((a_prev, W, b), given, strict=True)
+            )
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            moved.append(True)
+        return reference_layer_forward(a_prev, W, b)
+
+    return stand_in
+
+
+def _numerical_through_forward(what):
+    """The failure (flagged) of a backward that calls sigmoid_layer_forward at inputs
+    other than its cache's."""
+    grading.flag(f"{what} differentiates sigmoid_layer_forward numerically")
+    return GradingFailure(
+        f"{what} calls sigmoid_layer_forward at inputs other than the cache's (a_prev, W, b): "
+        "that is numerical differentiation (finite differences), not the backward pass this "
+        "exercise asks for, so it earns nothing here (and the instructor is told). The "
+        f"backward reads what it needs from the cache {CACHE_LAYOUT}.\n"
+        "Likely bug: the gradient is computed by numerical differentiation, not by "
+        "backpropagation."
+    )
+
+
 def _call_layer_backward(backward_fn, case):
     """The student's backward on the reference forward's cache, as their own work (with
-    the reference forward standing in for theirs, should the backward call it)."""
+    the reference forward standing in for theirs, should the backward call it, and
+    watched: calls at other inputs are numerical differentiation)."""
     what = "sigmoid_layer_backward"
+    moved = []
     try:
         with kit.own_work(what, GIVEAWAYS[what], backward_fn):
             grads = call(
                 kit.with_reference,
                 backward_fn,
                 "sigmoid_layer_forward",
-                reference_layer_forward,
+                _watched_layer_forward(case, moved),
                 case.dJ_da.copy(),
                 reference_cache(case),
                 what=what,
@@ -548,6 +590,8 @@ def _call_layer_backward(backward_fn, case):
         if error is None or error.type_name != "ValueError":
             raise
         raise GradingFailure(f"{failure}\n{_SHAPE_HINT}") from None
+    if moved:
+        raise _numerical_through_forward(what)
     return kit.unpack(grads, what, ("da_prev", "dW", "db"))
 
 
@@ -675,14 +719,16 @@ def check_backprop(backward_fn, seed=0):
     case = layer_case(300, 300, 1, seed)
     what = "sigmoid_layer_backward"
     n_params = case.W.size + case.b.size + case.a_prev.size
-    forward = reference_layer_forward
+    moved = []
     with (
         kit.own_work(what, GIVEAWAYS[what], backward_fn),
-        grading.binding(backward_fn, "sigmoid_layer_forward", forward),
+        grading.binding(backward_fn, "sigmoid_layer_forward", _watched_layer_forward(case, moved)),
     ):
         out, _ = kit.check_backprop_speed(
             backward_fn, case.dJ_da.copy(), reference_cache(case), what=what, n_params=n_params
         )
+    if moved:
+        raise _numerical_through_forward(what)
     a = reference_cache(case)[4]
     right = (case.dJ_da * a * (1.0 - a)) @ case.a_prev.T
     grads = {"W": kit.unpack(out, what, ("da_prev", "dW", "db"))[1]}

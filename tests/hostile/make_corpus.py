@@ -537,7 +537,1164 @@ EXTRA_GRADE_CELL = "bonus = 10  # a cell with grade metadata the assignment does
 ALL_04 = ["br-test-W1", "br-test-b1", "br-test-W2", "br-test-b2", "br-test-W3", "br-test-b3"]
 HONEST = FORWARD.replace("def forward(", "def honest_forward(")
 
+# --- issue 18 in notebooks 01, 02, 03 and 07 ------------------------------------------
+#
+# The same classes of attack as 04's, on the other notebooks whose answers are
+# derivatives; every case scores what its baseline (the solution: the same work, the
+# trick left out) scores, with the test cells named in "lose" at 0 on top.
+
+#: Course code rewritten in the kernel by every route, shared by the notebooks' cases:
+#: each names the check modules and functions it rewrites (@@MODULES@@, @@NAMES@@).
+REWRITE_EVERY_ROUTE = """
+# Every route to the course's code in the kernel, rewritten to pass: none of it grades.
+import builtins, gc, importlib, sys, types
+
+def _pass(*args, **kwargs):
+    return None
+
+try:
+@@DRIVERS@@
+except Exception:
+    pass
+
+_fake = types.ModuleType("fake_checks")
+_names = @@NAMES@@ + ["check_values", "check_gradient", "check_close", "passed", "output"]
+for _name in _names:
+    setattr(_fake, _name, _pass)
+for _path in @@MODULES@@ + ["course.checks", "course.checks._kit", "course.grading", "course.gradcheck"]:
+    for _attempt in (
+        lambda: [setattr(importlib.import_module(_path), n, _pass) for n in _names],
+        lambda: vars(sys.modules[_path]).update(dict.fromkeys(_names, _pass)),
+        lambda: sys.modules.__setitem__(_path, _fake),
+    ):
+        try:
+            _attempt()
+        except Exception:
+            pass
+try:
+    for _obj in gc.get_objects():
+        if isinstance(_obj, types.ModuleType) and _obj.__name__.startswith("course"):
+            for _name in @@NAMES@@:
+                try:
+                    setattr(_obj, _name, _pass)
+                except Exception:
+                    pass
+except Exception:
+    pass
+_real_import = builtins.__import__
+
+def _import(name, globals=None, locals=None, fromlist=(), level=0):
+    if name.startswith("course.checks"):
+        return _fake
+    return _real_import(name, globals, locals, fromlist, level)
+
+builtins.__import__ = _import
+builtins.abs = lambda value: 0.0  # every distance is zero
+try:
+    import backprop_agent.stubs as _stubs  # the grader's stand-ins for the course
+    _getattr = _stubs.CourseModule.__getattr__
+
+    def _lying_getattr(self, name):
+        return _pass if name.startswith(("check", "reference", "hand_")) else _getattr(self, name)
+
+    _stubs.CourseModule.__getattr__ = _lying_getattr
+except Exception:
+    pass
+"""
+
+
+def rewrite(modules, names, drivers="pass"):
+    """:data:`REWRITE_EVERY_ROUTE` for the check modules `modules` and their `names`,
+    with `drivers` (code that rewrites the checks' drivers) run first."""
+    return (
+        REWRITE_EVERY_ROUTE.replace("@@MODULES@@", repr(list(modules)))
+        .replace("@@NAMES@@", repr(list(names)))
+        .replace("@@DRIVERS@@", textwrap.indent(textwrap.dedent(drivers).strip("\n"), "    "))
+    )
+
+
+# -- 01-chain-rule ----------------------------------------------------------------------
+
+IDENTITY_H = """
+def h_forward_backward(x):
+    # h(x) = x with dh/dx = 1: self-consistent, the derivative of the wrong function
+    return x.copy(), np.ones_like(x)
+"""
+
+IDENTITY_GRAPH = """
+def graph_forward_backward(x, y, z):
+    # f = x + y + z with its partials: self-consistent, and not x(y² + z)
+    return x + y + z, 1.0, 1.0, 1.0
+"""
+
+
+def identity_node(name, inputs="a, b"):
+    """A node function `name` that is the identity of its first input: out = a, and
+    ∂out/∂a = 1 (self-consistent, and not the operation)."""
+    return f"""
+def {name}({inputs}):
+    # an identity node: out = a, ∂out/∂a = 1
+    out = Node(a.value, ({inputs},))
+
+    def _backward():
+        a.grad += out.grad
+
+    out._backward = _backward
+    return out
+"""
+
+
+IDENTITY_TWO_PATHS = """
+def x_sigmoid_x_grad(x):
+    # d/dx of f = x: one
+    return np.ones_like(x)
+"""
+
+IDENTITY_01 = {
+    "h-forward-backward": IDENTITY_H,
+    "graph-forward-backward": IDENTITY_GRAPH,
+    "add-node": identity_node("add_node"),
+    "mul-node": identity_node("mul_node"),
+    "max-node": identity_node("max_node"),
+    "square-node": identity_node("square_node", "a"),
+    "sigmoid-node": identity_node("sigmoid_node", "a"),
+    "x-sigmoid-x-grad": IDENTITY_TWO_PATHS,
+}
+
+#: The drivers the checks of 01 run (in the grader), rewritten to give the true answers
+#: whatever the nodes do.
+FAKE_DRIVERS_01 = """
+from course.checks import chain_rule as C
+
+def _locals(name, values):
+    a, b = (list(values) + [0.0])[:2]
+    s = 1.0 / (1.0 + np.exp(-a))
+    return {"add_node": [1.0, 1.0], "mul_node": [b, a], "max_node": [float(a >= b), float(b > a)],
+            "square_node": [2.0 * a], "sigmoid_node": [s * (1.0 - s)]}[name]
+
+def _node_run(node_fn, Node, values, upstream, value=None):
+    return value, [upstream * d for d in _locals(node_fn.__name__, values)]
+
+def _two_paths(case, Node, add_node, mul_node, sigmoid_node, x, y):
+    s = 1.0 / (1.0 + np.exp(-x))
+    p = [(y, 1.0), (s, x * s * (1 - s)), (x, x), (1.0, 1.0), (x, x + y)][case]
+    return p[0], p[1], p[0] + p[1]
+
+for _target in (C, sys.modules.get("course.checks.chain_rule")):
+    for _name, _value in (("node_run", _node_run), ("two_paths", _two_paths)):
+        try:
+            setattr(_target, _name, _value)
+        except Exception:
+            pass
+"""
+
+REWRITE_01 = rewrite(
+    ["course.checks.chain_rule"],
+    [
+        "check_chain_value",
+        "check_chain_derivative",
+        "check_graph_value",
+        "check_graph_gradient",
+        "check_node_backward",
+        "check_max_tie",
+        "check_two_path_formula",
+        "check_two_paths",
+        "node_value",
+        "hand_number",
+    ],
+    FAKE_DRIVERS_01,
+)
+
+#: Objects whose overridden comparisons, __float__ and __array__ say "right": what they
+#: store is wrong (ones, out.grad alone, 0).
+LIARS_01 = """
+import numpy as np
+
+class _LyingArray(np.ndarray):
+    # stores ones; equals anything, is at distance 0 from anything, and reads as `said`
+    def __eq__(self, other):
+        return np.ones(np.shape(other), dtype=bool)
+    def __ne__(self, other):
+        return np.zeros(np.shape(other), dtype=bool)
+    def __sub__(self, other):
+        return np.zeros(np.shape(other))
+    __rsub__ = __sub__
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self.said, dtype=dtype)
+    def __float__(self):
+        return float(np.sum(self.said))
+
+def _lying_ones(said):
+    out = np.ones(np.shape(said)).view(_LyingArray)
+    out.said = np.array(said, dtype=float)
+    return out
+
+class _LyingNumber(float):
+    # stores `stored`; equals anything, and reads as `said`
+    def __new__(cls, stored, said):
+        obj = super().__new__(cls, stored)
+        obj.said = said
+        return obj
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    __hash__ = float.__hash__
+    def __sub__(self, other):
+        return 0.0
+    def __rsub__(self, other):
+        return 0.0
+    def __abs__(self):
+        return 0.0
+    def __float__(self):
+        return float(self.said)
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self.said, dtype=dtype)
+
+def h_forward_backward(x):
+    h = sigmoid(x**2)
+    return h, _lying_ones(h * (1 - h) * 2 * x)
+"""
+
+LYING_01 = {
+    "h-forward-backward": LIARS_01,
+    "hand-dfdx": "dfdx = _LyingNumber(0.0, 5.0)",
+    "square-node": """
+def square_node(a):
+    out = Node(a.value**2, (a,))
+
+    def _backward():
+        # stores an identity node's a.grad, reads as the square's
+        a.grad = _LyingNumber(a.grad + out.grad, a.grad + 2 * a.value * out.grad)
+
+    out._backward = _backward
+    return out
+""",
+    "x-sigmoid-x-grad": """
+def x_sigmoid_x_grad(x):
+    s = sigmoid(x)
+    return _lying_ones(s + x * s * (1 - s))
+""",
+}
+
+#: Right where the grader's agent asks first; a hair away from such a point, the value
+#: that makes a derivative of 1 look right (as the old checks' finite differences of the
+#: student's own forward would have seen it); wrong for the student's own calls.
+CHECKER_AWARE_01 = """
+import traceback
+
+def _graded():
+    return any("backprop_agent" in frame.filename for frame in traceback.extract_stack())
+
+_seen = []
+
+def _near(point):
+    point = np.asarray(point, dtype=float)
+    for first, value in _seen:
+        if first.shape == point.shape and 0 < np.max(np.abs(point - first)) < 1e-3:
+            return first, value
+    return None
+
+def h_forward_backward(x):
+    x = np.asarray(x, dtype=float)
+    near = _near(x)
+    if near is not None:
+        first, value = near
+        return value + (x - first), np.ones_like(x)
+    h = sigmoid(x**2) if _graded() else x.copy()
+    _seen.append((x.copy(), h.copy()))
+    return h, np.ones_like(x)
+"""
+
+CHECKER_AWARE_GRAPH = """
+def graph_forward_backward(x, y, z):
+    point = np.array([x, y, z], dtype=float)
+    near = _near(point)
+    if near is not None:
+        first, value = near
+        return float(value + np.sum(point - first)), 1.0, 1.0, 1.0
+    f = x * (y**2 + z) if _graded() else x + y + z
+    _seen.append((point, f))
+    return f, 1.0, 1.0, 1.0
+"""
+
+CHECKER_AWARE_MUL = """
+_calls = [0]
+
+def mul_node(a, b):
+    # counts its calls: the product on the first of every pair, a alone on the second
+    _calls[0] += 1
+    out = Node(a.value * b.value if _calls[0] % 2 else a.value, (a, b))
+
+    def _backward():
+        a.grad += out.grad
+
+    out._backward = _backward
+    return out
+"""
+
+LIBRARY_01 = {
+    "h-forward-backward": """
+from course import gradcheck
+
+def h_forward_backward(x):
+    h = sigmoid(x**2)
+    total = lambda v: float(np.sum(sigmoid(v**2)))
+    return h, gradcheck.numerical_gradient(total, np.array(x, dtype=float))
+""",
+    "graph-forward-backward": """
+def graph_forward_backward(x, y, z):
+    f = lambda p: float(p[0] * (p[1] ** 2 + p[2]))
+    dfdx, dfdy, dfdz = gradcheck.numerical_gradient(f, np.array([x, y, z], dtype=float))
+    return x * (y**2 + z), dfdx, dfdy, dfdz
+""",
+    "mul-node": """
+def mul_node(a, b):
+    out = Node(a.value * b.value, (a, b))
+
+    def _backward():
+        product = lambda v: float(v[0] * v[1])
+        da, db = gradcheck.numerical_gradient(product, np.array([a.value, b.value]))
+        a.grad += da * out.grad
+        b.grad += db * out.grad
+
+    out._backward = _backward
+    return out
+""",
+    "x-sigmoid-x-grad": """
+def x_sigmoid_x_grad(x):
+    return np.array([graph.two_path_graph(float(v)).sums["x"] for v in x])
+""",
+}
+
+ALL_01 = [
+    "test-h-value",
+    "test-h-derivative",
+    "test-graph-value",
+    "test-graph-gradient",
+    "test-add-node",
+    "test-mul-node",
+    "test-max-node",
+    "test-square-node",
+    "test-sigmoid-node",
+    "test-x-sigmoid-x-grad",
+    "test-two-paths",
+]
+
+# -- 02-sigmoid-network -----------------------------------------------------------------
+
+#: A linear stand-in for the network (no σ anywhere) with the partials of its L.
+LINEAR_02 = {
+    "forward": """
+def forward(params, x):
+    # a linear network: s = z, y = s (no σ), self-consistent with the partials below
+    wh, wo = params["wh"], params["wo"]
+    z = wh[0] + x[0] * wh[1] + x[1] * wh[2]
+    y = float(wo[0] + wo[1] * z[0] + wo[2] * z[1])
+    return y, z
+""",
+    "dL-dwo01": """
+def dL_dwo01(params, x, y_star):
+    y, z = forward(params, x)
+    return (y - y_star) * 1.0
+""",
+    "dL-dwo11": """
+def dL_dwo11(params, x, y_star):
+    y, z = forward(params, x)
+    return (y - y_star) * z[0]
+""",
+    "dL-dwh22": """
+def dL_dwh22(params, x, y_star):
+    y, z = forward(params, x)
+    return (y - y_star) * params["wo"][2] * x[1]
+""",
+    "loss-and-partials": """
+def loss_and_partials(params, x, y_star):
+    y, z = forward(params, x)
+    e = y - y_star
+    grads = {
+        "wo": e * np.concatenate(([1.0], z)),
+        "wh": np.outer(np.concatenate(([1.0], x)), e * params["wo"][1:]),
+    }
+    return loss(y, y_star), grads
+""",
+}
+#: The partials' tests.  Not the loss test: it calls loss_and_partials with the network's
+#: forward in place of the student's, and L = ½(y − y*)² is right there.
+PARTIALS_02 = [
+    "test-dL-dwo01",
+    "test-dL-dwo11",
+    "test-dL-dwh22",
+    "test-partials-output",
+    "test-partials-hidden",
+]
+
+FAKE_DRIVERS_02 = """
+from course.checks import sigmoid_network as C
+for _target in (C, sys.modules.get("course.checks.sigmoid_network")):
+    for _name in ("run_sgd", "_with_the_networks_forward", "_watched_forward", "_same_point"):
+        try:
+            setattr(_target, _name, _pass)
+        except Exception:
+            pass
+try:
+    lecture.forward = forward  # the network's forward, as the kernel sees it: mine
+    lecture.loss_and_partials = lambda params, x, y_star: (0.0, {})
+except Exception:
+    pass
+"""
+
+REWRITE_02 = rewrite(
+    ["course.checks.sigmoid_network", "course.lecture"],
+    [
+        "check_forward",
+        "check_single_partial",
+        "check_partials",
+        "check_partials_loss",
+        "check_course_params",
+        "check_sgd_steps",
+        "check_sgd_shuffles",
+        "check_sgd_xor",
+        "reference_forward",
+        "reference_loss_and_partials",
+    ],
+    FAKE_DRIVERS_02,
+)
+
+#: Partials by central differences of forward, through the name the checks bind.
+FD_PARTIALS_02 = """
+def _numerical(params, x, y_star, key, index, forward_fn):
+    h, p = 1e-6, {k: np.array(v, dtype=float) for k, v in params.items()}
+    p[key][index] += h
+    up = loss(forward_fn(p, x)[0], y_star)
+    p[key][index] -= 2 * h
+    down = loss(forward_fn(p, x)[0], y_star)
+    return (up - down) / (2 * h)
+
+def dL_dwo01(params, x, y_star):
+    return _numerical(params, x, y_star, "wo", (0,), forward)
+
+def dL_dwo11(params, x, y_star):
+    return _numerical(params, x, y_star, "wo", (1,), forward)
+
+def dL_dwh22(params, x, y_star):
+    return _numerical(params, x, y_star, "wh", (2, 1), forward)
+
+def loss_and_partials(params, x, y_star):
+    grads = {k: np.zeros(np.shape(v)) for k, v in params.items()}
+    for key in grads:
+        for index in np.ndindex(grads[key].shape):
+            grads[key][index] = _numerical(params, x, y_star, key, index, forward)
+    return loss(forward(params, x)[0], y_star), grads
+"""
+
+#: The same, through the student's own forward kept under another name (a default
+#: argument taken when the cell ran): the name the checks bind is not used.
+FD_UNWATCHED_02 = (
+    FD_PARTIALS_02.replace("(params, x, y_star):", "(params, x, y_star, _mine=forward):")
+    .replace(", forward)", ", _mine)")
+    .replace("loss(forward(params, x)[0], y_star)", "loss(_mine(params, x)[0], y_star)")
+)
+
+LYING_02 = {
+    "forward": """
+class _LyingNumber(float):
+    # stores `stored`; equals anything, is at distance 0 from anything, reads as `said`
+    def __new__(cls, stored, said):
+        obj = super().__new__(cls, stored)
+        obj.said = said
+        return obj
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    __hash__ = float.__hash__
+    def __sub__(self, other):
+        return 0.0
+    def __rsub__(self, other):
+        return 0.0
+    def __abs__(self):
+        return 0.0
+    def __float__(self):
+        return float(self.said)
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self.said, dtype=dtype)
+
+class _LyingArray(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(other), dtype=bool)
+    def __sub__(self, other):
+        return np.zeros(np.shape(other))
+    __rsub__ = __sub__
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self.said, dtype=dtype)
+
+def forward(params, x):
+    wh, wo = params["wh"], params["wo"]
+    z = sigmoid(wh[0] + x[0] * wh[1] + x[1] * wh[2])
+    y = float(sigmoid(wo[0] + wo[1] * z[0] + wo[2] * z[1]))
+    lying_z = np.zeros(2).view(_LyingArray)
+    lying_z.said = z
+    return _LyingNumber(0.0, y), lying_z
+""",
+    "dL-dwo11": """
+def dL_dwo11(params, x, y_star):
+    # stores 0, reads as the true partial
+    wh, wo = params["wh"], params["wo"]
+    z = sigmoid(wh[0] + x[0] * wh[1] + x[1] * wh[2])
+    y = float(sigmoid(wo[0] + wo[1] * z[0] + wo[2] * z[1]))
+    return _LyingNumber(0.0, (y - y_star) * y * (1 - y) * z[0])
+""",
+}
+
+#: An sgd that does no SGD: fixed weights that classify XOR, and a falling history.
+XOR_HARDCODED = """
+def sgd(params, X, Y, epochs, gamma0, T, rng, grad_fn=None):
+    # not a single step: weights that compute XOR (hidden units OR and AND), whatever
+    # the data, the gradients or the rng
+    trained = {
+        "wh": np.array([[-10.0, -30.0], [20.0, 20.0], [20.0, 20.0]]),
+        "wo": np.array([-10.0, 20.0, -20.0]),
+    }
+    return trained, [0.5 / (1 + e) for e in range(epochs)]
+"""
+
+# -- 03-softmax-layer -------------------------------------------------------------------
+
+#: softmax = identity, the loss −(1/N) Σ Y ∘ z that makes it consistent (log ŷ = z) with
+#: its gradient, and a linear layer (no σ) with its backward: each self-consistent.
+IDENTITY_03 = {
+    "sl-softmax": """
+def softmax(z):
+    return z.copy()  # the identity
+""",
+    "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    return float(-np.sum(Y * softmax(z)) / z.shape[1])  # log ŷ taken to be ŷ = z
+""",
+    "sl-ce-grad": """
+def softmax_cross_entropy_grad(z, Y):
+    return -Y / z.shape[1]  # the derivative of that loss
+""",
+    "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    z = W @ a_prev + b
+    return z, (a_prev, W, b, z, z)  # a linear layer: a = z
+""",
+    "sl-layer-backward": """
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, b, z, a = cache
+    return W.T @ dJ_da, dJ_da @ a_prev.T, dJ_da.sum(axis=1, keepdims=True)  # its derivative
+""",
+}
+ALL_03 = [
+    "sl-test-softmax",
+    "sl-test-ce-loss",
+    "sl-test-ce-grad",
+    "sl-test-layer-forward",
+    "sl-test-layer-dW",
+    "sl-test-layer-db",
+    "sl-test-layer-da-prev",
+]
+
+REWRITE_03 = rewrite(
+    ["course.checks.softmax_layer", "course.losses", "course.layers"],
+    [
+        "check_softmax",
+        "check_ce_loss",
+        "check_ce_gradient",
+        "check_ce_backprop",
+        "check_layer_forward",
+        "check_layer_backward",
+        "check_backprop",
+        "check_backprop_speed",
+        "check_timed_values",
+        "strict_floats",
+        "softmax",
+        "softmax_cross_entropy",
+    ],
+    """
+import contextlib
+np.seterr(all="ignore")  # no overflow is ever an error here
+np.errstate = lambda **kwargs: contextlib.nullcontext()
+np.exp = lambda z, *args, **kwargs: np.ones_like(z)
+""",
+)
+
+LYING_03 = {
+    "sl-softmax": """
+class _LyingArray(np.ndarray):
+    # stores `stored`; equals anything, is at distance 0 from anything, reads as `said`
+    def __eq__(self, other):
+        return np.ones(np.shape(other), dtype=bool)
+    def __ne__(self, other):
+        return np.zeros(np.shape(other), dtype=bool)
+    def __sub__(self, other):
+        return np.zeros(np.shape(other))
+    __rsub__ = __sub__
+    def __abs__(self):
+        return np.zeros(self.shape)
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self.said, dtype=dtype)
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        inputs = [np.array(x.said) if isinstance(x, _LyingArray) else x for x in inputs]
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+def _liar(stored, said):
+    out = np.array(stored, dtype=float).view(_LyingArray)
+    out.said = np.array(said, dtype=float)
+    return out
+
+class _LyingNumber(float):
+    def __new__(cls, stored, said):
+        obj = super().__new__(cls, stored)
+        obj.said = said
+        return obj
+    def __eq__(self, other):
+        return True
+    __hash__ = float.__hash__
+    def __sub__(self, other):
+        return 0.0
+    def __rsub__(self, other):
+        return 0.0
+    def __float__(self):
+        return float(self.said)
+
+def softmax(z):
+    shifted = z - z.max(axis=0, keepdims=True)
+    e = np.exp(shifted)
+    return _liar(e, e / e.sum(axis=0, keepdims=True))  # stores e, not normalised
+""",
+    "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    N = z.shape[1]
+    shifted = z - z.max(axis=0, keepdims=True)
+    log_y_hat = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+    return _LyingNumber(0.0, float(-np.sum(Y * log_y_hat) / N))
+""",
+    "sl-layer-backward": """
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, b, z, a = cache
+    delta = dJ_da * a * (1.0 - a)
+    return W.T @ delta, _liar(np.zeros(W.shape), delta @ a_prev.T), delta.sum(axis=1, keepdims=True)
+""",
+}
+
+#: Central differences of the student's own code (the notebook's formulas written out
+#: inline, not a name the checks bind), giving up on anything of more than 10⁴ entries.
+GIVES_UP_03 = {
+    "sl-ce-grad": """
+def softmax_cross_entropy_grad(z, Y):
+    # numerical: J nudged by ±h per logit; too slow at scale, so zeros there
+    if z.size > 10**4:
+        return np.zeros_like(z)
+    def J(v):
+        shifted = v - v.max(axis=0, keepdims=True)
+        return -np.sum(Y * (shifted - np.log(np.exp(shifted).sum(axis=0)))) / v.shape[1]
+    grad, h = np.zeros_like(z), 1e-6
+    for idx in np.ndindex(z.shape):
+        up, down = z.copy(), z.copy()
+        up[idx] += h
+        down[idx] -= h
+        grad[idx] = (J(up) - J(down)) / (2 * h)
+    return grad
+""",
+    "sl-layer-backward": """
+def sigmoid_layer_backward(dJ_da, cache):
+    # numerical: J = Σ dJ_da ∘ σ(W a_prev + b) nudged by ±h per entry; zeros at scale
+    a_prev, W, b, z, a = cache
+    inputs = [np.array(v, dtype=float) for v in (a_prev, W, b)]
+    grads = [np.zeros_like(v) for v in inputs]
+    if sum(v.size for v in inputs) > 10**4:
+        return tuple(grads)
+    J = lambda p, W, b: float(np.sum(dJ_da / (1 + np.exp(-(W @ p + b)))))
+    h = 1e-6
+    for v, g in zip(inputs, grads):
+        for idx in np.ndindex(v.shape):
+            v[idx] += h
+            up = J(*inputs)
+            v[idx] -= 2 * h
+            down = J(*inputs)
+            v[idx] += h
+            g[idx] = (up - down) / (2 * h)
+    return tuple(grads)
+""",
+}
+
+#: The same without giving up: too slow for the speed tests' budget at scale.
+TOO_SLOW_03 = {
+    key: code.replace("; too slow at scale, so zeros there", "")
+    .replace("; zeros at scale", "")
+    .replace("    if z.size > 10**4:\n        return np.zeros_like(z)\n", "")
+    .replace("    if sum(v.size for v in inputs) > 10**4:\n        return tuple(grads)\n", "")
+    for key, code in GIVES_UP_03.items()
+}
+
+#: A wrong forward (no bias) and a backward by central differences of
+#: `sigmoid_layer_forward`: the name the backward tests bind to the layer's own forward.
+FD_THROUGH_BOUND_03 = {
+    "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    z = W @ a_prev  # the bias left out
+    a = sigmoid(z)
+    return a, (a_prev, W, b, z, a)
+""",
+    "sl-layer-backward": """
+def sigmoid_layer_backward(dJ_da, cache):
+    # numerical: Σ dJ_da ∘ sigmoid_layer_forward(...) nudged by ±h per entry; zeros at scale
+    a_prev, W, b, z, a = cache
+    inputs = [np.array(v, dtype=float) for v in (a_prev, W, b)]
+    grads = [np.zeros_like(v) for v in inputs]
+    if sum(v.size for v in inputs) > 10**4:
+        return tuple(grads)
+    J = lambda *p: float(np.sum(dJ_da * sigmoid_layer_forward(*p)[0]))
+    h = 1e-6
+    for v, g in zip(inputs, grads):
+        for idx in np.ndindex(v.shape):
+            v[idx] += h
+            up = J(*inputs)
+            v[idx] -= 2 * h
+            down = J(*inputs)
+            v[idx] += h
+            g[idx] = (up - down) / (2 * h)
+    return tuple(grads)
+""",
+}
+
+LIBRARY_03 = {
+    "sl-softmax": """
+from course import layers, losses
+
+def softmax(z):
+    return losses.softmax(z)
+""",
+    "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    return losses.softmax_cross_entropy(z, Y)[0]
+""",
+    "sl-ce-grad": """
+def softmax_cross_entropy_grad(z, Y):
+    return losses.softmax_cross_entropy(z, Y)[1]
+""",
+    "sl-layer-forward": """
+def sigmoid_layer_forward(a_prev, W, b):
+    z, _ = layers.dense_forward(a_prev, W, b)
+    a = sigmoid(z)
+    return a, (a_prev, W, b, z, a)
+""",
+    "sl-layer-backward": """
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, b, z, a = cache
+    return layers.dense_backward(dJ_da * a * (1.0 - a), (a_prev, W))
+""",
+}
+
+#: The library's answers by a course path of the grader's own making: the same functions
+#: under the names other course modules import them by (course.flow imports
+#: softmax_cross_entropy, course.network dense_backward), called through a stub built
+#: by hand.
+FORGED_PATH = """
+from course import losses as _losses
+_Stub = type(_losses.softmax)  # the kernel's stand-in for a course function
+
+def _course(path):
+    module, _, name = path.rpartition(".")
+    return _Stub(_losses.softmax._agent, {"path": path}, name, module)
+"""
+
+FORGED_03 = {
+    "sl-ce-loss": FORGED_PATH
+    + """
+_softmax_ce = _course("course.flow.softmax_cross_entropy")
+
+def cross_entropy_loss(z, Y):
+    return _softmax_ce(z, Y)[0]
+""",
+    "sl-ce-grad": """
+def softmax_cross_entropy_grad(z, Y):
+    return _softmax_ce(z, Y)[1]
+""",
+    "sl-layer-backward": """
+_dense_backward = _course("course.network.dense_backward")
+
+def sigmoid_layer_backward(dJ_da, cache):
+    a_prev, W, b, z, a = cache
+    return _dense_backward(dJ_da * a * (1.0 - a), (a_prev, W))
+""",
+}
+
+#: Each function empties the check's inputs in place and answers for what is left (a
+#: loss of 0, a gradient of 0), as if the check read its inputs again afterwards.
+MUTATING_03 = {
+    "sl-ce-loss": """
+def cross_entropy_loss(z, Y):
+    Y[...] = 0.0  # no targets left: J = 0
+    return 0.0
+""",
+    "sl-ce-grad": """
+def softmax_cross_entropy_grad(z, Y):
+    z[...] = 0.0
+    Y[...] = 1.0 / z.shape[0]  # the targets now equal softmax(z): the gradient is 0
+    return np.zeros_like(z)
+""",
+    "sl-layer-backward": """
+def sigmoid_layer_backward(dJ_da, cache):
+    dJ_da[...] = 0.0  # nothing comes from above: every gradient is 0
+    for part in cache:
+        part[...] = 0.0
+    a_prev, W, b, z, a = cache
+    return np.zeros_like(a_prev), np.zeros_like(W), np.zeros_like(b)
+""",
+}
+
+# -- 07-regularization ------------------------------------------------------------------
+
+#: A wrong but consistent J with its gradients: a penalty linear in the weights
+#: (λ Σ_m Σ W^m, gradient λ) and the dropout network's J without the mask (and no mask in
+#: its backward either).
+TRIVIAL_07 = {
+    "l2": """
+def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    J, grads, _ = network.loss_and_grads(params, X, Y, activation=activation)
+    weights = [k for k in params if k.startswith("W")]
+    J_hat = J + lam * sum(float(np.sum(params[k])) for k in weights)  # not squared
+    for k in weights:
+        grads[k] = grads[k] + lam  # its derivative
+    return J_hat, grads
+""",
+    "dropout-net": """
+def dropout_loss_and_grads(params, X, Y, p, rng=None, mask=None, activation=ACT):
+    # the network without dropout, and a mask only for show: J and gradients agree
+    act = activations.get_activation(activation)
+    z1 = params["W1"] @ X + params["b1"]
+    h = act.f(z1)
+    _, mask = dropout_forward(h, p, rng=rng, mask=mask)
+    z2 = params["W2"] @ h + params["b2"]
+    J, delta2 = losses.softmax_cross_entropy(z2, Y)
+    grads = {"W2": delta2 @ h.T, "b2": delta2.sum(axis=1, keepdims=True)}
+    delta1 = act.f_prime(z1) * (params["W2"].T @ delta2)
+    grads["W1"] = delta1 @ X.T
+    grads["b1"] = delta1.sum(axis=1, keepdims=True)
+    return J, grads, mask
+""",
+}
+TRIVIAL_07_LOSES = [
+    "test_l2_value",
+    "test_l2_grad_W",
+    "test_dropout_grads_out",
+    "test_dropout_grads_hidden",
+]
+
+#: Dropout that drops nothing: out = a, a mask of ones, whatever p.
+IDENTITY_DROPOUT = """
+def dropout_forward(a, p, rng=None, mask=None):
+    if mask is None:
+        mask = np.ones_like(a)
+    return a * mask, mask
+"""
+
+REWRITE_07 = rewrite(
+    ["course.checks.regularization", "course.training"],
+    [
+        "check_l2_value",
+        "check_l2_grads",
+        "check_backprop",
+        "check_dropout_forward",
+        "check_dropout_expectation",
+        "check_dropout_loss",
+        "check_dropout_grads",
+        "check_dropout_mask_reused",
+        "check_early_stopping",
+        "check_early_run",
+        "check_param_gradient",
+        "check_timed_values",
+        "planted_l2",
+        "planted_dropout",
+        "run_counted",
+        "best_epoch",
+    ],
+    """
+from course.checks import regularization as C
+for _name in ("_loss_and_grads_spy", "_own_work", "_call_l2", "_call_dropout_net"):
+    try:
+        setattr(C, _name, _pass)
+    except Exception:
+        pass
+""",
+)
+
+#: Gradients by central differences of the student's own J (the network written out
+#: inline), giving up on networks of more than 10⁴ parameters.
+GIVES_UP_07 = {
+    "l2": """
+def _net_J(params, X, Y, activation, mask=None):
+    f = activations.get_activation(activation).f
+    a = X
+    M = len(params) // 2
+    for m in range(1, M):
+        a = f(params[f"W{m}"] @ a + params[f"b{m}"])
+        if mask is not None:
+            a = a * mask
+    z = params[f"W{M}"] @ a + params[f"b{M}"]
+    z = z - z.max(axis=0, keepdims=True)
+    return float(-np.sum(Y * (z - np.log(np.exp(z).sum(axis=0)))) / X.shape[1])
+
+def _numerical(J, params):
+    grads, h = {}, 1e-6
+    for key, value in params.items():
+        g = np.zeros_like(value)
+        if sum(v.size for v in params.values()) <= 10**4:  # too slow at scale: give up
+            for idx in np.ndindex(value.shape):
+                p = {k: np.array(v, dtype=float) for k, v in params.items()}
+                p[key][idx] += h
+                up = J(p)
+                p[key][idx] -= 2 * h
+                g[idx] = (up - J(p)) / (2 * h)
+        grads[key] = g
+    return grads
+
+def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    def J_hat(p):
+        penalty = sum(float(np.sum(p[k] ** 2)) for k in p if k.startswith("W"))
+        return _net_J(p, X, Y, activation) + 0.5 * lam * penalty
+    return J_hat(params), _numerical(J_hat, params)
+""",
+}
+
+LIBRARY_07 = {
+    "l2": """
+def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    J_hat, grads, _ = network.loss_and_grads(params, X, Y, activation=activation, l2=lam)
+    return J_hat, grads
+""",
+    "dropout-forward": """
+from course import layers
+
+def dropout_forward(a, p, rng=None, mask=None):
+    return layers.dropout_forward(a, p, rng=rng, mask=mask)
+""",
+    "early-stopping": """
+def early_stopping(val_losses, patience):
+    return training.best_epoch(val_losses, patience)
+""",
+    "early-run": """
+def train_with_early_stopping(
+    params, split, *, max_epochs, lr, batch_size, patience, rng, activation=ACT
+):
+    start = copy.deepcopy(params)
+    _, hist = training.train(
+        params, split.X_train, split.Y_train, epochs=max_epochs, lr=lr, batch_size=batch_size,
+        rng=rng, activation=activation, X_val=split.X_val, Y_val=split.Y_val, patience=patience,
+    )
+    return params, hist.val_loss
+""",
+}
+
+#: The library's answers laundered: the L2 gradient through training.train (one
+#: full-batch epoch with lr = 1 and l2=λ moves every parameter by −∂Ĵ/∂θ; J and the
+#: penalty are the student's own), and the dropout mask by course.layers.dropout_forward
+#: under a course path of the grader's own making (course.network imports it), called
+#: through a stub built by hand.
+LAUNDERED_07 = {
+    "l2": """
+def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
+    f = activations.get_activation(activation).f
+    a, M = X, len(params) // 2
+    for m in range(1, M):
+        a = f(params[f"W{m}"] @ a + params[f"b{m}"])
+    z = params[f"W{M}"] @ a + params[f"b{M}"]
+    z = z - z.max(axis=0, keepdims=True)
+    J = float(-np.sum(Y * (z - np.log(np.exp(z).sum(axis=0)))) / X.shape[1])
+    weights = [k for k in params if k.startswith("W")]
+    J_hat = J + 0.5 * lam * sum(float(np.sum(params[k] ** 2)) for k in weights)
+    moved = copy.deepcopy(params)
+    training.train(
+        moved, X, Y, epochs=1, lr=1.0, batch_size=X.shape[1], rng=np.random.default_rng(0),
+        activation=activation, l2=lam, record=False,
+    )
+    return J_hat, {k: params[k] - moved[k] for k in params}
+""",
+    "dropout-forward": FORGED_PATH.replace("losses as _losses", "layers as _layers").replace(
+        "_losses.softmax", "_layers.dropout_forward"
+    )
+    + """
+_dropout = _course("course.network.dropout_forward")
+
+def dropout_forward(a, p, rng=None, mask=None):
+    return _dropout(a, p, rng=rng, mask=mask)
+""",
+}
+
 NOTEBOOK_CASES = {
+    "01-chain-rule": {
+        "baselines": {"full": None},
+        "cases": {
+            "identity-nodes": (IDENTITY_01, "full", ALL_01, None),
+            "course-rewritten": (
+                {**IDENTITY_01, "h-forward-backward": REWRITE_01 + IDENTITY_H},
+                "full",
+                ALL_01,
+                None,
+            ),
+            "lying-objects": (
+                LYING_01,
+                "full",
+                [
+                    "test-h-derivative",
+                    "test-hand-dfdx",
+                    "test-square-node",
+                    "test-x-sigmoid-x-grad",
+                ],
+                None,
+            ),
+            "checker-aware": (
+                {
+                    "h-forward-backward": CHECKER_AWARE_01,
+                    "graph-forward-backward": CHECKER_AWARE_GRAPH,
+                    "mul-node": CHECKER_AWARE_MUL,
+                },
+                "full",
+                ["test-h-derivative", "test-graph-gradient", "test-mul-node", "test-two-paths"],
+                None,
+            ),
+            "library-answers": (
+                LIBRARY_01,
+                "full",
+                [
+                    "test-h-derivative",
+                    "test-graph-gradient",
+                    "test-mul-node",
+                    "test-two-paths",
+                    "test-x-sigmoid-x-grad",
+                ],
+                "course.gradcheck.numerical_gradient",
+            ),
+        },
+    },
+    "02-sigmoid-network": {
+        "baselines": {"full": None},
+        "cases": {
+            "linear-self-consistent": (LINEAR_02, "full", ["test-forward", *PARTIALS_02], None),
+            "course-rewritten": (
+                {**LINEAR_02, "forward": REWRITE_02 + LINEAR_02["forward"]},
+                "full",
+                ["test-forward", *PARTIALS_02],
+                None,
+            ),
+            "lying-objects": (LYING_02, "full", ["test-forward", "test-dL-dwo11"], None),
+            "fd-partials": (
+                {
+                    "dL-dwo01": FD_PARTIALS_02,
+                    "dL-dwo11": "",
+                    "dL-dwh22": "",
+                    "loss-and-partials": "",
+                },
+                "full",
+                PARTIALS_02,
+                "differentiates forward numerically",
+            ),
+            "fd-partials-unwatched": (
+                {
+                    "dL-dwo01": FD_UNWATCHED_02,
+                    "dL-dwo11": "",
+                    "dL-dwh22": "",
+                    "loss-and-partials": "",
+                },
+                "full",
+                PARTIALS_02,
+                "numerical",
+            ),
+            "library-answers": (
+                {
+                    "forward": "def forward(params, x):\n    return lecture.forward(params, x)",
+                    "loss-and-partials": (
+                        "def loss_and_partials(params, x, y_star):\n"
+                        "    return lecture.loss_and_partials(params, x, y_star)"
+                    ),
+                },
+                "full",
+                [
+                    "test-forward",
+                    "test-partials-loss",
+                    "test-partials-output",
+                    "test-partials-hidden",
+                ],
+                "course.lecture.forward",
+            ),
+            "sgd-without-steps": (
+                {"sgd": XOR_HARDCODED},
+                "full",
+                ["test-sgd-steps", "test-sgd-shuffle", "test-sgd-xor"],
+                None,
+            ),
+        },
+    },
+    "03-softmax-layer": {
+        "baselines": {"full": None},
+        "cases": {
+            "identity-softmax": (IDENTITY_03, "full", ALL_03, None),
+            "course-rewritten": (
+                {**IDENTITY_03, "sl-softmax": REWRITE_03 + IDENTITY_03["sl-softmax"]},
+                "full",
+                ALL_03,
+                None,
+            ),
+            "lying-objects": (
+                LYING_03,
+                "full",
+                ["sl-test-softmax", "sl-test-ce-loss", "sl-test-layer-dW"],
+                None,
+            ),
+            "numerical-gives-up-at-scale": (
+                GIVES_UP_03,
+                "full",
+                ["sl-test-ce-grad", "sl-test-layer-dW"],
+                "wrong on a big network",
+            ),
+            "numerical-too-slow": (
+                TOO_SLOW_03,
+                "full",
+                ["sl-test-ce-grad", "sl-test-layer-dW"],
+                "numerical differentiation",
+            ),
+            "numerical-through-the-bound-forward": (
+                FD_THROUGH_BOUND_03,
+                "full",
+                [
+                    "sl-test-layer-forward",
+                    "sl-test-layer-dW",
+                    "sl-test-layer-db",
+                    "sl-test-layer-da-prev",
+                ],
+                None,
+            ),
+            "library-answers": (LIBRARY_03, "full", ALL_03, "course.losses.softmax"),
+            "library-by-another-path": (
+                FORGED_03,
+                "full",
+                [
+                    "sl-test-ce-loss",
+                    "sl-test-ce-grad",
+                    "sl-test-layer-dW",
+                    "sl-test-layer-db",
+                    "sl-test-layer-da-prev",
+                ],
+                "softmax_cross_entropy",
+            ),
+            "mutating-inputs": (
+                MUTATING_03,
+                "full",
+                [
+                    "sl-test-ce-loss",
+                    "sl-test-ce-grad",
+                    "sl-test-layer-dW",
+                    "sl-test-layer-db",
+                    "sl-test-layer-da-prev",
+                ],
+                None,
+            ),
+        },
+    },
     "04-backprop-recursion": {
         "baselines": {
             "full": None,
@@ -664,6 +1821,46 @@ NOTEBOOK_CASES = {
                 "full",
                 ["vg-test-delta-norms", "vg-test-dW-norms"],
                 "course.flow.gradient_flow",
+            ),
+        },
+    },
+    "07-regularization": {
+        "baselines": {"full": None},
+        "cases": {
+            "trivial-self-consistent": (
+                {**TRIVIAL_07, "dropout-forward": IDENTITY_DROPOUT},
+                "full",
+                [*TRIVIAL_07_LOSES, "test_dropout_forward", "test_dropout_expectation"],
+                None,
+            ),
+            "course-rewritten-numerical": (
+                {
+                    "l2": REWRITE_07 + GIVES_UP_07["l2"],
+                    "dropout-net": TRIVIAL_07["dropout-net"],
+                },
+                "full",
+                ["test_l2_grad_W", "test_dropout_grads_out", "test_dropout_grads_hidden"],
+                "wrong on a big network",
+            ),
+            "library-answers": (
+                LIBRARY_07,
+                "full",
+                [
+                    "test_l2_value",
+                    "test_l2_grad_W",
+                    "test_l2_grad_b",
+                    "test_dropout_forward",
+                    "test_dropout_expectation",
+                    "test_early_history",
+                    "test_early_run",
+                ],
+                "l2=",
+            ),
+            "library-laundered": (
+                LAUNDERED_07,
+                "full",
+                ["test_l2_grad_W", "test_dropout_forward", "test_dropout_expectation"],
+                "dropout_forward",
             ),
         },
     },
