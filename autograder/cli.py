@@ -113,6 +113,7 @@ def cmd_grade(args):
             force=args.force,
             scheduler=args.scheduler,
             sandbox=kind,
+            fork=not args.cold_start,
         )
     except SandboxUnavailable as exc:
         print(f"backprop-grade grade: {exc}", file=sys.stderr)
@@ -259,6 +260,12 @@ def _grade_parser(add):
         action="store_true",
         help="run kernels without bubblewrap (student code then runs with your uid and can "
         "read and change your files; the summary, CSV and report say so)",
+    )
+    p.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="start every kernel from scratch under bubblewrap instead of forking it from "
+        "the worker's warm template (same sandbox, slower: for comparison)",
     )
     p.add_argument("--strict", action="store_true", help="exit with status 3 on any failure")
 

@@ -21,6 +21,8 @@ import itertools
 import os
 import resource
 import signal
+import sys
+import time
 from pathlib import Path
 
 #: Processes and threads of one job (the kernel alone uses about ten threads).
@@ -127,23 +129,43 @@ class JobCgroup:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
 
-    def oom_killed(self):
-        """True when the kernel's OOM killer hit the group (its memory limit was reached)."""
+    def oom_kills(self):
+        """How many processes of the group the kernel's OOM killer has killed so far."""
         if not self.active:
-            return False
+            return 0
         d = self.dirs[0]
         name = "memory.oom_control" if self.version == 1 else "memory.events"
         with contextlib.suppress(OSError, ValueError):
             text = (d / name).read_text()
             fields = dict(line.split()[:2] for line in text.splitlines() if line.strip())
-            return int(fields.get("oom_kill", 0)) > 0
-        return False
+            return int(fields.get("oom_kill", 0))
+        return 0
 
-    def remove(self):
-        self.kill_all()
-        for d in self.dirs:
-            with contextlib.suppress(OSError):
-                d.rmdir()
+    def oom_killed(self):
+        """True when the kernel's OOM killer hit the group (its memory limit was reached)."""
+        return self.oom_kills() > 0
+
+    def remove(self, timeout=2.0):
+        """Kill what is left and remove the group's folders.  A group keeps its dying
+        processes (and, for ``pids``, their zombies) for a moment: retried until
+        `timeout` seconds, then left (and said, on stderr of the worker)."""
+        end = time.monotonic() + timeout
+        left = list(self.dirs)
+        while left:
+            self.kill_all()
+            for d in list(left):
+                try:
+                    d.rmdir()
+                    left.remove(d)
+                except FileNotFoundError:
+                    left.remove(d)
+                except OSError:
+                    pass
+            if not left or time.monotonic() > end:
+                break
+            time.sleep(0.005)
+        if left:
+            print(f"backprop-grade: could not remove control group {left[0]}", file=sys.stderr)
         self.dirs = []
 
 
@@ -178,23 +200,36 @@ class JobLimits:
             parts.append("no cgroup available: job memory and process count not bounded")
         return ", ".join(parts)
 
+    def rlimits(self):
+        """{name of a ``resource.RLIMIT_*``: (soft, hard)} of every process of the job."""
+        limits = {}
+        if self.memory_mb:
+            mem = int(self.memory_mb) * 2**20
+            limits["RLIMIT_AS"] = (mem, mem)
+        if self.cpu_seconds:
+            cpu = int(self.cpu_seconds)
+            limits["RLIMIT_CPU"] = (cpu, cpu + 5)
+        limits["RLIMIT_NOFILE"] = (NOFILE, NOFILE)
+        limits["RLIMIT_FSIZE"] = (FSIZE_MB * 2**20, FSIZE_MB * 2**20)
+        limits["RLIMIT_CORE"] = (0, 0)
+        return limits
+
+    def join(self, pid):
+        """Put process `pid` (not yet running anything of the job) in the job's cgroup."""
+        for f in self.cgroup.procs_files():
+            Path(f).write_text(str(pid))
+
     def popen_kwargs(self):
         """``preexec_fn`` for the Popen that starts the sandbox (rlimits, joining the cgroup)."""
         self._procs_fds = [os.open(f, os.O_WRONLY) for f in self.cgroup.procs_files()]
         fds = list(self._procs_fds)
-        mem = int(self.memory_mb) * 2**20 if self.memory_mb else None
-        cpu = int(self.cpu_seconds) if self.cpu_seconds else None
+        limits = [(getattr(resource, k), v) for k, v in self.rlimits().items()]
 
         def preexec():  # runs in the child between fork and exec: no imports, no locks
             for fd in fds:
                 os.write(fd, str(os.getpid()).encode())
-            if mem:
-                resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-            if cpu:
-                resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-            resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
-            resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE_MB * 2**20, FSIZE_MB * 2**20))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            for which, value in limits:
+                resource.setrlimit(which, value)
 
         return {"preexec_fn": preexec}
 

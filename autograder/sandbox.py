@@ -97,45 +97,58 @@ def _project_dirs():
     return [str(Path(m.__file__).resolve().parent) for m in (course, autograder)]
 
 
-def _system_binds():
-    """``--ro-bind``/``--symlink`` arguments for the system folders a kernel needs."""
-    args = []
+def _system_view():
+    """The system folders a kernel needs: ``(binds, symlinks)`` as ``[host, inside]``
+    and ``[target, link]`` lists."""
+    binds, symlinks = [], []
     for top in ("usr", "bin", "lib", "lib32", "lib64", "libx32", "sbin"):
         path = Path("/") / top
         if path.is_symlink():
-            args += ["--symlink", os.readlink(path), str(path)]
+            symlinks.append([os.readlink(path), str(path)])
         elif path.is_dir():
-            args += ["--ro-bind", str(path), str(path)]
+            binds.append([str(path), str(path)])
     for name in ("ld.so.cache", "ld.so.conf", "localtime", "alternatives", "fonts"):
         path = Path("/etc") / name
         if path.exists():
-            args += ["--ro-bind", str(path), str(path)]
-    return args
+            binds.append([str(path), str(path)])
+    return binds, symlinks
 
 
-def _python_binds():
-    """Read-only binds of the interpreter, the virtualenv and the kernel's agent.
+def _python_view():
+    """The interpreter, the virtualenv and the kernel's agent: ``(binds, hidden)``.
 
     The course library and the grader are not among them: where they lie inside a bound
-    folder (an installed wheel in site-packages), an empty folder is mounted over them,
+    folder (an installed wheel in site-packages), an empty folder covers them (`hidden`),
     so a kernel can neither import nor read them (``import course`` there gives the
     grader's stubs, :mod:`backprop_agent.stubs`)."""
-    paths = []
-    for p in (sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parent.parent)):
-        paths.append(os.path.realpath(p))
-    paths.append(_agent_dir())
-    args, seen = [], []
-    for p in sorted(set(paths), key=len):
-        if any(p == s or p.startswith(s + os.sep) for s in seen):
+    raw = [sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parent.parent)]
+    raw.append(_agent_dir())
+    binds, seen = [], []
+    for path in sorted({os.path.realpath(p) for p in raw}, key=len):
+        if any(path == s or path.startswith(s + os.sep) for s in seen):
             continue
-        seen.append(p)
-        args += ["--ro-bind", p, p]
-        if p != os.path.abspath(p):
-            args += ["--ro-bind", p, os.path.abspath(p)]
-    for hidden in _project_dirs():
-        if any(hidden.startswith(s + os.sep) for s in seen):
-            args += ["--tmpfs", hidden, "--remount-ro", hidden]
-    return args
+        seen.append(path)
+        binds.append([path, path])
+    for path in raw:  # a prefix reached through a symlink: there too
+        real, spelled = os.path.realpath(path), os.path.abspath(path)
+        if spelled != real and [real, spelled] not in binds:
+            binds.append([real, spelled])
+    hidden = [h for h in _project_dirs() if any(h.startswith(s + os.sep) for s in seen)]
+    return binds, hidden
+
+
+def view():
+    """What a kernel sees of the machine, as plain data (bubblewrap's arguments and the
+    warm template's mounts are both made from it): ``binds`` (read-only), ``symlinks``
+    and ``hidden`` (see :func:`_system_view`, :func:`_python_view`)."""
+    system, symlinks = _system_view()
+    python, hidden = _python_view()
+    return {"binds": system + python, "symlinks": symlinks, "hidden": hidden}
+
+
+#: The sandbox's writable folders (size-capped tmpfs) and their sizes in MB.
+def writable_folders():
+    return ((HOME, HOME_MB), ("/tmp", TMP_MB), (RUN, RUN_MB))
 
 
 def kernel_environment(extra=None, home=HOME):
@@ -203,9 +216,15 @@ def bwrap_command(command, *, connection_file, files_dir=None, font_cache=None, 
         args += ["--setenv", key, value]
     # The writable folders first: a tmpfs mounted after a bind below it would hide it
     # (a course cloned under /tmp binds its virtualenv from there).
-    for path, mb in ((HOME, HOME_MB), ("/tmp", TMP_MB), (RUN, RUN_MB)):
+    for path, mb in writable_folders():
         args += ["--size", str(mb * 2**20), "--tmpfs", path]
-    args += _system_binds() + _python_binds()
+    seen = view()
+    for target, link in seen["symlinks"]:
+        args += ["--symlink", target, link]
+    for src, dst in seen["binds"]:
+        args += ["--ro-bind", src, dst]
+    for path in seen["hidden"]:
+        args += ["--tmpfs", path, "--remount-ro", path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--size", str(SHM_MB * 2**20), "--tmpfs", "/dev/shm"]
     args += ["--remount-ro", "/dev"]  # device nodes stay usable; no files in /dev itself
@@ -221,10 +240,18 @@ def bwrap_command(command, *, connection_file, files_dir=None, font_cache=None, 
     return args
 
 
-@functools.cache
+_FONT_CACHE_LOCK = threading.Lock()
+
+
 def font_cache(parent=None):
     """matplotlib's font list for the kernels, built once per process in a folder under
-    `parent` (a grading run's own folder, removed with it)."""
+    `parent` (a grading run's own folder, removed with it); threads wait for one build."""
+    with _FONT_CACHE_LOCK:
+        return _font_cache(parent)
+
+
+@functools.cache
+def _font_cache(parent):
     folder = tempfile.mkdtemp(prefix="backprop-mpl-", dir=parent)
     env = {"MPLCONFIGDIR": folder, "PATH": os.environ.get("PATH", "")}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -279,33 +306,98 @@ def require_sandbox(kind):
 # -- the kernel --------------------------------------------------------------------------
 
 
+def _client_class():
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class GradingKernelClient(AsyncKernelClient):
+        """jupyter_client's client, ready as soon as the kernel is.
+
+        ipykernel greets every new IOPub subscriber (``iopub_welcome``, JEP 65): once
+        that has arrived, IOPub is connected and a kernel_info reply on shell means
+        the kernel is ready, without jupyter_client's fixed 0.2 s of listening to a
+        quiet IOPub.  A kernel that sends no welcome gets jupyter_client's own wait."""
+
+        async def wait_for_ready(self, timeout=None):
+            start = time.monotonic()
+            deadline = start + (60.0 if timeout is None else float(timeout))
+            while True:
+                try:
+                    msg = await self.iopub_channel.get_msg(timeout=0.25)
+                except Empty:
+                    msg = None
+                if msg is not None and msg.get("msg_type") == "iopub_welcome":
+                    break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+                if time.monotonic() - start > 10:
+                    return await super().wait_for_ready(deadline - time.monotonic())
+            while True:
+                self.kernel_info()
+                try:
+                    reply = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    reply = None
+                if reply is not None and reply.get("msg_type") == "kernel_info_reply":
+                    self._handle_kernel_info_reply(reply)
+                    return
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+    return GradingKernelClient
+
+
 def _kernel_manager_class(job):
     from jupyter_client.manager import AsyncKernelManager
 
     class SandboxedKernelManager(AsyncKernelManager):
-        """Start the kernel (with its agent) through bwrap, or as a limited process."""
+        """The job's kernel, started by the provisioner the job asks for
+        (:mod:`autograder.provisioning`): forked from the worker's template, or cold."""
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
+            self.job = job
             self.connection_file = str(job.private / "kernel.json")
             # Unix sockets: inside the sandbox its own folder holds them; the grader
             # reaches them through /proc/<pid>/root (no folder shared with the host).
             self.transport = "ipc"
             self.ip = (RUN if job.sandboxed else str(job.private)) + "/k"
-            self.sandbox_pid = None
             self._zmq = _bounded_zmq()
 
         @property
         def kernel_spec(self):
             spec = super().kernel_spec
             if spec is not None:
-                # A signal to bwrap does not reach the kernel: ask it over its control
-                # channel to interrupt itself (ipykernel's interrupt_request).
+                # A signal to bwrap or to the sandbox's init does not reach the kernel:
+                # ask it over its control channel to interrupt itself.
                 spec.interrupt_mode = "message"
+                name = "backprop-forked" if job.template is not None else "backprop-sandbox"
+                spec.metadata = {
+                    **(spec.metadata or {}),
+                    "kernel_provisioner": {"provisioner_name": name, "config": {}},
+                }
             return spec
+
+        def _connect_control_socket(self):
+            super()._connect_control_socket()
+            # nothing left for a kernel that is gone: closing does not wait for it
+            self._control_socket.linger = 0
+
+        async def _async_interrupt_kernel(self):
+            if self.shutting_down:  # it is about to be killed: no interrupt first
+                return
+            await super()._async_interrupt_kernel()
+
+        interrupt_kernel = _async_interrupt_kernel
 
         def client(self, **kwargs):
             kwargs.setdefault("context", self._zmq)
+            self.client_factory = _client_class()
             return super().client(**kwargs)
 
         def format_kernel_cmd(self, extra_arguments=None):
@@ -323,36 +415,20 @@ def _kernel_manager_class(job):
                     *rest,
                 ]
             inner = [sys.executable, "-m", "backprop_agent", AGENT, "-f", CONNECTION, *rest]
+            if job.template is not None:
+                return inner  # the template forks it (ForkedProvisioner takes the arguments)
             return bwrap_command(
                 inner,
-                connection_file=self.connection_file,
+                connection_file=str(job.inside_connection_file),
                 files_dir=job.files_dir,
                 font_cache=job.font_cache,
                 env=kernel_environment(job.kernel_env),
             )
 
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            kw.update(job.limits.popen_kwargs())
-            # What the kernel prints before ipykernel captures its output goes nowhere.
-            kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
-            if not job.sandboxed:
-                home = job.private / "home"
-                home.mkdir(exist_ok=True)
-                kw["env"] = kernel_environment(job.kernel_env, str(home))
-                kw["cwd"] = str(job.files_dir or job.private)
-            try:
-                await super()._async_launch_kernel(kernel_cmd, **kw)
-            finally:
-                job.limits.launched()
-            if job.sandboxed:
-                self.sandbox_pid = _sandbox_child(self.provisioner.process.pid)
-                job.root = f"/proc/{self.sandbox_pid}/root"
-                self.ip = job.root + RUN + "/k"
-
     return SandboxedKernelManager
 
 
-def _sandbox_child(bwrap_pid, timeout=10.0):
+def sandbox_child(bwrap_pid, timeout=10.0):
     """The host pid of the first process inside the sandbox (a child of bwrap)."""
     end = time.monotonic() + timeout
     path = Path(f"/proc/{bwrap_pid}/task/{bwrap_pid}/children")
@@ -363,6 +439,38 @@ def _sandbox_child(bwrap_pid, timeout=10.0):
                 return int(kids[0])
         time.sleep(0.005)
     raise RuntimeError("the sandbox did not start")
+
+
+def template_spec(font_cache_path=None):
+    """What a warm template is built from: the sandbox's view, matplotlib's font list,
+    and the view's binds that lie below a folder each sandbox covers with a fresh tmpfs
+    (bound again on top of it)."""
+    spec = view()
+    covered = [path for path, _ in writable_folders()] + ["/dev/shm"]
+    spec["rebind"] = [
+        dst for _, dst in spec["binds"] if any(dst.startswith(c + "/") for c in covered)
+    ]
+    spec["font_cache"] = font_cache_path
+    return spec
+
+
+def _template(task, job):
+    """The worker's warm template for this job, or None (and why) for a cold start."""
+    from . import forked
+
+    if not job.sandboxed:
+        return None, f"{forked.COLD} (--no-sandbox)"
+    if task.get("fork") is False:
+        return None, f"{forked.COLD} (asked for)"
+    reason = forked.problem()
+    if reason:
+        return None, f"{forked.COLD} ({reason})"
+    env = forked.template_environment(job.kernel_env)
+    try:
+        t = forked.template_for(template_spec(job.font_cache), env, _tmp(task))
+    except forked.TemplateUnavailable as exc:
+        return None, f"{forked.COLD} ({exc})"
+    return t, forked.FORKED
 
 
 class _Job:
@@ -379,11 +487,28 @@ class _Job:
                 target = self.files_dir / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
+        self.files = dict(task.get("files") or {})
         self.root = ""
+        self.sandbox_pid = None
+        self.template = None
+        self.kernel_start = ""
         self.trusted_seconds = 0.0
+        self.memory_mb = task.get("memory_mb")
+        #: Set when the notebook's time limit has passed (no fresh kernel after that).
+        self.expired = threading.Event()
+        #: The cells that ended a kernel (autograder.crashes), and the fresh kernels.
+        self.crashes = []
+        self.restarts = 0
+        self.oom_kills = 0
+        self.stopped_answering = False
+        #: perf_counter() of the first kernel's launch and readiness, and of the cleanup.
+        self.marks = {}
         self.requests = 0
         self.flags = []
         self.agent_path = str(self.private / "agent.sock")
+        # the kernel's copy of its connection file (bound into bwrap's sandbox): the
+        # kernel manager's own is rewritten with the paths as the grader reaches them
+        self.inside_connection_file = self.private / "inside.json"
         self.font_cache = None
         if self.sandboxed:
             given = task.get("font_cache")
@@ -401,29 +526,49 @@ class _Job:
 
 
 def _execute_class(job, cell_timeout):
-    from jupyter_core.utils import run_sync
+    import copy
+
+    from jupyter_core.utils import ensure_async, run_sync
+    from nbclient.exceptions import DeadKernelError
     from nbgrader.preprocessors import Execute
 
-    from . import remote
+    from . import crashes, remote
     from .integrity import is_test_cell
     from .trusted import TrustedNotebook
 
     class TrustedExecute(Execute):
-        """nbgrader's Execute; test cells are run by the grader, outputs are bounded."""
+        """nbgrader's Execute; test cells are run by the grader, outputs are bounded, and a
+        cell that ends the kernel costs only itself (:mod:`autograder.crashes`)."""
 
         current_index = -1
         trusted = None
+        _output_bytes = 0
+        _notebook_bytes = 0
+
+        async def async_start_new_kernel(self, **kwargs):
+            job.marks.setdefault("launch", time.perf_counter())
+            return await super().async_start_new_kernel(**kwargs)
+
+        async def _async_cleanup_kernel(self):
+            job.marks["cleanup"] = time.perf_counter()
+            return await super()._async_cleanup_kernel()
 
         async def async_start_new_kernel_client(self):
             kc = await super().async_start_new_kernel_client()
+            job.marks.setdefault("ready", time.perf_counter())
             session = await asyncio.to_thread(
                 remote.Session, job.agent_host_path, call_timeout=cell_timeout
             )
-            self.trusted = TrustedNotebook(self.nb, session, cell_timeout)
+            if self.trusted is None:
+                self.trusted = TrustedNotebook(self.nb, session, cell_timeout)
+            else:  # a fresh kernel: the grader's side of the notebook carries on
+                self.trusted.session = session
             return kc
 
         async def async_execute_cell(self, cell, cell_index, execution_count=None, **kw):
             self.current_index = cell_index
+            if cell.cell_type == "code" and cell.source.strip() and not await self._alive():
+                await self._fresh_kernel(cell_index)
             if not is_test_cell(cell):
                 self._output_bytes = 0
                 session = self.trusted.session if self.trusted else None
@@ -431,6 +576,11 @@ def _execute_class(job, cell_timeout):
                     session.cell_deadline = time.monotonic() + cell_timeout
                 try:
                     return await super().async_execute_cell(cell, cell_index, execution_count, **kw)
+                except DeadKernelError:
+                    if job.expired.is_set():
+                        raise
+                    self._crashed(cell, cell_index)
+                    return cell
                 finally:
                     if session is not None:
                         session.cell_deadline = None
@@ -439,7 +589,96 @@ def _execute_class(job, cell_timeout):
             cell.outputs = outputs
             self.code_cells_executed += 1
             cell.execution_count = self.code_cells_executed
+            if self.trusted is not None and not await self._alive() and not job.expired.is_set():
+                self._crashed(cell, cell_index, during_test=True)
             return cell
+
+        # -- a kernel that died -------------------------------------------------------
+
+        async def _async_poll_kernel_alive(self):
+            # nbclient looks once a second; a kernel's death is cheap to see (a pidfd or
+            # a waitpid), and a notebook that crashes waits for the look
+            while True:
+                await asyncio.sleep(0.05)
+                try:
+                    await self._async_check_alive()
+                except DeadKernelError:
+                    self.task_poll_for_reply.cancel()
+                    return
+
+        async def _alive(self):
+            """False once the kernel is gone, or its agent has stopped answering the
+            grader (then it is ended here: a kernel the grader cannot reach grades
+            nothing)."""
+            if self.km is None or not await ensure_async(self.km.is_alive()):
+                return False
+            session = self.trusted.session if self.trusted is not None else None
+            if session is not None and session.broken:
+                for _ in range(40):  # it may be on its way out: let it end by itself
+                    await asyncio.sleep(0.025)
+                    if not await ensure_async(self.km.is_alive()):
+                        return False
+                job.stopped_answering = True
+                await self.km._async_kill_kernel()
+                return False
+            return True
+
+        def _crashed(self, cell, index, during_test=False):
+            """Note that cell `index` ended the kernel (its output says so)."""
+            process = getattr(getattr(self.km, "provisioner", None), "process", None)
+            code = process.poll() if process is not None else None
+            if job.stopped_answering:
+                code, job.stopped_answering = None, False
+            kills = job.limits.cgroup.oom_kills()
+            what = crashes.cause(code, job.memory_mb, oom=kills > job.oom_kills)
+            if code is None:
+                what = "it stopped answering the grader"
+            job.oom_kills = kills
+            cell.setdefault("outputs", []).append(crashes.crash_output(what, during_test))
+            job.crashes.append({"index": index, "cause": what, "test": during_test})
+
+        async def _fresh_kernel(self, index):
+            """A new kernel with the student's cells before `index` run again in it
+            (their outputs stay as they were; a cell that ended a kernel is skipped)."""
+            if len(job.crashes) > crashes.MAX_RESTARTS:
+                raise DeadKernelError(
+                    f"the notebook ended its kernel {len(job.crashes)} times: the rest is not run"
+                )
+            if self.trusted is not None and self.trusted.session is not None:
+                self.trusted.session.close()
+            await self._async_cleanup_kernel()
+            job.limits.cgroup.kill_all()
+            job.restarts += 1
+            self.km = self.create_kernel_manager()
+            await self.async_start_new_kernel()
+            await self.async_start_new_kernel_client()
+            skipped = {c["index"] for c in job.crashes}
+            saved = (self.code_cells_executed, self._output_bytes, self._notebook_bytes)
+            for i, earlier in enumerate(self.nb.cells[:index]):
+                if (
+                    earlier.cell_type != "code"
+                    or is_test_cell(earlier)
+                    or i in skipped
+                    or not earlier.source.strip()
+                ):
+                    continue
+                again = copy.deepcopy(earlier)
+                session = self.trusted.session if self.trusted else None
+                if session is not None:
+                    session.cell_deadline = time.monotonic() + cell_timeout
+                try:
+                    await super().async_execute_cell(again, i, store_history=True)
+                except DeadKernelError:
+                    if job.expired.is_set():
+                        raise
+                    self._crashed(earlier, i)
+                    earlier.outputs[-1]["evalue"] += " (It ended the kernel when run again.)"
+                    return await self._fresh_kernel(index)
+                finally:
+                    self.nb.cells[i] = earlier
+                    if session is not None:
+                        session.cell_deadline = None
+            self.code_cells_executed, self._output_bytes, self._notebook_bytes = saved
 
         def output(self, outs, msg, display_id, cell_index):
             size = len(json.dumps(msg.get("content", {}), default=str))
@@ -452,6 +691,8 @@ def _execute_class(job, cell_timeout):
             return super().output(outs, msg, display_id, cell_index)
 
         # nbclient's synchronous names wrap the base class's coroutines: re-wrap ours.
+        start_new_kernel = run_sync(async_start_new_kernel)
+        _cleanup_kernel = run_sync(_async_cleanup_kernel)
         start_new_kernel_client = run_sync(async_start_new_kernel_client)
         execute_cell = run_sync(async_execute_cell)
 
@@ -555,8 +796,27 @@ def execute_notebook(task):
     # whose epoll instance and selector map it shares with the parent (its kernel's
     # messages then never arrive: the job waits forever); and a loop a killed kernel
     # used is not one to reuse.
-    limit_worker_memory(task.get("worker_memory_mb"))
+    if _in_a_worker():
+        limit_worker_memory(task.get("worker_memory_mb"))
     return contextvars.Context().run(_execute_in_own_loop, task)
+
+
+def _in_a_worker():
+    """True in a grading worker process (a process pool's or a dask worker), where the
+    worker's own memory is bounded; False in the process that called grading (a script,
+    nbgrader, a test run), whose address space is not the grader's to cap: a browser it
+    starts later, for one, reserves far more than a grading worker may."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        return True
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
 
 
 def _execute_in_own_loop(task):
@@ -591,6 +851,9 @@ def _bounded_zmq():
 
     ctx = zmq.asyncio.Context()
     ctx.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+    # the kernel binds its sockets a moment after the client first tries them: try
+    # again after 10 ms, not ZMQ's default 100 ms
+    ctx.setsockopt(zmq.RECONNECT_IVL, 10)
     return ctx
 
 
@@ -602,9 +865,13 @@ def _execute_notebook(task):
     t0 = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="job-", dir=_tmp(task)))
     nb = nbformat.reads(task["notebook"], as_version=4)
-    job, limits = None, ""
+    job, limits, template_seconds = None, "", 0.0
     try:
         job = _Job(task, base)
+        t1 = time.perf_counter()
+        job.template, job.kernel_start = _template(task, job)
+        template_seconds = time.perf_counter() - t1
+        job.marks["setup"] = time.perf_counter()
         status, reason, nb = _run(task, job, nb)
         if status == "kernel died" and job.limits.cgroup.oom_killed():
             status = "memory"
@@ -615,10 +882,17 @@ def _execute_notebook(task):
     finally:
         if job is not None:
             job.limits.close()
+            if job.template is not None:
+                from . import forked
+
+                forked.release(job.template)
         shutil.rmtree(base, ignore_errors=True)
+    end = time.perf_counter()
+    exec_seconds = _cell_seconds(nb)
     return {
         "key": task.get("key"),
-        "exec_seconds": _cell_seconds(nb),
+        "exec_seconds": exec_seconds,
+        "timing": _timing(job, t0, end, exec_seconds, template_seconds),
         "notebook": nbformat.writes(nb),
         "status": status,
         "reason": reason,
@@ -629,7 +903,36 @@ def _execute_notebook(task):
         "trusted_seconds": job.trusted_seconds if job else 0.0,
         "requests": job.requests if job else 0,
         "flags": job.flags if job else [],
+        "kernel_start": job.kernel_start if job else "",
+        "template": job.template.proc.pid if job and job.template else None,
+        "crashes": job.crashes if job else [],
+        "template_seconds": template_seconds,
         "worker_peak_mb": _peak_rss_mb(),
+    }
+
+
+def _timing(job, t0, end, exec_seconds, template_seconds):
+    """Where one notebook's time went (seconds): ``setup`` (its folder, control group
+    and the template's look-up; a template started for it counts in ``template``),
+    ``kernel_start`` (from the launch request to the kernel ready: fork or cold start),
+    ``cells`` (the kernel running cells), ``trusted`` (test cells on the grader's side),
+    ``teardown`` (from the last cell to the end: kill, control group, files), ``other``
+    (the rest: nbclient's messaging between cells)."""
+    if job is None:
+        return {}
+    marks = job.marks
+    setup = marks.get("setup", end) - t0 - template_seconds
+    start = marks["ready"] - marks["launch"] if "ready" in marks and "launch" in marks else 0.0
+    teardown = end - marks["cleanup"] if "cleanup" in marks else 0.0
+    known = setup + template_seconds + start + exec_seconds + job.trusted_seconds + teardown
+    return {
+        "setup": setup,
+        "template": template_seconds,
+        "kernel_start": start,
+        "cells": exec_seconds,
+        "trusted": job.trusted_seconds,
+        "teardown": teardown,
+        "other": max(0.0, end - t0 - known),
     }
 
 
@@ -643,7 +946,7 @@ def _run(task, job, nb):
         shutdown_kernel="immediate",
         kernel_manager_class=_kernel_manager_class(job),
     )
-    expired = threading.Event()
+    expired = job.expired
     loop = asyncio.get_event_loop()  # this job's own (see execute_notebook)
 
     def kill():
@@ -672,6 +975,11 @@ def _run(task, job, nb):
         job.limits.cgroup.kill_all()
     if status == "ok":
         status, reason = _status_from_outputs(nb, task)
+    if job.crashes:
+        from . import crashes
+        from .integrity import is_test_cell
+
+        crashes.note_costs(nb, job.crashes, is_test_cell)
     if ep.trusted is not None:
         job.trusted_seconds = ep.trusted.seconds
         job.requests = ep.trusted.session.requests if ep.trusted.session else 0
@@ -695,12 +1003,13 @@ def _preprocess(ep, nb, job, task):
 
 def _kill_kernel(ep, job):
     km = getattr(ep, "km", None)
-    pids = [getattr(km, "sandbox_pid", None)]
-    prov = getattr(km, "provisioner", None)
-    pids.append(getattr(getattr(prov, "process", None), "pid", None))
-    for pid in filter(None, pids):
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+            process.kill()
+    if job.sandbox_pid:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(job.sandbox_pid, signal.SIGKILL)
     job.limits.cgroup.kill_all()
 
 

@@ -3,6 +3,7 @@ progress, the CLI's help (feedback rendering: tests/test_feedback.py)."""
 
 import io
 import json
+import resource
 
 import nbformat
 import pytest
@@ -142,9 +143,7 @@ def test_the_sandbox_mounts_its_writable_folders_before_the_binds_below_them(mon
     would hide it (bwrap: execvp ...: No such file or directory)."""
     from autograder import sandbox
 
-    monkeypatch.setattr(
-        sandbox, "_python_binds", lambda: ["--ro-bind", "/tmp/c/.venv", "/tmp/c/.venv"]
-    )
+    monkeypatch.setattr(sandbox, "_python_view", lambda: ([["/tmp/c/.venv", "/tmp/c/.venv"]], []))
     args = sandbox.bwrap_command(["/tmp/c/.venv/bin/python"], connection_file="/tmp/k.json")
     mounts = [(a, args[i + 1]) for i, a in enumerate(args) if a in ("--tmpfs", "--ro-bind")]
     for i, (kind, path) in enumerate(mounts):
@@ -166,3 +165,28 @@ def test_the_summary_keeps_its_columns_apart_for_long_names():
     (line,) = [x for x in out.getvalue().splitlines() if long.student in x]
     assert line.split()[:3] == [long.student, "cell", "timeout"]
     assert line.count("cell timeout") == 1  # the status once, as its own column
+
+
+def _limit_seen_in_a_pool_worker(task):
+    from autograder import sandbox
+
+    sandbox.execute_notebook(task)
+    return resource.getrlimit(resource.RLIMIT_AS)[0]
+
+
+def test_worker_memory_is_capped_in_workers_only(monkeypatch):
+    """A pool worker's address space is capped at worker_memory_mb; grading in the caller's
+    own process (nbgrader's Autograde, a test) leaves the caller's limit alone: a browser
+    started there later would not start under a grading worker's cap."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from autograder import sandbox
+
+    monkeypatch.setattr(sandbox, "_execute_in_own_loop", lambda task: {})
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    task = {"worker_memory_mb": 3000}
+    sandbox.execute_notebook(task)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        assert pool.submit(_limit_seen_in_a_pool_worker, task).result() == 3000 * 2**20
