@@ -31,7 +31,7 @@ import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -97,32 +97,162 @@ class SubmissionResult:
 # -- step 3: nbgrader's converter, the execution the workers' -------------------------
 
 
+#: The engines of the current grading run (shared_engines) and the open batch
+#: transaction (one_transaction), per process.
+_SHARED = {"engines": {}, "checked": set(), "inspectors": {}, "batch": None}
+
+
+def _sqlite_savepoints(engine):
+    """pysqlite's own transaction handling breaks SAVEPOINT: SQLAlchemy's recipe (the
+    driver in autocommit mode, BEGIN emitted by SQLAlchemy)."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+
+def _forget_engines_in_child():
+    """A forked worker must not use the parent's pooled connections (SQLAlchemy's rule
+    for multiprocessing): it drops them without closing them, and opens its own."""
+    for engine in _SHARED["engines"].values():
+        with contextlib.suppress(Exception):
+            type(engine).dispose(engine, close=False)
+    _SHARED["engines"].clear()
+    _SHARED["checked"].clear()
+    _SHARED["inspectors"].clear()
+    _SHARED["batch"] = None
+
+
+os.register_at_fork(after_in_child=_forget_engines_in_child)
+
+
 @contextlib.contextmanager
 def shared_engines():
-    """Let nbgrader's many short Gradebook sessions share one SQLAlchemy engine per URL.
+    """nbgrader's own steps, without the work they repeat for every notebook of a run.
 
-    nbgrader opens a new ``Gradebook`` (a new engine) for every step of every notebook;
-    a new engine starts with an empty SQL compilation cache, which is most of the
-    parent's bookkeeping time.  Same SQL, same database: only the cache is kept.
+    nbgrader opens a new ``Gradebook`` for every step of every notebook (a new engine,
+    a check of every table, a new connection, disposed again), and validates every
+    cell's metadata with ``jsonschema.validate``, which checks the schema itself each
+    time.  During a grading run (same database, same schema):
+
+    - one SQLAlchemy engine per URL, its connections pooled until the run ends (a new
+      engine starts with an empty SQL compilation cache);
+    - the tables are checked (``create_all``) once per engine;
+    - one compiled validator per schema: the same validation, the same error;
+    - inside :func:`one_transaction`, every Gradebook's session works in that one
+      transaction.
     """
     import nbgrader.api
+    import nbgrader.nbgraderformat.common as common
 
-    original = nbgrader.api.create_engine
-    engines = {}
+    api = nbgrader.api
+    originals = (api.create_engine, api.Base.metadata.create_all, api.inspect, api.sessionmaker)
+    original_create, original_all, original_inspect, original_sessionmaker = originals
+    original_jsonschema = common.jsonschema
+    engines, checked, inspectors = _SHARED["engines"], _SHARED["checked"], _SHARED["inspectors"]
 
     def create_engine(url, *args, **kwargs):
         key = (str(url), tuple(sorted(kwargs.items())))
         if key not in engines:
-            engines[key] = original(url, *args, **kwargs)
+            engine = engines[key] = original_create(url, *args, **kwargs)
+            if engine.dialect.name == "sqlite":
+                _sqlite_savepoints(engine)
+            engine.dispose = lambda *a, **k: None  # Gradebook.close(): kept for the run
         return engines[key]
 
-    nbgrader.api.create_engine = create_engine
+    def create_all(bind=None, **kwargs):
+        if bind is not None and id(bind) in checked:
+            return None
+        result = original_all(bind=bind, **kwargs)
+        if bind is not None:
+            checked.add(id(bind))
+        return result
+
+    def inspect(subject, *args, **kwargs):
+        if id(subject) in checked:  # its tables exist: nbgrader asks only for their names
+            if id(subject) not in inspectors:
+                inspectors[id(subject)] = original_inspect(subject, *args, **kwargs)
+            return inspectors[id(subject)]
+        return original_inspect(subject, *args, **kwargs)
+
+    def sessionmaker(*args, bind=None, **kwargs):
+        batch = _SHARED["batch"]
+        if batch is not None and batch["engine"] is bind:
+            kwargs["join_transaction_mode"] = "create_savepoint"
+            return original_sessionmaker(*args, bind=batch["connection"], **kwargs)
+        return original_sessionmaker(*args, bind=bind, **kwargs)
+
+    api.create_engine, api.Base.metadata.create_all = create_engine, create_all
+    api.inspect, api.sessionmaker = inspect, sessionmaker
+    common.jsonschema = _CachedJsonSchema(original_jsonschema)
     try:
         yield
     finally:
-        nbgrader.api.create_engine = original
+        api.create_engine, api.Base.metadata.create_all = original_create, original_all
+        api.inspect, api.sessionmaker = original_inspect, original_sessionmaker
+        common.jsonschema = original_jsonschema
         for engine in engines.values():
-            engine.dispose()
+            type(engine).dispose(engine)
+        engines.clear()
+        checked.clear()
+        inspectors.clear()
+
+
+@contextlib.contextmanager
+def one_transaction(db_url):
+    """Every Gradebook of `db_url` opened meanwhile works in one transaction on one
+    connection, committed once at the end (nbgrader's commits become savepoints);
+    an error rolls all of it back and is raised.  Outside :func:`shared_engines`,
+    nothing is batched."""
+    import nbgrader.api
+
+    if _SHARED["batch"] is not None or nbgrader.api.create_engine.__module__ != __name__:
+        yield
+        return
+    engine = nbgrader.api.create_engine(db_url, echo=False, future=True)
+    connection = engine.connect()
+    transaction = connection.begin()
+    _SHARED["batch"] = {"engine": engine, "connection": connection}
+    try:
+        yield
+        transaction.commit()
+    except BaseException:
+        transaction.rollback()
+        raise
+    finally:
+        _SHARED["batch"] = None
+        connection.close()
+
+
+class _CachedJsonSchema:
+    """The ``jsonschema`` module as nbgrader's metadata validator uses it, with
+    ``validate`` checking each schema once (then the same validation, the same error)."""
+
+    def __init__(self, module):
+        self._module = module
+        self._validators = {}
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def validate(self, instance, schema, *args, **kwargs):
+        if args or kwargs:
+            return self._module.validate(instance, schema, *args, **kwargs)
+        key = json.dumps(schema, sort_keys=True)
+        validator = self._validators.get(key)
+        if validator is None:
+            cls = self._module.validators.validator_for(schema)
+            cls.check_schema(schema)
+            validator = self._validators[key] = cls(schema)
+        error = self._module.exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+        return None
 
 
 def _autograde_converter(course, assignment, student):
@@ -281,6 +411,8 @@ class Settings:
     sandbox: str
     kernel_env: dict = field(default_factory=dict)
     worker_memory_mb: int = WORKER_MEMORY_MB
+    #: Fork kernels from the worker's warm template where the machine allows it.
+    fork: bool = True
 
 
 class GradingRun:
@@ -338,34 +470,46 @@ class GradingRun:
         self.pending[student] = set()
         tasks = []
         for n in self.names:
-            nb = self._read(res, n)
-            if nb is None:
+            path = self._path(student, n)
+            if not path.is_file() or path.is_symlink():
+                res.fail("missing notebook", f"missing notebook: {n}.ipynb")
                 continue
             try:
-                clean, repaired, repairs = _sanitize(self.course, self.assignment, student, n, nb)
-            except Exception as exc:  # noqa: BLE001 - recorded as the submission's failure
-                res.fail("error", f"error: could not prepare {n}.ipynb for grading: {exc}")
+                clean, flags = self.prepare(student, n)
+            except PrepareError as exc:
+                res.fail(exc.status, exc.reason)
                 continue
-            res.flags += [f"{n}: {r}" for r in repairs]
-            if n in self.release:
-                edits = integrity.structure_flags(repaired, self.release[n])
-                res.flags += [f"{n}: {f}" for f in edits]
-            res.flags += [f"{n}: {f}" for f in integrity.scan_source(repaired)]
+            res.flags += [f"{n}: {f}" for f in flags]
             self.pending[student].add(n)
             tasks.append(self._task(student, n, clean))
         res.parent_seconds += time.perf_counter() - t0
         return tasks
 
-    def _read(self, res, name):
-        path = self.course.submitted / res.student / self.assignment / f"{name}.ipynb"
-        if not path.is_file() or path.is_symlink():
-            res.fail("missing notebook", f"missing notebook: {name}.ipynb")
-            return None
+    def _path(self, student, name):
+        return self.course.submitted / student / self.assignment / f"{name}.ipynb"
+
+    def prepare(self, student, name):
+        """Read, repair and sanitize one submitted notebook with nbgrader's preprocessors
+        (the gradebook read only); returns (sanitized notebook, flags).  Raises
+        PrepareError for a notebook that cannot be graded."""
+        path = self._path(student, name)
         try:
-            return integrity.read_notebook(path)
+            nb = integrity.read_notebook(path)
         except Exception as exc:  # noqa: BLE001 - unreadable: nbgrader records the zero
-            res.fail("invalid JSON", f"invalid JSON: {name}.ipynb ({integrity.describe(exc)})")
-            return None
+            raise PrepareError(
+                "invalid JSON", f"invalid JSON: {name}.ipynb ({integrity.describe(exc)})"
+            ) from None
+        try:
+            clean, repaired, repairs = _sanitize(self.course, self.assignment, student, name, nb)
+        except Exception as exc:  # noqa: BLE001 - recorded as the submission's failure
+            raise PrepareError(
+                "error", f"error: could not prepare {name}.ipynb for grading: {exc}"
+            ) from None
+        flags = list(repairs)
+        if name in self.release:
+            flags += integrity.structure_flags(repaired, self.release[name])
+        flags += integrity.scan_source(repaired)
+        return clean, flags
 
     def _task(self, student, name, nb):
         s = self.settings
@@ -381,6 +525,7 @@ class GradingRun:
             "tmp": self.tmp,
             "font_cache": self.font_cache,
             "worker_memory_mb": s.worker_memory_mb,
+            "fork": s.fork,
         }
 
     def take(self, r):
@@ -396,6 +541,9 @@ class GradingRun:
             "trusted_seconds": r.get("trusted_seconds", 0.0),
             "requests": r.get("requests", 0),
             "worker_peak_mb": r.get("worker_peak_mb"),
+            "kernel_start": r.get("kernel_start", ""),
+            "timing": r.get("timing", {}),
+            "crashes": r.get("crashes", []),
         }
         if r["status"] != "ok":
             res.fail(r["status"], f"{r['status']}: {n}.ipynb {r['reason']}".strip())
@@ -413,32 +561,93 @@ class GradingRun:
         self.pending[student].discard(name)
         return student if not self.pending[student] else None
 
-    def finish(self, student):
-        """Record one submission through nbgrader, then its run record."""
-        res = self.results[student]
+    def record(self, students):
+        """Record finished submissions through nbgrader, in one gradebook transaction
+        (nbgrader's own commits become savepoints: one write to disk for the batch),
+        then their run records.  A batch whose commit fails is recorded again one
+        submission at a time, so one bad submission costs only itself."""
+        import copy
+
         t0 = time.perf_counter()
+        before = {s: copy.deepcopy(self.results[s]) for s in students}
+        try:
+            with one_transaction(self.course.db_url):
+                for student in students:
+                    self._record_one(student)
+        except Exception:  # noqa: BLE001 - the batch is lost: each one again, alone
+            for student in students:
+                self.results[student] = before[student]
+                self._record_one(student)
+        share = (time.perf_counter() - t0) / max(1, len(students))
+        for student in students:
+            res = self.results[student]
+            res.parent_seconds += share
+            # run time of the submission: its kernels plus the parent's bookkeeping
+            # (not the time it waited in the queue)
+            res.seconds = res.parent_seconds + sum(v["seconds"] for v in res.notebooks.values())
+            save_record(self.course, res)
+
+    def _record_one(self, student):
+        res = self.results[student]
         for n in self.names:  # what nbgrader's execution step takes (None: no result)
             flags = [f for f in res.flags if f.startswith(f"{n}: ")]
-            done = self.executed.pop((student, n), None)
+            done = self.executed.get((student, n))
             execution.EXECUTED[(student, self.assignment, n)] = (
                 None if done is None else (done, flags)
             )
-        ok, log = _record_with_nbgrader(self.course, self.assignment, student)
-        if not ok and res.status == "ok":
-            res.fail("error", "nbgrader could not record it:\n" + _last_errors(log))
-        elif not ok and not res.reasons:
-            res.reasons.append("nbgrader could not grade it:\n" + _last_errors(log))
-        _ensure_submission_row(self.course, self.assignment, student)
-        if res.needs_review:
-            _flag_for_review(self.course, self.assignment, student)
-        _read_scores(self.course, res)
-        res.parent_seconds += time.perf_counter() - t0
-        # run time of the submission: its kernels plus the parent's bookkeeping
-        # (not the time it waited in the queue)
-        res.seconds = res.parent_seconds + sum(v["seconds"] for v in res.notebooks.values())
-        save_record(self.course, res)
-        for n in self.names:
-            execution.EXECUTED.pop((student, self.assignment, n), None)
+        try:
+            ok, log = _record_with_nbgrader(self.course, self.assignment, student)
+            if not ok and res.status == "ok":
+                res.fail("error", "nbgrader could not record it:\n" + _last_errors(log))
+            elif not ok and not res.reasons:
+                res.reasons.append("nbgrader could not grade it:\n" + _last_errors(log))
+            _ensure_submission_row(self.course, self.assignment, student)
+            if res.needs_review:
+                _flag_for_review(self.course, self.assignment, student)
+            _read_scores(self.course, res)
+        finally:
+            for n in self.names:
+                execution.EXECUTED.pop((student, self.assignment, n), None)
+
+    def forget(self, students):
+        for student in students:
+            for n in self.names:
+                self.executed.pop((student, n), None)
+
+
+class Recorder:
+    """Finished submissions waiting to be recorded: recorded in batches when the
+    parent has nothing else to do (no worker result waiting), or when
+    :data:`BATCH` of them are waiting, or at the end."""
+
+    BATCH = 32
+
+    def __init__(self, run, progress):
+        self.run = run
+        self.progress = progress
+        self.waiting = []
+
+    def add(self, student):
+        self.waiting.append(student)
+        if len(self.waiting) >= self.BATCH:
+            self.flush()
+
+    def flush(self):
+        if not self.waiting:
+            return
+        batch, self.waiting = self.waiting, []
+        self.run.record(batch)
+        self.run.forget(batch)
+        for student in batch:
+            self.progress.advance(f"{student}: {self.run.results[student].status}")
+
+
+class PrepareError(Exception):
+    """A submitted notebook that cannot be graded: `status` (a FAILURES kind), `reason`."""
+
+    def __init__(self, status, reason):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
 
 
 @contextlib.contextmanager
@@ -490,6 +699,7 @@ def grade(
     out=None,
     sandbox=BUBBLEWRAP,
     kernel_env=None,
+    fork=True,
 ):
     """Autograde every submission of `assignment`; returns a list of SubmissionResult.
 
@@ -518,6 +728,9 @@ def grade(
         bwrap is missing or broken) or :data:`autograder.sandbox.NO_SANDBOX`.
     kernel_env : dict, optional
         Extra environment variables of every kernel (the rest is an allow-list).
+    fork : bool
+        Fork each kernel from the worker's warm template (:mod:`autograder.forked`)
+        where the machine allows it; False: every kernel starts cold.
     """
     require_sandbox(sandbox)
     out = out or sys.stdout
@@ -528,6 +741,7 @@ def grade(
         memory_mb=memory_mb,
         sandbox=sandbox,
         kernel_env=dict(kernel_env or {}),
+        fork=fork,
     )
     with shared_engines(), run_folder() as tmp:
         ensure_assignment(course, assignment, tmp)
@@ -553,66 +767,91 @@ def _report_skipped(results, out):
 
 def _run(run, todo, jobs, scheduler):
     progress = Progress(len(todo), out=run.out, label=f"grading {run.assignment}")
+    recorder = Recorder(run, progress)
 
-    def finish(student):
-        run.finish(student)
-        progress.advance(f"{student}: {run.results[student].status}")
+    def tasks():
+        """Each student's tasks, prepared when the workers need more (so the first
+        kernels start at once, and the parent sanitizes while they run)."""
+        for student in todo:
+            tasks = run.tasks_for(student)
+            if not run.pending[student]:  # nothing to execute (missing, unreadable)
+                recorder.add(student)
+            yield from tasks
 
-    tasks = []
-    for student in todo:
-        tasks += run.tasks_for(student)
-        if not run.pending[student]:
-            finish(student)
-    if tasks:
-        dispatch = _dispatch_dask if scheduler else _dispatch_local
-        dispatch(run, tasks, min(jobs, len(tasks)), scheduler, finish)
+    dispatch = _dispatch_dask if scheduler else _dispatch_local
+    dispatch(run, tasks(), jobs, scheduler, recorder)
+    recorder.flush()
     progress.close()
 
 
-def _dispatch_local(run, tasks, jobs, scheduler, finish):
-    """Run `tasks` in a process pool; a crashed worker costs only its own notebook.
+def _dispatch_local(run, tasks, jobs, scheduler, recorder):
+    """Run `tasks` (an iterator) in a process pool; a crashed worker costs only its own
+    notebook.
 
     A worker that dies breaks the whole pool, and which task killed it is unknown: the
     unfinished tasks then run again one at a time, each in a fresh pool of its own, so
     a second crash names its task and no other.
     """
-    suspects = _pool_round(run, tasks, jobs, finish)
-    for task in suspects:
-        for again in _pool_round(run, [task], 1, finish):
-            student = run.lost(again, "(the grading worker died on it twice)")
-            if student:
-                finish(student)
+    while True:
+        suspects = _pool_round(run, tasks, jobs, recorder)
+        if not suspects:
+            return  # every task done
+        for task in suspects:
+            for again in _pool_round(run, iter([task]), 1, recorder):
+                student = run.lost(again, "(the grading worker died on it twice)")
+                if student:
+                    recorder.add(student)
+        # then the tasks not started yet, in a fresh pool
 
 
-def _pool_round(run, tasks, jobs, finish):
-    """Run `tasks` in one pool; returns the tasks a broken pool left unfinished."""
+def _pool_round(run, tasks, jobs, recorder):
+    """Run `tasks` in one pool; returns the tasks a broken pool left unfinished.
+
+    The pool gets at most two tasks per worker ahead; while the workers run, the parent
+    prepares the next tasks and records what is finished whenever no result is waiting
+    (:class:`Recorder`)."""
     import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     from .sandbox import execute_notebook
 
-    # fork: no re-import of the caller's __main__ (scripts, pytest); the workers never
-    # touch the gradebook connection they inherit.
+    # fork: no re-import of the caller's __main__ (scripts, pytest); the gradebook
+    # connections the workers inherit are dropped in them (see shared_engines)
     ctx = multiprocessing.get_context("fork")
-    broken = []
+    broken, futures, pending = [], {}, set()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = {pool.submit(execute_notebook, t): t for t in tasks}
-        for fut in as_completed(futures):
-            task = futures[fut]
-            try:
-                result = fut.result()
-            except BrokenProcessPool:
-                broken.append(task)
+        while True:
+            while len(pending) < 2 * jobs and not broken:
+                task = next(tasks, None)
+                if task is None:
+                    break
+                fut = pool.submit(execute_notebook, task)
+                futures[fut] = task
+                pending.add(fut)
+            if not pending:
+                break
+            timeout = 0 if recorder.waiting else None
+            done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            if not done:
+                recorder.flush()  # nothing waiting: record meanwhile
                 continue
-            except Exception as exc:  # noqa: BLE001 - never stops the run
-                student = run.lost(task, f"({type(exc).__name__}: {exc})")
-            else:
-                student = run.take(result)
-            if student:
-                finish(student)
+            for fut in done:
+                task = futures.pop(fut)
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    broken.append(task)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - never stops the run
+                    student = run.lost(task, f"({type(exc).__name__}: {exc})")
+                else:
+                    student = run.take(result)
+                if student:
+                    recorder.add(student)
     return broken
 
 
-def _dispatch_dask(run, tasks, jobs, scheduler, finish):
+def _dispatch_dask(run, tasks, jobs, scheduler, recorder):
     from distributed import Client
     from distributed import as_completed as dask_completed
 
@@ -621,7 +860,8 @@ def _dispatch_dask(run, tasks, jobs, scheduler, finish):
     client = Client(scheduler) if isinstance(scheduler, str) else scheduler
     try:
         futures = {client.submit(execute_notebook, t, pure=False): t for t in tasks}
-        for fut in dask_completed(list(futures)):
+        completed = dask_completed(list(futures))
+        for fut in completed:
             try:
                 result = fut.result()
             except Exception as exc:  # noqa: BLE001 - a lost dask worker
@@ -629,7 +869,9 @@ def _dispatch_dask(run, tasks, jobs, scheduler, finish):
             else:
                 student = run.take(result)
             if student:
-                finish(student)
+                recorder.add(student)
+            if not completed.has_ready():
+                recorder.flush()
     finally:
         if isinstance(scheduler, str):
             client.close()
@@ -704,6 +946,23 @@ def load_records(course, assignment):
     return [load_record(course, assignment, p.stem) for p in sorted(folder.glob("*.json"))]
 
 
+def _print_kernels(graded, out):
+    """How the kernels started (forked from a warm template, or cold and why), and the
+    parent's share of the time per submission."""
+    from collections import Counter
+
+    starts = Counter(nb.get("kernel_start") or "" for r in graded for nb in r.notebooks.values())
+    starts.pop("", None)
+    if starts:
+        parts = [
+            f"{what} ({n} notebook{'s' if n != 1 else ''})" for what, n in starts.most_common()
+        ]
+        print("kernels: " + "; ".join(parts), file=out)
+    if graded:
+        share = sum(r.parent_seconds for r in graded) / len(graded)
+        print(f"the parent's share: {share:.3f} s per submission (sanitize and record)", file=out)
+
+
 def print_summary(results, out):
     graded = [r for r in results if not r.skipped]
     scored = [r for r in results if r.score is not None]
@@ -722,12 +981,26 @@ def print_summary(results, out):
                 "could read and change your files.",
                 file=out,
             )
+    _print_kernels(graded, out)
     if scored:
         mean = sum(r.score for r in scored) / len(scored)
         print(
             f"mean raw score {mean:.2f} / {scored[0].max_score:g} (before late penalties)", file=out
         )
     width = max([24, *(len(r.student) + 1 for r in results)])
+    crashed = [
+        (r, n, c) for r in graded for n, nb in r.notebooks.items() for c in nb.get("crashes", [])
+    ]
+    if crashed:
+        print(
+            "\nKernels stopped by a cell (a fresh kernel graded the rest; the cell scored "
+            "nothing and its feedback says so):",
+            file=out,
+        )
+        for r, n, c in crashed[:20]:
+            print(f"  {r.student:<{width}} {n}.ipynb cell {c['index'] + 1}: {c['cause']}", file=out)
+        if len(crashed) > 20:
+            print(f"  ... and {len(crashed) - 20} more", file=out)
     failed = [r for r in results if r.failed]
     if failed:
         print("\nFailed submissions:", file=out)

@@ -2,6 +2,7 @@
 run (the next one resumes), a machine without bubblewrap (a clear stop, or a
 deliberate --no-sandbox that every summary line says)."""
 
+import contextlib
 import io
 import os
 
@@ -55,23 +56,44 @@ def test_a_dying_worker_costs_only_its_own_notebook(course, monkeypatch):
 
 
 def test_an_interrupted_run_keeps_what_was_graded_and_the_next_resumes(course, monkeypatch):
-    real = grade.GradingRun.finish
+    real = grade.GradingRun.record
     done = []
 
-    def finish_then_interrupt(self, student):
-        real(self, student)
-        done.append(student)
-        if len(done) == 2:
+    def record_then_interrupt(self, students):
+        real(self, students)  # a batch: committed to the gradebook, run records written
+        done.extend(students)
+        if len(done) >= 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(grade.GradingRun, "finish", finish_then_interrupt)
+    monkeypatch.setattr(grade.GradingRun, "record", record_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         grade.grade(course, A, jobs=1, out=_quiet())
-    monkeypatch.setattr(grade.GradingRun, "finish", real)
+    monkeypatch.setattr(grade.GradingRun, "record", real)
     results = grade.grade(course, A, jobs=2, out=_quiet())
     skipped = sorted(r.student for r in results if r.skipped)
-    assert skipped == sorted(done)
+    assert skipped == sorted(done) and 2 <= len(done) < 4
     assert {r.student: r.score for r in results} == {"s1": 3, "s2": 0, "s3": 3, "s4": 3}
+
+
+def test_a_failed_batch_is_recorded_again_one_by_one(course, monkeypatch):
+    """A batch's transaction that fails loses nothing: each submission is recorded
+    again alone, and every score is right."""
+    real = grade.one_transaction
+    failed = []
+
+    @contextlib.contextmanager
+    def failing_once(db_url):
+        with real(db_url):
+            yield
+            if not failed:
+                failed.append(True)
+                raise RuntimeError("disk I/O error")
+
+    monkeypatch.setattr(grade, "one_transaction", failing_once)
+    results = grade.grade(course, A, jobs=2, out=_quiet(), force=True)
+    assert failed
+    assert {r.student: r.score for r in results} == {"s1": 3, "s2": 0, "s3": 3, "s4": 3}
+    assert all(r.status == "ok" for r in results if r.student != "s2")
 
 
 def test_without_bwrap_grade_stops_and_names_the_package(course, monkeypatch, capsys):
@@ -185,9 +207,7 @@ def test_a_250_mib_answer_cannot_take_a_worker_over_its_limit(course):
     nb = nbformat.read(os.path.join(HOSTILE, "full.ipynb"), as_version=4)
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "answer_sigmoid_prime":
-            cell.source = (
-                "def sigmoid_prime(z):\n    return np.zeros(250 * 2**20, dtype=np.int8)\n"
-            )
+            cell.source = "def sigmoid_prime(z):\n    return np.zeros(250 * 2**20, dtype=np.int8)\n"
     folder = course.submitted / "big" / A
     folder.mkdir(parents=True)
     (folder / "fixture.ipynb").write_text(nbformat.writes(nb), encoding="utf-8")
