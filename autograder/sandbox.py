@@ -33,6 +33,7 @@ instructor's uid and view of the machine.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import contextvars
 import functools
@@ -253,6 +254,8 @@ def font_cache(parent=None):
 @functools.cache
 def _font_cache(parent):
     folder = tempfile.mkdtemp(prefix="backprop-mpl-", dir=parent)
+    if parent is None:  # no run folder to go with (nbgrader's Autograde, a direct call)
+        atexit.register(_remove_own, folder, os.getpid())
     env = {"MPLCONFIGDIR": folder, "PATH": os.environ.get("PATH", "")}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(
@@ -263,6 +266,12 @@ def _font_cache(parent):
         )
     found = sorted(Path(folder).glob("fontlist-*.json"))
     return str(found[0]) if found else None
+
+
+def _remove_own(folder, pid):
+    """Remove `folder` at exit of the process that made it (not of a forked child)."""
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @functools.cache

@@ -190,3 +190,17 @@ def test_worker_memory_is_capped_in_workers_only(monkeypatch):
     assert resource.getrlimit(resource.RLIMIT_AS) == before
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
         assert pool.submit(_limit_seen_in_a_pool_worker, task).result() == 3000 * 2**20
+
+
+def test_a_font_cache_without_a_run_folder_is_removed_at_exit(tmp_path):
+    """nbgrader's Autograde grades without a run folder: the font list it builds for the
+    kernels lives in $TMPDIR only as long as the process that built it."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from autograder import sandbox; import os; print(os.path.isfile(sandbox.font_cache()))"
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.stdout.strip() == "True", done.stderr
+    assert list(tmp_path.glob("backprop-mpl-*")) == []
