@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lab release check-release lint format bench clean
+.PHONY: demo test test-fast lab release check-release lint format bench clean
 
 $(STAMP): pyproject.toml scripts/setup_system.sh
 	bash scripts/setup_system.sh
@@ -23,6 +23,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# The edit loop: every test not marked slow or browser.
+test-fast: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow and not browser"
 
 # Students: JupyterLab on 127.0.0.1 in notebooks/ with nbgrader's student side only (the
 # Validate button): lab-config/ switches off the formgrader, the course and assignment lists
