@@ -192,6 +192,7 @@ def test_worker_memory_is_capped_in_workers_only(monkeypatch):
         assert pool.submit(_limit_seen_in_a_pool_worker, task).result() == 3000 * 2**20
 
 
+@pytest.mark.slow  # builds matplotlib's font list in a fresh interpreter
 def test_a_font_cache_without_a_run_folder_is_removed_at_exit(tmp_path):
     """nbgrader's Autograde grades without a run folder: the font list it builds for the
     kernels lives in $TMPDIR only as long as the process that built it."""
