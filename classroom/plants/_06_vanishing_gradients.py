@@ -219,3 +219,44 @@ PLANTS = [
         bug="06.number.tanh-slope",
     ),
 ]
+
+# issue 21: the last unnamed bugs of the norm function
+PLANTS += [
+    Plant(
+        "a factor 2 in delta^M",
+        NB,
+        {NORMS: _norms(start="_, delta = softmax_cross_entropy(out, Y)\n    delta = 2 * delta")},
+        failing=(DELTA, DW),
+        bug="06.norms.factor-2",
+    ),
+    Plant(
+        "an extra 1/N",
+        NB,
+        {
+            NORMS: _norms(
+                start="_, delta = softmax_cross_entropy(out, Y)\n    delta = delta / X.shape[1]"
+            )
+        },
+        failing=(DELTA, DW),
+        bug="06.norms.extra-1/N",
+    ),
+    Plant(
+        "f' at the output",
+        NB,
+        {
+            NORMS: _norms(
+                start="_, delta = softmax_cross_entropy(out, Y)\n"
+                '    delta = get_activation(activation).f_prime(caches[-1]["z"]) * delta'
+            )
+        },
+        failing=(DELTA, DW),
+        bug="06.norms.f-prime-output",
+    ),
+    Plant(
+        "W instead of W^T in the recursion",
+        NB,
+        {NORMS: _norms(recursion='delta = f_prime(caches[m - 2]["z"]) * (cache["W"] @ delta)')},
+        failing=(DELTA, DW),
+        bug="06.norms.W-not-transposed",
+    ),
+]

@@ -97,13 +97,20 @@ def planted_norms(params, X, Y, activation, bug=None):
     N = X.shape[1]
     if bug == "no_1_over_N":
         delta = delta * N
+    elif bug == "extra_1_over_N":
+        delta = delta / N
+    elif bug == "factor_2":
+        delta = 2 * delta
+    elif bug == "f_prime_output":
+        delta = get_activation(activation).f_prime(caches[-1]["z"]) * delta
     M = len(caches)
     deltas = [None] * M
     for m in range(M, 0, -1):
         deltas[m - 1] = delta
         if m > 1:
             below = caches[m - 2]
-            back = caches[m - 1]["W"].T @ delta
+            W = caches[m - 1]["W"]
+            back = (W if bug == "W_not_T" else W.T) @ delta  # W @ δ: ValueError unless square
             f_prime = get_activation(activation).f_prime
             if bug == "no_f_prime":
                 delta = back
