@@ -15,6 +15,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from . import limits
+
 
 def _examples(text):
     return "examples:\n" + textwrap.indent(textwrap.dedent(text).strip(), "  ")
@@ -252,7 +254,7 @@ def _grade_parser(add):
     p.add_argument(
         "--notebook-timeout", type=float, help="whole-notebook limit in s (default: 5 x cell)"
     )
-    p.add_argument("--memory", type=int, default=2048, help="memory per kernel in MB")
+    p.add_argument("--memory", type=int, default=limits.MEMORY_MB, help="memory per kernel in MB")
     p.add_argument("--force", action="store_true", help="regrade already graded submissions")
     p.add_argument("--scheduler", help="dask.distributed scheduler address")
     p.add_argument(

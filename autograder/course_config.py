@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .limits import CELL_TIMEOUT
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -116,7 +118,7 @@ class Course:
 
     @property
     def cell_timeout(self):
-        return int(self.config.Execute.get("timeout", 30) or 30)
+        return int(self.config.Execute.get("timeout", CELL_TIMEOUT) or CELL_TIMEOUT)
 
     def gradebook_path(self):
         """The SQLite file of the gradebook, or None for another database."""

@@ -23,7 +23,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Float, Integer, Unicode
 
-from . import integrity
+from . import integrity, limits
 
 #: (student, assignment, notebook) -> (executed notebook, review flags), or None when the
 #: worker gave no result: what ``backprop-grade grade``'s workers produced, taken by
@@ -31,7 +31,7 @@ from . import integrity
 EXECUTED = {}
 
 #: Default memory limit of a grading kernel, in MB.
-DEFAULT_MEMORY_MB = 2048
+DEFAULT_MEMORY_MB = limits.MEMORY_MB
 
 
 def copy_outputs(nb, executed, key):
@@ -78,7 +78,7 @@ class GradedExecution(NbGraderPreprocessor):
 
     def _cell_timeout(self):
         execute = self.config.get("Execute", {})
-        return int(execute.get("timeout", 60) or 60)
+        return int(execute.get("timeout", limits.CELL_TIMEOUT) or limits.CELL_TIMEOUT)
 
     def _execute_now(self, nb, resources):
         """Run `nb` now, as a grading worker would (one notebook, this process)."""

@@ -38,11 +38,11 @@ from pathlib import Path
 
 import nbformat
 
-from . import execution, integrity
+from . import execution, integrity, limits
 from .progress import Progress
 from .sandbox import BUBBLEWRAP, NO_SANDBOX, require_sandbox
 
-DEFAULT_MEMORY_MB = 2048
+DEFAULT_MEMORY_MB = limits.MEMORY_MB
 #: Address space of each grading worker (the grader's own process, not the kernel): its
 #: libraries take about 1.3 GB of it; a reply is at most autograder.remote.MAX_REPLY_BYTES.
 WORKER_MEMORY_MB = 3072

@@ -25,6 +25,10 @@ import sys
 import time
 from pathlib import Path
 
+#: The defaults of a grading job, used wherever a job's setting is not given: the
+#: kernel's memory (MB) and one cell's time (s).
+MEMORY_MB = 2048
+CELL_TIMEOUT = 60
 #: Processes and threads of one job (the kernel alone uses about ten threads).
 PIDS_MAX = 128
 #: Open files of one process.

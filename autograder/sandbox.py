@@ -51,6 +51,7 @@ from pathlib import Path
 
 import nbformat
 
+from . import limits
 from .limits import JobLimits
 
 BUBBLEWRAP = "bubblewrap"
@@ -947,7 +948,7 @@ def _timing(job, t0, end, exec_seconds, template_seconds):
 
 def _run(task, job, nb):
     """Execute `nb` in the job's kernel; returns (status, reason, executed notebook)."""
-    cell_timeout = task.get("cell_timeout", 60)
+    cell_timeout = task.get("cell_timeout", limits.CELL_TIMEOUT)
     ep = _execute_class(job, cell_timeout)(
         timeout=cell_timeout,
         interrupt_on_timeout=True,
@@ -1028,7 +1029,7 @@ def _failure(exc, expired, task):
     name = type(exc).__name__
     if "timeout" in name.lower():
         return "cell timeout", (
-            f"a cell ran longer than {task.get('cell_timeout', 60)} s and did not stop when "
+            f"a cell ran longer than {task.get('cell_timeout', limits.CELL_TIMEOUT)} s and did not stop when "
             "interrupted"
         )
     status = "kernel died" if "dead" in name.lower() else "error"
@@ -1049,5 +1050,8 @@ def _status_from_outputs(nb, task):
     if "MemoryError" in enames:
         return "memory", f"MemoryError (limit {task.get('memory_mb')} MB)"
     if "CellTimeoutError" in enames:
-        return "cell timeout", f"a cell ran longer than {task.get('cell_timeout', 60)} s"
+        return (
+            "cell timeout",
+            f"a cell ran longer than {task.get('cell_timeout', limits.CELL_TIMEOUT)} s",
+        )
     return "ok", ""

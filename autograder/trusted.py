@@ -40,6 +40,7 @@ from course.grading import GradingFailure
 
 from . import capture, remote
 from .integrity import HIDDEN_TESTS, grade_id, is_test_cell
+from .limits import CELL_TIMEOUT
 
 #: Characters of stdout one test cell keeps.
 STDOUT_LIMIT = 20_000
@@ -207,7 +208,7 @@ class TrustedNotebook:
         Seconds each test cell's calls into student code may take in all.
     """
 
-    def __init__(self, nb, session, cell_timeout=60.0):
+    def __init__(self, nb, session, cell_timeout=float(CELL_TIMEOUT)):
         self.nb = nb
         self.session = session
         self.cell_timeout = float(cell_timeout)

@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 
 from .course_config import load_config, prepare_environment
+from .limits import CELL_TIMEOUT
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
@@ -29,7 +30,7 @@ def notebook_names(assignment):
     return sorted(p.stem for p in (SOLUTIONS / assignment).glob("*.ipynb"))
 
 
-def nbgrader_config(root, timeout=60):
+def nbgrader_config(root, timeout=CELL_TIMEOUT):
     """The course's nbgrader_config.py, re-rooted at `root` with its own gradebook and
     nbgrader's default source/ and release/ folders there."""
     c = load_config(
@@ -56,7 +57,7 @@ class ScratchCourse:
         Per-cell time limit while autograding, in seconds.
     """
 
-    def __init__(self, root, assignment_ids, timeout=60):
+    def __init__(self, root, assignment_ids, timeout=CELL_TIMEOUT):
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
