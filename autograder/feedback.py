@@ -179,8 +179,10 @@ def _gradebook_facts(db_url, assignment, student, notebook):
             sub = gb.find_submission(assignment, student)
             sub_nb = gb.find_submission_notebook(notebook, assignment, student)
         except MissingEntry:
-            return {"comments": {}, "flagged": False, "late": None}
-        comments = {c.name: c.comment for c in sub_nb.comments if c.comment}
+            return {"comments": {}, "auto": {}, "flagged": False, "late": None}
+        # a grader's words, and nbgrader's own ("No response." on an untouched answer)
+        comments = {c.name: c.manual_comment for c in sub_nb.comments if c.manual_comment}
+        auto = {c.name: c.auto_comment for c in sub_nb.comments if c.auto_comment}
         penalty = float(sub_nb.late_submission_penalty or 0.0)
         raw = float(sub_nb.score or 0.0)
         late = {
@@ -192,7 +194,12 @@ def _gradebook_facts(db_url, assignment, student, notebook):
             "due": _utc(sub.duedate),
             "late_by": _duration(sub.total_seconds_late) if sub.total_seconds_late else "",
         }
-        return {"comments": comments, "flagged": bool(sub_nb.flagged), "late": late}
+        return {
+            "comments": comments,
+            "auto": auto,
+            "flagged": bool(sub_nb.flagged),
+            "late": late,
+        }
 
 
 def _utc(when):
@@ -210,8 +217,12 @@ def _duration(seconds):
     return " ".join(parts)
 
 
-def _student_notes(record):
-    """What the run record tells the student: restored cells, why grading was abnormal."""
+def _student_notes(record, notebook="", explained=False):
+    """What the run record tells the student: restored cells, why grading was abnormal.
+
+    With `explained`, reasons about `notebook` are left out: the page already has a
+    banner for them (the stopped cell, the unreadable file), one banner per event.
+    """
     if record is None:
         return []
     notes = [
@@ -219,14 +230,71 @@ def _student_notes(record):
         for f in record.flags
         if "test cell" in f or "locked cell" in f
     ]
-    notes += [f"Not graded normally: {r.splitlines()[0]}" for r in record.reasons]
+    mine = f"{notebook}.ipynb"
+    notes += [
+        f"Not graded normally: {r.splitlines()[0]}"
+        for r in record.reasons
+        if not (explained and mine in r.splitlines()[0])
+    ]
     return list(dict.fromkeys(notes))
 
 
+HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+DEFINES = re.compile(r"^(?:def[ \t]+([A-Za-z_]\w*)[ \t]*\(|([A-Za-z_]\w*)[ \t]*=[^=])", re.M)
+QUESTION = re.compile(r"^[ \t]*#[ \t]*(\S.*?)[ \t]*$", re.M)
+SOLUTION_MARK = re.compile(r"^[ \t]*###? (BEGIN|END) SOLUTION.*$", re.M)
+
+
+def _plain(markdown):
+    """A heading's text without Markdown emphasis, code ticks or link targets."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
+    return re.sub(r"[*_`]+", "", text).strip()
+
+
+def question_titles(nb):
+    """What the student reads as each graded cell's name, from the notebook itself.
+
+    Returns
+    -------
+    dict
+        {0-based cell index: {"title", "what"}} for every nbgrader answer or test cell:
+        ``title`` is the Markdown heading above the cell (else the function or name its
+        answer defines, else "question N"); ``what`` is, for an answer, what it defines
+        (``your answer: sigmoid_prime()``), for a test, its first comment line (the
+        question it asks, as the course's test cells are written) or the names it tests.
+    """
+    heading, defined, out = "", [], {}
+    for i, cell in enumerate(nb.cells):
+        source = cell.get("source", "")
+        if cell.cell_type == "markdown":
+            found = HEADING.findall(source)
+            if found:
+                heading, defined = _plain(found[-1]), []
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not (meta.get("grade") or meta.get("solution")):
+            continue
+        if utils.is_solution(cell) and cell.cell_type == "code":
+            code = SOLUTION_MARK.sub("", source)
+            names = [a or b for a, b in DEFINES.findall(code)]
+            defined = list(dict.fromkeys(names)) or defined
+            shown = [f"{n}()" if f"def {n}" in code else n for n in defined]
+            what = "your answer: " + ", ".join(shown) if shown else "your answer"
+        elif is_test(cell):
+            asked = QUESTION.findall(HIDDEN.sub("", source))
+            what = asked[0] if asked else "test of " + ", ".join(defined or ["your answer"])
+        else:
+            what = "your answer" if meta.get("solution") else ""
+        title = heading or (f"{defined[0]}" if defined else f"question {len(out) + 1}")
+        out[i] = {"title": title, "what": what}
+    return out
+
+
 def _cell_name(index, cell):
-    gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+    """'cell 6 (your answer: hand)': the cell's number and what the student calls it."""
+    meta = cell.metadata.get("nbgrader", {})
+    what = meta.get("what") or meta.get("title")
     first = next((line for line in cell.source.splitlines() if line.strip()), "")
-    return f"cell {index}" + (f" ({gid})" if gid else f": {first[:60]}" if first else "")
+    return f"cell {index}" + (f" ({what})" if what else f": {first[:60]}" if first else "")
 
 
 def _questions(nb):
@@ -238,7 +306,8 @@ def _questions(nb):
             rows.append(
                 {
                     "anchor": f"cell-{i}",
-                    "name": meta.get("grade_id", f"cell {i}"),
+                    "name": meta.get("title") or f"question {len(rows) + 1}",
+                    "what": meta.get("what", ""),
                     "kind": "test" if is_test(cell) else "answer",
                     "score": None if score is None else float(score),
                     "points": points,
@@ -254,6 +323,8 @@ class CourseFeedback(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         record = _record(self.config, info["assignment"], info["student"])
+        for i, names in question_titles(nb).items():
+            nb.cells[i].metadata.nbgrader.update(names)
         index, stopped = stopped_cell(nb)  # before test outputs become messages
         stop = _cell_name(index, stopped) if index else ""
         stop_why = _stop_reason(stopped, record, info["notebook"]) if index else ""
@@ -263,12 +334,18 @@ class CourseFeedback(NbGraderPreprocessor):
             info["db_url"], info["assignment"], info["student"], info["notebook"]
         )
         for cell in nb.cells:
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if is_test(cell) and gid in facts["comments"]:
-                cell.metadata.nbgrader["comment"] = facts["comments"][gid]
+            meta = cell.metadata.get("nbgrader")
+            if meta and meta.get("grade_id"):
+                # GetGrades put nbgrader's automatic "No response." here as the comment
+                meta["comment"] = facts["comments"].get(meta["grade_id"])
+                meta["auto_comment"] = facts["auto"].get(meta["grade_id"])
+        unreadable = info.get("unreadable")
+        explained = bool(index) or bool(unreadable)
         resources["feedback"] = {
             "questions": _questions(nb),
-            "notes": _student_notes(record) + list(info.get("notes", [])),
+            "unreadable": unreadable,
+            "notes": _student_notes(record, info["notebook"], explained)
+            + list(info.get("notes", [])),
             "under_review": facts["flagged"] or bool(record and record.needs_review),
             "late": facts["late"],
             "stopped": stop,
@@ -356,17 +433,34 @@ def _generate(course, config, assignment, student):
     return errors
 
 
+def why_ungraded(record, name):
+    """What kept notebook `name` from being graded: {"kind": "missing" | "unreadable" |
+    "error", "detail"} from the run record, the detail for the instructor only."""
+    for reason in record.reasons if record is not None else []:
+        first = reason.splitlines()[0]
+        if f"{name}.ipynb" not in first:
+            continue
+        if first.startswith("missing notebook"):
+            return {"kind": "missing", "detail": first}
+        if first.startswith("invalid JSON"):
+            return {"kind": "unreadable", "detail": first}
+        return {"kind": "error", "detail": first}
+    return {"kind": "error", "detail": ""}
+
+
 def render_missing(course, config, assignment, student, name):
-    """The page of a notebook nbgrader could not grade, through the same exporter."""
+    """The page of a notebook nbgrader could not grade, through the same exporter: what
+    happened and what to do, in place of an empty score table."""
     from nbgrader.preprocessors import GetGrades
+
+    from .grade import load_record
 
     nb = nbformat.v4.new_notebook(metadata={"language_info": {"name": "python"}})
     exporter = FeedbackExporter(config=config)
     exporter.register_preprocessor(GetGrades(config=config), enabled=True)
     exporter.register_preprocessor(CourseFeedback(config=config), enabled=True)
-    resources = course.resources(
-        assignment, student, name, notes=["This notebook could not be graded, so it scores 0."]
-    )
+    why = why_ungraded(load_record(course, assignment, student), name)
+    resources = course.resources(assignment, student, name, unreadable=why)
     html, _ = exporter.from_notebook_node(nb, resources=resources)
     return html
 

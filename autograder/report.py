@@ -1,11 +1,22 @@
 """The instructor's HTML report: one self-contained page, figures embedded as PNG.
 
-Per assignment: the score distribution and each question's scores (integer ticks),
-the diagnosed bugs (the "Likely bug: ..." lines of failing tests, full labels), the run
-time of each student, every student's raw score, late penalty, final score, status,
-sandbox and a link to the feedback pages, then the late, failed and flagged students
-as tables.  The page is a jinja2 template with autoescaping (``templates/report.html.j2``);
-every figure has alt text; light and dark follow ``prefers-color-scheme``.
+The first screen answers four questions, with real counts:
+
+- **how the class did**: per assignment the number of submissions, mean and median
+  final score and one small histogram of the final scores (% of the points);
+- **which items were hard**: the graded items with the lowest mean share of the points
+  (named by their notebook's heading and question, :func:`feedback.question_titles`);
+- **which bugs were common**: the "Likely bug: ..." diagnoses of failing test cells,
+  counted in students (a student whose two cells say it counts once);
+- **who needs a look**: flagged, not graded normally, late: one line per student and
+  kind, naming the assignments; and what the last LMS exports left out
+  (``reports/exports.json``, written by :func:`autograder.export.export_csv`).
+
+Everything else (each item's scores, every diagnosis, every student's raw score, late
+penalty, final score, status, run time and feedback links, the late, failed and flagged
+tables) folds away in one ``<details>`` per assignment.  The page is a jinja2 template
+with autoescaping (``templates/report.html.j2``); every figure has alt text; light and
+dark follow ``prefers-color-scheme``; nothing is loaded from the network.
 
 Student text (bug messages, ids) reaches figures only as plain text: the report draws
 with matplotlib's own defaults and math parsing off, in a private config folder, so no
@@ -27,7 +38,7 @@ from pathlib import Path
 
 import nbformat
 
-from .export import gradebook_rows, question_order
+from .export import gradebook_rows, question_order, read_exports_log
 from .grade import load_records
 
 LIKELY = re.compile(r"Likely bug:\s*(.+)", re.IGNORECASE)
@@ -73,28 +84,37 @@ def private_matplotlib():
 
 def _png(plt, fig, alt):
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
+    fig.savefig(buf, format="png", bbox_inches="tight", pil_kwargs={"optimize": True})
     plt.close(fig)
     return {"src": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), "alt": alt}
 
 
+def _diagnoses(nb):
+    """The "Likely bug" diagnoses of a graded notebook's failing test cells."""
+    found = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not meta.get("grade") or cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            text = out.get("evalue", "") if out.get("output_type") == "error" else ""
+            for m in LIKELY.finditer(ANSI.sub("", str(text))):
+                found.append(m.group(1).strip().rstrip("."))
+    return found
+
+
 def diagnosed_bugs(course, assignment):
-    """Counter of 'Likely bug' diagnoses over the failing test cells of all students."""
-    counts = collections.Counter()
+    """{diagnosis: set of students} over the failing test cells of all graded notebooks
+    (a student counts once per diagnosis, however many cells said it)."""
+    students = collections.defaultdict(set)
     for path in sorted(course.autograded.glob(f"*/{assignment}/*.ipynb")):
         try:
             nb = nbformat.read(path, as_version=4)
         except Exception:  # noqa: BLE001 - an unreadable graded notebook has no diagnoses
             continue
-        for cell in nb.cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if not meta.get("grade") or cell.cell_type != "code":
-                continue
-            for out in cell.get("outputs", []):
-                text = out.get("evalue", "") if out.get("output_type") == "error" else ""
-                for m in LIKELY.finditer(ANSI.sub("", str(text))):
-                    counts[m.group(1).strip().rstrip(".")] += 1
-    return counts
+        for text in _diagnoses(nb):
+            students[text].add(path.parent.parent.name)
+    return dict(students)
 
 
 def _integer_axes(ax, x=True, y=True):
@@ -106,99 +126,70 @@ def _integer_axes(ax, x=True, y=True):
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _point_bins(top):
+def distribution_figure(plt, assignment, rows):
+    """A small histogram of the final scores in % of the points (10 % bins)."""
     import numpy as np
 
-    step = max(1, int(round(top / 30)))
-    return np.arange(-0.5 * step, top + step, step), step
-
-
-def score_figure(plt, assignment, rows):
-    """Histogram of the final scores, one bin per point (integer ticks)."""
-    import numpy as np
-
-    scores = np.array([r.score for r in rows], dtype=float)
-    top = max(r.max_score for r in rows) or 1.0
-    bins, step = _point_bins(top)
-    fig, ax = plt.subplots(figsize=(6.5, 2.8))
-    ax.hist(scores, bins=bins, color=COLORS["score"], edgecolor="white")
-    _integer_axes(ax)
-    ax.set(
-        title=f"{assignment}: final scores (n = {len(scores)})",
-        xlabel=f"score (points, out of {top:g})",
-        ylabel="students",
-        xlim=(-0.5 * step, top + 0.5 * step),
-    )
+    pct = np.array([r.percent for r in rows], dtype=float)
+    fig, ax = plt.subplots(figsize=(3.4, 1.05))
+    ax.hist(np.clip(pct, 0, 100), bins=np.linspace(0, 100, 11), color=COLORS["score"],
+            edgecolor="white")  # fmt: skip
+    _integer_axes(ax, x=False)
+    ax.set_xlim(0, 100)
+    ax.set_xticks([0, 50, 100], ["0 %", "50 %", "100 %"])
+    ax.tick_params(labelsize=7, length=2)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    below = int((pct < 50).sum())
     alt = (
-        f"Histogram of the final scores of {len(scores)} students in {assignment}: "
-        f"mean {scores.mean():.2f}, median {np.median(scores):.2f}, out of {top:g} points."
+        f"Histogram of the final scores in {assignment} (n = {len(pct)}): median "
+        f"{np.median(pct):.0f} %, {below} students below 50 %."
     )
     return _png(plt, fig, alt)
 
 
-def question_figure(plt, assignment, rows, order):
-    """One small histogram per question: how many students got each score."""
-    import math
+def _short(text, width):
+    return textwrap.shorten(" ".join(str(text).split()), width, placeholder="…")
 
-    qs = []
-    for q in order:
-        vals = [r.questions[q] for r in rows if q in r.questions]
-        if vals:
-            qs.append((q.split("/", 1)[1], [s for s, _ in vals], max(m for _, m in vals)))
-    if not qs:
+
+def difficulty_figure(plt, items):
+    """Horizontal bars: the mean share of the points of the hardest items."""
+    if not items:
         return None
-    cols = min(3, len(qs))
-    nrows = math.ceil(len(qs) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.3 * nrows), squeeze=False)
-    for ax, (name, scores, points) in zip(axes.flat, qs, strict=False):
-        bins, step = _point_bins(points or 1.0)
-        ax.hist(scores, bins=bins, color=COLORS["question"], edgecolor="white")
-        _integer_axes(ax)
-        ax.set_xlim(-0.5 * step, (points or 1.0) + 0.5 * step)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel(f"points (of {points:g})")
-        ax.set_ylabel("students")
-    for ax in list(axes.flat)[len(qs) :]:
-        ax.set_visible(False)
-    fig.suptitle(f"{assignment}: scores per question")
-    fig.tight_layout()
-    parts = [f"{n}: mean {sum(s) / len(s):.2f} of {p:g}" for n, s, p in qs]
-    alt = f"Histograms of each question's scores in {assignment}. " + "; ".join(parts) + "."
+    labels = [_short(f"{i['assignment'][:2]} · {i['label']}", 58) for i in items][::-1]
+    means = [i["mean_pct"] for i in items][::-1]
+    fig, ax = plt.subplots(figsize=(6.4, 0.26 * len(items) + 0.7))
+    ax.barh(range(len(items)), means, color=COLORS["question"])
+    ax.set_yticks(range(len(items)), labels, fontsize=8)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("mean share of the points (%)")
+    for y, m in enumerate(means):
+        ax.text(m + 1, y, f"{m:.0f} %", va="center", fontsize=7)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    alt = "Bar chart of the hardest items by mean share of the points: " + "; ".join(
+        f"{i['assignment']} {i['label']}: {i['mean_pct']:.0f} %" for i in items
+    )
     return _png(plt, fig, alt)
 
 
-def bug_figure(plt, assignment, bugs):
-    """Horizontal bars, one per diagnosis, its full text wrapped (never cut)."""
-    labels = [textwrap.fill(b, 48) for b, _ in bugs][::-1]
-    counts = [n for _, n in bugs][::-1]
-    lines = sum(label.count("\n") + 1 for label in labels)
-    fig, ax = plt.subplots(figsize=(8, 0.28 * lines + 0.5 * len(labels) + 0.8))
-    ax.barh(range(len(labels)), counts, color=COLORS["bug"])
-    ax.set_yticks(range(len(labels)), labels)
+def bugs_figure(plt, bugs):
+    """Horizontal bars: how many students each of the commonest diagnoses hit."""
+    if not bugs:
+        return None
+    labels = [_short(f"{b['assignment'][:2]} · {b['text']}", 58) for b in bugs][::-1]
+    counts = [b["count"] for b in bugs][::-1]
+    fig, ax = plt.subplots(figsize=(6.4, 0.26 * len(bugs) + 0.7))
+    ax.barh(range(len(bugs)), counts, color=COLORS["bug"])
+    ax.set_yticks(range(len(bugs)), labels, fontsize=8)
     _integer_axes(ax, y=False)
-    ax.set(
-        title=f"{assignment}: diagnosed bugs",
-        xlabel="failing test cells with this diagnosis",
-    )
-    alt = f"Bar chart of the diagnosed bugs in {assignment}: " + "; ".join(
-        f"{b} ({n})" for b, n in bugs
-    )
-    return _png(plt, fig, alt)
-
-
-def time_figure(plt, assignment, records):
-    """Run time of each student's submission (kernels plus bookkeeping), by student."""
-    timed = sorted(((r.seconds, r.student) for r in records if r.seconds), reverse=True)
-    if not timed:
-        return None
-    fig, ax = plt.subplots(figsize=(6.5, 0.22 * len(timed) + 1.0))
-    ax.barh([s for _, s in timed][::-1], [t for t, _ in timed][::-1], color=COLORS["time"])
-    ax.set(title=f"{assignment}: run time by student", xlabel="wall-clock time (s)")
-    ax.tick_params(axis="y", labelsize=8)
-    slow = ", ".join(f"{s} {t:.1f} s" for t, s in timed[:3])
-    alt = (
-        f"Bar chart of the grading time of each of {len(timed)} students in {assignment}; "
-        f"slowest: {slow}."
+    ax.set_xlabel("students")
+    for y, n in enumerate(counts):
+        ax.text(n, y, f" {n}", va="center", fontsize=7)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    alt = "Bar chart of the commonest diagnosed bugs by number of students: " + "; ".join(
+        f"{b['assignment']}: {b['text']} ({b['count']})" for b in bugs
     )
     return _png(plt, fig, alt)
 
@@ -260,19 +251,55 @@ def _student_rows(course, assignment, rows, records, report_dir):
     return out
 
 
-def _figures(plt, course, assignment, rows, records, bugs):
-    figs = [score_figure(plt, assignment, rows)]
-    figs.append(question_figure(plt, assignment, rows, question_order(course, assignment)))
-    if bugs:
-        figs.append(bug_figure(plt, assignment, bugs))
-    figs.append(time_figure(plt, assignment, records))
-    return [f for f in figs if f]
+def _item_titles(course, assignment):
+    """{"<notebook>/<grade_id>": (title, what)} from the source notebooks."""
+    from .feedback import question_titles
+
+    out = {}
+    for n in course.notebook_names(assignment):
+        try:
+            nb = nbformat.read(course.source / assignment / f"{n}.ipynb", as_version=4)
+        except (OSError, ValueError):
+            continue
+        for i, t in question_titles(nb).items():
+            gid = nb.cells[i].metadata.nbgrader.get("grade_id")
+            out[f"{n}/{gid}"] = (t["title"], t["what"])
+    return out
+
+
+def item_stats(course, assignment, rows):
+    """Each graded item of an assignment: its title, mean share of the points, how many
+    students got all of it; in notebook order."""
+    titles = _item_titles(course, assignment)
+    items = []
+    for key in question_order(course, assignment):
+        vals = [r.questions[key] for r in rows if key in r.questions]
+        points = max((m for _, m in vals), default=0.0)
+        if not vals or not points:
+            continue
+        title, what = titles.get(key, (key.split("/", 1)[1], ""))
+        items.append(
+            {
+                "assignment": assignment,
+                "key": key,
+                "title": title,
+                "what": what,
+                "label": what or title,
+                "points": points,
+                "mean_pct": 100.0 * sum(s for s, _ in vals) / (points * len(vals)),
+                "full": sum(1 for s, m in vals if s >= m),
+                "n": len(vals),
+            }
+        )
+    return items
 
 
 def assignment_section(plt, course, assignment, rows, report_dir):
     """Everything the template shows about one assignment."""
+    import statistics
+
     records = [r for r in load_records(course, assignment) if r is not None]
-    bugs = diagnosed_bugs(course, assignment).most_common(12)
+    bugs = sorted(diagnosed_bugs(course, assignment).items(), key=lambda kv: (-len(kv[1]), kv[0]))
     students = _student_rows(course, assignment, rows, records, report_dir)
     scores = [r.score for r in rows]
     return {
@@ -280,15 +307,98 @@ def assignment_section(plt, course, assignment, rows, report_dir):
         "anchor": re.sub(r"[^A-Za-z0-9_-]", "-", assignment),
         "n": len(rows),
         "mean": sum(scores) / len(scores) if scores else 0.0,
+        "median": statistics.median(scores) if scores else 0.0,
+        "mean_pct": sum(r.percent for r in rows) / len(rows) if rows else 0.0,
         "max_score": max((r.max_score for r in rows), default=0.0),
         "due": _when(rows[0].due) if rows else "",
-        "figures": _figures(plt, course, assignment, rows, records, bugs) if rows else [],
-        "bugs": [{"text": b, "count": n} for b, n in bugs],
+        "distribution": distribution_figure(plt, assignment, rows) if rows else None,
+        "item_rows": item_stats(course, assignment, rows),
+        "bugs": [
+            {"assignment": assignment, "text": b, "count": len(who), "students": sorted(who)}
+            for b, who in bugs
+        ],
         "students": students,
         "late": [s for s in students if s["late"]],
         "failed": [s for s in students if s["status"] != "ok"],
         "flagged": [s for s in students if s["review"]],
         "sandboxes": sorted({s["sandbox"] for s in students if s["sandbox"]}),
+    }
+
+
+#: How much the first screen lists before "and N more" (the rest is in the details).
+FIRST_SCREEN = {"items": 8, "bugs": 6, "people": 12}
+
+
+def _why(kind, s):
+    if kind == "flagged":
+        items = s["review_items"]
+        why = items[0]["text"] if items else "flagged for review"
+        return why + (f" (+{len(items) - 1} more)" if len(items) > 1 else "")
+    if kind == "failed":
+        return s["status"] + (f": {s['why']}" if s["why"] else "")
+    return f"late by {s['late_by']} (−{s['penalty']:g} points)"
+
+
+def needs_a_look(sections):
+    """Who needs a look, most urgent first: flagged, then not graded normally, then late;
+    one entry per student and kind, naming every assignment it happened in.
+
+    Returns a list of {"student", "kind", "why", "where": [{"id", "anchor"}], "links"}
+    (`why` and `links` from the first assignment).
+    """
+    out = {}
+    for kind in ("flagged", "failed", "late"):
+        for a in sections:
+            for s in a[kind]:
+                entry = out.setdefault(
+                    (kind, s["student"]),
+                    {"student": s["student"], "kind": kind, "why": _why(kind, s),
+                     "where": [], "links": s["links"]},
+                )  # fmt: skip
+                entry["where"].append({"id": a["id"], "anchor": a["anchor"]})
+    return list(out.values())
+
+
+def _notes_name(csv_path):
+    """The warnings file `export` writes next to a CSV (see ExportResult.notes_path)."""
+    from .export import ExportResult
+
+    return ExportResult(Path(csv_path), 0).notes_path.name if csv_path else ""
+
+
+def overview(plt, sections, exports):
+    """The first screen: the class's results, the hard items, common bugs, who to look at."""
+    items = sorted(
+        (i for a in sections for i in a["item_rows"]), key=lambda i: (i["mean_pct"], i["key"])
+    )
+    hard = [i for i in items if i["mean_pct"] < 100][: FIRST_SCREEN["items"]]
+    bugs = sorted((b for a in sections for b in a["bugs"]), key=lambda b: (-b["count"], b["text"]))[
+        : FIRST_SCREEN["bugs"]
+    ]
+    people = needs_a_look(sections)
+    graded = [a for a in sections if a["n"]]
+    students = {s["student"] for a in sections for s in a["students"]}
+    return {
+        "students": len(students),
+        "assignments": len(graded),
+        "submissions": sum(a["n"] for a in graded),
+        "mean_pct": (
+            sum(a["mean_pct"] * a["n"] for a in graded) / sum(a["n"] for a in graded)
+            if graded
+            else 0.0
+        ),
+        "hard": hard,
+        "hard_figure": difficulty_figure(plt, hard),
+        "bugs": bugs,
+        "bugs_figure": bugs_figure(plt, bugs),
+        "people": people[: FIRST_SCREEN["people"]],
+        "more_people": max(0, len(people) - FIRST_SCREEN["people"]),
+        "counts": collections.Counter(p["kind"] for p in people),
+        "exports": [
+            {"format": fmt, "notes": _notes_name(info.get("path", "")), **info}
+            for fmt, info in sorted(exports.items())
+            if info.get("left_out") or info.get("warnings")
+        ],
     }
 
 
@@ -304,6 +414,7 @@ def render(context):
         undefined=jinja2.StrictUndefined,
     )
     env.filters["points"] = lambda x: "" if x is None else f"{float(x):g}"
+    env.filters["mean"] = lambda x: f"{float(x):.1f}".removesuffix(".0")
     return env.get_template("report.html.j2").render(css=page_css(), **context)
 
 
@@ -328,7 +439,10 @@ def write_report(course, assignment=None, output=None):
             )
             for a in ids
         ]
+        first = overview(plt, sections, read_exports_log(course))
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    page = render({"sections": sections, "generated": now, "course": course.root.name})
+    page = render(
+        {"sections": sections, "overview": first, "generated": now, "course": course.root.name}
+    )
     path.write_text(page, encoding="utf-8")
     return path.resolve()

@@ -87,7 +87,8 @@ def test_formgrader_comment_on_a_test_cell_reaches_generated_feedback(course, pa
     assert "HIDDEN TESTS" not in html and fixture.HIDDEN_MARK not in html
     assert "Grader's comment" in html and "Check σ'(0) once more" in html
     # the comment sits in the test cell's panel
-    test_panel = html.split("Test <code>test_hand</code>", 1)[1].split("</section>", 1)[0]
+    test_panel = html.split('id="cell-7"', 1)[1].split("</section>", 1)[0]  # test_hand
+    assert "Test: Fixture" in test_panel
     assert "Check σ'(0) once more" in test_panel
 
 
@@ -170,7 +171,7 @@ def test_report_renders_offline_light_and_dark(course, page, tmp_path):
         page.emulate_media(color_scheme=scheme)
         page.goto(path.as_uri())
         imgs = page.locator("img")
-        assert imgs.count() >= 3  # scores, questions, run times (this class has no bugs)
+        assert imgs.count() >= 2  # the distribution, the hardest items (and bugs, if any)
         for i in range(imgs.count()):
             assert imgs.nth(i).evaluate("(img) => img.complete && img.naturalWidth > 0")
             assert len(imgs.nth(i).get_attribute("alt")) > 30

@@ -207,7 +207,7 @@ def test_a_stopped_cell_is_named(root):
         )
     ]
     page = render(nb, root)
-    assert 'Grading stopped at <a href="#cell-6">cell 6 (answer_hand)</a>' in page
+    assert 'Grading stopped at <a href="#cell-6">cell 6 (your answer: hand)</a>' in page
     assert "ran longer than the time limit" in page
     assert "The cells after it were not run." in page  # nothing after it ran
     later = [i for i, c in enumerate(nb.cells) if i > 5 and c.cell_type == "code"]
@@ -217,3 +217,163 @@ def test_a_stopped_cell_is_named(root):
         nbformat.v4.new_output("error", ename="GradingAborted", evalue="not run", traceback=[])
     ]
     assert "The cells after it were not run." in render(nb, root)
+
+
+# -- in the student's words (issue 19) ------------------------------------------------
+
+
+def test_question_titles_come_from_the_notebook():
+    titles = feedback.question_titles(fixture.fixture_notebook())
+    assert {t["title"] for t in titles.values()} == {"Fixture"}  # the heading above
+    whats = [t["what"] for _, t in sorted(titles.items())]
+    assert whats == [
+        "your answer: sigmoid_prime()",
+        "Does sigmoid_prime(z) equal σ(z)(1 − σ(z)) at a few points?",
+        "your answer: hand",
+        "Is your σ'(0) right? (The value is not revealed.)",
+    ]
+    source = nbformat.read(SOLUTIONS / "03-softmax-layer" / "softmax_layer.ipynb", as_version=4)
+    by_id = {
+        source.cells[i].metadata.nbgrader.grade_id: t
+        for i, t in feedback.question_titles(source).items()
+    }
+    assert by_id["sl-test-ce-loss"]["title"] == "2. The cross-entropy loss"
+    assert by_id["sl-ce-loss"]["what"] == "your answer: cross_entropy_loss()"
+    assert by_id["sl-test-ce-loss"]["what"].startswith("Is J the batch average")
+
+
+def test_the_page_names_questions_not_grade_ids_with_plurals(root):
+    nb = fixture.fixture_notebook()
+    for cell in nb.cells:
+        m = cell.metadata.nbgrader
+        if m.get("grade"):
+            m["score"] = m["points"]
+    text, _ = parse(render(nb, root))
+    for gid in ("test_sigmoid_prime", "test_hand", "answer_sigmoid_prime", "answer_hand"):
+        assert gid not in text
+    assert "Test: Fixture" in text and "Does sigmoid_prime(z) equal" in text
+    assert "1 / 1 point" in text and "2 / 2 points" in text
+    assert not re.search(r"\b1 points\b", text)
+
+
+@pytest.fixture(scope="module")
+def submission_db(tmp_path_factory):
+    """A gradebook holding one submission of the fixture by s1 (made once: nbgrader's
+    database set-up takes seconds)."""
+    from nbgrader.api import Gradebook
+
+    from autograder.course_config import Course
+
+    course = Course.load(fixture.make_course(tmp_path_factory.mktemp("fb") / "course"))
+    with Gradebook(course.db_url) as gb:
+        gb.update_or_create_assignment(fixture.ASSIGNMENT)
+        gb.add_notebook("fixture", fixture.ASSIGNMENT)
+        for cell in fixture.fixture_notebook().cells:
+            m = cell.metadata.get("nbgrader", {})
+            if m.get("grade"):
+                gb.add_grade_cell(
+                    m["grade_id"], "fixture", fixture.ASSIGNMENT, max_score=m["points"],
+                    cell_type=cell.cell_type,
+                )  # fmt: skip
+            if m.get("solution"):
+                gb.add_solution_cell(m["grade_id"], "fixture", fixture.ASSIGNMENT)
+        gb.add_student("s1")
+        gb.add_submission(fixture.ASSIGNMENT, "s1")
+    return course.root / "gradebook.db"
+
+
+def _graded_course(tmp_path, db, auto=None, manual=None, reasons=()):
+    """A course with the submission of `db`, its answer_hand comments set, and, with
+    `reasons`, a run record saying what went wrong."""
+    import json
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    from autograder.course_config import Course
+
+    root = fixture.make_course(tmp_path / "course")
+    shutil.copy(db, root / "gradebook.db")
+    course = Course.load(root)
+    with Gradebook(course.db_url) as gb:
+        c = gb.find_comment("answer_hand", "fixture", fixture.ASSIGNMENT, "s1")
+        c.auto_comment, c.manual_comment = auto, manual
+        gb.db.commit()
+    if reasons:
+        folder = course.records / fixture.ASSIGNMENT
+        folder.mkdir(parents=True)
+        record = {"student": "s1", "assignment": fixture.ASSIGNMENT, "reasons": list(reasons)}
+        record["status"] = reasons[0].split(":")[0]
+        (folder / "s1.json").write_text(json.dumps(record), encoding="utf-8")
+    return course, fixture.fixture_notebook()
+
+
+def _render_in(course, nb):
+    from nbgrader.preprocessors import GetGrades
+
+    from autograder.feedback import feedback_config
+
+    config = feedback_config(course.config)
+    exporter = feedback.FeedbackExporter(config=config)
+    exporter.register_preprocessor(GetGrades(config=config), enabled=True)
+    exporter.register_preprocessor(feedback.CourseFeedback(config=config), enabled=True)
+    resources = course.resources(fixture.ASSIGNMENT, "s1", "fixture")
+    html, _ = exporter.from_notebook_node(nb, resources=resources)
+    return html
+
+
+def test_nbgraders_no_response_is_not_the_graders_comment(tmp_path, submission_db):
+    course, nb = _graded_course(tmp_path, submission_db, auto="No response.")
+    text, _ = parse(_render_in(course, nb))
+    assert "Grader's comment" not in text and "No response." not in text
+    assert "Not answered: this cell is as it was handed out." in text
+    course, nb = _graded_course(
+        tmp_path / "2", submission_db, auto="No response.", manual="See lecture 3."
+    )
+    text, _ = parse(_render_in(course, nb))
+    assert "Grader's comment: See lecture 3." in text and "Not answered" not in text
+
+
+def test_a_timeout_shows_one_banner(tmp_path, submission_db):
+    reason = "cell timeout: fixture.ipynb cell 6 (answer_hand) ran longer than 5 s"
+    course, nb = _graded_course(tmp_path, submission_db, reasons=[reason])
+    nb.cells[5].outputs = [
+        nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="", traceback=[])
+    ]
+    page = _render_in(course, nb)
+    assert page.count('class="notice') == 1, re.findall(r'<p class="notice[^>]*>.{0,80}', page)
+    assert "Grading stopped at" in page and "Not graded normally" not in page
+    # a reason about another notebook of the same submission is still said
+    course, nb = _graded_course(
+        tmp_path / "2", submission_db, reasons=[reason, "error: other.ipynb broke"]
+    )
+    nb.cells[5].outputs = [
+        nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="", traceback=[])
+    ]
+    assert _render_in(course, nb).count('class="notice') == 2
+
+
+@pytest.mark.parametrize(
+    "reason, says",
+    [
+        (
+            "invalid JSON: fixture.ipynb (ValueError: not valid JSON at line 1, column 5 "
+            "(Expecting value))",
+            ["could not open fixture.ipynb", "Download it again", "do not open or edit",
+             "Hand in that file again"],
+        ),
+        ("missing notebook: fixture.ipynb", ["did not receive fixture.ipynb", "hand in again"]),
+    ],
+    ids=["corrupt", "missing"],
+)  # fmt: skip
+def test_an_ungraded_file_gets_a_page_that_says_what_to_do(tmp_path, submission_db, reason, says):
+    course, _ = _graded_course(tmp_path, submission_db, reasons=[reason])
+    page = feedback.render_missing(
+        course, feedback.feedback_config(course.config), fixture.ASSIGNMENT, "s1", "fixture"
+    )
+    text, _ = parse(page)
+    for words in says:
+        assert words in " ".join(text.split()), words
+    assert "line 1" not in text and "column 5" not in text and "JSON at" not in text
+    assert '<table class="summary">' not in page  # no empty score table
+    assert page.count('class="notice') == 1
