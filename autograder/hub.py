@@ -85,11 +85,18 @@ def as_instructor(args, *argv, check=True):
     return run_as(user, [exe, *argv[1:]], course_root(course), instructor_env(state, user), check)
 
 
+def _class(state):
+    """The class set up in ``state`` before, else the demo class."""
+    from backprop_hub import setup
+
+    return setup.load_class(state) if (state / "class.json").exists() else setup.DEMO
+
+
 def cmd_setup(args):
     from backprop_hub import setup
 
     os.environ["BACKPROP_HUB_STATE"] = str(_state(args))
-    table = setup.setup(state=_state(args))
+    table = setup.setup(_class(_state(args)), _state(args))
     _print_accounts(table)
     return 0
 
@@ -106,7 +113,7 @@ def cmd_start(args):
     state = _state(args)
     os.environ["BACKPROP_HUB_STATE"] = str(state)
     os.environ["BACKPROP_HUB_PORT"] = str(args.port)
-    table = setup.setup(state=state)
+    table = setup.setup(_class(state), state)
     config = Path(setup.__file__).with_name("jupyterhub_config.py")
     print(f"JupyterHub: http://127.0.0.1:{args.port}/  (Ctrl-C stops it)")
     _print_accounts(table)

@@ -1,0 +1,188 @@
+"""The class's loop in a browser: JupyterHub, two students and the instructor.
+
+The hub runs as `backprop-grade hub start` runs it (configurable-http-proxy, the demo
+authenticator, each single-user server as its own local user).  Alice logs in, fetches
+01 in JupyterLab's assignment list and submits; Bob sees the release but not Alice's
+submission, and neither student has formgrader; the instructor collects, grades
+(`backprop-grade grade`, sandboxed) and releases feedback with `backprop-grade hub`, and
+has formgrader in Lab; Alice fetches her feedback, which holds her score and nothing of
+Bob's.  Screenshots: artifacts/screenshots/hub-*.png.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from browser_util import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot
+from hub_util import ASSIGNMENT, COURSE_A, NOTEBOOK, STATE, fresh_class, run_as
+
+from autograder import cli
+from backprop_hub import setup
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("hub")]
+ALICE, BOB = COURSE_A.students
+TEACHER = COURSE_A.instructors[0]
+NBGRADER_MENU = 'div.lm-MenuBar-itemLabel:text("Nbgrader")'
+
+
+def hub(*argv):
+    assert cli.main(["hub", "--state", str(STATE), "--course", COURSE_A.course_id, *argv]) in (
+        0,
+        None,
+    )
+
+
+def _free_ports(n=3):
+    """A port with the next n-1 free too (proxy, its API, the hub)."""
+    import socket
+
+    for base in range(18000, 19000, 7):
+        try:
+            for port in range(base, base + n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free ports")
+
+
+@contextlib.contextmanager
+def running_hub(tmp_path):
+    port = _free_ports()
+    log = open(tmp_path / "hub.log", "w")  # noqa: SIM115 - closed below
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    cmd = [sys.executable, "-m", "autograder", "hub", "--state", str(STATE), "start"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/hub/login", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError((tmp_path / "hub.log").read_text()) from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def login(browser, url, user, password):
+    """A page of ``user``'s JupyterLab, logged in through the hub."""
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    page.goto(url + "/hub/login")
+    page.fill("#username_input", user)
+    page.fill("#password_input", password)
+    page.click("#login_submit")
+    page.wait_for_url(f"**/user/{user}/lab**", timeout=90_000)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
+    return page
+
+
+def nbgrader_menu(page):
+    """The commands of Lab's Nbgrader menu that are there to use (labelled)."""
+    page.click(NBGRADER_MENU)
+    items = page.locator("#jp-mainmenu-nbgrader li[data-command]")
+    items.first.wait_for()
+    # a disabled plugin's command stays in the menu as an empty, unusable item
+    commands = {
+        items.nth(i).get_attribute("data-command")
+        for i in range(items.count())
+        if items.nth(i).inner_text().strip()
+    }
+    page.keyboard.press("Escape")
+    return commands
+
+
+def assignment_list(page):
+    page.click(NBGRADER_MENU)
+    page.click('#jp-mainmenu-nbgrader li[data-command="nbgrader:open-assignment-list"]')
+    page.wait_for_selector("#released_assignments_list")
+
+
+def rows(page, name, count):
+    """The rows of one of the assignment list's lists, once it shows ``count``."""
+    locator = page.locator(f"#{name}_assignments_list > .list_item")
+    deadline = time.monotonic() + 60
+    while locator.count() != count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name}: {locator.count()} rows, not {count}")
+        page.wait_for_timeout(250)
+    return locator
+
+
+def test_the_class_loop_in_jupyterlab(tmp_path):
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    accounts = fresh_class()
+    hub("release", ASSIGNMENT)
+    password = {u: a["password"] for u, a in accounts.items()}
+    with running_hub(tmp_path) as url, sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        alice = login(browser, url, ALICE, password[ALICE])
+        assert nbgrader_menu(alice) == {"nbgrader:open-assignment-list"}
+        formgrader = alice.request.get(f"{url}/user/{ALICE}/formgrader")
+        assert formgrader.status == 404  # not on her server at all
+        assignment_list(alice)
+        released = rows(alice, "released", 1)
+        assert released.first.locator(".item_name").inner_text() == ASSIGNMENT
+        assert released.first.locator(".item_course").inner_text() == COURSE_A.course_id
+        released.first.locator(".item_status button").click()
+        rows(alice, "fetched", 1)
+        # her work, as she would type and save it
+        mine = Path(f"/home/{ALICE}") / COURSE_A.course_id / ASSIGNMENT / NOTEBOOK
+        text = mine.read_text().replace("raise NotImplementedError()", "pass  # alice's work", 1)
+        run_as(ALICE, "/usr/bin/python3", "-c", f"open({str(mine)!r}, 'w').write({text!r})")
+        alice.locator('#fetched_assignments_list .item_status button:text("Submit")').click()
+        rows(alice, "submitted", 1)
+        screenshot(alice, "hub-student-submitted")
+
+        bob = login(browser, url, BOB, password[BOB])
+        assignment_list(bob)
+        rows(bob, "released", 1)
+        rows(bob, "submitted", 0)  # Alice's submission is not his to see
+        screenshot(bob, "hub-other-student")
+
+        hub("collect", ASSIGNMENT)
+        hub("grade", ASSIGNMENT)
+        hub("feedback", ASSIGNMENT)
+        teacher = login(browser, url, TEACHER, password[TEACHER])
+        assert "nbgrader:open-formgrader" in nbgrader_menu(teacher)
+        assert teacher.request.get(f"{url}/user/{TEACHER}/formgrader").status == 200
+        screenshot(teacher, "hub-instructor")
+
+        alice.click("#refresh_assignments_list")
+        rows(alice, "submitted", 1)
+        alice.locator('#submitted_assignments_list button:text("Fetch Feedback")').click()
+        pages = mine.parent / "feedback"
+        deadline = time.monotonic() + 30
+        while not list(pages.glob("*/*.html")):
+            assert time.monotonic() < deadline, "no feedback fetched"
+            time.sleep(0.5)
+        (page,) = pages.glob("*/*.html")
+        html = page.read_text()
+        assert ALICE in html and BOB not in html
+        screenshot(alice, "hub-student-feedback")
+        browser.close()
+    graded = setup.course_root(COURSE_A) / "feedback" / ALICE / ASSIGNMENT
+    assert (graded / NOTEBOOK.replace(".ipynb", ".html")).exists()
