@@ -676,3 +676,28 @@ def dropout_forward(a, p, rng=None, mask=None):
         says="calls course.network.forward",
     ),
 ]
+
+# issue 21: the last unnamed bugs of L2 and of the dropout network
+PLANTS += [
+    Plant(
+        "weight-decay gradient divided by N",
+        NB,
+        {"l2": _l2(gfactor="1 / X.shape[1] * ")},
+        failing=("test_l2_grad_W",),
+        bug="07.l2.grad-over-N",
+    ),
+    Plant(
+        "dropout backward with f'(h) for f'(z1)",
+        NB,
+        {"dropout-net": _dropout_net().replace("act.f_prime(z1)", "act.f_prime(h)")},
+        failing=("test_dropout_grads_hidden",),
+        bug="07.net.f-prime-of-h",
+    ),
+    Plant(
+        "dropout dJ/dW2 with h for the dropped activations",
+        NB,
+        {"dropout-net": _dropout_net().replace('"W2": delta2 @ a1.T', '"W2": delta2 @ h.T')},
+        failing=("test_dropout_grads_out",),
+        bug="07.net.W2-of-h",
+    ),
+]

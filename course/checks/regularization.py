@@ -188,7 +188,7 @@ def planted_l2(params, X, Y, lam, activation, bug=None):
         J += 0.5 * lam * sum(float(np.sum(v)) for k, v in params.items() if k.startswith("W"))
         return J, grads
     J_factor = {"no_half": 1.0, "none": 0.0, "minus": -0.5}.get(bug, 0.5)
-    g_factor = {"two": 2.0, "none": 0.0, "minus": -1.0}.get(bug, 1.0)
+    g_factor = {"two": 2.0, "none": 0.0, "minus": -1.0, "over_N": 1.0 / X.shape[1]}.get(bug, 1.0)
     for k, v in params.items():
         if k.startswith("W") or bug == "biases":
             J += J_factor * lam * float(np.sum(v * v))
@@ -448,11 +448,15 @@ def planted_dropout(params, X, Y, mask, activation, bug=None, p=0.5):
         J = -J
     elif bug == "J_no_mask":
         J = softmax_cross_entropy(params["W2"] @ h + params["b2"], Y)[0]
-    grads = {"W2": delta2 @ a1.T, "b2": delta2.sum(axis=1, keepdims=True)}
+    grads = {
+        "W2": delta2 @ (h if bug == "W2_of_h" else a1).T,
+        "b2": delta2.sum(axis=1, keepdims=True),
+    }
     backward_mask = {"no_mask": 1.0, "unscaled": mask * (1.0 - p), "twice": mask * mask}.get(
         bug, mask
     )
-    delta1 = act.f_prime(z1) * (params["W2"].T @ delta2) * backward_mask
+    slope = act.f_prime(h if bug == "f_prime_of_h" else z1)
+    delta1 = slope * (params["W2"].T @ delta2) * backward_mask
     grads["W1"] = delta1 @ X.T
     grads["b1"] = delta1.sum(axis=1, keepdims=True)
     return J, grads
