@@ -73,4 +73,8 @@ c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), FORMGRADER_TEMPLATES]
 c.HTMLExporter.sanitize_html = True
 # ... with the course's sanitizer (allow-listed tags, data: images only, MathML): nbconvert's
 # own clean_html escapes even <p>, which would show student Markdown as tags.
-c.HTMLExporter.filters = {"clean_html": "autograder.safe_html.clean"}
+# Formulas become MathML on the server (course_markdown): formgrader's page loads no MathJax.
+c.HTMLExporter.filters = {
+    "clean_html": "autograder.safe_html.clean",
+    "course_markdown": "autograder.safe_html.markdown",
+}

@@ -505,4 +505,13 @@ def write_feedback(course, assignment, students=None, out=None):
             paths.append(target)
         else:
             print(f"feedback: no page for {student}/{name}", file=out)
+    if paths:
+        sizes = sorted((p.stat().st_size, p) for p in paths)
+        (small, _), (big, biggest) = sizes[0], sizes[-1]
+        where = biggest.relative_to(course.feedback).as_posix()
+        print(
+            f"feedback: {len(paths)} pages of {small / 1000:.0f} to {big / 1000:.0f} KB "
+            f"(largest: {where})",
+            file=out,
+        )
     return paths

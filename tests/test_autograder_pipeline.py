@@ -275,7 +275,8 @@ def test_feedback_export_report_commands(graded, capsys):
 
     assert cli.main(["--root", root, "report"]) == 0
     html = (course.root / "reports" / "report.html").read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") >= 3
+    # a distribution per assignment and the hardest items (this class has no diagnoses)
+    assert html.count("data:image/png;base64,") >= 2
     for s, r in results.items():
         if r.failed or r.needs_review:
             assert s in html

@@ -377,3 +377,35 @@ def test_an_ungraded_file_gets_a_page_that_says_what_to_do(tmp_path, submission_
     assert "line 1" not in text and "column 5" not in text and "JSON at" not in text
     assert '<table class="summary">' not in page  # no empty score table
     assert page.count('class="notice') == 1
+
+
+def test_formgraders_page_shows_math_offline(tmp_path):
+    """formgrader's grading page (HTMLExporter with the course's nbgrader_config.py, as
+    formgrader's SubmissionHandler calls it): TeX as MathML, no MathJax from a CDN, and
+    the stand-in formgrader's script waits for."""
+    from nbconvert.exporters import HTMLExporter
+
+    from autograder.course_config import Course
+
+    course = Course.load(fixture.make_course(tmp_path / "course"))
+    nb = fixture.fixture_notebook()
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell(r"The loss $J = \frac{1}{N}\sum_n L_n$."))
+    resources = {
+        "assignment_id": fixture.ASSIGNMENT,
+        "notebook_id": "fixture",
+        "submission_id": "x",
+        "index": 0,
+        "total": 1,
+        "base_url": "",
+        "student": "s1",
+        "last_name": None,
+        "first_name": None,
+        "notebook_path": "/x",
+    }
+    page, _ = HTMLExporter(config=course.config).from_notebook_node(nb, resources=resources)
+    text, tags = parse(page)
+    assert any(t == "math" for t, _ in tags) and "\\frac" not in text
+    scripts = [a.get("src", "") for t, a in tags if t == "script"]
+    assert not any("mathjax" in src.lower() or "://" in src for src in scripts), scripts
+    assert "Startup: {signal: {Interest:" in page  # formgrader's script gets its signal
+    assert "comment tabbable" in page  # still the course's formgrade template
