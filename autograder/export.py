@@ -287,6 +287,11 @@ class LmsExport(CourseExport):
         self._gradebook = gradebook
         self.left_out, self.warnings = [], []
         super().export(gradebook)
+        # `nbgrader export --exporter ...` shows these in its log
+        for w in self.warnings:
+            self.log.warning(w)
+        for sid, name, why in self.left_out:
+            self.log.warning("left out: %s (%s): %s", name, sid, why)
 
     def leave_out(self, person, why):
         self.left_out.append((person.id, person.name or person.id, why))

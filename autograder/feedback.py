@@ -289,6 +289,20 @@ def question_titles(nb):
     return out
 
 
+def _source_titles(config, assignment, notebook):
+    """{grade_id: {"title", "what"}} from the assignment's source notebook (what the
+    student was given to answer, whatever the submission holds), or {}."""
+    try:
+        from .course_config import Course
+
+        path = Course(_course_root(config), config).source / assignment / f"{notebook}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 - no source at hand: the submission's own headings
+        return {}
+    titles = question_titles(nb)
+    return {nb.cells[i].metadata.nbgrader.get("grade_id"): t for i, t in titles.items()}
+
+
 def _cell_name(index, cell):
     """'cell 6 (your answer: hand)': the cell's number and what the student calls it."""
     meta = cell.metadata.get("nbgrader", {})
@@ -323,8 +337,10 @@ class CourseFeedback(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         record = _record(self.config, info["assignment"], info["student"])
+        by_id = _source_titles(self.config, info["assignment"], info["notebook"])
         for i, names in question_titles(nb).items():
-            nb.cells[i].metadata.nbgrader.update(names)
+            meta = nb.cells[i].metadata.nbgrader
+            meta.update(by_id.get(meta.get("grade_id"), names))
         index, stopped = stopped_cell(nb)  # before test outputs become messages
         stop = _cell_name(index, stopped) if index else ""
         stop_why = _stop_reason(stopped, record, info["notebook"]) if index else ""

@@ -156,11 +156,11 @@ def difficulty_figure(plt, items):
     """Horizontal bars: the mean share of the points of the hardest items."""
     if not items:
         return None
-    labels = [_short(f"{i['assignment'][:2]} · {i['label']}", 58) for i in items][::-1]
+    labels = [_short(f"{i['assignment'][:2]} · {i['label']}", 50) for i in items][::-1]
     means = [i["mean_pct"] for i in items][::-1]
-    fig, ax = plt.subplots(figsize=(6.4, 0.26 * len(items) + 0.7))
+    fig, ax = plt.subplots(figsize=(5.6, 0.3 * len(items) + 0.7))
     ax.barh(range(len(items)), means, color=COLORS["question"])
-    ax.set_yticks(range(len(items)), labels, fontsize=8)
+    ax.set_yticks(range(len(items)), labels, fontsize=9)
     ax.set_xlim(0, 100)
     ax.set_xlabel("mean share of the points (%)")
     for y, m in enumerate(means):
@@ -177,11 +177,11 @@ def bugs_figure(plt, bugs):
     """Horizontal bars: how many students each of the commonest diagnoses hit."""
     if not bugs:
         return None
-    labels = [_short(f"{b['assignment'][:2]} · {b['text']}", 58) for b in bugs][::-1]
+    labels = [_short(f"{b['assignment'][:2]} · {b['text']}", 50) for b in bugs][::-1]
     counts = [b["count"] for b in bugs][::-1]
-    fig, ax = plt.subplots(figsize=(6.4, 0.26 * len(bugs) + 0.7))
+    fig, ax = plt.subplots(figsize=(5.6, 0.3 * len(bugs) + 0.7))
     ax.barh(range(len(bugs)), counts, color=COLORS["bug"])
-    ax.set_yticks(range(len(bugs)), labels, fontsize=8)
+    ax.set_yticks(range(len(bugs)), labels, fontsize=9)
     _integer_axes(ax, y=False)
     ax.set_xlabel("students")
     for y, n in enumerate(counts):
@@ -241,6 +241,7 @@ def _student_rows(course, assignment, rows, records, report_dir):
                 "sandbox": (getattr(rec, "sandbox", "") or "") if rec else r.sandbox,
                 "review": r.needs_review,
                 "review_items": _review_items(rec) if rec and r.needs_review else [],
+                "flags": list(rec.flags) if rec else [],
                 "submitted": _when(r.submitted),
                 "due": _when(r.due),
                 "late_by": _late_by(r.seconds_late),
@@ -335,7 +336,8 @@ def _why(kind, s):
         why = items[0]["text"] if items else "flagged for review"
         return why + (f" (+{len(items) - 1} more)" if len(items) > 1 else "")
     if kind == "failed":
-        return s["status"] + (f": {s['why']}" if s["why"] else "")
+        why = s["why"] or s["status"]
+        return why if why.startswith(s["status"]) else f"{s['status']}: {why}"
     return f"late by {s['late_by']} (−{s['penalty']:g} points)"
 
 
@@ -350,6 +352,8 @@ def needs_a_look(sections):
     for kind in ("flagged", "failed", "late"):
         for a in sections:
             for s in a[kind]:
+                if kind == "flagged" and s["status"] != "ok" and not s["flags"]:
+                    continue  # nbgrader's "needs a manual grade" of a failed run: one entry
                 entry = out.setdefault(
                     (kind, s["student"]),
                     {"student": s["student"], "kind": kind, "why": _why(kind, s),

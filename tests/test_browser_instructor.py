@@ -10,6 +10,7 @@
 """
 
 import os
+import re
 
 import browser_util as bu  # tests/ is on sys.path (pytest rootdir-relative import)
 import nbformat
@@ -26,6 +27,20 @@ A = fixture.ASSIGNMENT
 COMMENT = "Check σ'(0) once more: it is 1/4."
 
 
+BUGGY = "s90-bug"
+
+
+def _buggy_notebook(course):
+    """A student who forgot the factor (1 − σ(z)): the fixture's typical bug."""
+    release = nbformat.read(course.release / A / "fixture.ipynb", as_version=4)
+    source = nbformat.read(course.source / A / "fixture.ipynb", as_version=4)
+    nb = samples.filled(release, source)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "answer_sigmoid_prime":
+            cell.source = "def sigmoid_prime(z):\n    return 1.0 / (1.0 + np.exp(-z))"
+    return nb
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     bu.require_chromium()
@@ -33,8 +48,14 @@ def course(tmp_path_factory):
     root = fixture.make_course(base / "course")
     course = Course.load(root)
     grade.generate_release(course, A)
-    manifest = samples.generate(course, base / "class", seed=0, hostile=["edited-test"])[A]
+    hostile = ["edited-test", "infinite-loop", "corrupt-file"]
+    manifest = samples.generate(course, base / "class", seed=0, hostile=hostile)[A]
     collect.collect(course, A, base / "class" / A)
+    buggy = base / "bug" / BUGGY
+    buggy.mkdir(parents=True)
+    nbformat.write(_buggy_notebook(course), buggy / "fixture.ipynb")
+    collect.collect(course, A, base / "bug")
+    manifest[BUGGY] = {"kind": "bug", "late_days": 0}
     with open(os.devnull, "w") as devnull:
         grade.grade(course, A, jobs=2, cell_timeout=5, out=devnull)
     nbgrader_hooks.sync_flags(course, A)  # what grading leaves for formgrader's column
@@ -177,3 +198,38 @@ def test_report_renders_offline_light_and_dark(course, page, tmp_path):
             assert len(imgs.nth(i).get_attribute("alt")) > 30
         _shot(page, f"report-{scheme}")
     page.emulate_media(color_scheme="light")
+
+
+def test_screenshots_of_the_report_and_four_feedback_pages(course, page):
+    """The report's first screen (1400 x 1000) answers its four questions without
+    scrolling; the feedback pages of a blank, a buggy, a timed-out and a corrupt
+    submission say what happened.  Screenshots: artifacts/screenshots/."""
+    course, manifest = course
+    feedback.write_feedback(course, A, out=open(os.devnull, "w"))  # noqa: SIM115
+    path = report.write_report(course)
+    _offline(page)
+    page.emulate_media(color_scheme="light")
+    page.goto(path.as_uri())
+    for heading in ("#class", "#look", "#hard", "#bugs"):
+        box = page.locator(heading).bounding_box()
+        assert box and box["y"] + box["height"] < 1000, heading  # on the first screen
+    assert page.locator("details").count() == 1 and not page.locator("details[open]").count()
+    shots = {"report-first-screen": bu.screenshot(page, "report-first-screen")}
+    by_kind = {i["kind"]: s for s, i in manifest.items()}
+    expect = {
+        "blank": ["Not answered: this cell is as it was handed out."],
+        "bug": ["Likely bug: missing the factor"],
+        "infinite-loop": ["Grading stopped at", "ran longer than"],
+        "corrupt-file": ["We could not open fixture.ipynb", "Download it again"],
+    }
+    for kind, says in expect.items():
+        page.goto((course.feedback / by_kind[kind] / A / "fixture.html").as_uri())
+        text = " ".join(page.inner_text("body").split())
+        for words in says:
+            assert words in text, (kind, words)
+        assert "Grader's comment" not in text and not re.search(r"\b1 points\b", text), kind
+        assert page.locator(".notice.stop").count() == (kind in ("infinite-loop", "corrupt-file"))
+        _shot(page, f"feedback-{kind}")
+        shots[f"feedback-{kind}"] = bu.SCREENSHOTS / f"feedback-{kind}.png"
+    for name, shot in shots.items():
+        print(f"{name}: {shot.stat().st_size / 1000:.0f} KB screenshot of a page")

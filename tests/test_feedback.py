@@ -409,3 +409,19 @@ def test_formgraders_page_shows_math_offline(tmp_path):
     assert not any("mathjax" in src.lower() or "://" in src for src in scripts), scripts
     assert "Startup: {signal: {Interest:" in page  # formgrader's script gets its signal
     assert "comment tabbable" in page  # still the course's formgrade template
+
+
+def test_a_blank_answer_is_named_from_the_source_not_from_what_the_student_left(
+    tmp_path, submission_db
+):
+    """A blank hand cell defines nothing: its name comes from the source notebook."""
+    course, nb = _graded_course(tmp_path, submission_db)
+    cell = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "answer_hand"
+    )
+    cell.source = "# YOUR CODE HERE\nraise NotImplementedError()"
+    (course.source / fixture.ASSIGNMENT).mkdir(parents=True, exist_ok=True)
+    nbformat.write(fixture.fixture_notebook(), course.source / fixture.ASSIGNMENT / "fixture.ipynb")
+    text, _ = parse(_render_in(course, nb))
+    assert "Your answer: hand" in text and "Your answer: sigmoid_prime() (Fixture)" in text
+    assert text.count("Your answer: sigmoid_prime()") == 1
