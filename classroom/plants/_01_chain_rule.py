@@ -518,3 +518,14 @@ PLANTS = [
         "graph_forward_backward (its f)",
     ),
 ]
+
+# issue 21: ∂f/∂x = y², the z of g forgotten
+PLANTS += [
+    _bug(
+        "graph: dfdx = y**2 (z forgotten)",
+        "graph-forward-backward",
+        [("dfdx = g", "dfdx = y**2")],
+        ("test-graph-gradient",),
+        "01.graph.dfdx-y2",
+    ),
+]

@@ -643,3 +643,28 @@ PLANTS = [
         "does not subtract γ_t times the gradient",
     ),
 ]
+
+# issue 21: σ' of σ(s₂) for hidden unit 2, and a bias input of 0
+PLANTS += [
+    _bug(
+        "dL/dwh22: sigma' evaluated at z_2 (sigma'(sigma(s_2)))",
+        "dL-dwh22",
+        [("z[1] * (1 - z[1])", "sigmoid(z[1]) * (1 - sigmoid(z[1]))")],
+        ("test-dL-dwh22",),
+        "02.partial.hidden-prime-of-z",
+    ),
+    _bug(
+        "dL/dwo01: bias input 0",
+        "dL-dwo01",
+        [(WO01, "return (y - y_star) * y * (1 - y) * 0.0")],
+        ("test-dL-dwo01",),
+        "02.partial.bias-input-0",
+    ),
+    _bug(
+        "partials: bias input 0 (x_0 = 0)",
+        "loss-and-partials",
+        [("np.concatenate(([1.0], x))", "np.concatenate(([0.0], x))")],
+        ("test-partials-hidden",),
+        "02.partials.bias-input-0",
+    ),
+]

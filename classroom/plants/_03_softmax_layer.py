@@ -797,3 +797,16 @@ def sigmoid_layer_backward(dJ_da, cache):
         bug="03.layer.numerical",
     ),
 ]
+
+# issue 21: the −Y forgotten in the gradient
+PLANTS += [
+    Plant(
+        "gradient without the target: softmax(z)/N",
+        NB,
+        {
+            "sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return softmax(z) / z.shape[1]\n"
+        },
+        failing=("sl-test-ce-grad",),
+        bug="03.grad.no-target",
+    ),
+]

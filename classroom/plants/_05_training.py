@@ -295,3 +295,27 @@ PLANTS = [
         bug="05.confusion.count",
     ),
 ]
+
+# issue 21: a wrong train_sgd under a good digits recipe sends the student to train_sgd
+PLANTS += [
+    Plant(
+        "update sign flipped, digits trained with it",
+        NB,
+        {
+            "train_sgd": _sgd(
+                _CORRECT_LOOP.replace("params[k] - lr * grads[k]", "params[k] + lr * grads[k]")
+            ),
+            "train-digits": """def train_digits(split, rng):
+    params = network.init_params([64, 100, 10], "xavier", rng)
+    params = train_sgd(params, split.X_train, split.Y_train, epochs=20, lr=0.5,
+                       batch_size=32, rng=rng)
+    return params, "sigmoid"
+""",
+        },
+        failing=("test_sgd_step", "test_digits"),
+        # test_digits names the downstream diagnosis and quotes test_sgd_step's: both
+        # cells say the sign is flipped
+        bug="05.digits.train-sgd",
+        says="the sign is flipped",
+    ),
+]

@@ -247,6 +247,7 @@ def check_graph_gradient(graph_forward_backward, point, reveal=True):
         "dfdy_no_2": [g, x * y, x],
         "dfdz_one": [g, 2 * x * y, 1.0],
         "dfdx_x": [x, 2 * x * y, x],
+        "dfdx_y2": [y * y, 2 * x * y, x],
         "divided": tuple([g, v, x] for v in kit.product_slips([x, 2.0, y])),
     }
     with _forward_bug_named(F_VALUE, check_graph_value, graph_forward_backward, point):

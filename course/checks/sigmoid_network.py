@@ -468,10 +468,28 @@ def _single_models(which, params, x, y_star):
             wo11=[e * yp * wo[1] * zp[1] * x2],
             x1=[e * yp * wo[2] * zp[1] * x1],
             unit1=[e * yp * wo[2] * zp[0] * x2],
+            hidden_prime_of_z=[e * yp * wo[2] * float(sigmoid_prime(z[1])) * x2],
             hidden_prime_form=tuple([e * yp * wo[2] * p * x2] for p in kit.prime_slips(z[1])),
         )
     table = {k: b for k, b in BUGS.items() if k.startswith("02.partial.")}
     return suspects(table, models.get)
+
+
+@contextlib.contextmanager
+def _bias_zero(which, value):
+    """Name a ∂L/∂wᵒ₀₁ of exactly 0 as the bias input taken as 0 (the gradient checker's
+    own diagnosis, "zero everywhere", comes before any suspect)."""
+    try:
+        yield
+    except GradingFailure as failure:
+        if which != "dL_dwo01" or float(value) != 0.0:
+            raise
+        head, sep, tail = str(failure).partition("\nLikely bug: ")
+        rest = tail.partition("\n")[2] if sep else ""
+        bias = BUGS["02.partial.bias-input-0"].diagnosis
+        raise GradingFailure(
+            f"{head}\nLikely bug: {bias}" + (f"\n{rest}" if rest else "")
+        ) from None
 
 
 def check_single_partial(which, fn, forward, params, x, y_star, reveal=False):
@@ -496,7 +514,10 @@ def check_single_partial(which, fn, forward, params, x, y_star, reveal=False):
     def pick(out):
         return np.array([float(kit.values(label, out, ())[0])])
 
-    with _explained(fn, forward, params, x, y_star, pick, key, index, which):
+    with (
+        _explained(fn, forward, params, x, y_star, pick, key, index, which),
+        _bias_zero(which, value),
+    ):
         result = kit.check_gradient(
             label,
             np.array([float(value)]),
@@ -548,6 +569,7 @@ def _group_models(group, params, x, y_star):
         models = {
             "slide": e * np.concatenate(([1.0], z)),
             "s_for_z": d_o * np.concatenate(([1.0], s)),
+            "bias_zero": d_o * np.concatenate(([0.0], z)),
         }
     else:
         models = {
@@ -555,6 +577,7 @@ def _group_models(group, params, x, y_star):
             "no_hidden_prime": np.outer(xb, d_o * wo[1:]),
             "wo_shifted": np.outer(xb, d_o * wo[:2] * zp),
             "prime_of_z": np.outer(xb, d_o * wo[1:] * sigmoid_prime(z)),
+            "bias_zero": np.outer(np.concatenate(([0.0], x)), d_o * wo[1:] * zp),
             "hidden_prime_form": tuple(np.outer(xb, d_o * wo[1:] * p) for p in kit.prime_slips(z)),
         }
     with quiet():

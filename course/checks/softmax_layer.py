@@ -272,6 +272,7 @@ def ce_gradient_suspects(z, Y):
             "diagonal": -Y * (1.0 - y_hat) / N,
             "sign": (Y - y_hat) / N,
             "plus": (y_hat + Y) / N,
+            "no_target": y_hat / N,
         }
     table = {k: b for k, b in BUGS.items() if k.startswith("03.grad.")}
     return suspects(table, models.get)

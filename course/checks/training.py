@@ -17,7 +17,7 @@ import inspect
 
 import numpy as np
 
-from .. import grading, network
+from .. import grading, network, training
 from ..grading import GradingFailure, call, quiet
 from . import _kit as kit
 from .catalogue import table
@@ -34,6 +34,7 @@ __all__ = [
     "check_symmetric_run",
     "check_unit_spread",
     "constant_init_reference",
+    "reference_train_sgd",
     "run_spied",
     "sgd_problem",
 ]
@@ -345,9 +346,29 @@ def check_chosen_lr(chosen_lr, low, high):
 DIGITS_THRESHOLD = 0.92
 
 
-def check_digits_accuracy(train_digits, split, seed, threshold=DIGITS_THRESHOLD):
-    """Train with the student's recipe on `split` and demand `threshold` test accuracy."""
-    out = call(kit.seeded, train_digits, seed, split, what="train_digits")
+def reference_train_sgd(params, X, Y, *, epochs, lr, batch_size, rng, activation="sigmoid"):
+    """The course's minibatch SGD with the notebook's ``train_sgd`` signature: the trained
+    parameters (a dict like `params`).  Stands in for the student's when their recipe
+    misses the accuracy, to tell a wrong train_sgd from a weak recipe."""
+    trained, _ = training.train(
+        {k: np.array(v, dtype=np.float64) for k, v in params.items()},
+        np.asarray(X, dtype=np.float64),
+        np.asarray(Y, dtype=np.float64),
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        rng=rng,
+        activation=activation,
+        record=False,
+    )
+    return trained
+
+
+def _digits_accuracy(train_digits, split, seed, *reference):
+    """Test accuracy of the recipe `train_digits` (with `reference` = (name, function)
+    bound in its namespace, when given)."""
+    args = (kit.with_reference, train_digits, *reference) if reference else (train_digits,)
+    out = call(kit.seeded, args[0], seed, *args[1:], split, what="train_digits")
     params, activation = kit.unpack(out, "train_digits", ("params", "activation"))
     params = kit.as_dict(params, "train_digits (params)", ("W1", "b1"))
     try:
@@ -362,13 +383,55 @@ def check_digits_accuracy(train_digits, split, seed, threshold=DIGITS_THRESHOLD)
             f"the parameters and activation train_digits returned cannot classify the test "
             f"set ({exc})."
         ) from None
-    acc = network.accuracy(scores, split.y_test)
-    if not acc >= threshold:
+    return network.accuracy(scores, split.y_test)
+
+
+#: train_sgd's own tests, in notebook order: what a recipe that trains with a wrong
+#: train_sgd is sent to.
+SGD_TESTS = (
+    ("test_sgd_batches", check_sgd_batches),
+    ("test_sgd_reshuffle", check_sgd_reshuffle),
+    ("test_sgd_step", check_sgd_step),
+)
+
+
+def _sgd_problem(train_sgd):
+    """(test name, its "Likely bug") of the first of train_sgd's tests it fails, or None."""
+    for name, check in SGD_TESTS:
+        sentence = kit.problem_of(check, train_sgd)()
+        if sentence:
+            return name, sentence
+    return None
+
+
+def check_digits_accuracy(train_digits, split, seed, threshold=DIGITS_THRESHOLD, train_sgd=None):
+    """Train with the student's recipe on `split` and demand `threshold` test accuracy.
+
+    A recipe that misses it is run again with the course's minibatch SGD standing in for
+    the student's ``train_sgd``: when that reaches the threshold, the message sends the
+    student to train_sgd's own tests (and says what the first failing one says, when
+    `train_sgd`, the student's, is given) instead of to the recipe.
+    """
+    acc = _digits_accuracy(train_digits, split, seed)
+    if acc >= threshold:
+        return acc
+    text = f"test accuracy {100 * acc:.1f}% with seed {seed} is below {100 * threshold:.0f}%."
+    try:
+        fixed = _digits_accuracy(train_digits, split, seed, "train_sgd", reference_train_sgd)
+    except GradingFailure:
+        fixed = acc
+    if not fixed >= threshold:
         raise GradingFailure(
-            f"test accuracy {100 * acc:.1f}% with seed {seed} is below {100 * threshold:.0f}%.\n"
-            f"Likely bug: the network is {BUGS['05.digits.undertrained'].diagnosis}."
+            f"{text}\nLikely bug: the network is {BUGS['05.digits.undertrained'].diagnosis}."
         )
-    return acc
+    text += (
+        f"\nLikely bug: {BUGS['05.digits.train-sgd'].diagnosis} (with the course's minibatch "
+        f"SGD in place of your train_sgd the same recipe reaches {100 * fixed:.1f}%)."
+    )
+    found = train_sgd is not None and _sgd_problem(train_sgd)
+    if found:
+        text += f"\n{found[0]} says: {found[1]}."
+    raise GradingFailure(text)
 
 
 def check_confusion_matrix(confusion_matrix, y_true, y_pred, K, reveal=True):
