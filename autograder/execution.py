@@ -30,6 +30,11 @@ from . import integrity, limits
 #: :class:`GradedExecution` (which then never executes anything itself).
 EXECUTED = {}
 
+#: (student, assignment, notebook) -> the notebook as nbgrader's sanitize steps left it
+#: when ``backprop-grade grade`` prepared it (the notebook its worker ran), taken by
+#: :class:`TakeSanitized`.
+SANITIZED = {}
+
 #: Default memory limit of a grading kernel, in MB.
 DEFAULT_MEMORY_MB = limits.MEMORY_MB
 
@@ -46,6 +51,22 @@ def copy_outputs(nb, executed, key):
             cell.execution_count = done.get("execution_count")
     if "language_info" in executed.metadata:
         nb.metadata["language_info"] = executed.metadata["language_info"]
+
+
+class TakeSanitized(NbGraderPreprocessor):
+    """nbgrader's sanitize pass for a notebook ``backprop-grade grade`` already sanitized
+    with the same steps (before its worker ran it): the result of those steps, not the
+    same work again.  A notebook it did not prepare is an error: the converter lists this
+    step only when every notebook of the submission was prepared."""
+
+    def preprocess(self, nb, resources):
+        import copy
+
+        info = resources["nbgrader"]
+        key = (info["student"], info["assignment"], info["notebook"])
+        if key not in SANITIZED:
+            raise RuntimeError(f"{key} was not prepared for grading")
+        return copy.deepcopy(SANITIZED[key]), resources
 
 
 class GradedExecution(NbGraderPreprocessor):

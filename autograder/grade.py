@@ -255,7 +255,9 @@ class _CachedJsonSchema:
         return None
 
 
-def _autograde_converter(course, assignment, student):
+def _autograde_converter(course, assignment, student, sanitized=False):
+    """nbgrader's Autograde converter for one submission; with `sanitized`, its sanitize
+    pass takes the notebooks the run prepared (:class:`execution.TakeSanitized`)."""
     from nbgrader.converters import Autograde
 
     from .repair import RepairStructure
@@ -263,17 +265,19 @@ def _autograde_converter(course, assignment, student):
     cd = course.coursedir(assignment_id=assignment, student_id=student)
     conv = Autograde(coursedir=cd, config=course.config)
     conv.force = True
-    if RepairStructure not in conv.sanitize_preprocessors:
+    if sanitized:
+        conv.sanitize_preprocessors = [execution.TakeSanitized]
+    elif RepairStructure not in conv.sanitize_preprocessors:
         conv.sanitize_preprocessors = [RepairStructure, *conv.sanitize_preprocessors]
     execution.check_config(conv)  # the course's execution step, which takes the workers'
     return conv
 
 
-def _record_with_nbgrader(course, assignment, student):
+def _record_with_nbgrader(course, assignment, student, sanitized=False):
     """Run nbgrader's Autograde converter for one submission; returns (ok, log)."""
     from nbgrader.utils import capture_log
 
-    conv = _autograde_converter(course, assignment, student)
+    conv = _autograde_converter(course, assignment, student, sanitized)
     result = capture_log(conv)
     log = result.get("log", "")
     errors = [line for line in log.splitlines() if line.startswith(("[ERROR]", "[CRITICAL]"))] + (
@@ -433,6 +437,7 @@ class GradingRun:
         self.results = {}
         self.pending = {}
         self.executed = {}
+        self.sanitized = {}  # (student, notebook) -> as prepared: nbgrader's sanitize pass
         self.tmp = tmp
         self.font_cache = None
         if settings.sandbox == BUBBLEWRAP:
@@ -481,6 +486,7 @@ class GradingRun:
                 continue
             res.flags += [f"{n}: {f}" for f in flags]
             self.pending[student].add(n)
+            self.sanitized[(student, n)] = clean
             tasks.append(self._task(student, n, clean))
         res.parent_seconds += time.perf_counter() - t0
         return tasks
@@ -595,8 +601,12 @@ class GradingRun:
             execution.EXECUTED[(student, self.assignment, n)] = (
                 None if done is None else (done, flags)
             )
+        # every notebook prepared: nbgrader's sanitize pass takes them, not the same work again
+        sanitized = all((student, n) in self.sanitized for n in self.names)
+        for n in self.names if sanitized else ():
+            execution.SANITIZED[(student, self.assignment, n)] = self.sanitized[(student, n)]
         try:
-            ok, log = _record_with_nbgrader(self.course, self.assignment, student)
+            ok, log = _record_with_nbgrader(self.course, self.assignment, student, sanitized)
             if not ok and res.status == "ok":
                 res.fail("error", "nbgrader could not record it:\n" + _last_errors(log))
             elif not ok and not res.reasons:
@@ -608,11 +618,13 @@ class GradingRun:
         finally:
             for n in self.names:
                 execution.EXECUTED.pop((student, self.assignment, n), None)
+                execution.SANITIZED.pop((student, self.assignment, n), None)
 
     def forget(self, students):
         for student in students:
             for n in self.names:
                 self.executed.pop((student, n), None)
+                self.sanitized.pop((student, n), None)
 
 
 class Recorder:
