@@ -322,7 +322,15 @@ def make_course_root(course, state=STATE, repo=REPO):
         config += "\n".join(nbgrader_config_lines(state / "exchange")) + "\n"
         (root / "nbgrader_config.py").write_text(config)
     owner = pwd.getpwnam(course.instructors[0])
-    for path in [root, *root.rglob("*")]:
+    home_config = Path(owner.pw_dir) / "nbgrader_config.py"
+    if not home_config.exists():
+        # nbgrader (formgrader too) reads nbgrader_config.py where the server starts: the
+        # home folder; it works on the instructor's first course
+        home_config.write_text(
+            "# The course formgrader and nbgrader work on (backprop-grade hub setup).\n"
+            f"load_subconfig({str(root / 'nbgrader_config.py')!r})  # noqa: F821\n"
+        )
+    for path in [home_config, root, *root.rglob("*")]:
         os.chown(path, owner.pw_uid, owner.pw_gid)
     return root
 

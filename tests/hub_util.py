@@ -39,10 +39,12 @@ def fresh_class():
             home = Path(pwd.getpwnam(user).pw_dir)
         except KeyError:
             continue  # made by setup below
-        subs = [c.course_id for c in CLASS]
+        subs = [c.course_id for c in CLASS] + ["nbgrader_config.py"]
         if role == "student":
             subs.append(".local/share/jupyter/nbgrader_cache")
         for sub in subs:
+            if (home / sub).is_file():
+                (home / sub).unlink()
             shutil.rmtree(home / sub, ignore_errors=True)
     return setup.setup(CLASS, STATE)
 

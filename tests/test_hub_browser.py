@@ -169,7 +169,10 @@ def test_the_class_loop_in_jupyterlab(tmp_path):
         teacher = login(browser, url, TEACHER, password[TEACHER])
         assert "nbgrader:open-formgrader" in nbgrader_menu(teacher)
         assert teacher.request.get(f"{url}/user/{TEACHER}/formgrader").status == 200
-        screenshot(teacher, "hub-instructor")
+        teacher.goto(f"{url}/user/{TEACHER}/formgrader")  # what Lab's Formgrader tab shows
+        teacher.locator(f"table >> text={ASSIGNMENT}").first.wait_for(timeout=60_000)
+        assert not teacher.locator("#warning-course-id").is_visible()  # the course's config
+        screenshot(teacher, "hub-instructor-formgrader")
 
         alice.click("#refresh_assignments_list")
         rows(alice, "submitted", 1)
