@@ -29,13 +29,24 @@ test-fast: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow and not browser"
 
-# Students: JupyterLab on 127.0.0.1 in notebooks/ with nbgrader's student side only (the
+# Students: JupyterLab on 127.0.0.1 in a working folder of its own (LAB_DIR) holding the
+# student edition (backprop_hub/edition.py: the release notebooks, the course library, no
+# solutions and no grader); a student's work stays there (never in notebooks/, never
+# overwritten), the library is refreshed on each start.  nbgrader's student side only (the
 # Validate button): lab-config/ switches off the formgrader, the course and assignment lists
 # and Create Assignment, so nothing writes a gradebook.  --allow-root only when run as root.
+LAB_DIR ?= $(CURDIR)/lab-work
 lab: $(STAMP)
-	JUPYTER_CONFIG_PATH=$(CURDIR)/lab-config PATH=$(abspath $(BIN)):$$PATH $(BIN)/jupyter lab \
-		--ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)/notebooks \
+	$(BIN)/python -m backprop_hub.edition --workdir $(LAB_DIR)
+	PYTHONPATH=$(LAB_DIR)/lib JUPYTER_CONFIG_PATH=$(CURDIR)/lab-config PATH=$(abspath $(BIN)):$$PATH \
+		$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(LAB_DIR)/notebooks \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
+
+# A class on JupyterHub on 127.0.0.1 (root: it creates local users, see README): the demo
+# accounts and their passwords are printed; Ctrl-C stops it.
+HUB_PORT ?= 8000
+hub: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/backprop-grade hub start --port $(HUB_PORT)
 
 release: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m autograder release

@@ -113,3 +113,55 @@ def check(dest):
         if FORBIDDEN_DIRS.intersection(parts[:-1]) or parts[-1] in FORBIDDEN_FILES:
             bad.append(rel)
     return bad
+
+
+def prepare_workdir(dest, repo=REPO):
+    """A student's working folder holding the edition (``make lab``).
+
+    ``dest/lib`` (the library) is made fresh each time; ``dest/notebooks`` gets every
+    release notebook it does not have yet and keeps the rest, so a student's work is never
+    overwritten (and the repository's own ``notebooks/`` is never touched).
+
+    Returns
+    -------
+    list of str
+        The notebooks copied in this time (POSIX paths relative to ``dest``).
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    fresh = dest / ".edition"
+    build(fresh, repo)
+    if (dest / "lib").exists():
+        shutil.rmtree(dest / "lib")
+    (fresh / "lib").rename(dest / "lib")
+    added = []
+    for rel in files(fresh):
+        target = dest / rel
+        if rel.startswith("notebooks/") and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(fresh / rel, target)
+            added.append(rel)
+    shutil.rmtree(fresh)
+    return added
+
+
+def main(argv=None):
+    """``python -m backprop_hub.edition DEST`` (an edition) or ``--workdir DIR``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m backprop_hub.edition")
+    parser.add_argument("dest", help="folder to write")
+    parser.add_argument(
+        "--workdir", action="store_true", help="a working folder: keep the notebooks it has"
+    )
+    args = parser.parse_args(argv)
+    if args.workdir:
+        added = prepare_workdir(args.dest)
+        print(f"student edition in {args.dest}: " + (", ".join(added) or "notebooks kept"))
+    else:
+        print(f"student edition: {build(args.dest)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,8 +1,8 @@
 """The class on JupyterHub through the exchange and the file system, as its own users.
 
 Two students of one course try to read, overwrite, delete and impersonate each other's
-work; a student of a second course tries to see the first; the student edition holds no
-solution and Validate runs from it.  Every command runs as the local user it is about
+work; a student of a second course tries to see the first; Validate runs from the student
+edition (what it holds: tests/test_edition.py).  Every command runs as the local user it is about
 (their uid and groups, the class environment), as from a terminal in their JupyterLab.
 The browser walk through the same loop is tests/test_hub_browser.py.
 """
@@ -17,7 +17,7 @@ import pytest
 from hub_util import ASSIGNMENT, COURSE_A, COURSE_B, NOTEBOOK, STATE, fresh_class, probe, run_as
 
 from autograder import cli
-from backprop_hub import edition, exchange, setup
+from backprop_hub import exchange, setup
 
 REPO = Path(__file__).resolve().parent.parent
 EXCHANGE = STATE / "exchange"
@@ -192,28 +192,6 @@ def test_a_second_course_sees_nothing_of_the_first(klass):
     )
     assert fetch.returncode != 0
     assert probe(ALICE, ("list", EXCHANGE / COURSE_B.course_id)) == ["PermissionError"]
-
-
-def test_the_student_edition_holds_no_solution_and_no_grader(tmp_path):
-    dest = edition.build(tmp_path / "edition")
-    files = edition.files(dest)
-    tops = {f.split("/")[0] + "/" + f.split("/")[1] for f in files if f.startswith("lib/")}
-    assert tops == {"lib/course", "lib/backprop_hub"}
-    assert {f for f in files if f.startswith("lib/backprop_hub/")} == {
-        "lib/backprop_hub/__init__.py",
-        "lib/backprop_hub/exchange.py",
-    }
-    notebooks = [f for f in files if f.endswith(".ipynb")]
-    assert sorted(notebooks) == sorted(
-        f"notebooks/{p.parent.name}/{p.name}" for p in (REPO / "notebooks").glob("*/*.ipynb")
-    )
-    for f in notebooks:
-        text = (dest / f).read_text()
-        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, f
-    assert edition.check(dest) == []
-    (dest / "lib" / "solutions").mkdir()
-    (dest / "lib" / "solutions" / "x.ipynb").write_text("{}")
-    assert edition.check(dest) == ["lib/solutions/x.ipynb"]
 
 
 def _completed(release, source):

@@ -21,12 +21,15 @@ RELEASE_NOTEBOOKS = sorted((REPO / "notebooks").glob("*/*.ipynb"))
 NBGRADER_SERVER = "nbgrader.server_extensions."
 
 
-def test_make_lab_serves_notebooks_with_the_student_configuration():
+def test_make_lab_serves_the_student_edition_with_the_student_configuration():
     out = subprocess.run(
         ["make", "-n", "lab"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     assert f"JUPYTER_CONFIG_PATH={LAB_CONFIG}" in out
-    assert f"--ServerApp.root_dir={REPO / 'notebooks'}" in out
+    # the student edition in a working folder of its own, never the repository's notebooks/
+    assert "-m backprop_hub.edition --workdir" in out
+    assert f"PYTHONPATH={REPO / 'lab-work' / 'lib'}" in out
+    assert f"--ServerApp.root_dir={REPO / 'lab-work' / 'notebooks'}" in out
     assert "--ServerApp.ip=127.0.0.1" in out
 
 
