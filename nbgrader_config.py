@@ -74,6 +74,8 @@ c.HTMLExporter.sanitize_html = True
 # ... with the course's sanitizer (allow-listed tags, data: images only, MathML): nbconvert's
 # own clean_html escapes even <p>, which would show student Markdown as tags.
 # Formulas become MathML on the server (course_markdown): formgrader's page loads no MathJax.
+# formgrader's grading page shows the score after the late penalty and the due date too.
+c.HTMLExporter.preprocessors = ["autograder.nbgrader_hooks.FormgradeScores"]
 c.HTMLExporter.filters = {
     "clean_html": "autograder.safe_html.clean",
     "course_markdown": "autograder.safe_html.markdown",

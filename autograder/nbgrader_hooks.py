@@ -9,11 +9,45 @@
 - **Flags.**  formgrader's "Flagged?" column reads each submitted notebook's ``flagged`` column;
   :func:`sync_flags` sets it on every notebook of a submission whose run record asks
   for review.
+- **The score after the late penalty.**  formgrader's pages show the raw score only;
+  :class:`FormgradeScores` (an HTMLExporter preprocessor, in ``nbgrader_config.py``)
+  hands the grading page the gradebook's raw score, late penalty, final score, due date
+  and submission time, which the course's formgrade template shows above the notebook.
 """
 
 from __future__ import annotations
 
+from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+#: The resources formgrader's grading page (its SubmissionHandler) hands the exporter.
+FORMGRADE_KEYS = ("assignment_id", "notebook_id", "student", "submission_id")
+
+
+class FormgradeScores(Preprocessor):
+    """formgrader's grading page: ``resources["course_scores"]`` = {"raw", "penalty",
+    "final", "max", "submitted", "due", "late_by"} of the notebook (points; times as
+    "YYYY-MM-DD HH:MM UTC"), from the gradebook.  Any other export is left alone."""
+
+    def preprocess(self, nb, resources):
+        if "nbgrader" in resources or not all(resources.get(k) for k in FORMGRADE_KEYS):
+            return nb, resources
+        from nbgrader.coursedir import CourseDirectory
+
+        from .feedback import _gradebook_facts
+
+        try:
+            facts = _gradebook_facts(
+                CourseDirectory(config=self.config).db_url,
+                resources["assignment_id"],
+                resources["student"],
+                resources["notebook_id"],
+            )
+        except Exception as exc:  # noqa: BLE001 - the page is still worth showing
+            self.log.warning("no gradebook scores for the grading page: %s", exc)
+            return nb, resources
+        resources["course_scores"] = facts["late"]
+        return nb, resources
 
 
 def _open_rows(gb, sub_nb):

@@ -425,3 +425,44 @@ def test_a_blank_answer_is_named_from_the_source_not_from_what_the_student_left(
     text, _ = parse(_render_in(course, nb))
     assert "Your answer: hand" in text and "Your answer: sigmoid_prime() (Fixture)" in text
     assert text.count("Your answer: sigmoid_prime()") == 1
+
+
+def test_formgraders_page_shows_the_score_after_the_late_penalty(tmp_path, submission_db):
+    """formgrader shows the raw score; its grading page (the course's template) also says
+    the gradebook's final score, the penalty and the due date."""
+    import datetime as dt
+
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.api import Gradebook
+
+    course, nb = _graded_course(tmp_path, submission_db)
+    due = dt.datetime(2026, 11, 2, 23, 59)
+    with Gradebook(course.db_url) as gb:
+        gb.update_or_create_assignment(fixture.ASSIGNMENT, duedate=due)
+        sub = gb.find_submission(fixture.ASSIGNMENT, "s1")
+        sub.timestamp = due + dt.timedelta(hours=26)
+        for g in gb.find_submission_notebook("fixture", fixture.ASSIGNMENT, "s1").grades:
+            g.auto_score = g.max_score
+        gb.find_submission_notebook(
+            "fixture", fixture.ASSIGNMENT, "s1"
+        ).late_submission_penalty = 0.6
+        gb.db.commit()
+    resources = {
+        "assignment_id": fixture.ASSIGNMENT,
+        "notebook_id": "fixture",
+        "submission_id": "x",
+        "index": 0,
+        "total": 1,
+        "base_url": "",
+        "student": "s1",
+        "last_name": None,
+        "first_name": None,
+        "notebook_path": "/x",
+    }
+    page, _ = HTMLExporter(config=course.config).from_notebook_node(nb, resources=resources)
+    text, _ = parse(page)
+    said = " ".join(text.split())
+    assert "2.4 / 3 after the late penalty (raw 3, late penalty −0.6" in said, said[:400]
+    assert "due 2026-11-02 23:59 UTC, 1 day 2 h late" in said
+    # the course's feedback exporter (an HTMLExporter too) is left alone
+    assert "after the late penalty (raw" not in _render_in(course, nb)
