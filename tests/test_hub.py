@@ -10,6 +10,7 @@ The browser walk through the same loop is tests/test_hub_browser.py.
 from __future__ import annotations
 
 import os
+import pwd
 from pathlib import Path
 
 import nbformat
@@ -39,7 +40,10 @@ def klass():
     """The tests' class, fresh, with 01 released in both courses."""
     accounts = fresh_class()
     for course in (COURSE_A, COURSE_B):
-        hub(course, "release", ASSIGNMENT)
+        # the course roots hold the repository's generated release: only publish it
+        # (`hub release` also regenerates it; the browser test goes that way)
+        root = setup.course_root(course)
+        run_as(TEACHER, "nbgrader", "release_assignment", ASSIGNMENT, "--force", cwd=root)
     return accounts
 
 
@@ -114,6 +118,10 @@ def test_collect_takes_each_submission_from_its_own_student_only(klass, capsys):
     assert f"Refused {link.name}: not a folder" in out
     submitted = setup.course_root(COURSE_A) / "submitted"
     assert b"signed: bpt-alice" in (submitted / ALICE / ASSIGNMENT / NOTEBOOK).read_bytes()
+    # the exchange's time of submission is the one late penalties are computed from
+    (hers,) = [p for p in entries_of(ALICE) if os.stat(p).st_uid == pwd.getpwnam(ALICE).pw_uid]
+    stamp = (submitted / ALICE / ASSIGNMENT / "timestamp.txt").read_text()
+    assert stamp == (hers / "timestamp.txt").read_text() and stamp in hers.name
     assert b"signed: bpt-bob" in (submitted / BOB / ASSIGNMENT / NOTEBOOK).read_bytes()
     assert b"BEGIN SOLUTION" not in (submitted / BOB / ASSIGNMENT / NOTEBOOK).read_bytes()
 
