@@ -158,9 +158,9 @@ class CompGraph:
 def chain_rule_graph(x, y, z, *, g_value=None, f_value=None, dfdx=None, dfdy=None, dfdz=None):
     """The graph of f = x (y² + z) through u = y², g = u + z, f = x g (lecture 001).
 
-    Forward values and gradients not given are computed; the five the notebook asks for
-    by hand are taken from the keyword arguments as they are, so a wrong answer shows
-    on its node or edge, and a missing one (None or not a number) shows as "?".
+    The five values the notebook asks for by hand are taken from the keyword arguments
+    as they are, so a wrong answer shows on its node or edge, and a missing one (None or
+    not a number) shows as "?"; u = y² is computed from the inputs.
 
     Parameters
     ----------
@@ -174,10 +174,13 @@ def chain_rule_graph(x, y, z, *, g_value=None, f_value=None, dfdx=None, dfdy=Non
     Returns
     -------
     CompGraph
-        Nodes "x", "y", "z", "u", "g", "f"; ∂f/∂g = x and ∂f/∂u = x (not asked) are
-        computed from the inputs.
+        Nodes "x", "y", "z", "u", "g", "f".  ∂f/∂g = x and ∂f/∂u = x (not asked, but
+        ∂f/∂z = ∂f/∂g and most of ∂f/∂y = ∂f/∂u · 2y) are drawn only once all three hand
+        partials are numbers, "?" until then: the figure gives no graded answer away.
     """
     x, y, z = float(x), float(y), float(z)
+    partials = (as_number(dfdx), as_number(dfdy), as_number(dfdz))
+    upstream = x if all(p is not None for p in partials) else None
     nodes = [
         Node("x", "$x$", x, 0, 2.2),
         Node("y", "$y$", y, 0, 1),
@@ -187,11 +190,11 @@ def chain_rule_graph(x, y, z, *, g_value=None, f_value=None, dfdx=None, dfdy=Non
         Node("f", r"$f = x\,g$", as_number(f_value), 3, 1.35),
     ]
     edges = [
-        Edge("x", "f", as_number(dfdx), r"$\partial f/\partial x$"),
-        Edge("y", "u", as_number(dfdy), r"$\partial f/\partial y$"),
-        Edge("u", "g", x, r"$\partial f/\partial u$"),
-        Edge("z", "g", as_number(dfdz), r"$\partial f/\partial z$"),
-        Edge("g", "f", x, r"$\partial f/\partial g$"),
+        Edge("x", "f", partials[0], r"$\partial f/\partial x$"),
+        Edge("y", "u", partials[1], r"$\partial f/\partial y$"),
+        Edge("u", "g", upstream, r"$\partial f/\partial u$"),
+        Edge("z", "g", partials[2], r"$\partial f/\partial z$"),
+        Edge("g", "f", upstream, r"$\partial f/\partial g$"),
     ]
     title = f"f = x(y² + z) at x = {fmt(x)}, y = {fmt(y)}, z = {fmt(z)}"
     return CompGraph(title, {n.key: n for n in nodes}, edges, "f")

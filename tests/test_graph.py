@@ -96,10 +96,21 @@ def test_chain_rule_graph_with_missing_answers_draws_question_marks(answers):
     ):
         assert f"{label} = ?" in texts
     assert texts.count("?") == 2  # the nodes g and f
-    # the numbers not asked for are still there
-    assert r"$\partial f/\partial g$ = −2" in texts
+    # ∂f/∂g = ∂f/∂u = x would give ∂f/∂z (and most of ∂f/∂y) away: not drawn either
+    for label in (r"$\partial f/\partial g$", r"$\partial f/\partial u$"):
+        assert f"{label} = ?" in texts
+    assert all(t.endswith("= ?") for t in texts if "partial" in t and "= 1" not in t)
     assert "edge z to g carries back ?" in g.describe()
+    assert "edge u to g carries back ?" in g.describe()  # nor in the alt text
+    assert "edge g to f carries back ?" in g.describe()
     assert graph.png_bytes(fig).startswith(b"\x89PNG")
+
+
+def test_chain_rule_graph_draws_the_upstream_edges_once_the_partials_are_given():
+    partly = graph.chain_rule_graph(*POINT, **dict(RIGHT, dfdy=None))
+    assert partly.edge("g", "f").grad is None and partly.edge("u", "g").grad is None
+    wrong = graph.chain_rule_graph(*POINT, **dict(RIGHT, dfdz=7.0))  # wrong, but given
+    assert wrong.edge("g", "f").grad == POINT[0] == wrong.edge("u", "g").grad
 
 
 def test_two_path_graph_adds_the_paths_to_the_derivative():

@@ -264,3 +264,17 @@ def test_activation_registry_f_prime_is_sigmoid_prime():
     # the tests above use sigmoid_prime for "the slope"; the notebooks use the registry
     z = np.linspace(-8, 8, 17)
     np.testing.assert_allclose(get_activation("sigmoid").f_prime(z), sigmoid_prime(z))
+
+
+# --- the students' guide (notebooks/README.md) -------------------------------------------
+
+
+def test_students_guide_quotes_the_digits_threshold_and_a_time_per_notebook():
+    from course.checks.training import DIGITS_THRESHOLD
+
+    guide = (REPO / "notebooks" / "README.md").read_text(encoding="utf-8")
+    assert f"≥ {100 * DIGITS_THRESHOLD:.0f} % test accuracy" in guide
+    rows = [line for line in guide.splitlines() if line.startswith("| `0")]
+    assert len(rows) == len([p for p in SOLUTIONS.iterdir() if p.name[:2].isdigit()]) == 7
+    for row in rows:
+        assert re.search(r"\| [\d½–]+ h \|$", row), row

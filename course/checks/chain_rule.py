@@ -371,8 +371,41 @@ def check_node_backward(op, node_fn, Node, values, upstream, reveal=True):
     values = [float(v) for v in values]
     grads = _node_grads(op, node_fn, Node, values, upstream)
     forward = _OPS[op][0]
+    with _inputs_named(len(values)):
+        return _check_node_grads(name, node_fn, Node, values, upstream, grads, forward, reveal, op)
+
+
+#: The node functions' inputs, as the notebook names them.
+INPUTS = ("a", "b")
+
+
+@contextlib.contextmanager
+def _inputs_named(n):
+    """Name a node's input by its grad (a.grad, b.grad), not by an index into the vector
+    of the inputs' grads the check compares."""
+    try:
+        yield
+    except GradingFailure as failure:
+        text = str(failure)
+        if n == 1:
+            text = text.replace(" is wrong, worst at entry [0]:", " is wrong:")
+        for i in range(n):
+            text = text.replace(" is wrong, worst at entry", " are wrong, worst at entry")
+            text = text.replace(f"worst at entry [{i}]", f"worst at {INPUTS[i]}.grad")
+        raise GradingFailure(text) from None
+
+
+def _check_node_grads(name, node_fn, Node, values, upstream, grads, forward, reveal, op):
+    inputs = INPUTS[: len(values)]
+    if len(values) == 1:
+        what = f"a.grad after {name}(a) at a = {values[0]} with out.grad = {upstream}"
+    else:
+        what = (
+            f"the inputs' grads after {name}({', '.join(inputs)}) at "
+            f"({', '.join(inputs)}) = {tuple(values)} with out.grad = {upstream}"
+        )
     return kit.check_gradient(
-        f"the inputs' grad after {name}(…) at inputs {tuple(values)} with out.grad = {upstream}",
+        what,
         grads,
         np.array(values),
         entry="the inputs",

@@ -614,8 +614,9 @@ def check_early_stopping(fn, val_losses, patience, reveal=True):
     if (best, stop) == expected:
         return best, stop
     shown = f", expected ({expected[0]}, {expected[1]})" if reveal else ""
-    text = f"early_stopping({list(np.round(val_losses, 3))}, patience={patience}) gave " + (
-        f"(best, stop) = ({best}, {stop}){shown}."
+    text = (
+        f"early_stopping({[round(float(v), 3) for v in val_losses]}, patience={patience}) gave "
+        + (f"(best, stop) = ({best}, {stop}){shown}.")
     )
     if not (0 <= best < len(val_losses) and 0 <= stop < len(val_losses)):  # noqa: SIM114
         text += (
