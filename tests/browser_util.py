@@ -35,6 +35,8 @@ CHROMIUM_ARGS = [
 ]
 ANNOUNCEMENTS = "@jupyterlab/apputils-extension:announcements"
 LAB_CONFIG = REPO / "lab-config"
+#: The course's Jupyter server configuration (formgrader asks before regrading).
+SERVER_CONFIG = REPO / "jupyter-config" / "jupyter_server_config.d"
 
 
 def require_chromium():
@@ -96,6 +98,13 @@ def jupyter_lab(root, state_dir, timeout=60, student=True):
     (labconfig / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {ANNOUNCEMENTS: True}})
     )
+    if not student:
+        # the course's server extensions, as the package installs them into
+        # <prefix>/etc/jupyter (pyproject.toml's shared-data)
+        confd = state_dir / "config" / "jupyter_server_config.d"
+        confd.mkdir(parents=True, exist_ok=True)
+        for conf in sorted(SERVER_CONFIG.glob("*.json")):
+            (confd / conf.name).write_text(conf.read_text())
     # Render every cell (no windowing), so the tests find widgets below the fold too.
     tracker = state_dir / "settings" / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True, exist_ok=True)
