@@ -15,7 +15,17 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from hub_util import ASSIGNMENT, COURSE_A, COURSE_B, NOTEBOOK, STATE, fresh_class, probe, run_as
+from hub_util import (
+    ASSIGNMENT,
+    COURSE_A,
+    COURSE_B,
+    NOTEBOOK,
+    STATE,
+    completed,
+    fresh_class,
+    probe,
+    run_as,
+)
 
 from autograder import cli
 from backprop_hub import exchange, setup
@@ -202,24 +212,9 @@ def test_a_second_course_sees_nothing_of_the_first(klass):
     assert probe(ALICE, ("list", EXCHANGE / COURSE_B.course_id)) == ["PermissionError"]
 
 
-def _completed(release, source):
-    """The release notebook with the source's solutions in its answer cells."""
-    nb, src = nbformat.read(release, as_version=4), nbformat.read(source, as_version=4)
-    answers = {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in src.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    for c in nb.cells:
-        meta = c.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            c.source = answers[meta["grade_id"]]
-    return nb
-
-
 def test_validate_runs_from_the_edition_as_a_student(klass):
     home = Path(f"/home/{ALICE}")
-    done = _completed(
+    done = completed(
         REPO / "notebooks" / ASSIGNMENT / NOTEBOOK, REPO / "solutions" / ASSIGNMENT / NOTEBOOK
     )
     text = nbformat.writes(done)

@@ -2,11 +2,12 @@
 
 The hub runs as `backprop-grade hub start` runs it (configurable-http-proxy, the demo
 authenticator, each single-user server as its own local user).  Alice logs in, fetches
-01 in JupyterLab's assignment list and submits; Bob sees the release but not Alice's
+01 in JupyterLab's assignment list, saves her answers, presses Validate (the student
+edition's checks in her kernel) and submits; Bob sees the release but not Alice's
 submission, and neither student has formgrader; the instructor collects, grades
 (`backprop-grade grade`, sandboxed) and releases feedback with `backprop-grade hub`, and
-has formgrader in Lab; Alice fetches her feedback, which holds her score and nothing of
-Bob's.  Screenshots: artifacts/screenshots/hub-*.png.
+has formgrader in Lab; Alice fetches her feedback, which is hers and nothing of Bob's,
+and the gradebook gives her answers full marks.  Screenshots: artifacts/screenshots/hub-*.png.
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 from browser_util import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot
-from hub_util import ASSIGNMENT, COURSE_A, NOTEBOOK, STATE, fresh_class, run_as
+from hub_util import ASSIGNMENT, COURSE_A, NOTEBOOK, STATE, completed, fresh_class, run_as
+from nbgrader.api import Gradebook
 
 from autograder import cli
 from backprop_hub import setup
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("hub")]
+REPO = Path(__file__).resolve().parent.parent
 ALICE, BOB = COURSE_A.students
 TEACHER = COURSE_A.instructors[0]
 NBGRADER_MENU = 'div.lm-MenuBar-itemLabel:text("Nbgrader")'
@@ -117,6 +121,25 @@ def assignment_list(page):
     page.wait_for_selector("#released_assignments_list")
 
 
+def validate(page, url, path):
+    """Open a notebook in the user's Lab and press nbgrader's Validate button."""
+    user = page.url.split("/user/")[1].split("/")[0]
+    page.goto(f"{url}/user/{user}/lab/tree/{path}")
+    button = page.locator(".validate-button")
+    button.wait_for(timeout=60_000)
+    button.click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=90_000)
+    page.wait_for_function(
+        "() => !document.querySelector('.validate-button')?.textContent.includes('Validating')",
+        timeout=90_000,
+    )
+    text = dialog.inner_text()
+    screenshot(page, "hub-student-validate")
+    assert "Success! Your notebook passes all the tests." in text, text
+    dialog.locator("button", has_text="Ok").first.click()
+
+
 def rows(page, name, count):
     """The rows of one of the assignment list's lists, once it shows ``count``."""
     locator = page.locator(f"#{name}_assignments_list > .list_item")
@@ -149,10 +172,13 @@ def test_the_class_loop_in_jupyterlab(tmp_path):
         assert released.first.locator(".item_course").inner_text() == COURSE_A.course_id
         released.first.locator(".item_status button").click()
         rows(alice, "fetched", 1)
-        # her work, as she would type and save it
+        # her work (the solutions' answers), saved, then Validate in her Lab
         mine = Path(f"/home/{ALICE}") / COURSE_A.course_id / ASSIGNMENT / NOTEBOOK
-        text = mine.read_text().replace("raise NotImplementedError()", "pass  # alice's work", 1)
+        text = nbformat.writes(completed(mine, REPO / "solutions" / ASSIGNMENT / NOTEBOOK))
         run_as(ALICE, "/usr/bin/python3", "-c", f"open({str(mine)!r}, 'w').write({text!r})")
+        validate(alice, url, f"{COURSE_A.course_id}/{ASSIGNMENT}/{NOTEBOOK}")
+        assignment_list(alice)
+        rows(alice, "fetched", 1)
         alice.locator('#fetched_assignments_list .item_status button:text("Submit")').click()
         rows(alice, "submitted", 1)
         screenshot(alice, "hub-student-submitted")
@@ -187,5 +213,7 @@ def test_the_class_loop_in_jupyterlab(tmp_path):
         assert ALICE in html and BOB not in html
         screenshot(alice, "hub-student-feedback")
         browser.close()
-    graded = setup.course_root(COURSE_A) / "feedback" / ALICE / ASSIGNMENT
-    assert (graded / NOTEBOOK.replace(".ipynb", ".html")).exists()
+    root = setup.course_root(COURSE_A)
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        graded = gb.find_submission(ASSIGNMENT, ALICE)
+        assert graded.max_score > 0 and graded.score == graded.max_score  # the solutions' work
