@@ -107,8 +107,13 @@ def check(dest):
     list of str
         Relative paths of forbidden folders and files.
     """
+    return check_names(files(dest))
+
+
+def check_names(names):
+    """The forbidden ones among relative POSIX paths (an edition's files, a wheel's names)."""
     bad = []
-    for rel in files(dest):
+    for rel in names:
         parts = rel.split("/")
         if FORBIDDEN_DIRS.intersection(parts[:-1]) or parts[-1] in FORBIDDEN_FILES:
             bad.append(rel)
@@ -145,8 +150,69 @@ def prepare_workdir(dest, repo=REPO):
     return added
 
 
+# What the edition's code imports (the course's own dependencies; nbgrader for Validate).
+WHEEL_REQUIRES = (
+    "numpy>=1.24",
+    "matplotlib>=3.7",
+    "ipywidgets>=8.1",
+    "scikit-learn>=1.3",
+    "threadpoolctl>=3.1",
+    "nbgrader>=0.9.5,<0.10",
+)
+
+
+def wheel(dest, version="0.1.0", repo=REPO):
+    """The edition as a wheel, ``backprop_course_student-<version>-py3-none-any.whl``.
+
+    ``pip install`` it for a student's own machine: the packages of ``lib/`` go to
+    site-packages, the notebooks to ``<prefix>/share/backprop-course/notebooks``.
+
+    Returns
+    -------
+    pathlib.Path
+        The wheel file, written into the folder ``dest``.
+    """
+    import base64
+    import hashlib
+    import tempfile
+    import zipfile
+
+    name, dest = "backprop_course_student", Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    info, data = f"{name}-{version}.dist-info", f"{name}-{version}.data/data/share/backprop-course"
+    metadata = (
+        f"Metadata-Version: 2.1\nName: backprop-course-student\nVersion: {version}\n"
+        "Summary: The backpropagation course, student edition (no solutions, no grader)\n"
+        + "".join(f"Requires-Dist: {r}\n" for r in WHEEL_REQUIRES)
+    )
+    generator = "Wheel-Version: 1.0\nGenerator: backprop_hub.edition\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    out = dest / f"{name}-{version}-py3-none-any.whl"
+    with tempfile.TemporaryDirectory() as tmp:
+        built = build(Path(tmp) / "edition", repo)
+        entries = [
+            (f[len("lib/") :], (built / f).read_bytes())
+            for f in files(built)
+            if f.startswith("lib/")
+        ]
+        entries += [
+            (f"{data}/{f}", (built / f).read_bytes())
+            for f in files(built)
+            if f.startswith("notebooks/")
+        ]
+        entries += [(f"{info}/METADATA", metadata.encode()), (f"{info}/WHEEL", generator.encode())]
+    record = []
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for arc, blob in entries:
+            zf.writestr(arc, blob)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(blob).digest()).rstrip(b"=").decode()
+            record.append(f"{arc},sha256={digest},{len(blob)}")
+        record.append(f"{info}/RECORD,,")
+        zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return out
+
+
 def main(argv=None):
-    """``python -m backprop_hub.edition DEST`` (an edition) or ``--workdir DIR``."""
+    """``python -m backprop_hub.edition DEST`` (an edition), ``--workdir`` or ``--wheel``."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m backprop_hub.edition")
@@ -154,8 +220,11 @@ def main(argv=None):
     parser.add_argument(
         "--workdir", action="store_true", help="a working folder: keep the notebooks it has"
     )
+    parser.add_argument("--wheel", action="store_true", help="a wheel into DEST for pip install")
     args = parser.parse_args(argv)
-    if args.workdir:
+    if args.wheel:
+        print(f"student edition wheel: {wheel(args.dest)}")
+    elif args.workdir:
         added = prepare_workdir(args.dest)
         print(f"student edition in {args.dest}: " + (", ".join(added) or "notebooks kept"))
     else:

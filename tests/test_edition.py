@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 from backprop_hub import edition
@@ -55,3 +58,31 @@ def test_make_labs_working_folder_keeps_the_students_work(tmp_path):
     assert not (work / "lib" / "course" / "stale.py").exists()
     assert (work / "lib" / "course" / "checks" / "chain_rule.py").exists()
     assert edition.check(work) == []
+
+
+def test_the_wheel_installs_the_edition_and_nothing_else(tmp_path):
+    whl = edition.wheel(tmp_path / "dist")
+    names = zipfile.ZipFile(whl).namelist()
+    assert {n.split("/")[0] for n in names} == {
+        "course",
+        "backprop_hub",
+        "backprop_course_student-0.1.0.dist-info",
+        "backprop_course_student-0.1.0.data",
+    }
+    assert edition.check_names(names) == []
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", target, whl],
+        check=True,
+    )
+    probe = "import course.checks.chain_rule as c; print(c.__file__)"
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path[:0] = [{str(target)!r}]; " + probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout.split()
+    assert out == [str(target / "course" / "checks" / "chain_rule.py")]
+    notebooks = list((target / "share" / "backprop-course" / "notebooks").glob("*/*.ipynb"))
+    assert len(notebooks) == len(list((REPO / "notebooks").glob("*/*.ipynb")))
