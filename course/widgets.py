@@ -35,6 +35,7 @@ __all__ = [
     "SymmetryWidget",
     "format_number",
     "render_png",
+    "strip_widget_views",
 ]
 
 #: CSS pixels per inch of figure on screen (CSS defines 96 px per inch).
@@ -49,6 +50,10 @@ DARK_THEME_CSS = (
     "<style>body[data-jp-theme-light='false'] .course-figure "
     "{filter: invert(0.88) hue-rotate(180deg);}</style>"
 )
+#: Shown in place of an interactive figure whose kernel is not running.
+RUN_THIS_CELL = "(A still picture: run this cell for the interactive figure.)"
+#: The output type of a live widget; it names a model that exists only in a kernel.
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 Z_RANGE = 8.0  # z^m histograms span [-Z_RANGE, Z_RANGE]; beyond that, the edge bins
 Z_BINS = 41
 
@@ -177,9 +182,15 @@ class _FigureWidget:
         raise NotImplementedError
 
     def redraw(self):
-        """Re-render the figure into the image (the only place that makes a PNG)."""
-        self.image.value = render_png(self.figure)
-        self.image.tooltip = self.alt_text()
+        """Re-render the figure into the image (the only place that makes a PNG).
+
+        The picture and its alt text reach the front end in one message (``hold_sync``):
+        one update of the image per input event, not one per changed trait.
+        """
+        png, alt = render_png(self.figure), self.alt_text()
+        with self.image.hold_sync():
+            self.image.value = png
+            self.image.tooltip = alt
         # The constrained layout is solved on the first render; solving it again on
         # every slider move would cost more than the rest of the redraw.
         if self.FREEZE_LAYOUT and self.figure.get_layout_engine() is not None:
@@ -191,11 +202,38 @@ class _FigureWidget:
         """The PNG bytes currently shown."""
         return bytes(self.image.value)
 
+    def mimebundle(self):
+        """What :meth:`show` displays: the live widget's view, and for wherever no widget
+        runs (a notebook reopened without its kernel, nbconvert), the picture as it is now
+        (``image/png``) and its alt text with a hint (``text/plain``).
+
+        Returns
+        -------
+        data, metadata : dict, dict
+            A display bundle and its metadata (the picture's width in CSS pixels).
+        """
+        import base64
+        import html
+
+        alt = f"{self.alt_text()} {RUN_THIS_CELL}"
+        b64 = base64.b64encode(self.png).decode("ascii")
+        width = round(self.figure.get_figwidth() * DISPLAY_DPI)
+        data = dict(self.widget._repr_mimebundle_())
+        data["text/html"] = (
+            f'<img class="course-figure" src="data:image/png;base64,{b64}" width="{width}" '
+            f'alt="{html.escape(alt, quote=True)}" style="max-width: 100%; height: auto">'
+            f"<p><em>{html.escape(RUN_THIS_CELL)}</em></p>"
+        )
+        data["image/png"] = b64
+        data["text/plain"] = alt
+        return data, {"image/png": {"width": width}}
+
     def show(self):
-        """Display the widget in the notebook."""
+        """Display the widget in the notebook (with a static picture as its fallback)."""
         from IPython.display import display
 
-        display(self.widget)
+        data, metadata = self.mimebundle()
+        display(data, metadata=metadata, raw=True)
 
     def _ipython_display_(self):
         self.show()
@@ -695,3 +733,33 @@ class SymmetryWidget(_FigureWidget):
             f"{self.distinct_units('zeros', t)} distinct path(s). Right, from random "
             f"weights: {self.distinct_units('random', t)} distinct paths."
         )
+
+
+def strip_widget_views(model, **kwargs):
+    """Jupyter's ``ContentsManager.pre_save_hook``: save notebooks without widget views.
+
+    A saved widget view names a model that lives only in the running kernel; reopened
+    without it, JupyterLab shows "Error displaying widget: model not found" instead of
+    the output's other representations.  This drops the view (and any saved widget
+    state) from every output, keeping the picture and text displayed next to it
+    (:meth:`_FigureWidget.mimebundle`); an output that was a widget view only keeps
+    :data:`RUN_THIS_CELL`.  Configured in ``lab-config/jupyter_server_config.d``.
+
+    Parameters
+    ----------
+    model : dict
+        The contents model being saved; changed in place when it is a notebook.
+    **kwargs
+        ``path`` and ``contents_manager``, unused.
+    """
+    if model.get("type") != "notebook" or not isinstance(model.get("content"), dict):
+        return
+    nb = model["content"]
+    nb.get("metadata", {}).pop("widgets", None)
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            data = output.get("data")
+            if isinstance(data, dict) and WIDGET_VIEW in data:
+                del data[WIDGET_VIEW]
+                if not any(k != "text/plain" for k in data):
+                    data.setdefault("text/plain", RUN_THIS_CELL)

@@ -3,6 +3,7 @@ callback and changes the PNG the student sees."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -13,6 +14,7 @@ matplotlib.use("Agg")  # non-interactive; the widgets draw through Agg in any ca
 from course import widgets  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_importing_widgets_does_not_import_ipywidgets_or_matplotlib():
@@ -292,3 +294,63 @@ def test_saturation_bound_curve_is_inside_the_axes(weight_norm):
     _, _, _, bound, at_z = s.numbers()
     lo, hi = s.ax_bound.get_ylim()
     assert lo < min(bound.min(), at_z.min()) and max(bound.max(), at_z.max()) * 2 < hi
+
+
+# ------------------------------------------------- one update per move, a still fallback
+
+
+def test_a_redraw_sends_the_picture_and_its_alt_text_in_one_update():
+    w = widgets.SaturationWidget()
+    sent = []
+    w.image.send_state = lambda key=None: sent.append(sorted(key) if key else key)
+    w.controls["z"].value = 2.0
+    assert sent == [["tooltip", "value"]]
+
+
+def test_show_displays_the_widget_with_a_still_picture_and_alt_text_as_fallback():
+    w = widgets.SymmetryWidget(steps=20)
+    data, metadata = w.mimebundle()
+    assert data[widgets.WIDGET_VIEW]["model_id"] == w.widget.model_id
+    assert (
+        data["text/plain"].startswith(w.alt_text()) and widgets.RUN_THIS_CELL in data["text/plain"]
+    )
+    assert 'alt="' in data["text/html"] and "run this cell" in data["text/html"]
+    assert metadata["image/png"]["width"] == int(w.image.layout.width.removesuffix("px"))
+    import base64
+
+    assert base64.b64decode(data["image/png"]) == w.png
+
+
+def _saved(tmp_path, outputs, metadata=None):
+    """Save a notebook with `outputs` through Jupyter's own contents manager, configured
+    as lab-config/ configures the students' Lab, and read back what was written."""
+    import json
+
+    import nbformat
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+    from traitlets.config import Config
+
+    hook = REPO / "lab-config" / "jupyter_server_config.d" / "course-widgets.json"
+    config = json.loads(hook.read_text(encoding="utf-8"))
+    manager = FileContentsManager(root_dir=str(tmp_path), config=Config(config))
+    nb = nbformat.v4.new_notebook(metadata=metadata or {})
+    nb.cells.append(nbformat.v4.new_code_cell("widgets.SymmetryWidget().show()", outputs=outputs))
+    manager.save({"type": "notebook", "format": "json", "content": nb}, "06.ipynb")
+    return nbformat.read(tmp_path / "06.ipynb", as_version=4)
+
+
+def test_a_saved_notebook_keeps_no_widget_view_only_the_still_picture(tmp_path):
+    w = widgets.SymmetryWidget(steps=20)
+    data, metadata = w.mimebundle()
+    bare = {widgets.WIDGET_VIEW: data[widgets.WIDGET_VIEW], "text/plain": "VBox(...)"}
+    outputs = [
+        {"output_type": "display_data", "data": data, "metadata": metadata},
+        {"output_type": "display_data", "data": bare, "metadata": {}},  # a plain ipywidget
+    ]
+    state = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    nb = _saved(tmp_path, outputs, {"widgets": state})
+    first, second = nb.cells[0].outputs
+    assert widgets.WIDGET_VIEW not in first.data and widgets.WIDGET_VIEW not in second.data
+    assert first.data["image/png"] == data["image/png"] and "alt=" in first.data["text/html"]
+    assert second.data["text/plain"] == "VBox(...)"
+    assert "widgets" not in nb.metadata
