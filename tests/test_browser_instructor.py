@@ -91,6 +91,10 @@ def test_formgrader_comment_on_a_test_cell_reaches_generated_feedback(course, pa
             if _wait_for_comment(course, half, timeout=5.0, fail=attempt == 11):
                 break
         bu.screenshot(page, "formgrader-test-cell-comment")
+        # the score after any late penalty, next to formgrader's raw one; math offline
+        scores = page.locator("#course-scores")
+        assert scores.count() == 1 and "Score when this page was opened" in scores.inner_text()
+        assert page.evaluate("() => window.MathJax && window.MathJax.loaded") is True
 
         page.goto(f"{url}/formgrader/gradebook/{A}/fixture")
         page.wait_for_selector("td.flagged", timeout=60_000)
@@ -233,3 +237,51 @@ def test_screenshots_of_the_report_and_four_feedback_pages(course, page):
         shots[f"feedback-{kind}"] = bu.SCREENSHOTS / f"feedback-{kind}.png"
     for name, shot in shots.items():
         print(f"{name}: {shot.stat().st_size / 1000:.0f} KB screenshot of a page")
+
+
+def _grades(course, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gb:
+        sub = gb.find_submission_notebook("fixture", A, student)
+        return {"score": float(sub.score), "flagged": bool(sub.flagged)}
+
+
+def test_formgraders_autograde_asks_before_regrading_a_flagged_submission(course, page, tmp_path):
+    """formgrader's Autograde on a flagged hostile submission (an edited test cell) that
+    is graded already: it asks first; "no" sends nothing; "yes" sends one request; the
+    review flag stays.  (What the run then scores is the grading path's: nbgrader's
+    Autograde with the course's GradedExecution, tests/test_hostile.py.)"""
+    course, manifest = course
+    flagged = next(s for s, i in manifest.items() if i["kind"] == "edited-test")
+    assert _grades(course, flagged)["flagged"]
+    page.context.unroute("**/*")  # the offline tests above blocked the network
+    asked, posts = [], []
+    page.on("request", lambda r: posts.append(r.url) if r.url.endswith("/autograde") else None)
+    with bu.jupyter_lab(course.root, tmp_path / "lab-state", student=False) as url:
+        page.goto(f"{url}/formgrader/manage_submissions/{A}")
+        button = page.locator("tr", has=page.locator(f"text={flagged}")).first.locator(
+            ".autograde a"
+        )
+        button.wait_for(timeout=60_000)
+
+        def answer(yes):
+            def handle(dialog):
+                asked.append(dialog.message)
+                if yes:
+                    dialog.accept()
+                else:
+                    dialog.dismiss()
+
+            page.once("dialog", handle)
+            button.click()
+
+        answer(False)
+        page.wait_for_timeout(1000)
+        assert len(asked) == 1 and "again?" in asked[0] and flagged in asked[0]
+        assert posts == []  # "no": nothing sent
+        with page.expect_response(lambda r: r.url.endswith("/autograde"), timeout=240_000):
+            answer(True)
+        bu.screenshot(page, "formgrader-autograde-asked")
+    assert len(asked) == 2 and len(posts) == 1
+    assert _grades(course, flagged)["flagged"]  # the flag stays
