@@ -743,7 +743,7 @@ def strip_widget_views(model, **kwargs):
     the output's other representations.  This drops the view (and any saved widget
     state) from every output, keeping the picture and text displayed next to it
     (:meth:`_FigureWidget.mimebundle`); an output that was a widget view only keeps
-    :data:`RUN_THIS_CELL`.  Configured in ``lab-config/jupyter_server_config.d``.
+    :data:`RUN_THIS_CELL`.  Configured in ``lab-config/jupyter_server_config.json``.
 
     Parameters
     ----------

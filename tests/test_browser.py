@@ -11,6 +11,8 @@
    Create Assignment, course and assignment lists); a release notebook opened untouched is
    not marked modified; nbgrader's Validate button on a release notebook with one exercise
    filled in reports the still-missing exercises only.
+5. 06 run, saved and reopened after its kernel stopped: the saved file holds no widget
+   views, and the Lab shows the three still pictures with their alt text, no widget error.
 
 These tests fail, rather than skip, when Chromium is missing: they belong to the
 course's test command.
@@ -36,6 +38,7 @@ COPIES = [
     ("solution", "solutions/01-chain-rule/chain_rule.ipynb"),
     ("release", "notebooks/02-sigmoid-network/sigmoid_network.ipynb"),
     ("untouched", "notebooks/01-chain-rule/chain_rule.ipynb"),
+    ("reopened", f"notebooks/{ASSIGNMENT}/{NOTEBOOK}"),
 ]
 
 
@@ -140,6 +143,33 @@ def test_blank_06_shows_its_widgets_before_run_all_stops(lab):
     explorer.scroll_into_view_if_needed()
     bu.screenshot(page, "06-blank-explorer", explorer)
     bu.screenshot(page, "06-blank-notebook-page")
+
+
+def test_06_saved_and_reopened_without_its_kernel_shows_pictures_not_widget_errors(lab):
+    import json
+
+    url, page, root = lab
+    panel = _open(page, url, f"reopened/{NOTEBOOK}")
+    _run_all_until_stopped(page)
+    panel.locator("img.widget-image").nth(2).wait_for(timeout=60_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
+    saved = json.loads((root / "reopened" / NOTEBOOK).read_text(encoding="utf-8"))
+    kinds = [set(o.get("data", {})) for c in saved["cells"] for o in c.get("outputs", [])]
+    assert not any("application/vnd.jupyter.widget-view+json" in k for k in kinds)
+    assert sum("image/png" in k for k in kinds) == 3
+    # The kernel stops; the notebook opens again with a new kernel and none of the old models
+    page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
+    panel = _open(page, url, f"reopened/{NOTEBOOK}")
+    stills = panel.locator("img.course-figure")
+    stills.nth(2).wait_for(timeout=60_000)
+    assert stills.count() == 3
+    for i in range(3):
+        assert len(stills.nth(i).get_attribute("alt") or "") > 60
+    assert "Error displaying widget" not in panel.inner_text()
+    assert panel.get_by_text("run this cell for the interactive figure").count() == 3
+    stills.first.scroll_into_view_if_needed()
+    bu.screenshot(page, "06-reopened-without-kernel", stills.first)
 
 
 def test_blank_06_in_the_dark_theme_inverts_the_figures(lab):
