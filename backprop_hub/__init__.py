@@ -6,5 +6,6 @@
   and the checks Validate runs; no solutions, no grader).
 - :mod:`backprop_hub.setup`: users, groups, the exchange folders, the environment and the
   course roots of a demo class on this machine (``backprop-grade hub setup``).
+- :mod:`backprop_hub.auth`: the demo's authenticator (one generated password per account).
 - ``jupyterhub_config.py``: the hub (``backprop-grade hub start``, ``make hub``).
 """

@@ -7,6 +7,8 @@ environment (``<state>/env``) is installed once per machine (about 90 s) and reu
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -25,6 +27,18 @@ COURSE_B = setup.Course("bpt-course-b", ["bpt-instructor"], ["bpt-carol"], ["01-
 CLASS = (COURSE_A, COURSE_B)
 ASSIGNMENT = "01-chain-rule"
 NOTEBOOK = "chain_rule.ipynb"
+
+
+@contextlib.contextmanager
+def class_lock():
+    """Held while a test uses the tests' class: two test runs on one machine take turns."""
+    STATE.parent.mkdir(parents=True, exist_ok=True)
+    with open(STATE.parent / (STATE.name + ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def fresh_class():

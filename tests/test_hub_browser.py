@@ -23,7 +23,16 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser_util import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot
-from hub_util import ASSIGNMENT, COURSE_A, NOTEBOOK, STATE, completed, fresh_class, run_as
+from hub_util import (
+    ASSIGNMENT,
+    COURSE_A,
+    NOTEBOOK,
+    STATE,
+    class_lock,
+    completed,
+    fresh_class,
+    run_as,
+)
 from nbgrader.api import Gradebook
 
 from autograder import cli
@@ -153,6 +162,11 @@ def rows(page, name, count):
 
 def test_the_class_loop_in_jupyterlab(tmp_path):
     require_chromium()
+    with class_lock():
+        _class_loop(tmp_path)
+
+
+def _class_loop(tmp_path):
     from playwright.sync_api import sync_playwright
 
     accounts = fresh_class()
