@@ -279,7 +279,7 @@ def _write(path, text, mode=0o644):
     os.chmod(path, mode)
 
 
-def make_configs(state=STATE):
+def make_configs(state=STATE, repo=REPO):
     """JUPYTER_CONFIG_PATH folders of the two roles (readable by all: no secrets)."""
     exchange = nbgrader_config_lines(state / "exchange")
     header = "# Written by backprop-grade hub setup: nbgrader's private exchange.\nc = get_config()  # noqa\n"
@@ -294,6 +294,17 @@ def make_configs(state=STATE):
         _write(
             base / "labconfig" / "page_config.json", json.dumps({"disabledExtensions": disabled})
         )
+        # the course's own server settings, as make lab and the installed course have them
+        # (a pre-save hook for everyone; the instructors' server extensions)
+        shared = [
+            (repo / "lab-config" / "jupyter_server_config.json", "jupyter_server_config.json")
+        ]
+        if role == "instructor":
+            extensions = repo / "jupyter-config" / "jupyter_server_config.d"
+            shared += [(p, f"jupyter_server_config.d/{p.name}") for p in extensions.glob("*.json")]
+        for src, rel in shared:
+            if src.exists():
+                _write(base / rel, src.read_text())
     for d in [state / "config", *(state / "config").rglob("*")]:
         if d.is_dir():
             os.chmod(d, 0o755)
@@ -352,7 +363,7 @@ def setup(courses=DEMO, state=STATE, repo=REPO):
     make_env()
     make_proxy(state)
     make_instructor_lib(state)
-    make_configs(state)
+    make_configs(state, repo)
     save_class(courses, state)
     for c in courses:
         make_course_exchange(state / "exchange", c)
