@@ -254,7 +254,9 @@ class GradientCheck:
         else:
             idx = list(self.worst_index)
             yours = float(np.asarray(self.analytic)[self.worst_index])
-            text = f"{name} is wrong, worst at entry {idx}: yours {yours:.6g}"
+            # one number (a partial, a scalar's grad) has no entries to point at
+            where = "" if np.size(self.numeric) == 1 else f", worst at entry {idx}"
+            text = f"{name} is wrong{where}: yours {yours:.6g}"
             if reveal:
                 expected = float(self.numeric[self.worst_index])
                 text += f", finite differences give {expected:.6g}"

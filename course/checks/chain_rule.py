@@ -387,8 +387,6 @@ def _inputs_named(n):
         yield
     except GradingFailure as failure:
         text = str(failure)
-        if n == 1:
-            text = text.replace(" is wrong, worst at entry [0]:", " is wrong:")
         for i in range(n):
             text = text.replace(" is wrong, worst at entry", " are wrong, worst at entry")
             text = text.replace(f"worst at entry [{i}]", f"worst at {INPUTS[i]}.grad")
