@@ -14,6 +14,11 @@ jupyter_client launches a kernel through the provisioner its kernel spec names
 Either way the kernel's sockets live in the sandbox's own folder, which the grader
 reaches through ``/proc/<pid>/root``: the connection information a provisioner returns
 is the grader's view of them (jupyter_client takes the provisioner's as the truth).
+That folder is the kernel's to write, and ZMQ connects (and reconnects) by path: a
+student's cell could put a symlink to a host socket in a socket's place, which the
+grader, resolving it from its own root, would follow.  So the grader connects to each
+socket by its inode (:func:`_pin_sockets`), once the kernel has bound it and before any
+student code has run.
 """
 
 from __future__ import annotations
@@ -22,8 +27,12 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import shutil
+import stat
 import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
@@ -49,20 +58,76 @@ def _job(provisioner):
     return job
 
 
-def _seen_from_here(info, root):
-    """Connection information `info` with the socket path as the grader reaches it."""
+#: The kernel's ZMQ sockets, by their connection information's names.
+PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+#: How long a kernel may take to bind its sockets after its launch (seconds).
+BIND_TIMEOUT = 60.0
+
+
+async def _pin_sockets(provisioner, info, root, folder):
+    """Connection information `info` that reaches the kernel's sockets by inode.
+
+    Waits until the kernel has bound each socket under `root` (its sandbox's root as
+    the grader sees it), opens it ``O_PATH | O_NOFOLLOW`` (a symlink or anything but a
+    socket is refused), and points a symlink in `folder` (the job's private folder,
+    which the sandbox does not see) at ``/proc/self/fd/<fd>``: what ZMQ connects and
+    reconnects to is that socket, whatever the kernel later puts at its path.  Until the
+    kernel has bound them no student code has run in it.  Should the kernel end (or not
+    bind in BIND_TIMEOUT) first, the links are missing and the client's wait for the
+    kernel says so as before.  The descriptors are closed by :func:`_unpin`.
+    """
     info = dict(info)
-    info["ip"] = root + SOCKETS_INSIDE
+    folder = Path(folder)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    fds = provisioner._pinned = getattr(provisioner, "_pinned", [])
+    _unpin(provisioner)
+    for link in folder.glob("k-*"):
+        link.unlink()
+    deadline = time.monotonic() + BIND_TIMEOUT
+    for name in PORTS:
+        path = f"{root}{SOCKETS_INSIDE}-{info[name]}"
+        while True:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                ended = provisioner.process is None or provisioner.process.poll() is not None
+                if ended or time.monotonic() > deadline:
+                    info["ip"] = str(folder / "k")
+                    return info
+                await asyncio.sleep(0.005)
+                continue
+            except OSError as exc:  # ELOOP: a symlink
+                raise RuntimeError(f"the kernel's socket {name} is not a socket: {exc}") from None
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise RuntimeError(f"the kernel's socket {name} is not a socket")
+            fds.append(fd)
+            os.symlink(f"/proc/self/fd/{fd}", folder / f"k-{info[name]}")
+            break
+    info["ip"] = str(folder / "k")
     return info
+
+
+def _unpin(provisioner):
+    """Close the descriptors :func:`_pin_sockets` opened for `provisioner`'s kernel."""
+    fds = getattr(provisioner, "_pinned", [])
+    while fds:
+        with contextlib.suppress(OSError):
+            os.close(fds.pop())
 
 
 class SandboxProvisioner(LocalProvisioner):
     """A cold start: the kernel's command line (bwrap's, or a limited plain process)."""
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
-        kwargs = await super().pre_launch(**kwargs)
+        from .sandbox import seccomp_fd
+
         job = _job(self)
+        if job.sandboxed:  # bwrap reads the filter from it (the command names it)
+            job.seccomp_fd = seccomp_fd()
+        kwargs = await super().pre_launch(**kwargs)
         if job.sandboxed:
+            kwargs["pass_fds"] = (job.seccomp_fd,)
             shutil.copyfile(self.parent.connection_file, job.inside_connection_file)
         kwargs.update(job.limits.popen_kwargs())
         # What the kernel prints before ipykernel captures its output goes nowhere.
@@ -82,14 +147,21 @@ class SandboxProvisioner(LocalProvisioner):
             info = await super().launch_kernel(cmd, **kwargs)
         finally:
             job.limits.launched()
+            if job.seccomp_fd is not None:
+                os.close(job.seccomp_fd)
+                job.seccomp_fd = None
         if not job.sandboxed:
             return info
         from .sandbox import sandbox_child
 
         job.sandbox_pid = await asyncio.to_thread(sandbox_child, self.process.pid)
         job.root = f"/proc/{job.sandbox_pid}/root"
-        self.connection_info = _seen_from_here(info, job.root)
+        self.connection_info = await _pin_sockets(self, info, job.root, job.private / "k")
         return self.connection_info
+
+    async def cleanup(self, restart: bool = False) -> None:
+        _unpin(self)
+        await super().cleanup(restart)
 
     async def kill(self, restart: bool = False) -> None:
         await super().kill(restart)
@@ -134,7 +206,9 @@ class ForkedProvisioner(LocalProvisioner):
         self.pid, self.pgid = child, None
         job.sandbox_pid = init
         job.root = f"/proc/{init}/root"
-        self.connection_info = _seen_from_here(self.connection_info, job.root)
+        self.connection_info = await _pin_sockets(
+            self, self.connection_info, job.root, job.private / "k"
+        )
         return self.connection_info
 
     async def kill(self, restart: bool = False) -> None:
@@ -165,6 +239,7 @@ class ForkedProvisioner(LocalProvisioner):
         return process.returncode
 
     async def cleanup(self, restart: bool = False) -> None:
+        _unpin(self)
         if self.process is not None and self.process.pidfd is not None:
             self.process.poll()
         await super().cleanup(restart)

@@ -177,7 +177,21 @@ def kernel_environment(extra=None, home=HOME):
     return env
 
 
-def bwrap_command(command, *, connection_file, files_dir=None, font_cache=None, env=None):
+def seccomp_fd():
+    """A file descriptor (inheritable, at offset 0) holding the kernels' seccomp filter
+    (:mod:`backprop_agent.seccomp`), for bubblewrap's ``--seccomp``; the caller closes it
+    once bwrap has started."""
+    from backprop_agent import seccomp
+
+    fd = os.memfd_create("backprop-seccomp", 0)
+    os.write(fd, seccomp.program())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def bwrap_command(
+    command, *, connection_file, files_dir=None, font_cache=None, env=None, seccomp=None
+):
     """The bwrap command line that runs `command` (a list) in a fresh sandbox.
 
     Parameters
@@ -193,6 +207,9 @@ def bwrap_command(command, *, connection_file, files_dir=None, font_cache=None, 
         matplotlib's font list, built once by the grader, bound read-only.
     env : dict, optional
         The whole environment inside.
+    seccomp : int, optional
+        A descriptor of :func:`seccomp_fd` (passed to bwrap), the filter of every process
+        inside.
     """
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -238,6 +255,8 @@ def bwrap_command(command, *, connection_file, files_dir=None, font_cache=None, 
         for p in sorted(Path(files_dir).rglob("*")):
             if p.is_file() and not p.is_symlink():
                 args += ["--ro-bind", str(p), f"{WORK}/{p.relative_to(files_dir)}"]
+    if seccomp is not None:
+        args += ["--seccomp", str(seccomp)]
     args += ["--chdir", WORK, "--remount-ro", "/", "--", *command]
     return args
 
@@ -290,11 +309,16 @@ def probe(kind=BUBBLEWRAP):
         conn.write("{}")
         conn.flush()
         code = "import numpy, ipykernel, backprop_agent.agent; print('ok')"
+        fd = None
         try:
-            cmd = bwrap_command([sys.executable, "-c", code], connection_file=conn.name)
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            fd = seccomp_fd()
+            cmd = bwrap_command([sys.executable, "-c", code], connection_file=conn.name, seccomp=fd)
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, pass_fds=(fd,))
         except (OSError, subprocess.SubprocessError) as exc:
             return f"bwrap could not start a sandbox: {exc}"
+        finally:
+            if fd is not None:
+                os.close(fd)
     if done.returncode != 0 or "ok" not in done.stdout:
         detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         return f"bwrap is installed but cannot start a sandbox here: {detail[0]}"
@@ -328,6 +352,11 @@ def _client_class():
         that has arrived, IOPub is connected and a kernel_info reply on shell means
         the kernel is ready, without jupyter_client's fixed 0.2 s of listening to a
         quiet IOPub.  A kernel that sends no welcome gets jupyter_client's own wait."""
+
+        def start_channels(self, shell=True, iopub=True, stdin=True, hb=True, control=True):
+            # no stdin channel: grading never asks for input (nbclient's allow_stdin is
+            # False), and messages a kernel sent there would pile up unread in the grader
+            super().start_channels(shell, iopub, False, hb, control)
 
         async def wait_for_ready(self, timeout=None):
             start = time.monotonic()
@@ -433,6 +462,7 @@ def _kernel_manager_class(job):
                 files_dir=job.files_dir,
                 font_cache=job.font_cache,
                 env=kernel_environment(job.kernel_env),
+                seccomp=job.seccomp_fd,
             )
 
     return SandboxedKernelManager
@@ -519,6 +549,8 @@ class _Job:
         # the kernel's copy of its connection file (bound into bwrap's sandbox): the
         # kernel manager's own is rewritten with the paths as the grader reaches them
         self.inside_connection_file = self.private / "inside.json"
+        #: The seccomp filter's descriptor for a cold start's bwrap (during its launch).
+        self.seccomp_fd = None
         self.font_cache = None
         if self.sandboxed:
             given = task.get("font_cache")

@@ -47,7 +47,7 @@ import signal
 import socket
 import sys
 
-from . import wire
+from . import seccomp, wire
 
 CONTROL_DIR = "/run/template"
 CONTROL = CONTROL_DIR + "/control.sock"
@@ -299,6 +299,7 @@ def _drop_privileges():
     _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     _check(_libc.capset(ctypes.byref(_CapHeader(0x20080522, 0)), (_CapData * 2)()), "capset")
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    seccomp.install()  # no keyrings, no inotify (backprop_agent.seccomp)
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
 
 
@@ -471,6 +472,7 @@ def _child(job, conn):
     os.closerange(3, conn.fileno())
     os.closerange(conn.fileno() + 1, 1 << 16)
     os.setgroups([])  # while still able to: a user namespace then forbids it
+    _new_session_keyring()
     wire.recv(conn)  # "go": in the job's control group now
     unshare(SANDBOX_NAMESPACES)
     conn.sendall(wire.pack({"unshared": True}))
@@ -495,6 +497,24 @@ def _child(job, conn):
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
+def _new_session_keyring():
+    """A new, empty session keyring: a process keeps its session keyring across fork
+    and unshare, and the worker's (a login's, a service's) is not the kernel's to see."""
+    keyctl, join = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine, -1), 1
+    if keyctl < 0 or _libc.syscall(keyctl, join, None) < 0:
+        raise OSError(ctypes.get_errno(), "keyctl(KEYCTL_JOIN_SESSION_KEYRING)")
+
+
+class _Forked(BaseException):
+    """Raised in a child just forked by :meth:`Template.fork`: unwinds the template's
+    frames (the Template with its table of other sandboxes' pids and exit codes, the
+    worker's request) to :func:`run`, which goes on as the child with nothing else."""
+
+    def __init__(self, job, conn):
+        super().__init__()
+        self.job, self.conn = job, conn
+
+
 def _write_maps(pid):
     with open(f"/proc/{pid}/setgroups", "w") as f:
         f.write("deny")
@@ -517,13 +537,12 @@ class Template:
         pid = os.fork()
         if pid == 0:
             here.close()
-            try:
-                # detached: the objects no longer own the fds _child closes
-                self.server.detach()
-                conn.detach()
-                _child(job, there)
-            finally:
-                os._exit(FORK_FAILED)
+            # detached: the objects no longer own the fds _child closes
+            self.server.detach()
+            conn.detach()
+            self.children.clear()
+            self.exits.clear()
+            raise _Forked(job, there)
         there.close()
         self.children.add(pid)
         try:
@@ -623,5 +642,20 @@ def main(argv=None):
             os.kill(pid, signal.SIGKILL)
 
 
+def run(argv=None):
+    """The template's process: :func:`main`, and in a forked child, the sandbox (after
+    the template's frames are gone)."""
+    try:
+        main(argv)
+        return
+    except _Forked as forked:
+        job, conn = forked.job, forked.conn
+    try:
+        gc.collect()
+        _child(job, conn)
+    finally:
+        os._exit(FORK_FAILED)
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -58,6 +58,9 @@ except OSError:
     facts["network"] = False
 libc = ctypes.CDLL(None, use_errno=True)
 facts["new user namespace"] = libc.unshare(0x10000000) == 0
+# the worker's session keyring (keyctl KEYCTL_GET_KEYRING_ID @s) and inotify: refused
+facts["keyctl"] = [libc.syscall(250, 0, ctypes.c_long(-3), 0), ctypes.get_errno()]
+facts["inotify"] = [libc.inotify_init(), ctypes.get_errno()]
 sv = os.statvfs(os.environ["HOME"])
 facts["home MB"] = sv.f_blocks * sv.f_frsize // 2**20
 sv = os.statvfs("/tmp")
@@ -141,6 +144,39 @@ def test_a_forked_kernel_is_sandboxed_as_a_cold_one():
     assert f["home MB"] == sandbox.HOME_MB and f["tmp MB"] == sandbox.TMP_MB
     assert f["rlimits"]["RLIMIT_AS"] == [2048 * 2**20] * 2 and f["rlimits"]["RLIMIT_CORE"] == [0, 0]
     assert f["course stubs"] == "backprop_agent.stubs"
+    assert f["keyctl"] == f["inotify"] == [-1, 1]  # EPERM: the seccomp filter
+
+
+REDIRECT = r"""
+import json, os, zmq, gc
+info = json.load(open("/run/grader/kernel.json"))
+bound = {s.get(zmq.LAST_ENDPOINT).decode(): s for s in gc.get_objects()
+         if isinstance(s, zmq.Socket) and not s.closed and s.get(zmq.LAST_ENDPOINT)}
+for name in ("control_port", "hb_port"):
+    path = f"/run/grader/k-{info[name]}"
+    os.unlink(path)
+    os.symlink("@@HOST@@", path)
+    bound["ipc://" + path].unbind("ipc://" + path)
+print("redirected")
+"""
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "cold"])
+def test_a_kernel_cannot_point_the_grader_at_a_host_socket(fork, tmp_path):
+    """A cell that replaces its kernel's sockets by symlinks to a host socket: the
+    grader, connected to the sockets themselves, never reconnects there."""
+    if (fork and forked.problem()) or sandbox.probe():
+        pytest.fail(forked.problem() or sandbox.probe())
+    host = str(tmp_path / "host.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(host)
+    listener.listen(64)
+    listener.settimeout(0)
+    nb = _notebook(REDIRECT.replace("@@HOST@@", host), "import time; time.sleep(1)", "1 + 1")
+    _execute(nb, fork=fork)
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # nobody connected
+    listener.close()
 
 
 @needs_fork
