@@ -25,6 +25,7 @@ penalties.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import os
@@ -516,6 +517,11 @@ def _fill_people(course, chosen, roster, layout, seen):
         # Canvas squashes names in its file names: only Moodle's and Gradescope's are names
         name = h.get("name", "") if not isinstance(layout, lms.CanvasLayout) else ""
         people[student] = Person(student, name=name, email=h.get("email", ""), lms_id=canvas_id)
+    # a user id the download gives several students is nobody's (a made-up download)
+    ids = collections.Counter(p.lms_id for p in people.values() if p.lms_id)
+    for p in people.values():
+        if ids[p.lms_id] > 1:
+            p.lms_id = ""
     for student in seen:
         p = roster.by_id(student) if roster is not None else None
         if p is not None:

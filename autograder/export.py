@@ -276,7 +276,9 @@ class LmsExport(CourseExport):
     """What the LMS formats share: the rows that name a student the LMS knows, the rest
     left out and listed (`left_out`: (student id, name, why)), and `warnings`."""
 
-    def people(self):
+    def lms_people(self):
+        """(roster or None, {student id: Person}): the roster's people, blanks filled
+        from what the gradebook holds (collect's names, e-mails, Canvas user ids)."""
         from .roster import Roster, gradebook_people, merged
 
         roster = Roster.read(self.roster) if self.roster else None
@@ -327,7 +329,7 @@ class CanvasExport(LmsExport):
         return f"{assignment} ({cid})" if cid.isdigit() else assignment
 
     def write(self, w, rows, course):
-        roster, people = self.people()
+        roster, people = self.lms_people()
         ids = sorted({r.assignment for r in rows})
         maxima = _max_scores(rows, course, ids)
         w.writerow([*self.IDS, *(self.title(a) for a in ids)])
@@ -392,7 +394,7 @@ class MoodleExport(LmsExport):
     identifier = Unicode("idnumber", help="idnumber, email or username").tag(config=True)
 
     def write(self, w, rows, course):
-        roster, people = self.people()
+        roster, people = self.lms_people()
         key = self.identifier
         if key not in MOODLE_IDS:
             raise ValueError(f"--moodle-id must be one of {', '.join(MOODLE_IDS)}, not {key!r}")

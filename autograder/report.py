@@ -131,7 +131,7 @@ def distribution_figure(plt, assignment, rows):
     import numpy as np
 
     pct = np.array([r.percent for r in rows], dtype=float)
-    fig, ax = plt.subplots(figsize=(3.4, 1.05))
+    fig, ax = plt.subplots(figsize=(3.4, 0.72))
     ax.hist(np.clip(pct, 0, 100), bins=np.linspace(0, 100, 11), color=COLORS["score"],
             edgecolor="white")  # fmt: skip
     _integer_axes(ax, x=False)
@@ -327,7 +327,7 @@ def assignment_section(plt, course, assignment, rows, report_dir):
 
 
 #: How much the first screen lists before "and N more" (the rest is in the details).
-FIRST_SCREEN = {"items": 8, "bugs": 6, "people": 12}
+FIRST_SCREEN = {"items": 8, "bugs": 6, "flagged": 4, "failed": 3, "late": 2}
 
 
 def _why(kind, s):
@@ -380,6 +380,11 @@ def overview(plt, sections, exports):
         : FIRST_SCREEN["bugs"]
     ]
     people = needs_a_look(sections)
+    shown = [
+        p
+        for kind in ("flagged", "failed", "late")
+        for p in [q for q in people if q["kind"] == kind][: FIRST_SCREEN[kind]]
+    ]
     graded = [a for a in sections if a["n"]]
     students = {s["student"] for a in sections for s in a["students"]}
     return {
@@ -395,8 +400,8 @@ def overview(plt, sections, exports):
         "hard_figure": difficulty_figure(plt, hard),
         "bugs": bugs,
         "bugs_figure": bugs_figure(plt, bugs),
-        "people": people[: FIRST_SCREEN["people"]],
-        "more_people": max(0, len(people) - FIRST_SCREEN["people"]),
+        "people": shown,
+        "more_people": len(people) - len(shown),
         "counts": collections.Counter(p["kind"] for p in people),
         "exports": [
             {"format": fmt, "notes": _notes_name(info.get("path", "")), **info}

@@ -214,5 +214,5 @@ def test_the_report_lists_who_an_lms_export_left_out(page):
     first = html.split('<h2 id="contents">', 1)[0]
     text, _ = _parse(first)
     assert "moodle export" in text and "27 left out" in text and "m.warnings.txt" in text
-    assert "no --roster" in text
+    assert "no roster given" in text
     assert "s27-missing-notebook" in (path.parent / "stderr.txt").read_text(encoding="utf-8")
