@@ -137,6 +137,18 @@ def test_canvas_names_late_resubmissions_and_non_ascii(course, tmp_path):
     assert people["müllerjürgen"][3] == "1234"
 
 
+def test_a_user_id_several_students_share_is_stored_for_none(course, tmp_path):
+    """No Canvas download gives two students one user id: a made-up one is nobody's
+    (the Canvas export would otherwise file both rows under one Canvas student)."""
+    z = _zip(
+        tmp_path / "canvas.zip",
+        [("ann_4711_1_fixture.ipynb", _nb("a"), T1), ("bob_4711_2_fixture.ipynb", _nb("b"), T1)],
+    )
+    collect.collect(course, A, z)
+    people = _gradebook_people(course)
+    assert people["ann"][3] is None and people["bob"][3] is None
+
+
 @pytest.mark.parametrize("flag", [True, False], ids=["utf8-flag", "utf8-no-flag"])
 def test_utf8_names_with_and_without_the_zip_flag(course, tmp_path, flag):
     z = _zip(tmp_path / "z.zip", [("zoë_1_2_fixture.ipynb", _nb(), T1)], flag_utf8=flag)
