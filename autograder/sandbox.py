@@ -840,7 +840,17 @@ def execute_notebook(task):
     # used is not one to reuse.
     if _in_a_worker():
         limit_worker_memory(task.get("worker_memory_mb"))
-    return contextvars.Context().run(_execute_in_own_loop, task)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return contextvars.Context().run(_execute_in_own_loop, task)
+    # Called from a running event loop (formgrader's Autograde, in the Jupyter server's
+    # thread): that loop is the server's, not this job's to run, cancel or close; the
+    # job gets a thread, and so a loop, of its own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="backprop-grade") as pool:
+        return pool.submit(contextvars.Context().run, _execute_in_own_loop, task).result()
 
 
 def _in_a_worker():

@@ -501,3 +501,22 @@ def test_two_dask_workers_over_tcp_fork_their_kernels_and_agree_with_the_pool(
     workers = {nb["worker"] for nb in nbs}
     assert f"{os.uname().nodename}:{os.getpid()}" not in workers and len(workers) == 2
     assert {nb["kernel_start"] for nb in nbs} == {forked.FORKED}
+
+
+def test_a_notebook_graded_from_a_running_event_loop(tmp_path):
+    """formgrader's Autograde grades in the Jupyter server's thread, whose event loop is
+    running: the job runs on a loop of its own and leaves the server's alone."""
+    import asyncio
+
+    async def server():
+        loop = asyncio.get_running_loop()
+        ticks = []
+        loop.call_soon(ticks.append, 1)
+        result = _execute(_notebook("x = 1 + 1", ("test_x", "assert x == 2", 1)))
+        await asyncio.sleep(0)
+        return result, ticks, loop.is_closed()
+
+    result, ticks, closed = asyncio.run(server())
+    assert result["status"] == "ok", result["reason"]
+    assert not closed and ticks == [1]
+    assert "error" not in [o.get("output_type") for c in result["nb"].cells for o in c.outputs]
