@@ -249,12 +249,13 @@ def _grades(course, student):
 
 def test_formgraders_autograde_asks_before_regrading_a_flagged_submission(course, page, tmp_path):
     """formgrader's Autograde on a flagged hostile submission (an edited test cell) that
-    is graded already: it asks first; "no" sends nothing; "yes" sends one request; the
-    review flag stays.  (What the run then scores is the grading path's: nbgrader's
-    Autograde with the course's GradedExecution, tests/test_hostile.py.)"""
+    is graded already: it asks first; "no" sends nothing; "yes" sends one request, which
+    succeeds inside the running server with the trusted path's score (the one
+    backprop-grade grade gave); the review flag stays."""
     course, manifest = course
     flagged = next(s for s, i in manifest.items() if i["kind"] == "edited-test")
-    assert _grades(course, flagged)["flagged"]
+    before = _grades(course, flagged)
+    assert before["flagged"]
     page.context.unroute("**/*")  # the offline tests above blocked the network
     asked, posts = [], []
     page.on("request", lambda r: posts.append(r.url) if r.url.endswith("/autograde") else None)
@@ -280,8 +281,13 @@ def test_formgraders_autograde_asks_before_regrading_a_flagged_submission(course
         page.wait_for_timeout(1000)
         assert len(asked) == 1 and "again?" in asked[0] and flagged in asked[0]
         assert posts == []  # "no": nothing sent
-        with page.expect_response(lambda r: r.url.endswith("/autograde"), timeout=240_000):
+        with page.expect_response(
+            lambda r: r.url.endswith("/autograde"), timeout=240_000
+        ) as response:
             answer(True)
+        reply = response.value.json()
         bu.screenshot(page, "formgrader-autograde-asked")
     assert len(asked) == 2 and len(posts) == 1
-    assert _grades(course, flagged)["flagged"]  # the flag stays
+    assert reply.get("success") is True, reply.get("error") or reply
+    after = _grades(course, flagged)
+    assert after == before  # the trusted score again, and the flag stays
