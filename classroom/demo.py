@@ -72,6 +72,15 @@ def run_demo(workdir="demo-output", jobs=None, assignments=None, out=None):
 
     late.set_due(course, ids[0], late.parse_when(samples.DUE))
     print(f"{ids[0]} is due {samples.DUE} (the machine's time zone)", file=out)
+    # the others are due in the weeks to come (their samples are handed in today)
+    import datetime
+
+    today = datetime.date.today()
+    for k, a in enumerate(ids[1:], 1):
+        when = f"{today + datetime.timedelta(weeks=k):%Y-%m-%d} 23:59"
+        late.set_due(course, a, late.parse_when(when))
+    if len(ids) > 1:
+        print(f"{', '.join(ids[1:])} are due a week apart from {today:%Y-%m-%d}", file=out)
 
     _step(3, "samples: a seeded class with correct, buggy, blank and hostile submissions")
     manifest = samples.generate(course, work / "class", ids, seed=0)
