@@ -467,8 +467,11 @@ def dask_cluster(tmp_path):
         for p in reversed(procs):
             p.terminate()
         for p in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
+            try:
                 p.wait(20)
+            except subprocess.TimeoutExpired:  # no worker outlives the test
+                p.kill()
+                p.wait()
 
 
 @needs_fork
