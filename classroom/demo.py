@@ -13,6 +13,7 @@ The repository itself is never written to.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -119,5 +120,6 @@ def run_demo(workdir="demo-output", jobs=None, assignments=None, out=None):
 
     _step(8, "report")
     path = report.write_report(course)
+    print(f"the report: {os.path.getsize(path) / 1024:.0f} KB", file=out)
     print(f"\ndone in {time.perf_counter() - t0:.0f} s. The report is at:\n  {path}", file=out)
     return 0
