@@ -353,11 +353,6 @@ def _client_class():
         the kernel is ready, without jupyter_client's fixed 0.2 s of listening to a
         quiet IOPub.  A kernel that sends no welcome gets jupyter_client's own wait."""
 
-        def start_channels(self, shell=True, iopub=True, stdin=True, hb=True, control=True):
-            # no stdin channel: grading never asks for input (nbclient's allow_stdin is
-            # False), and messages a kernel sent there would pile up unread in the grader
-            super().start_channels(shell, iopub, False, hb, control)
-
         async def wait_for_ready(self, timeout=None):
             start = time.monotonic()
             deadline = start + (60.0 if timeout is None else float(timeout))
