@@ -166,16 +166,26 @@ def jupyter_lab(root, state_dir, timeout=60, student=True):
 @contextlib.contextmanager
 def chromium_page(profile_dir, width=1400, height=1000):
     """A Playwright page in headless Debian Chromium with a fresh profile."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile_dir),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": width, "height": height},
-        )
+        # Chromium now and then dies at start-up on a loaded machine (SIGTRAP before its
+        # first page): a fresh profile and another try, three in all
+        for attempt in range(3):
+            try:
+                context = p.chromium.launch_persistent_context(
+                    f"{profile_dir}-{attempt}" if attempt else str(profile_dir),
+                    executable_path=str(CHROMIUM),
+                    headless=True,
+                    args=CHROMIUM_ARGS,
+                    viewport={"width": width, "height": height},
+                )
+                break
+            except PlaywrightError:
+                if attempt == 2:
+                    raise
+                time.sleep(2)
         try:
             page = context.pages[0] if context.pages else context.new_page()
             yield page
