@@ -182,9 +182,15 @@ def build_view(spec):
     for d in ("/dev", "/dev/shm", "/proc", HOME, "/tmp", RUN, FILES, CONTROL_DIR, "/oldroot"):
         _ensure(root + d)
     # the writable folders before the binds: a course cloned under /tmp binds its
-    # virtualenv from there, and a tmpfs mounted later would hide it
-    for d, size in ((HOME, "64m"), (CONTROL_DIR, "1m"), ("/tmp", "16m")):
-        mount("tmpfs", root + d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0700")
+    # virtualenv from there, and a tmpfs mounted later would hide it.  A sandbox's user
+    # must be able to walk down to those binds (each sandbox binds them again over its
+    # own fresh /tmp): 0755, except the control folder
+    for d, size, mode in (
+        (HOME, "64m", "0755"),
+        (CONTROL_DIR, "1m", "0700"),
+        ("/tmp", "16m", "0755"),
+    ):
+        mount("tmpfs", root + d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode}")
     for target, link in spec.get("symlinks", []):
         _ensure(os.path.dirname(root + link))
         os.symlink(target, root + link)
