@@ -83,6 +83,12 @@ async def _pin_sockets(provisioner, info, root, folder):
     _unpin(provisioner)
     for link in folder.glob("k-*"):
         link.unlink()
+    # ZMQ reaches the links through the folder's own descriptor: a Unix socket's address
+    # holds at most 107 bytes, and a job folder under a long $TMPDIR (a test's, a
+    # cluster's scratch) is longer than that ("File name too long": every notebook lost).
+    dirfd = os.open(folder, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fds.append(dirfd)
+    short = f"/proc/self/fd/{dirfd}/k"
     deadline = time.monotonic() + BIND_TIMEOUT
     for name in PORTS:
         path = f"{root}{SOCKETS_INSIDE}-{info[name]}"
@@ -92,7 +98,7 @@ async def _pin_sockets(provisioner, info, root, folder):
             except FileNotFoundError:
                 ended = provisioner.process is None or provisioner.process.poll() is not None
                 if ended or time.monotonic() > deadline:
-                    info["ip"] = str(folder / "k")
+                    info["ip"] = short
                     return info
                 await asyncio.sleep(0.005)
                 continue
@@ -104,7 +110,7 @@ async def _pin_sockets(provisioner, info, root, folder):
             fds.append(fd)
             os.symlink(f"/proc/self/fd/{fd}", folder / f"k-{info[name]}")
             break
-    info["ip"] = str(folder / "k")
+    info["ip"] = short
     return info
 
 

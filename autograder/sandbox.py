@@ -401,7 +401,13 @@ def _kernel_manager_class(job):
             # reaches them through /proc/<pid>/root (no folder shared with the host).
             self.transport = "ipc"
             self.ip = (RUN if job.sandboxed else str(job.private)) + "/k"
+            # One context for the control socket and the client's channels, destroyed
+            # when the job ends: jupyter_client's own (the ``context`` default) was left
+            # to the garbage collector, which could finalize it before the manager that
+            # still held its control socket open, and its term() then waited forever.
             self._zmq = _bounded_zmq()
+            self.context = self._zmq
+            job.contexts.append(self._zmq)
 
         @property
         def kernel_spec(self):
@@ -540,6 +546,8 @@ class _Job:
         self.marks = {}
         self.requests = 0
         self.flags = []
+        #: The ZMQ contexts of this job's kernel clients, destroyed when the job ends.
+        self.contexts = []
         self.agent_path = str(self.private / "agent.sock")
         # the kernel's copy of its connection file (bound into bwrap's sandbox): the
         # kernel manager's own is rewritten with the paths as the grader reaches them
@@ -901,6 +909,10 @@ def _bounded_zmq():
     # the kernel binds its sockets a moment after the client first tries them: try
     # again after 10 ms, not ZMQ's default 100 ms
     ctx.setsockopt(zmq.RECONNECT_IVL, 10)
+    # A message to a kernel that is gone is never delivered: with ZMQ's default linger
+    # (forever) the context's finalizer then waits for it forever, and the grading
+    # worker with it (a notebook whose kernel died with a request unread hung its worker).
+    ctx.setsockopt(zmq.LINGER, 0)
     return ctx
 
 
@@ -928,6 +940,9 @@ def _execute_notebook(task):
         status, reason = "error", f"the grader failed on this notebook: {type(exc).__name__}: {exc}"
     finally:
         if job is not None:
+            for ctx in job.contexts:  # not left to the garbage collector, at any moment
+                with contextlib.suppress(Exception):
+                    ctx.destroy(linger=0)
             job.limits.close()
             if job.template is not None:
                 from . import forked

@@ -221,7 +221,9 @@ def test_a_250_mib_answer_cannot_take_a_worker_over_its_limit(course):
 def test_grade_leaves_nothing_in_tmpdir_and_clears_what_a_killed_run_left(course, tmp_path):
     import tempfile
 
-    empty = tmp_path / "tmp"
+    # a $TMPDIR so long that a job's socket paths under it would not fit a Unix socket's
+    # address (107 bytes): grading must not depend on it
+    empty = tmp_path / ("tmp-" + "t" * 80)
     stale = empty / f"{grade.RUN_PREFIX}999999999-killed"  # a run killed before it cleaned
     (stale / "job-x").mkdir(parents=True)
     old = tempfile.tempdir
