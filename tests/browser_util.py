@@ -25,6 +25,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless",
+    # a CHECK that fails at start-up (Chromium then dies of SIGTRAP) says which, on stderr
+    "--enable-logging=stderr",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -164,6 +166,26 @@ def jupyter_lab(root, state_dir, timeout=60, student=True):
 
 
 @contextlib.contextmanager
+def _process_state():
+    """What a process passes on to the browser it starts: control group, seccomp,
+    no_new_privs, resource limits (a test that left one behind shows up here)."""
+    import resource
+
+    status = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("Seccomp", "NoNewPrivs", "Threads"):
+                status[key] = value.strip()
+    limits = {}
+    for name in ("RLIMIT_AS", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_CORE"):
+        limits[name] = resource.getrlimit(getattr(resource, name))
+    cgroup = ""
+    with contextlib.suppress(OSError):
+        cgroup = Path("/proc/self/cgroup").read_text().strip()
+    return f"cgroup {cgroup!r}, {status}, limits {limits}"
+
+
 def chromium_page(profile_dir, width=1400, height=1000):
     """A Playwright page in headless Debian Chromium with a fresh profile."""
     from playwright.sync_api import Error as PlaywrightError
@@ -182,9 +204,11 @@ def chromium_page(profile_dir, width=1400, height=1000):
                     viewport={"width": width, "height": height},
                 )
                 break
-            except PlaywrightError:
+            except PlaywrightError as exc:
                 if attempt == 2:
-                    raise
+                    raise RuntimeError(
+                        f"Chromium did not start three times; this process: {_process_state()}"
+                    ) from exc
                 time.sleep(2)
         try:
             page = context.pages[0] if context.pages else context.new_page()
