@@ -7,14 +7,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .losses import LOSS_GRADIENTS, LOSSES, l2_penalty
+from .losses import LOSSES, l2_penalty
 from .network import (
     _as_batch,
-    _forward_layers,
     _layer_activations,
     accuracy,
-    backward,
     forward,
+    loss_and_grads,
     n_layers,
 )
 
@@ -124,6 +123,41 @@ def _evaluate(params, X, Y, loss, activation, output_activation):
     return LOSSES[loss](out, Y)[0], accuracy(out, Y)
 
 
+@dataclass
+class _Tracker:
+    """Fills a History after each epoch and keeps the parameters of the best one."""
+
+    history: History
+    evaluate: object  # (params, X, Y) -> (loss, accuracy)
+    train_set: tuple
+    val_set: tuple | None
+    best_params: dict | None = None
+    best_val: float = np.inf
+
+    def log(self, params, epoch):
+        tl, ta = self.evaluate(params, *self.train_set)
+        self.history.train_loss.append(tl)
+        self.history.train_acc.append(ta)
+        if self.val_set is not None:
+            vl, va = self.evaluate(params, *self.val_set)
+            self.history.val_loss.append(vl)
+            self.history.val_acc.append(va)
+            if vl < self.best_val:
+                self.best_val, self.best_params = vl, copy.deepcopy(params)
+                self.history.best_epoch = epoch
+
+
+def _check_arguments(params, X, loss, activation, output_activation, l2):
+    """X as a float64 (n_0, N) array, after the checks loss_and_grads makes, done
+    once before the first epoch (so a bad argument fails before any evaluation)."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    _layer_activations(activation, output_activation, n_layers(params))
+    if l2:
+        l2_penalty(params, l2)  # rejects λ < 0 with loss_and_grads's message
+    return _as_batch(params, X)
+
+
 def train(
     params,
     X,
@@ -175,50 +209,31 @@ def train(
     """
     if patience is not None and X_val is None:
         raise ValueError("early stopping needs a validation set (X_val, Y_val)")
+    X = _check_arguments(params, X, loss, activation, output_activation, l2)
     history = History()
-    best_params, best_val = None, np.inf
+    tracker = _Tracker(
+        history,
+        lambda p, x, y: _evaluate(p, x, y, loss, activation, output_activation),
+        (X, Y),
+        None if X_val is None else (X_val, Y_val),
+    )
+    tracking = record or patience is not None
 
-    def log(epoch):
-        nonlocal best_params, best_val
-        if not record and patience is None:
-            return
-        tl, ta = _evaluate(params, X, Y, loss, activation, output_activation)
-        history.train_loss.append(tl)
-        history.train_acc.append(ta)
-        if X_val is not None:
-            vl, va = _evaluate(params, X_val, Y_val, loss, activation, output_activation)
-            history.val_loss.append(vl)
-            history.val_acc.append(va)
-            if vl < best_val:
-                best_val, best_params, history.best_epoch = vl, copy.deepcopy(params), epoch
-
-    # What network.loss_and_grads would look up and check on every minibatch is settled
-    # once here; each step then computes exactly what it computes (J itself is not
-    # needed for the update).
-    try:
-        loss_gradient = LOSS_GRADIENTS[loss]
-    except KeyError:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}") from None
-    acts = _layer_activations(activation, output_activation, n_layers(params))
-    X = _as_batch(params, X)
-    if l2:
-        l2_penalty(params, l2)  # rejects λ < 0 with loss_and_grads's message
-    weights = [k for k in params if k.startswith("W")] if l2 else []
-
-    log(0)
+    if tracking:
+        tracker.log(params, 0)
     for epoch in range(1, epochs + 1):
         for x, y in _shuffled_batches(X, Y, batch_size, rng):
-            out, caches = _forward_layers(params, x, acts, dropout, rng)
-            grads = backward(caches, loss_gradient(out, y))
-            for k in weights:  # the L2 penalty's gradient λ W^m, weights only
-                grads[k] = grads[k] + l2 * params[k]
+            _, grads, _ = loss_and_grads(
+                params, x, y, loss, activation, output_activation, l2, dropout, rng
+            )
             sgd_step(params, grads, lr)
-        log(epoch)
+        if tracking:
+            tracker.log(params, epoch)
         history.stopped_epoch = epoch
         if patience is not None and history.best_epoch is not None:
             if epoch - history.best_epoch >= patience:
                 break
-    if patience is not None and best_params is not None:
+    if patience is not None and tracker.best_params is not None:
         params.clear()
-        params.update(best_params)
+        params.update(tracker.best_params)
     return params, history
