@@ -9,11 +9,15 @@ from pathlib import Path
 
 from .limits import CELL_TIMEOUT
 
+# Transitional, the package's last repo-relative path: the checkout an editable install
+# runs from.  Only `default_root`'s fallback, cli._is_repo and classroom.demo still use it;
+# once they take the course root (classroom.paths.REPO for the demo), it goes.
 REPO = Path(__file__).resolve().parent.parent
 
 
 def default_root():
-    """The course root: the current directory when it holds nbgrader_config.py, else the repo."""
+    """The course root: the current directory when it holds nbgrader_config.py, else the
+    checkout an editable install runs from (transitional, see REPO)."""
     here = Path.cwd()
     return here if (here / "nbgrader_config.py").exists() else REPO
 

@@ -1,4 +1,7 @@
-"""Generate the student release notebooks/ from solutions/ with nbgrader, or check it.
+"""Generate a course's student release from its sources with nbgrader, or check it.
+
+In this repository the course's nbgrader_config.py names them ``notebooks/`` and
+``solutions/``; every path comes from the course root (the current directory's by default).
 
 The release notebooks are stored exactly as JupyterLab saves them, so a student who opens
 one and closes it untouched is not asked to save: nbformat's JSON layout (what Jupyter
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from .workspace import RELEASE, ScratchCourse, assignments, clean_release_differences
+from .workspace import ScratchCourse, assignments, clean_release_differences, course_or_current
 
 
 def kernel_language_info():
@@ -50,17 +53,28 @@ def _to_student_format_all(folder):
         to_student_format(path, info)
 
 
-def generate(assignment_ids=None, target=RELEASE):
-    """Regenerate ``notebooks/<id>/`` for each assignment (all by default).
+def generate(assignment_ids=None, target=None, course=None):
+    """Regenerate ``<release>/<id>/`` (``notebooks/<id>/``) for each assignment (all by
+    default).
+
+    Parameters
+    ----------
+    assignment_ids : list of str, optional
+    target : path, optional
+        Default: the course's release folder.
+    course : autograder.course_config.Course, optional
+        Default: the current directory's course.
 
     Returns
     -------
     list of str
         The assignment ids written.
     """
-    ids = list(assignment_ids or assignments())
+    course = course_or_current(course)
+    target = course.release if target is None else target
+    ids = list(assignment_ids or assignments(course))
     with tempfile.TemporaryDirectory(prefix="backprop-release-") as tmp:
-        scratch = ScratchCourse(tmp, ids)
+        scratch = ScratchCourse(tmp, ids, course=course)
         for a in ids:
             dest = Path(target) / a
             if dest.exists():
@@ -70,12 +84,15 @@ def generate(assignment_ids=None, target=RELEASE):
     return ids
 
 
-def check(assignment_ids=None, target=RELEASE):
-    """Differences between the committed release and a fresh one ([] when in sync)."""
-    ids = list(assignment_ids or assignments())
+def check(assignment_ids=None, target=None, course=None):
+    """Differences between the committed release and a fresh one ([] when in sync);
+    arguments as for :func:`generate`."""
+    course = course_or_current(course)
+    target = course.release if target is None else target
+    ids = list(assignment_ids or assignments(course))
     problems = []
     with tempfile.TemporaryDirectory(prefix="backprop-release-") as tmp:
-        scratch = ScratchCourse(tmp, ids)
+        scratch = ScratchCourse(tmp, ids, course=course)
         for a in ids:
             _to_student_format_all(scratch.root / "release" / a)
             committed = Path(target) / a

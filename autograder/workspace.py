@@ -1,8 +1,11 @@
-"""The repository's course as nbgrader sees it: its solutions/, its release, scratch courses.
+"""A course's solutions and release as nbgrader sees them, and scratch courses.
 
 :class:`ScratchCourse` runs nbgrader in a private directory (its own gradebook), which is
-how ``backprop-grade release`` generates ``notebooks/`` from ``solutions/`` and checks
-it.  The tests' harness (``classroom.harness``) grades submissions in the same way.
+how ``backprop-grade release`` generates a course's release (``notebooks/`` in this
+repository) from its sources (``solutions/``) and checks it.  The tests' harness
+(``classroom.harness``) grades submissions in the same way.  Every path comes from the
+course root (:class:`autograder.course_config.Course`, the current directory's course by
+default), never from where this package is installed.
 """
 
 from __future__ import annotations
@@ -12,29 +15,33 @@ from pathlib import Path
 
 import nbformat
 
-from .course_config import load_config, prepare_environment
+from .course_config import Course, load_config, prepare_environment
 from .limits import CELL_TIMEOUT
 
-REPO = Path(__file__).resolve().parent.parent
-SOLUTIONS = REPO / "solutions"
-RELEASE = REPO / "notebooks"
+
+def course_or_current(course):
+    """`course`, or the current directory's course when None."""
+    return course if course is not None else Course.load()
 
 
-def assignments():
-    """Assignment ids found in solutions/, sorted."""
-    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and not p.name.startswith("."))
+def assignments(course=None):
+    """Assignment ids found in the course's source folder (solutions/ here), sorted."""
+    source = course_or_current(course).source
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def notebook_names(assignment):
-    """Notebook file names (without .ipynb) of an assignment in solutions/."""
-    return sorted(p.stem for p in (SOLUTIONS / assignment).glob("*.ipynb"))
+def notebook_names(assignment, course=None):
+    """Notebook file names (without .ipynb) of an assignment in the course's sources."""
+    return sorted(p.stem for p in (course_or_current(course).source / assignment).glob("*.ipynb"))
 
 
-def nbgrader_config(root, timeout=CELL_TIMEOUT):
+def nbgrader_config(root, timeout=CELL_TIMEOUT, course=None):
     """The course's nbgrader_config.py, re-rooted at `root` with its own gradebook and
     nbgrader's default source/ and release/ folders there."""
     c = load_config(
-        REPO, db_url="sqlite:///" + str(Path(root) / "gradebook.db"), cell_timeout=timeout
+        course_or_current(course).root,
+        db_url="sqlite:///" + str(Path(root) / "gradebook.db"),
+        cell_timeout=timeout,
     )
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.source_directory = "source"
@@ -44,31 +51,35 @@ def nbgrader_config(root, timeout=CELL_TIMEOUT):
 
 
 class ScratchCourse:
-    """A throw-away nbgrader course with some assignments generated from solutions/ (how
-    `backprop-grade release` builds the release without touching a real gradebook).
+    """A throw-away nbgrader course with some assignments generated from a course's
+    sources (how `backprop-grade release` builds the release without touching a real
+    gradebook).
 
     Parameters
     ----------
     root : path
         An empty (or new) directory.
     assignment_ids : iterable of str
-        Assignments to copy from solutions/ and generate.
+        Assignments to copy from the course's sources and generate.
     timeout : int
         Per-cell time limit while autograding, in seconds.
+    course : autograder.course_config.Course, optional
+        Whose nbgrader_config.py and sources (default: the current directory's course).
     """
 
-    def __init__(self, root, assignment_ids, timeout=CELL_TIMEOUT):
+    def __init__(self, root, assignment_ids, timeout=CELL_TIMEOUT, course=None):
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
         prepare_environment()
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        config = nbgrader_config(self.root, timeout)
+        course = course_or_current(course)
+        config = nbgrader_config(self.root, timeout, course)
         self.api = NbGraderAPI(CourseDirectory(config=config), config=config)
         self.db_url = config.CourseDirectory.db_url
         for a in assignment_ids:
-            shutil.copytree(SOLUTIONS / a, self.root / "source" / a, dirs_exist_ok=True)
+            shutil.copytree(course.source / a, self.root / "source" / a, dirs_exist_ok=True)
             result = self.api.generate_assignment(a)
             if not result["success"]:
                 raise RuntimeError(

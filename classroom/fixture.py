@@ -14,9 +14,8 @@ import copy
 import shutil
 from pathlib import Path
 
-from autograder.course_config import REPO
-
 from . import nbbuild as nbb
+from .paths import REPO
 
 ASSIGNMENT = "00-fixture"
 NOTEBOOK = "fixture"

@@ -14,14 +14,20 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.workspace import (  # noqa: F401 - re-exported for the tests
-    RELEASE,
-    REPO,
-    SOLUTIONS,
-    ScratchCourse,
-    assignments,
-    notebook_names,
-)
+from autograder import workspace
+from autograder.workspace import ScratchCourse
+
+from .paths import RELEASE, REPO, SOLUTIONS, repo_course  # noqa: F401 - re-exported for the tests
+
+
+def assignments():
+    """Assignment ids found in the repository's solutions/, sorted."""
+    return workspace.assignments(repo_course())
+
+
+def notebook_names(assignment):
+    """Notebook file names (without .ipynb) of an assignment in solutions/."""
+    return workspace.notebook_names(assignment, repo_course())
 
 
 @dataclass
@@ -74,6 +80,7 @@ class CourseSandbox(ScratchCourse):
     to show that stock nbgrader gives honest work the scores the trusted path gives."""
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("course", repo_course())
         super().__init__(*args, **kwargs)
         from autograder.execution import stock_preprocessors
 

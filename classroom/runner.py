@@ -23,9 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-REPO = Path(__file__).resolve().parent.parent
-SOLUTIONS = REPO / "solutions"
-RELEASE = REPO / "notebooks"
+from .paths import RELEASE, REPO, SOLUTIONS  # noqa: F401 - runner.SOLUTIONS etc. for callers
 
 
 @dataclass

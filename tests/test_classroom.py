@@ -6,9 +6,8 @@ import pytest
 import tomllib
 
 from classroom import runner
+from classroom.paths import REPO
 from classroom.plants import plants_for
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_classroom_is_not_in_the_wheel():

@@ -5,11 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 from backprop_hub import edition
-
-REPO = Path(__file__).resolve().parent.parent
+from classroom.paths import REPO
 
 
 def test_the_student_edition_holds_no_solution_and_no_grader(tmp_path):

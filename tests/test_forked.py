@@ -21,8 +21,8 @@ import pytest
 from autograder import cli, crashes, forked, grade, sandbox
 from autograder.course_config import Course
 from classroom import fixture
+from classroom.paths import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("autograder")]
 
 needs_fork = pytest.mark.skipif(

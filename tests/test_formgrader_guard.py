@@ -3,14 +3,12 @@ the change to formgrader's own script, and how the extension is switched on.  Th
 browser test (tests/test_browser_instructor.py) clicks the button."""
 
 import json
-from pathlib import Path
 
 import pytest
 import tomllib
 
 from autograder import formgrader_guard as guard
-
-REPO = Path(__file__).resolve().parent.parent
+from classroom.paths import REPO
 
 
 def test_the_question_comes_before_the_request():

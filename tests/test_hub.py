@@ -30,8 +30,8 @@ from hub_util import (
 
 from autograder import cli
 from backprop_hub import exchange, setup
+from classroom.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 EXCHANGE = STATE / "exchange"
 ALICE, BOB = COURSE_A.students
 CAROL = COURSE_B.students[0]

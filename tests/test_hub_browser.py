@@ -37,9 +37,9 @@ from nbgrader.api import Gradebook
 
 from autograder import cli
 from backprop_hub import setup
+from classroom.paths import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("hub")]
-REPO = Path(__file__).resolve().parent.parent
 ALICE, BOB = COURSE_A.students
 TEACHER = COURSE_A.instructors[0]
 NBGRADER_MENU = 'div.lm-MenuBar-itemLabel:text("Nbgrader")'

@@ -14,8 +14,8 @@ import nbformat
 import pytest
 
 from autograder import release
+from classroom.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 LAB_CONFIG = REPO / "lab-config"
 RELEASE_NOTEBOOKS = sorted((REPO / "notebooks").glob("*/*.ipynb"))
 NBGRADER_SERVER = "nbgrader.server_extensions."

@@ -7,17 +7,14 @@ meaning per symbol.
 """
 
 import re
-from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
+from classroom.paths import REPO, SOLUTIONS
 from course import data, flow, losses, network, training
 from course.activations import get_activation, sigmoid_prime
-
-REPO = Path(__file__).resolve().parent.parent
-SOLUTIONS = REPO / "solutions"
 
 
 def _notebook(assignment):

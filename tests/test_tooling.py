@@ -7,7 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from classroom.paths import REPO
+
 BIN = Path(sys.executable).parent
 
 

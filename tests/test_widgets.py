@@ -3,7 +3,6 @@ callback and changes the PNG the student sees."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -11,10 +10,10 @@ import pytest
 
 matplotlib.use("Agg")  # non-interactive; the widgets draw through Agg in any case
 
+from classroom.paths import REPO  # noqa: E402
 from course import widgets  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_importing_widgets_does_not_import_ipywidgets_or_matplotlib():
