@@ -10,17 +10,13 @@ fix first), and a derivative right only for a wrong forward earns nothing.
 
 from __future__ import annotations
 
-from classroom.plants import Plant, edit_solution, planted
+from classroom.plants import Plant, bug
 
 NOTEBOOK = "chain_rule"
 
 
-def _edit(grade_id, *replacements):
-    return edit_solution("01-chain-rule", NOTEBOOK, grade_id, *replacements)
-
-
 def _bug(name, grade_id, replacements, failing, key):
-    return planted(name, NOTEBOOK, {grade_id: _edit(grade_id, *replacements)}, failing, key)
+    return bug(key, name, NOTEBOOK, {grade_id: replacements}, failing)
 
 
 H = "dhdx = h * (1 - h) * 2 * x"
@@ -275,11 +271,8 @@ PLANTS = [
         "alternative: library sigma', explicit locals, if/else max",
         NOTEBOOK,
         {
-            "h-forward-backward": _edit(
-                "h-forward-backward", (H, "dhdx = sigmoid_prime(g) * (2 * x)")
-            ),
-            "mul-node": _edit(
-                "mul-node",
+            "h-forward-backward": ((H, "dhdx = sigmoid_prime(g) * (2 * x)"),),
+            "mul-node": (
                 (
                     "a.grad += b.value * out.grad\n        b.grad += a.value * out.grad",
                     "dout_da, dout_db = b.value, a.value  # local derivatives\n"
@@ -287,8 +280,7 @@ PLANTS = [
                     "        b.grad = b.grad + out.grad * dout_db",
                 ),
             ),
-            "max-node": _edit(
-                "max-node",
+            "max-node": (
                 (
                     "a.grad += out.grad * (a.value >= b.value)\n"
                     "        b.grad += out.grad * (b.value > a.value)",
@@ -298,24 +290,22 @@ PLANTS = [
                     "            b.grad += out.grad",
                 ),
             ),
-            "sigmoid-node": _edit(
-                "sigmoid-node",
+            "sigmoid-node": (
                 (
                     "a.grad += out.value * (1 - out.value) * out.grad",
                     "a.grad += float(sigmoid_prime(a.value)) * out.grad",
                 ),
             ),
-            "graph-forward-backward": _edit(
-                "graph-forward-backward",
+            "graph-forward-backward": (
                 ("dfdy = dfdg * 2 * y", "dfdy = 2.0 * x * y"),
                 ("dfdz = dfdg * 1.0", "dfdz = x"),
             ),
-            "x-sigmoid-x-grad": _edit(
-                "x-sigmoid-x-grad",
-                ("return s + x * s * (1 - s)", "return s * (1 + x * (1 - s))"),
+            "x-sigmoid-x-grad": (("return s + x * s * (1 - s)", "return s * (1 + x * (1 - s))"),),
+            "hand-dfdy": (("dfdy = -12.0", "dfdy = 2 * (-2) * 3"),),
+            "graph-forward-values": (
+                ("g_value = 5.0", "g_value = 3**2 + (-4)"),
+                ("f_value = -10.0", "f_value = -2 * g_value"),
             ),
-            "hand-dfdy": "dfdy = 2 * (-2) * 3",
-            "graph-forward-values": "g_value = 3**2 + (-4)\nf_value = -2 * g_value",
         },
     ),
     # issue 12: returned sequences of any kind, and a ∂f/∂x mix-up
@@ -330,13 +320,10 @@ PLANTS = [
         "alternative: graph_forward_backward and h_forward_backward return lists",
         NOTEBOOK,
         {
-            "graph-forward-backward": _edit(
-                "graph-forward-backward",
+            "graph-forward-backward": (
                 ("return f, dfdx, dfdy, dfdz", "return [f, dfdx, dfdy, dfdz]"),
             ),
-            "h-forward-backward": _edit(
-                "h-forward-backward", ("return h, dhdx", "return [h, dhdx]")
-            ),
+            "h-forward-backward": (("return h, dhdx", "return [h, dhdx]"),),
         },
     ),
     _bug(

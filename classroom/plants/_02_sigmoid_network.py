@@ -10,17 +10,13 @@ wrong forward (or for nonsense) earn nothing.
 
 from __future__ import annotations
 
-from classroom.plants import Plant, edit_solution, planted
+from classroom.plants import Plant, bug
 
 NOTEBOOK = "sigmoid_network"
 
 
-def _edit(grade_id, *replacements):
-    return edit_solution("02-sigmoid-network", NOTEBOOK, grade_id, *replacements)
-
-
 def _bug(name, grade_id, replacements, failing, key):
-    return planted(name, NOTEBOOK, {grade_id: _edit(grade_id, *replacements)}, failing, key)
+    return bug(key, name, NOTEBOOK, {grade_id: replacements}, failing)
 
 
 WO01 = "return (y - y_star) * y * (1 - y) * 1.0"
@@ -242,8 +238,7 @@ PLANTS = [
         "alternative: loops over units, expanded algebra, rng.shuffle",
         NOTEBOOK,
         {
-            "forward": _edit(
-                "forward",
+            "forward": (
                 (
                     "s_hidden = wh[0] + x[0] * wh[1] + x[1] * wh[2]  # (s_1, s_2)\n"
                     "    z = sigmoid(s_hidden)",
@@ -252,12 +247,8 @@ PLANTS = [
                     "        z[j] = 1 / (1 + np.exp(-(wh[0, j] + wh[1, j] * x[0] + wh[2, j] * x[1])))",
                 ),
             ),
-            "dL-dwo11": _edit(
-                "dL-dwo11",
-                (WO11, "return (y**2 - y**3 - y_star * y + y_star * y**2) * z[0]"),
-            ),
-            "loss-and-partials": _edit(
-                "loss-and-partials",
+            "dL-dwo11": ((WO11, "return (y**2 - y**3 - y_star * y + y_star * y**2) * z[0]"),),
+            "loss-and-partials": (
                 (
                     'grads = {"wo": delta_o * z_with_1, "wh": np.outer(x_with_1, delta_h)}',
                     'grads = {"wo": np.zeros(3), "wh": np.zeros((3, 2))}\n'
@@ -267,15 +258,13 @@ PLANTS = [
                     '            grads["wh"][i, j] = delta_h[j] * x_with_1[i]',
                 ),
             ),
-            "to-course-params": _edit(
-                "to-course-params",
+            "to-course-params": (
                 (
                     '"W1": wh[1:].T,',
                     '"W1": np.array([[wh[1, 0], wh[2, 0]], [wh[1, 1], wh[2, 1]]]),',
                 ),
             ),
-            "sgd": _edit(
-                "sgd",
+            "sgd": (
                 (
                     ORDER,
                     "order = np.arange(n)\n        rng.shuffle(order)\n        for i in order:",
@@ -322,7 +311,7 @@ PLANTS = [
     Plant(
         "alternative: loss_and_partials returns a list",
         NOTEBOOK,
-        {"loss-and-partials": _edit("loss-and-partials", ("return L, grads", "return [L, grads]"))},
+        {"loss-and-partials": (("return L, grads", "return [L, grads]"),)},
     ),
     _bug(
         "partials: loss with the sign flipped",
@@ -390,8 +379,8 @@ PLANTS = [
         "forward without sigma at the output, dL/dwo01 its exact derivative (slide form)",
         NOTEBOOK,
         {
-            "forward": _edit("forward", (LINEAR_FROM, LINEAR_TO)),
-            "dL-dwo01": _edit("dL-dwo01", (WO01, "return (y - y_star) * 1.0")),
+            "forward": ((LINEAR_FROM, LINEAR_TO),),
+            "dL-dwo01": ((WO01, "return (y - y_star) * 1.0"),),
         },
         # right for this forward only: nothing for the partial, which says to fix forward
         failing=("test-dL-dwo01", "test-forward"),
@@ -401,8 +390,8 @@ PLANTS = [
         "forward without sigma at the output, loss_and_partials consistent with it",
         NOTEBOOK,
         {
-            "forward": _edit("forward", (LINEAR_FROM, LINEAR_TO)),
-            "loss-and-partials": _edit("loss-and-partials", (DELTA_O, "delta_o = y - y_star")),
+            "forward": ((LINEAR_FROM, LINEAR_TO),),
+            "loss-and-partials": ((DELTA_O, "delta_o = y - y_star"),),
         },
         failing=("test-forward", "test-partials-hidden", "test-partials-output"),
         bug="02.forward.linear-output",
@@ -411,8 +400,7 @@ PLANTS = [
         "nonsense: y = the sum of all weights, every partial y - y* (self-consistent)",
         NOTEBOOK,
         {
-            "forward": _edit(
-                "forward",
+            "forward": (
                 (
                     "s_hidden = wh[0] + x[0] * wh[1] + x[1] * wh[2]  # (s_1, s_2)\n"
                     "    z = sigmoid(s_hidden)\n"
@@ -420,11 +408,10 @@ PLANTS = [
                     "z = np.zeros(2)\n    y = float(wh.sum() + wo.sum())",
                 ),
             ),
-            "dL-dwo01": _edit("dL-dwo01", (WO01, "return y - y_star")),
-            "dL-dwo11": _edit("dL-dwo11", (WO11, "return y - y_star")),
-            "dL-dwh22": _edit("dL-dwh22", (WH22, "return y - y_star")),
-            "loss-and-partials": _edit(
-                "loss-and-partials",
+            "dL-dwo01": ((WO01, "return y - y_star"),),
+            "dL-dwo11": ((WO11, "return y - y_star"),),
+            "dL-dwh22": ((WH22, "return y - y_star"),),
+            "loss-and-partials": (
                 (
                     'grads = {"wo": delta_o * z_with_1, "wh": np.outer(x_with_1, delta_h)}',
                     'grads = {"wo": (y - y_star) * np.ones(3), "wh": (y - y_star) * np.ones((3, 2))}',

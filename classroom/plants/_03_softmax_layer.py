@@ -7,291 +7,229 @@ softmax, loss or forward costs only its own cell; a backward right only for the
 student's own wrong forward (a tanh layer) costs the backward cells too, and says so.
 """
 
-from classroom.plants import Plant
+from classroom.plants import BODY, CELL, Plant, bug
 
 NB = "softmax_layer"
-
-
-def _backward(
-    delta="dJ_da * a * (1.0 - a)",
-    dW="delta @ a_prev.T",
-    db="delta.sum(axis=1, keepdims=True)",
-    da_prev="W.T @ delta",
-):
-    return f"""
-from course.activations import sigmoid_prime
-
-def sigmoid_layer_backward(dJ_da, cache):
-    a_prev, W, b, z, a = cache
-    delta = {delta}
-    return {da_prev}, {dW}, {db}
-"""
-
-
-def _edit_loss(old, new):
-    from classroom.plants import edit_solution
-
-    return edit_solution("03-softmax-layer", NB, "sl-ce-loss", (old, new))
-
-
+SOFTMAX, LOSS, GRAD = "sl-softmax", "sl-ce-loss", "sl-ce-grad"
+FORWARD, BACKWARD = "sl-layer-forward", "sl-layer-backward"
 LAYER_TESTS = ("sl-test-layer-dW", "sl-test-layer-db", "sl-test-layer-da-prev")
 
+# lines of the solution that the plants edit
+SHIFT = "shifted = z - z.max(axis=0, keepdims=True)"
+NORMALISE = "return e / e.sum(axis=0, keepdims=True)"
+LOG_Y_HAT = "log_y_hat = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))"
+J = "return float(-np.sum(Y * log_y_hat) / N)"
+DJ_DZ = "return (softmax(z) - Y) / N"
+Z = "z = W @ a_prev + b"
+A = "a = sigmoid(z)"
+CACHE = "cache = (a_prev, W, b, z, a)"
+UNPACK = "a_prev, W, b, z, a = cache"
+DELTA = "delta = dJ_da * a * (1.0 - a)"
+DW = "dW = delta @ a_prev.T"
+DB = "db = delta.sum(axis=1, keepdims=True)"
+DA_PREV = "da_prev = W.T @ delta"
+
+
+def _imports(function, line):
+    """An edit that puts `line` (an import) above the definition of `function`."""
+    return (f"def {function}(", f"{line}\n\n\ndef {function}(")
+
+
+def _on(cell):
+    """A maker of bug plants that edit one cell: (key, name, failing, *edits)."""
+
+    def make(key, name, failing, *edits):
+        return bug(key, name, NB, {cell: edits}, failing)
+
+    return make
+
+
+softmax_bug, loss_bug, grad_bug = _on(SOFTMAX), _on(LOSS), _on(GRAD)
+forward_bug, backward_bug = _on(FORWARD), _on(BACKWARD)
+
+PRIME = _imports("sigmoid_layer_backward", "from course.activations import sigmoid_prime")
+NUMERICAL = "from course.gradcheck import numerical_gradient"
+RECOMPUTE = (UNPACK, "a_prev, W, b = cache[:3]\n    a, _ = sigmoid_layer_forward(a_prev, W, b)")
+
 _FD_THROUGH_FORWARD = """
-def sigmoid_layer_backward(dJ_da, cache):
-    a_prev, W, b = (np.array(v, dtype=float) for v in cache[:3])
-    grads = []
-    for i, v in enumerate((a_prev, W, b)):
-        g = np.zeros_like(v)
-        for idx in np.ndindex(v.shape):
-            up = [a_prev.copy(), W.copy(), b.copy()]
-            down = [a_prev.copy(), W.copy(), b.copy()]
-            up[i][idx] += 1e-6
-            down[i][idx] -= 1e-6
-            J_up = np.sum(dJ_da * sigmoid_layer_forward(*up)[0])
-            g[idx] = (J_up - np.sum(dJ_da * sigmoid_layer_forward(*down)[0])) / 2e-6
-        grads.append(g)
-    return tuple(grads)
+a_prev, W, b = (np.array(v, dtype=float) for v in cache[:3])
+grads = []
+for i, v in enumerate((a_prev, W, b)):
+    g = np.zeros_like(v)
+    for idx in np.ndindex(v.shape):
+        up = [a_prev.copy(), W.copy(), b.copy()]
+        down = [a_prev.copy(), W.copy(), b.copy()]
+        up[i][idx] += 1e-6
+        down[i][idx] -= 1e-6
+        J_up = np.sum(dJ_da * sigmoid_layer_forward(*up)[0])
+        g[idx] = (J_up - np.sum(dJ_da * sigmoid_layer_forward(*down)[0])) / 2e-6
+    grads.append(g)
+return tuple(grads)
 """
 
 PLANTS = [
     # ---------------------------------------------------------------- softmax
-    Plant(
+    softmax_bug(
+        "03.softmax.unstable",
         "softmax without the max shift",
-        NB,
-        {
-            "sl-softmax": """
-def softmax(z):
-    e = np.exp(z)
-    return e / e.sum(axis=0, keepdims=True)
-"""
-        },
-        failing=("sl-test-softmax",),
-        bug="03.softmax.unstable",
+        ("sl-test-softmax",),
+        (SHIFT, "shifted = z"),
     ),
-    Plant(
+    softmax_bug(
+        "03.softmax.unstable",
         "softmax shifted by the global max",
-        NB,
-        {
-            "sl-softmax": """
-def softmax(z):
-    e = np.exp(z - np.max(z))
-    return e / e.sum(axis=0, keepdims=True)
-"""
-        },
-        failing=("sl-test-softmax",),
-        bug="03.softmax.unstable",
+        ("sl-test-softmax",),
+        (SHIFT, "shifted = z - np.max(z)"),
     ),
-    Plant(
+    softmax_bug(
+        "03.softmax.wrong-axis",
         "softmax normalised over the wrong axis",
-        NB,
-        {
-            "sl-softmax": """
-def softmax(z):
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-"""
-        },
         # the gradient calls this softmax: the test hands it the course's in its place
-        failing=("sl-test-softmax",),
-        bug="03.softmax.wrong-axis",
+        ("sl-test-softmax",),
+        (SHIFT, "shifted = z - z.max(axis=1, keepdims=True)"),
+        (NORMALISE, "return e / e.sum(axis=1, keepdims=True)"),
     ),
-    Plant(
+    softmax_bug(
+        "03.softmax.not-normalised",
         "softmax not normalised",
-        NB,
-        {
-            "sl-softmax": """
-def softmax(z):
-    return np.exp(z - z.max(axis=0, keepdims=True))
-"""
-        },
-        failing=("sl-test-softmax",),
-        bug="03.softmax.not-normalised",
+        ("sl-test-softmax",),
+        (NORMALISE, "return e"),
     ),
     Plant(
         "softmax through log-sum-exp (correct)",
         NB,
         {
-            "sl-softmax": """
-def softmax(z):
-    c = z.max(axis=0, keepdims=True)
-    log_norm = c + np.log(np.sum(np.exp(z - c), axis=0, keepdims=True))
-    return np.exp(z - log_norm)
-"""
+            SOFTMAX: (
+                (
+                    BODY,
+                    """
+                    c = z.max(axis=0, keepdims=True)
+                    log_norm = c + np.log(np.sum(np.exp(z - c), axis=0, keepdims=True))
+                    return np.exp(z - log_norm)
+                    """,
+                ),
+            )
         },
     ),
     # ---------------------------------------------------------------- loss
-    Plant(
+    loss_bug(
+        "03.loss.no-1/N",
         "loss without 1/N",
-        NB,
-        {
-            "sl-ce-loss": """
-def cross_entropy_loss(z, Y):
-    return float(-np.sum(Y * np.log(softmax(z))))
-"""
-        },
         # the gradient is judged against the true loss: only the loss loses its point
-        failing=("sl-test-ce-loss",),
-        bug="03.loss.no-1/N",
+        ("sl-test-ce-loss",),
+        (J, "return float(-np.sum(Y * log_y_hat))"),
     ),
-    Plant(
+    loss_bug(
+        "03.loss.sign",
         "loss with the sign flipped",
-        NB,
-        {
-            "sl-ce-loss": """
-def cross_entropy_loss(z, Y):
-    return float(np.sum(Y * np.log(softmax(z))) / z.shape[1])
-"""
-        },
-        failing=("sl-test-ce-loss",),
-        bug="03.loss.sign",
+        ("sl-test-ce-loss",),
+        (J, "return float(np.sum(Y * log_y_hat) / N)"),
     ),
     Plant(
         "loss averaged over classes too, gradient consistent with it",
         NB,
         {
-            "sl-ce-loss": """
-def cross_entropy_loss(z, Y):
-    return float(-np.mean(Y * np.log(softmax(z))))
-""",
-            "sl-ce-grad": """
-def softmax_cross_entropy_grad(z, Y):
-    return (softmax(z) - Y) / z.size
-""",
+            LOSS: ((J, "return float(-np.mean(Y * log_y_hat))"),),
+            GRAD: ((DJ_DZ, "return (softmax(z) - Y) / z.size"),),
         },
         # the gradient is right only for the loss as written: it earns nothing either
         failing=("sl-test-ce-loss", "sl-test-ce-grad"),
         bug="03.loss.classes",
     ),
-    Plant(
+    loss_bug(
+        "03.loss.log-of-zero",
         "loss as log of softmax: -inf where a probability rounds to 0",
-        NB,
-        {
-            "sl-ce-loss": """
-def cross_entropy_loss(z, Y):
-    N = z.shape[1]
-    return -(Y * np.log(softmax(z))).sum() / N
-"""
-        },
-        failing=("sl-test-ce-loss",),
-        bug="03.loss.log-of-zero",
+        ("sl-test-ce-loss",),
+        (LOG_Y_HAT, "log_y_hat = np.log(softmax(z))"),
     ),
     Plant(
         "loss through log-sum-exp with scipy-style logaddexp (correct)",
         NB,
         {
-            "sl-ce-loss": """
-def cross_entropy_loss(z, Y):
-    c = z.max(axis=0)
-    lse = c + np.log(np.sum(np.exp(z - c), axis=0))
-    return float(np.mean(lse - np.sum(Y * z, axis=0)))
-"""
+            LOSS: (
+                (
+                    BODY,
+                    """
+                    c = z.max(axis=0)
+                    lse = c + np.log(np.sum(np.exp(z - c), axis=0))
+                    return float(np.mean(lse - np.sum(Y * z, axis=0)))
+                    """,
+                ),
+            )
         },
     ),
     # ---------------------------------------------------------------- gradient
-    Plant(
+    grad_bug(
+        "gradcheck.N-large",
         "gradient without 1/N",
-        NB,
-        {"sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return softmax(z) - Y\n"},
-        failing=("sl-test-ce-grad",),
-        bug="gradcheck.N-large",
+        ("sl-test-ce-grad",),
+        (DJ_DZ, "return softmax(z) - Y"),
     ),
-    Plant(
+    grad_bug(
+        "03.grad.sign",
         "gradient y - y_hat",
-        NB,
-        {
-            "sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n"
-            "    return (Y - softmax(z)) / z.shape[1]\n"
-        },
-        failing=("sl-test-ce-grad",),
-        bug="03.grad.sign",
+        ("sl-test-ce-grad",),
+        (DJ_DZ, "return (Y - softmax(z)) / N"),
     ),
-    Plant(
+    grad_bug(
+        "03.grad.wrt-yhat",
         "gradient with respect to y_hat, not z",
-        NB,
-        {
-            "sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n"
-            "    return -Y / softmax(z) / z.shape[1]\n"
-        },
-        failing=("sl-test-ce-grad",),
-        bug="03.grad.wrt-yhat",
+        ("sl-test-ce-grad",),
+        (DJ_DZ, "return -Y / softmax(z) / N"),
     ),
-    Plant(
+    grad_bug(
+        "03.grad.diagonal",
         "gradient with the diagonal of the Jacobian only",
-        NB,
-        {
-            "sl-ce-grad": """
-def softmax_cross_entropy_grad(z, Y):
-    y_hat = softmax(z)
-    return y_hat * (1 - y_hat) * (-Y / y_hat) / z.shape[1]
-"""
-        },
-        failing=("sl-test-ce-grad",),
-        bug="03.grad.diagonal",
+        ("sl-test-ce-grad",),
+        (DJ_DZ, "y_hat = softmax(z)\n    return y_hat * (1 - y_hat) * (-Y / y_hat) / N"),
     ),
-    Plant(
+    grad_bug(
+        "03.grad.logits",
         "gradient from logits",
-        NB,
-        {"sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return (z - Y) / z.shape[1]\n"},
-        failing=("sl-test-ce-grad",),
-        bug="03.grad.logits",
+        ("sl-test-ce-grad",),
+        (DJ_DZ, "return (z - Y) / N"),
     ),
     Plant(
         "gradient through the full Jacobian, one example at a time (correct)",
         NB,
         {
-            "sl-ce-grad": """
-def softmax_cross_entropy_grad(z, Y):
-    K, N = z.shape
-    grad = np.zeros((K, N))
-    for n in range(N):
-        s = softmax(z[:, [n]])[:, 0]
-        jacobian = np.diag(s) - np.outer(s, s)  # ∂ŷ_l/∂z_j
-        dJ_dyhat = -Y[:, n] / s / N
-        grad[:, n] = jacobian.T @ dJ_dyhat
-    return grad
-"""
+            GRAD: (
+                (
+                    BODY,
+                    """
+                    K, N = z.shape
+                    grad = np.zeros((K, N))
+                    for n in range(N):
+                        s = softmax(z[:, [n]])[:, 0]
+                        jacobian = np.diag(s) - np.outer(s, s)  # ∂ŷ_l/∂z_j
+                        dJ_dyhat = -Y[:, n] / s / N
+                        grad[:, n] = jacobian.T @ dJ_dyhat
+                    return grad
+                    """,
+                ),
+            )
         },
     ),
     # ---------------------------------------------------------------- layer forward
-    Plant(
+    forward_bug(
+        "03.layer.no-bias",
         "forward without the bias",
-        NB,
-        {
-            "sl-layer-forward": """
-def sigmoid_layer_forward(a_prev, W, b):
-    z = W @ a_prev
-    a = sigmoid(z)
-    return a, (a_prev, W, b, z, a)
-"""
-        },
         # the backward gets the sigmoid layer's cache: only the forward loses its point
-        failing=("sl-test-layer-forward",),
-        bug="03.layer.no-bias",
+        ("sl-test-layer-forward",),
+        (Z, "z = W @ a_prev"),
     ),
-    Plant(
+    forward_bug(
+        "03.layer.no-sigma",
         "forward without the sigmoid",
-        NB,
-        {
-            "sl-layer-forward": """
-def sigmoid_layer_forward(a_prev, W, b):
-    z = W @ a_prev + b
-    return z, (a_prev, W, b, z, z)
-"""
-        },
-        failing=("sl-test-layer-forward",),
-        bug="03.layer.no-sigma",
+        ("sl-test-layer-forward",),
+        (A, "a = z"),
     ),
     Plant(
         "tanh layer, forward and backward consistent",
         NB,
         {
-            "sl-layer-forward": """
-def sigmoid_layer_forward(a_prev, W, b):
-    z = W @ a_prev + b
-    a = np.tanh(z)
-    return a, (a_prev, W, b, z, a)
-""",
-            "sl-layer-backward": _backward(delta="dJ_da * (1.0 - a * a)"),
+            FORWARD: ((A, "a = np.tanh(z)"),),
+            BACKWARD: ((DELTA, "delta = dJ_da * (1.0 - a * a)"),),
         },
         # The backward is the derivative of this forward, not of the sigmoid layer: it
         # earns nothing, and its message names the tanh forward.
@@ -302,75 +240,70 @@ def sigmoid_layer_forward(a_prev, W, b):
         "forward with separate statements (correct)",
         NB,
         {
-            "sl-layer-forward": """
-def sigmoid_layer_forward(a_prev, W, b):
-    z = np.dot(W, a_prev)
-    z = z + b
-    a = 1.0 / (1.0 + np.exp(-z))
-    cache = {"a_prev": a_prev, "W": W, "b": b, "z": z, "a": a}
-    return a, tuple(cache.values())
-"""
+            FORWARD: (
+                (
+                    BODY,
+                    """
+                    z = np.dot(W, a_prev)
+                    z = z + b
+                    a = 1.0 / (1.0 + np.exp(-z))
+                    cache = {"a_prev": a_prev, "W": W, "b": b, "z": z, "a": a}
+                    return a, tuple(cache.values())
+                    """,
+                ),
+            )
         },
     ),
     # ---------------------------------------------------------------- layer backward
-    Plant(
-        "backward missing sigma'",
-        NB,
-        {"sl-layer-backward": _backward(delta="dJ_da")},
-        failing=LAYER_TESTS,
-        bug="03.layer.no-sigma-prime",
+    backward_bug(
+        "03.layer.no-sigma-prime", "backward missing sigma'", LAYER_TESTS, (DELTA, "delta = dJ_da")
     ),
-    Plant(
+    backward_bug(
+        "03.layer.sigma-prime-of-a",
         "backward with sigma' of a instead of z",
-        NB,
-        {"sl-layer-backward": _backward(delta="dJ_da * sigmoid_prime(a)")},
-        failing=LAYER_TESTS,
-        bug="03.layer.sigma-prime-of-a",
+        LAYER_TESTS,
+        PRIME,
+        (DELTA, "delta = dJ_da * sigmoid_prime(a)"),
     ),
-    Plant(
+    backward_bug(
+        "03.layer.W-not-transposed",
         "backward with W instead of its transpose in da_prev",
-        NB,
-        {"sl-layer-backward": _backward(da_prev="W @ delta")},
         # W is 4 x 3 in the visible case: the product cannot run, so every gradient fails.
-        failing=LAYER_TESTS,
-        bug="03.layer.W-not-transposed",
+        LAYER_TESTS,
+        (DA_PREV, "da_prev = W @ delta"),
     ),
-    Plant(
+    backward_bug(
+        "03.layer.dW-transposed",
         "backward with dW transposed",
-        NB,
-        {"sl-layer-backward": _backward(dW="a_prev @ delta.T")},
-        failing=("sl-test-layer-dW",),
-        bug="03.layer.dW-transposed",
+        ("sl-test-layer-dW",),
+        (DW, "dW = a_prev @ delta.T"),
     ),
-    Plant(
+    backward_bug(
+        "03.layer.bias-mean",
         "backward with db averaged",
-        NB,
-        {"sl-layer-backward": _backward(db="delta.mean(axis=1, keepdims=True)")},
-        failing=("sl-test-layer-db",),
-        bug="03.layer.bias-mean",
+        ("sl-test-layer-db",),
+        (DB, "db = delta.mean(axis=1, keepdims=True)"),
     ),
-    Plant(
+    backward_bug(
+        "gradcheck.axis",
         "backward with db summed over the wrong axis",
-        NB,
-        {"sl-layer-backward": _backward(db="delta.sum(axis=0, keepdims=True)")},
-        failing=("sl-test-layer-db",),
-        bug="gradcheck.axis",
+        ("sl-test-layer-db",),
+        (DB, "db = delta.sum(axis=0, keepdims=True)"),
     ),
-    Plant(
+    backward_bug(
+        "03.layer.prime-of-input",
         "backward with the layer below's sigma' in da_prev",
-        NB,
-        {"sl-layer-backward": _backward(da_prev="(W.T @ delta) * a_prev * (1 - a_prev)")},
-        failing=("sl-test-layer-da-prev",),
-        bug="03.layer.prime-of-input",
+        ("sl-test-layer-da-prev",),
+        (DA_PREV, "da_prev = (W.T @ delta) * a_prev * (1 - a_prev)"),
     ),
     Plant(
         "backward with einsum (correct)",
         NB,
         {
-            "sl-layer-backward": _backward(
-                dW="np.einsum('jn,in->ji', delta, a_prev)",
-                db="np.einsum('jn->j', delta)[:, None]",
-                da_prev="np.einsum('ji,jn->in', W, delta)",
+            BACKWARD: (
+                (DW, "dW = np.einsum('jn,in->ji', delta, a_prev)"),
+                (DB, "db = np.einsum('jn->j', delta)[:, None]"),
+                (DA_PREV, "da_prev = np.einsum('ji,jn->in', W, delta)"),
             )
         },
     ),
@@ -378,435 +311,273 @@ def sigmoid_layer_forward(a_prev, W, b):
         "backward one example at a time (correct)",
         NB,
         {
-            "sl-layer-backward": """
-def sigmoid_layer_backward(dJ_da, cache):
-    a_prev, W, _, _, a = cache
-    da_prev = np.zeros(a_prev.shape)
-    dW = np.zeros(W.shape)
-    db = np.zeros((W.shape[0], 1))
-    for n in range(a_prev.shape[1]):
-        x = a_prev[:, n]
-        y = a[:, n]
-        dJ_dz = dJ_da[:, n] * y * (1 - y)
-        for j in range(W.shape[0]):
-            db[j, 0] += dJ_dz[j]
-            for i in range(W.shape[1]):
-                dW[j, i] += dJ_dz[j] * x[i]  # ∂J/∂w_ij of the lecture, w_ij = W[j, i]
-                da_prev[i, n] += dJ_dz[j] * W[j, i]
-    return da_prev, dW, db
-"""
+            BACKWARD: (
+                (
+                    BODY,
+                    """
+                    a_prev, W, _, _, a = cache
+                    da_prev = np.zeros(a_prev.shape)
+                    dW = np.zeros(W.shape)
+                    db = np.zeros((W.shape[0], 1))
+                    for n in range(a_prev.shape[1]):
+                        x = a_prev[:, n]
+                        y = a[:, n]
+                        dJ_dz = dJ_da[:, n] * y * (1 - y)
+                        for j in range(W.shape[0]):
+                            db[j, 0] += dJ_dz[j]
+                            for i in range(W.shape[1]):
+                                dW[j, i] += dJ_dz[j] * x[i]  # ∂J/∂w_ij of the lecture, w_ij = W[j, i]
+                                da_prev[i, n] += dJ_dz[j] * W[j, i]
+                    return da_prev, dW, db
+                    """,
+                ),
+            )
         },
     ),
     # issue 12: large logits, numerical differentiation
-    Plant(
+    loss_bug(
+        "03.loss.unstable",
         "loss shifted by + max (overflows at large logits)",
-        NB,
-        {
-            "sl-ce-loss": """
-def cross_entropy_loss(z, Y):
-    N = z.shape[1]
-    shifted = z + z.max(axis=0, keepdims=True)
-    log_y_hat = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
-    return float(-np.sum(Y * log_y_hat) / N)
-"""
-        },
-        failing=("sl-test-ce-loss",),
-        bug="03.loss.unstable",
+        ("sl-test-ce-loss",),
+        (SHIFT, "shifted = z + z.max(axis=0, keepdims=True)"),
     ),
-    Plant(
+    grad_bug(
+        "03.grad.numerical",
         "gradient by numerical differentiation of the loss",
-        NB,
-        {
-            "sl-ce-grad": """
-from course.gradcheck import numerical_gradient
-
-def softmax_cross_entropy_grad(z, Y):
-    return numerical_gradient(lambda zz: cross_entropy_loss(zz, Y), np.array(z, dtype=float))
-"""
-        },
-        failing=("sl-test-ce-grad",),
-        bug="03.grad.numerical",
+        ("sl-test-ce-grad",),
+        _imports("softmax_cross_entropy_grad", NUMERICAL),
+        (
+            BODY,
+            "return numerical_gradient(lambda zz: cross_entropy_loss(zz, Y), np.array(z, dtype=float))",
+        ),
     ),
-    Plant(
+    backward_bug(
+        "03.layer.numerical",
         "layer backward by numerical differentiation of the forward",
-        NB,
-        {
-            "sl-layer-backward": """
-from course.gradcheck import numerical_gradient
-
-def sigmoid_layer_backward(dJ_da, cache):
-    a_prev, W, b = (np.array(v, dtype=float) for v in cache[:3])
-    def J(a_prev_, W_, b_):
-        return float(np.sum(dJ_da * sigmoid_layer_forward(a_prev_, W_, b_)[0]))
-    return (
-        numerical_gradient(lambda x: J(x, W, b), a_prev),
-        numerical_gradient(lambda x: J(a_prev, x, b), W),
-        numerical_gradient(lambda x: J(a_prev, W, x), b),
-    )
-""",
-        },
         # the course's numerical gradient gives every backward test away
-        failing=LAYER_TESTS,
-        bug="03.layer.numerical",
+        LAYER_TESTS,
+        _imports("sigmoid_layer_backward", NUMERICAL),
+        (
+            BODY,
+            """
+            a_prev, W, b = (np.array(v, dtype=float) for v in cache[:3])
+            def J(a_prev_, W_, b_):
+                return float(np.sum(dJ_da * sigmoid_layer_forward(a_prev_, W_, b_)[0]))
+            return (
+                numerical_gradient(lambda x: J(x, W, b), a_prev),
+                numerical_gradient(lambda x: J(a_prev, x, b), W),
+                numerical_gradient(lambda x: J(a_prev, W, x), b),
+            )
+            """,
+        ),
     ),
-    Plant(
+    grad_bug(
+        "03.grad.logits-no-1/N",
         "gradient from logits without 1/N",
-        NB,
-        {"sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return z - Y\n"},
-        failing=("sl-test-ce-grad",),
-        bug="03.grad.logits-no-1/N",
+        ("sl-test-ce-grad",),
+        (DJ_DZ, "return z - Y"),
     ),
-    Plant(
+    backward_bug(
+        "03.layer.half-prime",
         "backward with only a of a(1 - a)",
-        NB,
-        {"sl-layer-backward": _backward(delta="dJ_da * a")},
-        failing=LAYER_TESTS,
-        bug="03.layer.half-prime",
+        LAYER_TESTS,
+        (DELTA, "delta = dJ_da * a"),
     ),
-    Plant(
+    loss_bug(
+        "03.loss.1/N-twice",
         "loss divided by N twice",
-        NB,
-        {
-            "sl-ce-loss": _edit_loss(
-                "return float(-np.sum(Y * log_y_hat) / N)",
-                "return float(-np.sum(Y * log_y_hat) / N / N)",
-            )
-        },
-        failing=("sl-test-ce-loss",),
-        bug="03.loss.1/N-twice",
+        ("sl-test-ce-loss",),
+        (J, "return float(-np.sum(Y * log_y_hat) / N / N)"),
     ),
-    Plant(
+    loss_bug(
+        "03.loss.all-classes",
         "loss over every class's log probability",
-        NB,
-        {
-            "sl-ce-loss": _edit_loss(
-                "return float(-np.sum(Y * log_y_hat) / N)", "return float(-np.sum(log_y_hat) / N)"
-            )
-        },
-        failing=("sl-test-ce-loss",),
-        bug="03.loss.all-classes",
+        ("sl-test-ce-loss",),
+        (J, "return float(-np.sum(log_y_hat) / N)"),
     ),
-    Plant(
+    loss_bug(
+        "03.loss.logits",
         "loss with the logits for log y_hat",
-        NB,
-        {
-            "sl-ce-loss": "def cross_entropy_loss(z, Y):\n    return float(-np.sum(Y * z) / z.shape[1])\n"
-        },
-        failing=("sl-test-ce-loss",),
-        bug="03.loss.logits",
+        ("sl-test-ce-loss",),
+        (J, "return float(-np.sum(Y * z) / N)"),
     ),
-    Plant(
+    softmax_bug(
+        "03.softmax.columns",
         "softmax normalised by the total of the batch",
-        NB,
-        {
-            "sl-softmax": "def softmax(z):\n    e = np.exp(z - z.max(axis=0, keepdims=True))\n"
-            "    return e / e.sum()\n",
-        },
-        failing=("sl-test-softmax",),
-        bug="03.softmax.columns",
+        ("sl-test-softmax",),
+        (NORMALISE, "return e / e.sum()"),
     ),
-    Plant(
+    grad_bug(
+        "03.grad.plus",
         "gradient adding the target",
-        NB,
-        {
-            "sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return (softmax(z) + Y) / z.shape[1]\n"
-        },
-        failing=("sl-test-ce-grad",),
-        bug="03.grad.plus",
+        ("sl-test-ce-grad",),
+        (DJ_DZ, "return (softmax(z) + Y) / N"),
     ),
-    Plant(
+    loss_bug(
+        "03.loss.times-N",
         "loss multiplied by N",
-        NB,
-        {
-            "sl-ce-loss": _edit_loss(
-                "return float(-np.sum(Y * log_y_hat) / N)",
-                "return float(-np.sum(Y * log_y_hat) * N)",
-            )
-        },
-        failing=("sl-test-ce-loss",),
-        bug="03.loss.times-N",
+        ("sl-test-ce-loss",),
+        (J, "return float(-np.sum(Y * log_y_hat) * N)"),
     ),
-    Plant(
+    backward_bug(
+        "03.layer.prime-form",
         "backward with a(1 + a)",
-        NB,
-        {"sl-layer-backward": _backward(delta="dJ_da * a * (1.0 + a)")},
-        failing=LAYER_TESTS,
-        bug="03.layer.prime-form",
+        LAYER_TESTS,
+        (DELTA, "delta = dJ_da * a * (1.0 + a)"),
     ),
     # ---------------------------------------------------------------- issue 18
     Plant(
         "gradient with the softmax written out (correct)",
         NB,
         {
-            "sl-ce-grad": """
-def softmax_cross_entropy_grad(z, Y):
-    e = np.exp(z - z.max(axis=0, keepdims=True))
-    return (e / e.sum(axis=0, keepdims=True) - Y) / z.shape[1]
-"""
+            GRAD: (
+                (
+                    DJ_DZ,
+                    "e = np.exp(z - z.max(axis=0, keepdims=True))\n"
+                    "    return (e / e.sum(axis=0, keepdims=True) - Y) / N",
+                ),
+            )
         },
     ),
     Plant(
         "forward with the cache as a list (correct)",
         NB,
-        {
-            "sl-layer-forward": """
-def sigmoid_layer_forward(a_prev, W, b):
-    z = W @ a_prev + b
-    a = sigmoid(z)
-    return a, [a_prev, W, b, z, a]
-"""
-        },
+        {FORWARD: ((CACHE, "cache = [a_prev, W, b, z, a]"),)},
     ),
     Plant(
         "backward with sigmoid_prime of the cached z (correct)",
         NB,
-        {"sl-layer-backward": _backward(delta="dJ_da * sigmoid_prime(z)")},
+        {BACKWARD: (PRIME, (DELTA, "delta = dJ_da * sigmoid_prime(z)"))},
     ),
     Plant(
         "backward recomputing a with sigmoid_layer_forward (correct)",
         NB,
-        {
-            "sl-layer-backward": """
-def sigmoid_layer_backward(dJ_da, cache):
-    a_prev, W, b = cache[:3]
-    a, _ = sigmoid_layer_forward(a_prev, W, b)
-    delta = dJ_da * a * (1 - a)
-    return W.T @ delta, delta @ a_prev.T, delta.sum(axis=1, keepdims=True)
-"""
-        },
+        {BACKWARD: (RECOMPUTE,)},
     ),
     Plant(
         "forward without the bias, backward recomputing a with it",
         NB,
-        {
-            "sl-layer-forward": """
-def sigmoid_layer_forward(a_prev, W, b):
-    z = W @ a_prev
-    a = sigmoid(z)
-    return a, (a_prev, W, b, z, a)
-""",
-            "sl-layer-backward": """
-def sigmoid_layer_backward(dJ_da, cache):
-    a_prev, W, b = cache[:3]
-    a, _ = sigmoid_layer_forward(a_prev, W, b)
-    delta = dJ_da * a * (1 - a)
-    return W.T @ delta, delta @ a_prev.T, delta.sum(axis=1, keepdims=True)
-""",
-        },
+        {FORWARD: ((Z, "z = W @ a_prev"),), BACKWARD: (RECOMPUTE,)},
         # the backward's call of sigmoid_layer_forward gets the course's sigmoid layer
         failing=("sl-test-layer-forward",),
         bug="03.layer.no-bias",
     ),
-    Plant(
+    forward_bug(
+        "03.layer.minus-bias",
         "forward subtracting the bias",
-        NB,
-        {
-            "sl-layer-forward": """
-def sigmoid_layer_forward(a_prev, W, b):
-    z = W @ a_prev - b
-    a = sigmoid(z)
-    return a, (a_prev, W, b, z, a)
-"""
-        },
-        failing=("sl-test-layer-forward",),
-        bug="03.layer.minus-bias",
+        ("sl-test-layer-forward",),
+        (Z, "z = W @ a_prev - b"),
     ),
-    Plant(
+    forward_bug(
+        "(a_prev, W, b, z, a)",
         "forward in the old layout (a_prev, W, a)",
-        NB,
-        {
-            "sl-layer-forward": """
-def sigmoid_layer_forward(a_prev, W, b):
-    a = sigmoid(W @ a_prev + b)
-    return a, (a_prev, W, a)
-"""
-        },
-        failing=("sl-test-layer-forward",),
-        says="(a_prev, W, b, z, a)",
+        ("sl-test-layer-forward",),
+        (CACHE, "cache = (a_prev, W, a)"),
     ),
-    Plant(
+    forward_bug(
+        "cache[3] holds a, not z",
         "forward with z and a swapped in the cache",
-        NB,
-        {
-            "sl-layer-forward": """
-def sigmoid_layer_forward(a_prev, W, b):
-    z = W @ a_prev + b
-    a = sigmoid(z)
-    return a, (a_prev, W, b, a, z)
-"""
-        },
-        failing=("sl-test-layer-forward",),
-        says="cache[3] holds a, not z",
+        ("sl-test-layer-forward",),
+        (CACHE, "cache = (a_prev, W, b, a, z)"),
     ),
     Plant(
         "linear layer, forward and backward consistent",
         NB,
-        {
-            "sl-layer-forward": """
-def sigmoid_layer_forward(a_prev, W, b):
-    z = W @ a_prev + b
-    return z, (a_prev, W, b, z, z)
-""",
-            "sl-layer-backward": _backward(delta="dJ_da"),
-        },
+        {FORWARD: ((A, "a = z"),), BACKWARD: ((DELTA, "delta = dJ_da"),)},
         # a derivative of a linear stand-in for the sigmoid layer earns nothing
         failing=("sl-test-layer-forward", *LAYER_TESTS),
         bug="03.layer.no-sigma",
     ),
-    Plant(
+    backward_bug(
+        "03.layer.tanh-prime",
         "backward with tanh's derivative",
-        NB,
-        {"sl-layer-backward": _backward(delta="dJ_da * (1.0 - a * a)")},
-        failing=LAYER_TESTS,
-        bug="03.layer.tanh-prime",
+        LAYER_TESTS,
+        (DELTA, "delta = dJ_da * (1.0 - a * a)"),
     ),
     Plant(
         "loss and gradient of the sum of the logits",
         NB,
         {
-            "sl-ce-loss": """
-def cross_entropy_loss(z, Y):
-    return float(np.sum(z)) / z.shape[1]
-""",
-            "sl-ce-grad": """
-def softmax_cross_entropy_grad(z, Y):
-    return np.ones_like(z) / z.shape[1]
-""",
+            LOSS: ((BODY, "return float(np.sum(z)) / z.shape[1]"),),
+            GRAD: ((DJ_DZ, "return np.ones_like(z) / N"),),
         },
         # a self-consistent pair: the gradient is the derivative of the wrong J
         failing=("sl-test-ce-loss", "sl-test-ce-grad"),
         says="cross_entropy_loss",
     ),
-    Plant(
+    softmax_bug(
+        "is course.losses.softmax itself",
         "the library's softmax as the answer",
-        NB,
-        {"sl-softmax": "from course.losses import softmax\n"},
-        failing=("sl-test-softmax",),
-        says="is course.losses.softmax itself",
+        ("sl-test-softmax",),
+        (CELL, "from course.losses import softmax\n"),
     ),
-    Plant(
+    softmax_bug(
+        "calls course.losses.log_softmax",
         "the library's log_softmax inside softmax",
-        NB,
-        {
-            "sl-softmax": """
-from course import losses
-
-def softmax(z):
-    return np.exp(losses.log_softmax(z))
-"""
-        },
-        failing=("sl-test-softmax",),
-        says="calls course.losses.log_softmax",
+        ("sl-test-softmax",),
+        _imports("softmax", "from course import losses"),
+        (BODY, "return np.exp(losses.log_softmax(z))"),
     ),
-    Plant(
+    loss_bug(
+        "calls course.losses.softmax_cross_entropy",
         "the library's cross-entropy as the loss",
-        NB,
-        {
-            "sl-ce-loss": """
-from course import losses
-
-def cross_entropy_loss(z, Y):
-    return losses.softmax_cross_entropy(z, Y)[0]
-"""
-        },
-        failing=("sl-test-ce-loss",),
-        says="calls course.losses.softmax_cross_entropy",
+        ("sl-test-ce-loss",),
+        _imports("cross_entropy_loss", "from course import losses"),
+        (BODY, "return losses.softmax_cross_entropy(z, Y)[0]"),
     ),
-    Plant(
+    grad_bug(
+        "calls course.losses.softmax_cross_entropy",
         "the library's cross-entropy gradient as the gradient",
-        NB,
-        {
-            "sl-ce-grad": """
-from course import losses
-
-def softmax_cross_entropy_grad(z, Y):
-    return losses.softmax_cross_entropy(z, Y)[1]
-"""
-        },
-        failing=("sl-test-ce-grad",),
-        says="calls course.losses.softmax_cross_entropy",
+        ("sl-test-ce-grad",),
+        _imports("softmax_cross_entropy_grad", "from course import losses"),
+        (BODY, "return losses.softmax_cross_entropy(z, Y)[1]"),
     ),
-    Plant(
+    forward_bug(
+        "calls course.layers.dense_forward",
         "the library's dense layer in the forward",
-        NB,
-        {
-            "sl-layer-forward": """
-from course.layers import dense_forward
-
-def sigmoid_layer_forward(a_prev, W, b):
-    z, _ = dense_forward(a_prev, W, b)
-    a = sigmoid(z)
-    return a, (a_prev, W, b, z, a)
-"""
-        },
-        failing=("sl-test-layer-forward",),
-        says="calls course.layers.dense_forward",
+        ("sl-test-layer-forward",),
+        _imports("sigmoid_layer_forward", "from course.layers import dense_forward"),
+        (Z, "z, _ = dense_forward(a_prev, W, b)"),
     ),
-    Plant(
+    backward_bug(
+        "calls course.layers.dense_backward",
         "the library's dense layer in the backward",
-        NB,
-        {
-            "sl-layer-backward": """
-from course.layers import dense_backward
-
-def sigmoid_layer_backward(dJ_da, cache):
-    a_prev, W, b, z, a = cache
-    return dense_backward(dJ_da * a * (1.0 - a), (a_prev, W))
-"""
-        },
-        failing=LAYER_TESTS,
-        says="calls course.layers.dense_backward",
+        LAYER_TESTS,
+        _imports("sigmoid_layer_backward", "from course.layers import dense_backward"),
+        (
+            BODY,
+            f"{UNPACK}\nreturn dense_backward(dJ_da * a * (1.0 - a), (a_prev, W))",
+        ),
     ),
-    Plant(
+    grad_bug(
+        "not computed by backpropagation",
         "gradient that gives up on large logits",
-        NB,
-        {
-            "sl-ce-grad": """
-def softmax_cross_entropy_grad(z, Y):
-    if z.size > 10**4:
-        return np.zeros_like(z)
-    return (softmax(z) - Y) / z.shape[1]
-"""
-        },
-        failing=("sl-test-ce-grad",),
-        says="not computed by backpropagation",
+        ("sl-test-ce-grad",),
+        (DJ_DZ, f"if z.size > 10**4:\n        return np.zeros_like(z)\n    {DJ_DZ}"),
     ),
-    Plant(
+    backward_bug(
+        "not computed by backpropagation",
         "layer backward that gives up on a big layer",
-        NB,
-        {
-            "sl-layer-backward": """
-def sigmoid_layer_backward(dJ_da, cache):
-    a_prev, W, b, z, a = cache
-    if W.size > 10**4:
-        return np.zeros_like(a_prev), np.zeros_like(W), np.zeros_like(b)
-    delta = dJ_da * a * (1.0 - a)
-    return W.T @ delta, delta @ a_prev.T, delta.sum(axis=1, keepdims=True)
-"""
-        },
-        failing=("sl-test-layer-dW",),
-        says="not computed by backpropagation",
+        ("sl-test-layer-dW",),
+        (
+            UNPACK,
+            f"{UNPACK}\n    if W.size > 10**4:\n"
+            "        return np.zeros_like(a_prev), np.zeros_like(W), np.zeros_like(b)",
+        ),
     ),
     # finite differences through the name the backward tests bind (to the course's layer):
     # they would differentiate the course's forward, not the student's work
-    Plant(
+    backward_bug(
+        "03.layer.numerical",
         "layer backward by central differences through sigmoid_layer_forward, by hand",
-        NB,
-        {"sl-layer-backward": _FD_THROUGH_FORWARD},
-        failing=LAYER_TESTS,
-        bug="03.layer.numerical",
+        LAYER_TESTS,
+        (BODY, _FD_THROUGH_FORWARD),
     ),
-]
-
-# issue 21: the −Y forgotten in the gradient
-PLANTS += [
-    Plant(
+    # issue 21: the −Y forgotten in the gradient
+    grad_bug(
+        "03.grad.no-target",
         "gradient without the target: softmax(z)/N",
-        NB,
-        {
-            "sl-ce-grad": "def softmax_cross_entropy_grad(z, Y):\n    return softmax(z) / z.shape[1]\n"
-        },
-        failing=("sl-test-ce-grad",),
-        bug="03.grad.no-target",
+        ("sl-test-ce-grad",),
+        (DJ_DZ, "return softmax(z) / N"),
     ),
 ]

@@ -1,20 +1,109 @@
-"""Planted bugs and alternative correct answers, per assignment.
+"""Planted bugs and alternative correct answers, per assignment, as edits of the solutions.
 
 Each module ``classroom/plants/<assignment id with - as _>.py`` (e.g. ``_01_chain_rule``
-for "01-chain-rule") defines ``PLANTS``: a list of :class:`Plant`.  The notebook tests
-plant each into the solutions notebook and assert the grade (bugs lose exactly the
-listed cells' points and the failing output names the bug; alternatives keep full
-marks); the sample-class generator of the autograder reuses them as realistic
-submissions.
+for "01-chain-rule") defines ``PLANTS``: a list of :class:`Plant`.  A plant is a record:
+the catalogue id of its bug (:mod:`course.checks.catalogue`), the notebook, and per answer
+cell (grade id) the edit as old → new text replacements of the solution cell in
+``solutions/``, with the test cells that must lose points and what their output must say.
+:func:`edit_solution` builds every planted cell and fails, naming the plant, when the
+solution no longer contains the text an edit replaces, so a plant cannot drift from the
+solution it edits.
+
+The notebook tests plant each into the solutions notebook and assert the grade (bugs lose
+exactly the listed cells' points and the failing output names the bug; alternatives keep
+full marks); the sample-class generator reuses them as realistic submissions.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import re
+import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
+
+#: The `old` of an edit that stands for the whole answer between the solution markers
+#: (``### BEGIN SOLUTION`` … ``### END SOLUTION``): its `new` is the answer, unindented.
+BODY = "<the solution between its markers>"
+#: The `old` of an edit that stands for the whole cell: its `new` keeps nothing of the
+#: solution (e.g. a cell that only imports the library's function).
+CELL = "<the whole cell>"
+
+_REGION = re.compile(
+    r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*\n(?P<body>.*?)^[ \t]*### END SOLUTION",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+class PlantError(ValueError):
+    """A plant's edit no longer applies to the solution it edits."""
+
+
+def _solutions_root():
+    from classroom.runner import SOLUTIONS
+
+    return SOLUTIONS
+
+
+@functools.cache
+def solution_cells(notebook, root=None):
+    """grade_id -> source of the answer cells of the solutions notebook `notebook`
+    (found in any assignment folder of `root`, default ``solutions/``)."""
+    root = Path(root or _solutions_root())
+    paths = sorted(root.glob(f"*/{notebook}.ipynb"))
+    if len(paths) != 1:
+        raise PlantError(f"notebook {notebook!r}: {len(paths)} solutions notebooks in {root}")
+    nb = nbformat.read(paths[0], as_version=4)
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def _replace_body(source, new):
+    match = _REGION.search(source)
+    if match is None:
+        return None
+    body = textwrap.indent(textwrap.dedent(new).strip("\n") + "\n", match["indent"])
+    return source[: match.start("body")] + body + source[match.end("body") :]
+
+
+def edit_solution(notebook, cell, edits, plant=None, root=None):
+    """The solution's answer cell `cell` of `notebook` with each (old, new) of `edits` replaced.
+
+    Each `old` must occur exactly once (:data:`BODY` stands for the whole answer between
+    the markers, :data:`CELL` for the whole cell), so a plant breaks loudly, naming `plant`, instead of silently planting
+    nothing when the solution it edits changes.
+    """
+    who = f"plant {plant!r}" if plant else "edit"
+    cells = solution_cells(notebook, root)
+    if cell not in cells:
+        raise PlantError(f"{who}: {notebook} has no answer cell {cell!r}")
+    source = cells[cell]
+    if isinstance(edits, str):  # not yet an edit: the whole planted cell
+        edits = ((CELL, edits),)
+    for old, new in edits:
+        if old == CELL:
+            source = new
+            continue
+        if old == BODY:
+            edited = _replace_body(source, new)
+            if edited is None:
+                raise PlantError(f"{who}: {notebook}:{cell} has no solution markers")
+            source = edited
+            continue
+        n = source.count(old)
+        if n != 1:
+            raise PlantError(
+                f"{who}: the solution of {notebook}:{cell} contains {old!r} {n} times, "
+                "not once: update the plant's edit to the solution"
+            )
+        source = source.replace(old, new)
+    return source
 
 
 @dataclass(frozen=True)
@@ -28,8 +117,9 @@ class Plant:
         Short label, e.g. "dW transposed".
     notebook : str
         Notebook name without .ipynb.
-    cells : dict of str to str
-        grade_id of an autograded answer cell -> replacement source (the whole cell).
+    edits : dict of str to tuple
+        grade_id of an answer cell -> its edit: (old, new) pairs applied to the
+        solution's cell by :func:`edit_solution`.
     failing : tuple of str
         grade_ids of test cells expected to lose points (empty for an alternative
         correct answer).
@@ -42,12 +132,13 @@ class Plant:
 
     name: str
     notebook: str
-    cells: dict = field(default_factory=dict)
+    edits: dict = field(default_factory=dict)
     failing: tuple = ()
     says: str = ""
     bug: str | None = None
 
     def __post_init__(self):
+        object.__setattr__(self, "failing", tuple(self.failing))
         if self.bug and not self.says:
             from course.checks import catalogue
 
@@ -65,29 +156,43 @@ class Plant:
         library = said.startswith("calls ") or "course." in said or "course's own" in said
         return library or "numerical differentiation" in said
 
+    def build(self, root=None):
+        """grade_id -> planted source of each edited cell (solutions from `root`)."""
+        return {
+            gid: edit_solution(self.notebook, gid, edits, plant=self.name, root=root)
+            for gid, edits in self.edits.items()
+        }
+
+    @functools.cached_property
+    def cells(self):
+        """grade_id -> planted source, built from the solutions/ of this checkout."""
+        return self.build()
+
     def apply(self, nb):
-        """Return a copy of notebook `nb` with the replacement cells planted."""
+        """Return a copy of notebook `nb` with the planted cells."""
         nb = nbformat.from_dict(nb)
+        cells = self.cells
         found = set()
         for cell in nb.cells:
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if gid in self.cells:
-                cell.source = self.cells[gid]
+            if gid in cells:
+                cell.source = cells[gid]
                 found.add(gid)
-        missing = set(self.cells) - found
+        missing = set(cells) - found
         if missing:
             raise KeyError(f"plant {self.name!r}: no cells with grade_id {sorted(missing)}")
         return nb
 
 
-def planted(name, notebook, cells, failing, key):
-    """A bug plant: `key` is a catalogue id (its ``says`` is used), or else the text the
-    failing cells must show (bugs whose message names no kind, e.g. a wrong hand number)."""
+def bug(key, name, notebook, edits, failing):
+    """A bug plant: `key` is a catalogue id (its ``says`` is what the failing tests must
+    show), or else that text itself (bugs whose message names no kind, e.g. a wrong hand
+    number)."""
     from course.checks import catalogue
 
     if key in catalogue.all_bugs():
-        return Plant(name, notebook, cells, tuple(failing), bug=key)
-    return Plant(name, notebook, cells, tuple(failing), says=key)
+        return Plant(name, notebook, edits, failing, bug=key)
+    return Plant(name, notebook, edits, failing, says=key)
 
 
 def plants_for(assignment):
@@ -97,30 +202,3 @@ def plants_for(assignment):
         return list(importlib.import_module(module).PLANTS)
     except ModuleNotFoundError:
         return []
-
-
-@functools.cache
-def solution_cells(assignment, notebook):
-    """grade_id -> source of the answer cells of a solutions notebook."""
-    from classroom.runner import SOLUTIONS
-
-    nb = nbformat.read(SOLUTIONS / assignment / f"{notebook}.ipynb", as_version=4)
-    return {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-
-
-def edit_solution(assignment, notebook, grade_id, *replacements):
-    """The solution's answer cell `grade_id` with each (old, new) pair replaced.
-
-    Each `old` must occur exactly once, so a plant breaks loudly (instead of silently
-    planting nothing) when the solution it edits changes.
-    """
-    source = solution_cells(assignment, notebook)[grade_id]
-    for old, new in replacements:
-        if source.count(old) != 1:
-            raise ValueError(f"{grade_id}: {old!r} occurs {source.count(old)} times")
-        source = source.replace(old, new)
-    return source
