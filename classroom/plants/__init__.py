@@ -84,8 +84,6 @@ def edit_solution(notebook, cell, edits, plant=None, root=None):
     if cell not in cells:
         raise PlantError(f"{who}: {notebook} has no answer cell {cell!r}")
     source = cells[cell]
-    if isinstance(edits, str):  # not yet an edit: the whole planted cell
-        edits = ((CELL, edits),)
     for old, new in edits:
         if old == CELL:
             source = new
@@ -139,6 +137,8 @@ class Plant:
 
     def __post_init__(self):
         object.__setattr__(self, "failing", tuple(self.failing))
+        edits = {gid: tuple((old, new) for old, new in pairs) for gid, pairs in self.edits.items()}
+        object.__setattr__(self, "edits", edits)
         if self.bug and not self.says:
             from course.checks import catalogue
 
