@@ -8,16 +8,11 @@ test whenever a path of its graphs runs through the bug (that test then names th
 fix first), and a derivative right only for a wrong forward earns nothing.
 """
 
-from __future__ import annotations
-
-from classroom.plants import Plant, bug
+from classroom.plants import Plant, bugs_in
 
 NOTEBOOK = "chain_rule"
 
-
-def _bug(name, grade_id, replacements, failing, key):
-    return bug(key, name, NOTEBOOK, {grade_id: replacements}, failing)
-
+_bug = bugs_in(NOTEBOOK)
 
 H = "dhdx = h * (1 - h) * 2 * x"
 UP_A = "a.grad += out.grad"

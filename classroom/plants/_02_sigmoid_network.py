@@ -8,16 +8,11 @@ the student's: a wrong forward costs only its own points, and partials right onl
 wrong forward (or for nonsense) earn nothing.
 """
 
-from __future__ import annotations
-
-from classroom.plants import Plant, bug
+from classroom.plants import Plant, bugs_in
 
 NOTEBOOK = "sigmoid_network"
 
-
-def _bug(name, grade_id, replacements, failing, key):
-    return bug(key, name, NOTEBOOK, {grade_id: replacements}, failing)
-
+_bug = bugs_in(NOTEBOOK)
 
 WO01 = "return (y - y_star) * y * (1 - y) * 1.0"
 WO11 = "return (y - y_star) * y * (1 - y) * z[0]"

@@ -7,7 +7,7 @@ softmax, loss or forward costs only its own cell; a backward right only for the
 student's own wrong forward (a tanh layer) costs the backward cells too, and says so.
 """
 
-from classroom.plants import BODY, CELL, Plant, bug
+from classroom.plants import BODY, CELL, Plant, body, imports, on
 
 NB = "softmax_layer"
 SOFTMAX, LOSS, GRAD = "sl-softmax", "sl-ce-loss", "sl-ce-grad"
@@ -30,24 +30,10 @@ DB = "db = delta.sum(axis=1, keepdims=True)"
 DA_PREV = "da_prev = W.T @ delta"
 
 
-def _imports(function, line):
-    """An edit that puts `line` (an import) above the definition of `function`."""
-    return (f"def {function}(", f"{line}\n\n\ndef {function}(")
+softmax_bug, loss_bug, grad_bug = on(NB, SOFTMAX), on(NB, LOSS), on(NB, GRAD)
+forward_bug, backward_bug = on(NB, FORWARD), on(NB, BACKWARD)
 
-
-def _on(cell):
-    """A maker of bug plants that edit one cell: (key, name, failing, *edits)."""
-
-    def make(key, name, failing, *edits):
-        return bug(key, name, NB, {cell: edits}, failing)
-
-    return make
-
-
-softmax_bug, loss_bug, grad_bug = _on(SOFTMAX), _on(LOSS), _on(GRAD)
-forward_bug, backward_bug = _on(FORWARD), _on(BACKWARD)
-
-PRIME = _imports("sigmoid_layer_backward", "from course.activations import sigmoid_prime")
+PRIME = imports("sigmoid_layer_backward", "from course.activations import sigmoid_prime")
 NUMERICAL = "from course.gradcheck import numerical_gradient"
 RECOMPUTE = (UNPACK, "a_prev, W, b = cache[:3]\n    a, _ = sigmoid_layer_forward(a_prev, W, b)")
 
@@ -99,16 +85,11 @@ PLANTS = [
         "softmax through log-sum-exp (correct)",
         NB,
         {
-            SOFTMAX: (
-                (
-                    BODY,
-                    """
+            SOFTMAX: body("""
                     c = z.max(axis=0, keepdims=True)
                     log_norm = c + np.log(np.sum(np.exp(z - c), axis=0, keepdims=True))
                     return np.exp(z - log_norm)
-                    """,
-                ),
-            )
+                    """)
         },
     ),
     # ---------------------------------------------------------------- loss
@@ -146,16 +127,11 @@ PLANTS = [
         "loss through log-sum-exp with scipy-style logaddexp (correct)",
         NB,
         {
-            LOSS: (
-                (
-                    BODY,
-                    """
+            LOSS: body("""
                     c = z.max(axis=0)
                     lse = c + np.log(np.sum(np.exp(z - c), axis=0))
                     return float(np.mean(lse - np.sum(Y * z, axis=0)))
-                    """,
-                ),
-            )
+                    """)
         },
     ),
     # ---------------------------------------------------------------- gradient
@@ -193,10 +169,7 @@ PLANTS = [
         "gradient through the full Jacobian, one example at a time (correct)",
         NB,
         {
-            GRAD: (
-                (
-                    BODY,
-                    """
+            GRAD: body("""
                     K, N = z.shape
                     grad = np.zeros((K, N))
                     for n in range(N):
@@ -205,9 +178,7 @@ PLANTS = [
                         dJ_dyhat = -Y[:, n] / s / N
                         grad[:, n] = jacobian.T @ dJ_dyhat
                     return grad
-                    """,
-                ),
-            )
+                    """)
         },
     ),
     # ---------------------------------------------------------------- layer forward
@@ -240,18 +211,13 @@ PLANTS = [
         "forward with separate statements (correct)",
         NB,
         {
-            FORWARD: (
-                (
-                    BODY,
-                    """
+            FORWARD: body("""
                     z = np.dot(W, a_prev)
                     z = z + b
                     a = 1.0 / (1.0 + np.exp(-z))
                     cache = {"a_prev": a_prev, "W": W, "b": b, "z": z, "a": a}
                     return a, tuple(cache.values())
-                    """,
-                ),
-            )
+                    """)
         },
     ),
     # ---------------------------------------------------------------- layer backward
@@ -311,10 +277,7 @@ PLANTS = [
         "backward one example at a time (correct)",
         NB,
         {
-            BACKWARD: (
-                (
-                    BODY,
-                    """
+            BACKWARD: body("""
                     a_prev, W, _, _, a = cache
                     da_prev = np.zeros(a_prev.shape)
                     dW = np.zeros(W.shape)
@@ -329,9 +292,7 @@ PLANTS = [
                                 dW[j, i] += dJ_dz[j] * x[i]  # ∂J/∂w_ij of the lecture, w_ij = W[j, i]
                                 da_prev[i, n] += dJ_dz[j] * W[j, i]
                     return da_prev, dW, db
-                    """,
-                ),
-            )
+                    """)
         },
     ),
     # issue 12: large logits, numerical differentiation
@@ -345,7 +306,7 @@ PLANTS = [
         "03.grad.numerical",
         "gradient by numerical differentiation of the loss",
         ("sl-test-ce-grad",),
-        _imports("softmax_cross_entropy_grad", NUMERICAL),
+        imports("softmax_cross_entropy_grad", NUMERICAL),
         (
             BODY,
             "return numerical_gradient(lambda zz: cross_entropy_loss(zz, Y), np.array(z, dtype=float))",
@@ -356,7 +317,7 @@ PLANTS = [
         "layer backward by numerical differentiation of the forward",
         # the course's numerical gradient gives every backward test away
         LAYER_TESTS,
-        _imports("sigmoid_layer_backward", NUMERICAL),
+        imports("sigmoid_layer_backward", NUMERICAL),
         (
             BODY,
             """
@@ -498,7 +459,7 @@ PLANTS = [
         "loss and gradient of the sum of the logits",
         NB,
         {
-            LOSS: ((BODY, "return float(np.sum(z)) / z.shape[1]"),),
+            LOSS: body("return float(np.sum(z)) / z.shape[1]"),
             GRAD: ((DJ_DZ, "return np.ones_like(z) / N"),),
         },
         # a self-consistent pair: the gradient is the derivative of the wrong J
@@ -515,35 +476,35 @@ PLANTS = [
         "calls course.losses.log_softmax",
         "the library's log_softmax inside softmax",
         ("sl-test-softmax",),
-        _imports("softmax", "from course import losses"),
+        imports("softmax", "from course import losses"),
         (BODY, "return np.exp(losses.log_softmax(z))"),
     ),
     loss_bug(
         "calls course.losses.softmax_cross_entropy",
         "the library's cross-entropy as the loss",
         ("sl-test-ce-loss",),
-        _imports("cross_entropy_loss", "from course import losses"),
+        imports("cross_entropy_loss", "from course import losses"),
         (BODY, "return losses.softmax_cross_entropy(z, Y)[0]"),
     ),
     grad_bug(
         "calls course.losses.softmax_cross_entropy",
         "the library's cross-entropy gradient as the gradient",
         ("sl-test-ce-grad",),
-        _imports("softmax_cross_entropy_grad", "from course import losses"),
+        imports("softmax_cross_entropy_grad", "from course import losses"),
         (BODY, "return losses.softmax_cross_entropy(z, Y)[1]"),
     ),
     forward_bug(
         "calls course.layers.dense_forward",
         "the library's dense layer in the forward",
         ("sl-test-layer-forward",),
-        _imports("sigmoid_layer_forward", "from course.layers import dense_forward"),
+        imports("sigmoid_layer_forward", "from course.layers import dense_forward"),
         (Z, "z, _ = dense_forward(a_prev, W, b)"),
     ),
     backward_bug(
         "calls course.layers.dense_backward",
         "the library's dense layer in the backward",
         LAYER_TESTS,
-        _imports("sigmoid_layer_backward", "from course.layers import dense_backward"),
+        imports("sigmoid_layer_backward", "from course.layers import dense_backward"),
         (
             BODY,
             f"{UNPACK}\nreturn dense_backward(dJ_da * a * (1.0 - a), (a_prev, W))",

@@ -4,7 +4,7 @@ The gradient tests judge `backward` against finite differences of the submission
 `forward`; a bug loses exactly the parameters whose gradients it changes.
 """
 
-from classroom.plants import BODY, Plant, bug
+from classroom.plants import BODY, Plant, body, on
 
 NB = "backprop_recursion"
 FORWARD, BACKWARD, UPDATE = "br-forward", "br-backward", "br-sgd-update"
@@ -23,16 +23,7 @@ DELTA_DOWN = 'delta = f_prime(z[m - 1]) * (params[f"W{m}"].T @ delta)'
 STEP = "return {key: params[key] - lr * grads[key] for key in params}"
 
 
-def _on(cell):
-    """A maker of bug plants that edit one cell: (key, name, failing, *edits)."""
-
-    def make(key, name, failing, *edits):
-        return bug(key, name, NB, {cell: edits}, failing)
-
-    return make
-
-
-forward_bug, backward_bug, update_bug = _on(FORWARD), _on(BACKWARD), _on(UPDATE)
+forward_bug, backward_bug, update_bug = on(NB, FORWARD), on(NB, BACKWARD), on(NB, UPDATE)
 
 PLANTS = [
     # ---------------------------------------------------------------- forward
@@ -67,10 +58,7 @@ PLANTS = [
         "forward as a while loop, tuples in the cache, backward carrying dJ/da (correct)",
         NB,
         {
-            FORWARD: (
-                (
-                    BODY,
-                    """
+            FORWARD: body("""
                     act = get_activation(activation)
                     a_list, z_list = (X,), (None,)
                     a, m = X, 1
@@ -80,13 +68,8 @@ PLANTS = [
                         a_list, z_list = a_list + (a,), z_list + (z,)
                         m += 1
                     return a, {"a": a_list, "z": z_list, "activation": activation}
-                    """,
-                ),
-            ),
-            BACKWARD: (
-                (
-                    BODY,
-                    """
+                    """),
+            BACKWARD: body("""
                     act = get_activation(cache["activation"])
                     grads = {}
                     da = dJ_da
@@ -97,9 +80,7 @@ PLANTS = [
                         grads[f"b{m}"] = np.sum(delta, axis=1, keepdims=True)
                         da = np.dot(params[f"W{m}"].T, delta)  # ∂J/∂a^{m-1}
                     return grads
-                    """,
-                ),
-            ),
+                    """),
         },
     ),
     # ---------------------------------------------------------------- backward
@@ -243,17 +224,12 @@ PLANTS = [
         "update in place (correct)",
         NB,
         {
-            UPDATE: (
-                (
-                    BODY,
-                    """
+            UPDATE: body("""
                     for m in range(1, len(params) // 2 + 1):
                         params[f"W{m}"] -= lr * grads[f"W{m}"]
                         params[f"b{m}"] -= lr * grads[f"b{m}"]
                     return params
-                    """,
-                ),
-            )
+                    """)
         },
     ),
     # issue 12: misdiagnosed bugs, numerical differentiation, stderr, float32

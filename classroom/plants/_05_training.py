@@ -1,6 +1,6 @@
 """Planted bugs and correct alternatives for 05-training (notebook training.ipynb)."""
 
-from classroom.plants import BODY, Plant, bug
+from classroom.plants import BODY, Plant, body, bug
 
 NB = "training"
 
@@ -82,10 +82,7 @@ PLANTS = [
         "correct: in-place shuffle and in-place update",
         NB,
         {
-            "train_sgd": (
-                (
-                    BODY,
-                    """
+            "train_sgd": body("""
                     N = X.shape[1]
                     idx_all = np.arange(N)
                     for epoch in range(epochs):
@@ -98,9 +95,7 @@ PLANTS = [
                             for name, grad in g.items():
                                 params[name] -= lr * grad
                     return params
-                    """,
-                ),
-            )
+                    """)
         },
     ),
     _cell(
@@ -145,7 +140,7 @@ PLANTS = [
         "correct: ptp spread, symmetric run through train_sgd with one full batch",
         NB,
         {
-            "unit-spread": ((BODY, "return np.ptp(W, axis=0).max()"),),
+            "unit-spread": body("return np.ptp(W, axis=0).max()"),
             "train-constant": (
                 (
                     "    for _ in range(steps):\n"
@@ -179,18 +174,13 @@ PLANTS = [
         "correct: digits with tanh and the student's SGD, confusion by loops",
         NB,
         {
-            "train-digits": (
-                (
-                    BODY,
-                    """
+            "train-digits": body("""
                     params = network.init_params([64, 64, 10], "lecun", rng)
                     for epoch in range(25):
                         params = train_sgd(params, split.X_train, split.Y_train, epochs=1, lr=0.1,
                                            batch_size=16, rng=rng, activation="tanh")
                     return params, "tanh"
-                    """,
-                ),
-            ),
+                    """),
             "confusion": (
                 ("C = np.zeros((K, K))", "C = np.zeros((K, K), dtype=int)"),
                 (

@@ -6,7 +6,7 @@ dropout_forward costs only its own cell when the gradients are right, and a grad
 only for the student's own wrong Ĵ costs its gradient cell too.
 """
 
-from classroom.plants import BODY, CELL, Plant, bug
+from classroom.plants import BODY, CELL, Plant, body, imports, on
 
 NB = "regularization"
 L2, DROPOUT, NET = "l2", "dropout-forward", "dropout-net"
@@ -34,27 +34,13 @@ SAVE = "best, best_params = epoch, copy.deepcopy(params)"
 ZERO_GRADS = "grads = {k: np.zeros_like(v) for k, v in grads.items()}"
 
 
-def _on(cell):
-    """A maker of bug plants that edit one cell: (key, name, failing, *edits)."""
-
-    def make(key, name, failing, *edits):
-        return bug(key, name, NB, {cell: edits}, failing)
-
-    return make
-
-
-l2_bug, dropout_bug, net_bug = _on(L2), _on(DROPOUT), _on(NET)
-early_bug, run_bug = _on(EARLY), _on(RUN)
+l2_bug, dropout_bug, net_bug = on(NB, L2), on(NB, DROPOUT), on(NB, NET)
+early_bug, run_bug = on(NB, EARLY), on(NB, RUN)
 
 
 def _draw(expression):
     """The edit that draws dropout's mask as `expression` (for every p)."""
     return (DRAW, f"mask = {expression}")
-
-
-def _imports(function, line):
-    """An edit that puts `line` (an import) above the definition of `function`."""
-    return (f"def {function}(", f"{line}\n\n\ndef {function}(")
 
 
 PLANTS = [
@@ -96,10 +82,7 @@ PLANTS = [
         "correct: L2 by loops over layers, np.linalg.norm",
         NB,
         {
-            L2: (
-                (
-                    BODY,
-                    """
+            L2: body("""
                     J, grads, _ = network.loss_and_grads(params, X, Y, activation=activation)
                     M = len(params) // 2
                     penalty = 0.0
@@ -108,9 +91,7 @@ PLANTS = [
                         penalty += np.linalg.norm(W) ** 2
                         grads[f"W{m}"] = grads[f"W{m}"] + lam * W
                     return J + lam / 2 * penalty, grads
-                    """,
-                ),
-            )
+                    """)
         },
     ),
     # -- dropout ---------------------------------------------------------------------------
@@ -146,18 +127,13 @@ PLANTS = [
         "correct: binomial mask, mask applied through a helper",
         NB,
         {
-            DROPOUT: (
-                (
-                    BODY,
-                    """
+            DROPOUT: body("""
                     if mask is None:
                         keep = rng.binomial(1, 1.0 - p, size=a.shape) if p > 0 else np.ones(a.shape)
                         mask = keep / (1.0 - p)
                     out = np.multiply(a, mask)
                     return out, mask
-                    """,
-                ),
-            ),
+                    """),
             NET: ((DJ_DH, "dJ_dh = dropout_forward(params['W2'].T @ delta2, p, mask=mask)[0]"),),
         },
     ),
@@ -198,23 +174,15 @@ PLANTS = [
         "correct: early stopping by argmin, run with a stored-epoch counter",
         NB,
         {
-            EARLY: (
-                (
-                    BODY,
-                    """
+            EARLY: body("""
                     losses = np.asarray(val_losses, dtype=float)
                     for stop in range(len(losses)):
                         best = int(np.argmin(losses[: stop + 1]))
                         if stop - best >= patience:
                             return best, stop
                     return int(np.argmin(losses)), len(losses) - 1
-                    """,
-                ),
-            ),
-            RUN: (
-                (
-                    BODY,
-                    """
+                    """),
+            RUN: body("""
                     val_losses = [validation_loss(params, split, activation)]
                     saved = {k: v.copy() for k, v in params.items()}
                     since_best = 0
@@ -228,9 +196,7 @@ PLANTS = [
                         else:
                             since_best += 1
                     return saved, val_losses
-                    """,
-                ),
-            ),
+                    """),
         },
     ),
     # issue 12: masks returned and reused, NaN, two epochs per entry, numerical gradients
@@ -268,7 +234,7 @@ PLANTS = [
         "L2 gradient by numerical differentiation",
         # the course's numerical gradient gives every gradient test away
         ("test_l2_grad_W", "test_l2_grad_b"),
-        _imports("l2_loss_and_grads", "from course.gradcheck import numerical_gradient"),
+        imports("l2_loss_and_grads", "from course.gradcheck import numerical_gradient"),
         (
             BODY,
             """
@@ -473,7 +439,7 @@ PLANTS = [
         "calls course.layers.dropout_forward",
         "dropout_forward calling layers.dropout_forward",
         ("test_dropout_forward", "test_dropout_expectation"),
-        _imports("dropout_forward", "from course import layers"),
+        imports("dropout_forward", "from course import layers"),
         (BODY, "return layers.dropout_forward(a, p, rng=rng, mask=mask)"),
     ),
     early_bug(
@@ -502,10 +468,7 @@ PLANTS = [
         "correct: early-stopping run with its own early_stopping rule",
         NB,
         {
-            RUN: (
-                (
-                    BODY,
-                    """
+            RUN: body("""
                     val_losses = [validation_loss(params, split, activation)]
                     saved = copy.deepcopy(params)
                     for _ in range(max_epochs):
@@ -518,9 +481,7 @@ PLANTS = [
                         if stop < len(val_losses) - 1 or len(val_losses) - 1 - best >= patience:
                             break
                     return saved, val_losses
-                    """,
-                ),
-            )
+                    """)
         },
     ),
     # issue 18, the corpus's laundering: a dropout that drops nothing, the L2 gradient from

@@ -195,6 +195,35 @@ def bug(key, name, notebook, edits, failing):
     return Plant(name, notebook, edits, failing, says=key)
 
 
+def on(notebook, cell):
+    """A maker of the bug plants that edit one answer cell: ``make(key, name, failing, *edits)``."""
+
+    def make(key, name, failing, *edits):
+        return bug(key, name, notebook, {cell: edits}, failing)
+
+    return make
+
+
+def bugs_in(notebook):
+    """A maker of the bug plants that edit one cell of `notebook`:
+    ``make(name, cell, edits, failing, key)``, `key` as for :func:`bug`."""
+
+    def make(name, cell, edits, failing, key):
+        return bug(key, name, notebook, {cell: edits}, failing)
+
+    return make
+
+
+def body(new):
+    """The edit of a cell whose whole answer (between the markers) is `new`."""
+    return ((BODY, new),)
+
+
+def imports(function, line):
+    """An edit that puts `line` (an import) above the definition of `function`."""
+    return (f"def {function}(", f"{line}\n\n\ndef {function}(")
+
+
 def plants_for(assignment):
     """The PLANTS list of an assignment ([] when it has none)."""
     module = "classroom.plants._" + assignment.replace("-", "_")
