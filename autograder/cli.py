@@ -180,6 +180,27 @@ def cmd_report(args):
     return 0
 
 
+def cmd_similarity(args):
+    from . import similarity
+
+    course = _course(args)
+    if not (course.source / args.assignment).is_dir():
+        print(f"backprop-grade similarity: no assignment {args.assignment!r}", file=sys.stderr)
+        return 2
+    result = similarity.compare(course, args.assignment)
+    out = args.out or course.root / "reports" / f"similarity-{args.assignment}.csv"
+    path = similarity.write_csv(result, out)
+    alike = result.look_alike()
+    print(f"{len(result.submissions)} submissions, {len(alike)} pairs look alike")
+    for p in alike[:5]:
+        cells = ", ".join(k for k, _, _ in p.cells[:3])
+        print(f"  {p.score:4.0%}  {p.student_a} and {p.student_b}: {cells}")
+    for c in result.library:
+        print(f"  library: {c.student} {c.cell}: {c.how}")
+    print(f"wrote {len(result.pairs)} ranked pairs to {path}")
+    return 0
+
+
 def _release_parser(add):
     p = add(
         "release",
@@ -343,6 +364,21 @@ def _report_parser(add):
     p.add_argument("-o", "--output", help="HTML file (default: <root>/reports/report.html)")
 
 
+def _similarity_parser(add):
+    p = add(
+        "similarity",
+        "rank pairs of submissions by how alike their answer cells are (names, comments, "
+        "layout, release text and solution set aside); a CSV, never a score",
+        """
+        backprop-grade similarity 01-chain-rule     # -> reports/similarity-01-chain-rule.csv
+        backprop-grade similarity 03-softmax-layer --out pairs.csv
+        """,
+        cmd_similarity,
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--out", "-o", help="CSV file (default: <root>/reports/similarity-<A>.csv)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="backprop-grade",
@@ -356,6 +392,7 @@ def build_parser():
             backprop-grade feedback 01-chain-rule
             backprop-grade export -o grades.csv
             backprop-grade report
+            backprop-grade similarity 01-chain-rule
             """
         ),
     )
@@ -380,6 +417,7 @@ def build_parser():
     _feedback_parser(add)
     _export_parser(add)
     _report_parser(add)
+    _similarity_parser(add)
     from .hub import add_parser as hub_parser
 
     hub_parser(sub, add)

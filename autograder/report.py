@@ -295,6 +295,79 @@ def item_stats(course, assignment, rows):
     return items
 
 
+#: How much of a pair the report shows side by side: pairs, cells per pair, characters
+#: and lines per cell (a huge answer is cut, and says so).
+SIDE_BY_SIDE = {"pairs": 3, "cells": 3, "chars": 6000, "lines": 120}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def highlighted(source, lines=()):
+    """`source` as pygments-highlighted HTML, `lines` (1-based) marked, cut to
+    :data:`SIDE_BY_SIDE`; escaped by pygments and sanitized again (submissions are hostile)."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    from .safe_html import clean
+
+    text = _CONTROL.sub("\ufffd", source[: SIDE_BY_SIDE["chars"]])
+    kept = text.splitlines()[: SIDE_BY_SIDE["lines"]]
+    cut = len(kept) < len(text.splitlines()) or len(source) > SIDE_BY_SIDE["chars"]
+    text = "\n".join(kept) + ("\n# … (cut here: the answer is longer)" if cut else "")
+    marked = [n for n in lines if n <= len(kept)]
+    return clean(highlight(text, PythonLexer(), HtmlFormatter(hl_lines=marked)))
+
+
+def _side_by_side(result, pair):
+    from .similarity import matched_lines
+
+    a, b = result.submissions[pair.student_a], result.submissions[pair.student_b]
+    shared = result.remaining[pair.student_a] & result.remaining[pair.student_b]
+    cells = []
+    for key, score, n in pair.cells[: SIDE_BY_SIDE["cells"]]:
+        hashes = {h for k, h in shared if k == key}
+        cells.append(
+            {
+                "key": key,
+                "score": score,
+                "shared": n,
+                "left": highlighted(a.answers[key], matched_lines(a, key, hashes)),
+                "right": highlighted(b.answers[key], matched_lines(b, key, hashes)),
+            }
+        )
+    return {"a": pair.student_a, "b": pair.student_b, "score": pair.score, "cells": cells}
+
+
+def similarity_section(course, assignment):
+    """The similar pairs of an assignment's submissions (:mod:`autograder.similarity`):
+    the ranked pairs, the top ones side by side, the answers that copy the library."""
+    from . import similarity
+
+    try:
+        result = similarity.compare(course, assignment)
+    except (OSError, ValueError) as exc:
+        return {"n": 0, "pairs": [], "shown": [], "library": [], "error": str(exc)[:200]}
+    pairs = result.look_alike()
+    return {
+        "n": len(result.submissions),
+        "error": "",
+        "pairs": [
+            {
+                "a": p.student_a,
+                "b": p.student_b,
+                "score": p.score,
+                "shared": p.shared,
+                "cells": ", ".join(k for k, _, _ in p.cells[:4])
+                + (" …" if len(p.cells) > 4 else ""),
+            }
+            for p in pairs[:10]
+        ],  # fmt: skip
+        "more": max(0, len(pairs) - 10),
+        "shown": [_side_by_side(result, p) for p in pairs[: SIDE_BY_SIDE["pairs"]]],
+        "library": [vars(c) for c in result.library],
+    }
+
+
 def assignment_section(plt, course, assignment, rows, report_dir):
     """Everything the template shows about one assignment."""
     import statistics
@@ -323,6 +396,7 @@ def assignment_section(plt, course, assignment, rows, report_dir):
         "failed": [s for s in students if s["status"] != "ok"],
         "flagged": [s for s in students if s["review"]],
         "sandboxes": sorted({s["sandbox"] for s in students if s["sandbox"]}),
+        "similar": similarity_section(course, assignment),
     }
 
 
@@ -387,6 +461,11 @@ def overview(plt, sections, exports):
     ]
     graded = [a for a in sections if a["n"]]
     students = {s["student"] for a in sections for s in a["students"]}
+    similar = sorted(
+        ({**p, "assignment": a["id"], "anchor": a["anchor"]} for a in sections
+         for p in a["similar"]["pairs"]),
+        key=lambda p: (-p["score"], -p["shared"]),
+    )  # fmt: skip
     return {
         "students": len(students),
         "assignments": len(graded),
@@ -403,6 +482,9 @@ def overview(plt, sections, exports):
         "people": shown,
         "more_people": len(people) - len(shown),
         "counts": collections.Counter(p["kind"] for p in people),
+        "similar": similar[:1],
+        "similar_pairs": len(similar),
+        "library_copies": sum(len(a["similar"]["library"]) for a in sections),
         "exports": [
             {"format": fmt, "notes": _notes_name(info.get("path", "")), **info}
             for fmt, info in sorted(exports.items())

@@ -172,99 +172,122 @@ def _split_first_answer(nb):
     raise ValueError("no answer cell to split")
 
 
+#: The plant each fairness kind hands in, chosen from an assignment's plants (kinds not
+#: listed need none): an alternative that returns lists, the float32 bug of the catalogue.
+_LISTS = re.compile(r"\breturns? (a )?lists?\b")
+FAIRNESS_PLANTS = {
+    "lists": lambda p: not p.is_bug and bool(_LISTS.search(p.name)),
+    "float32": lambda p: p.bug == "kit.float32",
+}
+
+
 def _fairness_plant(kind, plants):
     """The plant a fairness kind uses (None: the kind needs none, or this assignment has none)."""
-    if kind == "lists":
-        lists = re.compile(r"\breturns? (a )?lists?\b")
-        return next((p for p in plants if not p.is_bug and lists.search(p.name)), None)
-    if kind == "float32":
-        return next((p for p in plants if p.is_bug and "float32" in p.name), None)
-    return None
+    wanted = FAIRNESS_PLANTS.get(kind)
+    return next((p for p in plants if wanted(p)), None) if wanted else None
+
+
+_SNOOP = (
+    "import os as _os, course as _c\n"
+    "_top = _os.path.dirname(_os.path.dirname(getattr(_c, '__file__', None) or '/x/y'))\n"
+    "for _p in ('gradebook.db', 'solutions', '../submitted', '../../submitted'):\n"
+    "    try:\n"
+    "        _found = _os.listdir(_os.path.join(_top, _p))\n"
+    "    except Exception:\n"
+    "        pass\n"
+    "    try:\n"
+    "        _found = open(_os.path.join(_top, _p), 'rb').read(100)\n"
+    "    except Exception:\n"
+    "        pass"
+)
+
+_TAMPER = (
+    "import numpy as np\nimport course.grading\n"
+    "np.allclose = lambda *a, **k: True\n"
+    "course.grading.check_close = lambda *a, **k: None\n"
+    "course.grading.check_gradient_of = lambda *a, **k: None\n"
+    "course.grading.check_param_gradient = lambda *a, **k: None\n"
+    "course.grading.check_shape = lambda *a, **k: None\n"
+    "course.grading.call = lambda *a, **k: None\n"
+    "check_close = call = lambda *a, **k: None"
+)
+
+#: Hostile code put in front of the last answer cell of a correct notebook.
+_BEFORE_LAST_ANSWER = {
+    "syntax-error": "def broken(:\n    pass",
+    "infinite-loop": "while True:\n    pass",
+    "loop-ignores-interrupt": "while True:\n    try:\n        while True:\n            pass\n"
+    "    except KeyboardInterrupt:\n        pass",
+    "kernel-crash": "import os\nos.abort()",
+    "memory-hog": "hog = bytearray(64 * 1024**3)",
+}
+
+
+def _stripped_metadata(nb):
+    for cell in nb.cells:
+        cell.metadata = {}
+    return nb
+
+
+def _first_test_edited(release, source):
+    nb = filled(release, source, set(_answer_ids(release)[1:]))
+    target = _test_ids(release)[0]
+    for cell in nb.cells:
+        if _meta(cell).get("grade_id") == target:
+            cell.source = "# I removed the checks\npass"
+    return nb
+
+
+def _first_test_deleted(release, source):
+    nb = filled(release, source, set(_answer_ids(release)[1:]))
+    target = _test_ids(release)[0]
+    nb.cells = [c for c in nb.cells if _meta(c).get("grade_id") != target]
+    return nb
+
+
+def _half_done(release, source):
+    answers = _answer_ids(release)
+    return filled(release, source, set(answers[: max(1, len(answers) // 2)]))
+
+
+def _corrupt(release, source):
+    text = nbformat.writes(filled(release, source))
+    return text[: len(text) // 2].encode()
+
+
+#: kind of student -> (release, source, plant) -> the notebook they hand in (bytes for a
+#: file that is not one, None for no notebook at all).
+SUBMISSIONS = {
+    "correct": lambda r, s, p: filled(r, s),
+    "snoop": lambda r, s, p: _prepend(filled(r, s), _answer_ids(r)[0], _SNOOP),
+    "alternative": lambda r, s, p: p.apply(filled(r, s)),
+    "bug": lambda r, s, p: p.apply(filled(r, s)),
+    "lists": lambda r, s, p: p.apply(filled(r, s)),
+    "float32": lambda r, s, p: p.apply(filled(r, s)),
+    "stderr": lambda r, s, p: _print_to_stderr(filled(r, s)),
+    "split-cell": lambda r, s, p: _split_first_answer(filled(r, s)),
+    "stripped-metadata": lambda r, s, p: _stripped_metadata(filled(r, s)),
+    "blank": lambda r, s, p: nbformat.from_dict(r),
+    "half-done": lambda r, s, p: _half_done(r, s),
+    **{
+        kind: lambda r, s, p, code=code: _prepend(filled(r, s), _answer_ids(r)[-1], code)
+        for kind, code in _BEFORE_LAST_ANSWER.items()
+    },
+    "edited-test": lambda r, s, p: _first_test_edited(r, s),
+    "deleted-test": lambda r, s, p: _first_test_deleted(r, s),
+    "tamper": lambda r, s, p: _prepend(nbformat.from_dict(r), _answer_ids(r)[0], _TAMPER),
+    "corrupt-file": lambda r, s, p: _corrupt(r, s),
+    "missing-notebook": lambda r, s, p: None,
+}
 
 
 def _submission(kind, release, source, plant=None):
     """Notebook JSON bytes (or None for no notebook) for one kind of student."""
-    answers = _answer_ids(release)
-    tests = _test_ids(release)
-    first = answers[0]
-    if kind in ("correct", "snoop"):
-        nb = filled(release, source)
-        if kind == "snoop":
-            nb = _prepend(
-                nb,
-                first,
-                "import os as _os, course as _c\n"
-                "_top = _os.path.dirname(_os.path.dirname(getattr(_c, '__file__', None) or '/x/y'))\n"
-                "for _p in ('gradebook.db', 'solutions', '../submitted', '../../submitted'):\n"
-                "    try:\n"
-                "        _found = _os.listdir(_os.path.join(_top, _p))\n"
-                "    except Exception:\n"
-                "        pass\n"
-                "    try:\n"
-                "        _found = open(_os.path.join(_top, _p), 'rb').read(100)\n"
-                "    except Exception:\n"
-                "        pass",
-            )
-    elif kind in ("alternative", "bug", "lists", "float32"):
-        nb = plant.apply(filled(release, source))
-    elif kind == "stderr":
-        nb = _print_to_stderr(filled(release, source))
-    elif kind == "split-cell":
-        nb = _split_first_answer(filled(release, source))
-    elif kind == "stripped-metadata":
-        nb = filled(release, source)
-        for cell in nb.cells:
-            cell.metadata = {}
-    elif kind == "blank":
-        nb = nbformat.from_dict(release)
-    elif kind == "half-done":
-        nb = filled(release, source, set(answers[: max(1, len(answers) // 2)]))
-    elif kind == "syntax-error":
-        nb = filled(release, source)
-        nb = _prepend(nb, answers[-1], "def broken(:\n    pass")
-    elif kind == "infinite-loop":
-        nb = _prepend(filled(release, source), answers[-1], "while True:\n    pass")
-    elif kind == "loop-ignores-interrupt":
-        nb = _prepend(
-            filled(release, source),
-            answers[-1],
-            "while True:\n    try:\n        while True:\n            pass\n"
-            "    except KeyboardInterrupt:\n        pass",
-        )
-    elif kind == "kernel-crash":
-        nb = _prepend(filled(release, source), answers[-1], "import os\nos.abort()")
-    elif kind == "memory-hog":
-        nb = _prepend(filled(release, source), answers[-1], "hog = bytearray(64 * 1024**3)")
-    elif kind in ("edited-test", "deleted-test"):
-        nb = filled(release, source, set(answers[1:]))
-        target = tests[0]
-        if kind == "edited-test":
-            for cell in nb.cells:
-                if _meta(cell).get("grade_id") == target:
-                    cell.source = "# I removed the checks\npass"
-        else:
-            nb.cells = [c for c in nb.cells if _meta(c).get("grade_id") != target]
-    elif kind == "tamper":
-        nb = nbformat.from_dict(release)
-        nb = _prepend(
-            nb,
-            first,
-            "import numpy as np\nimport course.grading\n"
-            "np.allclose = lambda *a, **k: True\n"
-            "course.grading.check_close = lambda *a, **k: None\n"
-            "course.grading.check_gradient_of = lambda *a, **k: None\n"
-            "course.grading.check_param_gradient = lambda *a, **k: None\n"
-            "course.grading.check_shape = lambda *a, **k: None\n"
-            "course.grading.call = lambda *a, **k: None\n"
-            "check_close = call = lambda *a, **k: None",
-        )
-    elif kind == "corrupt-file":
-        text = nbformat.writes(filled(release, source))
-        return text[: len(text) // 2].encode()
-    elif kind == "missing-notebook":
-        return None
-    else:
+    if kind not in SUBMISSIONS:
         raise ValueError(kind)
+    nb = SUBMISSIONS[kind](release, source, plant)
+    if nb is None or isinstance(nb, bytes):
+        return nb
     return nbformat.writes(nb).encode()
 
 
@@ -362,3 +385,103 @@ def generate(course, out_dir, assignments=None, seed=0, hostile=None):
                 zf.writestr(info, data)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+# --- copied pairs (issue 23): what the similarity report must find -----------------------
+
+#: How each copier changes the notebook it copies, and whose it copies (the first student
+#: of that kind in the class): the similarity report ranks these pairs first.
+COPIES = (
+    ("copy-verbatim", ("alternative", "bug")),
+    ("copy-renamed", ("stderr", "bug")),
+    ("copy-reformatted", ("float32", "lists", "bug")),
+)
+
+
+def _char_col(line, byte_col):
+    return len(line.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+
+
+def renamed(source):
+    """`source` with each function's local variables renamed (``g`` -> ``my_g``) and
+    every comment reworded: the same program, as a copier disguises it."""
+    import ast
+    import io
+    import tokenize
+
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    edits = []  # (line, col, end col, new text)
+    for func in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+        inner = list(ast.walk(func))
+        if any(isinstance(n, ast.Global | ast.Nonlocal) for n in inner):
+            continue
+        local = {n.id for n in inner if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        for n in inner:
+            if isinstance(n, ast.Name) and n.id in local:
+                text = lines[n.lineno - 1]
+                col, end = _char_col(text, n.col_offset), _char_col(text, n.end_col_offset)
+                edits.append((n.lineno, col, end, "my_" + n.id))
+    for t in tokenize.generate_tokens(io.StringIO(source).readline):
+        if t.type == tokenize.COMMENT and "SOLUTION" not in t.string:
+            edits.append((t.start[0], t.start[1], t.end[1], "# worked this out myself"))
+    for line, col, end, new in sorted(edits, reverse=True):
+        text = lines[line - 1]
+        lines[line - 1] = text[:col] + new + text[end:]
+    return "".join(lines)
+
+
+def reformatted(source):
+    """`source` re-spaced token by token (tokenize's untokenize): same tokens, other layout."""
+    import io
+    import tokenize
+
+    toks = tokenize.generate_tokens(io.StringIO(source).readline)
+    return tokenize.untokenize((t.type, t.string) for t in toks)
+
+
+def _copied(how, data):
+    if how == "copy-verbatim":
+        return data
+    change = renamed if how == "copy-renamed" else reformatted
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and _meta(cell).get("solution"):
+            cell.source = change(cell.source)
+    return nbformat.writes(nb).encode()
+
+
+def add_copies(out_dir, manifest):
+    """Add to the sample class in `out_dir` (made by :func:`generate`) the copiers of
+    :data:`COPIES`: each hands in another student's notebooks, copied verbatim, with names
+    and comments changed, or reformatted.  Updates `out_dir`'s folders, zips and
+    manifest.json (and `manifest`); returns {assignment: {copier: original}}."""
+    out = Path(out_dir)
+    pairs = {}
+    for a, plan in manifest.items():
+        pairs[a] = {}
+        used = set()
+        for how, kinds in COPIES:
+            original = next(
+                (s for k in kinds for s, i in plan.items() if i["kind"] == k and s not in used),
+                None,
+            )
+            if original is None:
+                continue
+            used.add(original)
+            student = f"s{len(plan) + 1:02d}-{how}"
+            sdir = out / a / student
+            sdir.mkdir(parents=True, exist_ok=True)
+            entries = []
+            for path in sorted((out / a / original).glob("*.ipynb")):
+                data = _copied(how, path.read_bytes())
+                (sdir / path.name).write_bytes(data)
+                entries.append((f"{student}_4711_{path.name}", data))
+            if (out / f"{a}.zip").exists():
+                with zipfile.ZipFile(out / f"{a}.zip", "a") as zf:
+                    for name, data in entries:
+                        zf.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 2, 12, 0, 0)), data)
+            plan[student] = {**plan[original], "kind": how, "copies": original, "late_days": 0}
+            pairs[a][student] = original
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return pairs
