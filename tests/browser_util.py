@@ -166,7 +166,6 @@ def jupyter_lab(root, state_dir, timeout=60, student=True):
         log.close()
 
 
-@contextlib.contextmanager
 def _process_state():
     """What a process passes on to the browser it starts: control group, seccomp,
     no_new_privs, resource limits (a test that left one behind shows up here)."""
@@ -187,6 +186,7 @@ def _process_state():
     return f"cgroup {cgroup!r}, {status}, limits {limits}"
 
 
+@contextlib.contextmanager
 def chromium_page(profile_dir, width=1400, height=1000):
     """A Playwright page in headless Debian Chromium with a fresh profile."""
     from playwright.sync_api import Error as PlaywrightError
