@@ -385,3 +385,103 @@ def generate(course, out_dir, assignments=None, seed=0, hostile=None):
                 zf.writestr(info, data)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+# --- copied pairs (issue 23): what the similarity report must find -----------------------
+
+#: How each copier changes the notebook it copies, and whose it copies (the first student
+#: of that kind in the class): the similarity report ranks these pairs first.
+COPIES = (
+    ("copy-verbatim", ("alternative", "bug")),
+    ("copy-renamed", ("stderr", "bug")),
+    ("copy-reformatted", ("float32", "lists", "bug")),
+)
+
+
+def _char_col(line, byte_col):
+    return len(line.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+
+
+def renamed(source):
+    """`source` with each function's local variables renamed (``g`` -> ``my_g``) and
+    every comment reworded: the same program, as a copier disguises it."""
+    import ast
+    import io
+    import tokenize
+
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    edits = []  # (line, col, end col, new text)
+    for func in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+        inner = list(ast.walk(func))
+        if any(isinstance(n, ast.Global | ast.Nonlocal) for n in inner):
+            continue
+        local = {n.id for n in inner if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        for n in inner:
+            if isinstance(n, ast.Name) and n.id in local:
+                text = lines[n.lineno - 1]
+                col, end = _char_col(text, n.col_offset), _char_col(text, n.end_col_offset)
+                edits.append((n.lineno, col, end, "my_" + n.id))
+    for t in tokenize.generate_tokens(io.StringIO(source).readline):
+        if t.type == tokenize.COMMENT and "SOLUTION" not in t.string:
+            edits.append((t.start[0], t.start[1], t.end[1], "# worked this out myself"))
+    for line, col, end, new in sorted(edits, reverse=True):
+        text = lines[line - 1]
+        lines[line - 1] = text[:col] + new + text[end:]
+    return "".join(lines)
+
+
+def reformatted(source):
+    """`source` re-spaced token by token (tokenize's untokenize): same tokens, other layout."""
+    import io
+    import tokenize
+
+    toks = tokenize.generate_tokens(io.StringIO(source).readline)
+    return tokenize.untokenize((t.type, t.string) for t in toks)
+
+
+def _copied(how, data):
+    if how == "copy-verbatim":
+        return data
+    change = renamed if how == "copy-renamed" else reformatted
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and _meta(cell).get("solution"):
+            cell.source = change(cell.source)
+    return nbformat.writes(nb).encode()
+
+
+def add_copies(out_dir, manifest):
+    """Add to the sample class in `out_dir` (made by :func:`generate`) the copiers of
+    :data:`COPIES`: each hands in another student's notebooks, copied verbatim, with names
+    and comments changed, or reformatted.  Updates `out_dir`'s folders, zips and
+    manifest.json (and `manifest`); returns {assignment: {copier: original}}."""
+    out = Path(out_dir)
+    pairs = {}
+    for a, plan in manifest.items():
+        pairs[a] = {}
+        used = set()
+        for how, kinds in COPIES:
+            original = next(
+                (s for k in kinds for s, i in plan.items() if i["kind"] == k and s not in used),
+                None,
+            )
+            if original is None:
+                continue
+            used.add(original)
+            student = f"s{len(plan) + 1:02d}-{how}"
+            sdir = out / a / student
+            sdir.mkdir(parents=True, exist_ok=True)
+            entries = []
+            for path in sorted((out / a / original).glob("*.ipynb")):
+                data = _copied(how, path.read_bytes())
+                (sdir / path.name).write_bytes(data)
+                entries.append((f"{student}_4711_{path.name}", data))
+            if (out / f"{a}.zip").exists():
+                with zipfile.ZipFile(out / f"{a}.zip", "a") as zf:
+                    for name, data in entries:
+                        zf.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 2, 12, 0, 0)), data)
+            plan[student] = {**plan[original], "kind": how, "copies": original, "late_days": 0}
+            pairs[a][student] = original
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return pairs
