@@ -81,7 +81,7 @@ def note_costs(nb, crashes, is_test_cell):
 
     `crashes`: list of dicts with ``index`` (the cell that ended the kernel).  A later
     test cell counts when its error is a NameError of a name the crashed cell binds."""
-    from .integrity import grade_id
+    from .cells import grade_id
     from .trusted import _parse, global_names
 
     for crash in crashes:

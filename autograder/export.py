@@ -29,6 +29,7 @@ from pathlib import Path
 from nbgrader.plugins import ExportPlugin
 from traitlets import Dict, Unicode
 
+from .cells import grade_id, is_graded
 from .grade import load_record
 from .roster import Person
 
@@ -73,9 +74,8 @@ def question_order(course, assignment):
     for n in course.notebook_names(assignment):
         nb = nbformat.read(course.source / assignment / f"{n}.ipynb", as_version=4)
         for cell in nb.cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if meta.get("grade") and meta.get("grade_id"):
-                keys.append(f"{n}/{meta['grade_id']}")
+            if is_graded(cell) and grade_id(cell):
+                keys.append(f"{n}/{grade_id(cell)}")
     return keys
 
 

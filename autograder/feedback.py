@@ -29,10 +29,10 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import HTMLExporter
-from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
 from . import safe_html
+from .cells import is_answer_cell, is_graded, is_test_cell
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Wider than integrity.HIDDEN_TESTS on purpose: what a page must never show is scrubbed
@@ -41,10 +41,6 @@ HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTA
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: Error names of a cell the grader stopped (nbclient, nbgrader, this course's workers).
 STOPPED = ("CellTimeoutError", "KeyboardInterrupt", "GradingAborted", "DeadKernelError")
-
-
-def is_test(cell):
-    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 
 
 def hidden_lines(nb):
@@ -270,20 +266,19 @@ def question_titles(nb):
             found = HEADING.findall(source)
             if found:
                 heading, defined = _plain(found[-1]), []
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if not (meta.get("grade") or meta.get("solution")):
+        if not (is_graded(cell) or is_answer_cell(cell)):
             continue
-        if utils.is_solution(cell) and cell.cell_type == "code":
+        if is_answer_cell(cell) and cell.cell_type == "code":
             code = SOLUTION_MARK.sub("", source)
             names = [a or b for a, b in DEFINES.findall(code)]
             defined = list(dict.fromkeys(names)) or defined
             shown = [f"{n}()" if f"def {n}" in code else n for n in defined]
             what = "your answer: " + ", ".join(shown) if shown else "your answer"
-        elif is_test(cell):
+        elif is_test_cell(cell):
             asked = QUESTION.findall(HIDDEN.sub("", source))
             what = asked[0] if asked else "test of " + ", ".join(defined or ["your answer"])
         else:
-            what = "your answer" if meta.get("solution") else ""
+            what = "your answer" if is_answer_cell(cell) else ""
         title = heading or (f"{defined[0]}" if defined else f"question {len(out) + 1}")
         out[i] = {"title": title, "what": what}
     return out
@@ -315,14 +310,14 @@ def _questions(nb):
     rows = []
     for i, cell in enumerate(nb.cells, 1):
         meta = cell.metadata.get("nbgrader", {})
-        if utils.is_grade(cell):
+        if is_graded(cell):
             score, points = meta.get("score"), float(meta.get("points") or 0)
             rows.append(
                 {
                     "anchor": f"cell-{i}",
                     "name": meta.get("title") or f"question {len(rows) + 1}",
                     "what": meta.get("what", ""),
-                    "kind": "test" if is_test(cell) else "answer",
+                    "kind": "test" if is_test_cell(cell) else "answer",
                     "score": None if score is None else float(score),
                     "points": points,
                 }
@@ -375,7 +370,7 @@ class CourseFeedback(NbGraderPreprocessor):
         hidden = hidden_lines(nb)
         clear = ClearHiddenTests(parent=self)
         for cell in nb.cells:
-            if is_test(cell):
+            if is_test_cell(cell):
                 try:
                     clear._remove_hidden_test_region(cell)
                 except RuntimeError:  # unbalanced markers: remove what can be found

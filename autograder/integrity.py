@@ -19,6 +19,8 @@ import ast
 import json
 import re
 
+from .cells import grade_id, is_protected_cell, is_student_cell, is_test_cell
+
 #: Largest notebook file read (bytes) and deepest JSON nesting accepted.
 MAX_NOTEBOOK_BYTES = 64 * 2**20
 MAX_DEPTH = 200
@@ -131,30 +133,6 @@ HIDDEN_TESTS = re.compile(
 )
 
 
-def _nbgrader(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def grade_id(cell):
-    """The cell's nbgrader grade_id, or None."""
-    return _nbgrader(cell).get("grade_id")
-
-
-def is_test_cell(cell):
-    """An autograder test cell: a graded code cell that is not an answer (nbgrader's own
-    ``is_grade`` and ``is_solution``)."""
-    from nbgrader import utils
-
-    return cell.get("cell_type") == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
-
-
-def is_student_cell(cell):
-    """Cells the student may edit: answer cells and unlocked cells."""
-    from nbgrader import utils
-
-    return cell.get("cell_type") == "code" and not utils.is_locked(cell) and not is_test_cell(cell)
-
-
 def structure_flags(submitted, release):
     """Locked or test cells of `release` that are edited or missing in `submitted`.
 
@@ -165,14 +143,13 @@ def structure_flags(submitted, release):
     """
     mine = {}
     for cell in submitted.cells:
-        gid = _nbgrader(cell).get("grade_id")
+        gid = grade_id(cell)
         if gid:
             mine.setdefault(gid, cell)
     flags = []
     for cell in release.cells:
-        meta = _nbgrader(cell)
-        gid = meta.get("grade_id")
-        if not gid or not (meta.get("locked") or is_test_cell(cell)):
+        gid = grade_id(cell)
+        if not gid or not is_protected_cell(cell):
             continue
         kind = "test cell" if is_test_cell(cell) else "locked cell"
         if gid not in mine:
@@ -185,7 +162,7 @@ def structure_flags(submitted, release):
 def locked_bindings(nb):
     """Names the locked cells import: name -> (module, attribute or None)."""
     bindings = {}
-    locked = (c for c in nb.cells if _nbgrader(c).get("locked") or is_test_cell(c))
+    locked = (c for c in nb.cells if is_protected_cell(c))
     for _, tree in _code_trees(locked):
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -263,7 +240,7 @@ def scan_source(nb):
     flags = []
     # a syntax error only costs the student (nothing runs): such cells are skipped
     for cell, tree in _code_trees(c for c in nb.cells if is_student_cell(c)):
-        gid = _nbgrader(cell).get("grade_id") or "an unlocked cell"
+        gid = grade_id(cell) or "an unlocked cell"
         for node, top in _walk_scoped(tree):
             targets = []
             if isinstance(node, ast.Assign):

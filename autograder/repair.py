@@ -31,18 +31,14 @@ import copy
 import re
 
 import nbformat
-from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from .cells import grade_id as _gid
+from .cells import is_answer_cell, is_locked_cell, is_test_cell
+from .cells import nbgrader_meta as _meta
 from .integrity import HIDDEN_TESTS as _HIDDEN
-from .integrity import grade_id as _gid
-from .integrity import is_test_cell as _is_test
 
 _SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
-
-
-def _meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
 def _text(source):
@@ -70,7 +66,7 @@ def join_split_answers(nb):
     while i < len(cells):
         gid = _gid(cells[i])
         j = i + 1
-        while gid and utils.is_solution(cells[i]) and j < len(cells) and _gid(cells[j]) == gid:
+        while gid and is_answer_cell(cells[i]) and j < len(cells) and _gid(cells[j]) == gid:
             j += 1
         if j - i > 1:
             cells[i].source = "\n".join(c.source for c in cells[i:j])
@@ -80,7 +76,7 @@ def join_split_answers(nb):
     first = set()
     for cell in cells:
         gid = _gid(cell)
-        if gid in first and utils.is_solution(cell):
+        if gid in first and is_answer_cell(cell):
             cell.metadata["nbgrader"] = {}
             notes.append(f"answer cell {gid} appears twice apart: the later copy runs as a cell")
         first.add(gid)
@@ -92,7 +88,7 @@ def drop_pasted_copies(nb):
     notes, seen, kept = [], set(), []
     for cell in nb.cells:
         gid = _gid(cell)
-        if gid and gid in seen and (_is_test(cell) or utils.is_locked(cell)):
+        if gid and gid in seen and (is_test_cell(cell) or is_locked_cell(cell)):
             notes.append(f"cell {gid} was pasted again: the copy is ignored")
             continue
         if gid:
@@ -116,8 +112,8 @@ def restore_metadata(nb, source):
     notes, failed = [], []
     # Locked and test cells first, by their text; then the others by their position
     # between cells already matched.
-    locked = [w for w in wanted if utils.is_locked(w)]
-    for want in locked + [w for w in wanted if not utils.is_locked(w)]:
+    locked = [w for w in wanted if is_locked_cell(w)]
+    for want in locked + [w for w in wanted if not is_locked_cell(w)]:
         hit = _match_by_text(nb, want) if want in locked else None
         if hit is None:
             hit = _match_by_position(nb, want, order)
@@ -229,7 +225,7 @@ class StderrToStdout(NbGraderPreprocessor):
     """
 
     def preprocess_cell(self, cell, resources, cell_index):
-        if cell.cell_type == "code" and _is_test(cell):
+        if cell.cell_type == "code" and is_test_cell(cell):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "stream" and output.get("name") == "stderr":
                     output["name"] = "stdout"

@@ -578,7 +578,7 @@ def _execute_class(job, cell_timeout):
     from nbgrader.preprocessors import Execute
 
     from . import crashes, remote
-    from .integrity import is_test_cell
+    from .cells import is_test_cell
     from .trusted import TrustedNotebook
 
     class TrustedExecute(Execute):
@@ -1039,7 +1039,7 @@ def _run(task, job, nb):
         status, reason = _status_from_outputs(nb, task)
     if job.crashes:
         from . import crashes
-        from .integrity import is_test_cell
+        from .cells import is_test_cell
 
         crashes.note_costs(nb, job.crashes, is_test_cell)
     if ep.trusted is not None:

@@ -33,13 +33,13 @@ from dataclasses import dataclass, field
 
 import nbformat
 import numpy as np
-from nbgrader import utils
 
 from course import grading
 from course.grading import GradingFailure
 
 from . import capture, remote
-from .integrity import HIDDEN_TESTS, grade_id, is_test_cell
+from .cells import grade_id, is_locked_cell, is_test_cell
+from .integrity import HIDDEN_TESTS
 from .limits import CELL_TIMEOUT
 
 #: Characters of stdout one test cell keeps.
@@ -145,7 +145,7 @@ def plan(nb):
     """The :class:`Plan` of notebook `nb` (a sanitized submission)."""
     cells = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
     trees = {i: _parse(c.get("source", "")) for i, c in cells}
-    locked = {i for i, c in cells if utils.is_locked(c) and not is_test_cell(c)}
+    locked = {i for i, c in cells if is_locked_cell(c) and not is_test_cell(c)}
     tests = {i for i, c in cells if is_test_cell(c)}
     result = Plan()
     for i, _ in cells:

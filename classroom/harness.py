@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import workspace
+from autograder.cells import grade_id
 from autograder.workspace import ScratchCourse
 
 from .paths import RELEASE, REPO, SOLUTIONS, repo_course  # noqa: F401 - re-exported for the tests
@@ -132,7 +133,7 @@ class CourseSandbox(ScratchCourse):
         for path in (self.root / "autograded" / student / assignment).glob("*.ipynb"):
             nb = nbformat.read(path, as_version=4)
             for cell in nb.cells:
-                gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                gid = grade_id(cell)
                 if gid:
                     texts[gid] = _cell_text(cell)
         with Gradebook(self.db_url) as gb:

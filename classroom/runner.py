@@ -23,6 +23,10 @@ from pathlib import Path
 
 import nbformat
 
+# kind and meta are also the runner's for its callers (classroom.mutate, the tests).
+from autograder.cells import kind
+from autograder.cells import nbgrader_meta as meta
+
 from .paths import RELEASE, REPO, SOLUTIONS  # noqa: F401 - runner.SOLUTIONS etc. for callers
 
 
@@ -58,10 +62,6 @@ class Report:
         return sorted(k for k, c in self.cells.items() if not c.passed)
 
 
-def meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def notebook_path(assignment, folder=SOLUTIONS):
     """The one notebook of `assignment` in `folder`."""
     (path,) = sorted((Path(folder) / assignment).glob("*.ipynb"))
@@ -70,17 +70,6 @@ def notebook_path(assignment, folder=SOLUTIONS):
 
 def read(assignment, folder=SOLUTIONS):
     return nbformat.read(notebook_path(assignment, folder), as_version=4)
-
-
-def kind(cell):
-    m = meta(cell)
-    if cell.cell_type != "code":
-        return "markdown"
-    if m.get("grade") and not m.get("solution"):
-        return "test"
-    if m.get("solution"):
-        return "answer"
-    return "locked"
 
 
 def _names(source, strings=False):

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
-from autograder import feedback, safe_html
+from autograder import cells, feedback, safe_html
 from classroom import fixture
 from classroom.harness import RELEASE, SOLUTIONS, notebook_names
 
@@ -99,7 +99,7 @@ def test_real_tests_are_shown_whole_and_no_hidden_line(assignment, root):
     secret = feedback.hidden_lines(source)
     assert secret
     text, _ = parse(render(source, root))
-    tests = [c for c in release.cells if feedback.is_test(c)]
+    tests = [c for c in release.cells if cells.is_test_cell(c)]
     assert tests
     for cell in tests:
         for line in cell.source.splitlines():
