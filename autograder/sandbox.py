@@ -866,12 +866,15 @@ def _in_a_worker():
     if multiprocessing.parent_process() is not None:
         return True
     try:
-        from distributed import get_worker
+        from distributed import Scheduler, get_worker
 
         get_worker()
     except (ImportError, ValueError):
         return False
-    return True
+    # An in-process cluster (LocalCluster(processes=False)) runs its tasks in threads of
+    # the caller's own process, next to its scheduler: that process is not a worker's
+    # (its cap once outlived the run and a browser started from it died at launch).
+    return not Scheduler._instances
 
 
 def _execute_in_own_loop(task):

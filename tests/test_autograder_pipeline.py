@@ -10,6 +10,7 @@ export / report commands.  The course's real assignments are graded too.
 import csv
 import io
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -221,6 +222,7 @@ def test_dask_local_cluster_gives_the_same_scores(graded):
     distributed = pytest.importorskip("distributed")
     course, manifest, _ = graded
     before = _scores(course, A)
+    address_space = resource.getrlimit(resource.RLIMIT_AS)
     chosen = sorted(s for s, i in manifest.items() if i["kind"] in ("correct", "half-done"))
     # an in-process cluster, reached by its address as `--scheduler ADDRESS` does
     with distributed.LocalCluster(
@@ -237,6 +239,8 @@ def test_dask_local_cluster_gives_the_same_scores(graded):
         )
     workers = {nb["worker"] for r in res for nb in r.notebooks.values()}
     assert workers == {f"{os.uname().nodename}:{os.getpid()}"}  # ran in the dask threads
+    # this process is not a grading worker: its address space is left as it was
+    assert resource.getrlimit(resource.RLIMIT_AS) == address_space
     assert [r.student for r in res if not r.skipped] == chosen
     assert _scores(course, A) == before
 
