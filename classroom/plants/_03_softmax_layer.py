@@ -7,12 +7,13 @@ softmax, loss or forward costs only its own cell; a backward right only for the
 student's own wrong forward (a tanh layer) costs the backward cells too, and says so.
 """
 
-from classroom.plants import BODY, CELL, Plant, body, imports, on
+from classroom.plants import BODY, CELL, Plant, body, bug, imports, on
 
 NB = "softmax_layer"
 SOFTMAX, LOSS, GRAD = "sl-softmax", "sl-ce-loss", "sl-ce-grad"
 FORWARD, BACKWARD = "sl-layer-forward", "sl-layer-backward"
 LAYER_TESTS = ("sl-test-layer-dW", "sl-test-layer-db", "sl-test-layer-da-prev")
+
 
 # lines of the solution that the plants edit
 SHIFT = "shifted = z - z.max(axis=0, keepdims=True)"
@@ -29,9 +30,6 @@ DW = "dW = delta @ a_prev.T"
 DB = "db = delta.sum(axis=1, keepdims=True)"
 DA_PREV = "da_prev = W.T @ delta"
 
-
-softmax_bug, loss_bug, grad_bug = on(NB, SOFTMAX), on(NB, LOSS), on(NB, GRAD)
-forward_bug, backward_bug = on(NB, FORWARD), on(NB, BACKWARD)
 
 PRIME = imports("sigmoid_layer_backward", "from course.activations import sigmoid_prime")
 NUMERICAL = "from course.gradcheck import numerical_gradient"
@@ -52,6 +50,16 @@ for i, v in enumerate((a_prev, W, b)):
     grads.append(g)
 return tuple(grads)
 """
+
+softmax_bug, loss_bug, grad_bug = on(NB, SOFTMAX), on(NB, LOSS), on(NB, GRAD)
+forward_bug, backward_bug = on(NB, FORWARD), on(NB, BACKWARD)
+
+
+def loss_and_grad_bug(key, name, loss_edit, grad_edit):
+    """A wrong loss with the gradient of that wrong loss: both cells lose their points."""
+    edits = {LOSS: (loss_edit,), GRAD: (grad_edit,)}
+    return bug(key, name, NB, edits, ("sl-test-ce-loss", "sl-test-ce-grad"))
+
 
 PLANTS = [
     # ---------------------------------------------------------------- softmax
@@ -106,16 +114,12 @@ PLANTS = [
         ("sl-test-ce-loss",),
         (J, "return float(np.sum(Y * log_y_hat) / N)"),
     ),
-    Plant(
+    # the gradient is right only for the loss as written: it earns nothing either
+    loss_and_grad_bug(
+        "03.loss.classes",
         "loss averaged over classes too, gradient consistent with it",
-        NB,
-        {
-            LOSS: ((J, "return float(-np.mean(Y * log_y_hat))"),),
-            GRAD: ((DJ_DZ, "return (softmax(z) - Y) / z.size"),),
-        },
-        # the gradient is right only for the loss as written: it earns nothing either
-        failing=("sl-test-ce-loss", "sl-test-ce-grad"),
-        bug="03.loss.classes",
+        (J, "return float(-np.mean(Y * log_y_hat))"),
+        (DJ_DZ, "return (softmax(z) - Y) / z.size"),
     ),
     loss_bug(
         "03.loss.log-of-zero",
@@ -455,16 +459,12 @@ PLANTS = [
         LAYER_TESTS,
         (DELTA, "delta = dJ_da * (1.0 - a * a)"),
     ),
-    Plant(
+    # a self-consistent pair: the gradient is the derivative of the wrong J
+    loss_and_grad_bug(
+        "cross_entropy_loss",
         "loss and gradient of the sum of the logits",
-        NB,
-        {
-            LOSS: body("return float(np.sum(z)) / z.shape[1]"),
-            GRAD: ((DJ_DZ, "return np.ones_like(z) / N"),),
-        },
-        # a self-consistent pair: the gradient is the derivative of the wrong J
-        failing=("sl-test-ce-loss", "sl-test-ce-grad"),
-        says="cross_entropy_loss",
+        (BODY, "return float(np.sum(z)) / z.shape[1]"),
+        (DJ_DZ, "return np.ones_like(z) / N"),
     ),
     softmax_bug(
         "is course.losses.softmax itself",

@@ -12,6 +12,8 @@ WS = ("br-test-W1", "br-test-W2", "br-test-W3")
 BS = ("br-test-b1", "br-test-b2", "br-test-b3")
 ALL = WS + BS
 
+forward_bug, backward_bug, update_bug = on(NB, FORWARD), on(NB, BACKWARD), on(NB, UPDATE)
+
 # lines of the solution that the plants edit
 F = "f = get_activation(activation).f"
 Z = 'params[f"W{m}"] @ a[m - 1] + params[f"b{m}"]'
@@ -22,8 +24,6 @@ DB = 'grads[f"b{m}"] = delta.sum(axis=1, keepdims=True)'
 DELTA_DOWN = 'delta = f_prime(z[m - 1]) * (params[f"W{m}"].T @ delta)'
 STEP = "return {key: params[key] - lr * grads[key] for key in params}"
 
-
-forward_bug, backward_bug, update_bug = on(NB, FORWARD), on(NB, BACKWARD), on(NB, UPDATE)
 
 PLANTS = [
     # ---------------------------------------------------------------- forward

@@ -12,6 +12,7 @@ NB = "regularization"
 L2, DROPOUT, NET = "l2", "dropout-forward", "dropout-net"
 EARLY, RUN = "early-stopping", "early-run"
 
+
 # lines of the solution that the plants edit
 WEIGHTS = 'weights = [k for k in params if k.startswith("W")]'
 HALF = "J + 0.5 * lam"
@@ -34,14 +35,13 @@ SAVE = "best, best_params = epoch, copy.deepcopy(params)"
 ZERO_GRADS = "grads = {k: np.zeros_like(v) for k, v in grads.items()}"
 
 
-l2_bug, dropout_bug, net_bug = on(NB, L2), on(NB, DROPOUT), on(NB, NET)
-early_bug, run_bug = on(NB, EARLY), on(NB, RUN)
-
-
 def _draw(expression):
     """The edit that draws dropout's mask as `expression` (for every p)."""
     return (DRAW, f"mask = {expression}")
 
+
+early_bug, run_bug = on(NB, EARLY), on(NB, RUN)
+l2_bug, dropout_bug, net_bug = on(NB, L2), on(NB, DROPOUT), on(NB, NET)
 
 PLANTS = [
     # -- L2 --------------------------------------------------------------------------------
