@@ -5,6 +5,7 @@ deliberate --no-sandbox that every summary line says)."""
 import contextlib
 import io
 import os
+import shutil
 
 import pytest
 
@@ -18,9 +19,10 @@ A = fixture.ASSIGNMENT
 HOSTILE = os.path.join(os.path.dirname(__file__), "hostile", "fixture")
 
 
-@pytest.fixture
-def course(tmp_path):
-    root = fixture.make_course(tmp_path / "c")
+@pytest.fixture(scope="module")
+def _course_template(tmp_path_factory):
+    """The course with its release and four submissions, made once for the module."""
+    root = fixture.make_course(tmp_path_factory.mktemp("template") / "c")
     course = Course.load(root)
     grade.generate_release(course, A)
     for student, case in (("s1", "full"), ("s2", "blank"), ("s3", "full"), ("s4", "full")):
@@ -28,7 +30,13 @@ def course(tmp_path):
         folder.mkdir(parents=True)
         with open(os.path.join(HOSTILE, f"{case}.ipynb"), encoding="utf-8") as f:
             (folder / "fixture.ipynb").write_text(f.read(), encoding="utf-8")
-    return course
+    return root
+
+
+@pytest.fixture
+def course(_course_template, tmp_path):
+    """A copy of the module's course of its own for each test (tests grade and change it)."""
+    return Course.load(shutil.copytree(_course_template, tmp_path / "c", symlinks=True))
 
 
 def _quiet():
