@@ -451,6 +451,15 @@ def _copied(how, data):
     return nbformat.writes(nb).encode()
 
 
+def _edit_sizes(assignment):
+    """{plant name: characters its edits write}: a copy of a one-character bug (an axis
+    0 for 1) is the solution's text again, which no similarity can tell from honest work."""
+    return {
+        p.name: sum(len(new) for pairs in p.edits.values() for _, new in pairs)
+        for p in plants_for(assignment)
+    }
+
+
 def add_copies(out_dir, manifest):
     """Add to the sample class in `out_dir` (made by :func:`generate`) the copiers of
     :data:`COPIES`: each hands in another student's notebooks, copied verbatim, with names
@@ -461,9 +470,15 @@ def add_copies(out_dir, manifest):
     for a, plan in manifest.items():
         pairs[a] = {}
         used = set()
+        size = _edit_sizes(a)
         for how, kinds in COPIES:
             original = next(
-                (s for k in kinds for s, i in plan.items() if i["kind"] == k and s not in used),
+                (
+                    s
+                    for k in kinds
+                    for s, i in sorted(plan.items(), key=lambda si: -size.get(si[1]["plant"], 0))
+                    if i["kind"] == k and s not in used
+                ),
                 None,
             )
             if original is None:
