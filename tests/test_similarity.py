@@ -339,3 +339,30 @@ def test_the_report_shows_the_section(course, tmp_path):
     side = rest.split(f'id="{A}-similar"', 1)[1]
     assert "ana and zed-verbatim" in side and 'class="side"' in side
     assert "<script" not in html and "&lt;script&gt;" in side
+
+
+def test_on_the_demo_class_the_planted_copies_rank_first(tmp_path):
+    """The class `make demo` grades (classroom.samples.generate, then add_copies), against
+    the repository's release: in every assignment its three copies are the top pairs."""
+    import shutil
+
+    from autograder.workspace import assignments
+    from classroom import samples
+    from classroom.paths import REPO
+
+    ids = assignments()
+    root = fixture.make_course(tmp_path / "course", ids, fixture=False)
+    for a in ids:
+        shutil.copytree(REPO / "notebooks" / a, root / "notebooks" / a)
+    c = Course.load(root)
+    manifest = samples.generate(c, tmp_path / "class", ids, seed=0)
+    copies = samples.add_copies(tmp_path / "class", manifest)
+    for a in ids:
+        for folder in (tmp_path / "class" / a).iterdir():  # collect's layout, without collect
+            shutil.copytree(folder, c.submitted / folder.name / a)
+        result = similarity.compare(c, a)
+        planted = {frozenset(kv) for kv in copies[a].items()}
+        assert len(planted) == 3, a
+        top = {frozenset((p.student_a, p.student_b)) for p in result.pairs[:3]}
+        assert top == planted, (a, result.pairs[:4])
+        assert {frozenset((p.student_a, p.student_b)) for p in result.look_alike()} == planted
