@@ -52,14 +52,8 @@ from pathlib import Path
 import nbformat
 
 from . import repair
+from .cells import grade_id, is_answer_cell
 from .integrity import read_notebook
-
-try:
-    from .cells import grade_id, is_answer_cell
-except ImportError:  # until autograder.cells (the one cell classifier) is in the tree
-    from nbgrader.utils import is_solution as is_answer_cell
-
-    from .integrity import grade_id
 
 #: Tokens per k-gram: shorter shared runs are noise.
 K = 5
