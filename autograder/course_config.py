@@ -10,8 +10,8 @@ from pathlib import Path
 from .limits import CELL_TIMEOUT
 
 # Transitional, the package's last repo-relative path: the checkout an editable install
-# runs from.  Only `default_root`'s fallback, cli._is_repo and classroom.demo still use it;
-# once they take the course root (classroom.paths.REPO for the demo), it goes.
+# runs from.  Only `default_root`'s fallback and cli._is_repo still use it;
+# once they take the course root, it goes.
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from autograder.course_config import REPO, Course
+from autograder.course_config import Course
+from classroom.paths import REPO
 
 #: Generous for the course's notebooks (the slowest trains a small network in seconds),
 #: short enough that the sample infinite loops do not dominate the demo.
