@@ -76,8 +76,8 @@ def edit_solution(notebook, cell, edits, plant=None, root=None):
     """The solution's answer cell `cell` of `notebook` with each (old, new) of `edits` replaced.
 
     Each `old` must occur exactly once (:data:`BODY` stands for the whole answer between
-    the markers, :data:`CELL` for the whole cell), so a plant breaks loudly, naming `plant`, instead of silently planting
-    nothing when the solution it edits changes.
+    the markers, :data:`CELL` for the whole cell), so a plant breaks loudly, naming
+    `plant`, instead of silently planting nothing when the solution it edits changes.
     """
     who = f"plant {plant!r}" if plant else "edit"
     cells = solution_cells(notebook, root)
