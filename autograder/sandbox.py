@@ -405,9 +405,8 @@ def _kernel_manager_class(job):
             # when the job ends: jupyter_client's own (the ``context`` default) was left
             # to the garbage collector, which could finalize it before the manager that
             # still held its control socket open, and its term() then waited forever.
-            self._zmq = _bounded_zmq()
-            self.context = self._zmq
-            job.contexts.append(self._zmq)
+            self.context = _bounded_zmq()
+            job.contexts.append(self.context)
 
         @property
         def kernel_spec(self):
@@ -436,7 +435,7 @@ def _kernel_manager_class(job):
         interrupt_kernel = _async_interrupt_kernel
 
         def client(self, **kwargs):
-            kwargs.setdefault("context", self._zmq)
+            kwargs.setdefault("context", self.context)
             self.client_factory = _client_class()
             return super().client(**kwargs)
 
