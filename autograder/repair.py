@@ -180,18 +180,24 @@ def _match_by_position(nb, want, order):
     return hits[0] if len(hits) == 1 else None
 
 
+def repair(nb, source=None):
+    """Every repair of this module on `nb`, in place, in the grader's order; the ones that
+    need the instructor's `source` notebook only when it is given.  Returns the notes."""
+    notes = normalize_format(nb)
+    notes += join_split_answers(nb)
+    notes += drop_pasted_copies(nb)
+    if source is not None:
+        notes += drop_unknown_marks(nb, source)
+        notes += restore_metadata(nb, source)
+    return notes
+
+
 class RepairStructure(NbGraderPreprocessor):
     """The repairs of this module, as the first of nbgrader's sanitize preprocessors."""
 
     def preprocess(self, nb, resources):
         info = resources.setdefault("nbgrader", {})
-        notes = normalize_format(nb)
-        notes += join_split_answers(nb)
-        notes += drop_pasted_copies(nb)
-        source = self._source(info)
-        if source is not None:
-            notes += drop_unknown_marks(nb, source)
-            notes += restore_metadata(nb, source)
+        notes = repair(nb, self._source(info))
         info["repairs"] = [n for n in notes if not n.startswith("nbformat")]
         return nb, resources
 

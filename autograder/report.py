@@ -38,6 +38,7 @@ from pathlib import Path
 
 import nbformat
 
+from .cells import is_graded
 from .export import gradebook_rows, question_order, read_exports_log
 from .grade import load_records
 
@@ -93,8 +94,7 @@ def _diagnoses(nb):
     """The "Likely bug" diagnoses of a graded notebook's failing test cells."""
     found = []
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if not meta.get("grade") or cell.cell_type != "code":
+        if not is_graded(cell) or cell.cell_type != "code":
             continue
         for out in cell.get("outputs", []):
             text = out.get("evalue", "") if out.get("output_type") == "error" else ""

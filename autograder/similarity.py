@@ -211,10 +211,7 @@ class Submission:
 def answer_cells(nb, source=None):
     """{grade_id: source} of the answer cells of `nb`, as the grader reads them."""
     nb = nbformat.from_dict(nb)
-    repair.join_split_answers(nb)
-    if source is not None:
-        repair.drop_unknown_marks(nb, source)
-        repair.restore_metadata(nb, source)
+    repair.repair(nb, source)
     out = {}
     for cell in nb.cells:
         gid = grade_id(cell)

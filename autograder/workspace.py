@@ -26,13 +26,12 @@ def course_or_current(course):
 
 def assignments(course=None):
     """Assignment ids found in the course's source folder (solutions/ here), sorted."""
-    source = course_or_current(course).source
-    return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return course_or_current(course).assignments()
 
 
 def notebook_names(assignment, course=None):
     """Notebook file names (without .ipynb) of an assignment in the course's sources."""
-    return sorted(p.stem for p in (course_or_current(course).source / assignment).glob("*.ipynb"))
+    return course_or_current(course).notebook_names(assignment)
 
 
 def nbgrader_config(root, timeout=CELL_TIMEOUT, course=None):

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import workspace
 from autograder.cells import grade_id
 from autograder.workspace import ScratchCourse
 
@@ -23,12 +22,12 @@ from .paths import RELEASE, REPO, SOLUTIONS, repo_course  # noqa: F401 - re-expo
 
 def assignments():
     """Assignment ids found in the repository's solutions/, sorted."""
-    return workspace.assignments(repo_course())
+    return repo_course().assignments()
 
 
 def notebook_names(assignment):
     """Notebook file names (without .ipynb) of an assignment in solutions/."""
-    return workspace.notebook_names(assignment, repo_course())
+    return repo_course().notebook_names(assignment)
 
 
 @dataclass

@@ -28,6 +28,8 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
+from autograder.cells import grade_id, is_answer_cell, is_test_cell
+
 from .plants import plants_for
 
 HOSTILE = (
@@ -86,36 +88,22 @@ LATE_DAYS = {1: 2, 3: 1}
 _MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
 
-def _meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def _answer_ids(nb):
     return [
-        _meta(c)["grade_id"]
-        for c in nb.cells
-        if _meta(c).get("solution") and c.cell_type == "code" and _meta(c).get("grade_id")
+        grade_id(c) for c in nb.cells if is_answer_cell(c) and c.cell_type == "code" and grade_id(c)
     ]
 
 
 def _test_ids(nb):
-    return [
-        _meta(c)["grade_id"]
-        for c in nb.cells
-        if _meta(c).get("grade") and not _meta(c).get("solution") and c.cell_type == "code"
-    ]
+    return [grade_id(c) for c in nb.cells if is_test_cell(c)]
 
 
 def filled(release, source, grade_ids=None):
     """The release with answer cells (all, or `grade_ids`) taken from the source."""
     nb = nbformat.from_dict(release)
-    answers = {
-        _meta(c).get("grade_id"): _MARKERS.sub("", c.source)
-        for c in source.cells
-        if _meta(c).get("solution")
-    }
+    answers = {grade_id(c): _MARKERS.sub("", c.source) for c in source.cells if is_answer_cell(c)}
     for cell in nb.cells:
-        gid = _meta(cell).get("grade_id")
+        gid = grade_id(cell)
         if gid in answers and (grade_ids is None or gid in grade_ids):
             cell.source = answers[gid]
     return nb
@@ -123,7 +111,7 @@ def filled(release, source, grade_ids=None):
 
 def _prepend(nb, gid, code):
     for cell in nb.cells:
-        if _meta(cell).get("grade_id") == gid:
+        if grade_id(cell) == gid:
             cell.source = code + "\n" + cell.source
             return nb
     raise KeyError(gid)
@@ -134,7 +122,7 @@ def _print_to_stderr(nb):
     import ast
 
     for cell in nb.cells:
-        if not _meta(cell).get("solution"):
+        if not is_answer_cell(cell):
             continue
         try:
             tree = ast.parse(cell.source)
@@ -162,7 +150,7 @@ def _split_first_answer(nb):
 
     for i, cell in enumerate(nb.cells):
         lines = cell.source.splitlines()
-        if _meta(cell).get("solution") and cell.cell_type == "code" and len(lines) > 1:
+        if is_answer_cell(cell) and cell.cell_type == "code" and len(lines) > 1:
             second = copy.deepcopy(cell)
             half = len(lines) // 2
             cell.source, second.source = "\n".join(lines[:half]), "\n".join(lines[half:])
@@ -233,7 +221,7 @@ def _first_test_edited(release, source):
     nb = filled(release, source, set(_answer_ids(release)[1:]))
     target = _test_ids(release)[0]
     for cell in nb.cells:
-        if _meta(cell).get("grade_id") == target:
+        if grade_id(cell) == target:
             cell.source = "# I removed the checks\npass"
     return nb
 
@@ -241,7 +229,7 @@ def _first_test_edited(release, source):
 def _first_test_deleted(release, source):
     nb = filled(release, source, set(_answer_ids(release)[1:]))
     target = _test_ids(release)[0]
-    nb.cells = [c for c in nb.cells if _meta(c).get("grade_id") != target]
+    nb.cells = [c for c in nb.cells if grade_id(c) != target]
     return nb
 
 
@@ -446,7 +434,7 @@ def _copied(how, data):
     change = renamed if how == "copy-renamed" else reformatted
     nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     for cell in nb.cells:
-        if cell.cell_type == "code" and _meta(cell).get("solution"):
+        if cell.cell_type == "code" and is_answer_cell(cell):
             cell.source = change(cell.source)
     return nbformat.writes(nb).encode()
 

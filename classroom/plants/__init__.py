@@ -25,6 +25,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.cells import grade_id, is_answer_cell
+
 #: The `old` of an edit that stands for the whole answer between the solution markers
 #: (``### BEGIN SOLUTION`` … ``### END SOLUTION``): its `new` is the answer, unindented.
 BODY = "<the solution between its markers>"
@@ -43,7 +45,7 @@ class PlantError(ValueError):
 
 
 def _solutions_root():
-    from classroom.runner import SOLUTIONS
+    from classroom.paths import SOLUTIONS
 
     return SOLUTIONS
 
@@ -57,11 +59,7 @@ def solution_cells(notebook, root=None):
     if len(paths) != 1:
         raise PlantError(f"notebook {notebook!r}: {len(paths)} solutions notebooks in {root}")
     nb = nbformat.read(paths[0], as_version=4)
-    return {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
+    return {grade_id(c): c.source for c in nb.cells if is_answer_cell(c)}
 
 
 def _replace_body(source, new):
@@ -174,7 +172,7 @@ class Plant:
         cells = self.cells
         found = set()
         for cell in nb.cells:
-            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            gid = grade_id(cell)
             if gid in cells:
                 cell.source = cells[gid]
                 found.add(gid)
