@@ -74,13 +74,18 @@ async def _pin_sockets(provisioner, info, root, folder):
     reconnects to is that socket, whatever the kernel later puts at its path.  Until the
     kernel has bound them no student code has run in it.  Should the kernel end (or not
     bind in BIND_TIMEOUT) first, the links are missing and the client's wait for the
-    kernel says so as before.  The descriptors are closed by :func:`_unpin`.
+    kernel says so as before.
+
+    The descriptors belong to the job (``job.pinned``) and are closed when the job ends,
+    after its ZMQ contexts: a descriptor closed while a socket still reconnects through
+    ``/proc/self/fd/<n>`` could see that number reopened by another job of the process
+    (a thread pool's), and jupyter_client's cleanup removes ``<ip>-<port>`` files after
+    the provisioner's: both would then reach another job's folder.
     """
     info = dict(info)
     folder = Path(folder)
     folder.mkdir(mode=0o700, exist_ok=True)
-    fds = provisioner._pinned = getattr(provisioner, "_pinned", [])
-    _unpin(provisioner)
+    fds = _job(provisioner).pinned
     for link in folder.glob("k-*"):
         link.unlink()
     # ZMQ reaches the links through the folder's own descriptor: a Unix socket's address
@@ -112,14 +117,6 @@ async def _pin_sockets(provisioner, info, root, folder):
             break
     info["ip"] = short
     return info
-
-
-def _unpin(provisioner):
-    """Close the descriptors :func:`_pin_sockets` opened for `provisioner`'s kernel."""
-    fds = getattr(provisioner, "_pinned", [])
-    while fds:
-        with contextlib.suppress(OSError):
-            os.close(fds.pop())
 
 
 class SandboxProvisioner(LocalProvisioner):
@@ -164,10 +161,6 @@ class SandboxProvisioner(LocalProvisioner):
         job.root = f"/proc/{job.sandbox_pid}/root"
         self.connection_info = await _pin_sockets(self, info, job.root, job.private / "k")
         return self.connection_info
-
-    async def cleanup(self, restart: bool = False) -> None:
-        _unpin(self)
-        await super().cleanup(restart)
 
     async def kill(self, restart: bool = False) -> None:
         await super().kill(restart)
@@ -245,7 +238,6 @@ class ForkedProvisioner(LocalProvisioner):
         return process.returncode
 
     async def cleanup(self, restart: bool = False) -> None:
-        _unpin(self)
         if self.process is not None and self.process.pidfd is not None:
             self.process.poll()
         await super().cleanup(restart)

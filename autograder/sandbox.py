@@ -545,8 +545,11 @@ class _Job:
         self.marks = {}
         self.requests = 0
         self.flags = []
-        #: The ZMQ contexts of this job's kernel clients, destroyed when the job ends.
+        #: The ZMQ contexts of this job's kernel clients, destroyed when the job ends,
+        #: and the descriptors its kernels' sockets are reached by, closed after them
+        #: (autograder.provisioning._pin_sockets).
         self.contexts = []
+        self.pinned = []
         self.agent_path = str(self.private / "agent.sock")
         # the kernel's copy of its connection file (bound into bwrap's sandbox): the
         # kernel manager's own is rewritten with the paths as the grader reaches them
@@ -864,6 +867,8 @@ def _in_a_worker():
 
     if multiprocessing.parent_process() is not None:
         return True
+    if "distributed" not in sys.modules:  # a dask worker has it; nbgrader need not import it
+        return False
     try:
         from distributed import Scheduler, get_worker
 
@@ -945,6 +950,9 @@ def _execute_notebook(task):
             for ctx in job.contexts:  # not left to the garbage collector, at any moment
                 with contextlib.suppress(Exception):
                     ctx.destroy(linger=0)
+            for fd in job.pinned:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
             job.limits.close()
             if job.template is not None:
                 from . import forked

@@ -396,6 +396,49 @@ def test_a_cell_that_kills_the_kernel_costs_only_itself(fork):
     assert "stopped while this test ran" in errors(by_id["test_stops"])[-1]["evalue"]
 
 
+def _open_descriptors():
+    """{fd: what it is} of this process, as /proc/self/fd says."""
+    out = {}
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            out[fd] = os.readlink(f"/proc/self/fd/{fd}")
+    return out
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "cold"])
+def test_a_job_closes_every_descriptor_its_kernels_were_reached_by(fork, monkeypatch):
+    """The pinned sockets and the job folder's descriptor (the kernel's ZMQ address,
+    ``/proc/self/fd/<n>/k-<port>``) are closed when the job ends, kernels restarted after
+    a crash included, and not before: jupyter_client's cleanup removes the address's files
+    after the provisioner's, and a number closed by then could be another job's folder."""
+    if sandbox.probe() is not None or (fork and forked.problem() is not None):
+        pytest.skip("no sandbox here")
+    _execute(_notebook("x = 1"), fork=fork)  # the template and the loop's own, once
+    removed, real_remove = [], os.remove
+
+    def remove(path, *args, **kwargs):
+        path = os.fspath(path)
+        if path.startswith("/proc/self/fd/"):
+            folder = "/proc/self/fd/" + path.split("/")[4]
+            try:
+                removed.append((path, os.readlink(folder)))
+            except OSError as exc:
+                removed.append((path, f"closed: {exc}"))
+        return real_remove(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "remove", remove)
+    before = _open_descriptors()
+    result = _execute(_notebook(*CRASHING), fork=fork)
+    assert removed  # the cleanup did go through the address
+    assert all(where.endswith("/private/k") for _, where in removed), removed
+    assert len(result["crashes"]) == 3  # three kernels, each pinned
+    after = _open_descriptors()
+    new = {fd: what for fd, what in after.items() if before.get(fd) != what}
+    assert not [w for w in new.values() if "/job-" in w], new
+    sockets = [w for w in after.values() if w.startswith("socket:")]
+    assert len(sockets) <= len([w for w in before.values() if w.startswith("socket:")]), new
+
+
 @needs_fork
 def test_a_notebook_that_kills_every_kernel_is_stopped():
     nb = _notebook(*["import os\nos._exit(1)"] * (crashes.MAX_RESTARTS + 4), "print('never')")
