@@ -42,10 +42,37 @@ def _set_due_dates(course, args, ids):
         print(f"due: {a} {when:%Y-%m-%d %H:%M %Z} ({utc:%Y-%m-%d %H:%M} UTC) in the gradebook")
 
 
+def _write_variant_tables(course, args):
+    """Each released assignment with variants gets (or keeps) its table in its source
+    folder, with the instructor's ``--variant STUDENT=K`` added (course.variant_tables)."""
+    from course import variant_tables
+
+    overrides = {}
+    for item in args.variant or []:
+        student, sep, k = item.rpartition("=")
+        if not sep or not student or not k.strip().isdigit():
+            raise SystemExit(f"--variant {item!r}: write STUDENT=K, e.g. --variant alice=3")
+        overrides[student.strip()] = int(k)
+    ids = args.assignments or course.assignments()
+    with_variants = [a for a in ids if a in variant_tables.SPECS]
+    if overrides and not with_variants:
+        raise SystemExit("--variant: none of " + ", ".join(ids) + " has variants")
+    course_id = course.config.CourseDirectory.get("course_id", "") or course.root.name
+    for a in with_variants:
+        try:
+            doc = variant_tables.write_table(course.source / a, a, course_id, overrides)
+        except variant_tables.VariantError as exc:
+            raise SystemExit(f"variants of {a}: {exc}") from None
+        given = ", ".join(f"{s}={k}" for s, k in sorted(doc["overrides"].items()))
+        print(f"variants: {a} has {len(doc['variants'])}" + (f" (given: {given})" if given else ""))
+
+
 def cmd_release(args):
     from .course_config import Course
 
     course = Course.load(args.root, db_url=args.db)
+    if not args.check:
+        _write_variant_tables(course, args)
     if _is_repo(course):
         from . import release
 
@@ -211,6 +238,7 @@ def _release_parser(add):
         backprop-grade release --check          # only check notebooks/ is in sync (CI)
         backprop-grade release 01-chain-rule --due "2026-12-01 23:59" --tz Europe/Berlin
         backprop-grade release --due 01-chain-rule=2026-12-01T23:59 --due 02-sigmoid-network=2026-12-08T23:59
+        backprop-grade release 01-chain-rule --variant alice=3   # alice gets variant 3
         """,
         cmd_release,
     )
@@ -223,6 +251,13 @@ def _release_parser(add):
         help="due date into nbgrader's gradebook (late penalties), e.g. '2026-12-01 23:59'",
     )
     p.add_argument("--tz", help="IANA time zone of --due (default: the machine's)")
+    p.add_argument(
+        "--variant",
+        action="append",
+        metavar="STUDENT=K",
+        help="give STUDENT variant K of the assignments' numbers (repeatable; kept in "
+        "their variants.json; the student sees it once they fetch the release again)",
+    )
 
 
 def _collect_parser(add):

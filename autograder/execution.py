@@ -101,6 +101,19 @@ class GradedExecution(NbGraderPreprocessor):
         execute = self.config.get("Execute", {})
         return int(execute.get("timeout", limits.CELL_TIMEOUT) or limits.CELL_TIMEOUT)
 
+    def _variants(self, info):
+        """The submission's variants, from the instructor's table in the course's source
+        folder (course.variant_tables), never from the submission's files."""
+        from pathlib import Path
+
+        from nbgrader.coursedir import CourseDirectory
+
+        from course import variant_tables
+
+        coursedir = CourseDirectory(config=self.config)
+        folder = Path(coursedir.root) / coursedir.source_directory / info["assignment"]
+        return variant_tables.for_submission(folder, info["assignment"], info["student"])
+
     def _execute_now(self, nb, resources):
         """Run `nb` now, as a grading worker would (one notebook, this process)."""
         from pathlib import Path
@@ -124,6 +137,7 @@ class GradedExecution(NbGraderPreprocessor):
                 "notebook_timeout": self.notebook_timeout or max(60, 5 * cell_timeout),
                 "memory_mb": self.memory_mb,
                 "sandbox": self.sandbox,
+                "variants": self._variants(resources["nbgrader"]),
             }
         )
         flags = list(result.get("flags") or [])

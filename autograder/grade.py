@@ -38,6 +38,8 @@ from pathlib import Path
 
 import nbformat
 
+from course import variant_tables
+
 from . import execution, integrity, limits
 from .progress import Progress
 from .sandbox import BUBBLEWRAP, NO_SANDBOX, require_sandbox
@@ -78,6 +80,8 @@ class SubmissionResult:
     parent_seconds: float = 0.0
     sandbox: str = ""
     skipped: bool = False
+    #: The student's variant of the assignment's numbers (None: it has none).
+    variant: int | None = None
 
     @property
     def failed(self):
@@ -434,6 +438,9 @@ class GradingRun:
             if path.exists():
                 self.release[n] = nbformat.read(path, as_version=4)
         self.files = _assignment_files(course, assignment)
+        # the instructor's variant table (course.variant_tables), never the submission's
+        self.variant_source = course.source / assignment
+        variant_tables.read_table(self.variant_source)  # a broken table stops the run here
         self.results = {}
         self.pending = {}
         self.executed = {}
@@ -472,6 +479,9 @@ class GradingRun:
         res = self.results[student] = SubmissionResult(
             student, self.assignment, sandbox=self.settings.sandbox
         )
+        mine = variant_tables.for_submission(self.variant_source, self.assignment, student)
+        if mine:
+            res.variant = mine[self.assignment]["index"]
         self.pending[student] = set()
         tasks = []
         for n in self.names:
@@ -528,6 +538,9 @@ class GradingRun:
             "memory_mb": s.memory_mb,
             "sandbox": s.sandbox,
             "kernel_env": s.kernel_env,
+            "variants": variant_tables.for_submission(
+                self.variant_source, self.assignment, student
+            ),
             "tmp": self.tmp,
             "font_cache": self.font_cache,
             "worker_memory_mb": s.worker_memory_mb,

@@ -40,7 +40,7 @@ from backprop_agent import wire
 from backprop_agent.budget import Budget
 from backprop_agent.changes import apply_changes, changes_of, snapshot
 from backprop_agent.channel import Broken, Channel
-from course import grading
+from course import grading, variant_tables
 from course.grading import StudentError
 
 from . import capture
@@ -80,6 +80,7 @@ STUDENT_MODULES = (
     "course.flow",
     "course.widgets",
     "course.grading",
+    "course.variants",
 )
 CHECKS = "course.checks"
 
@@ -664,6 +665,8 @@ class Session:
         #: Monotonic time by which the kernel's current cell must end (for its library calls).
         self.cell_deadline = None
         self.broken = ""
+        #: assignment -> course.variants.Assigned of the submission graded (the grader's).
+        self.variants = {}
         self.library = Library(self)
         self.lock = threading.RLock()
         self._serving = threading.local()
@@ -743,7 +746,9 @@ class Session:
                     return
 
     def _serve_library(self, header, blobs):
-        return self.library.serve(header, blobs)
+        # the kernel's course calls (variants.mine...) see the submission's variant
+        with variant_tables.grading_as(self.variants):
+            return self.library.serve(header, blobs)
 
     def _channel(self):
         return getattr(self._serving, "channel", None) or self.calls

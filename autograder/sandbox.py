@@ -51,6 +51,8 @@ from pathlib import Path
 
 import nbformat
 
+from course import variant_tables
+
 from . import limits
 from .limits import JobLimits
 
@@ -561,6 +563,8 @@ class _Job:
             given = task.get("font_cache")
             self.font_cache = given if given and os.path.isfile(given) else font_cache(_tmp(task))
         self.kernel_env = dict(task.get("kernel_env") or {})
+        #: The submission's variants (the grader's, from the task: course.variant_tables).
+        self.variants = variant_tables.from_plain(task.get("variants"))
         self.limits = JobLimits(
             task.get("memory_mb"),
             int(task.get("notebook_timeout") or 0) + 5 or None,
@@ -606,8 +610,9 @@ def _execute_class(job, cell_timeout):
             session = await asyncio.to_thread(
                 remote.Session, job.agent_host_path, call_timeout=cell_timeout
             )
+            session.variants = job.variants
             if self.trusted is None:
-                self.trusted = TrustedNotebook(self.nb, session, cell_timeout)
+                self.trusted = TrustedNotebook(self.nb, session, cell_timeout, job.variants)
             else:  # a fresh kernel: the grader's side of the notebook carries on
                 self.trusted.session = session
             return kc
@@ -631,7 +636,7 @@ def _execute_class(job, cell_timeout):
                 finally:
                     if session is not None:
                         session.cell_deadline = None
-            trusted = self.trusted or TrustedNotebook(self.nb, None, cell_timeout)
+            trusted = self.trusted or TrustedNotebook(self.nb, None, cell_timeout, job.variants)
             outputs = await asyncio.to_thread(trusted.run_test_cell, cell_index, cell)
             cell.outputs = outputs
             self.code_cells_executed += 1

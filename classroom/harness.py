@@ -8,6 +8,7 @@ in the student's JupyterLab) and report each cell's score and output.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +118,17 @@ class CourseSandbox(ScratchCourse):
                 nbformat.write(content, target)
         with Gradebook(self.db_url) as gb:
             gb.update_or_create_student(student)
-        result = self.api.autograde(assignment, student, force=True)
+        # the kernel's checks draw the student's variant as a student's own kernel would
+        # (course.variant_tables: BACKPROP_STUDENT and the table nbgrader copies in)
+        saved = os.environ.get("BACKPROP_STUDENT")
+        os.environ["BACKPROP_STUDENT"] = student
+        try:
+            result = self.api.autograde(assignment, student, force=True)
+        finally:
+            if saved is None:
+                os.environ.pop("BACKPROP_STUDENT", None)
+            else:
+                os.environ["BACKPROP_STUDENT"] = saved
         report = GradeReport(
             student,
             assignment,

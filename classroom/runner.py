@@ -26,6 +26,7 @@ import nbformat
 # kind and meta are also the runner's for its callers (classroom.mutate, the tests).
 from autograder.cells import kind
 from autograder.cells import nbgrader_meta as meta
+from course import variant_tables
 
 from .paths import RELEASE, REPO, SOLUTIONS  # noqa: F401 - runner.SOLUTIONS etc. for callers
 
@@ -196,7 +197,7 @@ def _with_replacements(nb, replacements):
     return nb
 
 
-def run(nb, replacements=None, tests=None, lab=False, cell_timeout=60.0):
+def run(nb, replacements=None, tests=None, lab=False, cell_timeout=60.0, variants=None):
     """Execute notebook `nb` and score its test cells.
 
     Parameters
@@ -214,6 +215,9 @@ def run(nb, replacements=None, tests=None, lab=False, cell_timeout=60.0):
         process whose ``import course`` gives the grader's stubs
         (:class:`classroom.inprocess.InProcessKernel`), the test cells in the grader's
         own :class:`autograder.trusted.TrustedNotebook`.
+    variants : dict, optional
+        assignment -> :class:`course.variant_tables.Assigned`: the numbers of the student
+        graded (default: every assignment's example, variant 0).
 
     Returns
     -------
@@ -231,9 +235,10 @@ def run(nb, replacements=None, tests=None, lab=False, cell_timeout=60.0):
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     try:
         if lab:
-            _run_lab(nb, tests, results)
+            with variant_tables.grading_as(variants):
+                _run_lab(nb, tests, results)
         else:
-            _run_graded(nb, tests, results, cell_timeout)
+            _run_graded(nb, tests, results, cell_timeout, variants)
     finally:
         if env is None:
             os.environ.pop("NBGRADER_EXECUTION", None)
@@ -259,12 +264,13 @@ def _run_lab(nb, tests, results):
                 exec(compile(cell.source, f"<{gid}>", "exec"), namespace)
 
 
-def _run_graded(nb, tests, results, cell_timeout):
+def _run_graded(nb, tests, results, cell_timeout, variants=None):
     from autograder.trusted import TrustedNotebook
     from classroom.inprocess import InProcessKernel
 
     with InProcessKernel(call_timeout=cell_timeout) as kernel:
-        trusted = TrustedNotebook(nb, kernel.session, cell_timeout)
+        kernel.session.variants = dict(variants or {})
+        trusted = TrustedNotebook(nb, kernel.session, cell_timeout, variants)
         for i in needed_cells(nb):
             cell = nb.cells[i]
             gid = meta(cell).get("grade_id")
@@ -277,6 +283,6 @@ def _run_graded(nb, tests, results, cell_timeout):
                 print(f"cell {gid}: {type(exc).__name__}: {exc}\n{out[-2000:]}")
 
 
-def run_assignment(assignment, replacements=None, tests=None, folder=SOLUTIONS):
+def run_assignment(assignment, replacements=None, tests=None, folder=SOLUTIONS, variants=None):
     """:func:`run` on the notebook of `assignment` (solutions by default)."""
-    return run(read(assignment, folder), replacements, tests)
+    return run(read(assignment, folder), replacements, tests, variants=variants)

@@ -25,15 +25,20 @@ import contextlib
 
 import numpy as np
 
+from .. import grading
+from .. import variant_tables as variants
 from ..activations import sigmoid, sigmoid_prime
 from ..grading import GradingFailure, call
 from . import _kit as kit
+from .catalogue import get as get_bug
 from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
     "GIVEAWAYS",
     "GRAPH_POINT",
+    "HAND_ANSWERS",
+    "check_hand",
     "check_chain_derivative",
     "check_chain_value",
     "check_graph_gradient",
@@ -42,11 +47,19 @@ __all__ = [
     "check_node_backward",
     "check_two_path_formula",
     "check_two_paths",
+    "graph_point",
     "hand_number",
 ]
 
-#: The point (x, y, z) at which the hand numbers of f(x, y, z) = x(y² + z) are asked.
-GRAPH_POINT = (-2.0, 3.0, -4.0)
+#: The assignment whose variants give each student their point (course.variants).
+ASSIGNMENT = "01-chain-rule"
+
+#: The course's example point (x, y, z) of f(x, y, z) = x(y² + z): variant 0, the numbers
+#: of a notebook that knows no student.  Each student's own is :func:`graph_point`.
+GRAPH_POINT = tuple(variants.SPECS[ASSIGNMENT].example["point"])
+
+#: The hand answers of the graph, by the notebook's names.
+HAND_ANSWERS = ("g_value", "f_value", "dfdx", "dfdy", "dfdz")
 
 #: What a grading kernel may read of this module (the notebook's figure cell uses it):
 #: plain data only; the checks themselves run in the grader.
@@ -90,9 +103,62 @@ def hand_number(namespace, name):
     return float(value)
 
 
-def check_hand_number(value, expected, name):
-    """A hand number against its value (never revealed; a wrong sign is called one)."""
-    kit.check_values(name, value, expected, tol="typed", reveal=False)
+def graph_point():
+    """(x, y, z) of the current student's variant (grading: of the submission's student).
+
+    Returns
+    -------
+    tuple of 3 float
+    """
+    return tuple(float(v) for v in variants.current(ASSIGNMENT).numbers["point"])
+
+
+def _written(namespace, names):
+    """The hand answers of `names` the student wrote as numbers (others left out)."""
+    given = {}
+    for name in names:
+        try:
+            given[name] = hand_number(namespace, name)
+        except (GradingFailure, NameError, KeyError):
+            continue
+    return given
+
+
+def check_hand(namespace, name):
+    """Check the hand answer `name` (one of :data:`HAND_ANSWERS`) at the student's point.
+
+    The value is never shown.  A typical bug is named from the catalogue
+    (:data:`course.variants.GRAPH_HAND_BUGS`); when the student's hand answers written so far (two or
+    more of them) are all those of another variant, the failure says so and the
+    notebook is flagged for the instructor: the numbers were another student's.
+
+    Raises
+    ------
+    GradingFailure
+    """
+    value = hand_number(namespace, name)
+    x, y, z = point = graph_point()
+    expected = variants.SPECS[ASSIGNMENT].answers({"point": list(point)})[name]
+    if kit.close(value, expected, "typed"):
+        return
+    given = _written(namespace, HAND_ANSWERS)
+    others = variants.matching_variants(ASSIGNMENT, given) if len(given) >= 2 else []
+    if len(others) == 1:
+        spec = variants.SPECS[ASSIGNMENT]
+        theirs = variants.current(ASSIGNMENT).table[others[0]]
+        grading.flag(
+            f"the hand answers of 01 are those of variant {others[0]} "
+            f"({spec.describe(theirs)}), not of this student's ({spec.describe({'point': point})})"
+        )
+        raise GradingFailure(
+            f"{name} is not the answer at your point ({spec.describe({'point': point})}). "
+            f"These are the answers of variant {others[0]}: another student's numbers "
+            f"({spec.describe(theirs)}). Work with your own point, shown above the exercise."
+        )
+    models = {
+        get_bug(bug).diagnosis: model(x, y, z) for bug, model in variants.GRAPH_HAND_BUGS[name]
+    }
+    kit.check_values(name, value, expected, tol="typed", reveal=False, models=models)
 
 
 @contextlib.contextmanager

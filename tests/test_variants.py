@@ -1,0 +1,197 @@
+"""Each student's own numbers (course.variant_tables): the tables, the notebooks on every
+variant, and two students graded by the real grader on their own and on each other's."""
+
+import json
+import os
+
+import nbformat
+import pytest
+
+from autograder import grade
+from autograder.course_config import Course
+from classroom import fixture, runner, samples
+from classroom.plants import plants_for
+from course import variant_tables as vt
+from course import variants
+from course.checks import catalogue
+
+A1 = "01-chain-rule"
+
+
+def test_every_variant_of_every_table_is_well_posed_and_the_first_is_the_example():
+    for assignment, spec in vt.SPECS.items():
+        table = vt.generate(assignment, "a key")
+        assert len(table) == spec.count
+        assert table[0] == spec.example
+        for k, numbers in enumerate(table):
+            assert spec.problems(numbers) == [], (assignment, k)
+        assert table == vt.generate(assignment, "a key")  # the key fixes the table
+        assert table[1:] != vt.generate(assignment, "another key")[1:]
+
+
+@pytest.mark.parametrize("key", ["k", "another", "a third"])
+def test_no_two_variants_of_01_share_g_or_f(key):
+    table = vt.generate(A1, key)
+    for name in ("g_value", "f_value"):
+        values = [vt.SPECS[A1].answers(n)[name] for n in table]
+        assert len(set(values)) == len(values)
+
+
+def test_every_hand_bug_of_01_is_in_the_catalogue_and_differs_on_every_variant():
+    table = vt.generate(A1, "k")
+    for name, bugs in vt.GRAPH_HAND_BUGS.items():
+        for bug, model in bugs:
+            assert bug in catalogue.all_bugs()
+            for numbers in table:
+                right = vt.SPECS[A1].answers(numbers)[name]
+                assert model(*numbers["point"]) != right, (bug, numbers)
+
+
+def test_a_table_keeps_its_key_and_variants_and_takes_overrides(tmp_path):
+    doc = vt.write_table(tmp_path, A1, "course")
+    again = vt.write_table(tmp_path, A1, "course", {"alice": 3})
+    assert again["key"] == doc["key"] and again["variants"] == doc["variants"]
+    assert vt.index_for(vt.read_table(tmp_path), "alice") == 3
+    with pytest.raises(vt.VariantError, match="variants 0 to 15"):
+        vt.write_table(tmp_path, A1, "course", {"bob": 16})
+    with pytest.raises(vt.VariantError, match="not of"):
+        vt.write_table(tmp_path, "02-sigmoid-network", "course")
+    (tmp_path / vt.FILE).write_text('{"assignment": 1}')
+    with pytest.raises(vt.VariantError, match="not a variant table"):
+        vt.read_table(tmp_path)
+
+
+def test_students_spread_over_the_variants_by_a_keyed_hash(tmp_path):
+    doc = vt.write_table(tmp_path, A1, "course")
+    seen = {vt.index_for(doc, f"student{i}") for i in range(200)}
+    assert len(seen) == len(doc["variants"])
+    other = dict(doc, key="another key")
+    moved = sum(vt.index_for(doc, f"s{i}") != vt.index_for(other, f"s{i}") for i in range(50))
+    assert moved > 30  # the key, not the name alone, decides
+
+
+def test_the_notebook_says_whose_numbers_it_shows(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    monkeypatch.delenv("BACKPROP_STUDENT", raising=False)
+    assert "example numbers (variant 0)" in variants.mine(A1)["text"]
+    doc = vt.write_table(tmp_path, A1, "course", {"alice": 5})
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    mine = variants.mine(A1)
+    assert mine["variant"] == 5 and mine["numbers"] == doc["variants"][5]
+    assert "drawn for alice" in mine["text"] and "yours" in mine["text"]
+    monkeypatch.setenv("BACKPROP_STUDENT", "bob")  # make lab's id comes first
+    assert variants.mine(A1)["student"] == "bob"
+    # while grading, the grader's variant and nothing of the environment
+    with vt.grading_as({A1: vt.assign(doc, A1, "carol")}):
+        assert variants.mine(A1)["student"] == "carol"
+    with vt.grading_as({}):
+        assert variants.mine(A1)["variant"] == 0
+
+
+def _as(doc, k):
+    return {A1: vt.Assigned(A1, k, doc["variants"][k], f"student-{k}", doc["variants"])}
+
+
+@pytest.mark.slow
+def test_every_variant_of_01_full_marks_and_every_plant_named(tmp_path):
+    doc = vt.write_table(tmp_path, A1, "course")
+    nb = runner.read(A1)
+    for k in range(len(doc["variants"])):
+        report = runner.run(nb, variants=_as(doc, k))
+        assert report.failing() == [], (k, {g: report.cells[g].output for g in report.failing()})
+        for plant in plants_for(A1):
+            if not any(c.startswith(("hand-", "graph-forward-values")) for c in plant.cells):
+                continue  # the other exercises do not depend on the variant
+            tests = runner.affected_tests(nb, plant.cells)
+            report = runner.run(nb, plant.cells, tests=tests, variants=_as(doc, k))
+            if not plant.is_bug:
+                assert report.failing() == [], (k, plant.name)
+                continue
+            assert report.failing() == sorted(plant.failing), (k, plant.name)
+            for gid in plant.failing:
+                assert plant.says.lower() in report.cells[gid].output.lower(), (k, plant.name)
+
+
+def _hand_answers(numbers):
+    """The solution with 01's hand answers written as the numbers of `numbers`."""
+    answers = vt.SPECS[A1].answers(numbers)
+    cells = {
+        "graph-forward-values": f"g_value = {answers['g_value']!r}\nf_value = {answers['f_value']!r}\n"
+    }
+    for name in ("dfdx", "dfdy", "dfdz"):
+        cells[f"hand-{name}"] = f"{name} = {answers[name]!r}\n"
+    return cells
+
+
+@pytest.mark.parametrize("key", ["k", "another"])
+def test_answers_of_another_variant_are_named_and_flagged(key):
+    doc = {"assignment": A1, "key": key, "variants": vt.generate(A1, key)}
+    nb = runner.read(A1)
+    own = runner.run(nb, _hand_answers(doc["variants"][4]), variants=_as(doc, 4))
+    assert own.failing() == []
+    theirs = runner.run(nb, _hand_answers(doc["variants"][7]), variants=_as(doc, 4))
+    hand = ["test-graph-forward-values", "test-hand-dfdx", "test-hand-dfdy", "test-hand-dfdz"]
+    assert theirs.failing() == sorted(hand)
+    for gid in hand:
+        assert "answers of variant 7" in theirs.cells[gid].output
+        assert str(vt.SPECS[A1].answers(doc["variants"][4])["dfdy"]) not in theirs.cells[gid].output
+
+
+def _students_with_two_variants(doc):
+    by_variant = {}
+    for i in range(100):
+        by_variant.setdefault(vt.index_for(doc, f"s{i:02d}"), f"s{i:02d}")
+    (ka, a), (kb, b) = sorted(by_variant.items())[1:3]
+    return (a, ka), (b, kb)
+
+
+@pytest.mark.slow
+def test_two_students_graded_on_their_own_variants_and_on_each_others(tmp_path):
+    """The real grader (sandboxed kernels): each student's own numbers earn full marks,
+    the other's earn nothing for the hand items, are named and flag the submission."""
+    root = fixture.make_course(tmp_path / "c", [A1], fixture=False)
+    course = Course.load(root)
+    doc = vt.write_table(course.source / A1, A1, "backprop-course")
+    grade.generate_release(course, A1)
+    (a, ka), (b, kb) = _students_with_two_variants(doc)
+    release = nbformat.read(course.release / A1 / "chain_rule.ipynb", as_version=4)
+    source = nbformat.read(course.source / A1 / "chain_rule.ipynb", as_version=4)
+    solution = samples.filled(release, source)  # the release with the solution's answers
+    submissions = {
+        f"{a}": (a, ka),  # own numbers
+        f"{b}": (b, kb),
+    }
+
+    def write(student, numbers):
+        nb = runner._with_replacements(solution, _hand_answers(numbers))
+        folder = course.submitted / student / A1
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / "chain_rule.ipynb")
+
+    for student, (_, k) in submissions.items():
+        write(student, doc["variants"][k])
+    results = {r.student: r for r in grade.grade(course, A1, jobs=2, out=open(os.devnull, "w"))}  # noqa: SIM115
+    for student, (_, k) in submissions.items():
+        r = results[student]
+        assert r.score == r.max_score and not r.flags, (student, r.reasons, r.flags)
+        assert r.variant == k
+    write(a, doc["variants"][kb])  # each answers the other's numbers
+    write(b, doc["variants"][ka])
+    results = {
+        r.student: r
+        for r in grade.grade(course, A1, jobs=2, force=True, out=open(os.devnull, "w"))  # noqa: SIM115
+    }
+    for student, other in ((a, kb), (b, ka)):
+        r = results[student]
+        assert r.max_score - r.score == 4  # the four hand test cells, a point each
+        assert any(f"variant {other}" in f for f in r.flags), r.flags
+        fed = json.dumps(
+            [
+                c.get("outputs")
+                for c in nbformat.read(
+                    course.autograded / student / A1 / "chain_rule.ipynb", as_version=4
+                ).cells
+            ]
+        )
+        assert f"answers of variant {other}" in fed
