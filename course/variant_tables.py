@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .gradcheck import _DIAG_RTOL
+
 __all__ = [
     "FILE",
     "SPECS",
@@ -173,6 +175,11 @@ def _network_draw(rng):
     }
 
 
+#: How far a slip's ratio to the right value must stay from a factor the gradient check
+#: names (2, 4...), relative: three times the check's own tolerance (gradcheck._DIAG_RTOL).
+_NAMED_FACTOR_MARGIN = 3 * _DIAG_RTOL
+
+
 def _network_problems(n):
     wh, wo, x = np.array(n["wh"]), np.array(n["wo"]), np.array(n["x"])
     out = []
@@ -182,6 +189,11 @@ def _network_problems(n):
     y = _sigmoid(s)
     if np.max(np.abs(s_hidden)) > 2.0 or abs(s) > 2.0:
         out.append("a sigmoid saturates (|s| > 2): its slope would hide a missing factor")
+    for v in (*z, y):  # σ' slipped to v(1 + v) must not pass for a constant factor
+        ratio = (1 + v) / (1 - v)
+        for c in (2.0, 4.0):
+            if abs(ratio - c) < _NAMED_FACTOR_MARGIN * c:
+                out.append(f"σ' written v(1 + v) at v = {v:.4f} would look like a factor {c:g}")
     if abs(y - n["y_star"]) < 0.1:
         out.append("y is too close to y*: every partial is nearly 0")
     delta_o = (y - n["y_star"]) * y * (1 - y)

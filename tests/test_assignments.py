@@ -19,6 +19,7 @@ import pytest
 from classroom import runner
 from classroom.harness import assignments, notebook_names
 from classroom.plants import plants_for
+from course import variant_tables
 from course.checks import catalogue
 
 ASSIGNMENTS = assignments()
@@ -26,8 +27,21 @@ ASSIGNMENTS = assignments()
 
 def _plants():
     for a in ASSIGNMENTS:
-        for p in plants_for(a):
-            yield pytest.param(a, p, id=f"{a}:{p.name}")
+        for i, p in enumerate(plants_for(a)):
+            yield pytest.param(a, p, i, id=f"{a}:{p.name}")
+
+
+def _variant(assignment, i):
+    """Plant `i` of an assignment with variants is graded on variant i mod their number
+    (of the course's own table, solutions/<assignment>/variants.json): every variant
+    meets some plants, and test_variants grades the solution on each."""
+    doc = variant_tables.read_table(runner.SOLUTIONS / assignment)
+    if doc is None:
+        return None
+    k = i % len(doc["variants"])
+    return {
+        assignment: variant_tables.Assigned(assignment, k, doc["variants"][k], "s", doc["variants"])
+    }
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +49,13 @@ def notebooks():
     return {a: runner.read(a) for a in ASSIGNMENTS}
 
 
-@pytest.mark.parametrize("assignment, plant", list(_plants()))
-def test_planted(notebooks, assignment, plant):
+@pytest.mark.parametrize("assignment, plant, index", list(_plants()))
+def test_planted(notebooks, assignment, plant, index):
     nb = notebooks[assignment]
     tests = runner.affected_tests(nb, plant.cells)
     assert set(plant.failing) <= tests, "a failing cell cannot see the planted cells"
     # As the grader runs them: handles to the student's names, the library in the grader.
-    report = runner.run(nb, plant.cells, tests=tests)
+    report = runner.run(nb, plant.cells, tests=tests, variants=_variant(assignment, index))
     if not plant.is_bug:
         lost = {k: c.output for k, c in report.cells.items() if not c.passed}
         assert not lost, f"correct alternative lost points: {lost}"

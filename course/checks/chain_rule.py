@@ -141,9 +141,12 @@ def check_hand(namespace, name):
     expected = variants.SPECS[ASSIGNMENT].answers({"point": list(point)})[name]
     if kit.close(value, expected, "typed"):
         return
+    models = {
+        get_bug(bug).diagnosis: model(x, y, z) for bug, model in variants.GRAPH_HAND_BUGS[name]
+    }
     given = _written(namespace, HAND_ANSWERS)
     others = variants.matching_variants(ASSIGNMENT, given) if len(given) >= 2 else []
-    if len(others) == 1:
+    if len(others) == 1 and not kit.matching(value, models):  # a bug of theirs comes first
         spec = variants.SPECS[ASSIGNMENT]
         theirs = variants.current(ASSIGNMENT).table[others[0]]
         grading.flag(
@@ -155,9 +158,6 @@ def check_hand(namespace, name):
             f"These are the answers of variant {others[0]}: another student's numbers "
             f"({spec.describe(theirs)}). Work with your own point, shown above the exercise."
         )
-    models = {
-        get_bug(bug).diagnosis: model(x, y, z) for bug, model in variants.GRAPH_HAND_BUGS[name]
-    }
     kit.check_values(name, value, expected, tol="typed", reveal=False, models=models)
 
 

@@ -32,7 +32,7 @@ import contextlib
 
 import numpy as np
 
-from .. import gradcheck, grading, lecture
+from .. import gradcheck, grading, lecture, variant_tables
 from ..activations import sigmoid, sigmoid_prime
 from ..grading import GradingFailure, TimeBudgetExceeded, call, quiet
 from . import _kit as kit
@@ -43,6 +43,7 @@ __all__ = [
     "EXAMPLE_X",
     "EXAMPLE_Y",
     "GIVEAWAYS",
+    "example",
     "XOR_X",
     "XOR_Y",
     "check_course_params",
@@ -61,10 +62,14 @@ __all__ = [
 ]
 
 #: The worked example: x = (x₁, x₂) and its target y*.
-EXAMPLE_X = (0.5, -1.0)
-EXAMPLE_Y = 1.0
-_EXAMPLE_WH = ((0.1, -0.2), (0.4, 0.6), (-0.3, 0.8))
-_EXAMPLE_WO = (0.05, -0.7, 0.9)
+#: The assignment whose variants give each student their worked example.
+ASSIGNMENT = "02-sigmoid-network"
+_EXAMPLE = variant_tables.SPECS[ASSIGNMENT].example
+#: The course's example (variant 0): input, target and weights.
+EXAMPLE_X = tuple(_EXAMPLE["x"])
+EXAMPLE_Y = _EXAMPLE["y_star"]
+_EXAMPLE_WH = tuple(tuple(row) for row in _EXAMPLE["wh"])
+_EXAMPLE_WO = tuple(_EXAMPLE["wo"])
 
 #: The four XOR points as columns, and their targets.
 XOR_X = np.array([[0.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 1.0]])
@@ -112,8 +117,25 @@ GIVEAWAYS = {
 
 
 def example_params():
-    """The notebook's weights, as fresh float64 arrays (dict with "wh" (3, 2), "wo" (3,))."""
+    """The course's example weights (variant 0), as fresh float64 arrays (dict with "wh"
+    (3, 2), "wo" (3,)); each student's own worked example is :func:`example`."""
     return {"wh": np.array(_EXAMPLE_WH), "wo": np.array(_EXAMPLE_WO)}
+
+
+def example():
+    """The worked example of the current student's variant (grading: of the submission's
+    student, course.variant_tables).
+
+    Returns
+    -------
+    params : dict
+        "wh" (3, 2) and "wo" (3,), float64.
+    x : ndarray, shape (2,)
+    y_star : float
+    """
+    n = variant_tables.current(ASSIGNMENT).numbers
+    params = {"wh": np.array(n["wh"], dtype=np.float64), "wo": np.array(n["wo"], dtype=np.float64)}
+    return params, np.array(n["x"], dtype=np.float64), float(n["y_star"])
 
 
 def random_case(seed):
