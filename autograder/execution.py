@@ -122,6 +122,9 @@ class GradedExecution(NbGraderPreprocessor):
 
         require_sandbox(self.sandbox)
         cell_timeout = self._cell_timeout()
+        variants = self._variants(resources["nbgrader"])
+        for item in variants.values():  # SaveTrustedGrades records it in the gradebook
+            resources["nbgrader"]["variant"] = item["index"]
         folder = Path(resources.get("metadata", {}).get("path") or ".")
         files = {
             str(p.relative_to(folder)): p.read_bytes()
@@ -137,7 +140,7 @@ class GradedExecution(NbGraderPreprocessor):
                 "notebook_timeout": self.notebook_timeout or max(60, 5 * cell_timeout),
                 "memory_mb": self.memory_mb,
                 "sandbox": self.sandbox,
-                "variants": self._variants(resources["nbgrader"]),
+                "variants": variants,
             }
         )
         flags = list(result.get("flags") or [])
@@ -159,6 +162,11 @@ class SaveTrustedGrades(SaveAutoGrades):
     def preprocess(self, nb, resources):
         self._review = bool(resources["nbgrader"].get("review"))
         nb, resources = super().preprocess(nb, resources)
+        info = resources["nbgrader"]
+        if info.get("variant") is not None:
+            from .grade import record_variant
+
+            record_variant(info["db_url"], info["assignment"], info["student"], info["variant"])
         if self._review:
             from nbgrader.api import Gradebook
 

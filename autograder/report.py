@@ -239,6 +239,7 @@ def _student_rows(course, assignment, rows, records, report_dir):
                 "why": "; ".join(x.splitlines()[0] for x in rec.reasons) if rec else "",
                 "seconds": rec.seconds if rec else None,
                 "sandbox": (getattr(rec, "sandbox", "") or "") if rec else r.sandbox,
+                "variant": getattr(rec, "variant", None) if rec else None,
                 "review": r.needs_review,
                 "review_items": _review_items(rec) if rec and r.needs_review else [],
                 "flags": list(rec.flags) if rec else [],
@@ -396,6 +397,7 @@ def assignment_section(plt, course, assignment, rows, report_dir):
         "failed": [s for s in students if s["status"] != "ok"],
         "flagged": [s for s in students if s["review"]],
         "sandboxes": sorted({s["sandbox"] for s in students if s["sandbox"]}),
+        "variants": any(s["variant"] is not None for s in students),
         "similar": similarity_section(course, assignment),
     }
 

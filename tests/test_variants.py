@@ -195,6 +195,7 @@ def test_two_students_graded_on_their_own_variants_and_on_each_others(tmp_path):
             ]
         )
         assert f"answers of variant {other}" in fed
+    assert grade.recorded_variants(course.db_url, A1) == {a: ka, b: kb}
 
 
 @pytest.mark.slow
@@ -208,3 +209,35 @@ def test_the_solution_earns_full_marks_on_every_variant_of_the_course_table(assi
         on = {assignment: vt.Assigned(assignment, k, numbers, f"s{k}", doc["variants"])}
         report = runner.run(nb, variants=on)
         assert report.failing() == [], (k, {g: report.cells[g].output for g in report.failing()})
+
+
+@pytest.mark.slow
+def test_nbgrader_autograde_grades_on_the_submitters_variant(tmp_path):
+    """formgrader's Autograde and `nbgrader autograde` (GradedExecution) take the variant
+    from the course's own table too, and record it."""
+    from nbgrader.api import Gradebook
+
+    from autograder.workspace import ScratchCourse
+
+    root = fixture.make_course(tmp_path / "c", [A1], fixture=False)
+    course = Course.load(root)
+    doc = vt.write_table(course.source / A1, A1, "backprop-course")
+    sb = ScratchCourse(tmp_path / "scratch", [A1], course=course)
+    (a, ka), (_, kb) = _students_with_two_variants(vt.read_table(sb.root / "source" / A1))
+    release = sb.read_release(A1, "chain_rule")
+    nb = runner._with_replacements(
+        samples.filled(release, sb.read_source(A1, "chain_rule")),
+        _hand_answers(doc["variants"][kb]),
+    )
+    folder = sb.root / "submitted" / a / A1
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "chain_rule.ipynb")
+    with Gradebook(sb.db_url) as gb:
+        gb.update_or_create_student(a)
+    result = sb.api.autograde(A1, a, force=True)
+    assert result["success"], result.get("log")
+    with Gradebook(sb.db_url) as gb:
+        sub = gb.find_submission(A1, a)
+        assert sub.max_score - sub.score == 4
+        assert all(n.flagged for n in sub.notebooks)
+    assert grade.recorded_variants(sb.db_url, A1) == {a: ka}
