@@ -35,9 +35,12 @@ test-fast: $(STAMP)
 # overwritten), the library is refreshed on each start.  nbgrader's student side only (the
 # Validate button): lab-config/ switches off the formgrader, the course and assignment lists
 # and Create Assignment, so nothing writes a gradebook.  --allow-root only when run as root.
+# The student's id is asked once (kept in LAB_DIR/.student-id): their own numbers are drawn
+# for it (course.variant_tables).
 LAB_DIR ?= $(CURDIR)/lab-work
 lab: $(STAMP)
 	$(BIN)/python -m backprop_hub.edition --workdir $(LAB_DIR)
+	BACKPROP_STUDENT="$$($(BIN)/python -m backprop_hub.student_id $(LAB_DIR))" \
 	PYTHONPATH=$(LAB_DIR)/lib JUPYTER_CONFIG_PATH=$(CURDIR)/lab-config PATH=$(abspath $(BIN)):$$PATH \
 		$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(LAB_DIR)/notebooks \
 		$(if $(filter 0,$(shell id -u)),--allow-root)

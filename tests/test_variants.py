@@ -241,3 +241,39 @@ def test_nbgrader_autograde_grades_on_the_submitters_variant(tmp_path):
         assert sub.max_score - sub.score == 4
         assert all(n.flagged for n in sub.notebooks)
     assert grade.recorded_variants(sb.db_url, A1) == {a: ka}
+
+
+def test_make_lab_asks_the_id_once_and_the_notebook_shows_that_students_numbers(tmp_path):
+    """`make lab`'s steps: the edition in a working folder (the variant table with each
+    release notebook), the id asked once and kept, a kernel there draws that student's."""
+    import subprocess
+    import sys
+
+    from backprop_hub import edition, student_id
+
+    work = tmp_path / "lab"
+    edition.prepare_workdir(work)
+    table = work / "notebooks" / A1 / vt.FILE
+    assert table.is_file()
+    answers = iter(["not an id!", "alice"])
+    env_before = os.environ.pop("BACKPROP_STUDENT", None)
+    try:
+        assert student_id.student_id(work, ask=lambda _: next(answers)) == "alice"
+        assert student_id.student_id(work, ask=lambda _: pytest.fail("asked twice")) == "alice"
+    finally:
+        if env_before is not None:
+            os.environ["BACKPROP_STUDENT"] = env_before
+    table.write_text("{}")  # a stale or broken table is replaced on the next start
+    edition.prepare_workdir(work)
+    doc = vt.read_table(table.parent)
+    code = "from course import variants; import json; print(json.dumps(variants.mine('01-chain-rule')))"
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_USER", "BACKPROP_STUDENT")}
+    env.update(PYTHONPATH=str(work / "lib"), BACKPROP_STUDENT="alice")
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=table.parent, env=env, capture_output=True, text=True
+    )
+    mine = json.loads(out.stdout)
+    assert (
+        mine["student"] == "alice"
+        and mine["numbers"] == doc["variants"][vt.index_for(doc, "alice")]
+    )
