@@ -88,7 +88,13 @@ def run_demo(workdir="demo-output", jobs=None, assignments=None, out=None):
     _step(3, "samples: a seeded class with correct, buggy, blank and hostile submissions")
     manifest = samples.generate(course, work / "class", ids, seed=0)
     copies = samples.add_copies(work / "class", manifest)
+    others = samples.add_other_variant(course, work / "class", manifest)
     print(f"{sum(len(v) for v in manifest.values())} submissions in {work / 'class'}", file=out)
+    for a, (student, whose, k) in others.items():
+        print(
+            f"  {student} hands in {a} with {whose}'s numbers (variant {k}): named and flagged",
+            file=out,
+        )
     for copier, original in copies[ids[0]].items():
         print(
             f"  {copier} copies {original} (the similarity report should rank them first)", file=out

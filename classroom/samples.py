@@ -29,6 +29,7 @@ import nbformat
 import numpy as np
 
 from autograder.cells import grade_id, is_answer_cell, is_test_cell
+from course import variant_tables
 
 from .plants import plants_for
 
@@ -77,6 +78,8 @@ EXPECT = {
     "float32": {"score": "less", "says": "float32"},
     "split-cell": {"score": "full", "flagged": True, "says": "split"},
     "stripped-metadata": {"score": "full", "flagged": True, "says": "restored from the source"},
+    # hand answers of a classmate's variant (add_other_variant): those items lost, named
+    "other-variant": {"score": "less", "flagged": True, "says": "answers of variant"},
 }
 
 #: A due date for the sample zip (read in the machine's zone, as its entry times are):
@@ -488,3 +491,67 @@ def add_copies(out_dir, manifest):
             pairs[a][student] = original
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return pairs
+
+
+# --- another student's numbers (issue 23): what the variants must catch ----------------------
+
+
+def _with_numbers(nb, answers):
+    """`nb` with each hand answer `name = ...` of its answer cells set to answers[name]."""
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        if not is_answer_cell(cell):
+            continue
+        lines = cell.source.splitlines()
+        for i, line in enumerate(lines):
+            name = line.split("=", 1)[0].strip()
+            if name in answers and "=" in line and not line.startswith((" ", "#")):
+                lines[i] = f"{name} = {answers[name]!r}"
+        cell.source = "\n".join(lines)
+    return nb
+
+
+def add_other_variant(course, out_dir, manifest):
+    """Add to each assignment of the sample class whose variants have hand answers
+    (course.variant_tables) a student who hands in a correct notebook with the hand
+    answers of a classmate's variant, as numbers: the grader must name and flag it.
+
+    Returns {assignment: (student, whose numbers, their variant)}; updates `out_dir`'s
+    folders, zips and manifest.json (and `manifest`)."""
+    out = Path(out_dir)
+    found = {}
+    for a, plan in manifest.items():
+        spec = variant_tables.SPECS.get(a)
+        doc = variant_tables.read_table(course.source / a)
+        original = next((s for s, i in sorted(plan.items()) if i["kind"] == "correct"), None)
+        if spec is None or spec.answers is None or doc is None or original is None:
+            continue
+        theirs = variant_tables.index_for(doc, original)
+        base = f"s{len(plan) + 1:02d}-other-variant"
+        names = (base, *(f"{base}-{n}" for n in range(1, 100)))
+        student = next(c for c in names if variant_tables.index_for(doc, c) != theirs)
+        answers = spec.answers(doc["variants"][theirs])
+        sdir = out / a / student
+        sdir.mkdir(parents=True, exist_ok=True)
+        entries = []
+        for path in sorted((out / a / original).glob("*.ipynb")):
+            nb = _with_numbers(
+                nbformat.reads(path.read_text(encoding="utf-8"), as_version=4), answers
+            )
+            data = nbformat.writes(nb).encode()
+            (sdir / path.name).write_bytes(data)
+            entries.append((f"{student}_4711_{path.name}", data))
+        if (out / f"{a}.zip").exists():
+            with zipfile.ZipFile(out / f"{a}.zip", "a") as zf:
+                for name, data in entries:
+                    zf.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 2, 12, 0, 0)), data)
+        plan[student] = {
+            "kind": "other-variant",
+            "plant": None,
+            "expect": EXPECT["other-variant"],
+            "late_days": 0,
+            "numbers_of": original,
+        }
+        found[a] = (student, original, theirs)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return found

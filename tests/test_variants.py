@@ -277,3 +277,21 @@ def test_make_lab_asks_the_id_once_and_the_notebook_shows_that_students_numbers(
         mine["student"] == "alice"
         and mine["numbers"] == doc["variants"][vt.index_for(doc, "alice")]
     )
+
+
+@pytest.mark.slow
+def test_the_demo_class_has_a_student_with_a_classmates_numbers(tmp_path):
+    root = fixture.make_course(tmp_path / "c", [A1], fixture=False)
+    course = Course.load(root)
+    vt.write_table(course.source / A1, A1, "backprop-course")
+    grade.generate_release(course, A1)
+    manifest = samples.generate(course, tmp_path / "class", [A1], seed=0, hostile=[])
+    student, whose, k = samples.add_other_variant(course, tmp_path / "class", manifest)[A1]
+    assert manifest[A1][student]["kind"] == "other-variant"
+    folder = course.submitted / student / A1
+    folder.mkdir(parents=True)
+    for path in (tmp_path / "class" / A1 / student).glob("*.ipynb"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    (r,) = grade.grade(course, A1, [student], jobs=1, out=open(os.devnull, "w"))  # noqa: SIM115
+    assert r.max_score - r.score == 4 and r.variant != k
+    assert any(f"variant {k}" in f for f in r.flags), r.flags
