@@ -1,6 +1,6 @@
 """Planted bugs and correct alternatives for 05-training (notebook training.ipynb)."""
 
-from classroom.plants import BODY, Plant, body, bug
+from classroom.plants import BODY, Plant, body, bug, showing
 
 NB = "training"
 
@@ -27,7 +27,7 @@ OWN_SGD = (
 
 PLANTS = [
     _sgd(
-        "training.train",
+        showing("kit.library-call", "calls course.training.train"),
         "the library's answer: training.train for the loop",
         SGD_TESTS,
         (
