@@ -650,3 +650,14 @@ PLANTS += [
         "02.partials.bias-input-0",
     ),
 ]
+
+# issue 24: the diagnoses the mutation corpus shows, planted once each
+PLANTS += [
+    _bug(
+        "sgd: t starts at 1",
+        "sgd",
+        [("t = 0\n", "t = 1\n")],
+        ("test-sgd-steps",),
+        "02.sgd.decay",
+    ),
+]

@@ -231,3 +231,13 @@ PLANTS = [
         says="the sign is flipped",
     ),
 ]
+
+# issue 24: the diagnoses the mutation corpus shows, planted once each
+PLANTS += [
+    _sgd(
+        "05.sgd.wrong-step",
+        "step divided by the gradient",
+        ("test_sgd_step",),
+        ("lr * grads[k]", "lr / grads[k]"),
+    ),
+]

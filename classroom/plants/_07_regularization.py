@@ -539,3 +539,31 @@ PLANTS = [
         ('"W2": delta2 @ a1.T', '"W2": delta2 @ h.T'),
     ),
 ]
+
+# issue 24: the diagnoses the mutation corpus shows, planted once each
+PLANTS += [
+    dropout_bug(
+        "07.dropout.wrong-scaling",
+        "kept units scaled by 1 - p",
+        ("test_dropout_expectation", "test_dropout_forward"),
+        ("/ (1.0 - p)", "* (1.0 - p)"),
+    ),
+    early_bug(
+        "07.early.outside",
+        "stop past the last epoch",
+        ("test_early_history",),
+        ("len(val_losses) - 1", "len(val_losses) + 1"),
+    ),
+    early_bug(
+        "07.early.best-wrong",
+        "best moves on ties",
+        ("test_early_history",),
+        ("loss < val_losses[best]", "loss <= val_losses[best]"),
+    ),
+    early_bug(
+        "07.early.stop-wrong",
+        "stop when epoch + best reaches patience",
+        ("test_early_history",),
+        ("epoch - best", "epoch + best"),
+    ),
+]
