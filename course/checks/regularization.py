@@ -808,6 +808,18 @@ def check_early_run(
     """A real run: the history follows the rule, one epoch per entry, and the parameters
     are the best epoch's."""
     params0 = network.init_params([64, hidden, 10], "xavier", np.random.default_rng(init_seed))
+    run = {"max_epochs": max_epochs, "lr": lr, "batch_size": batch_size, "patience": patience}
+    params, losses, trained = _early_run(fn, params0, split, seed, run, activation)
+    _check_val_losses(losses, validation_loss(params0, split.X_val, split.Y_val, activation))
+    best = _check_rule(losses, patience, max_epochs)
+    _check_epochs(trained, len(losses), split.X_train.shape[1], batch_size)
+    _check_best_params(params, losses, best, split, activation)
+    return best
+
+
+def _early_run(fn, params0, split, seed, run, activation):
+    """(params, val_losses, what training.train was asked) of the student's run: the
+    run must be the student's own early stopping, not training.train's."""
     what = "train_with_early_stopping"
     with _own_work(what, fn):
         out, trained = call(
@@ -816,10 +828,7 @@ def check_early_run(
             copy.deepcopy(params0),
             split,
             seed,
-            max_epochs=max_epochs,
-            lr=lr,
-            batch_size=batch_size,
-            patience=patience,
+            **run,
             activation=activation,
             what="train_with_early_stopping",
         )
@@ -834,7 +843,11 @@ def check_early_run(
     params, losses = kit.unpack(out, "train_with_early_stopping", ("params", "val_losses"))
     params = kit.as_dict(params, "train_with_early_stopping (params)", params0)
     losses = [float(v) for v in kit.values("val_losses", losses)[0].reshape(-1)]
-    v0 = validation_loss(params0, split.X_val, split.Y_val, activation)
+    return params, losses, trained
+
+
+def _check_val_losses(losses, v0):
+    """val_losses starts at the untrained network's loss `v0` and changes epoch by epoch."""
     if not losses or not kit.close(losses[0], v0, "exact"):
         raise GradingFailure(
             "val_losses[0] must be the validation loss of the untrained network (epoch 0), "
@@ -845,8 +858,10 @@ def check_early_run(
             "the validation loss never changed: train one epoch between two entries of "
             "val_losses.\nLikely bug: " + BUGS["07.run.epochs-per-entry"].diagnosis + "."
         )
-    best = _check_rule(losses, patience, max_epochs)
-    _check_epochs(trained, len(losses), split.X_train.shape[1], batch_size)
+
+
+def _check_best_params(params, losses, best, split, activation):
+    """The returned parameters have the validation loss of the best epoch `best`."""
     with quiet():
         got = validation_loss(
             {k: np.asarray(v, dtype=np.float64) for k, v in params.items()},
@@ -863,4 +878,3 @@ def check_early_run(
             f"epoch ({best}) had {losses[best]:.6g}.\nLikely bug: "
             f"{BUGS['07.run.last-params' if which else '07.run.no-copy'].diagnosis}."
         )
-    return best
