@@ -3,7 +3,8 @@
 nbgrader is the engine and its gradebook the record (formgrader and manual grading keep
 working); this adds parallel grading with limits, integrity checks, feedback that does
 not leak hidden tests, CSV export and an HTML report.  Configured by the course's
-nbgrader_config.py (course root: the current directory when it has one, else the repo).
+nbgrader_config.py (course root: ``--root``, else the current directory or the nearest
+folder above it with an nbgrader_config.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import contextlib
 import os
 import sys
 import textwrap
-from pathlib import Path
 
 from . import limits
 
@@ -26,12 +26,6 @@ def _course(args):
     from .course_config import Course
 
     return Course.load(args.root, db_url=args.db, cell_timeout=getattr(args, "timeout", None))
-
-
-def _is_repo(course):
-    from .course_config import REPO
-
-    return Path(course.root).resolve() == REPO
 
 
 def _set_due_dates(course, args, ids):
@@ -68,36 +62,21 @@ def _write_variant_tables(course, args):
 
 
 def cmd_release(args):
+    from . import release
     from .course_config import Course
 
     course = Course.load(args.root, db_url=args.db)
     if not args.check:
         _write_variant_tables(course, args)
-    if _is_repo(course):
-        from . import release
-
-        if not args.check:
-            written = release.generate(args.assignments or None)
-            print("generated notebooks/ for: " + ", ".join(written))
-            _set_due_dates(course, args, written)
-        problems = release.check(args.assignments or None)
-        for p in problems:
-            print("out of sync: " + p, file=sys.stderr)
-        return 1 if problems else 0
-    # Another course root: nbgrader generate_assignment into its release folder.
-    from .grade import generate_release
-
     ids = args.assignments or course.assignments()
-    if args.check:
-        missing = [a for a in ids if not (course.release / a).is_dir()]
-        for a in missing:
-            print(f"out of sync: {a} has no release", file=sys.stderr)
-        return 1 if missing else 0
-    for a in ids:
-        generate_release(course, a)
-    print("generated the release for: " + ", ".join(ids))
-    _set_due_dates(course, args, ids)
-    return 0
+    if not args.check:
+        written = release.generate(ids, course=course)
+        print(f"generated {course.release.name}/ for: " + ", ".join(written))
+        _set_due_dates(course, args, written)
+    problems = release.check(args.assignments or None, course=course)
+    for p in problems:
+        print("out of sync: " + p, file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _roster(args):
@@ -431,7 +410,10 @@ def build_parser():
             """
         ),
     )
-    parser.add_argument("--root", help="course root (default: . if it has nbgrader_config.py)")
+    parser.add_argument(
+        "--root",
+        help="course root (default: . or the nearest folder above with nbgrader_config.py)",
+    )
     parser.add_argument("--db", help="gradebook URL (default: sqlite:///<root>/gradebook.db)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -490,4 +472,10 @@ def main(argv=None):
     _exit_on_terminate()
     args = build_parser().parse_args(argv)
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
-    return args.func(args)
+    from .course_config import CourseNotFound
+
+    try:
+        return args.func(args)
+    except CourseNotFound as exc:
+        print(f"backprop-grade: {exc}", file=sys.stderr)
+        return 2

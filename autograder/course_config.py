@@ -9,17 +9,28 @@ from pathlib import Path
 
 from .limits import CELL_TIMEOUT
 
-# Transitional, the package's last repo-relative path: the checkout an editable install
-# runs from.  Only `default_root`'s fallback and cli._is_repo still use it;
-# once they take the course root, it goes.
-REPO = Path(__file__).resolve().parent.parent
+
+class CourseNotFound(FileNotFoundError):
+    """No course root: no nbgrader_config.py in the folder asked about or above it."""
 
 
-def default_root():
-    """The course root: the current directory when it holds nbgrader_config.py, else the
-    checkout an editable install runs from (transitional, see REPO)."""
-    here = Path.cwd()
-    return here if (here / "nbgrader_config.py").exists() else REPO
+def default_root(start=None):
+    """The course root: the folder `start` (default: the current directory) or the
+    nearest one above it that holds ``nbgrader_config.py``, as ``git`` finds its
+    repository.
+
+    Raises
+    ------
+    CourseNotFound
+        When none of them holds one (run in a course root, or name it with ``--root``).
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file():
+            return folder
+    raise CourseNotFound(
+        f"no nbgrader_config.py in {here} or above it: run in a course root or name one with --root"
+    )
 
 
 def load_config(root, db_url=None, cell_timeout=None):

@@ -96,7 +96,7 @@ def cmd_setup(args):
     from backprop_hub import setup
 
     os.environ["BACKPROP_HUB_STATE"] = str(_state(args))
-    table = setup.setup(_class(_state(args)), _state(args))
+    table = setup.setup(_class(_state(args)), _state(args), getattr(args, "root", None))
     _print_accounts(table)
     return 0
 
@@ -113,7 +113,7 @@ def cmd_start(args):
     state = _state(args)
     os.environ["BACKPROP_HUB_STATE"] = str(state)
     os.environ["BACKPROP_HUB_PORT"] = str(args.port)
-    table = setup.setup(_class(state), state)
+    table = setup.setup(_class(state), state, getattr(args, "root", None))
     config = Path(setup.__file__).with_name("jupyterhub_config.py")
     print(f"JupyterHub: http://127.0.0.1:{args.port}/  (Ctrl-C stops it)")
     _print_accounts(table)

@@ -1,7 +1,10 @@
 """Generate a course's student release from its sources with nbgrader, or check it.
 
-In this repository the course's nbgrader_config.py names them ``notebooks/`` and
-``solutions/``; every path comes from the course root (the current directory's by default).
+One way to generate, for every course root: nbgrader's converter, GenerateAssignment,
+into the course's release folder and gradebook (:func:`generate`); :func:`check`
+compares that folder with a generation in a scratch course.  In this repository the
+course's nbgrader_config.py names them ``notebooks/`` and ``solutions/``; every path
+comes from the course root (the current directory's by default).
 
 The release notebooks are stored exactly as JupyterLab saves them, so a student who opens
 one and closes it untouched is not asked to save: nbformat's JSON layout (what Jupyter
@@ -12,7 +15,6 @@ when it differs).  notebooks/README.md, the students' guide, is not generated an
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -53,15 +55,14 @@ def _to_student_format_all(folder):
         to_student_format(path, info)
 
 
-def generate(assignment_ids=None, target=None, course=None):
-    """Regenerate ``<release>/<id>/`` (``notebooks/<id>/``) for each assignment (all by
-    default).
+def generate(assignment_ids=None, course=None):
+    """Regenerate ``<release>/<id>/`` (``notebooks/<id>/`` here) for each assignment (all
+    by default) with nbgrader's converter, GenerateAssignment (which records the
+    assignment in the course's gradebook), stored as JupyterLab saves it.
 
     Parameters
     ----------
     assignment_ids : list of str, optional
-    target : path, optional
-        Default: the course's release folder.
     course : autograder.course_config.Course, optional
         Default: the current directory's course.
 
@@ -69,23 +70,25 @@ def generate(assignment_ids=None, target=None, course=None):
     -------
     list of str
         The assignment ids written.
+
+    Raises
+    ------
+    RuntimeError
+        When nbgrader fails to generate one.
     """
+    from .grade import generate_release
+
     course = course_or_current(course)
-    target = course.release if target is None else target
     ids = list(assignment_ids or assignments(course))
-    with tempfile.TemporaryDirectory(prefix="backprop-release-") as tmp:
-        scratch = ScratchCourse(tmp, ids, course=course)
-        for a in ids:
-            dest = Path(target) / a
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(scratch.root / "release" / a, dest)
-            _to_student_format_all(dest)
+    for a in ids:
+        generate_release(course, a)
+        _to_student_format_all(course.release / a)
     return ids
 
 
 def check(assignment_ids=None, target=None, course=None):
-    """Differences between the committed release and a fresh one ([] when in sync);
+    """Differences between the committed release and a fresh one, generated in a scratch
+    course ([] when in sync); `target`: the release folder (default the course's), other
     arguments as for :func:`generate`."""
     course = course_or_current(course)
     target = course.release if target is None else target

@@ -540,25 +540,7 @@ class Library:
         try:
             dec = wire.Decoder(blobs, lambda tag: self._resolve_noting(tag, rngs))
             if op == "lib":
-                fn = self._target(header.get("target"))
-                if STATS is not None:
-                    STATS[str(getattr(fn, "__qualname__", fn))] += 1
-                by_path = isinstance(header.get("target"), dict) and "path" in header["target"]
-                path = public_path(fn) if by_path else None
-                if path:
-                    recording = _RECORDING.get()
-                    if recording is not None:
-                        recording.add(path)
-                    fn = (_OVERRIDES.get() or {}).get(path, fn)
-                args = dec.decode(header.get("args"))
-                kwargs = dec.decode(header.get("kwargs"))
-                if type(args) is not list or type(kwargs) is not dict:
-                    raise wire.WireError("malformed arguments")
-                if not all(isinstance(k, str) for k in kwargs):
-                    raise wire.WireError("keyword arguments must have names")
-                if path in MUTATES:
-                    snaps = snapshot(args, kwargs)
-                work = lambda: fn(*args, **kwargs)  # noqa: E731
+                work, args, kwargs, snaps = self._library_work(dec, header)
             else:
                 work = self._object_work(dec, header)
         except wire.WireError as exc:
@@ -594,6 +576,35 @@ class Library:
         reply["display"] = shown
         reply["rngs"] = [[slot, wire.rng_state(g.bit_generator.state)] for slot, g in rngs]
         return reply, enc.blobs
+
+    def _library_work(self, dec, header):
+        """(work, args, kwargs, snapshots) of a call of a course function: its target
+        (noted when recording, replaced when overridden), its decoded arguments, and
+        their snapshots when the function changes them in place (None otherwise).
+
+        Raises
+        ------
+        wire.WireError
+            Arguments that are not a list and a dict of named values.
+        """
+        fn = self._target(header.get("target"))
+        if STATS is not None:
+            STATS[str(getattr(fn, "__qualname__", fn))] += 1
+        by_path = isinstance(header.get("target"), dict) and "path" in header["target"]
+        path = public_path(fn) if by_path else None
+        if path:
+            recording = _RECORDING.get()
+            if recording is not None:
+                recording.add(path)
+            fn = (_OVERRIDES.get() or {}).get(path, fn)
+        args = dec.decode(header.get("args"))
+        kwargs = dec.decode(header.get("kwargs"))
+        if type(args) is not list or type(kwargs) is not dict:
+            raise wire.WireError("malformed arguments")
+        if not all(isinstance(k, str) for k in kwargs):
+            raise wire.WireError("keyword arguments must have names")
+        snaps = snapshot(args, kwargs) if path in MUTATES else None
+        return (lambda: fn(*args, **kwargs)), args, kwargs, snaps
 
     def _resolve_noting(self, tag, rngs):
         """:meth:`resolve`, noting the kernel's random generators (their states go back)."""

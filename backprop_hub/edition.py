@@ -19,18 +19,17 @@ course's ``nbgrader_config.py``; :func:`check` fails on any of them.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import subprocess
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
-# (what, where in the repository, where in the edition)
+# (what, where: a package's file or folder, or the course root's; where in the edition)
 PARTS = (
-    ("library", "course", "lib/course"),
-    ("exchange client", "backprop_hub/__init__.py", "lib/backprop_hub/__init__.py"),
-    ("exchange client", "backprop_hub/exchange.py", "lib/backprop_hub/exchange.py"),
-    ("release", "notebooks", "notebooks"),
+    ("library", ("course", ""), "lib/course"),
+    ("exchange client", ("backprop_hub", "__init__.py"), "lib/backprop_hub/__init__.py"),
+    ("exchange client", ("backprop_hub", "exchange.py"), "lib/backprop_hub/exchange.py"),
+    ("release", (None, "release"), "notebooks"),
 )
 # Nothing below may reach a student.
 FORBIDDEN_DIRS = {"solutions", "source", "autograder", "backprop_agent", "classroom", "tests"}
@@ -38,15 +37,17 @@ FORBIDDEN_FILES = {"nbgrader_config.py", "gradebook.db", "setup.py", "jupyterhub
 _JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".*")
 
 
-def build(dest, repo=REPO):
+def build(dest, root=None):
     """Write the student edition into ``dest`` (replaced if it exists).
 
     Parameters
     ----------
     dest : path
         The edition's folder.
-    repo : path
-        The course repository it is made from.
+    root : path, optional
+        The course root whose release it holds (default: found as the autograder finds
+        it, :func:`autograder.course_config.default_root`); the library and the exchange
+        client are the installed packages'.
 
     Returns
     -------
@@ -57,15 +58,25 @@ def build(dest, repo=REPO):
     ------
     ValueError
         If the result holds anything of :data:`FORBIDDEN_DIRS` or :data:`FORBIDDEN_FILES`.
+    autograder.course_config.CourseNotFound
+        When `root` is None and no course root is found.
     """
-    dest, repo = Path(dest), Path(repo)
+    from autograder.course_config import Course
+
+    course = Course.load(root)
+    dest = Path(dest)
     if dest.exists():
         shutil.rmtree(dest)
-    for _, src, target in PARTS:
-        src, target = repo / src, dest / target
+    for _, (package, rel), target in PARTS:
+        if package is None:
+            base, src = course.root, course.release
+        else:
+            folder = Path(importlib.import_module(package).__file__).resolve().parent
+            base, src = folder.parent, folder / rel
+        target = dest / target
         target.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            _copy_tracked(repo, src, target)
+            _copy_tracked(base, src, target)
         else:
             shutil.copy2(src, target)
     problems = check(dest)
@@ -74,11 +85,12 @@ def build(dest, repo=REPO):
     return dest
 
 
-def _copy_tracked(repo, src, target):
-    """Copy a folder: only the files git tracks in a clone (a student's work in the
-    clone's notebooks/ stays out), everything but caches and hidden files otherwise."""
+def _copy_tracked(base, src, target):
+    """Copy a folder: only the files git tracks when `base` is a clone (a student's work
+    in the clone's notebooks/ stays out), everything but caches and hidden files
+    otherwise."""
     listed = subprocess.run(
-        ["git", "-C", str(repo), "ls-files", "-z", "--", str(src.relative_to(repo))],
+        ["git", "-C", str(base), "ls-files", "-z", "--", str(src.relative_to(base))],
         capture_output=True,
         text=True,
     )
@@ -86,7 +98,7 @@ def _copy_tracked(repo, src, target):
         shutil.copytree(src, target, ignore=_JUNK)
         return
     for rel in filter(None, listed.stdout.split("\0")):
-        path = repo / rel
+        path = base / rel
         if path.is_file() and "__pycache__" not in path.parts:
             out = target / path.relative_to(src)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -120,12 +132,13 @@ def check_names(names):
     return bad
 
 
-def prepare_workdir(dest, repo=REPO):
+def prepare_workdir(dest, root=None):
     """A student's working folder holding the edition (``make lab``).
 
     ``dest/lib`` (the library) is made fresh each time; ``dest/notebooks`` gets every
     release notebook it does not have yet and keeps the rest, so a student's work is never
-    overwritten (and the repository's own ``notebooks/`` is never touched).
+    overwritten (and the course root's own ``notebooks/`` is never touched); `root` as
+    for :func:`build`.
 
     Returns
     -------
@@ -135,7 +148,7 @@ def prepare_workdir(dest, repo=REPO):
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     fresh = dest / ".edition"
-    build(fresh, repo)
+    build(fresh, root)
     if (dest / "lib").exists():
         shutil.rmtree(dest / "lib")
     (fresh / "lib").rename(dest / "lib")
@@ -163,11 +176,12 @@ WHEEL_REQUIRES = (
 )
 
 
-def wheel(dest, version="0.1.0", repo=REPO):
+def wheel(dest, version="0.1.0", root=None):
     """The edition as a wheel, ``backprop_course_student-<version>-py3-none-any.whl``.
 
     ``pip install`` it for a student's own machine: the packages of ``lib/`` go to
-    site-packages, the notebooks to ``<prefix>/share/backprop-course/notebooks``.
+    site-packages, the notebooks to ``<prefix>/share/backprop-course/notebooks``; `root`
+    as for :func:`build`.
 
     Returns
     -------
@@ -190,7 +204,7 @@ def wheel(dest, version="0.1.0", repo=REPO):
     generator = "Wheel-Version: 1.0\nGenerator: backprop_hub.edition\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     out = dest / f"{name}-{version}-py3-none-any.whl"
     with tempfile.TemporaryDirectory() as tmp:
-        built = build(Path(tmp) / "edition", repo)
+        built = build(Path(tmp) / "edition", root)
         entries = [
             (f[len("lib/") :], (built / f).read_bytes())
             for f in files(built)
@@ -223,14 +237,17 @@ def main(argv=None):
         "--workdir", action="store_true", help="a working folder: keep the notebooks it has"
     )
     parser.add_argument("--wheel", action="store_true", help="a wheel into DEST for pip install")
+    parser.add_argument(
+        "--root", help="the course root (default: the current directory's, or above it)"
+    )
     args = parser.parse_args(argv)
     if args.wheel:
-        print(f"student edition wheel: {wheel(args.dest)}")
+        print(f"student edition wheel: {wheel(args.dest, root=args.root)}")
     elif args.workdir:
-        added = prepare_workdir(args.dest)
+        added = prepare_workdir(args.dest, args.root)
         print(f"student edition in {args.dest}: " + (", ".join(added) or "notebooks kept"))
     else:
-        print(f"student edition: {build(args.dest)}")
+        print(f"student edition: {build(args.dest, args.root)}")
     return 0
 
 

@@ -20,7 +20,7 @@ JupyterLab, nbgrader, the course's dependencies; no course code).
 
 Users are real local accounts (``useradd``): JupyterHub's LocalProcessSpawner runs each
 single-user server as its own uid, so the exchange's permissions hold between them.
-The course roots are ``~<instructor>/<course id>`` with the repository's
+The course roots are ``~<instructor>/<course id>`` with the set-up course root's
 ``nbgrader_config.py``, ``solutions/`` and ``notebooks/``.
 """
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import grp
 import hashlib
+import importlib
 import json
 import os
 import pwd
@@ -41,7 +42,6 @@ from pathlib import Path
 from . import edition
 from .exchange import nbgrader_config_lines
 
-REPO = edition.REPO
 STATE = Path(os.environ.get("BACKPROP_HUB_STATE", "/srv/backprop-hub"))
 # The class environment holds no state: one per machine, shared by every class on it.
 ENV = Path(os.environ.get("BACKPROP_HUB_ENV", "/opt/backprop-hub/env"))
@@ -253,7 +253,8 @@ def make_instructor_lib(state=STATE):
         shutil.rmtree(lib)
     lib.mkdir(parents=True)
     for pkg in ("course", "autograder", "backprop_agent", "backprop_hub"):
-        shutil.copytree(REPO / pkg, lib / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+        installed = Path(importlib.import_module(pkg).__file__).resolve().parent
+        shutil.copytree(installed, lib / pkg, ignore=shutil.ignore_patterns("__pycache__"))
     # the entry points (kernel provisioners) of the installed course
     meta = lib / "backprop_course-0.1.0.dist-info"
     meta.mkdir()
@@ -279,8 +280,10 @@ def _write(path, text, mode=0o644):
     os.chmod(path, mode)
 
 
-def make_configs(state=STATE, repo=REPO):
-    """JUPYTER_CONFIG_PATH folders of the two roles (readable by all: no secrets)."""
+def make_configs(state=STATE, root=None):
+    """JUPYTER_CONFIG_PATH folders of the two roles (readable by all: no secrets), with
+    the server settings of the course root `root` (default: :func:`_root`)."""
+    origin = _root(root)
     exchange = nbgrader_config_lines(state / "exchange")
     header = "# Written by backprop-grade hub setup: nbgrader's private exchange.\nc = get_config()  # noqa\n"
     for role in ("student", "instructor"):
@@ -297,10 +300,10 @@ def make_configs(state=STATE, repo=REPO):
         # the course's own server settings, as make lab and the installed course have them
         # (a pre-save hook for everyone; the instructors' server extensions)
         shared = [
-            (repo / "lab-config" / "jupyter_server_config.json", "jupyter_server_config.json")
+            (origin / "lab-config" / "jupyter_server_config.json", "jupyter_server_config.json")
         ]
         if role == "instructor":
-            extensions = repo / "jupyter-config" / "jupyter_server_config.d"
+            extensions = origin / "jupyter-config" / "jupyter_server_config.d"
             shared += [(p, f"jupyter_server_config.d/{p.name}") for p in extensions.glob("*.json")]
         for src, rel in shared:
             if src.exists():
@@ -315,19 +318,21 @@ def course_root(course):
     return Path(pwd.getpwnam(course.instructors[0]).pw_dir) / course.course_id
 
 
-def make_course_root(course, state=STATE, repo=REPO):
-    """The instructor's course root: the repository's configuration, source and release,
-    the course id and the exchange appended (kept if it exists: it holds the gradebook)."""
+def make_course_root(course, state=STATE, root=None):
+    """The instructor's course root: the configuration, source and release of the course
+    root `root` (default: :func:`_root`), the course id and the exchange appended (kept
+    if it exists: it holds the gradebook)."""
+    origin = _root(root)
     root = course_root(course)
     if not (root / "nbgrader_config.py").exists():
         root.mkdir(parents=True, exist_ok=True)
         ids = course.assignments or sorted(
-            p.name for p in (repo / "solutions").iterdir() if p.is_dir()
+            p.name for p in (origin / "solutions").iterdir() if p.is_dir()
         )
         for folder in ("solutions", "notebooks"):
             for a in ids:
-                shutil.copytree(repo / folder / a, root / folder / a)
-        config = (repo / "nbgrader_config.py").read_text()
+                shutil.copytree(origin / folder / a, root / folder / a)
+        config = (origin / "nbgrader_config.py").read_text()
         config += "\n# -- This course on the class's hub (backprop-grade hub setup) --\n"
         config += f"c.CourseDirectory.course_id = {course.course_id!r}\n"
         config += "\n".join(nbgrader_config_lines(state / "exchange")) + "\n"
@@ -346,8 +351,17 @@ def make_course_root(course, state=STATE, repo=REPO):
     return root
 
 
-def setup(courses=DEMO, state=STATE, repo=REPO):
-    """The whole class set-up (idempotent).  Needs root.
+def _root(root=None):
+    """The course root a class is made from: `root`, else the one the autograder finds
+    (the current directory or above it, :func:`autograder.course_config.default_root`)."""
+    from autograder.course_config import default_root
+
+    return Path(root).resolve() if root else default_root()
+
+
+def setup(courses=DEMO, state=STATE, root=None):
+    """The whole class set-up (idempotent) from the course root `root` (default:
+    :func:`_root`).  Needs root.
 
     Returns
     -------
@@ -357,15 +371,16 @@ def setup(courses=DEMO, state=STATE, repo=REPO):
     if os.geteuid() != 0:
         raise PermissionError("backprop-grade hub setup creates users: run it as root")
     state = Path(state)
+    root = _root(root)
     _mkdir(state, None, "root", 0o755)
     table = make_accounts(courses, state)
-    edition.build(state / "edition", repo)
+    edition.build(state / "edition", root)
     make_env()
     make_proxy(state)
     make_instructor_lib(state)
-    make_configs(state, repo)
+    make_configs(state, root)
     save_class(courses, state)
     for c in courses:
         make_course_exchange(state / "exchange", c)
-        make_course_root(c, state, repo)
+        make_course_root(c, state, root)
     return table

@@ -36,12 +36,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
 from autograder import collect, grade  # noqa: E402
 from autograder.course_config import Course  # noqa: E402
 from classroom import fixture, samples  # noqa: E402
+from classroom.paths import REPO  # noqa: E402 - the repository this benchmark measures
 
 
 def kernel_start_cost(repeats=3):

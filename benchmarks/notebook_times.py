@@ -18,14 +18,13 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
 from autograder.course_config import prepare_environment
+from classroom.paths import REPO  # noqa: E402 - the repository this benchmark measures
 
-REPO = Path(__file__).resolve().parent.parent
 BUDGETS = {
     "01-04 (chain rule to the recursion)": (
         ["01-chain-rule", "02-sigmoid-network", "03-softmax-layer", "04-backprop-recursion"],

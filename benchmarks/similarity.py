@@ -19,19 +19,16 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 import nbformat  # noqa: E402
 
 from autograder import similarity  # noqa: E402
 from autograder.course_config import Course  # noqa: E402
 from classroom import fixture, samples  # noqa: E402
+from classroom.paths import REPO  # noqa: E402 - the repository this benchmark measures
 from classroom.plants import plants_for  # noqa: E402
 
 

@@ -10,7 +10,10 @@ minus removed, a statement deleted.  Each mutant is graded in process
 - **named** when a failing cell tells the student what kind of bug it is (:data:`NAMING`):
   a "Likely bug:" diagnosis of :mod:`course.checks.catalogue`, a structural or dtype
   message, an exception shown with the student's failing line, or "fix X first"; not
-  when it only says "is wrong at entry ...".
+  when it only says "is wrong at entry ...";
+- with the **bug**, the catalogue id of the "Likely bug:" diagnosis a failing cell shows
+  (:func:`bug_named`; "" for a mutant named otherwise, by an exception or a structural
+  message), the one key plants and the checkers' bug models use too.
 
 Survivors are either equivalent to the solution (listed with the reason in
 ``classroom/mutants/equivalent.json``) or a gap in the tests.  The corpus, one record
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import json
 import re
 import signal
@@ -67,6 +71,7 @@ class Mutant:
     named: bool = False
     failing: tuple = ()
     diagnosis: str = ""
+    bug: str = ""
 
 
 def _region_lines(source):
@@ -210,8 +215,49 @@ def _named(outputs):
         low = text.lower()
         if any(phrase in low for phrase in NAMING):
             line = next((ln for ln in text.splitlines() if "Likely bug:" in ln), None)
-            return True, (line or text.splitlines()[0]).strip()[:200]
-    return False, (outputs[0].splitlines()[0][:200] if outputs else "")
+            return True, (line or text.splitlines()[0]).strip()
+    return False, (outputs[0].splitlines()[0] if outputs else "")
+
+
+@functools.cache
+def _diagnoses():
+    """(id, pattern of its diagnosis: each … a wildcard, diagnosis, says) per bug."""
+    from course.checks import catalogue
+
+    return [
+        (k, re.compile(".*?".join(map(re.escape, b.diagnosis.split("…"))), re.I), b)
+        for k, b in catalogue.all_bugs().items()
+    ]
+
+
+def bug_named(assignment, sentence):
+    """The catalogue id of the bug a "Likely bug: ..." `sentence` of a failing test of
+    `assignment` names ("" when it names none).
+
+    The bugs of the assignment's notebook and the generic ones (``gradcheck.``, ``kit.``)
+    whose diagnosis the sentence shows (its "…" standing for the numbers of the case; a
+    sentence cut at the corpus's 200 characters may end early), the longest diagnosis
+    first; else the notebook's bug whose ``says`` it shows (a diagnosis with another
+    subject, e.g. "W1 was not updated at all").
+    """
+    head = "Likely bug: "
+    if not sentence.startswith(head):
+        return ""
+    text = sentence[len(head) :].strip()
+    notebook = assignment.split("-")[0]
+    mine = [d for d in _diagnoses() if d[0].split(".")[0] in (notebook, "gradcheck", "kit")]
+    shown = [
+        (len(b.diagnosis), k)
+        for k, pattern, b in mine
+        if pattern.search(text) or (len(sentence) >= 200 and b.diagnosis.startswith(text))
+    ]
+    if not shown:
+        shown = [
+            (len(b.says), k)
+            for k, _, b in mine
+            if k.startswith(notebook + ".") and b.says.lower() in text.lower()
+        ]
+    return max(shown)[1] if shown else ""
 
 
 class _Timeout(BaseException):
@@ -239,7 +285,9 @@ def grade(mutant, source, nb=None, seconds=60):
         signal.signal(signal.SIGALRM, previous)
     mutant.failing = tuple(failing)
     mutant.killed = bool(failing)
-    mutant.named, mutant.diagnosis = _named(outputs) if failing else (False, "")
+    mutant.named, sentence = _named(outputs) if failing else (False, "")
+    mutant.diagnosis = sentence[:200]
+    mutant.bug = bug_named(mutant.assignment, sentence) if mutant.named else ""
     return mutant
 
 

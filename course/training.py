@@ -218,22 +218,33 @@ def train(
         None if X_val is None else (X_val, Y_val),
     )
     tracking = record or patience is not None
+    model = (loss, activation, output_activation, l2, dropout)
 
     if tracking:
         tracker.log(params, 0)
     for epoch in range(1, epochs + 1):
-        for x, y in _shuffled_batches(X, Y, batch_size, rng):
-            _, grads, _ = loss_and_grads(
-                params, x, y, loss, activation, output_activation, l2, dropout, rng
-            )
-            sgd_step(params, grads, lr)
+        _sgd_epoch(params, X, Y, lr, batch_size, rng, model)
         if tracking:
             tracker.log(params, epoch)
         history.stopped_epoch = epoch
-        if patience is not None and history.best_epoch is not None:
-            if epoch - history.best_epoch >= patience:
-                break
+        if _out_of_patience(history, epoch, patience):
+            break
     if patience is not None and tracker.best_params is not None:
         params.clear()
         params.update(tracker.best_params)
     return params, history
+
+
+def _sgd_epoch(params, X, Y, lr, batch_size, rng, model):
+    """One epoch of minibatch SGD on (X, Y) in a fresh order drawn from `rng`; `model`:
+    the (loss, activation, output_activation, l2, dropout) of :func:`loss_and_grads`."""
+    for x, y in _shuffled_batches(X, Y, batch_size, rng):
+        _, grads, _ = loss_and_grads(params, x, y, *model, rng)
+        sgd_step(params, grads, lr)
+
+
+def _out_of_patience(history, epoch, patience):
+    """True when early stopping stops after `epoch`: `patience` epochs since the best."""
+    if patience is None or history.best_epoch is None:
+        return False
+    return epoch - history.best_epoch >= patience

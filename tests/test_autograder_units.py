@@ -205,3 +205,18 @@ def test_a_font_cache_without_a_run_folder_is_removed_at_exit(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.stdout.strip() == "True", done.stderr
     assert list(tmp_path.glob("backprop-mpl-*")) == []
+
+
+def test_the_course_root_is_the_nearest_folder_with_an_nbgrader_config(
+    tmp_path, monkeypatch, capsys
+):
+    from autograder.course_config import CourseNotFound, default_root
+
+    (tmp_path / "course" / "notebooks" / "01").mkdir(parents=True)
+    (tmp_path / "course" / "nbgrader_config.py").write_text("c = get_config()  # noqa\n")
+    assert default_root(tmp_path / "course" / "notebooks" / "01") == tmp_path / "course"
+    with pytest.raises(CourseNotFound, match="--root"):
+        default_root(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["release", "--check"]) == 2  # no course here: said, not a traceback
+    assert "no nbgrader_config.py" in capsys.readouterr().err

@@ -2,7 +2,16 @@
 
 import re
 
-from course.checks import catalogue
+import pytest
+
+from course.checks import (
+    catalogue,
+    recursion,
+    regularization,
+    sigmoid_network,
+    softmax_layer,
+    vanishing,
+)
 
 
 def test_ids_names_and_diagnoses_are_well_formed():
@@ -29,8 +38,34 @@ def test_messages_use_plain_unicode_math():
 
 def test_suspects_come_from_the_table():
     table = {b.id: b for b in catalogue.all_bugs().values() if b.id.startswith("04.backward.")}
-    got = catalogue.suspects(table, lambda model: model.upper() if model == "sign" else None)
+    got = catalogue.suspects(table, lambda bug: "SIGN" if bug == "04.backward.sign" else None)
     assert got == {table["04.backward.sign"].diagnosis: "SIGN"}
+    got = catalogue.suspects(table, {"04.backward.sign": 1.0, "04.forward.no-bias": 2.0})
+    assert got == {table["04.backward.sign"].diagnosis: 1.0}  # only the bugs asked about
+
+
+def test_suspects_refuse_a_model_keyed_by_anything_but_a_catalogue_id():
+    table = catalogue.table("04.backward")
+    with pytest.raises(KeyError, match="sign"):
+        catalogue.suspects(table, {"sign": 1.0})
+
+
+#: Every checker's table of planted bug models, by catalogue id.
+MODEL_TABLES = {
+    "recursion.FORWARD_BUGS": recursion.FORWARD_BUGS,
+    "recursion.BACKWARD_BUGS": recursion.BACKWARD_BUGS,
+    "sigmoid_network.FORWARD_BUGS": sigmoid_network.FORWARD_BUGS,
+    "softmax_layer.LOSS_BUGS": softmax_layer.LOSS_BUGS,
+    "softmax_layer.LAYER_BUGS": softmax_layer.LAYER_BUGS,
+    "regularization.L2_BUGS": regularization.L2_BUGS,
+    "regularization.DROPOUT_BUGS": regularization.DROPOUT_BUGS,
+    "vanishing.NORMS_BUGS": vanishing.NORMS_BUGS,
+}
+
+
+@pytest.mark.parametrize("name", MODEL_TABLES)
+def test_every_bug_model_is_keyed_by_a_catalogue_id(name):
+    assert set(MODEL_TABLES[name]) <= set(catalogue.all_bugs()), name
 
 
 def test_notation_of_each_notebook():

@@ -19,6 +19,8 @@ def forward(params, X, activation="sigmoid"):
 
 
 def make_backward(bug=None):
+    """A student's backward with the bug `bug` (a catalogue id) in it, or none."""
+
     def backward(params, cache, dJ_da):
         act = get_activation(cache["activation"])
         a, z = cache["a"], cache["z"]
@@ -26,30 +28,30 @@ def make_backward(bug=None):
         N = a[0].shape[1]
 
         def fp(m):
-            if bug == "sigmoid_prime_of_a":
+            if bug == "04.backward.fprime-of-a":
                 return sigmoid_prime(a[m])
             return act.f_prime(z[m])
 
-        delta = dJ_da if bug == "no_fprime_out" else fp(M) * dJ_da
+        delta = dJ_da if bug == "04.backward.no-fprime-output" else fp(M) * dJ_da
         grads = {}
         for m in range(M, 0, -1):
             dW = delta @ a[m - 1].T
-            if bug == "dW_T":
+            if bug == "04.backward.dW-transposed":
                 dW = a[m - 1] @ delta.T
-            if bug == "off_by_one":
+            if bug == "04.backward.off-by-one":
                 dW = delta @ a[m].T
             db = delta.sum(axis=1, keepdims=True)
-            if bug == "b_mean":
+            if bug == "04.backward.bias-mean":
                 db = delta.mean(axis=1, keepdims=True)
-            if bug == "b_axis":
+            if bug == "04.backward.bias-axis":
                 db = delta.sum(axis=0, keepdims=True)
-            if bug == "extra_N":
+            if bug == "04.backward.extra-1/N":
                 dW, db = dW / N, db / N
             grads[f"W{m}"], grads[f"b{m}"] = dW, db
             if m > 1:
                 W = params[f"W{m}"]
-                back = W @ delta if bug == "W_not_T" else W.T @ delta
-                delta = back if bug == "no_fprime_hidden" else fp(m - 1) * back
+                back = W @ delta if bug == "04.backward.W-not-transposed" else W.T @ delta
+                delta = back if bug == "04.backward.no-fprime-hidden" else fp(m - 1) * back
         return grads
 
     return backward
@@ -103,14 +105,14 @@ def test_suspects_match_the_planted_students():
 @pytest.mark.parametrize(
     "bug, keys, says",
     [
-        ("no_fprime_hidden", ["W1", "b1", "W2", "b2"], "missing f'(z) in the hidden"),
-        ("no_fprime_out", ["W1", "b2", "W3", "b3"], "missing f'(z) at the output"),
-        ("sigmoid_prime_of_a", ["W1", "W2", "b3"], "a instead of z"),
-        ("dW_T", ["W1", "W2", "W3"], "transposed"),
-        ("off_by_one", ["W1", "W2", "W3"], "off by one"),
-        ("b_mean", ["b1", "b2", "b3"], "wrong only in the bias"),
-        ("b_axis", ["b1", "b3"], "wrong axis"),
-        ("extra_N", ["W1", "b1", "W3"], "1/N"),
+        ("04.backward.no-fprime-hidden", ["W1", "b1", "W2", "b2"], "missing f'(z) in the hidden"),
+        ("04.backward.no-fprime-output", ["W1", "b2", "W3", "b3"], "missing f'(z) at the output"),
+        ("04.backward.fprime-of-a", ["W1", "W2", "b3"], "a instead of z"),
+        ("04.backward.dW-transposed", ["W1", "W2", "W3"], "transposed"),
+        ("04.backward.off-by-one", ["W1", "W2", "W3"], "off by one"),
+        ("04.backward.bias-mean", ["b1", "b2", "b3"], "wrong only in the bias"),
+        ("04.backward.bias-axis", ["b1", "b3"], "wrong axis"),
+        ("04.backward.extra-1/N", ["W1", "b1", "W3"], "1/N"),
     ],
 )
 def test_bugs_are_named(bug, keys, says):
@@ -122,14 +124,20 @@ def test_bugs_are_named(bug, keys, says):
 def test_bug_spares_the_parameters_it_does_not_touch():
     case = checks.net_case([3, 5, 5, 2], 4, "sigmoid", 0)
     for key in ("W3", "b3"):
-        assert checks.check_backward(key, make_backward("no_fprime_hidden"), case).ok
+        assert checks.check_backward(key, make_backward("04.backward.no-fprime-hidden"), case).ok
     for key in ("W1", "W2", "W3"):
-        assert checks.check_backward(key, make_backward("b_mean"), case).ok
+        assert checks.check_backward(key, make_backward("04.backward.bias-mean"), case).ok
 
 
 def test_W_not_T_named_when_shapes_allow():
     case = checks.net_case([5, 4, 4, 4], 3, "tanh", 3)
-    fails(checks.check_backward, "W1", make_backward("W_not_T"), case, says="transposed")
+    fails(
+        checks.check_backward,
+        "W1",
+        make_backward("04.backward.W-not-transposed"),
+        case,
+        says="transposed",
+    )
 
 
 def test_forward_bugs_and_the_note_in_backward():
@@ -173,7 +181,13 @@ def test_a_backward_right_only_for_a_wrong_forward_earns_nothing():
     """A backward consistent with a forward that leaves f' out everywhere (a linear net)
     is the derivative of the wrong function: no points, the bug named."""
     case = checks.net_case([3, 5, 5, 2], 4, "tanh", 0)
-    fails(checks.check_backward, "W1", make_backward("no_fprime_hidden"), case, says="missing")
+    fails(
+        checks.check_backward,
+        "W1",
+        make_backward("04.backward.no-fprime-hidden"),
+        case,
+        says="missing",
+    )
 
 
 def test_the_speed_test_judges_the_gradient_it_timed():
@@ -218,5 +232,11 @@ def test_sgd_update():
 
 def test_W_not_T_with_unfit_shapes_hints_at_the_transpose():
     case = checks.net_case([3, 5, 5, 2], 4, "sigmoid", 0)
-    text = fails(checks.check_backward, "b2", make_backward("W_not_T"), case, says="transpose")
+    text = fails(
+        checks.check_backward,
+        "b2",
+        make_backward("04.backward.W-not-transposed"),
+        case,
+        says="transpose",
+    )
     assert "Traceback" not in text

@@ -11,6 +11,7 @@ import random
 import pytest
 
 from classroom import mutate, runner
+from course.checks import catalogue
 
 CORPUS = [
     mutate.Mutant(**{**m, "failing": tuple(m["failing"])})
@@ -25,6 +26,27 @@ def test_every_non_equivalent_mutant_loses_points_and_most_are_named():
     survivors = [m.key for m in CORPUS if m.key not in EQUIVALENT and not m.killed]
     assert killed == live, survivors
     assert named >= 0.8 * killed, f"{named}/{killed} named"
+
+
+def test_every_mutant_told_its_bug_has_the_catalogue_id_of_that_bug():
+    told = [m for m in CORPUS if m.named and m.diagnosis.startswith("Likely bug:")]
+    assert len(told) > 150
+    assert all(m.bug in catalogue.all_bugs() for m in told), [m.key for m in told if not m.bug]
+    assert not [m.key for m in CORPUS if m.bug and not m.named]
+    for m in told:  # the id names the bug the message names
+        bug = catalogue.get(m.bug)
+        assert bug.says.lower() in m.diagnosis.lower() or "…" in bug.diagnosis, m.key
+
+
+def test_a_diagnosis_is_mapped_to_its_catalogue_id():
+    sign = catalogue.get("04.update.sign").diagnosis
+    assert mutate.bug_named("04-backprop-recursion", f"Likely bug: {sign}.") == "04.update.sign"
+    entries = "Likely bug: entries [1] are 8 times the right value while the rest is right"
+    assert mutate.bug_named("02-sigmoid-network", entries) == "gradcheck.entries-scale"
+    assert mutate.bug_named("05-training", "Likely bug: W1 was not updated at all.") == (
+        "05.sgd.not-updated"
+    )
+    assert mutate.bug_named("01-chain-rule", "✗ forward raised IndexError") == ""
 
 
 def test_equivalent_mutants_are_mutants_of_the_corpus_with_a_reason():
@@ -48,6 +70,9 @@ def test_a_sample_still_grades_as_recorded(seed):
         nb = nbs.setdefault(mutant.assignment, runner.read(mutant.assignment))
         got = mutate.grade(mutant, source, nb)
         want = recorded[mutant.key]
-        assert (got.killed, got.named, got.failing) == (want.killed, want.named, want.failing), (
-            got.key
-        )
+        assert (got.killed, got.named, got.failing, got.bug) == (
+            want.killed,
+            want.named,
+            want.failing,
+            want.bug,
+        ), got.key

@@ -8,7 +8,16 @@ import nbformat
 import pytest
 
 from classroom.harness import assignments
-from classroom.plants import BODY, CELL, PlantError, edit_solution, plants_for
+from classroom.plants import (
+    ALTERNATIVE,
+    BODY,
+    CELL,
+    Plant,
+    PlantError,
+    bug,
+    edit_solution,
+    plants_for,
+)
 from classroom.runner import SOLUTIONS
 from course.checks import catalogue
 
@@ -20,8 +29,22 @@ def test_every_plant_applies_to_the_solutions_and_names_a_catalogued_bug():
     for plant in PLANTS:
         cells = plant.cells  # raises PlantError, naming the plant, when an edit is stale
         assert cells and all(cells.values()), plant.name
-        assert plant.bug is None or plant.bug in known, (plant.name, plant.bug)
-        assert not plant.is_bug or plant.says, plant.name
+        if plant.is_bug:
+            assert plant.key == plant.bug and plant.bug in known, (plant.name, plant.bug)
+            assert plant.says, plant.name
+        else:
+            assert plant.key == ALTERNATIVE and plant.bug is None, plant.name
+
+
+def test_a_bug_plant_is_keyed_by_a_catalogue_id_and_an_alternative_by_none():
+    edits = {"train_sgd": (("params[k] = params[k] - lr", "params[k] = params[k] + lr"),)}
+    with pytest.raises(PlantError, match="not a catalogue id"):
+        bug("the sign is flipped", "a message for a key", "training", edits, ("test_sgd_step",))
+    with pytest.raises(PlantError, match="an alternative has neither"):
+        Plant("a bug without its id", "training", edits, ("test_sgd_step",))
+    with pytest.raises(PlantError, match="an alternative has neither"):
+        Plant("an alternative with an id", "training", edits, bug="05.sgd.sign")
+    assert bug("05.sgd.sign", "sign", "training", edits, ("test_sgd_step",)).key == "05.sgd.sign"
 
 
 def test_plant_names_are_unique_per_assignment():

@@ -8,7 +8,7 @@ test whenever a path of its graphs runs through the bug (that test then names th
 fix first), and a derivative right only for a wrong forward earns nothing.
 """
 
-from classroom.plants import Plant, bugs_in
+from classroom.plants import Plant, bugs_in, showing
 
 NOTEBOOK = "chain_rule"
 
@@ -416,7 +416,7 @@ PLANTS = [
         "h-forward-backward",
         [(H, "dhdx = np.ones_like(x)"), ("return h, dhdx", "return x, dhdx")],
         ("test-h-derivative", "test-h-value"),
-        "h_forward_backward (its h)",
+        "01.h.self-consistent",
     ),
     _bug(
         "h: the derivative of the wrong forward sigma(x)^2",
@@ -436,7 +436,7 @@ PLANTS = [
             ("dfdz = dfdg * 1.0", "dfdz = 1.0"),
         ],
         ("test-graph-gradient", "test-graph-value"),
-        "graph_forward_backward (its f)",
+        "01.graph.self-consistent",
     ),
     _bug(
         "mul: an identity node, out = a with a.grad += out.grad (self-consistent)",
@@ -449,7 +449,7 @@ PLANTS = [
             ),
         ],
         ("test-mul-node", "test-two-paths"),
-        "fix mul_node",
+        showing("01.node.self-consistent", "fix mul_node"),
     ),
     _bug(
         "sigmoid: an identity node, out = a with a.grad += out.grad (self-consistent)",
@@ -459,7 +459,7 @@ PLANTS = [
             ("a.grad += out.value * (1 - out.value) * out.grad", "a.grad += out.grad"),
         ],
         ("test-sigmoid-node", "test-two-paths"),
-        "fix sigmoid_node",
+        showing("01.node.self-consistent", "fix sigmoid_node"),
     ),
     _bug(
         "square: an identity node, out = a with a.grad += out.grad (self-consistent)",
@@ -469,7 +469,7 @@ PLANTS = [
             ("a.grad += 2 * a.value * out.grad", "a.grad += out.grad"),
         ],
         ("test-square-node",),
-        "fix square_node",
+        showing("01.node.self-consistent", "fix square_node"),
     ),
     _bug(
         "sigmoid: forward line changed to out = a, backward right",
@@ -478,7 +478,7 @@ PLANTS = [
         # the node test sets out.value = σ(a): the backward keeps its point; the graphs of
         # the two-paths test run on the node's own forward value
         ("test-two-paths",),
-        "its out.value is not σ(a)",
+        showing("01.node.forward-changed", "its out.value is not σ(a)"),
     ),
     _bug(
         "h: dh/dx by the course's numerical gradient",
@@ -491,7 +491,7 @@ PLANTS = [
             )
         ],
         ("test-h-derivative",),
-        "numerical differentiation",
+        "gradcheck.numerical",
     ),
     _bug(
         "x sigma(x): the sum read off the course's two-path figure",
@@ -503,7 +503,7 @@ PLANTS = [
             )
         ],
         ("test-x-sigmoid-x-grad",),
-        "the course's own implementation",
+        "kit.library-call",
     ),
     _bug(
         "h: returns sigma(x)^2, dh/dx the true derivative from the cached g",
@@ -518,7 +518,7 @@ PLANTS = [
         "graph-forward-backward",
         [("f = x * g", "f = x * (y + z)")],
         ("test-graph-value",),
-        "graph_forward_backward (its f)",
+        "01.graph.value",
     ),
 ]
 

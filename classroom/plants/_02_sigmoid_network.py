@@ -422,7 +422,7 @@ PLANTS = [
             "test-partials-hidden",
             "test-partials-output",
         ),
-        says="σ(wʰ₀ⱼ + wʰ₁ⱼ x₁ + wʰ₂ⱼ x₂)",
+        bug="02.forward.self-consistent",
     ),
     _bug(
         "forward: the lecture's network from course.lecture",
@@ -434,7 +434,7 @@ PLANTS = [
             )
         ],
         ("test-forward",),
-        "the course's own implementation",
+        "kit.library-call",
     ),
     _bug(
         "dL/dwo01: read off course.lecture.loss_and_partials",
@@ -447,7 +447,7 @@ PLANTS = [
             )
         ],
         ("test-dL-dwo01",),
-        "the course's own implementation",
+        "kit.library-call",
     ),
     _bug(
         "dL/dwh22: the course's numerical gradient of the loss",
@@ -463,7 +463,7 @@ PLANTS = [
             )
         ],
         ("test-dL-dwh22",),
-        "numerical differentiation",
+        "gradcheck.numerical",
     ),
     _bug(
         "loss_and_partials: course.lecture.loss_and_partials",
@@ -475,7 +475,7 @@ PLANTS = [
             )
         ],
         ("test-partials-hidden", "test-partials-loss", "test-partials-output"),
-        "the course's own implementation",
+        "kit.library-call",
     ),
     _bug(
         "sgd: the update by course.training.sgd_step",
@@ -493,7 +493,7 @@ PLANTS = [
         ],
         # the short runs watch for the course's functions; the XOR run only for learning
         ("test-sgd-shuffle", "test-sgd-steps"),
-        "the course's own implementation",
+        "kit.library-call",
     ),
     _bug(
         "dL/dwo11: central differences of the loss through forward, by hand",
@@ -511,7 +511,7 @@ PLANTS = [
         ],
         # with the network's forward bound in, it would differentiate the network's
         ("test-dL-dwo11",),
-        "numerical differentiation",
+        "gradcheck.numerical",
     ),
     # finite differences however the partial reaches a forward: the tests also hand the
     # partials the forward values of other hidden weights, where the chain rule on forward's
@@ -535,7 +535,7 @@ PLANTS = [
             ),
         ],
         ("test-dL-dwo01",),
-        "that is numerical differentiation of a forward",
+        "02.partial.own-forward",
     ),
     _bug(
         "loss_and_partials: central differences through a copy of forward's code",
@@ -562,7 +562,7 @@ PLANTS = [
             ),
         ],
         ("test-partials-hidden", "test-partials-output"),
-        "that is numerical differentiation of a forward",
+        "02.partial.own-forward",
     ),
     _bug(
         "dL/dwo11: a forward pass of its own instead of forward's values",
@@ -578,7 +578,7 @@ PLANTS = [
         # the chain rule, but not on forward's values: told apart from finite differences
         # of a forward the tests cannot replace only by what it does, so flagged alike
         ("test-dL-dwo11",),
-        "that is numerical differentiation of a forward",
+        "02.partial.own-forward",
     ),
     _bug(
         "dL/dwh22: z_2 recomputed from wh instead of forward's",
@@ -593,7 +593,7 @@ PLANTS = [
             ),
         ],
         ("test-dL-dwh22",),
-        "recomputes z",
+        "02.partial.recomputes-z",
     ),
     # the XOR test takes the weights only as the end of the run's own steps
     _bug(
@@ -608,7 +608,7 @@ PLANTS = [
             ),
         ],
         ("test-sgd-shuffle", "test-sgd-steps", "test-sgd-xor"),
-        "per-example SGD takes one step per example per epoch",
+        "02.sgd.no-steps",
     ),
     _bug(
         "sgd: the steps taken, then weights that solve XOR returned",
@@ -622,7 +622,7 @@ PLANTS = [
             ),
         ],
         ("test-sgd-steps", "test-sgd-xor"),
-        "does not subtract γ_t times the gradient",
+        "02.sgd.not-its-steps",
     ),
 ]
 
@@ -648,5 +648,16 @@ PLANTS += [
         [("np.concatenate(([1.0], x))", "np.concatenate(([0.0], x))")],
         ("test-partials-hidden",),
         "02.partials.bias-input-0",
+    ),
+]
+
+# issue 24: the diagnoses the mutation corpus shows, planted once each
+PLANTS += [
+    _bug(
+        "sgd: t starts at 1",
+        "sgd",
+        [("t = 0\n", "t = 1\n")],
+        ("test-sgd-steps",),
+        "02.sgd.decay",
     ),
 ]

@@ -7,7 +7,7 @@ softmax, loss or forward costs only its own cell; a backward right only for the
 student's own wrong forward (a tanh layer) costs the backward cells too, and says so.
 """
 
-from classroom.plants import BODY, CELL, Plant, body, bug, imports, on
+from classroom.plants import BODY, CELL, Plant, body, bug, imports, on, showing
 
 NB = "softmax_layer"
 SOFTMAX, LOSS, GRAD = "sl-softmax", "sl-ce-loss", "sl-ce-grad"
@@ -434,13 +434,13 @@ PLANTS = [
         (Z, "z = W @ a_prev - b"),
     ),
     forward_bug(
-        "(a_prev, W, b, z, a)",
+        "03.layer.cache-layout",
         "forward in the old layout (a_prev, W, a)",
         ("sl-test-layer-forward",),
         (CACHE, "cache = (a_prev, W, a)"),
     ),
     forward_bug(
-        "cache[3] holds a, not z",
+        "03.layer.cache-swapped",
         "forward with z and a swapped in the cache",
         ("sl-test-layer-forward",),
         (CACHE, "cache = (a_prev, W, b, a, z)"),
@@ -461,47 +461,47 @@ PLANTS = [
     ),
     # a self-consistent pair: the gradient is the derivative of the wrong J
     loss_and_grad_bug(
-        "cross_entropy_loss",
+        "03.loss.self-consistent",
         "loss and gradient of the sum of the logits",
         (BODY, "return float(np.sum(z)) / z.shape[1]"),
         (DJ_DZ, "return np.ones_like(z) / N"),
     ),
     softmax_bug(
-        "is course.losses.softmax itself",
+        showing("kit.library-itself", "is course.losses.softmax itself"),
         "the library's softmax as the answer",
         ("sl-test-softmax",),
         (CELL, "from course.losses import softmax\n"),
     ),
     softmax_bug(
-        "calls course.losses.log_softmax",
+        showing("kit.library-call", "calls course.losses.log_softmax"),
         "the library's log_softmax inside softmax",
         ("sl-test-softmax",),
         imports("softmax", "from course import losses"),
         (BODY, "return np.exp(losses.log_softmax(z))"),
     ),
     loss_bug(
-        "calls course.losses.softmax_cross_entropy",
+        showing("kit.library-call", "calls course.losses.softmax_cross_entropy"),
         "the library's cross-entropy as the loss",
         ("sl-test-ce-loss",),
         imports("cross_entropy_loss", "from course import losses"),
         (BODY, "return losses.softmax_cross_entropy(z, Y)[0]"),
     ),
     grad_bug(
-        "calls course.losses.softmax_cross_entropy",
+        showing("kit.library-call", "calls course.losses.softmax_cross_entropy"),
         "the library's cross-entropy gradient as the gradient",
         ("sl-test-ce-grad",),
         imports("softmax_cross_entropy_grad", "from course import losses"),
         (BODY, "return losses.softmax_cross_entropy(z, Y)[1]"),
     ),
     forward_bug(
-        "calls course.layers.dense_forward",
+        showing("kit.library-call", "calls course.layers.dense_forward"),
         "the library's dense layer in the forward",
         ("sl-test-layer-forward",),
         imports("sigmoid_layer_forward", "from course.layers import dense_forward"),
         (Z, "z, _ = dense_forward(a_prev, W, b)"),
     ),
     backward_bug(
-        "calls course.layers.dense_backward",
+        showing("kit.library-call", "calls course.layers.dense_backward"),
         "the library's dense layer in the backward",
         LAYER_TESTS,
         imports("sigmoid_layer_backward", "from course.layers import dense_backward"),
@@ -511,13 +511,13 @@ PLANTS = [
         ),
     ),
     grad_bug(
-        "not computed by backpropagation",
+        "kit.gives-up-big",
         "gradient that gives up on large logits",
         ("sl-test-ce-grad",),
         (DJ_DZ, f"if z.size > 10**4:\n        return np.zeros_like(z)\n    {DJ_DZ}"),
     ),
     backward_bug(
-        "not computed by backpropagation",
+        "kit.gives-up-big",
         "layer backward that gives up on a big layer",
         ("sl-test-layer-dW",),
         (

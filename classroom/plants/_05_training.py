@@ -1,6 +1,6 @@
 """Planted bugs and correct alternatives for 05-training (notebook training.ipynb)."""
 
-from classroom.plants import BODY, Plant, body, bug
+from classroom.plants import BODY, Plant, body, bug, showing
 
 NB = "training"
 
@@ -27,7 +27,7 @@ OWN_SGD = (
 
 PLANTS = [
     _sgd(
-        "training.train",
+        showing("kit.library-call", "calls course.training.train"),
         "the library's answer: training.train for the loop",
         SGD_TESTS,
         (
@@ -229,5 +229,15 @@ PLANTS = [
         # cells say the sign is flipped
         bug="05.digits.train-sgd",
         says="the sign is flipped",
+    ),
+]
+
+# issue 24: the diagnoses the mutation corpus shows, planted once each
+PLANTS += [
+    _sgd(
+        "05.sgd.wrong-step",
+        "step divided by the gradient",
+        ("test_sgd_step",),
+        ("lr * grads[k]", "lr / grads[k]"),
     ),
 ]

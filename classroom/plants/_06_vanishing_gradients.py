@@ -57,6 +57,7 @@ PLANTS = [
             )
         },
         failing=(DELTA, DW),
+        bug="kit.library-call",
         says="calls course.flow.gradient_flow",
     ),
     _norms(
@@ -115,7 +116,7 @@ PLANTS = [
         ("vg-test-sigma-max",),
     ),
     bug(
-        "not right",
+        "06.number.predictions",
         "wrong predictions",
         NB,
         {
@@ -150,6 +151,7 @@ PLANTS = [
             )
         },
         failing=(DW,),  # the δ norms are the student's work; ‖∂J/∂Wᵐ‖ is the library's
+        bug="kit.library-call",
         says="calls course.network.loss_and_grads",
     ),
     Plant(

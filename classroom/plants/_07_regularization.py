@@ -6,7 +6,7 @@ dropout_forward costs only its own cell when the gradients are right, and a grad
 only for the student's own wrong Ĵ costs its gradient cell too.
 """
 
-from classroom.plants import BODY, CELL, Plant, body, imports, on
+from classroom.plants import BODY, CELL, Plant, body, imports, on, showing
 
 NB = "regularization"
 L2, DROPOUT, NET = "l2", "dropout-forward", "dropout-net"
@@ -253,7 +253,7 @@ PLANTS = [
         ),
     ),
     early_bug(
-        "is",
+        "07.early.best-1",
         "early stopping starting from best = 1",
         ("test_early_history",),
         ("best = 0", "best = 1"),
@@ -328,7 +328,7 @@ PLANTS = [
     ),
     # -- issue 18: library answers, self-consistent nonsense, speed ----------------------
     l2_bug(
-        "calls network.loss_and_grads with l2=",
+        "07.l2.library-l2",
         "L2 through network.loss_and_grads(l2=lam)",
         ("test_l2_value", "test_l2_grad_W", "test_l2_grad_b"),
         (
@@ -340,7 +340,7 @@ PLANTS = [
         ),
     ),
     l2_bug(
-        "calls course.losses.l2_penalty",
+        showing("kit.library-call", "calls course.losses.l2_penalty"),
         "L2 through losses.l2_penalty",
         ("test_l2_value", "test_l2_grad_W", "test_l2_grad_b"),
         (
@@ -353,7 +353,7 @@ PLANTS = [
         ),
     ),
     l2_bug(
-        "J_hat",
+        "07.l2.penalty-alone",
         "L2: the penalty alone, with its own gradient",
         # self-consistent, but the derivative of the wrong function
         ("test_l2_value", "test_l2_grad_W", "test_l2_grad_b"),
@@ -366,7 +366,7 @@ PLANTS = [
         ),
     ),
     l2_bug(
-        "not computed by backpropagation",
+        "kit.gives-up-big",
         "L2 gradient that gives up on a big network",
         ("test_l2_grad_W",),
         (
@@ -392,7 +392,7 @@ PLANTS = [
         ),
     ),
     net_bug(
-        "calls course.network.loss_and_grads",
+        showing("kit.library-call", "calls course.network.loss_and_grads"),
         "dropout network through network.loss_and_grads(masks=...)",
         ("test_dropout_grads_out", "test_dropout_grads_hidden"),
         (
@@ -407,7 +407,7 @@ PLANTS = [
         ),
     ),
     net_bug(
-        "is wrong",
+        "07.net.zero",
         "dropout network: zero loss and zero gradients",
         ("test_dropout_grads_out", "test_dropout_grads_hidden"),
         (
@@ -421,7 +421,7 @@ PLANTS = [
         ),
     ),
     net_bug(
-        "not computed by backpropagation",
+        "kit.gives-up-big",
         "dropout gradients that give up on a big network",
         ("test_dropout_grads_hidden",),
         (
@@ -430,26 +430,26 @@ PLANTS = [
         ),
     ),
     dropout_bug(
-        "is course.layers.dropout_forward itself",
+        showing("kit.library-itself", "is course.layers.dropout_forward itself"),
         "dropout_forward through layers.dropout_forward",
         ("test_dropout_forward", "test_dropout_expectation"),
         (CELL, "from course.layers import dropout_forward\n"),
     ),
     dropout_bug(
-        "calls course.layers.dropout_forward",
+        showing("kit.library-call", "calls course.layers.dropout_forward"),
         "dropout_forward calling layers.dropout_forward",
         ("test_dropout_forward", "test_dropout_expectation"),
         imports("dropout_forward", "from course import layers"),
         (BODY, "return layers.dropout_forward(a, p, rng=rng, mask=mask)"),
     ),
     early_bug(
-        "calls course.training.best_epoch",
+        showing("kit.library-call", "calls course.training.best_epoch"),
         "early stopping through training.best_epoch",
         ("test_early_history",),
         (BODY, "return training.best_epoch(val_losses, patience)"),
     ),
     run_bug(
-        "calls training.train with patience=",
+        "07.run.library-patience",
         "early-stopping run through training.train(patience=...)",
         ("test_early_run",),
         (
@@ -494,7 +494,7 @@ PLANTS = [
         _draw("np.ones_like(a)"),
     ),
     l2_bug(
-        "calls course.training.train",
+        showing("kit.library-call", "calls course.training.train"),
         "l2_loss_and_grads: the gradient from one full-batch step of training.train(l2=lam)",
         # the biases' gradients are ∂J/∂bᵐ, which the notebook takes from the library
         ("test_l2_grad_W",),
@@ -508,7 +508,7 @@ PLANTS = [
         ),
     ),
     dropout_bug(
-        "calls course.network.forward",
+        showing("kit.library-call", "calls course.network.forward"),
         "dropout_forward: the mask of course.network.forward's cache",
         ("test_dropout_expectation", "test_dropout_forward"),
         (
@@ -537,5 +537,33 @@ PLANTS = [
         "dropout dJ/dW2 with h for the dropped activations",
         ("test_dropout_grads_out",),
         ('"W2": delta2 @ a1.T', '"W2": delta2 @ h.T'),
+    ),
+]
+
+# issue 24: the diagnoses the mutation corpus shows, planted once each
+PLANTS += [
+    dropout_bug(
+        "07.dropout.wrong-scaling",
+        "kept units scaled by 1 - p",
+        ("test_dropout_expectation", "test_dropout_forward"),
+        ("/ (1.0 - p)", "* (1.0 - p)"),
+    ),
+    early_bug(
+        "07.early.outside",
+        "stop past the last epoch",
+        ("test_early_history",),
+        ("len(val_losses) - 1", "len(val_losses) + 1"),
+    ),
+    early_bug(
+        "07.early.best-wrong",
+        "best moves on ties",
+        ("test_early_history",),
+        ("loss < val_losses[best]", "loss <= val_losses[best]"),
+    ),
+    early_bug(
+        "07.early.stop-wrong",
+        "stop when epoch + best reaches patience",
+        ("test_early_history",),
+        ("epoch - best", "epoch + best"),
     ),
 ]

@@ -2,9 +2,17 @@
 
 Each module ``classroom/plants/<assignment id with - as _>.py`` (e.g. ``_01_chain_rule``
 for "01-chain-rule") defines ``PLANTS``: a list of :class:`Plant`.  A plant is a record:
-the catalogue id of its bug (:mod:`course.checks.catalogue`), the notebook, and per answer
-cell (grade id) the edit as old → new text replacements of the solution cell in
-``solutions/``, with the test cells that must lose points and what their output must say.
+its key, the notebook, and per answer cell (grade id) the edit as old → new text
+replacements of the solution cell in ``solutions/``, with the test cells that must lose
+points and what their output must say.
+
+The key of a bug is its catalogue id (:mod:`course.checks.catalogue`), the one key the
+checkers' bug models and the mutation corpus use too; what the failing tests must show
+is the catalogue's ``says`` of it, or a more particular part of the same message
+(:func:`showing`: which library function a "calls the course's function" bug calls).  A
+correct alternative is not a bug: it has no catalogue id, loses no points, and its key
+is :data:`ALTERNATIVE` (its name, unique in its assignment, says what it does
+differently).
 :func:`edit_solution` builds every planted cell and fails, naming the plant, when the
 solution no longer contains the text an edit replaces, so a plant cannot drift from the
 solution it edits.
@@ -33,6 +41,8 @@ BODY = "<the solution between its markers>"
 #: The `old` of an edit that stands for the whole cell: its `new` keeps nothing of the
 #: solution (e.g. a cell that only imports the library's function).
 CELL = "<the whole cell>"
+#: The key of every correct alternative (a plant that is not a bug of the catalogue).
+ALTERNATIVE = "alternative"
 
 _REGION = re.compile(
     r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*\n(?P<body>.*?)^[ \t]*### END SOLUTION",
@@ -124,6 +134,12 @@ class Plant:
         diagnosis); by default the catalogue's ``says`` of `bug`.
     bug : str or None
         The id of the bug in :mod:`course.checks.catalogue` (None for an alternative).
+
+    Raises
+    ------
+    PlantError
+        A plant that loses points without a catalogue id, or an alternative (no failing
+        tests) with one.
     """
 
     name: str
@@ -137,14 +153,26 @@ class Plant:
         object.__setattr__(self, "failing", tuple(self.failing))
         edits = {gid: tuple((old, new) for old, new in pairs) for gid, pairs in self.edits.items()}
         object.__setattr__(self, "edits", edits)
-        if self.bug and not self.says:
-            from course.checks import catalogue
+        from course.checks import catalogue
 
+        if bool(self.failing) != bool(self.bug):
+            raise PlantError(
+                f"plant {self.name!r}: a bug loses points and has a catalogue id, an "
+                "alternative has neither"
+            )
+        if self.bug and self.bug not in catalogue.all_bugs():
+            raise PlantError(f"plant {self.name!r}: {self.bug!r} is not a catalogue id")
+        if self.bug and not self.says:
             object.__setattr__(self, "says", catalogue.get(self.bug).says)
 
     @property
     def is_bug(self):
         return bool(self.failing)
+
+    @property
+    def key(self):
+        """The bug's catalogue id, or :data:`ALTERNATIVE`."""
+        return self.bug or ALTERNATIVE
 
     @property
     def flagged(self):
@@ -182,15 +210,18 @@ class Plant:
         return nb
 
 
-def bug(key, name, notebook, edits, failing):
-    """A bug plant: `key` is a catalogue id (its ``says`` is what the failing tests must
-    show), or else that text itself (bugs whose message names no kind, e.g. a wrong hand
-    number)."""
-    from course.checks import catalogue
+def showing(bug_id, says):
+    """The key of a plant of the bug `bug_id` whose failing tests show `says`, a more
+    particular part of the message than the catalogue's ``says`` (e.g. the library
+    function a "calls the course's function" bug calls)."""
+    return (bug_id, says)
 
-    if key in catalogue.all_bugs():
-        return Plant(name, notebook, edits, failing, bug=key)
-    return Plant(name, notebook, edits, failing, says=key)
+
+def bug(key, name, notebook, edits, failing):
+    """A bug plant: `key` is a catalogue id (the failing tests must show its ``says``) or
+    :func:`showing` of one."""
+    bug_id, says = key if isinstance(key, tuple) else (key, "")
+    return Plant(name, notebook, edits, failing, says=says, bug=bug_id)
 
 
 def on(notebook, cell):

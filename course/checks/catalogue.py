@@ -8,16 +8,16 @@ diagnoses of :mod:`course.gradcheck` and the checker kit are ``gradcheck.<slug>`
 
 - ``name``: what the bug is, as a teacher would say it;
 - ``diagnosis``: what a failing test tells the student (after "Likely bug: ");
-- ``model`` (optional): how the checker computes what the bug would produce, as the bug
-  key its exercise's planted reference understands (e.g.
-  ``recursion.planted_backward(..., bug="no_fprime_hidden")``); without it a rule of the
-  checker recognises the bug;
 - ``says`` (optional): the part of the diagnosis every failing test shows (default: the
   diagnosis up to its first colon).
 
-The checkers build their suspects from these entries (:func:`suspects`); the test
+The id is the one key of a bug everywhere.  A checker that can compute what a bug would
+produce keeps its **bug models** keyed by the id (e.g. ``recursion.BACKWARD_BUGS``, the
+δᵐ recursion's table, or a case's ``{id: value}``) and builds its suspects from them with
+:func:`suspects`; a bug without a model is recognised by a rule of its checker.  The test
 support in ``classroom/`` plants the same bugs, by id, into the solution notebooks and
-checks that the failing tests show ``says``.
+checks that the failing tests show ``says``; the mutation corpus records the id of the
+bug each mutant's failing test names.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ class Bug:
     id: str
     name: str
     diagnosis: str
-    model: str | None = None
     says: str = ""
 
     def __post_init__(self):
@@ -71,21 +70,31 @@ def table(prefix):
     return {k: b for k, b in all_bugs().items() if k.startswith(prefix + ".")}
 
 
-def suspects(bugs, compute):
-    """{diagnosis: what the bug gives} for the bugs of `bugs` that have a model.
+def suspects(bugs, models):
+    """{diagnosis: what the bug gives} for the bugs of `bugs` that `models` models, in
+    the catalogue's order (the first of two bugs with one diagnosis wins).
 
     Parameters
     ----------
     bugs : dict of str to Bug
-    compute : callable
-        ``compute(model) -> array or None`` (None: not computable on this case, or the
-        same as the right answer).
+    models : mapping or callable
+        ``{bug id: value}`` (a bug it leaves out has no model here), or
+        ``models(bug_id) -> value or None`` called for each of `bugs`.  A value of None:
+        not computable on this case, or the same as the right answer.
+
+    Raises
+    ------
+    KeyError
+        A key of the mapping `models` that is not a catalogue id.
     """
+    if not callable(models):
+        unknown = sorted(set(models) - set(all_bugs()))
+        if unknown:
+            raise KeyError(f"bug models for ids not in the catalogue: {unknown}")
+        models = models.get
     out = {}
     for bug in bugs.values():
-        if bug.model is None:
-            continue
-        value = compute(bug.model)
+        value = models(bug.id)
         if value is not None:
             out.setdefault(bug.diagnosis, value)
     return out

@@ -10,8 +10,8 @@ The student writes ``forward(params, X, activation) -> (aᴹ, cache)``,
   wrong forward costs only the forward's points), and each parameter's gradient is
   compared with the true gradient: central differences of the network's J = square loss
   of aᴹ (:func:`course.checks._kit.check_gradient`).  The gradients that typical bugs
-  produce are computed here by planting each bug of :data:`BUGS` in a small reference
-  backward, so a failing check can name the bug.
+  produce are computed here by planting each bug of :data:`BACKWARD_BUGS` (keyed by
+  catalogue id) in a small reference backward, so a failing check can name the bug.
 - A hidden test times ``backward`` on a network of 3.7·10⁵ parameters and judges the
   gradients of that very call: backpropagation, not numerical differentiation.
 - An answer that calls the course's own forward or backward (:data:`GIVEAWAYS`) earns
@@ -22,6 +22,7 @@ Shapes: X (n₀, N), aᵐ (nₘ, N), Wᵐ (nₘ, nₘ₋₁), bᵐ (nₘ, 1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,9 @@ from . import _kit as kit
 from .catalogue import suspects, table
 
 __all__ = [
+    "BACKWARD_BUGS",
     "BUGS",
+    "FORWARD_BUGS",
     "NetCase",
     "GIVEAWAYS",
     "check_backprop",
@@ -185,47 +188,101 @@ def timing_case(seed=0):
 # --------------------------------------------------------------------------- references
 
 
+@dataclass(frozen=True)
+class ForwardBug:
+    """How a forward bug changes the reference forward (each default: not at all).
+
+    Attributes
+    ----------
+    activation : str or None
+        The f of every layer instead of the case's.
+    bias : callable
+        ``bias(bᵐ)``: what is added to Wᵐ aᵐ⁻¹.
+    linear : callable
+        ``linear(m, M)``: True for a layer whose f is left out (aᵐ = zᵐ).
+    """
+
+    activation: str | None = None
+    bias: Callable = lambda b: b
+    linear: Callable = lambda m, M: False
+
+
+#: The forward bugs of :data:`BUGS` the reference forward plants, by catalogue id.
+FORWARD_BUGS = {
+    "04.forward.no-bias": ForwardBug(bias=lambda b: 0.0),
+    "04.forward.minus-bias": ForwardBug(bias=lambda b: -b),
+    "04.forward.no-f-output": ForwardBug(linear=lambda m, M: m == M),
+    "04.forward.no-f-hidden": ForwardBug(linear=lambda m, M: m < M),
+    "04.forward.always-sigmoid": ForwardBug(activation="sigmoid"),
+}
+
+
 def planted_forward(case, bug=None):
-    """The reference aᴹ on `case`, optionally with a forward bug's key of :data:`BUGS`."""
-    act = get_activation("sigmoid" if bug == "sigmoid" else case.activation)
+    """The reference aᴹ, shape (n_M, N), on `case`, with the forward bug `bug` (a key of
+    :data:`FORWARD_BUGS`) planted, or none."""
+    plant = FORWARD_BUGS[bug] if bug else ForwardBug()
+    act = get_activation(plant.activation or case.activation)
     a = case.X
     for m in range(1, case.M + 1):
-        b = {"no_bias": 0.0, "minus_bias": -case.params[f"b{m}"]}.get(bug, case.params[f"b{m}"])
-        z = case.params[f"W{m}"] @ a + b
-        skip = (bug == "no_f_output" and m == case.M) or (bug == "no_f_hidden" and m < case.M)
-        a = z if skip else act.f(z)
+        z = case.params[f"W{m}"] @ a + plant.bias(case.params[f"b{m}"])
+        a = z if plant.linear(m, case.M) else act.f(z)
     return a
 
 
-def _delta_step(bug, act, W, delta, z, a, m):
-    """δᵐ⁻¹ from δᵐ (one step down), with `bug` planted."""
-    back = W @ delta if bug == "W_not_T" else W.T @ delta
-    if bug in ("no_fprime_hidden", "no_fprime_all"):
-        return back
-    if bug == "fprime_of_a":
-        return act.f_prime(a[m - 1]) * back
-    if bug == "fprime_wrong_layer":
-        return act.f_prime(z[m]) * back
-    return act.f_prime(z[m - 1]) * back
+@dataclass(frozen=True)
+class BackwardBug:
+    """How a backward bug changes the δᵐ recursion (each default: not at all).
+
+    Attributes
+    ----------
+    top_slope : callable or None
+        ``top_slope(act, z, a, M)``: the factor of ∂J/∂aᴹ in δᴹ (None: left out).
+    negate : bool
+        δᴹ with the wrong sign.
+    back : callable
+        ``back(Wᵐ, δᵐ)``: what is carried down to layer m − 1.
+    slope : callable or None
+        ``slope(act, z, a, m)``: the factor f' of δᵐ⁻¹ (None: left out).
+    dW : callable
+        ``dW(δᵐ, a, m)``.
+    db : callable
+        ``db(δᵐ)``.
+    per_N : bool
+        Both divided by N once more.
+    """
+
+    top_slope: Callable | None = lambda act, z, a, M: act.f_prime(z[M])
+    negate: bool = False
+    back: Callable = lambda W, delta: W.T @ delta
+    slope: Callable | None = lambda act, z, a, m: act.f_prime(z[m - 1])
+    dW: Callable = lambda delta, a, m: delta @ a[m - 1].T
+    db: Callable = lambda delta: delta.sum(axis=1, keepdims=True)
+    per_N: bool = False
 
 
-def _layer_grads(bug, delta, a, m, N):
-    dW = {"dW_T": lambda: a[m - 1] @ delta.T, "off_by_one": lambda: delta @ a[m].T}.get(
-        bug, lambda: delta @ a[m - 1].T
-    )()
-    if bug == "b_mean":
-        db = delta.mean(axis=1, keepdims=True)
-    elif bug == "b_axis":
-        db = delta.sum(axis=0, keepdims=True)
-    else:
-        db = delta.sum(axis=1, keepdims=True)
-    if bug == "extra_1/N":
-        dW, db = dW / N, db / N
-    return dW, db
+#: The backward bugs of :data:`BUGS` the reference backward plants, by catalogue id.
+BACKWARD_BUGS = {
+    "04.backward.no-fprime-hidden": BackwardBug(slope=None),
+    "04.backward.no-fprime-output": BackwardBug(top_slope=None),
+    "04.backward.no-fprime": BackwardBug(top_slope=None, slope=None),
+    "04.backward.fprime-of-a": BackwardBug(
+        top_slope=lambda act, z, a, M: act.f_prime(a[M]),
+        slope=lambda act, z, a, m: act.f_prime(a[m - 1]),
+    ),
+    "04.backward.fprime-wrong-layer": BackwardBug(slope=lambda act, z, a, m: act.f_prime(z[m])),
+    "04.backward.W-not-transposed": BackwardBug(back=lambda W, delta: W @ delta),
+    "04.backward.dW-transposed": BackwardBug(dW=lambda delta, a, m: a[m - 1] @ delta.T),
+    "04.backward.extra-1/N": BackwardBug(per_N=True),
+    "04.backward.bias-mean": BackwardBug(db=lambda delta: delta.mean(axis=1, keepdims=True)),
+    "04.backward.bias-axis": BackwardBug(db=lambda delta: delta.sum(axis=0, keepdims=True)),
+    "04.backward.off-by-one": BackwardBug(dW=lambda delta, a, m: delta @ a[m].T),
+    "04.backward.sign": BackwardBug(negate=True),
+}
 
 
 def planted_backward(params, X, dJ_da, activation, bug=None):
-    """The δᵐ recursion, optionally with one backward bug's key of :data:`BUGS` planted.
+    """The δᵐ recursion, with the backward bug `bug` (a key of :data:`BACKWARD_BUGS`)
+    planted, or none.
 
     Parameters
     ----------
@@ -254,22 +311,23 @@ def planted_backward(params, X, dJ_da, activation, bug=None):
 
 
 def _planted_backward(params, X, dJ_da, activation, bug):
+    plant = BACKWARD_BUGS[bug] if bug else BackwardBug()
     act = get_activation(activation)
     M = network.n_layers(params)
     a, z = [np.asarray(X, dtype=np.float64)], [None]
     for m in range(1, M + 1):
         z.append(params[f"W{m}"] @ a[-1] + params[f"b{m}"])
         a.append(act.f(z[-1]))
-    if bug in ("no_fprime_out", "no_fprime_all"):
-        top = dJ_da
-    else:
-        top = act.f_prime(a[M] if bug == "fprime_of_a" else z[M]) * dJ_da
-    delta = -top if bug == "sign" else top
+    top = dJ_da if plant.top_slope is None else plant.top_slope(act, z, a, M) * dJ_da
+    delta = -top if plant.negate else top
+    N = a[0].shape[1]
     grads = {}
     for m in range(M, 0, -1):
-        grads[f"W{m}"], grads[f"b{m}"] = _layer_grads(bug, delta, a, m, a[0].shape[1])
+        dW, db = plant.dW(delta, a, m), plant.db(delta)
+        grads[f"W{m}"], grads[f"b{m}"] = (dW / N, db / N) if plant.per_N else (dW, db)
         if m > 1:
-            delta = _delta_step(bug, act, params[f"W{m}"], delta, z, a, m)
+            back = plant.back(params[f"W{m}"], delta)
+            delta = back if plant.slope is None else plant.slope(act, z, a, m) * back
     return grads
 
 
@@ -298,14 +356,13 @@ def gradient_suspects(case):
     with quiet():
         right = planted_backward(case.params, case.X, dJ_da, case.activation)
         runs = {
-            bug.model: planted_backward(case.params, case.X, dJ_da, case.activation, bug.model)
-            for bug in BUGS.values()
-            if bug.id.startswith("04.backward.") and bug.model
+            bug: planted_backward(case.params, case.X, dJ_da, case.activation, bug)
+            for bug in BACKWARD_BUGS
         }
 
     def for_key(k):
-        def compute(model):
-            g = (runs.get(model) or {}).get(k)
+        def compute(bug):
+            g = (runs.get(bug) or {}).get(k)
             if g is None or (g.shape == right[k].shape and kit.close(g, right[k], "model")):
                 return None
             return g
@@ -320,11 +377,9 @@ def gradient_suspects(case):
 
 def _forward_models(case):
     models = {}
-    for bug in BUGS.values():
-        if bug.id.startswith("04.forward.") and not (
-            bug.model == "sigmoid" and case.activation == "sigmoid"
-        ):
-            models[bug.diagnosis] = planted_forward(case, bug.model)
+    for bug in FORWARD_BUGS:
+        if FORWARD_BUGS[bug].activation != case.activation:
+            models[BUGS[bug].diagnosis] = planted_forward(case, bug)
     return models
 
 
@@ -410,10 +465,9 @@ def _call_backward(backward_fn, case, cache, dJ_da):
         error = getattr(failure, "student_error", None)
         if error is None or error.type_name != "ValueError":
             raise
-        for bug in BUGS.values():
-            if bug.id.startswith("04.backward.") and bug.model:
-                if planted_error(case, dJ_da, bug.model) == error.message:
-                    raise GradingFailure(f"{failure}\nLikely bug: {bug.diagnosis}") from None
+        for bug in BACKWARD_BUGS:
+            if planted_error(case, dJ_da, bug) == error.message:
+                raise GradingFailure(f"{failure}\nLikely bug: {BUGS[bug].diagnosis}") from None
         raise GradingFailure(f"{failure}\n{_SHAPE_HINT}") from None
 
 

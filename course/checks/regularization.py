@@ -34,6 +34,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -48,6 +50,8 @@ from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
+    "DROPOUT_BUGS",
+    "L2_BUGS",
     "GIVEAWAYS",
     "L2_WEIGHT_GIVEAWAYS",
     "check_backprop",
@@ -181,17 +185,62 @@ def l2_problem(seed=0, sizes=(4, 5, 3), N=6, activation="tanh"):
     return params, X, Y
 
 
+@dataclass(frozen=True)
+class L2Bug:
+    """How an L2 bug changes Ĵ = J + (λ/2) Σ_m ‖Wᵐ‖² and its gradient (each default: not
+    at all).
+
+    Attributes
+    ----------
+    J_factor : float
+        Ĵ = J + J_factor · λ Σ ‖θ‖².
+    g_factor : callable
+        ``g_factor(N)``: ∂Ĵ/∂θ = ∂J/∂θ + g_factor · λ θ.
+    biases : bool
+        The biases penalised too.
+    squared : bool
+        False: Ĵ adds (λ/2) Σ of the weights' entries, not their squares, and the
+        gradients none.
+    """
+
+    J_factor: float = 0.5
+    g_factor: Callable = lambda N: 1.0
+    biases: bool = False
+    squared: bool = True
+
+
+_BIASES = L2Bug(biases=True)
+_NO_PENALTY = L2Bug(J_factor=0.0, g_factor=lambda N: 0.0)
+_MINUS = L2Bug(J_factor=-0.5, g_factor=lambda N: -1.0)
+
+#: The L2 bugs of :data:`BUGS` the reference plants, by catalogue id (a value bug and
+#: its gradient's twin share one model).
+L2_BUGS = {
+    "07.l2.biases": _BIASES,
+    "07.l2.no-half": L2Bug(J_factor=1.0),
+    "07.l2.missing": _NO_PENALTY,
+    "07.l2.sign": _MINUS,
+    "07.l2.not-squared": L2Bug(squared=False),
+    "07.l2.grad-biases": _BIASES,
+    "07.l2.grad-two": L2Bug(g_factor=lambda N: 2.0),
+    "07.l2.grad-sign": _MINUS,
+    "07.l2.grad-missing": _NO_PENALTY,
+    "07.l2.grad-over-N": L2Bug(g_factor=lambda N: 1.0 / N),
+}
+
+
 def planted_l2(params, X, Y, lam, activation, bug=None):
-    """(Ĵ, grads) of the L2-penalised loss, optionally with an L2 bug's model planted."""
+    """(Ĵ, grads) of the L2-penalised loss, grads keyed like `params`, with the L2 bug
+    `bug` (a key of :data:`L2_BUGS`) planted, or none."""
+    plant = L2_BUGS[bug] if bug else L2Bug()
     J, grads, _ = network.loss_and_grads(params, X, Y, activation=activation)
-    if bug == "not_squared":
+    if not plant.squared:
         J += 0.5 * lam * sum(float(np.sum(v)) for k, v in params.items() if k.startswith("W"))
         return J, grads
-    J_factor = {"no_half": 1.0, "none": 0.0, "minus": -0.5}.get(bug, 0.5)
-    g_factor = {"two": 2.0, "none": 0.0, "minus": -1.0, "over_N": 1.0 / X.shape[1]}.get(bug, 1.0)
+    g_factor = plant.g_factor(X.shape[1])
     for k, v in params.items():
-        if k.startswith("W") or bug == "biases":
-            J += J_factor * lam * float(np.sum(v * v))
+        if k.startswith("W") or plant.biases:
+            J += plant.J_factor * lam * float(np.sum(v * v))
             grads[k] = grads[k] + g_factor * lam * v
     return J, grads
 
@@ -205,11 +254,11 @@ def _call_l2(fn, params, X, Y, lam, activation, giveaways=None):
 
 
 def _l2_models(params, X, Y, lam, activation, prefix, pick):
-    table = {k: b for k, b in BUGS.items() if k.startswith(prefix)}
+    table = {k: b for k, b in BUGS.items() if k.startswith(prefix) and k in L2_BUGS}
     right = pick(planted_l2(params, X, Y, lam, activation))
 
-    def compute(model):
-        value = pick(planted_l2(params, X, Y, lam, activation, model))
+    def compute(bug):
+        value = pick(planted_l2(params, X, Y, lam, activation, bug))
         return None if kit.close(value, right, "model") else value
 
     return suspects(table, compute)
@@ -435,28 +484,61 @@ def dropout_problem(seed=0, sizes=(4, 6, 3), N=5, p=0.5):
     return params, X, Y, mask
 
 
+@dataclass(frozen=True)
+class DropoutBug:
+    """How a bug changes the dropout network's J and backward pass (each default: not
+    at all).
+
+    Attributes
+    ----------
+    loss : callable
+        ``loss(J, params, h, Y)``: the J returned, from the right J.
+    W2_of_h : bool
+        ∂J/∂W² from h, the activations before dropout.
+    backward_mask : callable
+        ``backward_mask(mask, p)``: what multiplies the backward pass through layer 1.
+    slope_of_h : bool
+        f' evaluated at h = f(z¹) instead of at z¹.
+    """
+
+    loss: Callable = lambda J, params, h, Y: J
+    W2_of_h: bool = False
+    backward_mask: Callable = lambda mask, p: mask
+    slope_of_h: bool = False
+
+
+#: The dropout-network bugs of :data:`BUGS` the reference plants, by catalogue id.
+DROPOUT_BUGS = {
+    "07.net.no-mask": DropoutBug(backward_mask=lambda mask, p: 1.0),
+    "07.net.unscaled-mask": DropoutBug(backward_mask=lambda mask, p: mask * (1.0 - p)),
+    "07.net.mask-twice": DropoutBug(backward_mask=lambda mask, p: mask * mask),
+    "07.net.f-prime-of-h": DropoutBug(slope_of_h=True),
+    "07.net.W2-of-h": DropoutBug(W2_of_h=True),
+    "07.net.J-sign": DropoutBug(loss=lambda J, params, h, Y: -J),
+    "07.net.J-no-mask": DropoutBug(
+        loss=lambda J, params, h, Y: softmax_cross_entropy(params["W2"] @ h + params["b2"], Y)[0]
+    ),
+}
+
+
 def planted_dropout(params, X, Y, mask, activation, bug=None, p=0.5):
-    """(J, grads) of the dropout network with `mask`, optionally with a bug's model of
-    :data:`BUGS` planted (in the backward pass, or in J)."""
+    """(J, grads) of the dropout network with `mask` (shape of the hidden layer's
+    activations, (n₁, N)), with the bug `bug` (a key of :data:`DROPOUT_BUGS`) planted, or
+    none."""
+    plant = DROPOUT_BUGS[bug] if bug else DropoutBug()
     act = get_activation(activation)
     z1 = params["W1"] @ X + params["b1"]
     h = act.f(z1)
     a1 = h * mask
     z2 = params["W2"] @ a1 + params["b2"]
     J, delta2 = softmax_cross_entropy(z2, Y)
-    if bug == "J_sign":
-        J = -J
-    elif bug == "J_no_mask":
-        J = softmax_cross_entropy(params["W2"] @ h + params["b2"], Y)[0]
+    J = plant.loss(J, params, h, Y)
     grads = {
-        "W2": delta2 @ (h if bug == "W2_of_h" else a1).T,
+        "W2": delta2 @ (h if plant.W2_of_h else a1).T,
         "b2": delta2.sum(axis=1, keepdims=True),
     }
-    backward_mask = {"no_mask": 1.0, "unscaled": mask * (1.0 - p), "twice": mask * mask}.get(
-        bug, mask
-    )
-    slope = act.f_prime(h if bug == "f_prime_of_h" else z1)
-    delta1 = slope * (params["W2"].T @ delta2) * backward_mask
+    slope = act.f_prime(h if plant.slope_of_h else z1)
+    delta1 = slope * (params["W2"].T @ delta2) * plant.backward_mask(mask, p)
     grads["W1"] = delta1 @ X.T
     grads["b1"] = delta1.sum(axis=1, keepdims=True)
     return J, grads
@@ -485,11 +567,11 @@ def _call_dropout_net(fn, params, X, Y, p, mask, seed, activation, giveaways=Non
 
 
 def _dropout_models(params, X, Y, mask, activation, p, k):
-    table = {i: b for i, b in BUGS.items() if i.startswith("07.net.")}
+    table = {i: b for i, b in BUGS.items() if i in DROPOUT_BUGS}
     right = planted_dropout(params, X, Y, mask, activation, p=p)[1][k]
 
-    def compute(model):
-        g = planted_dropout(params, X, Y, mask, activation, model, p)[1][k]
+    def compute(bug):
+        g = planted_dropout(params, X, Y, mask, activation, bug, p)[1][k]
         return None if kit.close(g, right, "model") else g
 
     return suspects(table, compute)
@@ -506,8 +588,8 @@ def check_dropout_loss(fn, p=0.5, seed=0, activation="tanh", reveal=True):
         raise GradingFailure(
             f"dropout_loss_and_grads must return J as one number first, got {kit.describe(J)}."
         )
-    table = {i: b for i, b in BUGS.items() if i.startswith("07.net.J-")}
-    models = suspects(table, lambda m: planted_dropout(params, X, Y, mask, activation, m, p)[0])
+    table = {i: b for i, b in BUGS.items() if i.startswith("07.net.J-") and i in DROPOUT_BUGS}
+    models = suspects(table, lambda bug: planted_dropout(params, X, Y, mask, activation, bug, p)[0])
     expected = planted_dropout(params, X, Y, mask, activation, p=p)[0]
     return float(kit.check_values("J", arr.reshape(()), expected, reveal=reveal, models=models))
 
@@ -726,6 +808,18 @@ def check_early_run(
     """A real run: the history follows the rule, one epoch per entry, and the parameters
     are the best epoch's."""
     params0 = network.init_params([64, hidden, 10], "xavier", np.random.default_rng(init_seed))
+    run = {"max_epochs": max_epochs, "lr": lr, "batch_size": batch_size, "patience": patience}
+    params, losses, trained = _early_run(fn, params0, split, seed, run, activation)
+    _check_val_losses(losses, validation_loss(params0, split.X_val, split.Y_val, activation))
+    best = _check_rule(losses, patience, max_epochs)
+    _check_epochs(trained, len(losses), split.X_train.shape[1], batch_size)
+    _check_best_params(params, losses, best, split, activation)
+    return best
+
+
+def _early_run(fn, params0, split, seed, run, activation):
+    """(params, val_losses, what training.train was asked) of the student's run: the
+    run must be the student's own early stopping, not training.train's."""
     what = "train_with_early_stopping"
     with _own_work(what, fn):
         out, trained = call(
@@ -734,10 +828,7 @@ def check_early_run(
             copy.deepcopy(params0),
             split,
             seed,
-            max_epochs=max_epochs,
-            lr=lr,
-            batch_size=batch_size,
-            patience=patience,
+            **run,
             activation=activation,
             what="train_with_early_stopping",
         )
@@ -752,7 +843,11 @@ def check_early_run(
     params, losses = kit.unpack(out, "train_with_early_stopping", ("params", "val_losses"))
     params = kit.as_dict(params, "train_with_early_stopping (params)", params0)
     losses = [float(v) for v in kit.values("val_losses", losses)[0].reshape(-1)]
-    v0 = validation_loss(params0, split.X_val, split.Y_val, activation)
+    return params, losses, trained
+
+
+def _check_val_losses(losses, v0):
+    """val_losses starts at the untrained network's loss `v0` and changes epoch by epoch."""
     if not losses or not kit.close(losses[0], v0, "exact"):
         raise GradingFailure(
             "val_losses[0] must be the validation loss of the untrained network (epoch 0), "
@@ -763,8 +858,10 @@ def check_early_run(
             "the validation loss never changed: train one epoch between two entries of "
             "val_losses.\nLikely bug: " + BUGS["07.run.epochs-per-entry"].diagnosis + "."
         )
-    best = _check_rule(losses, patience, max_epochs)
-    _check_epochs(trained, len(losses), split.X_train.shape[1], batch_size)
+
+
+def _check_best_params(params, losses, best, split, activation):
+    """The returned parameters have the validation loss of the best epoch `best`."""
     with quiet():
         got = validation_loss(
             {k: np.asarray(v, dtype=np.float64) for k, v in params.items()},
@@ -781,4 +878,3 @@ def check_early_run(
             f"epoch ({best}) had {losses[best]:.6g}.\nLikely bug: "
             f"{BUGS['07.run.last-params' if which else '07.run.no-copy'].diagnosis}."
         )
-    return best

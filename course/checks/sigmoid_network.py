@@ -29,6 +29,8 @@ network, the course's general network, numerical differentiation) earns nothing.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,6 +42,7 @@ from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
+    "FORWARD_BUGS",
     "EXAMPLE_X",
     "EXAMPLE_Y",
     "GIVEAWAYS",
@@ -185,17 +188,39 @@ def reference_loss_and_partials(params, x, y_star):
     return lecture.loss_and_partials(params, x, y_star)
 
 
+@dataclass(frozen=True)
+class ForwardBug:
+    """How a forward bug changes the 2-2-1 network (each default: not at all).
+
+    Attributes
+    ----------
+    hidden : callable
+        ``hidden(wh, x)``: the hidden pre-activations (s₁, s₂), shape (2,).
+    output : callable
+        ``output(s)``: y from the output's pre-activation s.
+    """
+
+    hidden: Callable = lambda wh, x: wh[0] + x @ wh[1:]
+    output: Callable = sigmoid
+
+
+#: The forward bugs of :data:`BUGS` the reference forward plants, by catalogue id.
+FORWARD_BUGS = {
+    "02.forward.transposed": ForwardBug(hidden=lambda wh, x: wh[0] + wh[1:] @ x),
+    "02.forward.linear-output": ForwardBug(output=lambda s: s),
+    "02.forward.no-hidden-bias": ForwardBug(hidden=lambda wh, x: 0.0 + x @ wh[1:]),
+}
+
+
 def planted_forward(params, x, bug=None):
-    """(y, z) of the 2-2-1 network with a forward bug's key of :data:`BUGS` planted."""
+    """(y, z) of the 2-2-1 network, z of shape (2,), with the forward bug `bug` (a key
+    of :data:`FORWARD_BUGS`) planted, or none."""
+    plant = FORWARD_BUGS[bug] if bug else ForwardBug()
     x = np.asarray(x, dtype=np.float64)
     wh, wo = np.asarray(params["wh"]), np.asarray(params["wo"])
-    if bug == "transposed":
-        s = wh[0] + wh[1:] @ x
-    else:
-        s = (0.0 if bug == "no_bias" else wh[0]) + x @ wh[1:]
-    z = sigmoid(s)
+    z = sigmoid(plant.hidden(wh, x))
     s_out = wo[0] + wo[1:] @ z
-    return float(s_out if bug == "linear" else sigmoid(s_out)), z
+    return float(plant.output(s_out)), z
 
 
 # ---------------------------------------------------------------- forward
@@ -222,9 +247,9 @@ def _term_slips(bias, weights, inputs):
 
 
 def _forward_models(params, x):
-    table = {k: b for k, b in BUGS.items() if k.startswith("02.forward.") and b.model != "term"}
+    table = {k: b for k, b in BUGS.items() if k in FORWARD_BUGS}
     models = {
-        which: suspects(table, lambda model, i=i: planted_forward(params, x, model)[i])
+        which: suspects(table, lambda bug, i=i: planted_forward(params, x, bug)[i])
         for i, which in enumerate(("y", "z"))
     }
     wh, wo = np.asarray(params["wh"], dtype=np.float64), np.asarray(params["wo"], dtype=np.float64)
@@ -470,31 +495,37 @@ def _single_models(which, params, x, y_star):
     wo = np.asarray(params["wo"], dtype=np.float64)
     e, yp, zp = y - y_star, y * (1.0 - y), z * (1.0 - z)
     head = {  # ∂L/∂s as each bug computes it
-        "slide": e,
-        "sign": -e * yp,
-        "two": 2 * e * yp,
-        "prime_of_y": e * float(sigmoid_prime(y)),
-        "y_squared": e * y * y,
+        "02.partial.slide-form": e,
+        "02.partial.sign": -e * yp,
+        "02.partial.factor-2": 2 * e * yp,
+        "02.partial.sigma-prime-of-y": e * float(sigmoid_prime(y)),
+        "02.partial.sigma-squared": e * y * y,
     }
     tail = {"dL_dwo01": [1.0], "dL_dwo11": [z[0]], "dL_dwh22": [wo[2], z[1], 1 - z[1], x2]}[which]
     t = float(np.prod(tail))
     models = {k: [v * t] for k, v in head.items()}
-    models["prime_form"] = tuple([e * p * t] for p in kit.prime_slips(y))
-    models["divided"] = tuple([v] for v in kit.product_slips([e, y, 1 - y, *tail]))
+    models["02.partial.sigma-prime-form"] = tuple([e * p * t] for p in kit.prime_slips(y))
+    models["02.partial.factor-divided"] = tuple(
+        [v] for v in kit.product_slips([e, y, 1 - y, *tail])
+    )
     if which == "dL_dwo11":
-        models["z2"] = [e * yp * z[1]]
+        models["02.partial.z2-for-z1"] = [e * yp * z[1]]
     if which == "dL_dwh22":
         models.update(
-            no_hidden_prime=[e * yp * wo[2] * x2],
-            no_primes=[e * wo[2] * x2],
-            wo11=[e * yp * wo[1] * zp[1] * x2],
-            x1=[e * yp * wo[2] * zp[1] * x1],
-            unit1=[e * yp * wo[2] * zp[0] * x2],
-            hidden_prime_of_z=[e * yp * wo[2] * float(sigmoid_prime(z[1])) * x2],
-            hidden_prime_form=tuple([e * yp * wo[2] * p * x2] for p in kit.prime_slips(z[1])),
+            {
+                "02.partial.no-hidden-prime": [e * yp * wo[2] * x2],
+                "02.partial.no-primes": [e * wo[2] * x2],
+                "02.partial.wo11-for-wo21": [e * yp * wo[1] * zp[1] * x2],
+                "02.partial.x1-for-x2": [e * yp * wo[2] * zp[1] * x1],
+                "02.partial.unit1-prime": [e * yp * wo[2] * zp[0] * x2],
+                "02.partial.hidden-prime-of-z": [e * yp * wo[2] * float(sigmoid_prime(z[1])) * x2],
+                "02.partial.hidden-prime-form": tuple(
+                    [e * yp * wo[2] * p * x2] for p in kit.prime_slips(z[1])
+                ),
+            }
         )
     table = {k: b for k, b in BUGS.items() if k.startswith("02.partial.")}
-    return suspects(table, models.get)
+    return suspects(table, models)
 
 
 @contextlib.contextmanager
@@ -589,29 +620,31 @@ def _group_models(group, params, x, y_star):
     s = np.asarray(params["wh"])[0] + x @ np.asarray(params["wh"])[1:]
     if group == "wo":
         models = {
-            "slide": e * np.concatenate(([1.0], z)),
-            "s_for_z": d_o * np.concatenate(([1.0], s)),
-            "bias_zero": d_o * np.concatenate(([0.0], z)),
+            "02.partials.slide-form": e * np.concatenate(([1.0], z)),
+            "02.partials.pre-activations": d_o * np.concatenate(([1.0], s)),
+            "02.partials.bias-input-0": d_o * np.concatenate(([0.0], z)),
         }
     else:
         models = {
-            "slide": np.outer(xb, e * wo[1:] * zp),
-            "no_hidden_prime": np.outer(xb, d_o * wo[1:]),
-            "wo_shifted": np.outer(xb, d_o * wo[:2] * zp),
-            "prime_of_z": np.outer(xb, d_o * wo[1:] * sigmoid_prime(z)),
-            "bias_zero": np.outer(np.concatenate(([0.0], x)), d_o * wo[1:] * zp),
-            "hidden_prime_form": tuple(np.outer(xb, d_o * wo[1:] * p) for p in kit.prime_slips(z)),
+            "02.partials.slide-form": np.outer(xb, e * wo[1:] * zp),
+            "02.partials.no-hidden-prime": np.outer(xb, d_o * wo[1:]),
+            "02.partials.wo-shifted": np.outer(xb, d_o * wo[:2] * zp),
+            "02.partials.prime-of-z": np.outer(xb, d_o * wo[1:] * sigmoid_prime(z)),
+            "02.partials.bias-input-0": np.outer(np.concatenate(([0.0], x)), d_o * wo[1:] * zp),
+            "02.partial.hidden-prime-form": tuple(
+                np.outer(xb, d_o * wo[1:] * p) for p in kit.prime_slips(z)
+            ),
         }
     with quiet():
         if group == "wo":
-            models["divided"] = (d_o / np.concatenate(([1.0], z)),)
+            models["02.partial.factor-divided"] = (d_o / np.concatenate(([1.0], z)),)
         else:
-            models["divided"] = tuple(
+            models["02.partial.factor-divided"] = tuple(
                 np.outer(xb, v) for v in kit.product_slips([d_o, wo[1:], z, 1 - z])
             )
     prefixes = ("02.partials.", "02.partial.hidden-prime-form", "02.partial.factor-divided")
     table = {k: b for k, b in BUGS.items() if k.startswith(prefixes)}
-    return suspects(table, models.get)
+    return suspects(table, models)
 
 
 def check_partials(group, loss_and_partials, forward, params, x, y_star, reveal=True):

@@ -29,6 +29,7 @@ a_prev (nₘ₋₁, N), W (nₘ, nₘ₋₁), b (nₘ, 1), output a (nₘ, N).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,8 @@ from .catalogue import suspects, table
 
 __all__ = [
     "BUGS",
+    "LAYER_BUGS",
+    "LOSS_BUGS",
     "CACHE_LAYOUT",
     "GIVEAWAYS",
     "LayerCase",
@@ -195,22 +198,51 @@ def check_softmax(softmax_fn, z, *, reveal=True):
 # --------------------------------------------------------------------------- cross-entropy
 
 
+@dataclass(frozen=True)
+class LossBug:
+    """How a loss bug changes J = −(1/N) Σ Y log softmax(z) (each default: not at all).
+
+    Attributes
+    ----------
+    log_y : callable
+        ``log_y(z)``: what stands for log ŷ, shape (K, N).
+    terms : callable
+        ``terms(Y, log_y)``: what is summed.
+    factor : callable
+        ``factor(K, N)``: what J is multiplied by.
+    """
+
+    log_y: Callable = lambda z: log_softmax(z)
+    terms: Callable = lambda Y, log_y: Y * log_y
+    factor: Callable = lambda K, N: 1.0
+
+
+#: The loss bugs of :data:`BUGS` the reference loss plants, by catalogue id.
+LOSS_BUGS = {
+    "03.loss.sign": LossBug(factor=lambda K, N: -1.0),
+    "03.loss.no-1/N": LossBug(factor=lambda K, N: float(N)),
+    "03.loss.1/N-twice": LossBug(factor=lambda K, N: 1.0 / N),
+    "03.loss.times-N": LossBug(factor=lambda K, N: float(N * N)),
+    "03.loss.classes": LossBug(factor=lambda K, N: 1.0 / K),
+    "03.loss.all-classes": LossBug(terms=lambda Y, log_y: log_y),
+    "03.loss.logits": LossBug(log_y=lambda z: z),
+}
+
+
 def planted_loss(z, Y, bug=None):
-    """J = −(1/N) Σ Y log softmax(z), optionally with a loss bug's key of :data:`BUGS`."""
+    """J = −(1/N) Σ Y log softmax(z) for z, Y of shape (K, N), with the loss bug `bug`
+    (a key of :data:`LOSS_BUGS`) planted, or none."""
+    plant = LOSS_BUGS[bug] if bug else LossBug()
     K, N = z.shape
     with quiet():
-        log_y = z if bug == "logits" else log_softmax(z)
-        terms = log_y if bug == "all" else Y * log_y
-        J = -float(np.sum(terms)) / N
-    factor = {"sign": -1.0, "sum": float(N), "twice": 1.0 / N, "classes": 1.0 / K}
-    factor["times_N"] = float(N * N)
-    return J * factor.get(bug, 1.0)
+        J = -float(np.sum(plant.terms(Y, plant.log_y(z)))) / N
+    return J * plant.factor(K, N)
 
 
 def _loss_models(z, Y):
     return suspects(
-        {k: b for k, b in BUGS.items() if k.startswith("03.loss.")},
-        lambda model: planted_loss(z, Y, model),
+        {k: b for k, b in BUGS.items() if k in LOSS_BUGS},
+        lambda bug: planted_loss(z, Y, bug),
     )
 
 
@@ -266,16 +298,16 @@ def ce_gradient_suspects(z, Y):
     y_hat = softmax(z)
     with np.errstate(divide="ignore", invalid="ignore"):
         models = {
-            "logits": (z - Y) / N,
-            "logits_sum": z - Y,
-            "wrt_yhat": -Y / y_hat / N,
-            "diagonal": -Y * (1.0 - y_hat) / N,
-            "sign": (Y - y_hat) / N,
-            "plus": (y_hat + Y) / N,
-            "no_target": y_hat / N,
+            "03.grad.logits": (z - Y) / N,
+            "03.grad.logits-no-1/N": z - Y,
+            "03.grad.wrt-yhat": -Y / y_hat / N,
+            "03.grad.diagonal": -Y * (1.0 - y_hat) / N,
+            "03.grad.sign": (Y - y_hat) / N,
+            "03.grad.plus": (y_hat + Y) / N,
+            "03.grad.no-target": y_hat / N,
         }
     table = {k: b for k, b in BUGS.items() if k.startswith("03.grad.")}
-    return suspects(table, models.get)
+    return suspects(table, models)
 
 
 def _call_ce_gradient(grad_fn, z, Y):
@@ -389,10 +421,36 @@ def layer_case(n_prev, n, N, seed):
     )
 
 
+@dataclass(frozen=True)
+class LayerBug:
+    """How a forward bug changes the sigmoid layer (each default: not at all).
+
+    Attributes
+    ----------
+    bias : callable
+        ``bias(b)``: what is added to W a_prev.
+    f : callable
+        ``f(z)``: the layer's activation.
+    """
+
+    bias: Callable = lambda b: b
+    f: Callable = sigmoid
+
+
+#: The layer-forward bugs of :data:`BUGS` the reference layer plants, by catalogue id.
+LAYER_BUGS = {
+    "03.layer.no-bias": LayerBug(bias=lambda b: 0.0),
+    "03.layer.minus-bias": LayerBug(bias=lambda b: -b),
+    "03.layer.no-sigma": LayerBug(f=lambda z: z),
+    "03.layer.tanh": LayerBug(f=np.tanh),
+}
+
+
 def planted_layer_forward(a_prev, W, b, bug=None):
-    """a = σ(W a_prev + b), optionally with a layer-forward bug's key of :data:`BUGS`."""
-    z = W @ a_prev + {"no_bias": 0.0, "minus_bias": -b}.get(bug, b)
-    return {"no_sigma": lambda: z, "tanh": lambda: np.tanh(z)}.get(bug, lambda: sigmoid(z))()
+    """a = σ(W a_prev + b), shape (n, N), with the forward bug `bug` (a key of
+    :data:`LAYER_BUGS`) planted, or none."""
+    plant = LAYER_BUGS[bug] if bug else LayerBug()
+    return plant.f(W @ a_prev + plant.bias(b))
 
 
 #: The cache a sigmoid layer's forward returns and its backward reads (the notebook's).
@@ -416,16 +474,8 @@ def reference_cache(case):
 
 
 def _forward_models(case):
-    table = {k: b for k, b in BUGS.items() if k.startswith("03.layer.")}
-    forward_bugs = ("no_bias", "minus_bias", "no_sigma", "tanh")
-    return suspects(
-        table,
-        lambda model: (
-            planted_layer_forward(case.a_prev, case.W, case.b, model)
-            if model in forward_bugs
-            else None
-        ),
-    )
+    table = {k: b for k, b in BUGS.items() if k in LAYER_BUGS}
+    return suspects(table, lambda bug: planted_layer_forward(case.a_prev, case.W, case.b, bug))
 
 
 def _call_layer_forward(forward_fn, case):
@@ -484,11 +534,11 @@ def check_layer_forward(forward_fn, case, *, reveal=True):
 def _layer_deltas(case, a):
     G = case.dJ_da
     return {
-        "no_prime": G,
-        "prime_of_a": G * sigmoid_prime(a),
-        "half_prime": G * a,
-        "prime_form": tuple(G * p for p in kit.prime_slips(a)),
-        "tanh_prime": G * (1.0 - a * a),
+        "03.layer.no-sigma-prime": G,
+        "03.layer.sigma-prime-of-a": G * sigmoid_prime(a),
+        "03.layer.half-prime": G * a,
+        "03.layer.prime-form": tuple(G * p for p in kit.prime_slips(a)),
+        "03.layer.tanh-prime": G * (1.0 - a * a),
     }
 
 
@@ -510,13 +560,13 @@ def layer_suspects(case):
         grads = [(W.T @ d, d @ a_prev.T, d.sum(axis=1, keepdims=True)) for d in forms]
         for i, which in enumerate(("da_prev", "dW", "db")):
             models[which][key] = tuple(g[i] for g in grads) if len(grads) > 1 else grads[0][i]
-    models["db"]["b_mean"] = right.mean(axis=1, keepdims=True)
-    models["da_prev"]["prime_of_input"] = (W.T @ right) * a_prev * (1.0 - a_prev)
+    models["db"]["03.layer.bias-mean"] = right.mean(axis=1, keepdims=True)
+    models["da_prev"]["03.layer.prime-of-input"] = (W.T @ right) * a_prev * (1.0 - a_prev)
     if W.shape[0] == W.shape[1]:
-        models["da_prev"]["W_not_T"] = W @ right
-        models["dW"]["dW_T"] = a_prev @ right.T
+        models["da_prev"]["03.layer.W-not-transposed"] = W @ right
+        models["dW"]["03.layer.dW-transposed"] = a_prev @ right.T
     table = {k: b for k, b in BUGS.items() if k.startswith("03.layer.")}
-    return {which: suspects(table, m.get) for which, m in models.items()}
+    return {which: suspects(table, m) for which, m in models.items()}
 
 
 _LAYER_GRADS = {

@@ -12,6 +12,9 @@ softmax cross-entropy averaged over the batch, as in :mod:`course.flow`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import flow, network
@@ -25,6 +28,7 @@ from .chain_rule import hand_number
 __all__ = [
     "BUGS",
     "CHOICES",
+    "NORMS_BUGS",
     "check_choice",
     "check_choice_format",
     "check_layer_norms",
@@ -75,13 +79,61 @@ def reference_norms(params, X, Y, activation):
     return f.delta_norms, f.dW_norms
 
 
-def planted_norms(params, X, Y, activation, bug=None):
-    """(delta_norms, dW_norms) computed with one typical bug planted.
+@dataclass(frozen=True)
+class NormsBug:
+    """How a bug changes the per-layer norms of the δᵐ recursion (each default: not at
+    all); ``caches`` are :func:`course.network.forward`'s, layer m's at index m − 1.
 
-    Parameters
+    Attributes
     ----------
-    bug : str or None
-        None (correct) or the model of a bug of :data:`BUGS`.
+    top : callable
+        ``top(delta, caches, act, N)``: δᴹ from the right δᴹ = ∂J/∂zᴹ.
+    back : callable
+        ``back(Wᵐ, δᵐ)``: what is carried down to layer m − 1.
+    slope_at : callable or None
+        ``slope_at(caches, m)``: where f' of δᵐ⁻¹ is evaluated (None: f' left out).
+    dW_input : str
+        The cache entry ∂J/∂Wᵐ multiplies δᵐ by: "a_prev", or "h" (layer m's output).
+    delta_norm : callable
+        ``delta_norm(δᵐ, cache)``: the number reported for layer m.
+    finish : callable
+        ``finish(delta_norms, dW_norms)``: what is returned.
+    """
+
+    top: Callable = lambda delta, caches, act, N: delta
+    back: Callable = lambda W, delta: W.T @ delta
+    slope_at: Callable | None = lambda caches, m: caches[m - 2]["z"]
+    dW_input: str = "a_prev"
+    delta_norm: Callable = lambda d, c: np.linalg.norm(d)
+    finish: Callable = lambda d, w: (d, w)
+
+
+#: The bugs of :data:`BUGS` the reference norms plant, by catalogue id.
+NORMS_BUGS = {
+    "06.norms.no-f-prime": NormsBug(slope_at=None),
+    "06.norms.f-prime-of-a": NormsBug(slope_at=lambda caches, m: caches[m - 2]["h"]),
+    # f'(z) of layer m: a ValueError unless the layers are square
+    "06.norms.f-prime-wrong-layer": NormsBug(slope_at=lambda caches, m: caches[m - 1]["z"]),
+    "06.norms.of-a": NormsBug(delta_norm=lambda d, c: np.linalg.norm(c["h"])),
+    "06.norms.reversed": NormsBug(finish=lambda d, w: (d[::-1], w[::-1])),
+    "06.norms.batch-sum": NormsBug(delta_norm=lambda d, c: np.linalg.norm(d.sum(axis=1))),
+    "06.norms.no-1/N": NormsBug(top=lambda delta, caches, act, N: delta * N),
+    "06.norms.extra-1/N": NormsBug(top=lambda delta, caches, act, N: delta / N),
+    "06.norms.factor-2": NormsBug(top=lambda delta, caches, act, N: 2 * delta),
+    "06.norms.f-prime-output": NormsBug(
+        top=lambda delta, caches, act, N: act.f_prime(caches[-1]["z"]) * delta
+    ),
+    # W @ δ: a ValueError unless the layers are square
+    "06.norms.W-not-transposed": NormsBug(back=lambda W, delta: W @ delta),
+    "06.norms.per-example": NormsBug(delta_norm=lambda d, c: np.linalg.norm(d, axis=0).mean()),
+    "06.norms.squared": NormsBug(finish=lambda d, w: (d**2, w**2)),
+    "06.norms.dW-of-a": NormsBug(dW_input="h"),
+}
+
+
+def planted_norms(params, X, Y, activation, bug=None):
+    """(delta_norms, dW_norms) computed with the bug `bug` (a key of
+    :data:`NORMS_BUGS`) planted, or none.
 
     Raises
     ------
@@ -92,52 +144,28 @@ def planted_norms(params, X, Y, activation, bug=None):
     -------
     delta_norms, dW_norms : ndarray, shape (M,)
     """
+    plant = NORMS_BUGS[bug] if bug else NormsBug()
+    act = get_activation(activation)
     out, caches = network.forward(params, X, activation)
     _, delta = softmax_cross_entropy(out, Y)
-    N = X.shape[1]
-    if bug == "no_1_over_N":
-        delta = delta * N
-    elif bug == "extra_1_over_N":
-        delta = delta / N
-    elif bug == "factor_2":
-        delta = 2 * delta
-    elif bug == "f_prime_output":
-        delta = get_activation(activation).f_prime(caches[-1]["z"]) * delta
+    delta = plant.top(delta, caches, act, X.shape[1])
     M = len(caches)
     deltas = [None] * M
     for m in range(M, 0, -1):
         deltas[m - 1] = delta
         if m > 1:
-            below = caches[m - 2]
-            W = caches[m - 1]["W"]
-            back = (W if bug == "W_not_T" else W.T) @ delta  # W @ δ: ValueError unless square
-            f_prime = get_activation(activation).f_prime
-            if bug == "no_f_prime":
-                delta = back
-            elif bug == "f_prime_of_a":
-                delta = f_prime(below["h"]) * back
-            elif bug == "f_prime_above":
-                delta = f_prime(caches[m - 1]["z"]) * back  # ValueError unless square
-            else:
-                delta = f_prime(below["z"]) * back
-    if bug == "dW_of_a":
-        dW = [d @ c["h"].T for d, c in zip(deltas, caches, strict=True)]
-    else:
-        dW = [d @ c["a_prev"].T for d, c in zip(deltas, caches, strict=True)]
-    if bug == "norms_of_a":
-        delta_norms = np.array([np.linalg.norm(c["h"]) for c in caches])
-    elif bug == "batch_sum":
-        delta_norms = np.array([np.linalg.norm(d.sum(axis=1)) for d in deltas])
-    elif bug == "per_example":
-        delta_norms = np.array([np.linalg.norm(d, axis=0).mean() for d in deltas])
-    else:
-        delta_norms = np.array([np.linalg.norm(d) for d in deltas])
-    dW_norms = np.array([np.linalg.norm(g) for g in dW])
-    if bug == "squared":
-        delta_norms, dW_norms = delta_norms**2, dW_norms**2
-    if bug == "reversed":
-        delta_norms, dW_norms = delta_norms[::-1], dW_norms[::-1]
-    return delta_norms, dW_norms
+            back = plant.back(caches[m - 1]["W"], delta)
+            at = plant.slope_at
+            delta = back if at is None else act.f_prime(at(caches, m)) * back
+    pairs = list(zip(deltas, caches, strict=True))
+    delta_norms = np.array([plant.delta_norm(d, c) for d, c in pairs])
+    dW_norms = np.array([np.linalg.norm(d @ c[plant.dW_input].T) for d, c in pairs])
+    return plant.finish(delta_norms, dW_norms)
+
+
+def _modelled():
+    """The bugs of :data:`NORMS_BUGS`, in the catalogue's order."""
+    return [bug for bug in BUGS.values() if bug.id in NORMS_BUGS]
 
 
 def _same(a, b):
@@ -146,12 +174,10 @@ def _same(a, b):
 
 def _planted_error(params, X, Y, activation, message):
     """The diagnosis of the bug whose planted model raises the same error, or None."""
-    for bug in BUGS.values():
-        if bug.model is None:
-            continue
+    for bug in _modelled():
         try:
             with kit.quiet():
-                planted_norms(params, X, Y, activation, bug.model)
+                planted_norms(params, X, Y, activation, bug.id)
         except ValueError as exc:
             if str(exc) == message:
                 return bug.diagnosis
@@ -193,12 +219,10 @@ def _student_norms(fn, params, X, Y, activation, which):
 
 
 def _bug_sentence(yours, params, X, Y, activation, idx):
-    for bug in BUGS.values():
-        if bug.model is None:
-            continue
+    for bug in _modelled():
         try:
             with kit.quiet():
-                model = planted_norms(params, X, Y, activation, bug.model)[idx]
+                model = planted_norms(params, X, Y, activation, bug.id)[idx]
         except ValueError:
             continue
         if _same(yours, model):
