@@ -149,6 +149,16 @@ def validate(page, url, path):
     dialog.locator("button", has_text="Ok").first.click()
 
 
+def shows_own_numbers(page, user, cells=9):
+    """Run the open notebook's first `cells` cells as a student does (Shift+Enter from the
+    top): 01's cell `your-point` must print the numbers drawn for `user`."""
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    for _ in range(cells):
+        page.keyboard.press("Shift+Enter")
+    page.get_by_text(f"drawn for {user}").first.wait_for(timeout=90_000)
+    screenshot(page, "hub-student-own-numbers")
+
+
 def rows(page, name, count):
     """The rows of one of the assignment list's lists, once it shows ``count``."""
     locator = page.locator(f"#{name}_assignments_list > .list_item")
@@ -191,6 +201,8 @@ def _class_loop(tmp_path):
         text = nbformat.writes(completed(mine, REPO / "solutions" / ASSIGNMENT / NOTEBOOK))
         run_as(ALICE, "/usr/bin/python3", "-c", f"open({str(mine)!r}, 'w').write({text!r})")
         validate(alice, url, f"{COURSE_A.course_id}/{ASSIGNMENT}/{NOTEBOOK}")
+        assert (mine.parent / "variants.json").is_file()  # fetched with the notebook
+        shows_own_numbers(alice, ALICE)  # her numbers, drawn for her user name
         assignment_list(alice)
         rows(alice, "fetched", 1)
         alice.locator('#fetched_assignments_list .item_status button:text("Submit")').click()

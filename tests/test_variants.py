@@ -201,14 +201,17 @@ def test_two_students_graded_on_their_own_variants_and_on_each_others(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", sorted(vt.SPECS))
 def test_the_solution_earns_full_marks_on_every_variant_of_the_course_table(assignment):
-    """On every variant of the committed table (test_assignments grades each plant on one
-    of them: plant i on variant i mod their number)."""
+    """On every variant of the committed table, and the blank release earns nothing
+    (test_assignments grades each plant on one of them: plant i on variant i mod their
+    number)."""
     doc = vt.read_table(runner.SOLUTIONS / assignment)
-    nb = runner.read(assignment)
+    nb, blank = runner.read(assignment), runner.read(assignment, runner.RELEASE)
     for k, numbers in enumerate(doc["variants"]):
         on = {assignment: vt.Assigned(assignment, k, numbers, f"s{k}", doc["variants"])}
         report = runner.run(nb, variants=on)
         assert report.failing() == [], (k, {g: report.cells[g].output for g in report.failing()})
+        zero = runner.run(blank, variants=on)
+        assert all(c.points == 0 for c in zero.cells.values()), k
 
 
 @pytest.mark.slow
