@@ -298,3 +298,24 @@ def test_the_demo_class_has_a_student_with_a_classmates_numbers(tmp_path):
     (r,) = grade.grade(course, A1, [student], jobs=1, out=open(os.devnull, "w"))  # noqa: SIM115
     assert r.max_score - r.score == 4 and r.variant != k
     assert any(f"variant {k}" in f for f in r.flags), r.flags
+
+
+@pytest.mark.slow
+def test_sequential_nbgrader_grades_the_same_variant(course_sandbox):
+    """Stock nbgrader (test cells in the kernel, the kernel knowing its student as a
+    student's own does) gives a student's own numbers full marks and a classmate's none,
+    as backprop-grade does."""
+    sb = course_sandbox(A1)
+    doc = vt.read_table(sb.root / "source" / A1)
+    (a, ka), (_, kb) = _students_with_two_variants(doc)
+    assert ka != 0 and kb != 0
+    filled = samples.filled(sb.read_release(A1, "chain_rule"), sb.read_source(A1, "chain_rule"))
+    own = sb.grade(
+        A1, a, {"chain_rule": runner._with_replacements(filled, _hand_answers(doc["variants"][ka]))}
+    )
+    assert own.score == own.max_score, own.log
+    theirs = sb.grade(
+        A1, a, {"chain_rule": runner._with_replacements(filled, _hand_answers(doc["variants"][kb]))}
+    )
+    assert own.max_score - theirs.score == 4
+    assert f"answers of variant {kb}" in theirs.cells["test-hand-dfdy"].output
