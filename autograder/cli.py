@@ -38,13 +38,15 @@ def _set_due_dates(course, args, ids):
 
 def _write_variant_tables(course, args):
     """Each released assignment with variants gets (or keeps) its table in its source
-    folder, with the instructor's ``--variant STUDENT=K`` added (course.variant_tables)."""
+    folder, with the instructor's ``--variant STUDENT=K`` added (course.variant_tables).
+    Every ``--variant`` is checked against every table before any is written."""
+    from backprop_hub.student_id import valid
     from course import variant_tables
 
     overrides = {}
     for item in args.variant or []:
-        student, sep, k = item.rpartition("=")
-        if not sep or not student or not k.strip().isdigit():
+        student, sep, k = item.partition("=")
+        if not sep or not valid(student.strip()) or not k.strip().isdigit():
             raise SystemExit(f"--variant {item!r}: write STUDENT=K, e.g. --variant alice=3")
         overrides[student.strip()] = int(k)
     ids = args.assignments or course.assignments()
@@ -52,13 +54,28 @@ def _write_variant_tables(course, args):
     if overrides and not with_variants:
         raise SystemExit("--variant: none of " + ", ".join(ids) + " has variants")
     course_id = course.config.CourseDirectory.get("course_id", "") or course.root.name
-    for a in with_variants:
-        try:
-            doc = variant_tables.write_table(course.source / a, a, course_id, overrides)
-        except variant_tables.VariantError as exc:
-            raise SystemExit(f"variants of {a}: {exc}") from None
-        given = ", ".join(f"{s}={k}" for s, k in sorted(doc["overrides"].items()))
-        print(f"variants: {a} has {len(doc['variants'])}" + (f" (given: {given})" if given else ""))
+    try:
+        for a in with_variants:
+            doc = variant_tables.read_table(course.source / a, a) or variant_tables.read_table(
+                course.release / a, a
+            )
+            count = len(doc["variants"]) if doc else variant_tables.SPECS[a].count
+            for student, k in overrides.items():
+                if k >= count:
+                    raise variant_tables.VariantError(
+                        f"variant {k} for {student}: {a} has variants 0 to {count - 1}"
+                    )
+        for a in with_variants:
+            doc = variant_tables.write_table(
+                course.source / a, a, course_id, overrides, released=course.release / a
+            )
+            given = ", ".join(f"{s}={k}" for s, k in sorted(doc["overrides"].items()))
+            print(
+                f"variants: {a} has {len(doc['variants'])}"
+                + (f" (given: {given})" if given else "")
+            )
+    except variant_tables.VariantError as exc:
+        raise SystemExit(f"variants: {exc}") from None
 
 
 def cmd_release(args):
@@ -104,6 +121,8 @@ def cmd_collect(args):
 
 
 def cmd_grade(args):
+    from course.variant_tables import VariantError
+
     from .grade import FAILURES, grade
     from .sandbox import SandboxUnavailable, sandbox_kind
 
@@ -123,7 +142,7 @@ def cmd_grade(args):
             sandbox=kind,
             fork=not args.cold_start,
         )
-    except SandboxUnavailable as exc:
+    except (SandboxUnavailable, VariantError) as exc:
         print(f"backprop-grade grade: {exc}", file=sys.stderr)
         return 2
     print(f"sandbox: {kind} (memory limit {args.memory} MB per kernel)")

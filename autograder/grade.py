@@ -440,7 +440,8 @@ class GradingRun:
         self.files = _assignment_files(course, assignment)
         # the instructor's variant table (course.variant_tables), never the submission's
         self.variant_source = course.source / assignment
-        variant_tables.read_table(self.variant_source)  # a broken table stops the run here
+        # a broken or lost table stops the run here, before anyone is graded
+        variant_tables.check_tables(self.variant_source, course.release / assignment, assignment)
         self.results = {}
         self.pending = {}
         self.executed = {}
@@ -626,7 +627,10 @@ class GradingRun:
                 res.reasons.append("nbgrader could not grade it:\n" + _last_errors(log))
             _ensure_submission_row(self.course, self.assignment, student)
             if res.variant is not None:
-                record_variant(self.course.db_url, self.assignment, student, res.variant)
+                try:
+                    record_variant(self.course.db_url, self.assignment, student, res.variant)
+                except Exception as exc:  # noqa: BLE001 - the grade stands; the note says why
+                    res.reasons.append(f"its variant could not be recorded in the gradebook: {exc}")
             if res.needs_review:
                 _flag_for_review(self.course, self.assignment, student)
             _read_scores(self.course, res)

@@ -180,6 +180,14 @@ def _is_course_object(obj):
     return module == "course" or module.startswith("course.")
 
 
+def _course_owned(obj):
+    """Whether `obj` is the course's own: a course function or class, an instance of a
+    course class, or a method bound to one (what the kernel may use of the grader's)."""
+    if isinstance(obj, types.MethodType):
+        return _course_owned(obj.__self__)
+    return _is_course_object(obj) or _is_course_object(type(obj))
+
+
 def public_path(obj):
     """``module.name`` when `obj` is a public function or class of a student-facing
     module (what the kernel may call by name), else None."""
@@ -327,8 +335,12 @@ class Library:
         local = _LOCAL_IDS.get(id(obj))
         if local is not None and _LOCAL[local] is obj:
             return {"$local": local}
-        if isinstance(obj, types.ModuleType) and obj.__name__ in STUDENT_MODULES:
-            return {"$d": [["$module", obj.__name__]]}
+        if isinstance(obj, types.ModuleType):
+            if obj.__name__ in STUDENT_MODULES:
+                return {"$d": [["$module", obj.__name__]]}
+            # never a handle on another module (os, json, numpy, course.variant_tables):
+            # its attributes would run anything in the grader
+            raise wire.WireError(f"the module {obj.__name__} is not the kernel's to use")
         if callable(obj) and getattr(obj, "__module__", None) == NOTEBOOK_MODULE:
             name = getattr(obj, "__qualname__", "")
             if name and "." not in name:
@@ -503,6 +515,16 @@ class Library:
             sub = f"{module}.{name}"
             if sub in STUDENT_MODULES or (module == "course" and name == "checks"):
                 return self._value({"$module": sub})
+            value = getattr(mod, name, None)
+            if isinstance(value, types.ModuleType) or (
+                callable(value) and not _is_course_object(value)
+            ):  # what a course module imported (os, np, json...) is not the course's API
+                return {
+                    "error": {
+                        "type": "AttributeError",
+                        "message": f"{module}.{name} is not available in the grading kernel",
+                    }
+                }, []
             if not hasattr(mod, name):
                 return {
                     "error": {
@@ -618,6 +640,10 @@ class Library:
         obj = dec.decode(header.get("target"))
         what = header.get("what")
         name = header.get("name")
+        if what in ("getattr", "setattr", "call") and not _course_owned(obj):
+            # a figure's savefig, a generator's frame, a builtin's module: the grader's
+            # objects the kernel may use are the course's own, and nothing they lead to
+            raise wire.WireError(f"a {type(obj).__name__} of the grader is not the kernel's to use")
         if what in ("getattr", "setattr"):
             if not isinstance(name, str) or name.startswith("_"):
                 raise wire.WireError("attributes starting with _ are not shared")

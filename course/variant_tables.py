@@ -305,17 +305,19 @@ def new_key():
     return secrets.token_hex(16)
 
 
-def write_table(folder, assignment, course_id, overrides=None, count=None):
+def write_table(folder, assignment, course_id, overrides=None, count=None, released=None):
     """Write (or refresh) ``<folder>/variants.json`` for `assignment`; returns the document.
 
     An existing table keeps its key, its variants and its overrides (a release run again
-    must not change anyone's numbers); `overrides` (student -> variant) are added to it.
-    `count` other than the table's draws a new table (everyone's numbers change).
+    must not change anyone's numbers); without one, the table the students were given
+    (`released`, the release's folder) is taken back rather than drawing new numbers.
+    `overrides` (student -> variant) are added.  `count` other than the table's draws a
+    new table (everyone's numbers change).
     """
     path = Path(folder) / FILE
-    doc = read_table(folder) if path.exists() else None
-    if doc is not None and doc["assignment"] != assignment:
-        raise VariantError(f"{path} is the table of {doc['assignment']}, not of {assignment}")
+    doc = read_table(folder, assignment) if path.exists() else None
+    if doc is None and released is not None:
+        doc = read_table(released, assignment)
     if doc is None or (count and int(count) != len(doc["variants"])):
         key = doc["key"] if doc else new_key()
         doc = {
@@ -339,13 +341,19 @@ def write_table(folder, assignment, course_id, overrides=None, count=None):
     return doc
 
 
-def read_table(folder):
+def read_table(folder, assignment=None):
     """The variant table in `folder` (a dict), or None when there is none.
+
+    Parameters
+    ----------
+    folder : path
+    assignment : str, optional
+        The assignment it must be the table of (its rows are checked against its spec).
 
     Raises
     ------
     VariantError
-        When the file is not a variant table.
+        When the file is not a variant table (of `assignment`), or a row is not well posed.
     """
     path = Path(folder) / FILE
     if not path.is_file():
@@ -367,6 +375,21 @@ def read_table(folder):
         raise VariantError(f"{path}: not a variant table")
     doc.setdefault("overrides", {})
     doc.setdefault("course", "")
+    if assignment is not None:
+        if doc["assignment"] != assignment:
+            raise VariantError(f"{path} is the table of {doc['assignment']}, not of {assignment}")
+        spec = SPECS.get(assignment)
+        for k, numbers in enumerate(doc["variants"] if spec else ()):
+            try:
+                problems = (
+                    ["its numbers are not " + ", ".join(sorted(spec.example))]
+                    if set(numbers) != set(spec.example)
+                    else spec.problems(numbers)
+                )
+            except (TypeError, ValueError, IndexError, KeyError) as exc:
+                problems = [f"its numbers cannot be read ({exc})"]
+            if problems:
+                raise VariantError(f"{path}: variant {k} is not well posed: {problems[0]}")
     return doc
 
 
@@ -397,6 +420,9 @@ class Assigned:
         Whose it is (None: no student id known, the course's example).
     table : list of dict
         Every variant of the class (to recognise another variant's answers).
+    released : int or None
+        The student's variant by the keyed hash alone, when an instructor's override
+        gave them another (what their notebook showed if they fetched it before).
     """
 
     assignment: str
@@ -404,6 +430,7 @@ class Assigned:
     numbers: dict
     student: str | None = None
     table: list = field(default_factory=list)
+    released: int | None = None
 
     @property
     def count(self):
@@ -419,7 +446,15 @@ def assign(doc, assignment, student):
     if doc["assignment"] != assignment:
         raise VariantError(f"the table of {doc['assignment']} is not that of {assignment}")
     k = index_for(doc, student) if student else 0
-    return Assigned(assignment, k, doc["variants"][k], student, list(doc["variants"]))
+    hashed = index_for({**doc, "overrides": {}}, student) if student else 0
+    return Assigned(
+        assignment,
+        k,
+        doc["variants"][k],
+        student,
+        list(doc["variants"]),
+        hashed if hashed != k else None,
+    )
 
 
 def to_plain(assigned):
@@ -430,6 +465,7 @@ def to_plain(assigned):
         "numbers": assigned.numbers,
         "student": assigned.student,
         "table": assigned.table,
+        "released": assigned.released,
     }
 
 
@@ -443,6 +479,7 @@ def from_plain(data):
             dict(item["numbers"]),
             item.get("student"),
             list(item.get("table") or [item["numbers"]]),
+            item.get("released"),
         )
         out[a.assignment] = a
     return out
@@ -454,7 +491,22 @@ def for_submission(folder, assignment, student):
     assignment's source folder); empty when the assignment declares no variants."""
     if assignment not in SPECS:
         return {}
-    return {assignment: to_plain(assign(read_table(folder), assignment, student))}
+    return {assignment: to_plain(assign(read_table(folder, assignment), assignment, student))}
+
+
+def check_tables(source, release, assignment):
+    """Raise :class:`VariantError` unless `assignment` can be graded on its variants: the
+    source folder's table (if any) is well posed, and a release that went out with a
+    table still has it in the source (else every student would be graded on the example).
+    """
+    if assignment not in SPECS:
+        return
+    doc = read_table(source, assignment)
+    if doc is None and (Path(release) / FILE).is_file():
+        raise VariantError(
+            f"{assignment} was released with a variant table, but {Path(source) / FILE} is "
+            f"missing: `backprop-grade release {assignment}` takes the released one back"
+        )
 
 
 # -- which variant is "mine" ------------------------------------------------------------------

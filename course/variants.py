@@ -32,6 +32,12 @@ def mine(assignment):
             "They are yours: other students have other numbers, and your answers are graded "
             "on these."
         )
+    elif _tables.student_id():
+        text = (
+            f"This notebook's folder has no variant table ({_tables.FILE}), so these are the "
+            f"course's example numbers (variant 0): {shown}. Fetch the assignment again (or "
+            "keep the notebook in the folder it came in) to see your own."
+        )
     else:
         text = (
             f"No student id is set, so these are the course's example numbers (variant 0): "

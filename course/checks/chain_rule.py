@@ -128,37 +128,74 @@ def check_hand(namespace, name):
     """Check the hand answer `name` (one of :data:`HAND_ANSWERS`) at the student's point.
 
     The value is never shown.  A typical bug is named from the catalogue
-    (:data:`course.variants.GRAPH_HAND_BUGS`); when the student's hand answers written so far (two or
-    more of them) are all those of another variant, the failure says so and the
-    notebook is flagged for the instructor: the numbers were another student's.
+    (:data:`course.variant_tables.GRAPH_HAND_BUGS`).  When the hand answers written so far
+    (two or more) are all those of one other variant and no catalogued bug explains any
+    of them, the failure says whose numbers they are and the notebook is flagged for the
+    instructor.  Answers of the variant the student was given before the instructor's
+    override (their released one) earn the points and flag the notebook: the student
+    may not have fetched the release again.
 
     Raises
     ------
     GradingFailure
     """
     value = hand_number(namespace, name)
+    mine = variants.current(ASSIGNMENT)
+    spec = variants.SPECS[ASSIGNMENT]
     x, y, z = point = graph_point()
-    expected = variants.SPECS[ASSIGNMENT].answers({"point": list(point)})[name]
-    if kit.close(value, expected, "typed"):
+    if kit.close(value, spec.answers({"point": list(point)})[name], "typed"):
         return
+    given = _written(namespace, HAND_ANSWERS)
+    if mine.released is not None and mine.released != mine.index:
+        before = spec.answers(mine.table[mine.released])
+        if kit.close(value, before[name], "typed"):
+            grading.flag(
+                f"{name} of 01 is the answer of variant {mine.released}, the student's before "
+                f"the override to variant {mine.index}: graded as right"
+            )
+            return
+    others = variants.matching_variants(ASSIGNMENT, given) if len(given) >= 2 else []
+    if len(others) == 1 and not _explained_by_a_bug(given, x, y, z):
+        _another_variant(name, others[0], point)
     models = {
         get_bug(bug).diagnosis: model(x, y, z) for bug, model in variants.GRAPH_HAND_BUGS[name]
     }
-    given = _written(namespace, HAND_ANSWERS)
-    others = variants.matching_variants(ASSIGNMENT, given) if len(given) >= 2 else []
-    if len(others) == 1 and not kit.matching(value, models):  # a bug of theirs comes first
-        spec = variants.SPECS[ASSIGNMENT]
-        theirs = variants.current(ASSIGNMENT).table[others[0]]
-        grading.flag(
-            f"the hand answers of 01 are those of variant {others[0]} "
-            f"({spec.describe(theirs)}), not of this student's ({spec.describe({'point': point})})"
-        )
-        raise GradingFailure(
-            f"{name} is not the answer at your point ({spec.describe({'point': point})}). "
-            f"These are the answers of variant {others[0]}: another student's numbers "
-            f"({spec.describe(theirs)}). Work with your own point, shown above the exercise."
-        )
-    kit.check_values(name, value, expected, tol="typed", reveal=False, models=models)
+    kit.check_values(
+        name,
+        value,
+        spec.answers({"point": list(point)})[name],
+        tol="typed",
+        reveal=False,
+        models=models,
+    )
+
+
+def _explained_by_a_bug(given, x, y, z):
+    """Whether any written hand answer is a catalogued bug at the student's own point (a
+    bug carried from g into f and dfdx can land on another variant's answers)."""
+    for name, value in given.items():
+        models = {bug: model(x, y, z) for bug, model in variants.GRAPH_HAND_BUGS[name]}
+        if kit.matching(value, models):
+            return True
+    return False
+
+
+def _another_variant(name, k, point):
+    """Fail `name`, flagging the notebook: its hand answers are those of variant `k`."""
+    spec = variants.SPECS[ASSIGNMENT]
+    theirs = spec.describe(variants.current(ASSIGNMENT).table[k])
+    yours = spec.describe({"point": list(point)})
+    whose = (
+        "the course's example numbers, which a notebook shows when it knows no student id "
+        "or finds no variants.json beside it"
+        if k == 0
+        else "another student's numbers"
+    )
+    grading.flag(f"the hand answers of 01 are those of variant {k} ({theirs}), not of {yours}")
+    raise GradingFailure(
+        f"{name} is not the answer at your point ({yours}). These are the answers of "
+        f"variant {k}: {whose} ({theirs}). Work with your own point, shown above the exercise."
+    )
 
 
 @contextlib.contextmanager
