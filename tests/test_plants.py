@@ -64,10 +64,10 @@ def test_a_plant_fails_naming_itself_when_the_solution_no_longer_has_its_text(tm
 
 def test_an_edit_of_text_that_occurs_twice_is_refused():
     with pytest.raises(PlantError, match="2 times"):
-        edit_solution("training", "train_sgd", [("params[k]", "x")], plant="twice")
+        edit_solution("training", "train-sgd", [("params[k]", "x")], plant="twice")
 
 
 def test_a_body_edit_replaces_the_answer_between_the_markers():
-    source = edit_solution("training", "confusion", [(BODY, "return np.eye(K)")])
+    source = edit_solution("training", "confusion-matrix", [(BODY, "return np.eye(K)")])
     assert "    ### BEGIN SOLUTION\n    return np.eye(K)\n    ### END SOLUTION" in source
     assert source.startswith("def confusion_matrix(y_true, y_pred, K):")
