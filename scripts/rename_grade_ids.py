@@ -7,6 +7,12 @@ corpus (``.venv/bin/python tests/hostile/make_corpus.py``)::
 
     python scripts/rename_grade_ids.py           # rewrite, print what changed
     python scripts/rename_grade_ids.py --check   # exit 1 if anything would change
+    make format                                  # longer names may need new lines
+
+A course already under way (a gradebook and submissions keyed by the old ids): see
+"Grade ids" in the README; ``--gradebook URL`` renames the cells in nbgrader's gradebook
+(grades and comments stay: they point at the cells' rows) and ``--notebooks DIR...``
+the cells of the students' notebooks (``submitted/``, ``autograded/``).
 
 It is idempotent (no new id is an old one) and only ever replaces a *whole* token:
 
@@ -277,13 +283,89 @@ def leftovers(path, text):
     return sorted(o for o in AMBIGUOUS if replace_tokens(text, {o: o})[1])
 
 
+def rename_in_gradebook(db_url, commit=True):
+    """Rename the old ids' cells in nbgrader's gradebook `db_url`, in place: grade,
+    solution, task and source cells of every notebook of the mapped assignments, and the
+    renamed source cells' checksums (not written when `commit` is false).  Returns the
+    count of cells renamed."""
+    from nbgrader.api import Gradebook
+
+    count = 0
+    with Gradebook(db_url) as gb:
+        for assignment in gb.assignments:
+            mapping = MAPPING.get(assignment.name, {})
+            for notebook in assignment.notebooks if mapping else ():
+                cells = (
+                    *notebook.grade_cells,
+                    *notebook.solution_cells,
+                    *notebook.task_cells,
+                    *notebook.source_cells,
+                )
+                for cell in cells:
+                    if cell.name in mapping:
+                        cell.name = mapping[cell.name]
+                        count += 1
+                for source in notebook.source_cells:
+                    if source.name in mapping.values():
+                        source.checksum = _checksum(notebook, source)
+        gb.db.commit() if commit else gb.db.rollback()
+    return count
+
+
+def _checksum(notebook, source):
+    """nbgrader's checksum of a source cell of the gradebook (it includes the grade id),
+    computed as ``nbgrader generate_assignment`` does from the released cell."""
+    import nbformat
+    from nbgrader.utils import compute_checksum
+
+    grade = {c.name: c for c in notebook.grade_cells}.get(source.name)
+    meta = {
+        "grade": grade is not None,
+        "solution": source.name in {c.name for c in notebook.solution_cells},
+        "locked": bool(source.locked),
+        "grade_id": source.name,
+    }
+    if grade is not None:
+        meta["points"] = grade.max_score
+    cell = nbformat.from_dict(
+        {"cell_type": source.cell_type, "source": source.source, "metadata": {"nbgrader": meta}}
+    )
+    return compute_checksum(cell)
+
+
+def student_notebooks(folders):
+    """(path, assignment) of the notebooks under `folders` that sit in a folder named
+    after a mapped assignment (``submitted/<student>/<assignment>/<notebook>.ipynb``)."""
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*.ipynb")):
+            own = [part for part in path.parts if part in MAPPING]
+            if own and ".ipynb_checkpoints" not in path.parts:
+                yield path, own[-1]
+
+
+def rename_in_notebook(text, assignment):
+    """A student's notebook with its cells' grade ids and cell ids renamed."""
+    mapping = MAPPING[assignment]
+    alternatives = "|".join(re.escape(o) for o in sorted(mapping, key=len, reverse=True))
+    field = re.compile(r'("(?:grade_id|id)":\s*")(' + alternatives + r')(")')
+    return field.subn(lambda m: m.group(1) + mapping[m.group(2)] + m.group(3), text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 if a run would"
     )
+    parser.add_argument(
+        "--gradebook", metavar="URL", help="rename the cells in this nbgrader gradebook"
+    )
+    parser.add_argument(
+        "--notebooks", metavar="DIR", nargs="+", help="rename the cells of these notebooks"
+    )
     args = parser.parse_args(argv)
     check_mapping()
+    if args.gradebook or args.notebooks:
+        return migrate(args)
     changed = 0
     for path in files():
         full = ROOT / path
@@ -301,6 +383,21 @@ def main(argv=None):
             print(f"{path}: left as they are (not grade ids here?): {', '.join(left)}")
     print(f"{sum(map(len, MAPPING.values()))} ids in the mapping; {changed} files changed")
     return 1 if args.check and changed else 0
+
+
+def migrate(args):
+    """A course under way: its gradebook and its students' notebooks (not the tree)."""
+    if args.gradebook:
+        n = rename_in_gradebook(args.gradebook, commit=not args.check)
+        print(f"{args.gradebook}: {n} cells renamed")
+    for path, assignment in student_notebooks(args.notebooks or ()):
+        text = path.read_text(encoding="utf-8")
+        new, n = rename_in_notebook(text, assignment)
+        if n:
+            print(f"{path}: {n} grade ids renamed")
+            if not args.check:
+                path.write_text(new, encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
