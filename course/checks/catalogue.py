@@ -15,6 +15,9 @@ diagnoses of :mod:`course.gradcheck` and the checker kit are ``gradcheck.<slug>`
 - ``says`` (optional): the part of the diagnosis every failing test shows (default: the
   diagnosis up to its first colon).
 
+The ``<exercise>`` of a bug id is the exercise in a word or two, not a grade id; grade
+ids follow the scheme in the README's "Grade ids" section (Development).
+
 The checkers build their suspects from these entries (:func:`suspects`); the test
 support in ``classroom/`` plants the same bugs, by id, into the solution notebooks and
 checks that the failing tests show ``says``.
