@@ -24,10 +24,10 @@ It is idempotent (no new id is an old one) and only ever replaces a *whole* toke
   with the mapping of the record's ``assignment``.
 
 Old ids that are also ordinary words or Python names elsewhere (:data:`AMBIGUOUS`: a
-function ``train_sgd``, the keyword ``l2``, a fixture cell ``imports``) are replaced only
-where they can only be grade ids: in the files of their own notebook (its solution,
-release and hostile notebooks, its plants, its hostile cases) and in
-:data:`AMBIGUOUS_OK`.  Everywhere else the run lists them for a look by hand.
+function ``train_sgd``, the keyword ``l2``, a fixture cell ``imports``, the word
+``confusion``) are replaced only where they can only be grade ids: in the files of their
+own notebook (its solution, release and hostile notebooks, its plants, its hostile
+cases) and in :data:`AMBIGUOUS_OK`.  Everywhere else the run lists them for a look by hand.
 """
 
 from __future__ import annotations
