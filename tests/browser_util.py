@@ -138,6 +138,8 @@ def jupyter_lab(root, state_dir, timeout=60, student=True):
     )
     url = f"http://127.0.0.1:{port}"
     try:
+        # JupyterLab is a process of its own, not a page yet: no browser event says it is
+        # up, so ask its status URL until it answers (or the process ends, or the deadline)
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
@@ -194,7 +196,7 @@ def chromium_page(profile_dir, width=1400, height=1000):
 
     with sync_playwright() as p:
         # Chromium now and then dies at start-up on a loaded machine (SIGTRAP before its
-        # first page): a fresh profile and another try, three in all
+        # first page): a fresh profile and another try at once, three in all
         for attempt in range(3):
             try:
                 context = p.chromium.launch_persistent_context(
@@ -210,7 +212,6 @@ def chromium_page(profile_dir, width=1400, height=1000):
                     raise RuntimeError(
                         f"Chromium did not start three times; this process: {_process_state()}"
                     ) from exc
-                time.sleep(2)
         try:
             page = context.pages[0] if context.pages else context.new_page()
             yield page
@@ -261,15 +262,60 @@ def wait_until_all_ran(page, timeout_ms=120_000):
     )
 
 
-#: JavaScript: the bytes behind an <img> (a blob: or data: URL), as "length:hash".
-IMAGE_DIGEST_JS = """async (img) => {
-    const r = await fetch(img.src);
-    const b = new Uint8Array(await r.arrayBuffer());
-    let h = 2166136261;
-    for (let i = 0; i < b.length; i++) { h ^= b[i]; h = Math.imul(h, 16777619) >>> 0; }
-    const png = b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
-    return (png ? 'png' : 'other') + ':' + b.length + ':' + h;
+#: JavaScript: ``digest(img)``, the bytes behind an <img> (a blob: or data: URL) as
+#: "png:<length>:<hash>".
+_DIGEST_FN = """
+    async function digest(img) {
+        const r = await fetch(img.src);
+        const b = new Uint8Array(await r.arrayBuffer());
+        let h = 2166136261;
+        for (let i = 0; i < b.length; i++) { h ^= b[i]; h = Math.imul(h, 16777619) >>> 0; }
+        const png = b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
+        return (png ? 'png' : 'other') + ':' + b.length + ':' + h;
+    }"""
+
+IMAGE_DIGEST_JS = "async (img) => {" + _DIGEST_FN + "\n    return digest(img);\n}"
+
+#: JavaScript: resolves with the image's digest once it differs from `old`: checked now
+#: and on every change of the element's src (ipywidgets' Image sets a new one per
+#: redraw), rejected after `timeout` ms.
+_CHANGED_JS = (
+    "async (img, [old, timeout]) => {"
+    + _DIGEST_FN
+    + """
+    return await new Promise((resolve, reject) => {
+        const check = async () => {
+            const d = await digest(img);
+            if (d !== old) { observer.disconnect(); clearTimeout(limit); resolve(d); }
+        };
+        const observer = new MutationObserver(check);
+        observer.observe(img, {attributes: true, attributeFilter: ['src']});
+        const limit = setTimeout(() => {
+            observer.disconnect();
+            reject(new Error('the image did not change in ' + timeout + ' ms'));
+        }, timeout);
+        check();
+    });
 }"""
+)
+
+#: JavaScript: resolves once the element's src has not changed for `quiet` ms (each
+#: change restarts the count), rejected after `timeout` ms.
+_SETTLED_JS = """(img, [quiet, timeout]) => new Promise((resolve, reject) => {
+    let count;
+    const observer = new MutationObserver(() => {
+        clearTimeout(count);
+        count = setTimeout(done, quiet);
+    });
+    const done = () => { observer.disconnect(); clearTimeout(limit); resolve(); };
+    const limit = setTimeout(() => {
+        observer.disconnect();
+        clearTimeout(count);
+        reject(new Error('the image kept changing for ' + timeout + ' ms'));
+    }, timeout);
+    observer.observe(img, {attributes: true, attributeFilter: ['src']});
+    count = setTimeout(done, quiet);
+})"""
 
 
 def image_digest(img_locator):
@@ -280,23 +326,16 @@ def image_digest(img_locator):
 def wait_for_new_image(page, img_locator, old, timeout_s=30.0):
     """The digest of the image once it differs from `old` and has settled.
 
-    A control move may queue several callbacks (two key presses, two redraws): wait
-    for a first change, then for the kernel to go idle (its replies come before its
-    idle status), then until the image stays the same for half a second.
+    A control move may queue several callbacks (two key presses, two redraws): wait in
+    the page for a first new image (its src changes), then for the kernel to go idle
+    (its replies come before its idle status), then until the src has stayed the same
+    for half a second.
     """
-    deadline = time.monotonic() + timeout_s
-    digest = image_digest(img_locator)
-    while digest == old and time.monotonic() < deadline:
-        time.sleep(0.1)
-        digest = image_digest(img_locator)
-    wait_for_kernel(page, timeout_ms=int(timeout_s * 1000))
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        latest = image_digest(img_locator)
-        if latest == digest:
-            break
-        digest = latest
-    return digest
+    timeout_ms = int(timeout_s * 1000)
+    img_locator.evaluate(_CHANGED_JS, [old, timeout_ms])
+    wait_for_kernel(page, timeout_ms=timeout_ms)
+    img_locator.evaluate(_SETTLED_JS, [500, timeout_ms])
+    return image_digest(img_locator)
 
 
 def change_theme(page, theme):
@@ -308,7 +347,20 @@ def change_theme(page, theme):
     page.wait_for_function(
         "(light) => document.body.dataset.jpThemeLight === light", arg=light, timeout=30_000
     )
-    time.sleep(0.5)  # the theme's stylesheet applies after the attribute changes
+    # the theme's stylesheet applies after the attribute changes: wait until its colours
+    # are the ones in effect (the layout colour is light or dark like the theme)
+    page.wait_for_function(_THEME_APPLIED_JS, arg=light == "true", timeout=30_000)
+
+
+#: JavaScript: whether JupyterLab's layout colour in effect is light (`light`) or dark.
+_THEME_APPLIED_JS = """(light) => {
+    const probe = document.createElement('div');
+    probe.style.color = 'var(--jp-layout-color0)';
+    document.body.appendChild(probe);
+    const rgb = (getComputedStyle(probe).color.match(/[\\d.]+/g) || []).map(Number);
+    probe.remove();
+    return rgb.length >= 3 && (rgb[0] + rgb[1] + rgb[2]) / 3 > 128 === light;
+}"""
 
 
 def notebook_dirty(page):

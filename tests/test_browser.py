@@ -255,10 +255,14 @@ def test_an_untouched_release_notebook_is_not_marked_modified(lab):
     path = root / "untouched" / "chain_rule.ipynb"
     before = path.read_bytes()
     _open(page, url, "untouched/chain_rule.ipynb")  # waits for the kernel to connect
+    # no event says "nothing marked it modified": give a late change a second to show
     page.wait_for_timeout(1000)
     assert bu.notebook_dirty(page) is False
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-    page.wait_for_timeout(1500)
+    with page.expect_response(
+        lambda r: "/api/contents/" in r.url and r.request.method == "PUT", timeout=30_000
+    ) as saved:
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    assert saved.value.ok
     assert path.read_bytes() == before  # JupyterLab saves it byte for byte as it is
 
 

@@ -86,10 +86,9 @@ def test_formgrader_comment_on_a_test_cell_reaches_generated_feedback(course, pa
         # formgrader binds its comment boxes once its script has fetched the gradebook's
         # comments; text typed before that is overwritten: type again until it is saved
         for attempt in range(12):
-            box.fill(COMMENT)
-            box.press("Tab")  # formgrader saves on change
-            if _wait_for_comment(course, half, timeout=5.0, fail=attempt == 11):
+            if _save_comment(page, box) and _comment_saved(course, half):
                 break
+            assert attempt < 11, "formgrader did not save the comment"
         bu.screenshot(page, "formgrader-test-cell-comment")
         # the score after any late penalty, next to formgrader's raw one; math offline
         scores = page.locator("#course-scores")
@@ -117,21 +116,30 @@ def test_formgrader_comment_on_a_test_cell_reaches_generated_feedback(course, pa
     assert "Check σ'(0) once more" in test_panel
 
 
-def _wait_for_comment(course, student, timeout=20.0, fail=True):
-    import time
+def _save_comment(page, box, timeout_ms=5_000):
+    """Type the comment and leave the box (formgrader saves on change): whether
+    formgrader's PUT of it to /formgrader/api/comment/<id> came back within the time."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    def saved(response):
+        return "/formgrader/api/comment/" in response.url and response.request.method == "PUT"
+
+    try:
+        with page.expect_response(saved, timeout=timeout_ms) as response:
+            box.fill(COMMENT)
+            box.press("Tab")
+    except PlaywrightTimeout:
+        return False  # typed before the box was bound: no save was sent
+    return response.value.ok
+
+
+def _comment_saved(course, student):
+    """Whether the gradebook holds the comment (formgrader answers after writing it)."""
     from nbgrader.api import Gradebook
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with Gradebook(course.db_url) as gb:
-            sub = gb.find_submission_notebook("fixture", A, student)
-            if any(c.name == "test_hand" and c.comment == COMMENT for c in sub.comments):
-                return True
-        time.sleep(0.3)
-    if fail:
-        raise AssertionError("formgrader did not save the comment")
-    return False
+    with Gradebook(course.db_url) as gb:
+        sub = gb.find_submission_notebook("fixture", A, student)
+        return any(c.name == "test_hand" and c.comment == COMMENT for c in sub.comments)
 
 
 def _shot(page, name):
@@ -278,7 +286,7 @@ def test_formgraders_autograde_asks_before_regrading_a_flagged_submission(course
             button.click()
 
         answer(False)
-        page.wait_for_timeout(1000)
+        page.wait_for_timeout(1000)  # a request "no" must not send: nothing to wait for
         assert len(asked) == 1 and "again?" in asked[0] and flagged in asked[0]
         assert posts == []  # "no": nothing sent
         with page.expect_response(

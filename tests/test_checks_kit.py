@@ -253,8 +253,11 @@ def _without_writes(code):
 @pytest.mark.parametrize(
     "assignment, answers",
     [
-        ("07-regularization", {"l2": TAMPER_07, "dropout-net": TAMPER_07_DROPOUT}),
-        ("05-training", {"train-constant": TAMPER_05}),
+        (
+            "07-regularization",
+            {"l2-loss-and-grads": TAMPER_07, "dropout-loss-and-grads": TAMPER_07_DROPOUT},
+        ),
+        ("05-training", {"train-constant-init": TAMPER_05}),
     ],
 )
 @pytest.mark.parametrize("lab", [False, True], ids=["as-graded", "in-the-lab"])

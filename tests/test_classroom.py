@@ -25,10 +25,10 @@ def test_the_sample_class_takes_its_plants_from_classroom():
 
 def test_affected_tests_follow_the_names_a_test_uses():
     nb = runner.read("02-sigmoid-network")
-    assert runner.affected_tests(nb, ["to-course-params"]) == {"test-course-params"}
+    assert runner.affected_tests(nb, ["to-course-params"]) == {"test-to-course-params"}
     # forward is used by the partials' cells (through the student's own functions) and by sgd
     forward = runner.affected_tests(nb, ["forward"])
-    assert {"test-forward", "test-dL-dwo01", "test-partials-hidden"} <= forward
+    assert {"test-forward", "test-dL-dwo01", "test-loss-and-partials-hidden"} <= forward
     # hand numbers are read by name, from globals() (and a function whose local line is
     # deleted reads the global of the same name: graph_forward_backward's dfdy)
     nb1 = runner.read("01-chain-rule")
@@ -39,10 +39,10 @@ def test_affected_tests_follow_the_names_a_test_uses():
 def test_a_test_cell_that_writes_to_stderr_scores_zero_as_in_nbgrader():
     nb = runner.read("04-backprop-recursion")
     for cell in nb.cells:
-        if runner.meta(cell).get("grade_id") == "br-test-sgd-update":
+        if runner.meta(cell).get("grade_id") == "test-sgd-update":
             cell.source = "import sys\nprint('oops', file=sys.stderr)\n" + cell.source
-    report = runner.run(nb, tests={"br-test-sgd-update"})
-    assert report.failing() == ["br-test-sgd-update"]
+    report = runner.run(nb, tests={"test-sgd-update"})
+    assert report.failing() == ["test-sgd-update"]
 
 
 @pytest.mark.slow

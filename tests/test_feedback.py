@@ -237,9 +237,9 @@ def test_question_titles_come_from_the_notebook():
         source.cells[i].metadata.nbgrader.grade_id: t
         for i, t in feedback.question_titles(source).items()
     }
-    assert by_id["sl-test-ce-loss"]["title"] == "2. The cross-entropy loss"
-    assert by_id["sl-ce-loss"]["what"] == "your answer: cross_entropy_loss()"
-    assert by_id["sl-test-ce-loss"]["what"].startswith("Is J the batch average")
+    assert by_id["test-cross-entropy-loss"]["title"] == "2. The cross-entropy loss"
+    assert by_id["cross-entropy-loss"]["what"] == "your answer: cross_entropy_loss()"
+    assert by_id["test-cross-entropy-loss"]["what"].startswith("Is J the batch average")
 
 
 def test_the_page_names_questions_not_grade_ids_with_plurals(root):

@@ -268,7 +268,7 @@ def test_numerical_differentiation_is_named_in_the_verdict(graded_notebooks):
     path = course.autograded / "fd-backward" / "04-backprop-recursion" / "backprop_recursion.ipynb"
     nb = nbformat.read(path, as_version=4)
     (cell,) = [
-        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "br-test-W1"
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test-backward-W1"
     ]
     assert "numerical differentiation" in json.dumps(cell.outputs)
 

@@ -78,6 +78,8 @@ def running_hub(tmp_path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
+        # JupyterHub is a process of its own, not a page yet: no browser event says it is
+        # up, so ask its login page until it answers (or the process ends, or the deadline)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -161,12 +163,10 @@ def shows_own_numbers(page, user, cells=9):
 
 def rows(page, name, count):
     """The rows of one of the assignment list's lists, once it shows ``count``."""
+    from playwright.sync_api import expect
+
     locator = page.locator(f"#{name}_assignments_list > .list_item")
-    deadline = time.monotonic() + 60
-    while locator.count() != count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name}: {locator.count()} rows, not {count}")
-        page.wait_for_timeout(250)
+    expect(locator, f"{name}: not {count} rows").to_have_count(count, timeout=60_000)
     return locator
 
 
@@ -228,12 +228,13 @@ def _class_loop(tmp_path):
 
         alice.click("#refresh_assignments_list")
         rows(alice, "submitted", 1)
-        alice.locator('#submitted_assignments_list button:text("Fetch Feedback")').click()
+        # nbgrader's assignment list answers the fetch once the pages are copied
+        with alice.expect_response(
+            lambda r: "/assignments/fetch_feedback" in r.url, timeout=30_000
+        ) as fetched:
+            alice.locator('#submitted_assignments_list button:text("Fetch Feedback")').click()
+        assert fetched.value.ok, fetched.value.text()
         pages = mine.parent / "feedback"
-        deadline = time.monotonic() + 30
-        while not list(pages.glob("*/*.html")):
-            assert time.monotonic() < deadline, "no feedback fetched"
-            time.sleep(0.5)
         (page,) = pages.glob("*/*.html")
         html = page.read_text()
         assert ALICE in html and BOB not in html

@@ -37,7 +37,7 @@ SETTINGS["D"] = ("sigmoid", "normal")
 
 @pytest.fixture(scope="module")
 def settings06():
-    """Flow, caches and params of each setting, as vg-check-demo builds them."""
+    """Flow, caches and params of each setting, as `check-demo` builds them."""
     X, Y = flow.make_batch("digits", n=256, seed=0)
     out = {}
     for name, (act, init) in SETTINGS.items():
@@ -52,8 +52,8 @@ def _ratio(f):
 
 
 def test_06_lecun_sigmoid_keeps_about_0_23_per_layer_and_2e_6_over_nine(settings06):
-    # vg-norms-md: stretch ≈ 1, σ' ≈ 0.23 near 0, 0.23⁹ ≈ 2·10⁻⁶; ‖W‖₂ ≈ 2, bound (2σ'max)⁹ ≈ 2·10⁻³
-    text = _markdown("06-vanishing-gradients", "vg-norms-md")
+    # `norms-md`: stretch ≈ 1, σ' ≈ 0.23 near 0, 0.23⁹ ≈ 2·10⁻⁶; ‖W‖₂ ≈ 2, bound (2σ'max)⁹ ≈ 2·10⁻³
+    text = _markdown("06-vanishing-gradients", "norms-md")
     assert "0.23^9 \\approx 2\\cdot 10^{-6}" in text and "2\\cdot 10^{-3}" in text
     f, caches, params, _ = settings06["A"]
     factors = f.delta_norms[:9] / f.delta_norms[1:10]
@@ -70,7 +70,7 @@ def test_06_lecun_sigmoid_keeps_about_0_23_per_layer_and_2e_6_over_nine(settings
 
 
 def test_06_the_prediction_options_match_the_measurements(settings06):
-    text = _markdown("06-vanishing-gradients", "vg-predict-md")
+    text = _markdown("06-vanishing-gradients", "predict-md")
     assert (
         "(c) $\\|\\delta^1\\| / \\|\\delta^{10}\\|$ is only about 1/5 (between 1/10 and 1/2)"
         in (" ".join(text.split()))
@@ -85,8 +85,8 @@ def test_06_the_prediction_options_match_the_measurements(settings06):
 
 
 def test_06_setting_d_spreads_z_and_saturates_a_third_to_a_half(settings06):
-    # vg-predict-md: z std about 5 to 7.5 (A: 0.4 to 1); σ' < 0.01 for roughly a third to a half
-    text = " ".join(_markdown("06-vanishing-gradients", "vg-predict-md").split())
+    # `predict-md`: z std about 5 to 7.5 (A: 0.4 to 1); σ' < 0.01 for roughly a third to a half
+    text = " ".join(_markdown("06-vanishing-gradients", "predict-md").split())
     assert "about 5 to 7.5 (in A: 0.4 to 1)" in text
     z_std = {k: np.array([c["z"].std() for c in settings06[k][1][:-1]]) for k in "AD"}
     assert np.all((4.5 < z_std["D"]) & (z_std["D"] < 7.6)), z_std["D"]
@@ -97,9 +97,9 @@ def test_06_setting_d_spreads_z_and_saturates_a_third_to_a_half(settings06):
 
 
 def test_06_item_d_gradients_do_not_vanish_and_the_network_learns(settings06):
-    # vg-check-discussion, D: ‖∂J/∂W^m‖ between 0.1 and 3 as with relu/He; δ loses about a
+    # `check-discussion`, D: ‖∂J/∂W^m‖ between 0.1 and 3 as with relu/He; δ loses about a
     # sixth per layer; train takes the loss from 5.8 to below 2 in 300 steps; A stays ~2.3
-    text = " ".join(_markdown("06-vanishing-gradients", "vg-check-discussion").split())
+    text = " ".join(_markdown("06-vanishing-gradients", "check-discussion").split())
     assert "between 0.1 and 3, as large as with relu and He" in text
     assert "from 5.8 to below 2 nats in 300 steps, jumping about on the way" in text
     dW_D, dW_B = settings06["D"][0].dW_norms, settings06["B"][0].dW_norms

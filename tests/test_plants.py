@@ -37,14 +37,22 @@ def test_every_plant_applies_to_the_solutions_and_names_a_catalogued_bug():
 
 
 def test_a_bug_plant_is_keyed_by_a_catalogue_id_and_an_alternative_by_none():
-    edits = {"train_sgd": (("params[k] = params[k] - lr", "params[k] = params[k] + lr"),)}
+    edits = {"train-sgd": (("params[k] = params[k] - lr", "params[k] = params[k] + lr"),)}
     with pytest.raises(PlantError, match="not a catalogue id"):
-        bug("the sign is flipped", "a message for a key", "training", edits, ("test_sgd_step",))
+        bug(
+            "the sign is flipped",
+            "a message for a key",
+            "training",
+            edits,
+            ("test-train-sgd-step",),
+        )
     with pytest.raises(PlantError, match="an alternative has neither"):
-        Plant("a bug without its id", "training", edits, ("test_sgd_step",))
+        Plant("a bug without its id", "training", edits, ("test-train-sgd-step",))
     with pytest.raises(PlantError, match="an alternative has neither"):
         Plant("an alternative with an id", "training", edits, bug="05.sgd.sign")
-    assert bug("05.sgd.sign", "sign", "training", edits, ("test_sgd_step",)).key == "05.sgd.sign"
+    assert (
+        bug("05.sgd.sign", "sign", "training", edits, ("test-train-sgd-step",)).key == "05.sgd.sign"
+    )
 
 
 def test_plant_names_are_unique_per_assignment():
@@ -87,10 +95,10 @@ def test_a_plant_fails_naming_itself_when_the_solution_no_longer_has_its_text(tm
 
 def test_an_edit_of_text_that_occurs_twice_is_refused():
     with pytest.raises(PlantError, match="2 times"):
-        edit_solution("training", "train_sgd", [("params[k]", "x")], plant="twice")
+        edit_solution("training", "train-sgd", [("params[k]", "x")], plant="twice")
 
 
 def test_a_body_edit_replaces_the_answer_between_the_markers():
-    source = edit_solution("training", "confusion", [(BODY, "return np.eye(K)")])
+    source = edit_solution("training", "confusion-matrix", [(BODY, "return np.eye(K)")])
     assert "    ### BEGIN SOLUTION\n    return np.eye(K)\n    ### END SOLUTION" in source
     assert source.startswith("def confusion_matrix(y_true, y_pred, K):")

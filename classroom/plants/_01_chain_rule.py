@@ -24,21 +24,21 @@ PLANTS = [
         "h: inner derivative g'(x) missing",
         "h-forward-backward",
         [(H, "dhdx = h * (1 - h)")],
-        ("test-h-derivative",),
+        ("test-h-forward-backward-derivative",),
         "01.h.no-inner",
     ),
     _bug(
         "h: f' evaluated at x instead of g(x)",
         "h-forward-backward",
         [(H, "dhdx = sigmoid_prime(x) * 2 * x")],
-        ("test-h-derivative",),
+        ("test-h-forward-backward-derivative",),
         "01.h.at-x",
     ),
     _bug(
         "h: sigma' evaluated at h",
         "h-forward-backward",
         [(H, "dhdx = sigmoid_prime(h) * 2 * x")],
-        ("test-h-derivative",),
+        ("test-h-forward-backward-derivative",),
         "01.h.at-h",
     ),
     _bug(
@@ -47,7 +47,7 @@ PLANTS = [
         [("h = sigmoid(g)", "h = sigmoid(x) ** 2")],
         # dhdx = h(1 − h)·2x on this wrong h is not the true derivative: it fails too, and
         # says to fix h first
-        ("test-h-derivative", "test-h-value"),
+        ("test-h-forward-backward-derivative", "test-h-forward-backward-value"),
         "01.h.value",
     ),
     # hand numbers at the student's point (x0, y0, z0): each grading is on its own variant
@@ -105,21 +105,21 @@ PLANTS = [
         "graph: dfdy missing df/dg",
         "graph-forward-backward",
         [("dfdy = dfdg * 2 * y", "dfdy = 2 * y")],
-        ("test-graph-gradient",),
+        ("test-graph-forward-backward-gradient",),
         "01.graph.dfdy-no-x",
     ),
     _bug(
         "graph: dfdz = 1",
         "graph-forward-backward",
         [("dfdz = dfdg * 1.0", "dfdz = 1.0")],
-        ("test-graph-gradient",),
+        ("test-graph-forward-backward-gradient",),
         "01.graph.dfdz-one",
     ),
     _bug(
         "graph: dfdy = x*y (factor 2 lost)",
         "graph-forward-backward",
         [("dfdy = dfdg * 2 * y", "dfdy = dfdg * y")],
-        ("test-graph-gradient",),
+        ("test-graph-forward-backward-gradient",),
         "01.graph.dfdy-no-2",
     ),
     # nodes
@@ -329,7 +329,7 @@ PLANTS = [
         "graph: dfdx = x",
         "graph-forward-backward",
         [("dfdx = g", "dfdx = x")],
-        ("test-graph-gradient",),
+        ("test-graph-forward-backward-gradient",),
         "01.graph.dfdx-x",
     ),
     Plant(
@@ -357,14 +357,14 @@ PLANTS = [
         "graph: dfdy with / 2",
         "graph-forward-backward",
         [("dfdy = dfdg * 2 * y", "dfdy = dfdg / 2 * y")],
-        ("test-graph-gradient",),
+        ("test-graph-forward-backward-gradient",),
         "01.graph.divided",
     ),
     _bug(
         "h: sigma' as h / (1 - h)",
         "h-forward-backward",
         [(H, "dhdx = h / (1 - h) * 2 * x")],
-        ("test-h-derivative",),
+        ("test-h-forward-backward-derivative",),
         "01.h.prime-form",
     ),
     _bug(
@@ -415,7 +415,7 @@ PLANTS = [
         "h: h(x) = x with dh/dx = 1 (self-consistent)",
         "h-forward-backward",
         [(H, "dhdx = np.ones_like(x)"), ("return h, dhdx", "return x, dhdx")],
-        ("test-h-derivative", "test-h-value"),
+        ("test-h-forward-backward-derivative", "test-h-forward-backward-value"),
         "01.h.self-consistent",
     ),
     _bug(
@@ -423,7 +423,7 @@ PLANTS = [
         "h-forward-backward",
         [("h = sigmoid(g)", "s = sigmoid(x)\n    h = s**2"), (H, "dhdx = 2 * s * s * (1 - s)")],
         # right for this h, not for σ(x²): nothing for the derivative, fix h first
-        ("test-h-derivative", "test-h-value"),
+        ("test-h-forward-backward-derivative", "test-h-forward-backward-value"),
         "01.h.value",
     ),
     _bug(
@@ -435,7 +435,7 @@ PLANTS = [
             ("dfdy = dfdg * 2 * y", "dfdy = 1.0"),
             ("dfdz = dfdg * 1.0", "dfdz = 1.0"),
         ],
-        ("test-graph-gradient", "test-graph-value"),
+        ("test-graph-forward-backward-gradient", "test-graph-forward-backward-value"),
         "01.graph.self-consistent",
     ),
     _bug(
@@ -490,7 +490,7 @@ PLANTS = [
                 "    dhdx = gradcheck.numerical_gradient(lambda v: float(np.sum(sigmoid(v**2))), x.copy())",
             )
         ],
-        ("test-h-derivative",),
+        ("test-h-forward-backward-derivative",),
         "gradcheck.numerical",
     ),
     _bug(
@@ -510,14 +510,14 @@ PLANTS = [
         "h-forward-backward",
         [("return h, dhdx", "return sigmoid(x) ** 2, dhdx")],
         # a wrong forward value costs only its own point
-        ("test-h-value",),
+        ("test-h-forward-backward-value",),
         "01.h.value",
     ),
     _bug(
         "graph: f = x(y + z), the partials right",
         "graph-forward-backward",
         [("f = x * g", "f = x * (y + z)")],
-        ("test-graph-value",),
+        ("test-graph-forward-backward-value",),
         "01.graph.value",
     ),
 ]
@@ -528,7 +528,7 @@ PLANTS += [
         "graph: dfdx = y**2 (z forgotten)",
         "graph-forward-backward",
         [("dfdx = g", "dfdx = y**2")],
-        ("test-graph-gradient",),
+        ("test-graph-forward-backward-gradient",),
         "01.graph.dfdx-y2",
     ),
 ]

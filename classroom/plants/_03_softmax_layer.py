@@ -10,9 +10,13 @@ student's own wrong forward (a tanh layer) costs the backward cells too, and say
 from classroom.plants import BODY, CELL, Plant, body, bug, imports, on, showing
 
 NB = "softmax_layer"
-SOFTMAX, LOSS, GRAD = "sl-softmax", "sl-ce-loss", "sl-ce-grad"
-FORWARD, BACKWARD = "sl-layer-forward", "sl-layer-backward"
-LAYER_TESTS = ("sl-test-layer-dW", "sl-test-layer-db", "sl-test-layer-da-prev")
+SOFTMAX, LOSS, GRAD = "softmax", "cross-entropy-loss", "softmax-cross-entropy-grad"
+FORWARD, BACKWARD = "sigmoid-layer-forward", "sigmoid-layer-backward"
+LAYER_TESTS = (
+    "test-sigmoid-layer-backward-dW",
+    "test-sigmoid-layer-backward-db",
+    "test-sigmoid-layer-backward-da-prev",
+)
 
 
 # lines of the solution that the plants edit
@@ -58,7 +62,7 @@ forward_bug, backward_bug = on(NB, FORWARD), on(NB, BACKWARD)
 def loss_and_grad_bug(key, name, loss_edit, grad_edit):
     """A wrong loss with the gradient of that wrong loss: both cells lose their points."""
     edits = {LOSS: (loss_edit,), GRAD: (grad_edit,)}
-    return bug(key, name, NB, edits, ("sl-test-ce-loss", "sl-test-ce-grad"))
+    return bug(key, name, NB, edits, ("test-cross-entropy-loss", "test-softmax-cross-entropy-grad"))
 
 
 PLANTS = [
@@ -66,27 +70,27 @@ PLANTS = [
     softmax_bug(
         "03.softmax.unstable",
         "softmax without the max shift",
-        ("sl-test-softmax",),
+        ("test-softmax",),
         (SHIFT, "shifted = z"),
     ),
     softmax_bug(
         "03.softmax.unstable",
         "softmax shifted by the global max",
-        ("sl-test-softmax",),
+        ("test-softmax",),
         (SHIFT, "shifted = z - np.max(z)"),
     ),
     softmax_bug(
         "03.softmax.wrong-axis",
         "softmax normalised over the wrong axis",
         # the gradient calls this softmax: the test hands it the course's in its place
-        ("sl-test-softmax",),
+        ("test-softmax",),
         (SHIFT, "shifted = z - z.max(axis=1, keepdims=True)"),
         (NORMALISE, "return e / e.sum(axis=1, keepdims=True)"),
     ),
     softmax_bug(
         "03.softmax.not-normalised",
         "softmax not normalised",
-        ("sl-test-softmax",),
+        ("test-softmax",),
         (NORMALISE, "return e"),
     ),
     Plant(
@@ -105,13 +109,13 @@ PLANTS = [
         "03.loss.no-1/N",
         "loss without 1/N",
         # the gradient is judged against the true loss: only the loss loses its point
-        ("sl-test-ce-loss",),
+        ("test-cross-entropy-loss",),
         (J, "return float(-np.sum(Y * log_y_hat))"),
     ),
     loss_bug(
         "03.loss.sign",
         "loss with the sign flipped",
-        ("sl-test-ce-loss",),
+        ("test-cross-entropy-loss",),
         (J, "return float(np.sum(Y * log_y_hat) / N)"),
     ),
     # the gradient is right only for the loss as written: it earns nothing either
@@ -124,7 +128,7 @@ PLANTS = [
     loss_bug(
         "03.loss.log-of-zero",
         "loss as log of softmax: -inf where a probability rounds to 0",
-        ("sl-test-ce-loss",),
+        ("test-cross-entropy-loss",),
         (LOG_Y_HAT, "log_y_hat = np.log(softmax(z))"),
     ),
     Plant(
@@ -142,31 +146,31 @@ PLANTS = [
     grad_bug(
         "gradcheck.N-large",
         "gradient without 1/N",
-        ("sl-test-ce-grad",),
+        ("test-softmax-cross-entropy-grad",),
         (DJ_DZ, "return softmax(z) - Y"),
     ),
     grad_bug(
         "03.grad.sign",
         "gradient y - y_hat",
-        ("sl-test-ce-grad",),
+        ("test-softmax-cross-entropy-grad",),
         (DJ_DZ, "return (Y - softmax(z)) / N"),
     ),
     grad_bug(
         "03.grad.wrt-yhat",
         "gradient with respect to y_hat, not z",
-        ("sl-test-ce-grad",),
+        ("test-softmax-cross-entropy-grad",),
         (DJ_DZ, "return -Y / softmax(z) / N"),
     ),
     grad_bug(
         "03.grad.diagonal",
         "gradient with the diagonal of the Jacobian only",
-        ("sl-test-ce-grad",),
+        ("test-softmax-cross-entropy-grad",),
         (DJ_DZ, "y_hat = softmax(z)\n    return y_hat * (1 - y_hat) * (-Y / y_hat) / N"),
     ),
     grad_bug(
         "03.grad.logits",
         "gradient from logits",
-        ("sl-test-ce-grad",),
+        ("test-softmax-cross-entropy-grad",),
         (DJ_DZ, "return (z - Y) / N"),
     ),
     Plant(
@@ -190,13 +194,13 @@ PLANTS = [
         "03.layer.no-bias",
         "forward without the bias",
         # the backward gets the sigmoid layer's cache: only the forward loses its point
-        ("sl-test-layer-forward",),
+        ("test-sigmoid-layer-forward",),
         (Z, "z = W @ a_prev"),
     ),
     forward_bug(
         "03.layer.no-sigma",
         "forward without the sigmoid",
-        ("sl-test-layer-forward",),
+        ("test-sigmoid-layer-forward",),
         (A, "a = z"),
     ),
     Plant(
@@ -208,7 +212,7 @@ PLANTS = [
         },
         # The backward is the derivative of this forward, not of the sigmoid layer: it
         # earns nothing, and its message names the tanh forward.
-        failing=("sl-test-layer-forward", *LAYER_TESTS),
+        failing=("test-sigmoid-layer-forward", *LAYER_TESTS),
         bug="03.layer.tanh",
     ),
     Plant(
@@ -245,25 +249,25 @@ PLANTS = [
     backward_bug(
         "03.layer.dW-transposed",
         "backward with dW transposed",
-        ("sl-test-layer-dW",),
+        ("test-sigmoid-layer-backward-dW",),
         (DW, "dW = a_prev @ delta.T"),
     ),
     backward_bug(
         "03.layer.bias-mean",
         "backward with db averaged",
-        ("sl-test-layer-db",),
+        ("test-sigmoid-layer-backward-db",),
         (DB, "db = delta.mean(axis=1, keepdims=True)"),
     ),
     backward_bug(
         "gradcheck.axis",
         "backward with db summed over the wrong axis",
-        ("sl-test-layer-db",),
+        ("test-sigmoid-layer-backward-db",),
         (DB, "db = delta.sum(axis=0, keepdims=True)"),
     ),
     backward_bug(
         "03.layer.prime-of-input",
         "backward with the layer below's sigma' in da_prev",
-        ("sl-test-layer-da-prev",),
+        ("test-sigmoid-layer-backward-da-prev",),
         (DA_PREV, "da_prev = (W.T @ delta) * a_prev * (1 - a_prev)"),
     ),
     Plant(
@@ -303,13 +307,13 @@ PLANTS = [
     loss_bug(
         "03.loss.unstable",
         "loss shifted by + max (overflows at large logits)",
-        ("sl-test-ce-loss",),
+        ("test-cross-entropy-loss",),
         (SHIFT, "shifted = z + z.max(axis=0, keepdims=True)"),
     ),
     grad_bug(
         "03.grad.numerical",
         "gradient by numerical differentiation of the loss",
-        ("sl-test-ce-grad",),
+        ("test-softmax-cross-entropy-grad",),
         imports("softmax_cross_entropy_grad", NUMERICAL),
         (
             BODY,
@@ -339,7 +343,7 @@ PLANTS = [
     grad_bug(
         "03.grad.logits-no-1/N",
         "gradient from logits without 1/N",
-        ("sl-test-ce-grad",),
+        ("test-softmax-cross-entropy-grad",),
         (DJ_DZ, "return z - Y"),
     ),
     backward_bug(
@@ -351,37 +355,37 @@ PLANTS = [
     loss_bug(
         "03.loss.1/N-twice",
         "loss divided by N twice",
-        ("sl-test-ce-loss",),
+        ("test-cross-entropy-loss",),
         (J, "return float(-np.sum(Y * log_y_hat) / N / N)"),
     ),
     loss_bug(
         "03.loss.all-classes",
         "loss over every class's log probability",
-        ("sl-test-ce-loss",),
+        ("test-cross-entropy-loss",),
         (J, "return float(-np.sum(log_y_hat) / N)"),
     ),
     loss_bug(
         "03.loss.logits",
         "loss with the logits for log y_hat",
-        ("sl-test-ce-loss",),
+        ("test-cross-entropy-loss",),
         (J, "return float(-np.sum(Y * z) / N)"),
     ),
     softmax_bug(
         "03.softmax.columns",
         "softmax normalised by the total of the batch",
-        ("sl-test-softmax",),
+        ("test-softmax",),
         (NORMALISE, "return e / e.sum()"),
     ),
     grad_bug(
         "03.grad.plus",
         "gradient adding the target",
-        ("sl-test-ce-grad",),
+        ("test-softmax-cross-entropy-grad",),
         (DJ_DZ, "return (softmax(z) + Y) / N"),
     ),
     loss_bug(
         "03.loss.times-N",
         "loss multiplied by N",
-        ("sl-test-ce-loss",),
+        ("test-cross-entropy-loss",),
         (J, "return float(-np.sum(Y * log_y_hat) * N)"),
     ),
     backward_bug(
@@ -424,25 +428,25 @@ PLANTS = [
         NB,
         {FORWARD: ((Z, "z = W @ a_prev"),), BACKWARD: (RECOMPUTE,)},
         # the backward's call of sigmoid_layer_forward gets the course's sigmoid layer
-        failing=("sl-test-layer-forward",),
+        failing=("test-sigmoid-layer-forward",),
         bug="03.layer.no-bias",
     ),
     forward_bug(
         "03.layer.minus-bias",
         "forward subtracting the bias",
-        ("sl-test-layer-forward",),
+        ("test-sigmoid-layer-forward",),
         (Z, "z = W @ a_prev - b"),
     ),
     forward_bug(
         "03.layer.cache-layout",
         "forward in the old layout (a_prev, W, a)",
-        ("sl-test-layer-forward",),
+        ("test-sigmoid-layer-forward",),
         (CACHE, "cache = (a_prev, W, a)"),
     ),
     forward_bug(
         "03.layer.cache-swapped",
         "forward with z and a swapped in the cache",
-        ("sl-test-layer-forward",),
+        ("test-sigmoid-layer-forward",),
         (CACHE, "cache = (a_prev, W, b, a, z)"),
     ),
     Plant(
@@ -450,7 +454,7 @@ PLANTS = [
         NB,
         {FORWARD: ((A, "a = z"),), BACKWARD: ((DELTA, "delta = dJ_da"),)},
         # a derivative of a linear stand-in for the sigmoid layer earns nothing
-        failing=("sl-test-layer-forward", *LAYER_TESTS),
+        failing=("test-sigmoid-layer-forward", *LAYER_TESTS),
         bug="03.layer.no-sigma",
     ),
     backward_bug(
@@ -469,34 +473,34 @@ PLANTS = [
     softmax_bug(
         showing("kit.library-itself", "is course.losses.softmax itself"),
         "the library's softmax as the answer",
-        ("sl-test-softmax",),
+        ("test-softmax",),
         (CELL, "from course.losses import softmax\n"),
     ),
     softmax_bug(
         showing("kit.library-call", "calls course.losses.log_softmax"),
         "the library's log_softmax inside softmax",
-        ("sl-test-softmax",),
+        ("test-softmax",),
         imports("softmax", "from course import losses"),
         (BODY, "return np.exp(losses.log_softmax(z))"),
     ),
     loss_bug(
         showing("kit.library-call", "calls course.losses.softmax_cross_entropy"),
         "the library's cross-entropy as the loss",
-        ("sl-test-ce-loss",),
+        ("test-cross-entropy-loss",),
         imports("cross_entropy_loss", "from course import losses"),
         (BODY, "return losses.softmax_cross_entropy(z, Y)[0]"),
     ),
     grad_bug(
         showing("kit.library-call", "calls course.losses.softmax_cross_entropy"),
         "the library's cross-entropy gradient as the gradient",
-        ("sl-test-ce-grad",),
+        ("test-softmax-cross-entropy-grad",),
         imports("softmax_cross_entropy_grad", "from course import losses"),
         (BODY, "return losses.softmax_cross_entropy(z, Y)[1]"),
     ),
     forward_bug(
         showing("kit.library-call", "calls course.layers.dense_forward"),
         "the library's dense layer in the forward",
-        ("sl-test-layer-forward",),
+        ("test-sigmoid-layer-forward",),
         imports("sigmoid_layer_forward", "from course.layers import dense_forward"),
         (Z, "z, _ = dense_forward(a_prev, W, b)"),
     ),
@@ -513,13 +517,13 @@ PLANTS = [
     grad_bug(
         "kit.gives-up-big",
         "gradient that gives up on large logits",
-        ("sl-test-ce-grad",),
+        ("test-softmax-cross-entropy-grad",),
         (DJ_DZ, f"if z.size > 10**4:\n        return np.zeros_like(z)\n    {DJ_DZ}"),
     ),
     backward_bug(
         "kit.gives-up-big",
         "layer backward that gives up on a big layer",
-        ("sl-test-layer-dW",),
+        ("test-sigmoid-layer-backward-dW",),
         (
             UNPACK,
             f"{UNPACK}\n    if W.size > 10**4:\n"
@@ -538,7 +542,7 @@ PLANTS = [
     grad_bug(
         "03.grad.no-target",
         "gradient without the target: softmax(z)/N",
-        ("sl-test-ce-grad",),
+        ("test-softmax-cross-entropy-grad",),
         (DJ_DZ, "return softmax(z) / N"),
     ),
 ]

@@ -7,9 +7,9 @@ The gradient tests judge `backward` against finite differences of the submission
 from classroom.plants import BODY, Plant, body, on
 
 NB = "backprop_recursion"
-FORWARD, BACKWARD, UPDATE = "br-forward", "br-backward", "br-sgd-update"
-WS = ("br-test-W1", "br-test-W2", "br-test-W3")
-BS = ("br-test-b1", "br-test-b2", "br-test-b3")
+FORWARD, BACKWARD, UPDATE = "forward", "backward", "sgd-update"
+WS = ("test-backward-W1", "test-backward-W2", "test-backward-W3")
+BS = ("test-backward-b1", "test-backward-b2", "test-backward-b3")
 ALL = WS + BS
 
 forward_bug, backward_bug, update_bug = on(NB, FORWARD), on(NB, BACKWARD), on(NB, UPDATE)
@@ -31,13 +31,13 @@ PLANTS = [
         "04.forward.no-bias",
         "forward without biases",
         # backward gets the network's cache: only the forward loses its points
-        ("br-test-forward",),
+        ("test-forward",),
         (Z, 'params[f"W{m}"] @ a[m - 1]'),
     ),
     forward_bug(
         "04.forward.no-f-output",
         "forward without f at the output",
-        ("br-test-forward",),
+        ("test-forward",),
         (A, "a.append(f(z[m]) if m < M else z[m])"),
     ),
     forward_bug(
@@ -45,7 +45,7 @@ PLANTS = [
         "forward always sigmoid, backward consistent with it",
         # Right on the visible sigmoid net, wrong on the hidden tanh/relu ones; the
         # backward reads the activation from the network's cache: only the forward fails.
-        ("br-test-forward",),
+        ("test-forward",),
         (F, 'f = get_activation("sigmoid").f'),
         ('"activation": activation}', '"activation": "sigmoid"}'),
     ),
@@ -192,13 +192,13 @@ PLANTS = [
     update_bug(
         "04.update.sign",
         "update with the sign flipped",
-        ("br-test-sgd-update",),
+        ("test-sgd-update",),
         (STEP, "return {key: params[key] + lr * grads[key] for key in params}"),
     ),
     update_bug(
         "04.update.bias-only",
         "update forgetting the biases",
-        ("br-test-sgd-update",),
+        ("test-sgd-update",),
         (
             STEP,
             "new = dict(params)\n"
@@ -211,13 +211,13 @@ PLANTS = [
     update_bug(
         "04.update.factor",
         "update with a step twice too large",
-        ("br-test-sgd-update",),
+        ("test-sgd-update",),
         (STEP, "return {key: params[key] - 2 * lr * grads[key] for key in params}"),
     ),
     update_bug(
         "04.update.none",
         "update returning nothing",
-        ("br-test-sgd-update",),
+        ("test-sgd-update",),
         (STEP, STEP.replace("return", "params =")),
     ),
     Plant(
@@ -295,7 +295,7 @@ PLANTS = [
     forward_bug(
         "kit.float32",
         "forward in float32 (only the forward's points)",
-        ("br-test-forward",),
+        ("test-forward",),
         (
             Z,
             "(params[f'W{m}'].astype(np.float32) @ a[m - 1].astype(np.float32) "
@@ -306,25 +306,25 @@ PLANTS = [
         "04.forward.no-f-hidden",
         "forward without f in the hidden layers",
         # backward gets the network's cache: only the forward loses its points
-        ("br-test-forward",),
+        ("test-forward",),
         (A, "a.append(f(z[m]) if m == M else z[m])"),
     ),
     update_bug(
         "04.update.no-lr",
         "update without the learning rate",
-        ("br-test-sgd-update",),
+        ("test-sgd-update",),
         (STEP, "return {key: params[key] - grads[key] for key in params}"),
     ),
     update_bug(
         "04.update.step-only",
         "update returning the step alone",
-        ("br-test-sgd-update",),
+        ("test-sgd-update",),
         (STEP, "return {key: -lr * grads[key] for key in params}"),
     ),
     update_bug(
         "04.update.not-updated",
         "update leaving the weights as they are",
-        ("br-test-sgd-update",),
+        ("test-sgd-update",),
         (
             STEP,
             "return {key: params[key] - (lr * grads[key] if key[0] == 'b' else 0) for key in params}",
@@ -334,7 +334,7 @@ PLANTS = [
         "04.forward.minus-bias",
         "forward subtracting the biases",
         # backward gets the network's cache: only the forward loses its points
-        ("br-test-forward",),
+        ("test-forward",),
         (Z, 'params[f"W{m}"] @ a[m - 1] - params[f"b{m}"]'),
     ),
 ]

@@ -8,11 +8,11 @@ SHUFFLE = "order = rng.permutation(N)"
 BATCHES = "range(0, N, batch_size)"
 STEP = "params[k] = params[k] - lr * grads[k]"
 DIGITS_RECIPE = "epochs=20, lr=0.5, batch_size=32"
-SGD_TESTS = ("test_sgd_batches", "test_sgd_reshuffle", "test_sgd_step")
+SGD_TESTS = ("test-train-sgd-batches", "test-train-sgd-reshuffle", "test-train-sgd-step")
 
 
 def _sgd(key, name, failing, *edits):
-    return bug(key, name, NB, {"train_sgd": edits}, failing)
+    return bug(key, name, NB, {"train-sgd": edits}, failing)
 
 
 def _cell(key, name, cell, failing, *edits):
@@ -44,20 +44,20 @@ PLANTS = [
     _sgd(
         "05.sgd.no-reshuffle",
         "no reshuffle: one permutation for all epochs",
-        ("test_sgd_reshuffle",),
+        ("test-train-sgd-reshuffle",),
         ("    for _ in range(epochs):\n", f"    {SHUFFLE}\n    for _ in range(epochs):\n"),
         (f"        {SHUFFLE}  # a fresh order every epoch\n", ""),
     ),
     _sgd(
         "05.sgd.no-shuffle",
         "no shuffle at all",
-        ("test_sgd_batches", "test_sgd_reshuffle"),
+        ("test-train-sgd-batches", "test-train-sgd-reshuffle"),
         (SHUFFLE, "order = np.arange(N)"),
     ),
     _sgd(
         "05.sgd.global-rng",
         "shuffle from numpy's global generator",
-        ("test_sgd_reshuffle",),
+        ("test-train-sgd-reshuffle",),
         (SHUFFLE, "order = np.random.permutation(N)"),
     ),
     _sgd(
@@ -69,20 +69,20 @@ PLANTS = [
     _sgd(
         "05.sgd.sign",
         "update sign flipped",
-        ("test_sgd_step",),
+        ("test-train-sgd-step",),
         (STEP, "params[k] = params[k] + lr * grads[k]"),
     ),
     _sgd(
         "05.sgd.no-lr",
         "learning rate missing",
-        ("test_sgd_step",),
+        ("test-train-sgd-step",),
         (STEP, "params[k] = params[k] - grads[k]"),
     ),
     Plant(
         "correct: in-place shuffle and in-place update",
         NB,
         {
-            "train_sgd": body("""
+            "train-sgd": body("""
                     N = X.shape[1]
                     idx_all = np.arange(N)
                     for epoch in range(epochs):
@@ -102,28 +102,28 @@ PLANTS = [
         "05.lr.too-large",
         "chosen learning rate too large",
         "chosen-lr",
-        ("test_chosen_lr",),
+        ("test-chosen-lr",),
         ("chosen_lr = 1.0", "chosen_lr = 100.0"),
     ),
     _cell(
         "05.lr.too-small",
         "chosen learning rate too small",
         "chosen-lr",
-        ("test_chosen_lr",),
+        ("test-chosen-lr",),
         ("chosen_lr = 1.0", "chosen_lr = 0.01"),
     ),
     _cell(
         "05.spread.rows",
         "unit spread within each row instead of across units",
         "unit-spread",
-        ("test_unit_spread",),
+        ("test-unit-spread",),
         ("W.max(axis=0) - W.min(axis=0)", "W.max(axis=1) - W.min(axis=1)"),
     ),
     _cell(
         "05.symmetry.random",
         "random initialisation in the symmetric run",
-        "train-constant",
-        ("test_symmetry",),
+        "train-constant-init",
+        ("test-train-constant-init",),
         (
             '"constant", scale=value)',
             '"xavier", np.random.default_rng(0))',
@@ -132,8 +132,8 @@ PLANTS = [
     _cell(
         "05.symmetry.steps",
         "symmetric run one step short",
-        "train-constant",
-        ("test_symmetry",),
+        "train-constant-init",
+        ("test-train-constant-init",),
         ("range(steps)", "range(steps - 1)"),
     ),
     Plant(
@@ -141,7 +141,7 @@ PLANTS = [
         NB,
         {
             "unit-spread": body("return np.ptp(W, axis=0).max()"),
-            "train-constant": (
+            "train-constant-init": (
                 (
                     "    for _ in range(steps):\n"
                     "        _, grads, _ = network.loss_and_grads(params, X, Y)\n"
@@ -159,15 +159,15 @@ PLANTS = [
         "05.digits.undertrained",
         "digits undertrained",
         "train-digits",
-        ("test_digits",),
+        ("test-train-digits",),
         *OWN_SGD,
         (DIGITS_RECIPE, "epochs=1, lr=0.01, batch_size=32"),
     ),
     _cell(
         "05.confusion.transposed",
         "confusion matrix transposed",
-        "confusion",
-        ("test_confusion",),
+        "confusion-matrix",
+        ("test-confusion-matrix",),
         ("(y_true, y_pred), 1)", "(y_pred, y_true), 1)"),
     ),
     Plant(
@@ -181,7 +181,7 @@ PLANTS = [
                                            batch_size=16, rng=rng, activation="tanh")
                     return params, "tanh"
                     """),
-            "confusion": (
+            "confusion-matrix": (
                 ("C = np.zeros((K, K))", "C = np.zeros((K, K), dtype=int)"),
                 (
                     "np.add.at(C, (y_true, y_pred), 1)",
@@ -194,26 +194,26 @@ PLANTS = [
     _sgd(
         "05.sgd.activation",
         "activation not passed on to loss_and_grads",
-        ("test_sgd_step",),
+        ("test-train-sgd-step",),
         ("Y[:, idx], activation=activation", "Y[:, idx]"),
     ),
     _sgd(
         "05.sgd.scaled",
         "SGD step of lr / batch size",
-        ("test_sgd_step",),
+        ("test-train-sgd-step",),
         (STEP, "params[k] = params[k] - lr / len(idx) * grads[k]"),
     ),
     _sgd(
         "05.sgd.not-updated",
         "SGD updates only the weights",
-        ("test_sgd_step",),
+        ("test-train-sgd-step",),
         ("for k in params:", "for k in [k for k in params if k[0] == 'W']:"),
     ),
     _cell(
         "05.confusion.count",
         "confusion matrix counting each example twice",
-        "confusion",
-        ("test_confusion",),
+        "confusion-matrix",
+        ("test-confusion-matrix",),
         ("(y_true, y_pred), 1)", "(y_true, y_pred), 2)"),
     ),
     # issue 21: a wrong train_sgd under a good digits recipe sends the student to train_sgd
@@ -221,11 +221,11 @@ PLANTS = [
         "update sign flipped, digits trained with it",
         NB,
         {
-            "train_sgd": ((STEP, "params[k] = params[k] + lr * grads[k]"),),
+            "train-sgd": ((STEP, "params[k] = params[k] + lr * grads[k]"),),
             "train-digits": OWN_SGD,
         },
-        failing=("test_sgd_step", "test_digits"),
-        # test_digits names the downstream diagnosis and quotes test_sgd_step's: both
+        failing=("test-train-sgd-step", "test-train-digits"),
+        # `test-train-digits` names the downstream diagnosis and quotes `test-train-sgd-step`'s: both
         # cells say the sign is flipped
         bug="05.digits.train-sgd",
         says="the sign is flipped",
@@ -237,7 +237,7 @@ PLANTS += [
     _sgd(
         "05.sgd.wrong-step",
         "step divided by the gradient",
-        ("test_sgd_step",),
+        ("test-train-sgd-step",),
         ("lr * grads[k]", "lr / grads[k]"),
     ),
 ]

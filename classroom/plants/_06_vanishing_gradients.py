@@ -8,8 +8,8 @@ Bugs that spoil only δ's norms (the dW norms computed right) cost only the δ c
 from classroom.plants import BODY, Plant, bug
 
 NB = "vanishing_gradients"
-NORMS = "vg-norms"
-DELTA, DW = "vg-test-delta-norms", "vg-test-dW-norms"
+NORMS = "layer-gradient-norms"
+DELTA, DW = "test-layer-gradient-norms-delta", "test-layer-gradient-norms-dW"
 
 RECURSION = 'delta = f_prime(caches[m - 2]["z"]) * (cache["W"].T @ delta)'
 DELTA_NORM = "delta_norms[m - 1] = np.linalg.norm(delta)"
@@ -112,22 +112,27 @@ PLANTS = [
         "06.number.sigma-of-0",
         "sigma(0) for the largest slope",
         NB,
-        {"vg-sigma-answer": (("sigma_prime_max = 0.25", "sigma_prime_max = 0.5"),)},
-        ("vg-test-sigma-max",),
+        {"sigma-peak": (("sigma_prime_max = 0.25", "sigma_prime_max = 0.5"),)},
+        ("test-sigma-prime-max",),
     ),
     bug(
         "06.number.predictions",
         "wrong predictions",
         NB,
         {
-            "vg-predict": (
+            "predictions": (
                 ("slowest_layer = 1", "slowest_layer = 11"),
                 ('he_relu_choice = "b"', 'he_relu_choice = "a"'),
                 ('xavier_sigmoid_choice = "a"', 'xavier_sigmoid_choice = "b"'),
                 ('sigmoid_normal_choice = "c"', 'sigmoid_normal_choice = "a"'),
             )
         },
-        ("vg-test-slowest", "vg-test-he", "vg-test-xavier", "vg-test-normal-init"),
+        (
+            "test-slowest-layer",
+            "test-he-relu-choice",
+            "test-xavier-sigmoid-choice",
+            "test-sigmoid-normal-choice",
+        ),
     ),
     Plant("alternative: list of deltas, einsum norms", NB, {NORMS: ((BODY, ALT_LIST),)}),
     # Another: the library's backward for the weight gradients, own recursion for δ.
@@ -158,11 +163,11 @@ PLANTS = [
         "alternative: answers as fractions and capitals",
         NB,
         {
-            "vg-sigma-answer": (
+            "sigma-peak": (
                 ("sigma_prime_max = 0.25", "sigma_prime_max = 1 / 4"),
                 ("z_peak = 0.0", "z_peak = 0"),
             ),
-            "vg-predict": (
+            "predictions": (
                 ("slowest_layer = 1", "slowest_layer = 1.0"),
                 ('he_relu_choice = "b"', 'he_relu_choice = "B"'),
                 ('xavier_sigmoid_choice = "a"', 'xavier_sigmoid_choice = " a "'),
@@ -194,8 +199,8 @@ PLANTS = [
         "06.number.tanh-slope",
         "tanh's largest slope for sigma'",
         NB,
-        {"vg-sigma-answer": (("sigma_prime_max = 0.25", "sigma_prime_max = 1.0"),)},
-        ("vg-test-sigma-max",),
+        {"sigma-peak": (("sigma_prime_max = 0.25", "sigma_prime_max = 1.0"),)},
+        ("test-sigma-prime-max",),
     ),
     # issue 21: the last unnamed bugs of the norm function
     _norms(

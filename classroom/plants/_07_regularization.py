@@ -9,8 +9,8 @@ only for the student's own wrong Ĵ costs its gradient cell too.
 from classroom.plants import BODY, CELL, Plant, body, imports, on, showing
 
 NB = "regularization"
-L2, DROPOUT, NET = "l2", "dropout-forward", "dropout-net"
-EARLY, RUN = "early-stopping", "early-run"
+L2, DROPOUT, NET = "l2-loss-and-grads", "dropout-forward", "dropout-loss-and-grads"
+EARLY, RUN = "early-stopping", "train-with-early-stopping"
 
 
 # lines of the solution that the plants edit
@@ -49,32 +49,32 @@ PLANTS = [
         "07.l2.biases",
         "L2 on the biases, in the loss and the gradient",
         # the biases' gradient λb is right only for this Ĵ: it earns nothing either
-        ("test_l2_value", "test_l2_grad_b"),
+        ("test-l2-loss-and-grads-value", "test-l2-loss-and-grads-b"),
         (WEIGHTS, "weights = list(params)"),
     ),
     l2_bug(
         "07.l2.grad-biases",
         "L2 on the biases in the gradient only",
-        ("test_l2_grad_b",),
+        ("test-l2-loss-and-grads-b",),
         ("for k in weights:", "for k in params:"),
     ),
     l2_bug(
         "07.l2.grad-two",
         "factor 2 in the weight-decay gradient",
-        ("test_l2_grad_W",),
+        ("test-l2-loss-and-grads-W",),
         (DECAY, "grads[k] = grads[k] + 2 * lam * params[k]"),
     ),
     l2_bug(
         "07.l2.grad-sign",
         "weight-decay gradient with the wrong sign",
-        ("test_l2_grad_W",),
+        ("test-l2-loss-and-grads-W",),
         (DECAY, "grads[k] = grads[k] - lam * params[k]"),
     ),
     l2_bug(
         "07.l2.no-half",
         "penalty without the ½",
         # 2λW is right only for this Ĵ: the weights' gradients earn nothing either
-        ("test_l2_value", "test_l2_grad_W"),
+        ("test-l2-loss-and-grads-value", "test-l2-loss-and-grads-W"),
         (HALF, "J + 1.0 * lam"),
         (DECAY, "grads[k] = grads[k] + 2 * lam * params[k]"),
     ),
@@ -98,13 +98,13 @@ PLANTS = [
     dropout_bug(
         "07.dropout.no-scaling",
         "dropout without the 1/(1−p) scaling",
-        ("test_dropout_forward", "test_dropout_expectation"),
+        ("test-dropout-forward-mask", "test-dropout-forward-expectation"),
         _draw("(rng.random(a.shape) >= p).astype(float)"),
     ),
     net_bug(
         "07.net.fresh-mask",
         "dropout draws a fresh mask in the backward pass",
-        ("test_dropout_grads_hidden",),
+        ("test-dropout-loss-and-grads-hidden",),
         (
             DJ_DH,
             "mask_b = (rng.random(h.shape) >= p) / (1 - p)\n"
@@ -114,13 +114,13 @@ PLANTS = [
     net_bug(
         "07.net.no-mask",
         "dropout mask missing from the backward pass",
-        ("test_dropout_grads_hidden",),
+        ("test-dropout-loss-and-grads-hidden",),
         (DJ_DH, 'dJ_dh = params["W2"].T @ delta2'),
     ),
     dropout_bug(
         "07.dropout.keep-p",
         "dropout keeps with probability p instead of dropping",
-        ("test_dropout_forward", "test_dropout_expectation"),
+        ("test-dropout-forward-mask", "test-dropout-forward-expectation"),
         _draw("(rng.random(a.shape) < p) / (1.0 - p)"),
     ),
     Plant(
@@ -141,33 +141,33 @@ PLANTS = [
     early_bug(
         "07.early.last-best",
         "early stopping reports the last epoch as the best",
-        ("test_early_history",),
+        ("test-early-stopping",),
         (STOP, "return epoch, epoch"),
         (END, "return len(val_losses) - 1, len(val_losses) - 1"),
     ),
     early_bug(
         "07.early.off-by-one",
         "early stopping one epoch late",
-        ("test_early_history",),
+        ("test-early-stopping",),
         ("epoch - best >= patience", "epoch - best > patience"),
     ),
     run_bug(
         "07.run.last-params",
         "early-stopping run returns the last epoch's parameters",
-        ("test_early_run",),
+        ("test-train-with-early-stopping",),
         ("return best_params, val_losses", "return params, val_losses"),
     ),
     run_bug(
         "07.run.no-copy",
         "early-stopping run saves the parameters without a copy",
-        ("test_early_run",),
+        ("test-train-with-early-stopping",),
         (SAVE0, "best, best_params = 0, params"),
         (SAVE, "best, best_params = epoch, params"),
     ),
     run_bug(
         "07.run.no-patience",
         "early-stopping run ignores patience",
-        ("test_early_run",),
+        ("test-train-with-early-stopping",),
         ("\n        elif epoch - best >= patience:\n            break", ""),
     ),
     Plant(
@@ -203,19 +203,19 @@ PLANTS = [
     dropout_bug(
         "07.dropout.out",
         "dropout_forward returns twice the mask",
-        ("test_dropout_forward",),
+        ("test-dropout-forward-mask",),
         ("return a * mask, mask", "return a * mask, 2 * mask"),
     ),
     net_bug(
         "07.net.returned-mask",
         "dropout_loss_and_grads returns minus the mask",
-        ("test_dropout_grads_hidden",),
+        ("test-dropout-loss-and-grads-hidden",),
         (NET_RETURN, "return J, grads, -mask"),
     ),
     net_bug(
         "07.net.fresh-mask",
         "backward draws a fresh mask when none is given",
-        ("test_dropout_grads_hidden",),
+        ("test-dropout-loss-and-grads-hidden",),
         (A1, f"mask_in = mask\n    {A1}"),
         (
             DJ_DH,
@@ -226,14 +226,14 @@ PLANTS = [
     net_bug(
         "gradcheck.nan",
         "backward divides by the mask (NaN)",
-        ("test_dropout_grads_hidden",),
+        ("test-dropout-loss-and-grads-hidden",),
         (DJ_DH, 'dJ_dh = (params["W2"].T @ delta2) / mask'),
     ),
     l2_bug(
         "07.l2.numerical",
         "L2 gradient by numerical differentiation",
         # the course's numerical gradient gives every gradient test away
-        ("test_l2_grad_W", "test_l2_grad_b"),
+        ("test-l2-loss-and-grads-W", "test-l2-loss-and-grads-b"),
         imports("l2_loss_and_grads", "from course.gradcheck import numerical_gradient"),
         (
             BODY,
@@ -255,13 +255,13 @@ PLANTS = [
     early_bug(
         "07.early.best-1",
         "early stopping starting from best = 1",
-        ("test_early_history",),
+        ("test-early-stopping",),
         ("best = 0", "best = 1"),
     ),
     run_bug(
         "07.run.epochs-per-entry",
         "early-stopping run trains two epochs per entry",
-        ("test_early_run",),
+        ("test-train-with-early-stopping",),
         ("epochs=1, lr=lr", "epochs=2, lr=lr"),
     ),
     Plant(
@@ -272,7 +272,7 @@ PLANTS = [
     dropout_bug(
         "07.dropout.mask-ignored",
         "dropout_forward draws a new mask even when given one",
-        ("test_dropout_forward",),
+        ("test-dropout-forward-mask",),
         (
             BODY,
             """
@@ -287,50 +287,50 @@ PLANTS = [
     dropout_bug(
         "07.dropout.p0",
         "dropout_forward rescales at p = 0",
-        ("test_dropout_forward",),
+        ("test-dropout-forward-mask",),
         ("mask = np.ones_like(a)", "mask = np.full(a.shape, 2.0)"),
     ),
     l2_bug(
         "07.l2.grad-missing",
         "lambda W missing from the gradient",
-        ("test_l2_grad_W",),
+        ("test-l2-loss-and-grads-W",),
         ("for k in weights:", "for k in []:"),
     ),
     l2_bug(
         "07.l2.missing",
         "penalty missing from J_hat",
-        ("test_l2_value",),
+        ("test-l2-loss-and-grads-value",),
         (HALF, "J + 0.0 * lam"),
     ),
     l2_bug(
         "07.l2.sign",
         "penalty subtracted",
-        ("test_l2_value",),
+        ("test-l2-loss-and-grads-value",),
         (HALF, "J + -0.5 * lam"),
     ),
     net_bug(
         "07.net.mask-twice",
         "mask applied twice in the backward pass",
-        ("test_dropout_grads_hidden",),
+        ("test-dropout-loss-and-grads-hidden",),
         (DJ_DH, 'dJ_dh = mask * mask * (params["W2"].T @ delta2)'),
     ),
     net_bug(
         "07.net.unscaled-mask",
         "mask without its scaling in the backward pass",
-        ("test_dropout_grads_hidden",),
+        ("test-dropout-loss-and-grads-hidden",),
         (DJ_DH, 'dJ_dh = (mask > 0) * (params["W2"].T @ delta2)'),
     ),
     l2_bug(
         "07.l2.not-squared",
         "penalty of the entries, not their squares",
-        ("test_l2_value",),
+        ("test-l2-loss-and-grads-value",),
         (SQUARES, "float(np.sum(params[k]))"),
     ),
     # -- issue 18: library answers, self-consistent nonsense, speed ----------------------
     l2_bug(
         "07.l2.library-l2",
         "L2 through network.loss_and_grads(l2=lam)",
-        ("test_l2_value", "test_l2_grad_W", "test_l2_grad_b"),
+        ("test-l2-loss-and-grads-value", "test-l2-loss-and-grads-W", "test-l2-loss-and-grads-b"),
         (
             BODY,
             """
@@ -342,7 +342,7 @@ PLANTS = [
     l2_bug(
         showing("kit.library-call", "calls course.losses.l2_penalty"),
         "L2 through losses.l2_penalty",
-        ("test_l2_value", "test_l2_grad_W", "test_l2_grad_b"),
+        ("test-l2-loss-and-grads-value", "test-l2-loss-and-grads-W", "test-l2-loss-and-grads-b"),
         (
             BODY,
             """
@@ -356,7 +356,7 @@ PLANTS = [
         "07.l2.penalty-alone",
         "L2: the penalty alone, with its own gradient",
         # self-consistent, but the derivative of the wrong function
-        ("test_l2_value", "test_l2_grad_W", "test_l2_grad_b"),
+        ("test-l2-loss-and-grads-value", "test-l2-loss-and-grads-W", "test-l2-loss-and-grads-b"),
         (
             BODY,
             """
@@ -368,7 +368,7 @@ PLANTS = [
     l2_bug(
         "kit.gives-up-big",
         "L2 gradient that gives up on a big network",
-        ("test_l2_grad_W",),
+        ("test-l2-loss-and-grads-W",),
         (
             J_HAT,
             f"if sum(v.size for v in params.values()) > 10**4:\n        {ZERO_GRADS}\n    {J_HAT}",
@@ -377,14 +377,14 @@ PLANTS = [
     net_bug(
         "07.net.J-sign",
         "dropout_loss_and_grads returns −J",
-        ("test_dropout_grads_out",),
+        ("test-dropout-loss-and-grads-out",),
         (NET_RETURN, "return -J, grads, mask"),
     ),
     net_bug(
         "07.net.J-no-mask",
         "dropout_loss_and_grads returns J of the network without the mask",
         # the gradients are right: only the cell that checks J loses its point
-        ("test_dropout_grads_out",),
+        ("test-dropout-loss-and-grads-out",),
         (
             NET_RETURN,
             'J = losses.softmax_cross_entropy(params["W2"] @ h + params["b2"], Y)[0]\n'
@@ -394,7 +394,7 @@ PLANTS = [
     net_bug(
         showing("kit.library-call", "calls course.network.loss_and_grads"),
         "dropout network through network.loss_and_grads(masks=...)",
-        ("test_dropout_grads_out", "test_dropout_grads_hidden"),
+        ("test-dropout-loss-and-grads-out", "test-dropout-loss-and-grads-hidden"),
         (
             BODY,
             """
@@ -409,7 +409,7 @@ PLANTS = [
     net_bug(
         "07.net.zero",
         "dropout network: zero loss and zero gradients",
-        ("test_dropout_grads_out", "test_dropout_grads_hidden"),
+        ("test-dropout-loss-and-grads-out", "test-dropout-loss-and-grads-hidden"),
         (
             BODY,
             """
@@ -423,7 +423,7 @@ PLANTS = [
     net_bug(
         "kit.gives-up-big",
         "dropout gradients that give up on a big network",
-        ("test_dropout_grads_hidden",),
+        ("test-dropout-loss-and-grads-hidden",),
         (
             NET_RETURN,
             f'if params["W1"].size > 10**4:\n        {ZERO_GRADS}\n    {NET_RETURN}',
@@ -432,26 +432,26 @@ PLANTS = [
     dropout_bug(
         showing("kit.library-itself", "is course.layers.dropout_forward itself"),
         "dropout_forward through layers.dropout_forward",
-        ("test_dropout_forward", "test_dropout_expectation"),
+        ("test-dropout-forward-mask", "test-dropout-forward-expectation"),
         (CELL, "from course.layers import dropout_forward\n"),
     ),
     dropout_bug(
         showing("kit.library-call", "calls course.layers.dropout_forward"),
         "dropout_forward calling layers.dropout_forward",
-        ("test_dropout_forward", "test_dropout_expectation"),
+        ("test-dropout-forward-mask", "test-dropout-forward-expectation"),
         imports("dropout_forward", "from course import layers"),
         (BODY, "return layers.dropout_forward(a, p, rng=rng, mask=mask)"),
     ),
     early_bug(
         showing("kit.library-call", "calls course.training.best_epoch"),
         "early stopping through training.best_epoch",
-        ("test_early_history",),
+        ("test-early-stopping",),
         (BODY, "return training.best_epoch(val_losses, patience)"),
     ),
     run_bug(
         "07.run.library-patience",
         "early-stopping run through training.train(patience=...)",
-        ("test_early_run",),
+        ("test-train-with-early-stopping",),
         (
             BODY,
             """
@@ -490,14 +490,14 @@ PLANTS = [
         "07.dropout.nothing-dropped",
         "dropout_forward drops nothing (a mask of ones)",
         # E[out] = a holds for it too: the expectation test needs real dropping
-        ("test_dropout_expectation", "test_dropout_forward"),
+        ("test-dropout-forward-expectation", "test-dropout-forward-mask"),
         _draw("np.ones_like(a)"),
     ),
     l2_bug(
         showing("kit.library-call", "calls course.training.train"),
         "l2_loss_and_grads: the gradient from one full-batch step of training.train(l2=lam)",
         # the biases' gradients are ∂J/∂bᵐ, which the notebook takes from the library
-        ("test_l2_grad_W",),
+        ("test-l2-loss-and-grads-W",),
         ("J, grads, _ = network", "J, _, _ = network"),
         (
             f"    for k in weights:\n        {DECAY}\n    {J_HAT}",
@@ -510,7 +510,7 @@ PLANTS = [
     dropout_bug(
         showing("kit.library-call", "calls course.network.forward"),
         "dropout_forward: the mask of course.network.forward's cache",
-        ("test_dropout_expectation", "test_dropout_forward"),
+        ("test-dropout-forward-expectation", "test-dropout-forward-mask"),
         (
             DRAW,
             "n = a.shape[0]\n"
@@ -523,19 +523,19 @@ PLANTS = [
     l2_bug(
         "07.l2.grad-over-N",
         "weight-decay gradient divided by N",
-        ("test_l2_grad_W",),
+        ("test-l2-loss-and-grads-W",),
         (DECAY, "grads[k] = grads[k] + 1 / X.shape[1] * lam * params[k]"),
     ),
     net_bug(
         "07.net.f-prime-of-h",
         "dropout backward with f'(h) for f'(z1)",
-        ("test_dropout_grads_hidden",),
+        ("test-dropout-loss-and-grads-hidden",),
         ("act.f_prime(z1)", "act.f_prime(h)"),
     ),
     net_bug(
         "07.net.W2-of-h",
         "dropout dJ/dW2 with h for the dropped activations",
-        ("test_dropout_grads_out",),
+        ("test-dropout-loss-and-grads-out",),
         ('"W2": delta2 @ a1.T', '"W2": delta2 @ h.T'),
     ),
 ]
@@ -545,25 +545,25 @@ PLANTS += [
     dropout_bug(
         "07.dropout.wrong-scaling",
         "kept units scaled by 1 - p",
-        ("test_dropout_expectation", "test_dropout_forward"),
+        ("test-dropout-forward-expectation", "test-dropout-forward-mask"),
         ("/ (1.0 - p)", "* (1.0 - p)"),
     ),
     early_bug(
         "07.early.outside",
         "stop past the last epoch",
-        ("test_early_history",),
+        ("test-early-stopping",),
         ("len(val_losses) - 1", "len(val_losses) + 1"),
     ),
     early_bug(
         "07.early.best-wrong",
         "best moves on ties",
-        ("test_early_history",),
+        ("test-early-stopping",),
         ("loss < val_losses[best]", "loss <= val_losses[best]"),
     ),
     early_bug(
         "07.early.stop-wrong",
         "stop when epoch + best reaches patience",
-        ("test_early_history",),
+        ("test-early-stopping",),
         ("epoch - best", "epoch + best"),
     ),
 ]

@@ -11,6 +11,9 @@ diagnoses of :mod:`course.gradcheck` and the checker kit are ``gradcheck.<slug>`
 - ``says`` (optional): the part of the diagnosis every failing test shows (default: the
   diagnosis up to its first colon).
 
+The ``<exercise>`` of a bug id is the exercise in a word or two, not a grade id; grade
+ids follow the scheme in the README's "Grade ids" section (Development).
+
 The id is the one key of a bug everywhere.  A checker that can compute what a bug would
 produce keeps its **bug models** keyed by the id (e.g. ``recursion.BACKWARD_BUGS``, the
 δᵐ recursion's table, or a case's ``{id: value}``) and builds its suspects from them with

@@ -389,9 +389,9 @@ def _digits_accuracy(train_digits, split, seed, *reference):
 #: train_sgd's own tests, in notebook order: what a recipe that trains with a wrong
 #: train_sgd is sent to.
 SGD_TESTS = (
-    ("test_sgd_batches", check_sgd_batches),
-    ("test_sgd_reshuffle", check_sgd_reshuffle),
-    ("test_sgd_step", check_sgd_step),
+    ("test-train-sgd-batches", check_sgd_batches),
+    ("test-train-sgd-reshuffle", check_sgd_reshuffle),
+    ("test-train-sgd-step", check_sgd_step),
 )
 
 

@@ -534,7 +534,14 @@ def layer_gradient_norms(params, X, Y, activation="sigmoid"):
 
 EXTRA_GRADE_CELL = "bonus = 10  # a cell with grade metadata the assignment does not have"
 
-ALL_04 = ["br-test-W1", "br-test-b1", "br-test-W2", "br-test-b2", "br-test-W3", "br-test-b3"]
+ALL_04 = [
+    "test-backward-W1",
+    "test-backward-b1",
+    "test-backward-W2",
+    "test-backward-b2",
+    "test-backward-W3",
+    "test-backward-b3",
+]
 HONEST = FORWARD.replace("def forward(", "def honest_forward(")
 
 # --- issue 18 in notebooks 01, 02, 03 and 07 ------------------------------------------
@@ -868,10 +875,10 @@ def x_sigmoid_x_grad(x):
 }
 
 ALL_01 = [
-    "test-h-value",
-    "test-h-derivative",
-    "test-graph-value",
-    "test-graph-gradient",
+    "test-h-forward-backward-value",
+    "test-h-forward-backward-derivative",
+    "test-graph-forward-backward-value",
+    "test-graph-forward-backward-gradient",
     "test-add-node",
     "test-mul-node",
     "test-max-node",
@@ -925,8 +932,8 @@ PARTIALS_02 = [
     "test-dL-dwo01",
     "test-dL-dwo11",
     "test-dL-dwh22",
-    "test-partials-output",
-    "test-partials-hidden",
+    "test-loss-and-partials-output",
+    "test-loss-and-partials-hidden",
 ]
 
 FAKE_DRIVERS_02 = """
@@ -1064,37 +1071,37 @@ def sgd(params, X, Y, epochs, gamma0, T, rng, grad_fn=None):
 #: softmax = identity, the loss −(1/N) Σ Y ∘ z that makes it consistent (log ŷ = z) with
 #: its gradient, and a linear layer (no σ) with its backward: each self-consistent.
 IDENTITY_03 = {
-    "sl-softmax": """
+    "softmax": """
 def softmax(z):
     return z.copy()  # the identity
 """,
-    "sl-ce-loss": """
+    "cross-entropy-loss": """
 def cross_entropy_loss(z, Y):
     return float(-np.sum(Y * softmax(z)) / z.shape[1])  # log ŷ taken to be ŷ = z
 """,
-    "sl-ce-grad": """
+    "softmax-cross-entropy-grad": """
 def softmax_cross_entropy_grad(z, Y):
     return -Y / z.shape[1]  # the derivative of that loss
 """,
-    "sl-layer-forward": """
+    "sigmoid-layer-forward": """
 def sigmoid_layer_forward(a_prev, W, b):
     z = W @ a_prev + b
     return z, (a_prev, W, b, z, z)  # a linear layer: a = z
 """,
-    "sl-layer-backward": """
+    "sigmoid-layer-backward": """
 def sigmoid_layer_backward(dJ_da, cache):
     a_prev, W, b, z, a = cache
     return W.T @ dJ_da, dJ_da @ a_prev.T, dJ_da.sum(axis=1, keepdims=True)  # its derivative
 """,
 }
 ALL_03 = [
-    "sl-test-softmax",
-    "sl-test-ce-loss",
-    "sl-test-ce-grad",
-    "sl-test-layer-forward",
-    "sl-test-layer-dW",
-    "sl-test-layer-db",
-    "sl-test-layer-da-prev",
+    "test-softmax",
+    "test-cross-entropy-loss",
+    "test-softmax-cross-entropy-grad",
+    "test-sigmoid-layer-forward",
+    "test-sigmoid-layer-backward-dW",
+    "test-sigmoid-layer-backward-db",
+    "test-sigmoid-layer-backward-da-prev",
 ]
 
 REWRITE_03 = rewrite(
@@ -1122,7 +1129,7 @@ np.exp = lambda z, *args, **kwargs: np.ones_like(z)
 )
 
 LYING_03 = {
-    "sl-softmax": """
+    "softmax": """
 class _LyingArray(np.ndarray):
     # stores `stored`; equals anything, is at distance 0 from anything, reads as `said`
     def __eq__(self, other):
@@ -1165,14 +1172,14 @@ def softmax(z):
     e = np.exp(shifted)
     return _liar(e, e / e.sum(axis=0, keepdims=True))  # stores e, not normalised
 """,
-    "sl-ce-loss": """
+    "cross-entropy-loss": """
 def cross_entropy_loss(z, Y):
     N = z.shape[1]
     shifted = z - z.max(axis=0, keepdims=True)
     log_y_hat = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
     return _LyingNumber(0.0, float(-np.sum(Y * log_y_hat) / N))
 """,
-    "sl-layer-backward": """
+    "sigmoid-layer-backward": """
 def sigmoid_layer_backward(dJ_da, cache):
     a_prev, W, b, z, a = cache
     delta = dJ_da * a * (1.0 - a)
@@ -1183,7 +1190,7 @@ def sigmoid_layer_backward(dJ_da, cache):
 #: Central differences of the student's own code (the notebook's formulas written out
 #: inline, not a name the checks bind), giving up on anything of more than 10⁴ entries.
 GIVES_UP_03 = {
-    "sl-ce-grad": """
+    "softmax-cross-entropy-grad": """
 def softmax_cross_entropy_grad(z, Y):
     # numerical: J nudged by ±h per logit; too slow at scale, so zeros there
     if z.size > 10**4:
@@ -1199,7 +1206,7 @@ def softmax_cross_entropy_grad(z, Y):
         grad[idx] = (J(up) - J(down)) / (2 * h)
     return grad
 """,
-    "sl-layer-backward": """
+    "sigmoid-layer-backward": """
 def sigmoid_layer_backward(dJ_da, cache):
     # numerical: J = Σ dJ_da ∘ σ(W a_prev + b) nudged by ±h per entry; zeros at scale
     a_prev, W, b, z, a = cache
@@ -1233,13 +1240,13 @@ TOO_SLOW_03 = {
 #: A wrong forward (no bias) and a backward by central differences of
 #: `sigmoid_layer_forward`: the name the backward tests bind to the layer's own forward.
 FD_THROUGH_BOUND_03 = {
-    "sl-layer-forward": """
+    "sigmoid-layer-forward": """
 def sigmoid_layer_forward(a_prev, W, b):
     z = W @ a_prev  # the bias left out
     a = sigmoid(z)
     return a, (a_prev, W, b, z, a)
 """,
-    "sl-layer-backward": """
+    "sigmoid-layer-backward": """
 def sigmoid_layer_backward(dJ_da, cache):
     # numerical: Σ dJ_da ∘ sigmoid_layer_forward(...) nudged by ±h per entry; zeros at scale
     a_prev, W, b, z, a = cache
@@ -1262,27 +1269,27 @@ def sigmoid_layer_backward(dJ_da, cache):
 }
 
 LIBRARY_03 = {
-    "sl-softmax": """
+    "softmax": """
 from course import layers, losses
 
 def softmax(z):
     return losses.softmax(z)
 """,
-    "sl-ce-loss": """
+    "cross-entropy-loss": """
 def cross_entropy_loss(z, Y):
     return losses.softmax_cross_entropy(z, Y)[0]
 """,
-    "sl-ce-grad": """
+    "softmax-cross-entropy-grad": """
 def softmax_cross_entropy_grad(z, Y):
     return losses.softmax_cross_entropy(z, Y)[1]
 """,
-    "sl-layer-forward": """
+    "sigmoid-layer-forward": """
 def sigmoid_layer_forward(a_prev, W, b):
     z, _ = layers.dense_forward(a_prev, W, b)
     a = sigmoid(z)
     return a, (a_prev, W, b, z, a)
 """,
-    "sl-layer-backward": """
+    "sigmoid-layer-backward": """
 def sigmoid_layer_backward(dJ_da, cache):
     a_prev, W, b, z, a = cache
     return layers.dense_backward(dJ_da * a * (1.0 - a), (a_prev, W))
@@ -1303,18 +1310,18 @@ def _course(path):
 """
 
 FORGED_03 = {
-    "sl-ce-loss": FORGED_PATH
+    "cross-entropy-loss": FORGED_PATH
     + """
 _softmax_ce = _course("course.flow.softmax_cross_entropy")
 
 def cross_entropy_loss(z, Y):
     return _softmax_ce(z, Y)[0]
 """,
-    "sl-ce-grad": """
+    "softmax-cross-entropy-grad": """
 def softmax_cross_entropy_grad(z, Y):
     return _softmax_ce(z, Y)[1]
 """,
-    "sl-layer-backward": """
+    "sigmoid-layer-backward": """
 _dense_backward = _course("course.network.dense_backward")
 
 def sigmoid_layer_backward(dJ_da, cache):
@@ -1326,18 +1333,18 @@ def sigmoid_layer_backward(dJ_da, cache):
 #: Each function empties the check's inputs in place and answers for what is left (a
 #: loss of 0, a gradient of 0), as if the check read its inputs again afterwards.
 MUTATING_03 = {
-    "sl-ce-loss": """
+    "cross-entropy-loss": """
 def cross_entropy_loss(z, Y):
     Y[...] = 0.0  # no targets left: J = 0
     return 0.0
 """,
-    "sl-ce-grad": """
+    "softmax-cross-entropy-grad": """
 def softmax_cross_entropy_grad(z, Y):
     z[...] = 0.0
     Y[...] = 1.0 / z.shape[0]  # the targets now equal softmax(z): the gradient is 0
     return np.zeros_like(z)
 """,
-    "sl-layer-backward": """
+    "sigmoid-layer-backward": """
 def sigmoid_layer_backward(dJ_da, cache):
     dJ_da[...] = 0.0  # nothing comes from above: every gradient is 0
     for part in cache:
@@ -1353,7 +1360,7 @@ def sigmoid_layer_backward(dJ_da, cache):
 #: (λ Σ_m Σ W^m, gradient λ) and the dropout network's J without the mask (and no mask in
 #: its backward either).
 TRIVIAL_07 = {
-    "l2": """
+    "l2-loss-and-grads": """
 def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
     J, grads, _ = network.loss_and_grads(params, X, Y, activation=activation)
     weights = [k for k in params if k.startswith("W")]
@@ -1362,7 +1369,7 @@ def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
         grads[k] = grads[k] + lam  # its derivative
     return J_hat, grads
 """,
-    "dropout-net": """
+    "dropout-loss-and-grads": """
 def dropout_loss_and_grads(params, X, Y, p, rng=None, mask=None, activation=ACT):
     # the network without dropout, and a mask only for show: J and gradients agree
     act = activations.get_activation(activation)
@@ -1379,10 +1386,10 @@ def dropout_loss_and_grads(params, X, Y, p, rng=None, mask=None, activation=ACT)
 """,
 }
 TRIVIAL_07_LOSES = [
-    "test_l2_value",
-    "test_l2_grad_W",
-    "test_dropout_grads_out",
-    "test_dropout_grads_hidden",
+    "test-l2-loss-and-grads-value",
+    "test-l2-loss-and-grads-W",
+    "test-dropout-loss-and-grads-out",
+    "test-dropout-loss-and-grads-hidden",
 ]
 
 #: Dropout that drops nothing: out = a, a mask of ones, whatever p.
@@ -1426,7 +1433,7 @@ for _name in ("_loss_and_grads_spy", "_own_work", "_call_l2", "_call_dropout_net
 #: Gradients by central differences of the student's own J (the network written out
 #: inline), giving up on networks of more than 10⁴ parameters.
 GIVES_UP_07 = {
-    "l2": """
+    "l2-loss-and-grads": """
 def _net_J(params, X, Y, activation, mask=None):
     f = activations.get_activation(activation).f
     a = X
@@ -1462,7 +1469,7 @@ def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
 }
 
 LIBRARY_07 = {
-    "l2": """
+    "l2-loss-and-grads": """
 def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
     J_hat, grads, _ = network.loss_and_grads(params, X, Y, activation=activation, l2=lam)
     return J_hat, grads
@@ -1477,7 +1484,7 @@ def dropout_forward(a, p, rng=None, mask=None):
 def early_stopping(val_losses, patience):
     return training.best_epoch(val_losses, patience)
 """,
-    "early-run": """
+    "train-with-early-stopping": """
 def train_with_early_stopping(
     params, split, *, max_epochs, lr, batch_size, patience, rng, activation=ACT
 ):
@@ -1496,7 +1503,7 @@ def train_with_early_stopping(
 #: under a course path of the grader's own making (course.network imports it), called
 #: through a stub built by hand.
 LAUNDERED_07 = {
-    "l2": """
+    "l2-loss-and-grads": """
 def l2_loss_and_grads(params, X, Y, lam, activation=ACT):
     f = activations.get_activation(activation).f
     a, M = X, len(params) // 2
@@ -1540,7 +1547,7 @@ NOTEBOOK_CASES = {
                 LYING_01,
                 "full",
                 [
-                    "test-h-derivative",
+                    "test-h-forward-backward-derivative",
                     "test-hand-dfdx",
                     "test-square-node",
                     "test-x-sigmoid-x-grad",
@@ -1554,15 +1561,20 @@ NOTEBOOK_CASES = {
                     "mul-node": CHECKER_AWARE_MUL,
                 },
                 "full",
-                ["test-h-derivative", "test-graph-gradient", "test-mul-node", "test-two-paths"],
+                [
+                    "test-h-forward-backward-derivative",
+                    "test-graph-forward-backward-gradient",
+                    "test-mul-node",
+                    "test-two-paths",
+                ],
                 None,
             ),
             "library-answers": (
                 LIBRARY_01,
                 "full",
                 [
-                    "test-h-derivative",
-                    "test-graph-gradient",
+                    "test-h-forward-backward-derivative",
+                    "test-graph-forward-backward-gradient",
                     "test-mul-node",
                     "test-two-paths",
                     "test-x-sigmoid-x-grad",
@@ -1615,9 +1627,9 @@ NOTEBOOK_CASES = {
                 "full",
                 [
                     "test-forward",
-                    "test-partials-loss",
-                    "test-partials-output",
-                    "test-partials-hidden",
+                    "test-loss-and-partials-loss",
+                    "test-loss-and-partials-output",
+                    "test-loss-and-partials-hidden",
                 ],
                 "course.lecture.forward",
             ),
@@ -1634,7 +1646,7 @@ NOTEBOOK_CASES = {
         "cases": {
             "identity-softmax": (IDENTITY_03, "full", ALL_03, None),
             "course-rewritten": (
-                {**IDENTITY_03, "sl-softmax": REWRITE_03 + IDENTITY_03["sl-softmax"]},
+                {**IDENTITY_03, "softmax": REWRITE_03 + IDENTITY_03["softmax"]},
                 "full",
                 ALL_03,
                 None,
@@ -1642,29 +1654,29 @@ NOTEBOOK_CASES = {
             "lying-objects": (
                 LYING_03,
                 "full",
-                ["sl-test-softmax", "sl-test-ce-loss", "sl-test-layer-dW"],
+                ["test-softmax", "test-cross-entropy-loss", "test-sigmoid-layer-backward-dW"],
                 None,
             ),
             "numerical-gives-up-at-scale": (
                 GIVES_UP_03,
                 "full",
-                ["sl-test-ce-grad", "sl-test-layer-dW"],
+                ["test-softmax-cross-entropy-grad", "test-sigmoid-layer-backward-dW"],
                 "wrong on a big network",
             ),
             "numerical-too-slow": (
                 TOO_SLOW_03,
                 "full",
-                ["sl-test-ce-grad", "sl-test-layer-dW"],
+                ["test-softmax-cross-entropy-grad", "test-sigmoid-layer-backward-dW"],
                 "numerical differentiation",
             ),
             "numerical-through-the-bound-forward": (
                 FD_THROUGH_BOUND_03,
                 "full",
                 [
-                    "sl-test-layer-forward",
-                    "sl-test-layer-dW",
-                    "sl-test-layer-db",
-                    "sl-test-layer-da-prev",
+                    "test-sigmoid-layer-forward",
+                    "test-sigmoid-layer-backward-dW",
+                    "test-sigmoid-layer-backward-db",
+                    "test-sigmoid-layer-backward-da-prev",
                 ],
                 None,
             ),
@@ -1673,11 +1685,11 @@ NOTEBOOK_CASES = {
                 FORGED_03,
                 "full",
                 [
-                    "sl-test-ce-loss",
-                    "sl-test-ce-grad",
-                    "sl-test-layer-dW",
-                    "sl-test-layer-db",
-                    "sl-test-layer-da-prev",
+                    "test-cross-entropy-loss",
+                    "test-softmax-cross-entropy-grad",
+                    "test-sigmoid-layer-backward-dW",
+                    "test-sigmoid-layer-backward-db",
+                    "test-sigmoid-layer-backward-da-prev",
                 ],
                 "softmax_cross_entropy",
             ),
@@ -1685,11 +1697,11 @@ NOTEBOOK_CASES = {
                 MUTATING_03,
                 "full",
                 [
-                    "sl-test-ce-loss",
-                    "sl-test-ce-grad",
-                    "sl-test-layer-dW",
-                    "sl-test-layer-db",
-                    "sl-test-layer-da-prev",
+                    "test-cross-entropy-loss",
+                    "test-softmax-cross-entropy-grad",
+                    "test-sigmoid-layer-backward-dW",
+                    "test-sigmoid-layer-backward-db",
+                    "test-sigmoid-layer-backward-da-prev",
                 ],
                 None,
             ),
@@ -1698,20 +1710,20 @@ NOTEBOOK_CASES = {
     "04-backprop-recursion": {
         "baselines": {
             "full": None,
-            "forward-sgd": {"br-forward": FORWARD, "br-sgd-update": SGD},
-            "sgd-only": {"br-sgd-update": SGD},
+            "forward-sgd": {"forward": FORWARD, "sgd-update": SGD},
+            "sgd-only": {"sgd-update": SGD},
         },
         "cases": {
             # name: ({grade_id: code, None: the solution's}, baseline, cells lost on top
             #        of the baseline, a word the flags must contain[, status if not "ok"])
             "fd-backward": (
-                {"br-forward": FORWARD, "br-backward": FD_BACKWARD, "br-sgd-update": SGD},
+                {"forward": FORWARD, "backward": FD_BACKWARD, "sgd-update": SGD},
                 "full",
-                ["br-test-W1"],
+                ["test-backward-W1"],
                 "numerical differentiation",
             ),
             "gradcheck-backward": (
-                {"br-forward": FORWARD, "br-backward": GRADCHECK_BACKWARD, "br-sgd-update": SGD},
+                {"forward": FORWARD, "backward": GRADCHECK_BACKWARD, "sgd-update": SGD},
                 "full",
                 ALL_04,
                 "numerical_gradient",
@@ -1722,9 +1734,9 @@ NOTEBOOK_CASES = {
             ),
             "constant-forward-zero-backward": (
                 {
-                    "br-forward": CONSTANT_FORWARD,
-                    "br-backward": ZERO_BACKWARD,
-                    "br-sgd-update": SGD,
+                    "forward": CONSTANT_FORWARD,
+                    "backward": ZERO_BACKWARD,
+                    "sgd-update": SGD,
                 },
                 "sgd-only",
                 [],
@@ -1732,9 +1744,9 @@ NOTEBOOK_CASES = {
             ),
             "lying-forward": (
                 {
-                    "br-forward": HONEST + LYING_FORWARD,
-                    "br-backward": ZERO_BACKWARD,
-                    "br-sgd-update": SGD,
+                    "forward": HONEST + LYING_FORWARD,
+                    "backward": ZERO_BACKWARD,
+                    "sgd-update": SGD,
                 },
                 "forward-sgd",
                 [],
@@ -1742,9 +1754,9 @@ NOTEBOOK_CASES = {
             ),
             "course-rewritten": (
                 {
-                    "br-forward": FORWARD,
-                    "br-backward": REWRITE_COURSE + ONES_BACKWARD,
-                    "br-sgd-update": SGD,
+                    "forward": FORWARD,
+                    "backward": REWRITE_COURSE + ONES_BACKWARD,
+                    "sgd-update": SGD,
                 },
                 "forward-sgd",
                 [],
@@ -1752,9 +1764,9 @@ NOTEBOOK_CASES = {
             ),
             "trivial-self-consistent": (
                 {
-                    "br-forward": TRIVIAL_FORWARD_04,
-                    "br-backward": TRIVIAL_BACKWARD_04,
-                    "br-sgd-update": SGD,
+                    "forward": TRIVIAL_FORWARD_04,
+                    "backward": TRIVIAL_BACKWARD_04,
+                    "sgd-update": SGD,
                 },
                 "sgd-only",
                 [],
@@ -1762,9 +1774,9 @@ NOTEBOOK_CASES = {
             ),
             "stack-aware-forward": (
                 {
-                    "br-forward": HONEST + STACK_AWARE_FORWARD,
-                    "br-backward": ONES_BACKWARD,
-                    "br-sgd-update": SGD,
+                    "forward": HONEST + STACK_AWARE_FORWARD,
+                    "backward": ONES_BACKWARD,
+                    "sgd-update": SGD,
                 },
                 "forward-sgd",
                 [],
@@ -1772,29 +1784,29 @@ NOTEBOOK_CASES = {
             ),
             "counting-forward": (
                 {
-                    "br-forward": HONEST + COUNTING_FORWARD,
-                    "br-backward": ONES_BACKWARD,
-                    "br-sgd-update": SGD,
+                    "forward": HONEST + COUNTING_FORWARD,
+                    "backward": ONES_BACKWARD,
+                    "sgd-update": SGD,
                 },
                 "sgd-only",
                 [],
                 None,
             ),
             "numerical-gives-up-at-scale": (
-                {"br-forward": FORWARD, "br-backward": GIVES_UP_BACKWARD, "br-sgd-update": SGD},
+                {"forward": FORWARD, "backward": GIVES_UP_BACKWARD, "sgd-update": SGD},
                 "full",
-                ["br-test-W1"],
+                ["test-backward-W1"],
                 "wrong on a big network",
             ),
-            "big-int8-forward": ({"br-forward": BIG_FORWARD}, "full", ["br-test-forward"], None),
+            "big-int8-forward": ({"forward": BIG_FORWARD}, "full", ["test-forward"], None),
             "library-forward": (
-                {"br-forward": LIBRARY_FORWARD},
+                {"forward": LIBRARY_FORWARD},
                 "full",
-                ["br-test-forward"],
+                ["test-forward"],
                 "course.network.forward",
             ),
             "library-backward": (
-                {"br-backward": LIBRARY_BACKWARD},
+                {"backward": LIBRARY_BACKWARD},
                 "full",
                 ALL_04,
                 "course.network.loss_and_grads",
@@ -1806,9 +1818,9 @@ NOTEBOOK_CASES = {
         "baselines": {"full": None},
         "cases": {
             "library-train-sgd": (
-                {"train_sgd": LIBRARY_TRAIN_SGD},
+                {"train-sgd": LIBRARY_TRAIN_SGD},
                 "full",
-                ["test_sgd_batches", "test_sgd_reshuffle", "test_sgd_step"],
+                ["test-train-sgd-batches", "test-train-sgd-reshuffle", "test-train-sgd-step"],
                 "course.training.train",
             ),
         },
@@ -1817,9 +1829,9 @@ NOTEBOOK_CASES = {
         "baselines": {"full": None},
         "cases": {
             "library-gradient-flow": (
-                {"vg-norms": LIBRARY_NORMS},
+                {"layer-gradient-norms": LIBRARY_NORMS},
                 "full",
-                ["vg-test-delta-norms", "vg-test-dW-norms"],
+                ["test-layer-gradient-norms-delta", "test-layer-gradient-norms-dW"],
                 "course.flow.gradient_flow",
             ),
         },
@@ -1830,36 +1842,48 @@ NOTEBOOK_CASES = {
             "trivial-self-consistent": (
                 {**TRIVIAL_07, "dropout-forward": IDENTITY_DROPOUT},
                 "full",
-                [*TRIVIAL_07_LOSES, "test_dropout_forward", "test_dropout_expectation"],
+                [
+                    *TRIVIAL_07_LOSES,
+                    "test-dropout-forward-mask",
+                    "test-dropout-forward-expectation",
+                ],
                 None,
             ),
             "course-rewritten-numerical": (
                 {
-                    "l2": REWRITE_07 + GIVES_UP_07["l2"],
-                    "dropout-net": TRIVIAL_07["dropout-net"],
+                    "l2-loss-and-grads": REWRITE_07 + GIVES_UP_07["l2-loss-and-grads"],
+                    "dropout-loss-and-grads": TRIVIAL_07["dropout-loss-and-grads"],
                 },
                 "full",
-                ["test_l2_grad_W", "test_dropout_grads_out", "test_dropout_grads_hidden"],
+                [
+                    "test-l2-loss-and-grads-W",
+                    "test-dropout-loss-and-grads-out",
+                    "test-dropout-loss-and-grads-hidden",
+                ],
                 "wrong on a big network",
             ),
             "library-answers": (
                 LIBRARY_07,
                 "full",
                 [
-                    "test_l2_value",
-                    "test_l2_grad_W",
-                    "test_l2_grad_b",
-                    "test_dropout_forward",
-                    "test_dropout_expectation",
-                    "test_early_history",
-                    "test_early_run",
+                    "test-l2-loss-and-grads-value",
+                    "test-l2-loss-and-grads-W",
+                    "test-l2-loss-and-grads-b",
+                    "test-dropout-forward-mask",
+                    "test-dropout-forward-expectation",
+                    "test-early-stopping",
+                    "test-train-with-early-stopping",
                 ],
                 "l2=",
             ),
             "library-laundered": (
                 LAUNDERED_07,
                 "full",
-                ["test_l2_grad_W", "test_dropout_forward", "test_dropout_expectation"],
+                [
+                    "test-l2-loss-and-grads-W",
+                    "test-dropout-forward-mask",
+                    "test-dropout-forward-expectation",
+                ],
                 "dropout_forward",
             ),
         },
