@@ -159,8 +159,9 @@ def prepare_workdir(dest, root=None):
         fresh_table = rel.endswith("/variants.json")
         if rel.startswith("notebooks/") and (fresh_table or not target.exists()):
             target.parent.mkdir(parents=True, exist_ok=True)
+            if rel.endswith(".ipynb") or not target.exists():
+                added.append(rel)
             shutil.copy2(fresh / rel, target)
-            added.append(rel)
     shutil.rmtree(fresh)
     return added
 

@@ -451,6 +451,22 @@ def _edit_sizes(assignment):
     }
 
 
+def _hand_in_copy(out, assignment, student, original, change):
+    """`student` hands in `original`'s notebooks of `assignment`, each changed by
+    ``change(bytes) -> bytes``: into the class folder and, when there is one, its zip."""
+    sdir = out / assignment / student
+    sdir.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for path in sorted((out / assignment / original).glob("*.ipynb")):
+        data = change(path.read_bytes())
+        (sdir / path.name).write_bytes(data)
+        entries.append((f"{student}_4711_{path.name}", data))
+    if (out / f"{assignment}.zip").exists():
+        with zipfile.ZipFile(out / f"{assignment}.zip", "a") as zf:
+            for name, data in entries:
+                zf.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 2, 12, 0, 0)), data)
+
+
 def add_copies(out_dir, manifest):
     """Add to the sample class in `out_dir` (made by :func:`generate`) the copiers of
     :data:`COPIES`: each hands in another student's notebooks, copied verbatim, with names
@@ -476,17 +492,7 @@ def add_copies(out_dir, manifest):
                 continue
             used.add(original)
             student = f"s{len(plan) + 1:02d}-{how}"
-            sdir = out / a / student
-            sdir.mkdir(parents=True, exist_ok=True)
-            entries = []
-            for path in sorted((out / a / original).glob("*.ipynb")):
-                data = _copied(how, path.read_bytes())
-                (sdir / path.name).write_bytes(data)
-                entries.append((f"{student}_4711_{path.name}", data))
-            if (out / f"{a}.zip").exists():
-                with zipfile.ZipFile(out / f"{a}.zip", "a") as zf:
-                    for name, data in entries:
-                        zf.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 2, 12, 0, 0)), data)
+            _hand_in_copy(out, a, student, original, lambda data, how=how: _copied(how, data))
             plan[student] = {**plan[original], "kind": how, "copies": original, "late_days": 0}
             pairs[a][student] = original
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
@@ -531,20 +537,12 @@ def add_other_variant(course, out_dir, manifest):
         names = (base, *(f"{base}-{n}" for n in range(1, 100)))
         student = next(c for c in names if variant_tables.index_for(doc, c) != theirs)
         answers = spec.answers(doc["variants"][theirs])
-        sdir = out / a / student
-        sdir.mkdir(parents=True, exist_ok=True)
-        entries = []
-        for path in sorted((out / a / original).glob("*.ipynb")):
-            nb = _with_numbers(
-                nbformat.reads(path.read_text(encoding="utf-8"), as_version=4), answers
-            )
-            data = nbformat.writes(nb).encode()
-            (sdir / path.name).write_bytes(data)
-            entries.append((f"{student}_4711_{path.name}", data))
-        if (out / f"{a}.zip").exists():
-            with zipfile.ZipFile(out / f"{a}.zip", "a") as zf:
-                for name, data in entries:
-                    zf.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 2, 12, 0, 0)), data)
+
+        def with_numbers(data, answers=answers):
+            nb = _with_numbers(nbformat.reads(data.decode("utf-8"), as_version=4), answers)
+            return nbformat.writes(nb).encode()
+
+        _hand_in_copy(out, a, student, original, with_numbers)
         plan[student] = {
             "kind": "other-variant",
             "plant": None,

@@ -46,6 +46,7 @@ def test_make_labs_working_folder_keeps_the_students_work(tmp_path):
     work = tmp_path / "lab"
     first = edition.prepare_workdir(work)
     assert "notebooks/01-chain-rule/chain_rule.ipynb" in first
+    assert "notebooks/01-chain-rule/variants.json" in first  # the student's own numbers
     mine = work / "notebooks" / "01-chain-rule" / "chain_rule.ipynb"
     mine.write_text("my work")
     (work / "lib" / "course" / "stale.py").write_text("")
