@@ -19,6 +19,7 @@ import ast
 import json
 import re
 
+from . import syntax
 from .cells import grade_id, is_protected_cell, is_student_cell, is_test_cell
 
 #: Largest notebook file read (bytes) and deepest JSON nesting accepted.
@@ -189,7 +190,7 @@ def _code_trees(cells):
         if cell.get("cell_type") != "code":
             continue
         try:
-            yield cell, ast.parse(_strip_magics(cell.get("source", "")))
+            yield cell, syntax.parse(_strip_magics(cell.get("source", "")))
         except SyntaxError:
             continue
 

@@ -51,7 +51,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import repair
+from . import repair, syntax
 from .cells import grade_id, is_answer_cell
 from .integrity import read_notebook
 
@@ -183,7 +183,7 @@ def release_names(notebooks):
             if cell.get("cell_type") != "code":
                 continue
             try:
-                tree = ast.parse(_strip_magics(cell.source))
+                tree = syntax.parse(_strip_magics(cell.source))
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 continue
             for node in tree.body:
@@ -448,7 +448,7 @@ def library_functions(folder):
         module = ".".join((folder.name, *rel.with_suffix("").parts)).removesuffix(".__init__")
         text = path.read_text(encoding="utf-8")
         try:
-            tree = ast.parse(text)
+            tree = syntax.parse(text)
         except SyntaxError:
             continue
         lines = text.splitlines()
@@ -461,7 +461,7 @@ def library_functions(folder):
 
 def _imports_from_library(text, given):
     try:
-        tree = ast.parse(_strip_magics(text[:MAX_CELL_CHARS]))
+        tree = syntax.parse(_strip_magics(text[:MAX_CELL_CHARS]))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     out = []

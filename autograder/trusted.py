@@ -37,7 +37,7 @@ import numpy as np
 from course import grading, variant_tables
 from course.grading import GradingFailure
 
-from . import capture, remote
+from . import capture, remote, syntax
 from .cells import grade_id, is_locked_cell, is_test_cell
 from .integrity import HIDDEN_TESTS
 from .limits import CELL_TIMEOUT
@@ -56,7 +56,7 @@ def _strip_magics(source):
 
 def _parse(source):
     try:
-        return ast.parse(_strip_magics(source))
+        return syntax.parse(_strip_magics(source))
     except SyntaxError:
         return None
 
@@ -234,7 +234,7 @@ class TrustedNotebook:
             self._replayed.add(i)
             with capture.output(capture.Buffer()):
                 try:
-                    exec(compile(tree, f"<locked cell {i}>", "exec"), self.ns)  # noqa: S102
+                    exec(syntax.compile_tree(tree, f"<locked cell {i}>"), self.ns)  # noqa: S102
                 except Exception:  # noqa: BLE001 - a test that needs it fails with a NameError
                     pass
             _close_figures()
@@ -292,7 +292,7 @@ class TrustedNotebook:
                     # What the student's code prints during hidden tests would show their
                     # inputs on the feedback page: it is not kept.
                     with _quiet(capture.Buffer() if hidden else stdout, stderr):
-                        exec(compile(part, where, "exec"), self.ns)  # noqa: S102
+                        exec(syntax.compile_tree(part, where), self.ns)  # noqa: S102
         except BaseException as exc:  # noqa: BLE001 - every failure is the cell's verdict
             error = _error_output(exc, self.plan.student_names)
         finally:
