@@ -440,8 +440,10 @@ class GradingRun:
         self.files = _assignment_files(course, assignment)
         # the instructor's variant table (course.variant_tables), never the submission's
         self.variant_source = course.source / assignment
+        self.variants = {}  # student -> their variants, for their tasks (plain data)
         # a broken or lost table stops the run here, before anyone is graded
         variant_tables.check_tables(self.variant_source, course.release / assignment, assignment)
+        self.variant_table = variant_tables.read_table(self.variant_source, assignment)
         self.results = {}
         self.pending = {}
         self.executed = {}
@@ -480,7 +482,9 @@ class GradingRun:
         res = self.results[student] = SubmissionResult(
             student, self.assignment, sandbox=self.settings.sandbox
         )
-        mine = variant_tables.for_submission(self.variant_source, self.assignment, student)
+        mine = self.variants[student] = variant_tables.of_student(
+            self.variant_table, self.assignment, student
+        )
         if mine:
             res.variant = mine[self.assignment]["index"]
         self.pending[student] = set()
@@ -539,9 +543,7 @@ class GradingRun:
             "memory_mb": s.memory_mb,
             "sandbox": s.sandbox,
             "kernel_env": s.kernel_env,
-            "variants": variant_tables.for_submission(
-                self.variant_source, self.assignment, student
-            ),
+            "variants": self.variants[student],
             "tmp": self.tmp,
             "font_cache": self.font_cache,
             "worker_memory_mb": s.worker_memory_mb,
@@ -644,6 +646,7 @@ class GradingRun:
             for n in self.names:
                 self.executed.pop((student, n), None)
                 self.sanitized.pop((student, n), None)
+            self.variants.pop(student, None)
 
 
 class Recorder:

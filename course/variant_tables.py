@@ -491,7 +491,14 @@ def for_submission(folder, assignment, student):
     assignment's source folder); empty when the assignment declares no variants."""
     if assignment not in SPECS:
         return {}
-    return {assignment: to_plain(assign(read_table(folder, assignment), assignment, student))}
+    return of_student(read_table(folder, assignment), assignment, student)
+
+
+def of_student(doc, assignment, student):
+    """:func:`for_submission` from a table already read (`doc`, or None: the example)."""
+    if assignment not in SPECS:
+        return {}
+    return {assignment: to_plain(assign(doc, assignment, student))}
 
 
 def check_tables(source, release, assignment):
