@@ -388,86 +388,99 @@ def _client_class():
     return GradingKernelClient
 
 
+class _SandboxedKernel:
+    """The job's kernel, started by the provisioner the job asks for
+    (:mod:`autograder.provisioning`): forked from the worker's template, or cold.  Mixed
+    in before jupyter_client's ``AsyncKernelManager`` by :func:`_kernel_manager_class`,
+    with the manager's ``job``."""
+
+    job = None
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        job = self.job
+        self.connection_file = str(job.private / "kernel.json")
+        # Unix sockets: inside the sandbox its own folder holds them; the grader
+        # reaches them through /proc/<pid>/root (no folder shared with the host).
+        self.transport = "ipc"
+        self.ip = (RUN if job.sandboxed else str(job.private)) + "/k"
+        # One context for the control socket and the client's channels, destroyed
+        # when the job ends: jupyter_client's own (the ``context`` default) was left
+        # to the garbage collector, which could finalize it before the manager that
+        # still held its control socket open, and its term() then waited forever.
+        self.context = _bounded_zmq()
+        job.contexts.append(self.context)
+
+    @property
+    def kernel_spec(self):
+        spec = super().kernel_spec
+        if spec is not None:
+            # A signal to bwrap or to the sandbox's init does not reach the kernel:
+            # ask it over its control channel to interrupt itself.
+            spec.interrupt_mode = "message"
+            name = "backprop-forked" if self.job.template is not None else "backprop-sandbox"
+            spec.metadata = {
+                **(spec.metadata or {}),
+                "kernel_provisioner": {"provisioner_name": name, "config": {}},
+            }
+        return spec
+
+    def _connect_control_socket(self):
+        super()._connect_control_socket()
+        # nothing left for a kernel that is gone: closing does not wait for it
+        self._control_socket.linger = 0
+
+    async def _async_interrupt_kernel(self):
+        if self.shutting_down:  # it is about to be killed: no interrupt first
+            return
+        await super()._async_interrupt_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel
+
+    def client(self, **kwargs):
+        kwargs.setdefault("context", self.context)
+        self.client_factory = _client_class()
+        return super().client(**kwargs)
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        rest = cmd[cmd.index("ipykernel_launcher") + 1 :] if "ipykernel_launcher" in cmd else []
+        rest = [a for a in rest if a not in ("-f", self.connection_file)]
+        return _kernel_command(self.job, rest, self.connection_file)
+
+
+def _kernel_command(job, rest, connection_file):
+    """The command that starts the job's kernel (the agent, :mod:`backprop_agent`, with
+    ipykernel's arguments `rest`): in bubblewrap for a cold start, as the template forks
+    it, or as a plain process with ``--no-sandbox``."""
+    if not job.sandboxed:
+        return [
+            sys.executable,
+            "-m",
+            "backprop_agent",
+            job.agent_path,
+            "-f",
+            connection_file,
+            *rest,
+        ]
+    inner = [sys.executable, "-m", "backprop_agent", AGENT, "-f", CONNECTION, *rest]
+    if job.template is not None:
+        return inner  # the template forks it (ForkedProvisioner takes the arguments)
+    return bwrap_command(
+        inner,
+        connection_file=str(job.inside_connection_file),
+        files_dir=job.files_dir,
+        font_cache=job.font_cache,
+        env=kernel_environment(job.kernel_env),
+        seccomp=job.seccomp_fd,
+    )
+
+
 def _kernel_manager_class(job):
+    """jupyter_client's AsyncKernelManager for one job (:class:`_SandboxedKernel`)."""
     from jupyter_client.manager import AsyncKernelManager
 
-    class SandboxedKernelManager(AsyncKernelManager):
-        """The job's kernel, started by the provisioner the job asks for
-        (:mod:`autograder.provisioning`): forked from the worker's template, or cold."""
-
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.job = job
-            self.connection_file = str(job.private / "kernel.json")
-            # Unix sockets: inside the sandbox its own folder holds them; the grader
-            # reaches them through /proc/<pid>/root (no folder shared with the host).
-            self.transport = "ipc"
-            self.ip = (RUN if job.sandboxed else str(job.private)) + "/k"
-            # One context for the control socket and the client's channels, destroyed
-            # when the job ends: jupyter_client's own (the ``context`` default) was left
-            # to the garbage collector, which could finalize it before the manager that
-            # still held its control socket open, and its term() then waited forever.
-            self.context = _bounded_zmq()
-            job.contexts.append(self.context)
-
-        @property
-        def kernel_spec(self):
-            spec = super().kernel_spec
-            if spec is not None:
-                # A signal to bwrap or to the sandbox's init does not reach the kernel:
-                # ask it over its control channel to interrupt itself.
-                spec.interrupt_mode = "message"
-                name = "backprop-forked" if job.template is not None else "backprop-sandbox"
-                spec.metadata = {
-                    **(spec.metadata or {}),
-                    "kernel_provisioner": {"provisioner_name": name, "config": {}},
-                }
-            return spec
-
-        def _connect_control_socket(self):
-            super()._connect_control_socket()
-            # nothing left for a kernel that is gone: closing does not wait for it
-            self._control_socket.linger = 0
-
-        async def _async_interrupt_kernel(self):
-            if self.shutting_down:  # it is about to be killed: no interrupt first
-                return
-            await super()._async_interrupt_kernel()
-
-        interrupt_kernel = _async_interrupt_kernel
-
-        def client(self, **kwargs):
-            kwargs.setdefault("context", self.context)
-            self.client_factory = _client_class()
-            return super().client(**kwargs)
-
-        def format_kernel_cmd(self, extra_arguments=None):
-            cmd = super().format_kernel_cmd(extra_arguments)
-            rest = cmd[cmd.index("ipykernel_launcher") + 1 :] if "ipykernel_launcher" in cmd else []
-            rest = [a for a in rest if a not in ("-f", self.connection_file)]
-            if not job.sandboxed:
-                return [
-                    sys.executable,
-                    "-m",
-                    "backprop_agent",
-                    job.agent_path,
-                    "-f",
-                    self.connection_file,
-                    *rest,
-                ]
-            inner = [sys.executable, "-m", "backprop_agent", AGENT, "-f", CONNECTION, *rest]
-            if job.template is not None:
-                return inner  # the template forks it (ForkedProvisioner takes the arguments)
-            return bwrap_command(
-                inner,
-                connection_file=str(job.inside_connection_file),
-                files_dir=job.files_dir,
-                font_cache=job.font_cache,
-                env=kernel_environment(job.kernel_env),
-                seccomp=job.seccomp_fd,
-            )
-
-    return SandboxedKernelManager
+    return type("SandboxedKernelManager", (_SandboxedKernel, AsyncKernelManager), {"job": job})
 
 
 def sandbox_child(bwrap_pid, timeout=10.0):
@@ -576,177 +589,229 @@ class _Job:
         return self.root + AGENT if self.sandboxed else self.agent_path
 
 
-def _execute_class(job, cell_timeout):
-    import copy
+class _KernelDeaths:
+    """What :func:`_execute_class`'s executor does when a cell ends its kernel: the cell
+    is marked (:mod:`autograder.crashes`) and the next code cell gets a fresh kernel with
+    the student's earlier cells run again.  Mixed in before nbgrader's ``Execute``
+    (``super()`` here is nbclient's), with the executor's ``job`` and ``cell_timeout``."""
 
-    from jupyter_core.utils import ensure_async, run_sync
-    from nbclient.exceptions import DeadKernelError
+    job = None
+    cell_timeout = None
+
+    async def _async_poll_kernel_alive(self):
+        from nbclient.exceptions import DeadKernelError
+
+        # nbclient looks once a second; a kernel's death is cheap to see (a pidfd or
+        # a waitpid), and a notebook that crashes waits for the look
+        while True:
+            await asyncio.sleep(0.05)
+            try:
+                await self._async_check_alive()
+            except DeadKernelError:
+                self.task_poll_for_reply.cancel()
+                return
+
+    async def _alive(self):
+        """False once the kernel is gone, or its agent has stopped answering the
+        grader (then it is ended here: a kernel the grader cannot reach grades
+        nothing)."""
+        from jupyter_core.utils import ensure_async
+
+        if self.km is None or not await ensure_async(self.km.is_alive()):
+            return False
+        session = self.trusted.session if self.trusted is not None else None
+        if session is not None and session.broken:
+            for _ in range(40):  # it may be on its way out: let it end by itself
+                await asyncio.sleep(0.025)
+                if not await ensure_async(self.km.is_alive()):
+                    return False
+            self.job.stopped_answering = True
+            await self.km._async_kill_kernel()
+            return False
+        return True
+
+    def _crashed(self, cell, index, during_test=False):
+        """Note that cell `index` ended the kernel (its output says so)."""
+        from . import crashes
+
+        job = self.job
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        code = process.poll() if process is not None else None
+        if job.stopped_answering:
+            code, job.stopped_answering = None, False
+        kills = job.limits.cgroup.oom_kills()
+        what = crashes.cause(code, job.memory_mb, oom=kills > job.oom_kills)
+        if code is None:
+            what = "it stopped answering the grader"
+        job.oom_kills = kills
+        cell.setdefault("outputs", []).append(crashes.crash_output(what, during_test))
+        job.crashes.append({"index": index, "cause": what, "test": during_test})
+
+    async def _fresh_kernel(self, index):
+        """A new kernel with the student's cells before `index` run again in it
+        (their outputs stay as they were; a cell that ended a kernel is skipped)."""
+        from nbclient.exceptions import DeadKernelError
+
+        from . import crashes
+
+        job = self.job
+        if len(job.crashes) > crashes.MAX_RESTARTS:
+            raise DeadKernelError(
+                f"the notebook ended its kernel {len(job.crashes)} times: the rest is not run"
+            )
+        if self.trusted is not None and self.trusted.session is not None:
+            self.trusted.session.close()
+        await self._async_cleanup_kernel()
+        job.limits.cgroup.kill_all()
+        job.restarts += 1
+        self.km = self.create_kernel_manager()
+        await self.async_start_new_kernel()
+        await self.async_start_new_kernel_client()
+        saved = (self.code_cells_executed, self._output_bytes, self._notebook_bytes)
+        for i in self._to_run_again(index):
+            if not await self._run_again(i):
+                return await self._fresh_kernel(index)
+        self.code_cells_executed, self._output_bytes, self._notebook_bytes = saved
+
+    def _to_run_again(self, index):
+        """The indices of the student's code cells before `index` a fresh kernel runs."""
+        from .cells import is_test_cell
+
+        skipped = {c["index"] for c in self.job.crashes}
+        for i, cell in enumerate(self.nb.cells[:index]):
+            if cell.cell_type == "code" and not is_test_cell(cell) and cell.source.strip():
+                if i not in skipped:
+                    yield i
+
+    async def _run_again(self, i):
+        """Run cell `i` again in the fresh kernel, keeping its first outputs; False if it
+        ended this kernel too (then it is marked so)."""
+        import copy
+
+        from nbclient.exceptions import DeadKernelError
+
+        earlier = self.nb.cells[i]
+        again = copy.deepcopy(earlier)
+        session = self.trusted.session if self.trusted else None
+        if session is not None:
+            session.cell_deadline = time.monotonic() + self.cell_timeout
+        try:
+            await super().async_execute_cell(again, i, store_history=True)
+        except DeadKernelError:
+            if self.job.expired.is_set():
+                raise
+            self._crashed(earlier, i)
+            earlier.outputs[-1]["evalue"] += " (It ended the kernel when run again.)"
+            return False
+        finally:
+            self.nb.cells[i] = earlier
+            if session is not None:
+                session.cell_deadline = None
+        return True
+
+
+def _execute_class(job, cell_timeout):
+    """nbgrader's Execute for one job: the test cells run in the grader
+    (:class:`autograder.trusted.TrustedNotebook`), outputs are bounded, and a cell
+    that ends the kernel costs only itself (:class:`_KernelDeaths`)."""
+    return type("TrustedExecute", (_trusted_execute(),), {"job": job, "cell_timeout": cell_timeout})
+
+
+class _TrustedCells(_KernelDeaths):
+    """The cells of :func:`_execute_class`'s executor: a student's cell runs in the
+    kernel with its output bounded, a test cell in the grader."""
+
+    current_index = -1
+    trusted = None
+    _output_bytes = 0
+    _notebook_bytes = 0
+
+    async def async_start_new_kernel(self, **kwargs):
+        self.job.marks.setdefault("launch", time.perf_counter())
+        return await super().async_start_new_kernel(**kwargs)
+
+    async def _async_cleanup_kernel(self):
+        self.job.marks["cleanup"] = time.perf_counter()
+        return await super()._async_cleanup_kernel()
+
+    async def async_start_new_kernel_client(self):
+        from . import remote
+        from .trusted import TrustedNotebook
+
+        kc = await super().async_start_new_kernel_client()
+        job = self.job
+        job.marks.setdefault("ready", time.perf_counter())
+        session = await asyncio.to_thread(
+            remote.Session, job.agent_host_path, call_timeout=self.cell_timeout
+        )
+        session.variants = job.variants
+        if self.trusted is None:
+            self.trusted = TrustedNotebook(self.nb, session, self.cell_timeout, job.variants)
+        else:  # a fresh kernel: the grader's side of the notebook carries on
+            self.trusted.session = session
+        return kc
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, **kw):
+        from .cells import is_test_cell
+        from .trusted import TrustedNotebook
+
+        self.current_index = cell_index
+        if cell.cell_type == "code" and cell.source.strip() and not await self._alive():
+            await self._fresh_kernel(cell_index)
+        if not is_test_cell(cell):
+            return await self._student_cell(cell, cell_index, execution_count, **kw)
+        job = self.job
+        trusted = self.trusted or TrustedNotebook(self.nb, None, self.cell_timeout, job.variants)
+        cell.outputs = await asyncio.to_thread(trusted.run_test_cell, cell_index, cell)
+        self.code_cells_executed += 1
+        cell.execution_count = self.code_cells_executed
+        if self.trusted is not None and not await self._alive() and not job.expired.is_set():
+            self._crashed(cell, cell_index, during_test=True)
+        return cell
+
+    async def _student_cell(self, cell, cell_index, execution_count=None, **kw):
+        """Run a student's cell in the kernel; the course calls it makes end with it."""
+        from nbclient.exceptions import DeadKernelError
+
+        self._output_bytes = 0
+        session = self.trusted.session if self.trusted else None
+        if session is not None:
+            session.cell_deadline = time.monotonic() + self.cell_timeout
+        try:
+            return await super().async_execute_cell(cell, cell_index, execution_count, **kw)
+        except DeadKernelError:
+            if self.job.expired.is_set():
+                raise
+            self._crashed(cell, cell_index)
+            return cell
+        finally:
+            if session is not None:
+                session.cell_deadline = None
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        self._output_bytes = getattr(self, "_output_bytes", 0) + size
+        self._notebook_bytes = getattr(self, "_notebook_bytes", 0) + size
+        if self._output_bytes > CELL_OUTPUT_LIMIT or self._notebook_bytes > OUTPUT_LIMIT:
+            if not any(o.get("metadata", {}).get("truncated") for o in outs):
+                outs.append(_truncation_note())
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+@functools.cache
+def _trusted_execute():
+    from jupyter_core.utils import run_sync
     from nbgrader.preprocessors import Execute
 
-    from . import crashes, remote
-    from .cells import is_test_cell
-    from .trusted import TrustedNotebook
-
-    class TrustedExecute(Execute):
-        """nbgrader's Execute; test cells are run by the grader, outputs are bounded, and a
-        cell that ends the kernel costs only itself (:mod:`autograder.crashes`)."""
-
-        current_index = -1
-        trusted = None
-        _output_bytes = 0
-        _notebook_bytes = 0
-
-        async def async_start_new_kernel(self, **kwargs):
-            job.marks.setdefault("launch", time.perf_counter())
-            return await super().async_start_new_kernel(**kwargs)
-
-        async def _async_cleanup_kernel(self):
-            job.marks["cleanup"] = time.perf_counter()
-            return await super()._async_cleanup_kernel()
-
-        async def async_start_new_kernel_client(self):
-            kc = await super().async_start_new_kernel_client()
-            job.marks.setdefault("ready", time.perf_counter())
-            session = await asyncio.to_thread(
-                remote.Session, job.agent_host_path, call_timeout=cell_timeout
-            )
-            session.variants = job.variants
-            if self.trusted is None:
-                self.trusted = TrustedNotebook(self.nb, session, cell_timeout, job.variants)
-            else:  # a fresh kernel: the grader's side of the notebook carries on
-                self.trusted.session = session
-            return kc
-
-        async def async_execute_cell(self, cell, cell_index, execution_count=None, **kw):
-            self.current_index = cell_index
-            if cell.cell_type == "code" and cell.source.strip() and not await self._alive():
-                await self._fresh_kernel(cell_index)
-            if not is_test_cell(cell):
-                self._output_bytes = 0
-                session = self.trusted.session if self.trusted else None
-                if session is not None:  # the course calls of this cell end with it
-                    session.cell_deadline = time.monotonic() + cell_timeout
-                try:
-                    return await super().async_execute_cell(cell, cell_index, execution_count, **kw)
-                except DeadKernelError:
-                    if job.expired.is_set():
-                        raise
-                    self._crashed(cell, cell_index)
-                    return cell
-                finally:
-                    if session is not None:
-                        session.cell_deadline = None
-            trusted = self.trusted or TrustedNotebook(self.nb, None, cell_timeout, job.variants)
-            outputs = await asyncio.to_thread(trusted.run_test_cell, cell_index, cell)
-            cell.outputs = outputs
-            self.code_cells_executed += 1
-            cell.execution_count = self.code_cells_executed
-            if self.trusted is not None and not await self._alive() and not job.expired.is_set():
-                self._crashed(cell, cell_index, during_test=True)
-            return cell
-
-        # -- a kernel that died -------------------------------------------------------
-
-        async def _async_poll_kernel_alive(self):
-            # nbclient looks once a second; a kernel's death is cheap to see (a pidfd or
-            # a waitpid), and a notebook that crashes waits for the look
-            while True:
-                await asyncio.sleep(0.05)
-                try:
-                    await self._async_check_alive()
-                except DeadKernelError:
-                    self.task_poll_for_reply.cancel()
-                    return
-
-        async def _alive(self):
-            """False once the kernel is gone, or its agent has stopped answering the
-            grader (then it is ended here: a kernel the grader cannot reach grades
-            nothing)."""
-            if self.km is None or not await ensure_async(self.km.is_alive()):
-                return False
-            session = self.trusted.session if self.trusted is not None else None
-            if session is not None and session.broken:
-                for _ in range(40):  # it may be on its way out: let it end by itself
-                    await asyncio.sleep(0.025)
-                    if not await ensure_async(self.km.is_alive()):
-                        return False
-                job.stopped_answering = True
-                await self.km._async_kill_kernel()
-                return False
-            return True
-
-        def _crashed(self, cell, index, during_test=False):
-            """Note that cell `index` ended the kernel (its output says so)."""
-            process = getattr(getattr(self.km, "provisioner", None), "process", None)
-            code = process.poll() if process is not None else None
-            if job.stopped_answering:
-                code, job.stopped_answering = None, False
-            kills = job.limits.cgroup.oom_kills()
-            what = crashes.cause(code, job.memory_mb, oom=kills > job.oom_kills)
-            if code is None:
-                what = "it stopped answering the grader"
-            job.oom_kills = kills
-            cell.setdefault("outputs", []).append(crashes.crash_output(what, during_test))
-            job.crashes.append({"index": index, "cause": what, "test": during_test})
-
-        async def _fresh_kernel(self, index):
-            """A new kernel with the student's cells before `index` run again in it
-            (their outputs stay as they were; a cell that ended a kernel is skipped)."""
-            if len(job.crashes) > crashes.MAX_RESTARTS:
-                raise DeadKernelError(
-                    f"the notebook ended its kernel {len(job.crashes)} times: the rest is not run"
-                )
-            if self.trusted is not None and self.trusted.session is not None:
-                self.trusted.session.close()
-            await self._async_cleanup_kernel()
-            job.limits.cgroup.kill_all()
-            job.restarts += 1
-            self.km = self.create_kernel_manager()
-            await self.async_start_new_kernel()
-            await self.async_start_new_kernel_client()
-            skipped = {c["index"] for c in job.crashes}
-            saved = (self.code_cells_executed, self._output_bytes, self._notebook_bytes)
-            for i, earlier in enumerate(self.nb.cells[:index]):
-                if (
-                    earlier.cell_type != "code"
-                    or is_test_cell(earlier)
-                    or i in skipped
-                    or not earlier.source.strip()
-                ):
-                    continue
-                again = copy.deepcopy(earlier)
-                session = self.trusted.session if self.trusted else None
-                if session is not None:
-                    session.cell_deadline = time.monotonic() + cell_timeout
-                try:
-                    await super().async_execute_cell(again, i, store_history=True)
-                except DeadKernelError:
-                    if job.expired.is_set():
-                        raise
-                    self._crashed(earlier, i)
-                    earlier.outputs[-1]["evalue"] += " (It ended the kernel when run again.)"
-                    return await self._fresh_kernel(index)
-                finally:
-                    self.nb.cells[i] = earlier
-                    if session is not None:
-                        session.cell_deadline = None
-            self.code_cells_executed, self._output_bytes, self._notebook_bytes = saved
-
-        def output(self, outs, msg, display_id, cell_index):
-            size = len(json.dumps(msg.get("content", {}), default=str))
-            self._output_bytes = getattr(self, "_output_bytes", 0) + size
-            self._notebook_bytes = getattr(self, "_notebook_bytes", 0) + size
-            if self._output_bytes > CELL_OUTPUT_LIMIT or self._notebook_bytes > OUTPUT_LIMIT:
-                if not any(o.get("metadata", {}).get("truncated") for o in outs):
-                    outs.append(_truncation_note())
-                return None
-            return super().output(outs, msg, display_id, cell_index)
+    class TrustedExecute(_TrustedCells, Execute):
+        """See :func:`_execute_class`."""
 
         # nbclient's synchronous names wrap the base class's coroutines: re-wrap ours.
-        start_new_kernel = run_sync(async_start_new_kernel)
-        _cleanup_kernel = run_sync(_async_cleanup_kernel)
-        start_new_kernel_client = run_sync(async_start_new_kernel_client)
-        execute_cell = run_sync(async_execute_cell)
+        start_new_kernel = run_sync(_TrustedCells.async_start_new_kernel)
+        _cleanup_kernel = run_sync(_TrustedCells._async_cleanup_kernel)
+        start_new_kernel_client = run_sync(_TrustedCells.async_start_new_kernel_client)
+        execute_cell = run_sync(_TrustedCells.async_execute_cell)
 
     return TrustedExecute
 
