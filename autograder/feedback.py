@@ -139,6 +139,7 @@ class FeedbackExporter(HTMLExporter):
         yield ("course_markdown", safe_html.markdown)
         yield ("course_html", safe_html.clean)
         yield ("course_latex", safe_html.latex_output)
+        yield ("course_inline", safe_html.inline_math)
         yield ("data_uri", safe_html.image_data_uri)
 
     def _init_resources(self, resources):

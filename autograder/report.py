@@ -38,6 +38,7 @@ from pathlib import Path
 
 import nbformat
 
+from . import safe_html
 from .cells import is_graded
 from .export import gradebook_rows, question_order, read_exports_log
 from .grade import load_records
@@ -508,6 +509,7 @@ def render(context):
     )
     env.filters["points"] = lambda x: "" if x is None else f"{float(x):g}"
     env.filters["mean"] = lambda x: f"{float(x):.1f}".removesuffix(".0")
+    env.filters["inline_math"] = safe_html.inline_math
     return env.get_template("report.html.j2").render(css=page_css(), **context)
 
 

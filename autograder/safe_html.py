@@ -109,6 +109,17 @@ def markdown(text):
     return clean(out)
 
 
+def inline_math(text):
+    """A line of plain text (a heading, a question's title) as safe HTML: the text
+    escaped, each ``$...$`` in it as MathML (e.g. "2. The graph $f = x\\,(y^2 + z)$")."""
+    parts, last = [], 0
+    for m in MATH.finditer(text or ""):
+        parts += [html.escape(text[last : m.start()]), _formula(m.group(0))]
+        last = m.end()
+    parts.append(html.escape((text or "")[last:]))
+    return clean("".join(parts))
+
+
 def latex_output(text):
     """A ``text/latex`` output (usually ``$...$`` or ``$$...$$``) as MathML."""
     text = (text or "").strip()

@@ -256,6 +256,17 @@ def test_the_page_names_questions_not_grade_ids_with_plurals(root):
     assert not re.search(r"\b1 points\b", text)
 
 
+def test_a_question_title_shows_its_formula_as_mathml(root):
+    nb = fixture.fixture_notebook()
+    (head,) = [c for c in nb.cells if c.cell_type == "markdown" and "Fixture" in c.source]
+    head.source = head.source.replace("Fixture", r"Fixture: $\sigma'(z)$ & <b>")
+    html = render(nb, root)
+    text, tags = parse(html)
+    assert "Test: Fixture: " in text and "$" not in text.split("Test: ", 1)[1][:40]
+    assert 'Fixture: <math alttext="\\sigma' in html
+    assert "<b>" not in html.split("Test: Fixture", 1)[1][:800]
+
+
 @pytest.fixture(scope="module")
 def submission_db(tmp_path_factory):
     """A gradebook holding one submission of the fixture by s1 (made once: nbgrader's

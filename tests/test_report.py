@@ -216,3 +216,11 @@ def test_the_report_lists_who_an_lms_export_left_out(page):
     assert "moodle export" in text and "27 left out" in text and "m.warnings.txt" in text
     assert "no roster given" in text
     assert "s27-missing-notebook" in (path.parent / "stderr.txt").read_text(encoding="utf-8")
+
+
+def test_item_titles_show_their_formulas_as_mathml_not_tex(page):
+    _, html = page
+    items = html.split('<h2 id="contents">', 1)[1]
+    # 01's heading "3. The graph $f(x, y, z) = x\,(y^2 + z)$" (REAL's real source notebooks)
+    assert '<math alttext="f(x, y, z) = x\\,(y^2 + z)"' in items
+    assert "$f(x, y, z)" not in html and "\\delta^m$" not in html
