@@ -4,6 +4,9 @@ A message is one JSON header and a list of binary blobs (NumPy ``.npy`` bytes). 
 travel as *data*:
 
 - ``None``, ``bool``, ``int``, ``float`` (NaN and infinities included), ``str``;
+- the standard library's exact numbers ``fractions.Fraction`` and ``decimal.Decimal``,
+  as the float they round to (a hand answer written ``Fraction(3, 2)`` is the number
+  1.5; the conversion is the standard library's, never a subclass's);
 - NumPy arrays and scalars of a boolean, integer or floating dtype (the dtype is kept, so
   a float32 result stays float32), never pickled;
 - ``list``, ``tuple`` and ``dict`` (keys: str, int, float, bool or None) of those.
@@ -38,6 +41,8 @@ message), after their ``.npy`` header was checked against the blob.
 from __future__ import annotations
 
 import ast
+import decimal
+import fractions
 import json
 import math
 import struct
@@ -123,6 +128,15 @@ class Nested:
         self.body = body
 
 
+def _exact_float(value):
+    """The float an exact Fraction or Decimal rounds to, or None (a signalling NaN, a
+    number beyond the floats)."""
+    try:
+        return float(value)
+    except (ValueError, OverflowError, ArithmeticError):
+        return None
+
+
 class Encoder:
     """Turns a value into (tree, blobs); `reference(obj)` encodes what is not data (a
     tree, or a :class:`Nested` whose body is encoded here)."""
@@ -158,6 +172,10 @@ class Encoder:
             return value if -(2**63) <= value < 2**63 else {"$i": str(value)}
         elif kind is tuple:
             return {"$t": [self.encode(v, depth + 1) for v in value]}
+        elif kind is fractions.Fraction or kind is decimal.Decimal:
+            number = _exact_float(value)
+            if number is not None:
+                return number if math.isfinite(number) else {"$f": float.__repr__(number)}
         return self._encode_other(value, depth)
 
     def _encode_other(self, value, depth):

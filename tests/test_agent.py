@@ -67,6 +67,22 @@ def test_subclasses_travel_as_their_stored_value():
     assert type(back[1]) is np.ndarray and np.array_equal(back[1] - np.ones(2), [0, 0])
 
 
+def test_the_standard_librarys_exact_numbers_travel_as_the_float_they_round_to():
+    import decimal
+    from fractions import Fraction
+
+    back = _round_trip([Fraction(3, 2), decimal.Decimal("-0.1"), decimal.Decimal("NaN")])
+    assert back[:2] == [1.5, -0.1] and all(type(v) is float for v in back)
+    assert np.isnan(back[2])
+
+    class Lying(Fraction):  # a subclass is not the standard library's number
+        def __float__(self):
+            return 0.25
+
+    too_big = Fraction(10**400)
+    assert _round_trip([Lying(3, 2), too_big, decimal.Decimal("sNaN")]) == [("handle", 1)] * 3
+
+
 def _npy(arr):
     return wire.npy_bytes(arr)
 

@@ -199,6 +199,35 @@ def test_two_students_graded_on_their_own_variants_and_on_each_others(tmp_path):
 
 
 @pytest.mark.slow
+def test_hand_answers_written_as_fractions_or_decimals_earn_their_points(tmp_path):
+    """An unusual correct answer through the real grader: 01's hand numbers written with
+    the standard library's exact numbers (Fraction, Decimal) are the student's numbers."""
+    root = fixture.make_course(tmp_path / "c", [A1], fixture=False)
+    course = Course.load(root)
+    doc = vt.write_table(course.source / A1, A1, "backprop-course")
+    grade.generate_release(course, A1)
+    release = nbformat.read(course.release / A1 / "chain_rule.ipynb", as_version=4)
+    source = nbformat.read(course.source / A1 / "chain_rule.ipynb", as_version=4)
+    solution = samples.filled(release, source)
+    k = vt.index_for(doc, "s01")
+    answers = vt.SPECS[A1].answers(doc["variants"][k])
+    exact = "from decimal import Decimal\nfrom fractions import Fraction\n"
+    cells = {
+        "graph-forward-values": exact
+        + f"g_value = Fraction({answers['g_value']!r})\n"
+        + f"f_value = Decimal({str(answers['f_value'])!r})\n",
+        "hand-dfdx": exact + f"dfdx = Fraction({str(answers['dfdx'])!r})\n",
+        "hand-dfdy": exact + f"dfdy = Decimal({str(answers['dfdy'])!r})\n",
+        "hand-dfdz": exact + f"dfdz = Fraction({answers['dfdz']!r}).limit_denominator()\n",
+    }
+    folder = course.submitted / "s01" / A1
+    folder.mkdir(parents=True)
+    nbformat.write(runner._with_replacements(solution, cells), folder / "chain_rule.ipynb")
+    (r,) = grade.grade(course, A1, jobs=1, out=open(os.devnull, "w"))  # noqa: SIM115
+    assert r.score == r.max_score and not r.flags, (r.reasons, r.flags)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", sorted(vt.SPECS))
 def test_the_solution_earns_full_marks_on_every_variant_of_the_course_table(assignment):
     """On every variant of the committed table, and the blank release earns nothing
