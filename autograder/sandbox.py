@@ -65,8 +65,15 @@ PACKAGE = "bubblewrap"
 CELL_OUTPUT_LIMIT = 2 * 2**20
 #: Bytes of output the whole notebook keeps.
 OUTPUT_LIMIT = 16 * 2**20
-#: Largest single message accepted from the kernel.
-MAX_MESSAGE = 64 * 2**20
+#: Largest single message accepted from the kernel (8 times what a cell's output may
+#: keep, so an oversized print still arrives to be cut with a note; a larger message
+#: is dropped by ZMQ before it reaches us).
+MAX_MESSAGE = 8 * CELL_OUTPUT_LIMIT
+#: Kernel messages ZMQ holds for the grader per socket before it stops reading: with
+#: MAX_MESSAGE, what a flood of output can make the grader hold (256 MB at most; 60
+#: messages of 50 MB made an uncapped nbgrader hold 1.4 GB).  The kernel's IOPub
+#: never drops what waits (backprop_agent.agent._kernel_app): it waits in the kernel.
+RECEIVE_QUEUE = 16
 #: Sizes of the sandbox's writable folders (they live in memory).
 HOME_MB, TMP_MB, RUN_MB, SHM_MB = 128, 128, 1, 16
 
@@ -983,6 +990,7 @@ def _bounded_zmq():
 
     ctx = zmq.asyncio.Context()
     ctx.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+    ctx.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
     # the kernel binds its sockets a moment after the client first tries them: try
     # again after 10 ms, not ZMQ's default 100 ms
     ctx.setsockopt(zmq.RECONNECT_IVL, 10)
@@ -1084,6 +1092,12 @@ def _run(task, job, nb):
     ep = _execute_class(job, cell_timeout)(
         timeout=cell_timeout,
         interrupt_on_timeout=True,
+        # A kernel that prints faster than the grader reads loses IOPub messages (ZMQ's
+        # PUB drops what its high-water mark cannot hold), its "idle" among them: nbgrader
+        # then aborts the whole notebook after 4 s ("Timeout waiting for IOPub output"),
+        # so a correct notebook that printed 2,000 lines lost every later point.  The
+        # reply on the shell channel says the cell is done; a lost line costs nothing.
+        raise_on_iopub_timeout=False,
         # the kernel is thrown away: no need to wait for a graceful exit
         shutdown_kernel="immediate",
         kernel_manager_class=_kernel_manager_class(job),

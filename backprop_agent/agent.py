@@ -357,14 +357,34 @@ def is_record(obj):
     return dataclasses.is_dataclass(obj) and getattr(type(obj), "__record_of__", None)
 
 
+def _kernel_app():
+    """ipykernel's IPKernelApp whose IOPub socket never drops a message: ZMQ's PUB drops
+    what its high-water mark (1,000 messages) cannot hold when the grader reads slower
+    than the kernel prints, so a loop printing 2,000 lines lost hundreds of them, and at
+    times the cell's "idle".  Unbounded here, the messages wait in the kernel's memory
+    (capped with the sandbox's) while the grader holds only its few
+    (``autograder.sandbox.RECEIVE_QUEUE``)."""
+    import zmq
+    from ipykernel.kernelapp import IPKernelApp
+
+    class Kernel(IPKernelApp):
+        def init_iopub(self, context):
+            context.setsockopt(zmq.SNDHWM, 0)  # the default of the sockets made now
+            try:
+                super().init_iopub(context)
+            finally:
+                del context.sndhwm  # ZMQ's own default again for the other sockets
+
+    return Kernel.instance()
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     agent_path = argv.pop(0)
-    from ipykernel.kernelapp import IPKernelApp
 
     # What `python -m ipykernel_launcher` does, with the agent and the course stubs in
     # place between the kernel's own start-up and the first cell.
-    app = IPKernelApp.instance()
+    app = _kernel_app()
     app.initialize(argv)
     agent = Agent(app.shell.user_ns)
     agent.stubs.install(agent)

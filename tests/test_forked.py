@@ -566,3 +566,48 @@ def test_a_notebook_graded_from_a_running_event_loop(tmp_path):
     assert result["status"] == "ok", result["reason"]
     assert not closed and ticks == [1]
     assert "error" not in [o.get("output_type") for c in result["nb"].cells for o in c.outputs]
+
+
+# -- output the grader reads slower than the kernel prints --------------------------------
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "cold"])
+def test_a_notebook_that_prints_fast_keeps_every_line_and_runs_on(fork):
+    """5,000 lines printed as fast as a loop can: ZMQ's PUB dropped what its high-water
+    mark could not hold (hundreds of lines, at times the cell's "idle", and nbgrader then
+    aborted the notebook).  Every line arrives, in order, and the next cell runs."""
+    loop = "for i in range(5000):\n    print(i, flush=True)"
+    result = _execute(_notebook(loop, "print('after')"), fork=fork)
+    assert result["status"] == "ok", result["reason"]
+    assert _printed(result, 0).split() == [str(i) for i in range(5000)]
+    assert _printed(result, 1) == "after\n"
+
+
+FLOOD = """
+import json, sys
+from autograder import sandbox
+sys.path.insert(0, {tests!r})
+from test_forked import _execute, _notebook, _printed
+flood = "from IPython.display import display\\nblob = 'x' * (50 * 2**20)\\n"
+flood += "for i in range(60):\\n    display({{'text/plain': blob}}, raw=True)"
+result = _execute(_notebook(flood, "print('after')"), fork=True, cell_timeout=60)
+print(json.dumps([result["status"], result["worker_peak_mb"]]))
+"""
+
+
+@pytest.mark.slow
+def test_a_flood_of_large_outputs_is_bounded_in_an_uncapped_grader():
+    """60 messages of 50 MB from the kernel, graded by a process without the workers'
+    RLIMIT_AS (as `nbgrader autograde` and formgrader run it): the grader holds at most
+    RECEIVE_QUEUE messages of MAX_MESSAGE bytes, not the flood (1.4 GB before)."""
+    out = subprocess.run(
+        [sys.executable, "-c", FLOOD.format(tests=str(REPO / "tests"))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    status, peak_mb = json.loads(out.stdout.strip().splitlines()[-1])
+    bound = sandbox.RECEIVE_QUEUE * sandbox.MAX_MESSAGE / 2**20
+    assert peak_mb < 200 + bound, (peak_mb, bound)
+    assert status == "ok"  # not a cell timeout: the flood is dropped, not waited for
