@@ -32,6 +32,7 @@ import signal
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from string import Formatter
 
 from classroom import runner
 
@@ -219,15 +220,49 @@ def _named(outputs):
     return False, (outputs[0].splitlines()[0] if outputs else "")
 
 
+def _literals(diagnosis):
+    """The literal parts of a catalogue diagnosis, between its fields (``{name}``)."""
+    parts, current = [], ""
+    for literal, name, _, _ in Formatter().parse(diagnosis):
+        current += literal
+        if name is not None:
+            parts.append(current)
+            current = ""
+    return [*parts, current]
+
+
+#: How much of a diagnosis's own text a sentence cut short must show (or all of it).
+_CUT_SHOWS = 40
+
+
+def _begins(parts, text):
+    """Whether `text` can be the start of a diagnosis with the literal `parts` (each field
+    between them any text), ignoring case: a sentence cut short, that shows at least
+    :data:`_CUT_SHOWS` characters of the literal text."""
+    text, parts = text.lower(), [p.lower() for p in parts]
+    enough = min(_CUT_SHOWS, sum(map(len, parts)))
+    if parts[0].startswith(text):
+        return len(text) >= enough
+    for k in range(1, len(parts)):
+        head = re.compile(".*?".join(map(re.escape, parts[:k])) + ".*", re.S)
+        before = sum(map(len, parts[:k]))
+        for j in range(max(0, len(text) - len(parts[k])), len(text)):
+            shown = before + len(text) - j
+            if shown >= enough and parts[k].startswith(text[j:]) and head.fullmatch(text[:j]):
+                return True
+    return False
+
+
 @functools.cache
 def _diagnoses():
-    """(id, pattern of its diagnosis: each … a wildcard, diagnosis, says) per bug."""
+    """(id, pattern of its diagnosis: each field a wildcard, its literal parts, bug) per bug."""
     from course.checks import catalogue
 
-    return [
-        (k, re.compile(".*?".join(map(re.escape, b.diagnosis.split("…"))), re.I), b)
-        for k, b in catalogue.all_bugs().items()
-    ]
+    out = []
+    for k, b in catalogue.all_bugs().items():
+        parts = _literals(b.diagnosis)
+        out.append((k, re.compile(".*?".join(map(re.escape, parts)), re.I | re.S), parts, b))
+    return out
 
 
 def bug_named(assignment, sentence):
@@ -235,10 +270,10 @@ def bug_named(assignment, sentence):
     `assignment` names ("" when it names none).
 
     The bugs of the assignment's notebook and the generic ones (``gradcheck.``, ``kit.``)
-    whose diagnosis the sentence shows (its "…" standing for the numbers of the case; a
-    sentence cut at the corpus's 200 characters may end early), the longest diagnosis
-    first; else the notebook's bug whose ``says`` it shows (a diagnosis with another
-    subject, e.g. "W1 was not updated at all").
+    whose diagnosis the sentence shows (its fields, e.g. ``{entries}``, standing for the
+    numbers of the case; a sentence cut at the corpus's 200 characters may end early),
+    the longest diagnosis first; else the notebook's bug whose ``says`` it shows (a
+    diagnosis with another subject).
     """
     head = "Likely bug: "
     if not sentence.startswith(head):
@@ -248,16 +283,41 @@ def bug_named(assignment, sentence):
     mine = [d for d in _diagnoses() if d[0].split(".")[0] in (notebook, "gradcheck", "kit")]
     shown = [
         (len(b.diagnosis), k)
-        for k, pattern, b in mine
-        if pattern.search(text) or (len(sentence) >= 200 and b.diagnosis.startswith(text))
+        for k, pattern, parts, b in mine
+        if pattern.search(text) or (len(sentence) >= 200 and _begins(parts, text))
     ]
     if not shown:
         shown = [
             (len(b.says), k)
-            for k, _, b in mine
+            for k, _, _, b in mine
             if k.startswith(notebook + ".") and b.says.lower() in text.lower()
         ]
     return max(shown)[1] if shown else ""
+
+
+def uncatalogued(assignment, output):
+    """The lines of a failing test's `output` (of `assignment`) that name a likely bug in
+    words of their own: every "Likely bug:" must start a line that is "Likely bug: ", a
+    diagnosis of the assignment's notebook or a generic one (its fields any text), and a
+    full stop, as :func:`course.checks.catalogue.likely` writes it.
+
+    Returns
+    -------
+    list of str
+    """
+    head = "Likely bug: "
+    notebook = assignment.split("-")[0]
+    mine = [d[1] for d in _diagnoses() if d[0].split(".")[0] in (notebook, "gradcheck", "kit")]
+    bad = []
+    for line in output.splitlines():
+        text = line.strip().removeprefix("✗ ")
+        if "Likely bug:" not in text:
+            continue
+        body = text.removeprefix(head)
+        whole = [body, body[:-1]] if body.endswith(".") else [body]
+        if not text.startswith(head) or not any(p.fullmatch(b) for p in mine for b in whole):
+            bad.append(line)
+    return bad
 
 
 class _Timeout(BaseException):

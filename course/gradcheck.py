@@ -23,6 +23,9 @@ Two cases where central differences cannot judge an entry:
 - **a gradient too small to diagnose**: below ``DIAGNOSIS_FLOOR · max(1, |f(x)|)`` the
   comparison floor dominates every relative error, so the verdict stands but no bug kind
   is named.
+
+Each diagnosis is an entry ``gradcheck.<slug>`` of the bug catalogue
+(:mod:`course.checks.catalogue`), filled with the numbers of the case.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .checks.catalogue import get as _bug
 
 __all__ = [
     "ATOL",
@@ -57,6 +62,8 @@ TOLERANCE_POLICY = (
 # Diagnoses compare the student's gradient with a *model* of a bug built from the
 # numerical gradient, so they allow for the numerical gradient's own error.
 _DIAG_RTOL = 1e-3
+
+
 #: Below this largest |gradient entry| (times max(1, |f|)) no bug kind is named: model
 #: matches are then within the comparison floor, so every model would "match".
 DIAGNOSIS_FLOOR = 10 * ATOL / RTOL * _DIAG_RTOL
@@ -185,6 +192,11 @@ def kink_mask(f_plus, f_minus, f0, h=H):
     return kinks, np.minimum(left, right), np.maximum(left, right)
 
 
+def _said(slug, **values):
+    """The diagnosis ``gradcheck.<slug>`` of the catalogue with its fields filled."""
+    return _bug(f"gradcheck.{slug}").text(**values)
+
+
 @dataclass
 class GradientCheck:
     """The outcome of :func:`check_gradient`.
@@ -261,8 +273,8 @@ class GradientCheck:
                 expected = float(self.numeric[self.worst_index])
                 text += f", finite differences give {expected:.6g}"
             text += f" (relative error {self.max_rel_error:.1e} > {self.tolerance:g})."
-        if self.diagnosis:
-            text += f"\nLikely bug: {self.diagnosis}"
+        if self.diagnosis:  # a catalogue diagnosis (or the caller's suspect), one full stop
+            text += f"\nLikely bug: {self.diagnosis.rstrip('.')}."
         note = self.kink_note()
         return f"{text}\n{note}" if note else text
 
@@ -350,8 +362,7 @@ def _unusable(grad, x, numeric, rtol, transpose_hint):
             False,
             np.inf,
             None,
-            f"it is not an array of numbers (got {type(grad).__name__}); return the gradient "
-            f"as a numpy array of shape {np.shape(x)}",
+            _said("not-array", got=type(grad).__name__, shape=np.shape(x)),
             np.asarray([]),
             numeric,
             rtol,
@@ -396,27 +407,18 @@ def _is_numeric(value):
 
 
 #: The course's layout (Wᵐ is (nₘ, nₘ₋₁)), for notebooks that do not pass their own.
-COURSE_TRANSPOSE_HINT = (
-    "it looks transposed: ∂J/∂Wᵐ = δᵐ (aᵐ⁻¹)ᵀ has a row per unit of layer m (the rows "
-    "of δᵐ) and a column per input aᵐ⁻¹"
-)
+COURSE_TRANSPOSE_HINT = _said("transposed")
 
 
 def _shape_diagnosis(g, n, transpose_hint=None):
     if g.ndim == 2 and g.shape == n.T.shape:
         hint = transpose_hint or COURSE_TRANSPOSE_HINT
-        return f"it has shape {g.shape}, the transpose of the parameter's {n.shape}: {hint}"
+        return _said("transposed-shape", shape=g.shape, expected=n.shape, layout=hint)
     if g.size == n.size and n.ndim == 2 and n.shape[1] == 1:
-        return (
-            f"it has shape {g.shape} but a bias gradient has shape {n.shape}: keep the column "
-            "shape with keepdims=True"
-        )
+        return _said("keepdims", shape=g.shape, expected=n.shape)
     if n.ndim == 2 and n.shape[1] == 1 and g.ndim >= 1 and g.shape[0] != n.shape[0]:
-        return (
-            "a bias gradient sums δ over the batch, i.e. over the columns (axis=1); "
-            f"shape {g.shape} suggests the sum ran over the wrong axis"
-        )
-    return f"it has shape {g.shape} but the parameter has shape {n.shape}"
+        return _said("axis", shape=g.shape)
+    return _said("shape", shape=g.shape, expected=n.shape)
 
 
 def _matches(u, v, floor):
@@ -480,32 +482,19 @@ def diagnose(
     g = np.asarray(g, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
     if not np.all(np.isfinite(g)):
-        return (
-            "it contains NaN or inf: look for an overflow (exp of a large number) or a "
-            "log/division at 0"
-        )
+        return _said("nan")
     n_scale = float(np.max(np.abs(n), initial=0.0))
     scale = floor * RTOL / ATOL  # max(1, |f|)
     if n_scale < DIAGNOSIS_FLOOR * scale:
-        return (
-            f"none can be named: the gradient is too small here (largest entry about "
-            f"{n_scale:.1e}) to tell one kind of bug from another"
-        )
+        return _said("tiny", largest=n_scale)
     if not np.any(np.abs(g) > floor * _DIAG_RTOL):
-        return (
-            "it is zero everywhere while the loss does depend on this parameter: the "
-            "gradient never reaches it (an unassigned result, a missing +=, or a path "
-            "left out of the backward pass)"
-        )
+        return _said("zero")
     for name, model in (suspects or {}).items():
         # A tuple holds several forms of the same bug (e.g. σ' written three wrong ways).
         if any(_matches(g, m, floor) for m in (model if isinstance(model, tuple) else (model,))):
             return name
     if _matches(g, -n, floor):
-        return (
-            "the sign is flipped: check the minus signs (a difference taken the wrong way "
-            "round, −= for +=, a derivative's sign)"
-        )
+        return _said("sign")
     return _fprime_sentence(g, n, floor, activation_prime) or _pattern_sentence(
         g, n, floor, entry_ok, batch_size, transpose_hint
     )
@@ -536,19 +525,13 @@ def _entries_sentence(g, n, floor, entry_ok):
     if not bad.any() or bad.all():
         return None
     if not np.any(np.abs(g[bad]) > floor * _DIAG_RTOL):
-        return (
-            f"it is zero at entries {where} while the rest is right: nothing was added to "
-            "them (a missing line, or a += that never runs)"
-        )
+        return _said("entries-zero", entries=where)
     if _matches(g[bad], -n[bad], floor):
-        return f"the sign is flipped at entries {where} while the rest is right (−= for +=?)"
+        return _said("entries-sign", entries=where)
     denom = float(np.sum(n[bad] * n[bad]))
     c = float(np.sum(g[bad] * n[bad]) / denom) if denom > 0 else 0.0
     if c != 0 and _matches(g[bad], c * n[bad], floor):
-        return (
-            f"entries {where} are {c:.4g} times the right value while the rest is right: "
-            "look at the factors of their formula"
-        )
+        return _said("entries-scale", entries=where, factor=c)
     return None
 
 
@@ -559,12 +542,9 @@ def _fprime_sentence(g, n, floor, activation_prime):
     with np.errstate(divide="ignore", invalid="ignore"):
         missing = np.where(fp != 0, n / fp, 0.0)
     if _matches(g, missing, floor):
-        return (
-            "it is missing the factor f'(z) (σ'(z) = σ(z)(1 − σ(z)) for a sigmoid): "
-            "δ = f'(z) ∘ ∂J/∂a, not ∂J/∂a alone"
-        )
+        return _said("fprime-missing")
     if _matches(g, n * fp, floor):
-        return "it has one factor f'(z) too many: f'(z) enters δ once per layer"
+        return _said("fprime-extra")
     return None
 
 
@@ -572,63 +552,35 @@ def _scale_sentence(c, batch_size, size=2):
     if batch_size and batch_size > 1:
         N = batch_size
         if abs(c - N) <= _DIAG_RTOL * N:
-            return (
-                f"it is N = {N} times too large: the batch average's 1/N is missing "
-                "(it belongs in the loss, once)"
-            )
+            return _said("N-large", N=N)
         if abs(c - 1.0 / N) <= _DIAG_RTOL / N:
-            return (
-                f"it is N = {N} times too small: the 1/N of the batch average is applied "
-                "twice (it belongs in the loss, once)"
-            )
+            return _said("N-small", N=N)
     name = _fraction_name(c)
     if name == "2":
-        return (
-            "it is off by a factor 2 (twice too large): a term counted twice, or a ½ "
-            "that should have cancelled a 2"
-        )
+        return _said("factor-2")
     if name == "½":
-        return (
-            "it is off by a factor ½ (half the right value): a factor 2 is missing, e.g. "
-            "the derivative of y² is 2y, or a path of a variable used twice is left out"
-        )
+        return _said("factor-half")
     if name is not None:
-        return f"it is off by a constant factor {name}"
+        return _said("factor-simple", factor=name)
     # Enough digits that a factor near 1 (say 1.0001) does not print as "≈ 1".
     digits = 4 if abs(c - 1.0) >= 1e-3 else 8
     if size == 1:
         # One number is always a multiple of the right one: only the sign says more.
         if c < 0:
-            return (
-                f"it has the wrong sign (and is ≈ {abs(c):.{digits}g} times the right size): "
-                "check the direction of each difference and the minus signs"
-            )
+            return _said("wrong-sign-scale", size=f"{abs(c):.{digits}g}")
         return None
     if c < 0:
-        return (
-            f"it is ≈ {c:.{digits}g} times the right gradient: it points the opposite way "
-            "and has the wrong size"
-        )
-    return (
-        f"it is off by a constant factor ≈ {c:.{digits}g}: the direction is right, the scale is not"
-    )
+        return _said("opposite", factor=f"{c:.{digits}g}")
+    return _said("factor", factor=f"{c:.{digits}g}")
 
 
 def _partial_sentence(entry_ok):
     rows_ok = entry_ok.all(axis=1)
     cols_ok = entry_ok.all(axis=0)
     if rows_ok.any() and not rows_ok.all():
-        bad = np.flatnonzero(~rows_ok).tolist()
-        return (
-            f"it is right in some rows but wrong in rows {bad}: look at what differs for "
-            "those rows (an index, a loop bound, a term left out for them)"
-        )
+        return _said("rows", rows=np.flatnonzero(~rows_ok).tolist())
     if cols_ok.any() and not cols_ok.all():
-        bad = np.flatnonzero(~cols_ok).tolist()
-        return (
-            f"it is right in some columns but wrong in columns {bad}: look at what differs "
-            "for those columns (an index, a loop bound, a bias column treated as a weight)"
-        )
+        return _said("columns", columns=np.flatnonzero(~cols_ok).tolist())
     return None
 
 
@@ -669,7 +621,7 @@ def check_gradients(loss, params, grads, names=None, **kwargs):
                 False,
                 np.inf,
                 None,
-                f"no gradient was returned for {name!r}",
+                _said("no-gradient", name=name),
                 np.asarray([]),
                 numerical_gradient(f, x),
                 kwargs.get("rtol", RTOL),

@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from .checks.catalogue import likely
 from .gradcheck import RTOL, TOLERANCE_POLICY
 
 __all__ = [
@@ -745,7 +746,7 @@ def check_close(name, yours, expected, *, rtol=1e-6, atol=1e-9, reveal=True, hin
         with quiet():
             flipped = np.all(np.abs(arr + expected) <= rtol * np.abs(expected) + atol)
         if flipped:
-            hint = "Likely bug: the sign is wrong (yours is minus the right value)."
+            hint = likely("kit.value-sign")
     if hint:
         text += "\n" + hint
     raise GradingFailure(text)

@@ -3,9 +3,11 @@
 In this process (:mod:`classroom.runner`, no kernel, no nbgrader):
 
 - each planted bug of ``classroom/plants`` loses exactly the test cells it should, and
-  each of them shows the catalogue's diagnosis of that bug; each correct alternative
-  keeps full marks (the test cells run by the grader's own notebook model against a
-  kernel of this process whose ``import course`` is the grader's: :mod:`classroom.inprocess`);
+  each of them shows the catalogue's diagnosis of that bug (every "Likely bug:" line it
+  shows is a catalogue entry's, :func:`classroom.mutate.uncatalogued`); each correct
+  alternative keeps full marks (the test cells run by the grader's own notebook model
+  against a kernel of this process whose ``import course`` is the grader's:
+  :mod:`classroom.inprocess`);
 - a wrong forward pass (or loss, or dropout) costs only its own cell's points (02–07);
 - the solutions earn full marks and the blank release earns nothing.
 
@@ -16,7 +18,7 @@ the runner agrees with nbgrader); notebooks/ is what solutions/ generates.
 
 import pytest
 
-from classroom import runner
+from classroom import mutate, runner
 from classroom.harness import assignments, notebook_names
 from classroom.plants import plants_for
 from course import variant_tables
@@ -67,6 +69,11 @@ def test_planted(notebooks, assignment, plant, index):
         out = report.cells[gid].output
         assert plant.says.lower() in out.lower(), f"{gid} does not name {plant.says!r}:\n{out}"
         assert "Traceback" not in out, f"{gid} shows a traceback instead of a message:\n{out}"
+        # every "Likely bug:" line is a catalogue entry's, as catalogue.likely writes it
+        assert not mutate.uncatalogued(assignment, out), f"{gid} names a bug in its own words"
+        for line in out.splitlines():
+            if "Likely bug:" in line:
+                assert mutate.bug_named(assignment, line.strip().removeprefix("✗ ")), line
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -177,6 +177,13 @@ PLANTS = [
         "02.params.b1-flat",
     ),
     _bug(
+        "course params: W2 a column",
+        "to-course-params",
+        [('"W2": wo[1:].reshape(1, 2),', '"W2": wo[1:].reshape(2, 1),')],
+        ("test-to-course-params",),
+        "02.params.W2-column",
+    ),
+    _bug(
         "course params: b2 a plain number",
         "to-course-params",
         [('"b2": wo[:1].reshape(1, 1),', '"b2": wo[0],')],

@@ -59,6 +59,7 @@ from ..grading import (
     quiet,
     reset_notes,
 )
+from .catalogue import likely
 
 __all__ = [
     "TOLERANCES",
@@ -293,15 +294,12 @@ def check_values(name, yours, expected, *, tol="exact", reveal=True, models=None
         return arr
     sentence = matching(arr, models or {})
     text = _first_difference(name, arr, expected, TOLERANCES[tol], reveal)
-    if not sentence and tol == "exact" and close(arr, expected, "float32"):
-        sentence = (
-            "the values agree with the right ones to about 7 digits only: something is "
-            "computed in float32 (or float16); compute in float64 (numpy's default)"
-        )
-    if sentence:
-        text += f"\nLikely bug: {sentence}"
+    if sentence:  # a model's name: a diagnosis of the catalogue (catalogue.suspects)
+        text += f"\nLikely bug: {sentence.rstrip('.')}."
+    elif tol == "exact" and close(arr, expected, "float32"):
+        text += "\n" + likely("kit.float32-digits")
     elif expected.size == 1 and float(expected) != 0 and close(-arr, expected, tol):
-        text += "\nLikely bug: the sign is wrong (yours is minus the right value)."
+        text += "\n" + likely("kit.value-sign")
     elif hint:
         text += f"\n{hint}"
     if dtype in LOW_PRECISION:
@@ -420,8 +418,7 @@ def own_work(what, giveaways=(), fn=None):
             raise GradingFailure(
                 f"{what} calls {NUMERICAL}: that is numerical differentiation (finite "
                 "differences), not the backward pass this exercise asks for, so it earns "
-                "nothing here (and the instructor is told).\nLikely bug: the gradient is "
-                "computed by numerical differentiation, not by backpropagation."
+                "nothing here (and the instructor is told).\n" + likely("gradcheck.numerical")
             )
         raise GradingFailure(
             f"{what} calls {calls}: the course's own implementation of what this exercise "
@@ -738,8 +735,7 @@ def check_backprop_speed(fn, *args, what, n_params, forward_seconds=None, **kwar
         f"{what} did not finish within {BACKPROP_BUDGET:g} s on a network with {n_params} "
         f"parameters{fwd}. Backpropagation costs about two forward passes; numerical "
         f"differentiation costs two forward passes per parameter ({2 * n_params}).\n"
-        "Likely bug: the gradient is computed by numerical differentiation (finite "
-        "differences), not by backpropagation."
+        + likely("gradcheck.numerical")
     )
 
 
@@ -778,5 +774,5 @@ def check_timed_values(what, grads, right, n_params, size=None):
         f"on {size}, {what} answered in time but "
         f"{wrong}, though the smaller tests may pass: a backward must compute the same "
         "gradient at every size (numerical differentiation that gives up on big networks "
-        "earns nothing).\nLikely bug: the gradient is not computed by backpropagation."
+        "earns nothing).\n" + likely("kit.gives-up-big")
     )

@@ -31,7 +31,7 @@ from ..activations import sigmoid, sigmoid_prime
 from ..grading import GradingFailure, call
 from . import _kit as kit
 from .catalogue import get as get_bug
-from .catalogue import suspects, table
+from .catalogue import likely, suspects, table
 
 __all__ = [
     "BUGS",
@@ -157,9 +157,7 @@ def check_hand(namespace, name):
     others = variants.matching_variants(ASSIGNMENT, given) if len(given) >= 2 else []
     if len(others) == 1 and not _explained_by_a_bug(given, x, y, z):
         _another_variant(name, others[0], point)
-    models = {
-        get_bug(bug).diagnosis: model(x, y, z) for bug, model in variants.GRAPH_HAND_BUGS[name]
-    }
+    models = {get_bug(bug).text(): model(x, y, z) for bug, model in variants.GRAPH_HAND_BUGS[name]}
     kit.check_values(
         name,
         value,
@@ -212,12 +210,12 @@ def _forward_bug_named(forward, check, *args):
             try:
                 check(*args)
             except GradingFailure as found:
-                if "Likely bug: " in str(found):
-                    bug = str(found).split("Likely bug: ", 1)[1].split("\n")[0]
+                if "Likely bug: " in str(found):  # the catalogue's line of the forward's bug
+                    bug = str(found).split("Likely bug: ", 1)[1].split("\n")[0].rstrip(".")
         if bug is None:
             raise
         head, note, tail = text.partition("\n(Gradient checks: ")
-        raise GradingFailure(f"{head}\nWhat is wrong with {forward}: {bug}{note}{tail}") from None
+        raise GradingFailure(f"{head}\nWhat is wrong with {forward}: {bug}.{note}{tail}") from None
 
 
 # ---------------------------------------------------------------- h(x) = f(g(x))
@@ -237,7 +235,7 @@ def check_chain_value(h_forward_backward, x, reveal=True):
     shape (n,), against σ(x²) (`reveal`: show the expected entry; False in hidden tests)."""
     x = np.asarray(x, dtype=np.float64)
     h, _ = _chain_result(h_forward_backward, x)
-    models = {BUGS["01.h.value"].diagnosis: sigmoid(x) ** 2}
+    models = {BUGS["01.h.value"].text(): sigmoid(x) ** 2}
     kit.check_values(
         "h",
         h,
@@ -530,7 +528,7 @@ def check_max_tie(max_node, Node, value, upstream, reveal=True):
     grads = _node_grads("max", max_node, Node, [float(value)] * 2, upstream)
     if kit.close(grads, [upstream, upstream]):
         raise GradingFailure(
-            f"{BUGS['01.node.tie-both'].diagnosis.capitalize()} (a = b = {value}, "
+            f"{BUGS['01.node.tie-both'].text().capitalize()} (a = b = {value}, "
             f"out.grad = {upstream}). The course's convention sends it to a only (a "
             "subgradient choice): ∂out/∂a = 1 if a ≥ b, ∂out/∂b = 1 only if b > a."
         )
@@ -538,7 +536,7 @@ def check_max_tie(max_node, Node, value, upstream, reveal=True):
         f"(a.grad, b.grad) at the tie a = b = {value} with out.grad = {upstream}",
         grads,
         [upstream, 0.0],
-        models={BUGS["01.node.tie-second"].diagnosis: [0.0, upstream]},
+        models={BUGS["01.node.tie-second"].text(): [0.0, upstream]},
         reveal=reveal,
         hint="At a tie the course sends the gradient to the first input a "
         "(∂out/∂a = 1 if a ≥ b): a subgradient choice.",
@@ -636,8 +634,8 @@ def _node_problem(op, node_fn, Node):
         own = call(node_value, node_fn, Node, list(values), what=name)
     except GradingFailure as failure:
         text = str(failure)
-        if "Likely bug: " in text:
-            return text.split("Likely bug: ", 1)[1].split("\n")[0]
+        if "Likely bug: " in text:  # the catalogue's line of the node's bug
+            return text.split("Likely bug: ", 1)[1].split("\n")[0].rstrip(".")
         if f"Fix {name} (its out.value) first" in text:
             return f"its _backward is the derivative of its own out.value, which is not {formula}"
         return "its _backward passes the wrong gradient on (its own test says more)"
@@ -676,7 +674,7 @@ def _wrong_path(where, shared, own_sum, right, wrong, nodes, Node, reveal):
     if not kit.close(shared, own_sum):
         text += (
             f"\nAnd x.grad is not even the sum of your two paths ({own_sum:.6g}): "
-            f"{BUGS['01.paths.overwrite'].diagnosis}."
+            f"{BUGS['01.paths.overwrite'].text()}."
         )
     return text
 
@@ -738,6 +736,5 @@ def check_two_paths(Node, add_node, mul_node, sigmoid_node, x, y, reveal=True):
         raise GradingFailure(
             f"x.grad of {where} is {shared:.6g}, but the path through {path1} gives "
             f"{p1:.6g} and the path through {path2} gives {p2:.6g}; the multivariate chain "
-            f"rule sums them to {p1 + p2:.6g}.\n"
-            f"Likely bug: {BUGS['01.paths.overwrite'].diagnosis}."
+            f"rule sums them to {p1 + p2:.6g}.\n" + likely("01.paths.overwrite")
         )

@@ -32,7 +32,7 @@ from ..activations import get_activation
 from ..grading import GradingFailure, call, quiet
 from ..losses import square_loss
 from . import _kit as kit
-from .catalogue import suspects, table
+from .catalogue import likely, suspects, table
 
 __all__ = [
     "BACKWARD_BUGS",
@@ -379,7 +379,7 @@ def _forward_models(case):
     models = {}
     for bug in FORWARD_BUGS:
         if FORWARD_BUGS[bug].activation != case.activation:
-            models[BUGS[bug].diagnosis] = planted_forward(case, bug)
+            models[BUGS[bug].text()] = planted_forward(case, bug)
     return models
 
 
@@ -467,7 +467,7 @@ def _call_backward(backward_fn, case, cache, dJ_da):
             raise
         for bug in BACKWARD_BUGS:
             if planted_error(case, dJ_da, bug) == error.message:
-                raise GradingFailure(f"{failure}\nLikely bug: {BUGS[bug].diagnosis}") from None
+                raise GradingFailure(f"{failure}\n" + likely(bug)) from None
         raise GradingFailure(f"{failure}\n{_SHAPE_HINT}") from None
 
 
@@ -480,7 +480,7 @@ def _order_bias_suspects(key, grads, case, found):
         "04.backward.bias-mean"
         if kit.close(grads.get(wkey), right, "model")
         else ("04.backward.extra-1/N")
-    ].diagnosis
+    ].text()
     return dict(sorted(found.items(), key=lambda item: item[0] != first))
 
 
@@ -520,7 +520,8 @@ def check_backward(key, backward_fn, case, *, reveal=True):
     if sentence and np.shape(grads[key]) != case.params[key].shape:
         raise GradingFailure(
             f"∂J/∂{key} has shape {np.shape(grads[key])}, but {key} has shape "
-            f"{case.params[key].shape}.\nLikely bug: {sentence}"
+            f"{case.params[key].shape}.\n"
+            f"Likely bug: {sentence.rstrip('.')}."  # a suspect: a catalogue diagnosis
         )
     return kit.check_gradient(
         f"∂J/∂{key}",
@@ -571,23 +572,24 @@ def sgd_case(layer_sizes, seed):
 
 
 def update_models(old, grad, lr):
-    """What the update bugs of :data:`BUGS` make of one parameter."""
+    """What the update bugs of :data:`BUGS` make of one parameter, by catalogue id."""
     return {
-        BUGS["04.update.not-updated"].diagnosis: old,
-        BUGS["04.update.sign"].diagnosis: old + lr * grad,
-        BUGS["04.update.no-lr"].diagnosis: old - grad,
-        BUGS["04.update.step-only"].diagnosis: -lr * grad,
+        "04.update.not-updated": old,
+        "04.update.sign": old + lr * grad,
+        "04.update.no-lr": old - grad,
+        "04.update.step-only": -lr * grad,
     }
 
 
 def _update_hint(yours, old, grad, lr):
-    sentence = kit.matching(yours, update_models(old, grad, lr), "exact")
-    if sentence:
-        return "Likely bug: " + sentence + "."
+    """The catalogue's line for an update that gave `yours`, or None."""
+    bug = kit.matching(yours, update_models(old, grad, lr), "exact")
+    if bug:
+        return likely(bug)
     step, g = (yours - old).ravel(), (-lr * grad).ravel()
     c = float(np.dot(step, g) / np.dot(g, g)) if np.dot(g, g) > 0 else 0.0
     if c != 0 and kit.close(step, c * g, "exact"):
-        return f"Likely bug: {BUGS['04.update.factor'].diagnosis} ≈ {c:.4g}: use −α ∂J/∂θ."
+        return likely("04.update.factor", factor=c)
     return None
 
 
@@ -617,10 +619,7 @@ def check_sgd_update(update_fn, params, grads, lr, *, reveal=True):
             what="sgd_update",
         )
     if out is None:
-        raise GradingFailure(
-            f"Likely bug: {BUGS['04.update.none'].diagnosis} (a new dict, or the one you "
-            "updated in place)."
-        )
+        raise GradingFailure(likely("04.update.none"))
     kit.as_dict(out, "sgd_update", expected)
     order = sorted(expected, key=lambda k: (int(k[1:]), k[0]))
     bad = [k for k in order if not kit.close(out[k], expected[k], "exact")]
@@ -629,7 +628,7 @@ def check_sgd_update(update_fn, params, grads, lr, *, reveal=True):
     k = bad[0]
     arr, _ = kit.values(f"the updated {k}", out[k], expected[k].shape)
     if all(b.startswith("b") for b in bad):
-        hint = f"Likely bug: {BUGS['04.update.bias-only'].diagnosis}."
+        hint = likely("04.update.bias-only")
     else:
         hint = _update_hint(arr, old[k], grads[k], lr)
     kit.check_values(f"the updated {k}", arr, expected[k], reveal=reveal, hint=hint)

@@ -46,7 +46,7 @@ from ..layers import dropout_forward
 from ..losses import softmax_cross_entropy
 from ..training import best_epoch
 from . import _kit as kit
-from .catalogue import suspects, table
+from .catalogue import likely, suspects, table
 
 __all__ = [
     "BUGS",
@@ -277,7 +277,7 @@ def check_l2_value(fn, params, X, Y, lam, activation="tanh", reveal=True):
         "07.l2.not-squared",
     )
     models = _l2_models(params, X, Y, lam, activation, "07.l2.", lambda r: r[0])
-    models = {s: v for s, v in models.items() if s in {BUGS[b].diagnosis for b in value_bugs}}
+    models = {s: v for s, v in models.items() if s in {BUGS[b].text() for b in value_bugs}}
     return float(kit.check_values("J_hat", J_hat, expected, reveal=reveal, models=models))
 
 
@@ -398,24 +398,19 @@ def _factor_problem(name, factors, p):
         hint = ""
         kept = [v for v in values.tolist() if v != 0.0]
         if values.tolist() == [1.0]:
-            hint = f"\nLikely bug: {BUGS['07.dropout.nothing-dropped'].diagnosis} (= {keep:g})."
+            hint = "\n" + likely("07.dropout.nothing-dropped", keep=keep)
         elif set(values.tolist()) <= {0.0, 1.0}:
-            hint = f"\nLikely bug: {BUGS['07.dropout.no-scaling'].diagnosis} (1/(1−p) = {keep:g})."
+            hint = "\n" + likely("07.dropout.no-scaling", keep=keep)
         elif len(kept) == 1:
-            hint = (
-                f"\nLikely bug: the kept units are scaled by {kept[0]:g}, not by 1/(1−p) = "
-                f"{keep:g} (divide by 1 − p)."
-            )
+            hint = "\n" + likely("07.dropout.wrong-scaling", scale=kept[0], keep=keep)
         return (
             f"with p = {p} {name} must hold only 0 (dropped) and 1/(1−p) = {keep:g} (kept); "
             f"yours holds {values[:6].tolist()}.{hint}"
         )
     dropped = float(np.mean(np.abs(factors) <= 1e-12))
     if abs(dropped - p) > 0.05:
-        return (
-            f"with p = {p} a fraction {dropped:.3f} of the units was dropped.\n"
-            f"Likely bug: {BUGS['07.dropout.keep-p'].diagnosis}."
-        )
+        bug = likely("07.dropout.keep-p")
+        return f"with p = {p} a fraction {dropped:.3f} of the units was dropped.\n{bug}"
     return None
 
 
@@ -426,20 +421,17 @@ def check_dropout_forward(fn, p=0.25, shape=(40, 50), seed=0):
     out, mask = _call_dropout(fn, a, p, seed=seed + 1)
     keep = 1.0 / (1.0 - p)
     if not kit.close(out, a * mask):
-        raise GradingFailure(f"Likely bug: {BUGS['07.dropout.out'].diagnosis}.")
+        raise GradingFailure(likely("07.dropout.out"))
     problem = _factor_problem("the mask", mask, p)  # 2000 units
     if problem:
         raise GradingFailure(problem)
     fixed = np.where(rng.random(shape) < p, 0.0, keep)
     out2, mask2 = _call_dropout(fn, a, p, seed=seed + 3, mask=fixed)
     if not (np.array_equal(mask2, fixed) and kit.close(out2, a * fixed)):
-        raise GradingFailure(
-            f"Likely bug: {BUGS['07.dropout.mask-ignored'].diagnosis}: that is how a gradient "
-            "check, and the backward pass, reuse the forward's mask."
-        )
+        raise GradingFailure(likely("07.dropout.mask-ignored"))
     out0, _ = _call_dropout(fn, a, 0.0, seed=seed + 2)
     if not kit.close(out0, a):
-        raise GradingFailure(f"Likely bug: {BUGS['07.dropout.p0'].diagnosis}.")
+        raise GradingFailure(likely("07.dropout.p0"))
 
 
 def check_dropout_expectation(fn, p=0.4, draws=1500, seed=0):
@@ -463,7 +455,7 @@ def check_dropout_expectation(fn, p=0.4, draws=1500, seed=0):
         hint = " Drop each unit with probability p and scale the kept ones by 1/(1−p)."
         if abs(ratio - (1.0 - p)) < 0.03:
             hint = (
-                f"\nLikely bug: {BUGS['07.dropout.no-scaling'].diagnosis}: without it "
+                "\n" + likely("07.dropout.no-scaling", keep=1.0 / (1.0 - p)) + "\nWithout it "
                 f"E[out] = (1−p)·a = {1 - p:g}·a, so at test time (nothing dropped) the next "
                 "layer would see larger inputs than in training."
             )
@@ -614,7 +606,7 @@ def check_dropout_grads(fn, keys, p=0.5, seed=0, activation="tanh", reveal=True)
     if finite and not _same_grads(grads, again, keys):
         raise GradingFailure(
             "the gradients changed between two calls with the same mask (only the rng "
-            f"differed).\nLikely bug: {BUGS['07.net.fresh-mask'].diagnosis}."
+            "differed).\n" + likely("07.net.fresh-mask")
         )
     forward = "dropout_loss_and_grads (its J)"
     problem = kit.problem_of(check_dropout_loss, fn, p, seed, activation, reveal=False)
@@ -657,7 +649,7 @@ def check_dropout_mask_reused(fn, p=0.5, seed=0, activation="tanh"):
     if not kit.close(back, given):
         raise GradingFailure(
             f"given a mask, dropout_loss_and_grads returned {kit.describe(back)} as the "
-            f"mask.\nLikely bug: {BUGS['07.net.returned-mask'].diagnosis}."
+            "mask.\n" + likely("07.net.returned-mask")
         )
     _, grads, used = _call_dropout_net(fn, params, X, Y, p, None, seed + 5, activation)
     used, _ = kit.values("the mask returned", used, (params["W1"].shape[0], X.shape[1]))
@@ -673,8 +665,7 @@ def check_dropout_mask_reused(fn, p=0.5, seed=0, activation="tanh"):
         if not kit.close(grads[k], expected[k]):
             raise GradingFailure(
                 f"∂J/∂{k} is not the gradient for the mask dropout_loss_and_grads returned "
-                f"(no mask given, so one was drawn).\nLikely bug: "
-                f"{BUGS['07.net.fresh-mask'].diagnosis}."
+                "(no mask given, so one was drawn).\n" + likely("07.net.fresh-mask")
             )
 
 
@@ -700,27 +691,16 @@ def check_early_stopping(fn, val_losses, patience, reveal=True):
         f"early_stopping({[round(float(v), 3) for v in val_losses]}, patience={patience}) gave "
         + (f"(best, stop) = ({best}, {stop}){shown}.")
     )
-    if not (0 <= best < len(val_losses) and 0 <= stop < len(val_losses)):  # noqa: SIM114
-        text += (
-            f"\nLikely bug: best and stop are epochs of the history, 0 … {len(val_losses) - 1} "
-            "(len(val_losses) − 1 is the last one)."
-        )
+    if not (0 <= best < len(val_losses) and 0 <= stop < len(val_losses)):
+        bug = likely("07.early.outside", last=len(val_losses) - 1)
     elif best != expected[0]:
-        if best == stop or best == len(val_losses) - 1:
-            text += f"\nLikely bug: {BUGS['07.early.last-best'].diagnosis}."
-        else:
-            text += (
-                "\nLikely bug: the best epoch is not the one with the lowest validation loss "
-                "up to the stop (the first one on ties; epoch 0 counts)."
-            )
+        last = best == stop or best == len(val_losses) - 1
+        bug = likely("07.early.last-best" if last else "07.early.best-wrong")
     elif abs(stop - expected[1]) == 1:
-        text += f"\nLikely bug: {BUGS['07.early.off-by-one'].diagnosis}."
+        bug = likely("07.early.off-by-one")
     else:
-        text += (
-            "\nLikely bug: the stopping rule: stop at the first epoch that comes `patience` "
-            "epochs after the best one (or at the last epoch if that never happens)."
-        )
-    raise GradingFailure(text)
+        bug = likely("07.early.stop-wrong")
+    raise GradingFailure(f"{text}\n{bug}")
 
 
 def validation_loss(params, X, Y, activation="tanh"):
@@ -776,8 +756,7 @@ def _check_rule(losses, patience, max_epochs):
         )
         raise GradingFailure(
             f"your history has {len(losses)} values (epochs 0..{last}), but with patience "
-            f"{patience} and max_epochs {max_epochs} {rule}.\nLikely bug: "
-            f"{BUGS['07.run.no-patience'].diagnosis}."
+            f"{patience} and max_epochs {max_epochs} {rule}.\n" + likely("07.run.no-patience")
         )
     return best
 
@@ -787,8 +766,7 @@ def _check_epochs(trained, n_entries, n_train, batch_size):
     if epochs and abs(epochs - (n_entries - 1)) > 1e-9:
         raise GradingFailure(
             f"your history has {n_entries} values (epochs 0..{n_entries - 1}), but "
-            f"{epochs:g} epochs were trained.\nLikely bug: "
-            f"{BUGS['07.run.epochs-per-entry'].diagnosis}."
+            f"{epochs:g} epochs were trained.\n" + likely("07.run.epochs-per-entry")
         )
 
 
@@ -856,7 +834,7 @@ def _check_val_losses(losses, v0):
     if len(losses) > 1 and kit.close(losses, [losses[0]] * len(losses)):
         raise GradingFailure(
             "the validation loss never changed: train one epoch between two entries of "
-            "val_losses.\nLikely bug: " + BUGS["07.run.epochs-per-entry"].diagnosis + "."
+            "val_losses.\n" + likely("07.run.epochs-per-entry")
         )
 
 
@@ -875,6 +853,6 @@ def _check_best_params(params, losses, best, split, activation):
             which = f" which is that of the last epoch ({len(losses) - 1})"
         raise GradingFailure(
             f"the parameters you returned have validation loss {got:.6g}{which}, but the best "
-            f"epoch ({best}) had {losses[best]:.6g}.\nLikely bug: "
-            f"{BUGS['07.run.last-params' if which else '07.run.no-copy'].diagnosis}."
+            f"epoch ({best}) had {losses[best]:.6g}.\n"
+            + likely("07.run.last-params" if which else "07.run.no-copy")
         )

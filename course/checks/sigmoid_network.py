@@ -38,7 +38,7 @@ from .. import gradcheck, grading, lecture, variant_tables
 from ..activations import sigmoid, sigmoid_prime
 from ..grading import GradingFailure, TimeBudgetExceeded, call, quiet
 from . import _kit as kit
-from .catalogue import suspects, table
+from .catalogue import likely, suspects, table
 
 __all__ = [
     "BUGS",
@@ -85,14 +85,10 @@ _SINGLE = {
     "dL_dwh22": ("wh", (2, 1), "∂L/∂wʰ₂₂"),
 }
 
-#: The layout of ∂L/∂wh, for a transposed gradient.
-WH_TRANSPOSE_HINT = (
-    'it looks transposed: grads["wh"] is laid out like params["wh"], row i for the input '
-    "xᵢ (row 0 for the bias) and column j − 1 for hidden unit j, so ∂L/∂wʰᵢⱼ = δʰⱼ xᵢ "
-    "sits at [i, j − 1]"
-)
-
 BUGS = table("02")
+
+#: The layout of ∂L/∂wh, for a transposed gradient.
+WH_TRANSPOSE_HINT = BUGS["02.partials.transposed"].text()
 
 _NUMERICAL = (kit.NUMERICAL, "course.gradcheck.check_gradient", "course.gradcheck.check_gradients")
 _FORWARDS = (
@@ -255,7 +251,7 @@ def _forward_models(params, x):
     wh, wo = np.asarray(params["wh"], dtype=np.float64), np.asarray(params["wo"], dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
     _, z = reference_forward(params, x)
-    term = BUGS["02.forward.term"].diagnosis
+    term = BUGS["02.forward.term"].text()
     models["z"].setdefault(term, _term_slips(wh[0], [wh[1], wh[2]], [x[0], x[1]]))
     models["y"].setdefault(term, _term_slips(wo[0], [wo[1], wo[2]], [z[0], z[1]]))
     return models
@@ -362,8 +358,7 @@ def _with_the_networks_forward(fn, what, params, x, y_star, watch=True, values_o
             f"{what} calls forward at weights (or an input) other than the ones it was given: "
             "that is numerical differentiation (finite differences), not the chain rule this "
             "exercise asks for, so it earns nothing here (and the instructor is told).\n"
-            "Likely bug: the gradient is computed by numerical differentiation, not by "
-            "backpropagation."
+            + likely("gradcheck.numerical")
         )
     return out
 
@@ -418,19 +413,14 @@ def _probe(fn, what, params, x, y_star, mine, pick):
         grading.flag(f"{what} differentiates numerically: forward's values make no difference")
         raise GradingFailure(
             f"{what} gives the partial at the weights it was given even when forward returns "
-            "the values of other hidden weights wʰ: it does not compute from the y and z that "
-            "forward returns. That is numerical differentiation of a forward this test cannot "
-            "replace (a default argument, a closure, a copy of forward), or a forward pass of "
-            "its own: not the chain rule on forward's cached values that this exercise asks "
-            "for, so it earns nothing here (and the instructor is told).\nLikely bug: the "
-            "partial is not computed from (y, z) = forward(params, x), wᵒ and x."
+            "the values of other hidden weights wʰ: not the chain rule on forward's cached "
+            "values that this exercise asks for, so it earns nothing here (and the instructor "
+            "is told).\n" + likely("02.partial.own-forward")
         )
     raise GradingFailure(
         f"{what} is right at the weights it was given, but not when forward returns the "
         "values of other hidden weights wʰ (the same wᵒ, x and y*): part of it does not come "
-        "from the y and z that forward returns.\nLikely bug: it recomputes z (or y) from "
-        'params["wh"] instead of using (y, z) = forward(params, x); the tests hand your '
-        "partials forward values of their own choosing."
+        "from the y and z that forward returns.\n" + likely("02.partial.recomputes-z")
     )
 
 
@@ -537,12 +527,10 @@ def _bias_zero(which, value):
     except GradingFailure as failure:
         if which != "dL_dwo01" or float(value) != 0.0:
             raise
-        head, sep, tail = str(failure).partition("\nLikely bug: ")
+        head, sep, tail = str(failure).partition("\nLikely bug: ")  # the checker's own line
         rest = tail.partition("\n")[2] if sep else ""
-        bias = BUGS["02.partial.bias-input-0"].diagnosis
-        raise GradingFailure(
-            f"{head}\nLikely bug: {bias}" + (f"\n{rest}" if rest else "")
-        ) from None
+        bias = likely("02.partial.bias-input-0")
+        raise GradingFailure(f"{head}\n{bias}" + (f"\n{rest}" if rest else "")) from None
 
 
 def check_single_partial(which, fn, forward, params, x, y_star, reveal=False):
@@ -603,8 +591,8 @@ def check_partials_loss(loss_and_partials, params, x, y_star, reveal=True):
     )
     L, _ = _result(out)
     models = {
-        BUGS["02.loss.no-half"].diagnosis: (y_ref - y_star) ** 2,
-        BUGS["02.loss.sign"].diagnosis: -expected,
+        BUGS["02.loss.no-half"].text(): (y_ref - y_star) ** 2,
+        BUGS["02.loss.sign"].text(): -expected,
     }
     kit.check_values("L", L, expected, models=models, hint="L = ½(y − y*)².", reveal=reveal)
 
@@ -693,19 +681,20 @@ def check_course_params(to_course_params, params, reveal=True):
         "W2": wo[1:].reshape(1, 2),
         "b2": wo[:1].reshape(1, 1),
     }
-    hints = {
-        "W1": BUGS["02.params.W1-not-transposed"].diagnosis,
-        "b1": BUGS["02.params.b1-flat"].diagnosis,
-        "W2": "W² holds wᵒ₁₁, wᵒ₂₁ as a row (1, 2).",
-        "b2": BUGS["02.params.b2-number"].diagnosis,
+    bugs = {
+        "W1": "02.params.W1-not-transposed",
+        "b1": "02.params.b1-flat",
+        "W2": "02.params.W2-column",
+        "b2": "02.params.b2-number",
     }
     for key, value in expected.items():
         try:
             kit.values(key, out[key], value.shape)
         except GradingFailure as failure:
-            raise GradingFailure(f"{failure}\nLikely bug: {hints[key]}") from None
-        models = {hints["W1"]: wh[1:]} if key == "W1" else {}
-        kit.check_values(key, out[key], value, models=models, hint=hints[key], reveal=reveal)
+            raise GradingFailure(f"{failure}\n" + likely(bugs[key])) from None
+        rule = BUGS[bugs[key]].text()
+        models = {rule: wh[1:]} if key == "W1" else {}
+        kit.check_values(key, out[key], value, models=models, hint=f"{rule}.", reveal=reveal)
 
 
 # ---------------------------------------------------------------- SGD
@@ -768,7 +757,7 @@ def _sgd(sgd, params, epochs, gamma0, T, seed, caller_check=False, own_work=True
     final, history = kit.unpack(out, "sgd", ("params", "history"))
     for k in params:
         if caller_check and not np.array_equal(given[k], params[k]):
-            raise GradingFailure(f"Likely bug: {BUGS['02.sgd.changes-params'].diagnosis}.")
+            raise GradingFailure(likely("02.sgd.changes-params"))
     final = kit.as_dict(final, "sgd (params)", ("wh", "wo"))
     order = []
     for _, x, y_star in calls:
@@ -840,10 +829,7 @@ def _explain_step(t, n, calls, final, gamma, gamma0, T):
         f"γ_t = γ₀ / (1 + t/T) = {gamma[t]:.6g}"
     )
     if np.isnan(used[t]):
-        return text + (
-            ".\nLikely bug: the update does not subtract γ_t times the gradient of the example "
-            "just drawn (each parameter: w ← w − γ_t · ∂L/∂w)."
-        )
+        return f"{text}.\n" + likely("02.sgd.not-its-steps")
     text += f"; yours used γ = {used[t]:.6g}."
     steps = np.arange(len(used))
     for model, bug in (
@@ -852,11 +838,8 @@ def _explain_step(t, n, calls, final, gamma, gamma0, T):
         (np.full(len(used), gamma0), "02.sgd.constant-step"),
     ):
         if kit.close(used, model, "model"):
-            return text + f"\nLikely bug: {BUGS[bug].diagnosis}."
-    return (
-        text
-        + "\nLikely bug: γ_t is computed wrong: γ_t = γ₀ / (1 + t/T), t = 0, 1, 2, … counting updates."
-    )
+            return f"{text}\n" + likely(bug)
+    return f"{text}\n" + likely("02.sgd.decay")
 
 
 def check_sgd_steps(sgd, params, epochs, gamma0, T, seed, reveal=True):
@@ -883,7 +866,7 @@ def check_sgd_steps(sgd, params, epochs, gamma0, T, seed, reveal=True):
         "history",
         hist,
         means,
-        hint=f"Likely bug: {BUGS['02.sgd.history'].diagnosis}.",
+        hint=likely("02.sgd.history"),
         reveal=reveal,
     )
 
@@ -898,13 +881,12 @@ def check_sgd_shuffles(sgd, params, epochs, seeds):
     if all(o == first[0] for o in first):
         raise GradingFailure(
             f"every epoch visits the examples in the same order {first[0]}.\n"
-            f"Likely bug: {BUGS['02.sgd.no-reshuffle'].diagnosis} "
-            "(order = rng.permutation(n) inside the epoch loop)."
+            + likely("02.sgd.no-reshuffle")
         )
     if runs[0] != runs[1]:
         raise GradingFailure(
             "two runs with the same seed visited the examples in different orders.\n"
-            f"Likely bug: {BUGS['02.sgd.global-rng'].diagnosis}."
+            + likely("02.sgd.global-rng")
         )
     if runs[0] == runs[2]:
         raise GradingFailure(
@@ -937,7 +919,7 @@ def _stepped(params, calls, final, n=4):
             "the parameters of the gradient just taken"
         )
         if not np.isnan(used[t]):
-            raise GradingFailure(f"{text}.\nLikely bug: {BUGS['02.sgd.uphill'].diagnosis}.")
+            raise GradingFailure(f"{text}.\n" + likely("02.sgd.uphill"))
         where = (
             "the parameters sgd returned are not one step from those of the last gradient"
             if t == len(calls) - 1
@@ -945,8 +927,7 @@ def _stepped(params, calls, final, n=4):
         )
         raise GradingFailure(
             f"{text}: {where}. The weights sgd returns must be where its own steps lead.\n"
-            "Likely bug: the update does not subtract γ_t times the gradient of the example "
-            "just drawn (each parameter: w ← w − γ_t · ∂L/∂w)."
+            + likely("02.sgd.not-its-steps")
         )
     return [float(np.mean(losses[e * n : (e + 1) * n])) for e in range(len(losses) // n)]
 

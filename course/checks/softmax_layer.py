@@ -39,7 +39,7 @@ from ..activations import sigmoid, sigmoid_prime
 from ..grading import GradingFailure, call, call_each, quiet
 from ..losses import log_softmax, softmax
 from . import _kit as kit
-from .catalogue import suspects, table
+from .catalogue import likely, suspects, table
 
 __all__ = [
     "BUGS",
@@ -143,8 +143,7 @@ def _call_strict(fn, z, *rest, what):
         if "divide by zero" in error.message and what == "cross_entropy_loss":
             raise GradingFailure(
                 f"{what} hits {error.type_name} ({error.message}) for logits as large as "
-                f"{float(np.max(np.abs(z))):.4g}.\n"
-                f"Likely bug: {BUGS['03.loss.log-of-zero'].diagnosis}."
+                f"{float(np.max(np.abs(z))):.4g}.\n" + likely("03.loss.log-of-zero")
             ) from None
         raise GradingFailure(
             f"{what} is not numerically stable: with logits as large as "
@@ -158,12 +157,12 @@ def _softmax_hint(y_hat, z):
     if kit.close(y_hat.sum(axis=0), np.ones(N), "exact"):
         return None
     if kit.close(y_hat.sum(axis=1), np.ones(K), "exact") and K != N:
-        return "Likely bug: " + BUGS["03.softmax.wrong-axis"].diagnosis + "."
+        return likely("03.softmax.wrong-axis")
     with quiet():
         unnormalised = (np.exp(z), np.exp(z - z.max(axis=0, keepdims=True)))
     if any(kit.close(y_hat, e, "exact") for e in unnormalised):
-        return "Likely bug: " + BUGS["03.softmax.not-normalised"].diagnosis + "."
-    return "Likely bug: " + BUGS["03.softmax.columns"].diagnosis + "."
+        return likely("03.softmax.not-normalised")
+    return likely("03.softmax.columns")
 
 
 def check_softmax(softmax_fn, z, *, reveal=True):
@@ -274,7 +273,7 @@ def check_ce_loss(loss_fn, z, Y, *, reveal=True):
     if not np.isfinite(arr.reshape(-1)[0]):
         raise GradingFailure(
             f"cross_entropy_loss returned {float(arr.reshape(-1)[0])} for logits as large as "
-            f"{float(np.max(np.abs(z))):.4g}.\nLikely bug: {BUGS['03.loss.log-of-zero'].diagnosis}."
+            f"{float(np.max(np.abs(z))):.4g}.\n" + likely("03.loss.log-of-zero")
         )
     value = kit.check_values(
         "J = cross_entropy_loss(z, Y)",
@@ -505,7 +504,7 @@ def _check_cache(cache, case, reveal):
     right = reference_cache(case)
     for i, name in enumerate(_CACHE_ENTRIES):
         swapped = {
-            f"cache[{i}] holds {other}, not {name}: the layout is {CACHE_LAYOUT}": right[j]
+            BUGS["03.layer.cache-swapped"].text(index=i, other=other, name=name): right[j]
             for j, other in enumerate(_CACHE_ENTRIES)
             if j != i
         }
@@ -614,8 +613,7 @@ def _numerical_through_forward(what):
         "that is numerical differentiation (finite differences), not the backward pass this "
         "exercise asks for, so it earns nothing here (and the instructor is told). The "
         f"backward reads what it needs from the cache {CACHE_LAYOUT}.\n"
-        "Likely bug: the gradient is computed by numerical differentiation, not by "
-        "backpropagation."
+        + likely("03.layer.numerical")
     )
 
 
@@ -731,7 +729,8 @@ def check_layer_backward(which, forward_fn, backward_fn, case, *, reveal=True):
     sentence = kit.matching(grad, found)
     if sentence and np.shape(grad) != point.shape:
         raise GradingFailure(
-            f"{label} has shape {np.shape(grad)}, expected {point.shape}.\nLikely bug: {sentence}"
+            f"{label} has shape {np.shape(grad)}, expected {point.shape}.\n"
+            f"Likely bug: {sentence.rstrip('.')}."  # a suspect: a catalogue diagnosis
         )
     try:
         return kit.check_gradient(

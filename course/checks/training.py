@@ -20,7 +20,7 @@ import numpy as np
 from .. import grading, network, training
 from ..grading import GradingFailure, call, quiet
 from . import _kit as kit
-from .catalogue import table
+from .catalogue import likely, table
 
 __all__ = [
     "BUGS",
@@ -137,8 +137,7 @@ def _epochs_of(batches, N, batch_size, epochs):
             f"with N = {N} examples, batch_size = {batch_size} and {epochs} epoch(s) there "
             f"should be {epochs * n_batches} minibatches ({n_batches} per epoch, the last one "
             f"smaller when batch_size does not divide N), but train_sgd computed "
-            f"{len(batches)} with sizes {[len(b) for b in batches]}.\n"
-            f"Likely bug: {BUGS['05.sgd.batches'].diagnosis}."
+            f"{len(batches)} with sizes {[len(b) for b in batches]}.\n" + likely("05.sgd.batches")
         )
     return [batches[e * n_batches : (e + 1) * n_batches] for e in range(epochs)]
 
@@ -162,10 +161,10 @@ def check_sgd_batches(train_sgd, N=10, batch_size=4, seed=0):
         missing = sorted(set(range(N)) - set(order.tolist()))
         raise GradingFailure(
             f"examples {missing} were never used and others were used twice.\n"
-            f"Likely bug: {BUGS['05.sgd.batches'].diagnosis}."
+            + likely("05.sgd.batches")
         )
     if np.array_equal(order, np.arange(N)):
-        raise GradingFailure(f"Likely bug: {BUGS['05.sgd.no-shuffle'].diagnosis}.")
+        raise GradingFailure(likely("05.sgd.no-shuffle"))
     return order
 
 
@@ -177,44 +176,36 @@ def check_sgd_reshuffle(train_sgd, N=10, batch_size=4, epochs=3, seed=0):
     orders = [np.concatenate(e) for e in _epochs_of(b1, N, batch_size, epochs)]
     if all(np.array_equal(o, orders[0]) for o in orders[1:]):
         if np.array_equal(orders[0], np.arange(N)):
-            raise GradingFailure(f"Likely bug: {BUGS['05.sgd.no-shuffle'].diagnosis}.")
+            raise GradingFailure(likely("05.sgd.no-shuffle"))
         raise GradingFailure(
             f"all {epochs} epochs visited the examples in the same shuffled order.\n"
-            f"Likely bug: {BUGS['05.sgd.no-reshuffle'].diagnosis}, so that the minibatches "
-            "differ from epoch to epoch."
+            + likely("05.sgd.no-reshuffle")
         )
     _, b2, _ = _run(train_sgd, params, X, Y, seed=seed, **kw)
     _, b3, _ = _run(train_sgd, params, X, Y, seed=seed + 1, **kw)
     if len(b1) != len(b2) or not all(np.array_equal(a, b) for a, b in zip(b1, b2, strict=True)):
         raise GradingFailure(
             "two runs with np.random.default_rng(seed) of the same seed shuffled differently.\n"
-            f"Likely bug: {BUGS['05.sgd.global-rng'].diagnosis}, so that a run can be repeated."
+            + likely("05.sgd.global-rng")
         )
     if len(b1) == len(b3) and all(np.array_equal(a, b) for a, b in zip(b1, b3, strict=True)):
         raise GradingFailure(
-            "runs with different seeds shuffled identically.\n"
-            f"Likely bug: {BUGS['05.sgd.global-rng'].diagnosis}, not from a generator with a "
-            "fixed seed of your own."
+            "runs with different seeds shuffled identically.\n" + likely("05.sgd.global-rng")
         )
 
 
 def _why_step(change, expected, grads_k, k):
+    """The catalogue's line for an update of `k` by `change` where `expected` was due."""
     scale = float(np.sum(change * expected) / max(np.sum(expected * expected), 1e-300))
     if kit.close(change, -expected):
-        return BUGS["05.sgd.sign"].diagnosis
+        return likely("05.sgd.sign")
     if kit.close(change, 0.0 * expected):
-        return BUGS["05.sgd.not-updated"].diagnosis.replace("it was", f"{k} was", 1)
+        return likely("05.sgd.not-updated", param=k)
     if kit.close(change, -grads_k):
-        return BUGS["05.sgd.no-lr"].diagnosis
+        return likely("05.sgd.no-lr")
     if scale != 0 and kit.close(change, scale * expected, "model"):
-        return (
-            f"the step is {scale:.4g} times α ∂J/∂θ: "
-            + BUGS["05.sgd.scaled"].diagnosis.split(": ", 1)[1]
-        )
-    return (
-        "the change is not −α times the gradient of this minibatch: update with that "
-        "minibatch's gradient, right after computing it"
-    )
+        return likely("05.sgd.scaled", scale=scale)
+    return likely("05.sgd.wrong-step")
 
 
 def check_sgd_step(train_sgd, N=10, batch_size=4, epochs=2, lr=0.3, seed=0, activation=None):
@@ -238,7 +229,7 @@ def check_sgd_step(train_sgd, N=10, batch_size=4, epochs=2, lr=0.3, seed=0, acti
     if used != {act}:
         raise GradingFailure(
             f"train_sgd was called with activation={act!r}, but network.loss_and_grads "
-            f"received {sorted(used)}.\nLikely bug: {BUGS['05.sgd.activation'].diagnosis}."
+            f"received {sorted(used)}.\n" + likely("05.sgd.activation")
         )
     state = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     for step, idx in enumerate(batches):
@@ -254,8 +245,7 @@ def check_sgd_step(train_sgd, N=10, batch_size=4, epochs=2, lr=0.3, seed=0, acti
                 change = np.asarray(after[k], dtype=np.float64) - before[k]
                 raise GradingFailure(
                     f"update {step + 1} of {len(batches)} (lr = {lr}) changed {k} wrongly: "
-                    f"expected θ ← θ − α ∂J/∂θ.\nLikely bug: "
-                    f"{_why_step(change, -lr * grads[k], grads[k], k)}."
+                    "expected θ ← θ − α ∂J/∂θ.\n" + _why_step(change, -lr * grads[k], grads[k], k)
                 )
     if not all(kit.close(out[k], state[k]) for k in params):
         raise GradingFailure(
@@ -271,7 +261,7 @@ def check_unit_spread(unit_spread, W, expected, reveal=True):
     got = call(unit_spread, W.copy(), what="unit_spread")
     models = {}
     if W.shape[0] > 1:
-        models[BUGS["05.spread.rows"].diagnosis] = float(np.max(W.max(axis=1) - W.min(axis=1)))
+        models[BUGS["05.spread.rows"].text()] = float(np.max(W.max(axis=1) - W.min(axis=1)))
     value = kit.check_values("unit_spread(W)", got, expected, reveal=reveal, models=models)
     return float(value)
 
@@ -295,10 +285,8 @@ def check_symmetric_run(train_constant_init, X, Y, n_hidden, value, steps, lr, r
     spread = float(np.max(W1.max(axis=0) - W1.min(axis=0)))
     if spread > 1e-9 * max(1.0, float(np.max(np.abs(W1)))):
         raise GradingFailure(
-            f"after {steps} steps the rows of W1 differ by up to {spread:.3g}.\nLikely bug: "
-            f"{BUGS['05.symmetry.random'].diagnosis}: start from all weights equal to {value} "
-            "(network.init_params(..., 'constant', scale=value)) and use full-batch gradient "
-            "descent (no random initialisation, no shuffling, no dropout)."
+            f"after {steps} steps the rows of W1 differ by up to {spread:.3g}.\n"
+            + likely("05.symmetry.random", value=value)
         )
     if kit.close(W1, np.full_like(W1, value)) and not kit.close(ref["W1"], np.full_like(W1, value)):
         raise GradingFailure(
@@ -311,8 +299,7 @@ def check_symmetric_run(train_constant_init, X, Y, n_hidden, value, steps, lr, r
             out[k],
             ref[k],
             reveal=reveal,
-            hint=f"Likely bug: {BUGS['05.symmetry.steps'].diagnosis} ({steps} of them), from "
-            "all weights equal to `value` and zero biases.",
+            hint=likely("05.symmetry.steps", steps=steps),
         )
     return out
 
@@ -329,12 +316,12 @@ def check_chosen_lr(chosen_lr, low, high):
         raise GradingFailure(f"chosen_lr must be a positive number, got {lr}.")
     if lr < low:
         raise GradingFailure(
-            f"chosen_lr = {lr:g} is {BUGS['05.lr.too-small'].diagnosis}: the loss is still "
+            f"chosen_lr = {lr:g} is {BUGS['05.lr.too-small'].text()}: the loss is still "
             "far from its floor after all the epochs."
         )
     if lr > high:
         raise GradingFailure(
-            f"chosen_lr = {lr:g} is {BUGS['05.lr.too-large'].diagnosis}: the loss jumps up "
+            f"chosen_lr = {lr:g} is {BUGS['05.lr.too-large'].text()}: the loss jumps up "
             "or oscillates instead of settling."
         )
     return lr
@@ -421,13 +408,8 @@ def check_digits_accuracy(train_digits, split, seed, threshold=DIGITS_THRESHOLD,
     except GradingFailure:
         fixed = acc
     if not fixed >= threshold:
-        raise GradingFailure(
-            f"{text}\nLikely bug: the network is {BUGS['05.digits.undertrained'].diagnosis}."
-        )
-    text += (
-        f"\nLikely bug: {BUGS['05.digits.train-sgd'].diagnosis} (with the course's minibatch "
-        f"SGD in place of your train_sgd the same recipe reaches {100 * fixed:.1f}%)."
-    )
+        raise GradingFailure(f"{text}\n" + likely("05.digits.undertrained"))
+    text += "\n" + likely("05.digits.train-sgd", accuracy=100 * fixed)
     found = train_sgd is not None and _sgd_problem(train_sgd)
     if found:
         text += f"\n{found[0]} says: {found[1]}."
@@ -443,12 +425,9 @@ def check_confusion_matrix(confusion_matrix, y_true, y_pred, K, reveal=True):
     arr, _ = kit.values("confusion_matrix", got, (K, K), integers=True)
     models = {}
     if not np.array_equal(expected, expected.T):
-        models[BUGS["05.confusion.transposed"].diagnosis] = expected.T
+        models[BUGS["05.confusion.transposed"].text()] = expected.T
     hint = None
     if arr.sum() != len(y_true):
-        hint = (
-            f"Likely bug: the entries sum to {arr.sum():g}, not to the {len(y_true)} "
-            f"examples: {BUGS['05.confusion.count'].diagnosis}."
-        )
+        hint = likely("05.confusion.count", total=arr.sum(), examples=len(y_true))
     kit.check_values("confusion_matrix", arr, expected, reveal=reveal, models=models, hint=hint)
     return arr

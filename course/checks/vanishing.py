@@ -22,7 +22,7 @@ from ..activations import get_activation
 from ..grading import GradingFailure, call
 from ..losses import softmax_cross_entropy
 from . import _kit as kit
-from .catalogue import table
+from .catalogue import likely, table
 from .chain_rule import hand_number
 
 __all__ = [
@@ -173,14 +173,14 @@ def _same(a, b):
 
 
 def _planted_error(params, X, Y, activation, message):
-    """The diagnosis of the bug whose planted model raises the same error, or None."""
+    """The id of the bug whose planted model raises the same error, or None."""
     for bug in _modelled():
         try:
             with kit.quiet():
                 planted_norms(params, X, Y, activation, bug.id)
         except ValueError as exc:
             if str(exc) == message:
-                return bug.diagnosis
+                return bug.id
     return None
 
 
@@ -206,19 +206,18 @@ def _student_norms(fn, params, X, Y, activation, which):
             result = call(fn, work, X.copy(), Y.copy(), activation, what="layer_gradient_norms")
     except GradingFailure as failure:
         error = getattr(failure, "student_error", None)
-        sentence = error and _planted_error(params, X, Y, activation, error.message)
-        if not sentence:
+        bug = error and _planted_error(params, X, Y, activation, error.message)
+        if not bug:
             raise
-        raise GradingFailure(f"{failure}\nLikely bug: {sentence}.") from None
+        raise GradingFailure(f"{failure}\n" + likely(bug)) from None
     try:
         return kit.unpack(result, "layer_gradient_norms", ("delta_norms", "dW_norms"))
     except GradingFailure as failure:
-        raise GradingFailure(
-            f"{failure}\nLikely bug: {BUGS['06.norms.two-arrays'].diagnosis}."
-        ) from None
+        raise GradingFailure(f"{failure}\n" + likely("06.norms.two-arrays")) from None
 
 
-def _bug_sentence(yours, params, X, Y, activation, idx):
+def _bug_named(yours, params, X, Y, activation, idx):
+    """The id of the first modelled bug whose norms are `yours`, or None."""
     for bug in _modelled():
         try:
             with kit.quiet():
@@ -226,7 +225,7 @@ def _bug_sentence(yours, params, X, Y, activation, idx):
         except ValueError:
             continue
         if _same(yours, model):
-            return bug.diagnosis
+            return bug.id
     return None
 
 
@@ -260,9 +259,9 @@ def check_layer_norms(fn, params, X, Y, activation, which="delta", *, reveal=Tru
         f"m = M, so look first at layer m = {top}: yours {yours[top - 1]:.6g}"
     )
     text += f", expected {expected[top - 1]:.6g}." if reveal else "."
-    sentence = _bug_sentence(yours, params, X, Y, activation, idx)
-    if sentence:
-        text += f"\nLikely bug: {sentence}."
+    bug = _bug_named(yours, params, X, Y, activation, idx)
+    if bug:
+        text += "\n" + likely(bug)
     raise GradingFailure(text)
 
 
@@ -276,19 +275,41 @@ def check_number(namespace, name, expected, wrong=None, hint=None):
     name : str
     expected : float
     wrong : dict of float to str, optional
-        Typical wrong answers and what they mean.
+        Typical wrong answers and the catalogue id of the bug each one is (the test cell
+        of a release before the ids, kept in a class's gradebook, gives the bug's
+        diagnosis instead: it is taken for that bug's id).
     hint : str, optional
         Shown on any other wrong answer.
+
+    Returns
+    -------
+    float
+        The student's number.
+
+    Raises
+    ------
+    GradingFailure
+        A wrong number (naming its bug when it is one of `wrong`).
+    KeyError
+        A value of `wrong` that is neither a catalogue id nor an 06 diagnosis.
     """
     value = hand_number(namespace, name)
     if kit.close(value, expected, "typed"):
         return value
-    for v, meaning in (wrong or {}).items():
+    for v, bug in (wrong or {}).items():
         if kit.close(value, v, "typed"):
-            raise GradingFailure(f"{name} = {value:g} is not right.\nLikely bug: {meaning}")
+            raise GradingFailure(f"{name} = {value:g} is not right.\n" + likely(_bug_id(bug)))
     if expected != 0 and kit.close(-value, expected, "typed"):
-        hint = "Likely bug: the sign is wrong."
+        hint = likely("kit.value-sign")
     raise GradingFailure(f"{name} = {value:g} is not right." + (f"\n{hint}" if hint else ""))
+
+
+def _bug_id(bug):
+    """`bug`, a catalogue id, or the id of the 06 bug whose diagnosis it is."""
+    if bug in BUGS:
+        return bug
+    by_text = {b.text(): b.id for b in BUGS.values() if not b.fields}
+    return by_text.get(bug.rstrip("."), bug)
 
 
 #: The multiple-choice questions' letters.
