@@ -15,10 +15,9 @@ NB = "chain_rule"
 h, values, graph = (
     on(NB, c) for c in ("h-forward-backward", "graph-forward-values", "graph-forward-backward")
 )
-hand_dfdy, hand_dfdz, hand_dfdx = (on(NB, f"hand-{c}") for c in ("dfdy", "dfdz", "dfdx"))
-add, mul, maximum, square, sig = (
-    on(NB, f"{c}-node") for c in ("add", "mul", "max", "square", "sigmoid")
-)
+hand_dfdy, hand_dfdz, hand_dfdx = (on(NB, c) for c in ("hand-dfdy", "hand-dfdz", "hand-dfdx"))
+add, mul, maximum = (on(NB, c) for c in ("add-node", "mul-node", "max-node"))
+square, sig = on(NB, "square-node"), on(NB, "sigmoid-node")
 paths = on(NB, "x-sigmoid-x-grad")
 
 # the test cells that lose points

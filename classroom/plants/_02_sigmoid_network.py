@@ -14,7 +14,7 @@ NB = "sigmoid_network"
 forward, partials, course_params, sgd = (
     on(NB, c) for c in ("forward", "loss-and-partials", "to-course-params", "sgd")
 )
-dwo01, dwo11, dwh22 = (on(NB, f"dL-{c}") for c in ("dwo01", "dwo11", "dwh22"))
+dwo01, dwo11, dwh22 = (on(NB, c) for c in ("dL-dwo01", "dL-dwo11", "dL-dwh22"))
 
 # the test cells that lose points
 FWD = ("test-forward",)

@@ -24,19 +24,16 @@ DA_T = ("test-sigmoid-layer-backward-da-prev",)
 LAYER = DW_T + DB_T + DA_T
 
 # lines of the solution that the plants edit
-SHIFT = "shifted = z - z.max(axis=0, keepdims=True)"
-NORMALISE = "return e / e.sum(axis=0, keepdims=True)"
+SHIFT, NORMALISE = (
+    "shifted = z - z.max(axis=0, keepdims=True)",
+    "return e / e.sum(axis=0, keepdims=True)",
+)
 LOG_Y_HAT = "log_y_hat = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))"
-J = "return float(-np.sum(Y * log_y_hat) / N)"
-DJ_DZ = "return (softmax(z) - Y) / N"
-Z = "z = W @ a_prev + b"
-A = "a = sigmoid(z)"
-CACHE = "cache = (a_prev, W, b, z, a)"
-UNPACK = "a_prev, W, b, z, a = cache"
-DELTA = "delta = dJ_da * a * (1.0 - a)"
-DW = "dW = delta @ a_prev.T"
-DB = "db = delta.sum(axis=1, keepdims=True)"
-DA_PREV = "da_prev = W.T @ delta"
+J, DJ_DZ = "return float(-np.sum(Y * log_y_hat) / N)", "return (softmax(z) - Y) / N"
+Z, A = "z = W @ a_prev + b", "a = sigmoid(z)"
+CACHE, UNPACK = "cache = (a_prev, W, b, z, a)", "a_prev, W, b, z, a = cache"
+DELTA, DA_PREV = "delta = dJ_da * a * (1.0 - a)", "da_prev = W.T @ delta"
+DW, DB = "dW = delta @ a_prev.T", "db = delta.sum(axis=1, keepdims=True)"
 
 PRIME = imports("sigmoid_layer_backward", "from course.activations import sigmoid_prime")
 NUMERICAL = "from course.gradcheck import numerical_gradient"
@@ -187,7 +184,8 @@ PLANTS = [
         imports("softmax_cross_entropy_grad", NUMERICAL),
         (
             BODY,
-            "return numerical_gradient(lambda zz: cross_entropy_loss(zz, Y), np.array(z, dtype=float))",
+            "return numerical_gradient(lambda zz: cross_entropy_loss(zz, Y), "
+            "np.array(z, dtype=float))",
         ),
         which="gradient",
     ),
@@ -196,9 +194,7 @@ PLANTS = [
         "03.layer.numerical",
         LAYER,
         imports("sigmoid_layer_backward", NUMERICAL),
-        (
-            BODY,
-            """
+        *body("""
             a_prev, W, b = (np.array(v, dtype=float) for v in cache[:3])
             def J(a_prev_, W_, b_):
                 return float(np.sum(dJ_da * sigmoid_layer_forward(a_prev_, W_, b_)[0]))
@@ -207,8 +203,7 @@ PLANTS = [
                 numerical_gradient(lambda x: J(a_prev, x, b), W),
                 numerical_gradient(lambda x: J(a_prev, W, x), b),
             )
-            """,
-        ),
+            """),
         which="layer backward",
     ),
     grad("03.grad.logits-no-1/N", GR, (DJ_DZ, "return z - Y")),

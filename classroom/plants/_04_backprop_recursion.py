@@ -4,7 +4,7 @@ The gradient tests judge `backward` against finite differences of the submission
 `forward`; a bug loses exactly the parameters whose gradients it changes.
 """
 
-from classroom.plants import BODY, Plant, body, on, showing, sub
+from classroom.plants import Plant, body, on, showing, sub
 
 NB = "backprop_recursion"
 FORWARD, BACKWARD, UPDATE = "forward", "backward", "sgd-update"
@@ -154,9 +154,7 @@ PLANTS = [
         "04.backward.numerical",
         ALL,
         ("def backward(", "from course.gradcheck import numerical_gradient\n\n\ndef backward("),
-        (
-            BODY,
-            """
+        *body("""
             X, activation = cache["a"][0], cache["activation"]
             Y = cache["a"][-1] - dJ_da * X.shape[1]
             grads = {}
@@ -167,8 +165,7 @@ PLANTS = [
                     return square_loss(forward(work, X, activation)[0], Y)[0]
                 grads[key] = numerical_gradient(J, work[key])
             return grads
-            """,
-        ),
+            """),
     ),
     backward.alternative(
         "backward that logs its progress to stderr (correct)", ("    grads = {}\n", LOGGING)
@@ -183,7 +180,8 @@ PLANTS = [
         UP,
         (
             STEP,
-            "return {key: params[key] - (lr * grads[key] if key[0] == 'b' else 0) for key in params}",
+            "return {key: params[key] - (lr * grads[key] if key[0] == 'b' else 0) "
+            "for key in params}",
         ),
     ),
     # backward gets the network's cache: only the forward loses its points

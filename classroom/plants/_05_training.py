@@ -1,6 +1,6 @@
 """Planted bugs and correct alternatives for 05-training (notebook training.ipynb)."""
 
-from classroom.plants import BODY, Plant, body, bug, calls, on, showing, sub
+from classroom.plants import Plant, body, bug, calls, on, showing, sub
 
 NB = "training"
 sgd, chosen_lr, spread = on(NB, "train-sgd"), on(NB, "chosen-lr"), on(NB, "unit-spread")
@@ -64,16 +64,13 @@ PLANTS = [
     sgd(
         calls("training.train"),
         SGD_TESTS,
-        (
-            BODY,
-            """
+        *body("""
             params, _ = training.train(
                 params, X, Y, epochs=epochs, lr=lr, batch_size=batch_size, rng=rng,
                 activation=activation, record=False,
             )
             return params
-            """,
-        ),
+            """),
     ),
     sgd(
         "05.sgd.no-reshuffle",

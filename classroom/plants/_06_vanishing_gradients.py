@@ -65,7 +65,10 @@ LIBRARY_DW = (
         + RETURN,
     ),
 )
-GRADIENT_FLOW = "result = flow.gradient_flow(params, X, Y, activation)\nreturn result.delta_norms, result.dW_norms"
+GRADIENT_FLOW = (
+    "result = flow.gradient_flow(params, X, Y, activation)\n"
+    "return result.delta_norms, result.dW_norms"
+)
 
 PLANTS = [
     norms(calls("flow.gradient_flow"), BOTH, (BODY, GRADIENT_FLOW), which="gradient_flow"),

@@ -24,8 +24,7 @@ EARLY_T, RUN_T = ("test-early-stopping",), ("test-train-with-early-stopping",)
 
 # lines of the solution that the plants edit
 WEIGHTS = 'weights = [k for k in params if k.startswith("W")]'
-HALF = "J + 0.5 * lam"
-SQUARES = "float(np.sum(params[k] ** 2))"
+HALF, SQUARES = "J + 0.5 * lam", "float(np.sum(params[k] ** 2))"
 DECAY = "grads[k] = grads[k] + lam * params[k]"
 J_HAT = "return J_hat, grads"
 DRAW = (
@@ -37,8 +36,7 @@ DRAW = (
 A1 = "a1, mask = dropout_forward(h, p, rng=rng, mask=mask)"
 DJ_DH = 'dJ_dh = mask * (params["W2"].T @ delta2)  # the forward\'s mask, not a new one'
 NET_RETURN = "return J, grads, mask"
-STOP = "return best, epoch"
-END = "return best, len(val_losses) - 1"
+STOP, END = "return best, epoch", "return best, len(val_losses) - 1"
 SAVE0 = "best, best_params = 0, copy.deepcopy(params)"
 SAVE = "best, best_params = epoch, copy.deepcopy(params)"
 PATIENCE = "\n        elif epoch - best >= patience:\n            break"
@@ -186,9 +184,7 @@ PLANTS = [
         "07.l2.numerical",
         L2_W + L2_B,
         imports("l2_loss_and_grads", "from course.gradcheck import numerical_gradient"),
-        (
-            BODY,
-            """
+        *body("""
             def J_hat(p):
                 J = losses.softmax_cross_entropy(network.predict(p, X, activation), Y)[0]
                 return J + 0.5 * lam * sum(float(np.sum(p[k] ** 2)) for k in p if k.startswith("W"))
@@ -200,8 +196,7 @@ PLANTS = [
                     return J_hat(work)
                 grads[key] = numerical_gradient(f, work[key])
             return J_hat(params), grads
-            """,
-        ),
+            """),
     ),
     early("07.early.best-1", EARLY_T, ("best = 0", "best = 1")),
     run("07.run.epochs-per-entry", RUN_T, ("epochs=1, lr=lr", "epochs=2, lr=lr")),
@@ -211,16 +206,13 @@ PLANTS = [
     dropout(
         "07.dropout.mask-ignored",
         MASK,
-        (
-            BODY,
-            """
+        *body("""
             if rng is not None and p > 0:
                 mask = (rng.random(a.shape) >= p) / (1.0 - p)
             elif mask is None:
                 mask = np.ones_like(a)
             return a * mask, mask
-            """,
-        ),
+            """),
     ),
     dropout("07.dropout.p0", MASK, ("mask = np.ones_like(a)", "mask = np.full(a.shape, 2.0)")),
     l2("07.l2.grad-missing", L2_W, ("for k in weights:", "for k in []:")),
@@ -233,38 +225,29 @@ PLANTS = [
     l2(
         "07.l2.library-l2",
         L2_ALL,
-        (
-            BODY,
-            """
+        *body("""
             J_hat, grads, _ = network.loss_and_grads(params, X, Y, activation=activation, l2=lam)
             return J_hat, grads
-            """,
-        ),
+            """),
     ),
     l2(
         calls("losses.l2_penalty"),
         L2_ALL,
-        (
-            BODY,
-            """
+        *body("""
             J, grads, _ = network.loss_and_grads(params, X, Y, activation=activation)
             penalty, dpen = losses.l2_penalty(params, lam)
             return J + penalty, {k: g + dpen.get(k, 0.0) for k, g in grads.items()}
-            """,
-        ),
+            """),
         which="l2_penalty",
     ),
     # self-consistent, but the derivative of the wrong function
     l2(
         "07.l2.penalty-alone",
         L2_ALL,
-        (
-            BODY,
-            """
+        *body("""
             J = 0.5 * lam * sum(float(np.sum(v * v)) for k, v in params.items() if k.startswith("W"))
             return J, {k: (lam * v if k.startswith("W") else np.zeros_like(v)) for k, v in params.items()}
-            """,
-        ),
+            """),
     ),
     l2("kit.gives-up-big", L2_W, (J_HAT, GIVES_UP_L2), which="L2"),
     net("07.net.J-sign", OUT, sub(NET_RETURN, "J,", "-J,")),
@@ -273,30 +256,24 @@ PLANTS = [
     net(
         calls("network.loss_and_grads"),
         OUT + HIDDEN,
-        (
-            BODY,
-            """
+        *body("""
             masks = None if mask is None else {1: mask}
             J, grads, caches = network.loss_and_grads(
                 params, X, Y, activation=activation, dropout=p, rng=rng, masks=masks
             )
             return J, grads, caches[0]["mask"]
-            """,
-        ),
+            """),
         which="loss_and_grads masks",
     ),
     net(
         "07.net.zero",
         OUT + HIDDEN,
-        (
-            BODY,
-            """
+        *body("""
             if mask is None:
                 shape = (params["W1"].shape[0], X.shape[1])
                 mask = np.where(rng.random(shape) < p, 0.0, 1.0 / (1.0 - p))
             return 0.0, {k: np.zeros_like(v) for k, v in params.items()}, mask
-            """,
-        ),
+            """),
     ),
     net("kit.gives-up-big", HIDDEN, (NET_RETURN, GIVES_UP_NET), which="dropout"),
     dropout(
@@ -320,17 +297,14 @@ PLANTS = [
     run(
         "07.run.library-patience",
         RUN_T,
-        (
-            BODY,
-            """
+        *body("""
             first = validation_loss(params, split, activation)
             params, history = training.train(
                 params, split.X_train, split.Y_train, epochs=max_epochs, lr=lr, batch_size=batch_size,
                 rng=rng, activation=activation, X_val=split.X_val, Y_val=split.Y_val, patience=patience,
             )
             return params, [first] + list(history.val_loss)
-            """,
-        ),
+            """),
     ),
     run.alternative(
         "correct: early-stopping run with its own early_stopping rule", *body(OWN_RULE)

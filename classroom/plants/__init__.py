@@ -2,31 +2,28 @@
 
 Each module ``classroom/plants/<assignment id with - as _>.py`` (e.g. ``_01_chain_rule``
 for "01-chain-rule") defines ``PLANTS``: a list of :class:`Plant`.  A plant is a record:
-its key, the notebook, and per answer cell (grade id) the edit as old → new text
-replacements of the solution cell in ``solutions/``, with the test cells that must lose
-points and what their output must say.
+its key, the notebook, per answer cell (grade id) its edit of the solution cell in
+``solutions/`` as (old, new) text replacements, and the test cells that must lose points.
 
-The modules write a bug as one row of a table: a maker per answer cell (:func:`on`)
-takes ``(key, failing, *edits)``, where `key` is the bug's catalogue id
-(:mod:`course.checks.catalogue`), `failing` the test cells' grade ids and each edit an
-``(old, new)`` pair; module-level names stand for the solution lines edited and for
-the tuples of test grade ids.  A bug that edits several cells is :func:`bug`.  The
-catalogue id is the one key the checkers' bug models and the mutation corpus use too,
-and the catalogue names the bug: a bug plant's name is the catalogue's ``name`` of its
-id, with a short qualifier (``which``) only where two plants of one assignment would
-otherwise share a name (one bug planted in two cells, say).  What the failing tests
-must show is the catalogue's ``says`` of it, or a more particular part of the same
-message (:func:`showing`: which library function a "calls the course's function" bug
-calls).  A correct alternative is not a bug: it has no catalogue id, loses no points,
-its key is :data:`ALTERNATIVE` and its name (unique in its assignment) says what it
-does differently; it is written as a :class:`Plant`.
+A module is a table, a bug one row of it: ``cell(key, failing, *edits)``, where ``cell``
+is the maker of an answer cell (:func:`on`), `key` the bug's catalogue id
+(:mod:`course.checks.catalogue`, the one key the checkers' bug models and the mutation
+corpus use too), `failing` a tuple of test grade ids and each edit an (old, new) pair or
+a :func:`sub` of a solution line; module-level names stand for the lines and grade ids
+the rows use.  A bug of several cells is :func:`bug`.  The catalogue names a bug plant:
+its name is the catalogue's ``name`` of its id, with a qualifier (``which``) only where
+two plants of one assignment would share a name.  Its failing tests must show the
+catalogue's ``says`` of it, or a more particular part of that message (:func:`showing`,
+:func:`calls`).  A correct alternative has no catalogue id and loses no points: its key
+is :data:`ALTERNATIVE`, its name (unique in its assignment) says what it does
+differently (``cell.alternative(name, *edits)``, or a :class:`Plant`).
+
 :func:`edit_solution` builds every planted cell and fails, naming the plant, when the
 solution no longer contains the text an edit replaces, so a plant cannot drift from the
-solution it edits.
-
-The notebook tests plant each into the solutions notebook and assert the grade (bugs lose
-exactly the listed cells' points and the failing output names the bug; alternatives keep
-full marks); the sample-class generator reuses them as realistic submissions.
+solution it edits.  The notebook tests plant each into the solutions notebook and assert
+the grade (bugs lose exactly the listed cells' points and the failing output names the
+bug; alternatives keep full marks); the sample-class generator reuses them as realistic
+submissions.
 """
 
 from __future__ import annotations
