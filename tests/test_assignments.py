@@ -28,7 +28,15 @@ ASSIGNMENTS = assignments()
 def _plants():
     for a in ASSIGNMENTS:
         for i, p in enumerate(plants_for(a)):
-            yield pytest.param(a, p, i, id=f"{a}:{p.name}")
+            yield pytest.param(a, p, i, id=f"{a}:{_label(p)}")
+
+
+def _label(plant):
+    """A bug's catalogue id, with its name's qualifier where the assignment plants the bug
+    more than once (e.g. "01.node.upstream (add)"); an alternative's name."""
+    if not plant.is_bug:
+        return plant.name
+    return plant.bug + plant.name.removeprefix(catalogue.get(plant.bug).name)
 
 
 def _variant(assignment, i):

@@ -76,7 +76,7 @@ PLANTS = [
     h("01.h.at-x", HD, (H, "dhdx = sigmoid_prime(x) * 2 * x")),
     h("01.h.at-h", HD, (H, "dhdx = sigmoid_prime(h) * 2 * x")),
     # h(1 − h)·2x on this wrong h is not the true derivative: it fails too, and says fix h first
-    h("01.h.value", HDV, (H_OF_G, "h = sigmoid(x) ** 2"), which="h(1 − h)·2x on it"),
+    h("01.h.value", HDV, (H_OF_G, "h = sigmoid(x) ** 2"), which="solution's dh/dx"),
     # hand numbers at the student's point (x0, y0, z0): each grading is on its own variant
     values("01.hand.g-no-square", VALUES, (G0, "g_value = y0 + z0")),
     values("01.hand.f-no-square", VALUES, (F0, "f_value = x0 * (y0 + z0)")),
@@ -148,7 +148,7 @@ PLANTS = [
     h("01.h.prime-form", HD, (H, "dhdx = h / (1 - h) * 2 * x"), which="h"),
     sig("01.node.sigmoid-prime-form", SIG2, sub(SIGMA, "(1 -", "(1 +"), which="sigmoid"),
     mul("01.node.upstream-divides", MUL, *subs(M, "* out.grad", "/ out.grad")),
-    paths("01.paths.divided", XSX, (XS, "return s + s * (1 - s) / x"), which="x σ(x)"),
+    paths("01.paths.divided", XSX, (XS, "return s + s * (1 - s) / x"), which="two paths"),
     paths("01.paths.minus", XSX, (XS, "return s - x * s * (1 - s)")),
     paths("01.paths.prime-form", XSX, (XS, "return s + x * s * (1 + s)")),
     # issue 18: points only by the true derivative, and only for the student's own work
@@ -159,7 +159,7 @@ PLANTS = [
         HDV,
         (H_OF_G, "s = sigmoid(x)\n    h = s**2"),
         (H, "dhdx = 2 * s * s * (1 - s)"),
-        which="dh/dx of σ(x)²",
+        which="its own dh/dx",
     ),
     graph(
         "01.graph.self-consistent",
