@@ -30,7 +30,15 @@ ASSIGNMENTS = assignments()
 def _plants():
     for a in ASSIGNMENTS:
         for i, p in enumerate(plants_for(a)):
-            yield pytest.param(a, p, i, id=f"{a}:{p.name}")
+            yield pytest.param(a, p, i, id=f"{a}:{_label(p)}")
+
+
+def _label(plant):
+    """A bug's catalogue id, with its name's qualifier where the assignment plants the bug
+    more than once (e.g. "01.node.upstream (add)"); an alternative's name."""
+    if not plant.is_bug:
+        return plant.name
+    return plant.bug + plant.name.removeprefix(catalogue.get(plant.bug).name)
 
 
 def _variant(assignment, i):
@@ -88,57 +96,40 @@ def test_solutions_full_and_blank_zero_in_process(notebooks, assignment):
 
 # A wrong forward pass (or loss, or helper) loses its own cell only: every later test
 # is handed the network's forward values, or runs with the course's function standing in
-# for the student's, and judges against the true answer.
+# for the student's, and judges against the true answer.  A plant is named by its bug id,
+# and by the qualifier of its name where its assignment plants that bug more than once.
 FORWARD_ONLY = [
-    (
-        "01-chain-rule",
-        "h: returns sigma(x)^2, dh/dx the true derivative from the cached g",
-        {"test-h-forward-backward-value"},
-    ),
-    (
-        "01-chain-rule",
-        "graph: f = x(y + z), the partials right",
-        {"test-graph-forward-backward-value"},
-    ),
-    ("02-sigmoid-network", "forward: wh indexed [j, i] (transposed)", {"test-forward"}),
-    ("02-sigmoid-network", "forward: linear output (no sigmoid at y)", {"test-forward"}),
-    ("02-sigmoid-network", "forward: hidden biases left out", {"test-forward"}),
-    ("03-softmax-layer", "loss without 1/N", {"test-cross-entropy-loss"}),
-    ("03-softmax-layer", "loss with the sign flipped", {"test-cross-entropy-loss"}),
-    ("03-softmax-layer", "forward without the sigmoid", {"test-sigmoid-layer-forward"}),
-    (
-        "03-softmax-layer",
-        "forward without the bias, backward recomputing a with it",
-        {"test-sigmoid-layer-forward"},
-    ),
-    ("03-softmax-layer", "softmax not normalised", {"test-softmax"}),
-    ("04-backprop-recursion", "forward without f at the output", {"test-forward"}),
-    (
-        "04-backprop-recursion",
-        "forward in float32 (only the forward's points)",
-        {"test-forward"},
-    ),
-    ("05-training", "no reshuffle: one permutation for all epochs", {"test-train-sgd-reshuffle"}),
-    ("07-regularization", "dropout_forward returns twice the mask", {"test-dropout-forward-mask"}),
-    ("07-regularization", "penalty missing from J_hat", {"test-l2-loss-and-grads-value"}),
-    (
-        "07-regularization",
-        "dropout_loss_and_grads returns J of the network without the mask",
-        {"test-dropout-loss-and-grads-out"},
-    ),
-    (
-        "07-regularization",
-        "dropout_forward draws a new mask even when given one",
-        {"test-dropout-forward-mask"},
-    ),
+    ("01-chain-rule", "01.h.value", "dh/dx right", {"test-h-forward-backward-value"}),
+    ("01-chain-rule", "01.graph.value", None, {"test-graph-forward-backward-value"}),
+    ("02-sigmoid-network", "02.forward.transposed", None, {"test-forward"}),
+    ("02-sigmoid-network", "02.forward.linear-output", "forward only", {"test-forward"}),
+    ("02-sigmoid-network", "02.forward.no-hidden-bias", None, {"test-forward"}),
+    ("03-softmax-layer", "03.loss.no-1/N", None, {"test-cross-entropy-loss"}),
+    ("03-softmax-layer", "03.loss.sign", None, {"test-cross-entropy-loss"}),
+    ("03-softmax-layer", "03.layer.no-sigma", "forward only", {"test-sigmoid-layer-forward"}),
+    ("03-softmax-layer", "03.layer.no-bias", "a recomputed", {"test-sigmoid-layer-forward"}),
+    ("03-softmax-layer", "03.softmax.not-normalised", None, {"test-softmax"}),
+    ("04-backprop-recursion", "04.forward.no-f-output", None, {"test-forward"}),
+    ("04-backprop-recursion", "kit.float32", None, {"test-forward"}),
+    ("05-training", "05.sgd.no-reshuffle", None, {"test-train-sgd-reshuffle"}),
+    ("07-regularization", "07.dropout.out", None, {"test-dropout-forward-mask"}),
+    ("07-regularization", "07.l2.missing", None, {"test-l2-loss-and-grads-value"}),
+    ("07-regularization", "07.net.J-no-mask", None, {"test-dropout-loss-and-grads-out"}),
+    ("07-regularization", "07.dropout.mask-ignored", None, {"test-dropout-forward-mask"}),
 ]
 
 
 @pytest.mark.parametrize(
-    "assignment, name, cells", FORWARD_ONLY, ids=[n for _, n, _ in FORWARD_ONLY]
+    "assignment, bug, which, cells",
+    FORWARD_ONLY,
+    ids=[f"{a}:{b}" + (f" ({w})" if w else "") for a, b, w, _ in FORWARD_ONLY],
 )
-def test_a_wrong_forward_costs_only_its_own_points(notebooks, assignment, name, cells):
-    (plant,) = [p for p in plants_for(assignment) if p.name == name]
+def test_a_wrong_forward_costs_only_its_own_points(notebooks, assignment, bug, which, cells):
+    (plant,) = [
+        p
+        for p in plants_for(assignment)
+        if p.bug == bug and (which is None or p.name.endswith(f" ({which})"))
+    ]
     report = runner.run(notebooks[assignment], plant.cells)
     assert set(report.failing()) == cells
 

@@ -17,6 +17,7 @@ from classroom.plants import (
     bug,
     edit_solution,
     plants_for,
+    sub,
 )
 from classroom.runner import SOLUTIONS
 from course.checks import catalogue
@@ -39,20 +40,31 @@ def test_every_plant_applies_to_the_solutions_and_names_a_catalogued_bug():
 def test_a_bug_plant_is_keyed_by_a_catalogue_id_and_an_alternative_by_none():
     edits = {"train-sgd": (("params[k] = params[k] - lr", "params[k] = params[k] + lr"),)}
     with pytest.raises(PlantError, match="not a catalogue id"):
-        bug(
-            "the sign is flipped",
-            "a message for a key",
-            "training",
-            edits,
-            ("test-train-sgd-step",),
-        )
+        bug("the sign is flipped", "training", edits, ("test-train-sgd-step",))
     with pytest.raises(PlantError, match="an alternative has neither"):
         Plant("a bug without its id", "training", edits, ("test-train-sgd-step",))
     with pytest.raises(PlantError, match="an alternative has neither"):
         Plant("an alternative with an id", "training", edits, bug="05.sgd.sign")
-    assert (
-        bug("05.sgd.sign", "sign", "training", edits, ("test-train-sgd-step",)).key == "05.sgd.sign"
-    )
+    assert bug("05.sgd.sign", "training", edits, ("test-train-sgd-step",)).key == "05.sgd.sign"
+
+
+def test_a_bug_plant_is_named_by_the_catalogue_and_qualified_only_where_needed():
+    edits = {"train-sgd": (sub("params[k] = params[k] - lr", "-", "+"),)}
+    sign = catalogue.get("05.sgd.sign").name
+    assert bug("05.sgd.sign", "training", edits, ("test-train-sgd-step",)).name == sign
+    twice = bug("05.sgd.sign", "training", edits, ("test-train-sgd-step",), which="again")
+    assert twice.name == f"{sign} (again)"
+    for plant in PLANTS:
+        if plant.is_bug:
+            assert re.fullmatch(
+                rf"{re.escape(catalogue.get(plant.bug).name)}( \(.+\))?", plant.name
+            )
+
+
+def test_a_sub_edit_changes_a_part_that_is_once_in_its_line():
+    assert sub("a.grad += out.grad", "+=", "=") == ("a.grad += out.grad", "a.grad = out.grad")
+    with pytest.raises(PlantError, match="2 times"):
+        sub("z - z.max(axis=0)", "z", "y")
 
 
 def test_plant_names_are_unique_per_assignment():

@@ -8,527 +8,178 @@ test whenever a path of its graphs runs through the bug (that test then names th
 fix first), and a derivative right only for a wrong forward earns nothing.
 """
 
-from classroom.plants import Plant, bugs_in, showing
+from classroom.plants import Plant, on, showing, sub, subs
 
-NOTEBOOK = "chain_rule"
+NB = "chain_rule"
 
-_bug = bugs_in(NOTEBOOK)
+h, values, graph = (
+    on(NB, c) for c in ("h-forward-backward", "graph-forward-values", "graph-forward-backward")
+)
+hand_dfdy, hand_dfdz, hand_dfdx = (on(NB, c) for c in ("hand-dfdy", "hand-dfdz", "hand-dfdx"))
+add, mul, maximum = (on(NB, c) for c in ("add-node", "mul-node", "max-node"))
+square, sig = on(NB, "square-node"), on(NB, "sigmoid-node")
+paths = on(NB, "x-sigmoid-x-grad")
 
+# the test cells that lose points
+HD, HV = ("test-h-forward-backward-derivative",), ("test-h-forward-backward-value",)
+HDV = HD + HV
+VALUES = ("test-graph-forward-values",)
+HAND_Y, HAND_Z, HAND_X = ("test-hand-dfdy",), ("test-hand-dfdz",), ("test-hand-dfdx",)
+GG, GV = ("test-graph-forward-backward-gradient",), ("test-graph-forward-backward-value",)
+TWO, ADD2 = ("test-two-paths",), ("test-add-node", "test-two-paths")
+MUL, MUL2 = ("test-mul-node",), ("test-mul-node", "test-two-paths")
+MAX, SQUARE = ("test-max-node",), ("test-square-node",)
+SIG2, XSX = ("test-sigmoid-node", "test-two-paths"), ("test-x-sigmoid-x-grad",)
+
+# lines of the solution that the plants edit
 H = "dhdx = h * (1 - h) * 2 * x"
-UP_A = "a.grad += out.grad"
-UP_B = "b.grad += out.grad"
+G0, F0 = "g_value = y0**2 + z0", "f_value = x0 * g_value"
+HAND_DY = "dfdy = 2 * x0 * y0"
+DY, DZ = "dfdy = dfdg * 2 * y", "dfdz = dfdg * 1.0"
+UP = UP_A, UP_B = "a.grad += out.grad", "b.grad += out.grad"
+M = MA, MB = "a.grad += b.value * out.grad", "b.grad += a.value * out.grad"
+TIE_A, TIE_B = "(a.value >= b.value)", "(b.value > a.value)"
+MAXES = MAX_A, MAX_B = f"a.grad += out.grad * {TIE_A}", f"b.grad += out.grad * {TIE_B}"
+SQ = "a.grad += 2 * a.value * out.grad"
+SIGMA = "a.grad += out.value * (1 - out.value) * out.grad"
+XS = "return s + x * s * (1 - s)"
+RETURN_H = "return h, dhdx"
+MAB, MAX_AB = f"{MA}\n        {MB}", f"{MAX_A}\n        {MAX_B}"
+H_OF_G = "h = sigmoid(g)"
+SQUARE_NODE = "Node(a.value**2, (a,))"
+MUL_NODE, SIGMOID_NODE = "Node(a.value * b.value, (a, b))", "Node(sigmoid(a.value), (a,))"
+IDENTITY, A_NODE = "a.grad += out.grad", "Node(a.value, (a,))"
+SIGMOID_IS_A = (SIGMOID_NODE, A_NODE)
+
+# answers of several lines (an edit's first line goes where the text it replaces starts)
+LOCALS = """dout_da, dout_db = b.value, a.value  # local derivatives
+        a.grad = a.grad + out.grad * dout_da
+        b.grad = b.grad + out.grad * dout_db"""
+IF_ELSE = """if a.value >= b.value:  # a tie goes to a
+            a.grad += out.grad
+        else:
+            b.grad += out.grad"""
+NUMERICAL = """from course import gradcheck
+
+    dhdx = gradcheck.numerical_gradient(lambda v: float(np.sum(sigmoid(v**2))), x.copy())"""
+FIGURE = "return np.array([graph.two_path_graph(float(v)).sums['x'] for v in x])"
+
+
+def _identity(node):
+    """The key of the identity node bug planted in `node`_node (self-consistent)."""
+    return showing("01.node.self-consistent", f"fix {node}_node")
+
 
 PLANTS = [
     # h(x) = σ(x²)
-    _bug(
-        "h: inner derivative g'(x) missing",
-        "h-forward-backward",
-        [(H, "dhdx = h * (1 - h)")],
-        ("test-h-forward-backward-derivative",),
-        "01.h.no-inner",
-    ),
-    _bug(
-        "h: f' evaluated at x instead of g(x)",
-        "h-forward-backward",
-        [(H, "dhdx = sigmoid_prime(x) * 2 * x")],
-        ("test-h-forward-backward-derivative",),
-        "01.h.at-x",
-    ),
-    _bug(
-        "h: sigma' evaluated at h",
-        "h-forward-backward",
-        [(H, "dhdx = sigmoid_prime(h) * 2 * x")],
-        ("test-h-forward-backward-derivative",),
-        "01.h.at-h",
-    ),
-    _bug(
-        "h: forward computes sigma(x)^2 instead of sigma(x^2)",
-        "h-forward-backward",
-        [("h = sigmoid(g)", "h = sigmoid(x) ** 2")],
-        # dhdx = h(1 − h)·2x on this wrong h is not the true derivative: it fails too, and
-        # says to fix h first
-        ("test-h-forward-backward-derivative", "test-h-forward-backward-value"),
-        "01.h.value",
-    ),
+    h("01.h.no-inner", HD, (H, "dhdx = h * (1 - h)")),
+    h("01.h.at-x", HD, (H, "dhdx = sigmoid_prime(x) * 2 * x")),
+    h("01.h.at-h", HD, (H, "dhdx = sigmoid_prime(h) * 2 * x")),
+    # h(1 − h)·2x on this wrong h is not the true derivative: it fails too, and says fix h first
+    h("01.h.value", HDV, (H_OF_G, "h = sigmoid(x) ** 2"), which="solution's dh/dx"),
     # hand numbers at the student's point (x0, y0, z0): each grading is on its own variant
-    _bug(
-        "hand: g = y + z",
-        "graph-forward-values",
-        [("g_value = y0**2 + z0", "g_value = y0 + z0")],
-        ("test-graph-forward-values",),
-        "01.hand.g-no-square",
-    ),
-    _bug(
-        "hand: f = x (y + z)",
-        "graph-forward-values",
-        [("f_value = x0 * g_value", "f_value = x0 * (y0 + z0)")],
-        ("test-graph-forward-values",),
-        "01.hand.f-no-square",
-    ),
-    _bug(
-        "hand: f = x y² + z",
-        "graph-forward-values",
-        [("f_value = x0 * g_value", "f_value = x0 * y0**2 + z0")],
-        ("test-graph-forward-values",),
-        "01.hand.f-precedence",
-    ),
-    _bug(
-        "hand: dfdy without the factor x",
-        "hand-dfdy",
-        [("dfdy = 2 * x0 * y0", "dfdy = 2 * y0")],
-        ("test-hand-dfdy",),
-        "01.hand.dfdy-no-x",
-    ),
-    _bug(
-        "hand: dfdy without the factor 2",
-        "hand-dfdy",
-        [("dfdy = 2 * x0 * y0", "dfdy = x0 * y0")],
-        ("test-hand-dfdy",),
-        "01.hand.dfdy-no-2",
-    ),
-    _bug(
-        "hand: dfdz = dg/dz = 1",
-        "hand-dfdz",
-        [("dfdz = x0", "dfdz = 1.0")],
-        ("test-hand-dfdz",),
-        "01.hand.dfdz-local",
-    ),
-    _bug(
-        "hand: dfdx = x",
-        "hand-dfdx",
-        [("dfdx = y0**2 + z0", "dfdx = x0")],
-        ("test-hand-dfdx",),
-        "01.hand.dfdx-x",
-    ),
+    values("01.hand.g-no-square", VALUES, (G0, "g_value = y0 + z0")),
+    values("01.hand.f-no-square", VALUES, (F0, "f_value = x0 * (y0 + z0)")),
+    values("01.hand.f-precedence", VALUES, (F0, "f_value = x0 * y0**2 + z0")),
+    hand_dfdy("01.hand.dfdy-no-x", HAND_Y, (HAND_DY, "dfdy = 2 * y0"), which="hand"),
+    hand_dfdy("01.hand.dfdy-no-2", HAND_Y, (HAND_DY, "dfdy = x0 * y0"), which="hand"),
+    hand_dfdz("01.hand.dfdz-local", HAND_Z, ("dfdz = x0", "dfdz = 1.0")),
+    hand_dfdx("01.hand.dfdx-x", HAND_X, ("dfdx = y0**2 + z0", "dfdx = x0"), which="hand"),
     # graph_forward_backward
-    _bug(
-        "graph: dfdy missing df/dg",
-        "graph-forward-backward",
-        [("dfdy = dfdg * 2 * y", "dfdy = 2 * y")],
-        ("test-graph-forward-backward-gradient",),
-        "01.graph.dfdy-no-x",
+    graph("01.graph.dfdy-no-x", GG, (DY, "dfdy = 2 * y"), which="graph"),
+    graph("01.graph.dfdz-one", GG, (DZ, "dfdz = 1.0")),
+    graph("01.graph.dfdy-no-2", GG, (DY, "dfdy = dfdg * y"), which="graph"),
+    # nodes; (x + y)·x: the path through x + y gets upstream x, not 1
+    add("01.node.upstream", ADD2, *subs(UP, "out.grad", "1.0"), which="add"),
+    add("01.node.add-sign", ADD2, (UP_B, "b.grad -= out.grad")),
+    add("01.paths.overwrite", TWO, *subs(UP, "+=", "="), which="add"),
+    mul("01.node.mul-swapped", MUL2, sub(MA, "b.value", "a.value"), sub(MB, "a.value", "b.value")),
+    mul("01.node.upstream", MUL, *subs(M, " * out.grad", ""), which="mul"),
+    mul("01.paths.overwrite", TWO, *subs(M, "+=", "="), which="mul"),
+    maximum("01.node.tie-both", MAX, sub(TIE_B, ">", ">=")),
+    maximum("01.node.max-smaller", MAX, sub(TIE_A, ">=", "<"), sub(TIE_B, ">", "<=")),
+    square("01.node.square-no-2", SQUARE, (SQ, "a.grad += a.value * out.grad")),
+    square("01.node.upstream", SQUARE, (SQ, "a.grad += 2 * a.value"), which="square"),
+    sig(
+        "01.node.sigmoid-at-output", SIG2, (SIGMA, "a.grad += sigmoid_prime(out.value) * out.grad")
     ),
-    _bug(
-        "graph: dfdz = 1",
-        "graph-forward-backward",
-        [("dfdz = dfdg * 1.0", "dfdz = 1.0")],
-        ("test-graph-forward-backward-gradient",),
-        "01.graph.dfdz-one",
-    ),
-    _bug(
-        "graph: dfdy = x*y (factor 2 lost)",
-        "graph-forward-backward",
-        [("dfdy = dfdg * 2 * y", "dfdy = dfdg * y")],
-        ("test-graph-forward-backward-gradient",),
-        "01.graph.dfdy-no-2",
-    ),
-    # nodes
-    _bug(
-        "add: forgets the upstream gradient",
-        "add-node",
-        [(UP_A, "a.grad += 1.0"), (UP_B, "b.grad += 1.0")],
-        # (x + y)·x: the path through x + y gets upstream x, not 1
-        ("test-add-node", "test-two-paths"),
-        "01.node.upstream",
-    ),
-    _bug(
-        "add: sign flipped for b",
-        "add-node",
-        [(UP_B, "b.grad -= out.grad")],
-        ("test-add-node", "test-two-paths"),
-        "01.node.add-sign",
-    ),
-    _bug(
-        "add: overwrites instead of summing",
-        "add-node",
-        [(UP_A, "a.grad = out.grad"), (UP_B, "b.grad = out.grad")],
-        ("test-two-paths",),
-        "01.paths.overwrite",
-    ),
-    _bug(
-        "mul: local derivatives swapped",
-        "mul-node",
-        [
-            ("a.grad += b.value * out.grad", "a.grad += a.value * out.grad"),
-            ("b.grad += a.value * out.grad", "b.grad += b.value * out.grad"),
-        ],
-        ("test-mul-node", "test-two-paths"),
-        "01.node.mul-swapped",
-    ),
-    _bug(
-        "mul: forgets the upstream gradient",
-        "mul-node",
-        [
-            ("a.grad += b.value * out.grad", "a.grad += b.value"),
-            ("b.grad += a.value * out.grad", "b.grad += a.value"),
-        ],
-        ("test-mul-node",),
-        "01.node.upstream",
-    ),
-    _bug(
-        "mul: overwrites instead of summing",
-        "mul-node",
-        [
-            ("a.grad += b.value * out.grad", "a.grad = b.value * out.grad"),
-            ("b.grad += a.value * out.grad", "b.grad = a.value * out.grad"),
-        ],
-        ("test-two-paths",),
-        "01.paths.overwrite",
-    ),
-    _bug(
-        "max: both inputs get the gradient at a tie",
-        "max-node",
-        [("(b.value > a.value)", "(b.value >= a.value)")],
-        ("test-max-node",),
-        "01.node.tie-both",
-    ),
-    _bug(
-        "max: gradient to the smaller input",
-        "max-node",
-        [
-            ("(a.value >= b.value)", "(a.value < b.value)"),
-            ("(b.value > a.value)", "(b.value <= a.value)"),
-        ],
-        ("test-max-node",),
-        "01.node.max-smaller",
-    ),
-    _bug(
-        "square: factor 2 missing",
-        "square-node",
-        [("a.grad += 2 * a.value * out.grad", "a.grad += a.value * out.grad")],
-        ("test-square-node",),
-        "01.node.square-no-2",
-    ),
-    _bug(
-        "square: forgets the upstream gradient",
-        "square-node",
-        [("a.grad += 2 * a.value * out.grad", "a.grad += 2 * a.value")],
-        ("test-square-node",),
-        "01.node.upstream",
-    ),
-    _bug(
-        "sigmoid: sigma' of the output",
-        "sigmoid-node",
-        [
-            (
-                "a.grad += out.value * (1 - out.value) * out.grad",
-                "a.grad += sigmoid_prime(out.value) * out.grad",
-            )
-        ],
-        ("test-sigmoid-node", "test-two-paths"),
-        "01.node.sigmoid-at-output",
-    ),
-    _bug(
-        "sigmoid: sigma instead of sigma'",
-        "sigmoid-node",
-        [
-            (
-                "a.grad += out.value * (1 - out.value) * out.grad",
-                "a.grad += out.value * out.grad",
-            )
-        ],
-        ("test-sigmoid-node", "test-two-paths"),
-        "01.node.sigma-for-prime",
-    ),
-    _bug(
-        "max: forgets the upstream gradient",
-        "max-node",
-        [
-            ("a.grad += out.grad * (a.value >= b.value)", "a.grad += 1.0 * (a.value >= b.value)"),
-            ("b.grad += out.grad * (b.value > a.value)", "b.grad += 1.0 * (b.value > a.value)"),
-        ],
-        ("test-max-node",),
-        "01.node.upstream",
-    ),
-    _bug(
-        "square: uses the output a² for a",
-        "square-node",
-        [("a.grad += 2 * a.value * out.grad", "a.grad += 2 * out.value * out.grad")],
-        ("test-square-node",),
-        "01.node.square-of-output",
-    ),
-    _bug(
-        "sigmoid: forgets the upstream gradient",
-        "sigmoid-node",
-        [
-            (
-                "a.grad += out.value * (1 - out.value) * out.grad",
-                "a.grad += out.value * (1 - out.value)",
-            )
-        ],
-        # x·σ(x): σ(x) gets upstream x, not 1
-        ("test-sigmoid-node", "test-two-paths"),
-        "01.node.upstream",
-    ),
+    sig("01.node.sigma-for-prime", SIG2, (SIGMA, "a.grad += out.value * out.grad")),
+    maximum("01.node.upstream", MAX, *subs(MAXES, "out.grad", "1.0"), which="max"),
+    square("01.node.square-of-output", SQUARE, (SQ, "a.grad += 2 * out.value * out.grad")),
+    # x·σ(x): σ(x) gets upstream x, not 1
+    sig("01.node.upstream", SIG2, sub(SIGMA, " * out.grad", ""), which="sigmoid"),
     # two paths
-    _bug(
-        "x sigma(x): only the path through the factor x",
-        "x-sigmoid-x-grad",
-        [("return s + x * s * (1 - s)", "return s")],
-        ("test-x-sigmoid-x-grad",),
-        "01.paths.only-factor",
-    ),
-    _bug(
-        "x sigma(x): only the path through sigma",
-        "x-sigmoid-x-grad",
-        [("return s + x * s * (1 - s)", "return x * s * (1 - s)")],
-        ("test-x-sigmoid-x-grad",),
-        "01.paths.only-sigma",
-    ),
-    _bug(
-        "x sigma(x): sigma for sigma' in the second path",
-        "x-sigmoid-x-grad",
-        [("return s + x * s * (1 - s)", "return s + x * s")],
-        ("test-x-sigmoid-x-grad",),
-        "01.paths.sigma-for-prime",
-    ),
+    paths("01.paths.only-factor", XSX, (XS, "return s")),
+    paths("01.paths.only-sigma", XSX, (XS, "return x * s * (1 - s)")),
+    paths("01.paths.sigma-for-prime", XSX, (XS, "return s + x * s")),
     # correct alternatives
     Plant(
         "alternative: library sigma', explicit locals, if/else max",
-        NOTEBOOK,
+        NB,
         {
             "h-forward-backward": ((H, "dhdx = sigmoid_prime(g) * (2 * x)"),),
-            "mul-node": (
-                (
-                    "a.grad += b.value * out.grad\n        b.grad += a.value * out.grad",
-                    "dout_da, dout_db = b.value, a.value  # local derivatives\n"
-                    "        a.grad = a.grad + out.grad * dout_da\n"
-                    "        b.grad = b.grad + out.grad * dout_db",
-                ),
-            ),
-            "max-node": (
-                (
-                    "a.grad += out.grad * (a.value >= b.value)\n"
-                    "        b.grad += out.grad * (b.value > a.value)",
-                    "if a.value >= b.value:  # a tie goes to a\n"
-                    "            a.grad += out.grad\n"
-                    "        else:\n"
-                    "            b.grad += out.grad",
-                ),
-            ),
-            "sigmoid-node": (
-                (
-                    "a.grad += out.value * (1 - out.value) * out.grad",
-                    "a.grad += float(sigmoid_prime(a.value)) * out.grad",
-                ),
-            ),
-            "graph-forward-backward": (
-                ("dfdy = dfdg * 2 * y", "dfdy = 2.0 * x * y"),
-                ("dfdz = dfdg * 1.0", "dfdz = x"),
-            ),
-            "x-sigmoid-x-grad": (("return s + x * s * (1 - s)", "return s * (1 + x * (1 - s))"),),
-            "hand-dfdy": (("dfdy = 2 * x0 * y0", "dfdy = 2.0 * y0 * x0"),),
+            "mul-node": ((MAB, LOCALS),),
+            "max-node": ((MAX_AB, IF_ELSE),),
+            "sigmoid-node": ((SIGMA, "a.grad += float(sigmoid_prime(a.value)) * out.grad"),),
+            "graph-forward-backward": ((DY, "dfdy = 2.0 * x * y"), (DZ, "dfdz = x")),
+            "x-sigmoid-x-grad": ((XS, "return s * (1 + x * (1 - s))"),),
+            "hand-dfdy": ((HAND_DY, "dfdy = 2.0 * y0 * x0"),),
             "graph-forward-values": (
-                ("g_value = y0**2 + z0", "g_value = y0 * y0 + z0"),
-                ("f_value = x0 * g_value", "f_value = float(x0 * (y0 * y0 + z0))"),
+                (G0, "g_value = y0 * y0 + z0"),
+                (F0, "f_value = float(x0 * (y0 * y0 + z0))"),
             ),
         },
     ),
     # issue 12: returned sequences of any kind, and a ∂f/∂x mix-up
-    _bug(
-        "graph: dfdx = x",
-        "graph-forward-backward",
-        [("dfdx = g", "dfdx = x")],
-        ("test-graph-forward-backward-gradient",),
-        "01.graph.dfdx-x",
-    ),
+    graph("01.graph.dfdx-x", GG, ("dfdx = g", "dfdx = x"), which="graph"),
     Plant(
         "alternative: graph_forward_backward and h_forward_backward return lists",
-        NOTEBOOK,
+        NB,
         {
             "graph-forward-backward": (
                 ("return f, dfdx, dfdy, dfdz", "return [f, dfdx, dfdy, dfdz]"),
             ),
-            "h-forward-backward": (("return h, dhdx", "return [h, dhdx]"),),
+            "h-forward-backward": ((RETURN_H, "return [h, dhdx]"),),
         },
     ),
-    _bug(
-        "max: the tie goes to the second input",
-        "max-node",
-        [
-            ("(a.value >= b.value)", "(a.value > b.value)"),
-            ("(b.value > a.value)", "(b.value >= a.value)"),
-        ],
-        ("test-max-node",),
-        "01.node.tie-second",
-    ),
+    maximum("01.node.tie-second", MAX, sub(TIE_A, ">=", ">"), sub(TIE_B, ">", ">=")),
     # one operator or number wrong in a formula
-    _bug(
-        "graph: dfdy with / 2",
-        "graph-forward-backward",
-        [("dfdy = dfdg * 2 * y", "dfdy = dfdg / 2 * y")],
-        ("test-graph-forward-backward-gradient",),
-        "01.graph.divided",
-    ),
-    _bug(
-        "h: sigma' as h / (1 - h)",
-        "h-forward-backward",
-        [(H, "dhdx = h / (1 - h) * 2 * x")],
-        ("test-h-forward-backward-derivative",),
-        "01.h.prime-form",
-    ),
-    _bug(
-        "sigmoid: sigma' as s(1 + s)",
-        "sigmoid-node",
-        [
-            (
-                "a.grad += out.value * (1 - out.value) * out.grad",
-                "a.grad += out.value * (1 + out.value) * out.grad",
-            )
-        ],
-        ("test-sigmoid-node", "test-two-paths"),
-        "01.node.sigmoid-prime-form",
-    ),
-    _bug(
-        "mul: divides by out.grad",
-        "mul-node",
-        [
-            ("a.grad += b.value * out.grad", "a.grad += b.value / out.grad"),
-            ("b.grad += a.value * out.grad", "b.grad += a.value / out.grad"),
-        ],
-        ("test-mul-node",),
-        "01.node.upstream-divides",
-    ),
-    _bug(
-        "x sigma(x): divides by x",
-        "x-sigmoid-x-grad",
-        [("return s + x * s * (1 - s)", "return s + s * (1 - s) / x")],
-        ("test-x-sigmoid-x-grad",),
-        "01.paths.divided",
-    ),
-    _bug(
-        "x sigma(x): paths subtracted",
-        "x-sigmoid-x-grad",
-        [("return s + x * s * (1 - s)", "return s - x * s * (1 - s)")],
-        ("test-x-sigmoid-x-grad",),
-        "01.paths.minus",
-    ),
-    _bug(
-        "x sigma(x): sigma' as s(1 + s)",
-        "x-sigmoid-x-grad",
-        [("return s + x * s * (1 - s)", "return s + x * s * (1 + s)")],
-        ("test-x-sigmoid-x-grad",),
-        "01.paths.prime-form",
-    ),
+    graph("01.graph.divided", GG, (DY, "dfdy = dfdg / 2 * y"), which="graph"),
+    h("01.h.prime-form", HD, (H, "dhdx = h / (1 - h) * 2 * x"), which="h"),
+    sig("01.node.sigmoid-prime-form", SIG2, sub(SIGMA, "(1 -", "(1 +"), which="sigmoid"),
+    mul("01.node.upstream-divides", MUL, *subs(M, "* out.grad", "/ out.grad")),
+    paths("01.paths.divided", XSX, (XS, "return s + s * (1 - s) / x"), which="two paths"),
+    paths("01.paths.minus", XSX, (XS, "return s - x * s * (1 - s)")),
+    paths("01.paths.prime-form", XSX, (XS, "return s + x * s * (1 + s)")),
     # issue 18: points only by the true derivative, and only for the student's own work
-    _bug(
-        "h: h(x) = x with dh/dx = 1 (self-consistent)",
-        "h-forward-backward",
-        [(H, "dhdx = np.ones_like(x)"), ("return h, dhdx", "return x, dhdx")],
-        ("test-h-forward-backward-derivative", "test-h-forward-backward-value"),
-        "01.h.self-consistent",
-    ),
-    _bug(
-        "h: the derivative of the wrong forward sigma(x)^2",
-        "h-forward-backward",
-        [("h = sigmoid(g)", "s = sigmoid(x)\n    h = s**2"), (H, "dhdx = 2 * s * s * (1 - s)")],
-        # right for this h, not for σ(x²): nothing for the derivative, fix h first
-        ("test-h-forward-backward-derivative", "test-h-forward-backward-value"),
+    h("01.h.self-consistent", HDV, (H, "dhdx = np.ones_like(x)"), (RETURN_H, "return x, dhdx")),
+    # right for this h, not for σ(x²): nothing for the derivative, fix h first
+    h(
         "01.h.value",
+        HDV,
+        (H_OF_G, "s = sigmoid(x)\n    h = s**2"),
+        (H, "dhdx = 2 * s * s * (1 - s)"),
+        which="its own dh/dx",
     ),
-    _bug(
-        "graph: f = x + y + z with partials 1 (self-consistent)",
-        "graph-forward-backward",
-        [
-            ("f = x * g", "f = x + y + z"),
-            ("dfdx = g", "dfdx = 1.0"),
-            ("dfdy = dfdg * 2 * y", "dfdy = 1.0"),
-            ("dfdz = dfdg * 1.0", "dfdz = 1.0"),
-        ],
-        ("test-graph-forward-backward-gradient", "test-graph-forward-backward-value"),
+    graph(
         "01.graph.self-consistent",
+        GG + GV,
+        ("f = x * g", "f = x + y + z"),
+        ("dfdx = g", "dfdx = 1.0"),
+        (DY, "dfdy = 1.0"),
+        (DZ, "dfdz = 1.0"),
     ),
-    _bug(
-        "mul: an identity node, out = a with a.grad += out.grad (self-consistent)",
-        "mul-node",
-        [
-            ("Node(a.value * b.value, (a, b))", "Node(a.value, (a, b))"),
-            (
-                "a.grad += b.value * out.grad\n        b.grad += a.value * out.grad",
-                "a.grad += out.grad",
-            ),
-        ],
-        ("test-mul-node", "test-two-paths"),
-        showing("01.node.self-consistent", "fix mul_node"),
-    ),
-    _bug(
-        "sigmoid: an identity node, out = a with a.grad += out.grad (self-consistent)",
-        "sigmoid-node",
-        [
-            ("Node(sigmoid(a.value), (a,))", "Node(a.value, (a,))"),
-            ("a.grad += out.value * (1 - out.value) * out.grad", "a.grad += out.grad"),
-        ],
-        ("test-sigmoid-node", "test-two-paths"),
-        showing("01.node.self-consistent", "fix sigmoid_node"),
-    ),
-    _bug(
-        "square: an identity node, out = a with a.grad += out.grad (self-consistent)",
-        "square-node",
-        [
-            ("Node(a.value**2, (a,))", "Node(a.value, (a,))"),
-            ("a.grad += 2 * a.value * out.grad", "a.grad += out.grad"),
-        ],
-        ("test-square-node",),
-        showing("01.node.self-consistent", "fix square_node"),
-    ),
-    _bug(
-        "sigmoid: forward line changed to out = a, backward right",
-        "sigmoid-node",
-        [("Node(sigmoid(a.value), (a,))", "Node(a.value, (a,))")],
-        # the node test sets out.value = σ(a): the backward keeps its point; the graphs of
-        # the two-paths test run on the node's own forward value
-        ("test-two-paths",),
-        showing("01.node.forward-changed", "its out.value is not σ(a)"),
-    ),
-    _bug(
-        "h: dh/dx by the course's numerical gradient",
-        "h-forward-backward",
-        [
-            (
-                H,
-                "from course import gradcheck\n\n"
-                "    dhdx = gradcheck.numerical_gradient(lambda v: float(np.sum(sigmoid(v**2))), x.copy())",
-            )
-        ],
-        ("test-h-forward-backward-derivative",),
-        "gradcheck.numerical",
-    ),
-    _bug(
-        "x sigma(x): the sum read off the course's two-path figure",
-        "x-sigmoid-x-grad",
-        [
-            (
-                "return s + x * s * (1 - s)",
-                "return np.array([graph.two_path_graph(float(v)).sums['x'] for v in x])",
-            )
-        ],
-        ("test-x-sigmoid-x-grad",),
-        "kit.library-call",
-    ),
-    _bug(
-        "h: returns sigma(x)^2, dh/dx the true derivative from the cached g",
-        "h-forward-backward",
-        [("return h, dhdx", "return sigmoid(x) ** 2, dhdx")],
-        # a wrong forward value costs only its own point
-        ("test-h-forward-backward-value",),
-        "01.h.value",
-    ),
-    _bug(
-        "graph: f = x(y + z), the partials right",
-        "graph-forward-backward",
-        [("f = x * g", "f = x * (y + z)")],
-        ("test-graph-forward-backward-value",),
-        "01.graph.value",
-    ),
-]
-
-# issue 21: ∂f/∂x = y², the z of g forgotten
-PLANTS += [
-    _bug(
-        "graph: dfdx = y**2 (z forgotten)",
-        "graph-forward-backward",
-        [("dfdx = g", "dfdx = y**2")],
-        ("test-graph-forward-backward-gradient",),
-        "01.graph.dfdx-y2",
-    ),
+    mul(_identity("mul"), MUL2, (MUL_NODE, "Node(a.value, (a, b))"), (MAB, IDENTITY), which="mul"),
+    sig(_identity("sigmoid"), SIG2, SIGMOID_IS_A, (SIGMA, IDENTITY), which="sigmoid"),
+    square(_identity("square"), SQUARE, (SQUARE_NODE, A_NODE), (SQ, IDENTITY), which="square"),
+    # the node test sets out.value = σ(a): the backward keeps its point; the graphs of the
+    # two-paths test run on the node's own forward value
+    sig(showing("01.node.forward-changed", "its out.value is not σ(a)"), TWO, SIGMOID_IS_A),
+    h("gradcheck.numerical", HD, (H, NUMERICAL)),
+    paths("kit.library-call", XSX, (XS, FIGURE)),
+    # a wrong forward value costs only its own point
+    h("01.h.value", HV, (RETURN_H, "return sigmoid(x) ** 2, dhdx"), which="dh/dx right"),
+    graph("01.graph.value", GV, ("f = x * g", "f = x * (y + z)")),
+    # issue 21: ∂f/∂x = y², the z of g forgotten
+    graph("01.graph.dfdx-y2", GG, ("dfdx = g", "dfdx = y**2")),
 ]

@@ -2,24 +2,28 @@
 
 Each module ``classroom/plants/<assignment id with - as _>.py`` (e.g. ``_01_chain_rule``
 for "01-chain-rule") defines ``PLANTS``: a list of :class:`Plant`.  A plant is a record:
-its key, the notebook, and per answer cell (grade id) the edit as old → new text
-replacements of the solution cell in ``solutions/``, with the test cells that must lose
-points and what their output must say.
+its key, the notebook, per answer cell (grade id) its edit of the solution cell in
+``solutions/`` as (old, new) text replacements, and the test cells that must lose points.
 
-The key of a bug is its catalogue id (:mod:`course.checks.catalogue`), the one key the
-checkers' bug models and the mutation corpus use too; what the failing tests must show
-is the catalogue's ``says`` of it, or a more particular part of the same message
-(:func:`showing`: which library function a "calls the course's function" bug calls).  A
-correct alternative is not a bug: it has no catalogue id, loses no points, and its key
-is :data:`ALTERNATIVE` (its name, unique in its assignment, says what it does
-differently).
+A module is a table, a bug one row of it: ``cell(key, failing, *edits)``, where ``cell``
+is the maker of an answer cell (:func:`on`), `key` the bug's catalogue id
+(:mod:`course.checks.catalogue`, the one key the checkers' bug models and the mutation
+corpus use too), `failing` a tuple of test grade ids and each edit an (old, new) pair or
+a :func:`sub` of a solution line; module-level names stand for the lines and grade ids
+the rows use.  A bug of several cells is :func:`bug`.  The catalogue names a bug plant:
+its name is the catalogue's ``name`` of its id, with a qualifier (``which``) only where
+two plants of one assignment would share a name.  Its failing tests must show the
+catalogue's ``says`` of it, or a more particular part of that message (:func:`showing`,
+:func:`calls`).  A correct alternative has no catalogue id and loses no points: its key
+is :data:`ALTERNATIVE`, its name (unique in its assignment) says what it does
+differently (``cell.alternative(name, *edits)``, or a :class:`Plant`).
+
 :func:`edit_solution` builds every planted cell and fails, naming the plant, when the
 solution no longer contains the text an edit replaces, so a plant cannot drift from the
-solution it edits.
-
-The notebook tests plant each into the solutions notebook and assert the grade (bugs lose
-exactly the listed cells' points and the failing output names the bug; alternatives keep
-full marks); the sample-class generator reuses them as realistic submissions.
+solution it edits.  The notebook tests plant each into the solutions notebook and assert
+the grade (bugs lose exactly the listed cells' points and the failing output names the
+bug; alternatives keep full marks); the sample-class generator reuses them as realistic
+submissions.
 """
 
 from __future__ import annotations
@@ -120,7 +124,8 @@ class Plant:
     Attributes
     ----------
     name : str
-        Short label, e.g. "dW transposed".
+        Short label, unique in the assignment: a bug's is the catalogue's name of it
+        (:func:`bug`), e.g. "∂J/∂W transposed"; an alternative's says what it does.
     notebook : str
         Notebook name without .ipynb.
     edits : dict of str to tuple
@@ -217,35 +222,61 @@ def showing(bug_id, says):
     return (bug_id, says)
 
 
-def bug(key, name, notebook, edits, failing):
-    """A bug plant: `key` is a catalogue id (the failing tests must show its ``says``) or
-    :func:`showing` of one."""
+def calls(function):
+    """The key of a plant of "calls the course's function" (``kit.library-call``) whose
+    failing tests show that it calls ``course.<function>`` (e.g. "losses.log_softmax")."""
+    return showing("kit.library-call", f"calls course.{function}")
+
+
+def bug(key, notebook, edits, failing, which=None):
+    """A bug plant, named by the catalogue: `key` is a catalogue id (the failing tests must
+    show its ``says``) or :func:`showing` of one; `edits` is grade id -> (old, new) pairs.
+    `which`, a qualifier in two or three words, goes after the catalogue's name where the
+    assignment has another plant of that name."""
     bug_id, says = key if isinstance(key, tuple) else (key, "")
+    from course.checks import catalogue
+
+    known = catalogue.all_bugs().get(bug_id)  # an unknown id: Plant says so
+    name = known.name if known else str(bug_id)
+    name = f"{name} ({which})" if which else name
     return Plant(name, notebook, edits, failing, says=says, bug=bug_id)
 
 
+@dataclass(frozen=True)
+class _Cell:
+    notebook: str
+    cell: str
+
+    def __call__(self, key, failing, *edits, which=None):
+        return bug(key, self.notebook, {self.cell: edits}, failing, which)
+
+    def alternative(self, name, *edits):
+        return Plant(name, self.notebook, {self.cell: edits})
+
+
 def on(notebook, cell):
-    """A maker of the bug plants that edit one answer cell: ``make(key, name, failing, *edits)``."""
-
-    def make(key, name, failing, *edits):
-        return bug(key, name, notebook, {cell: edits}, failing)
-
-    return make
-
-
-def bugs_in(notebook):
-    """A maker of the bug plants that edit one cell of `notebook`:
-    ``make(name, cell, edits, failing, key)``, `key` as for :func:`bug`."""
-
-    def make(name, cell, edits, failing, key):
-        return bug(key, name, notebook, {cell: edits}, failing)
-
-    return make
+    """The maker of the plants that edit only the answer cell `cell` of `notebook`: a bug
+    is ``make(key, failing, *edits, which=None)`` (as :func:`bug`), a correct alternative
+    ``make.alternative(name, *edits)``."""
+    return _Cell(notebook, cell)
 
 
 def body(new):
     """The edit of a cell whose whole answer (between the markers) is `new`."""
     return ((BODY, new),)
+
+
+def sub(line, part, new):
+    """The edit of the solution's `line` with its `part` (once in it) replaced by `new`: a
+    bug that changes a line a little, written as what it changes."""
+    if line.count(part) != 1:
+        raise PlantError(f"{part!r} is in {line!r} {line.count(part)} times, not once")
+    return (line, line.replace(part, new))
+
+
+def subs(lines, part, new):
+    """:func:`sub` of each of `lines` (e.g. a node's two gradient lines)."""
+    return tuple(sub(line, part, new) for line in lines)
 
 
 def imports(function, line):
