@@ -699,6 +699,7 @@ class _KernelDeaths:
 
         earlier = self.nb.cells[i]
         again = copy.deepcopy(earlier)
+        self.raise_on_iopub_timeout = False  # see _TrustedCells._async_handle_timeout
         session = self.trusted.session if self.trusted else None
         if session is not None:
             session.cell_deadline = time.monotonic() + self.cell_timeout
@@ -763,6 +764,7 @@ class _TrustedCells(_KernelDeaths):
         from .trusted import TrustedNotebook
 
         self.current_index = cell_index
+        self.raise_on_iopub_timeout = False  # see _async_handle_timeout
         if cell.cell_type == "code" and cell.source.strip() and not await self._alive():
             await self._fresh_kernel(cell_index)
         if not is_test_cell(cell):
@@ -794,6 +796,14 @@ class _TrustedCells(_KernelDeaths):
         finally:
             if session is not None:
                 session.cell_deadline = None
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """A cell past its time limit is interrupted.  A cell that finished may lose its
+        "idle" among a flood of output, which must not abort the notebook; but when the
+        interrupt does not stop the cell, its idle never comes, and the notebook stops
+        there as nbgrader's does ("did not stop when interrupted")."""
+        self.raise_on_iopub_timeout = True
+        return await super()._async_handle_timeout(timeout, cell)
 
     def output(self, outs, msg, display_id, cell_index):
         size = len(json.dumps(msg.get("content", {}), default=str))
@@ -1092,11 +1102,8 @@ def _run(task, job, nb):
     ep = _execute_class(job, cell_timeout)(
         timeout=cell_timeout,
         interrupt_on_timeout=True,
-        # A kernel that prints faster than the grader reads loses IOPub messages (ZMQ's
-        # PUB drops what its high-water mark cannot hold), its "idle" among them: nbgrader
-        # then aborts the whole notebook after 4 s ("Timeout waiting for IOPub output"),
-        # so a correct notebook that printed 2,000 lines lost every later point.  The
-        # reply on the shell channel says the cell is done; a lost line costs nothing.
+        # A cell that finished and lost its "idle" does not abort the notebook (nbgrader
+        # raises after 4 s); one that outlived its time does (_async_handle_timeout).
         raise_on_iopub_timeout=False,
         # the kernel is thrown away: no need to wait for a graceful exit
         shutdown_kernel="immediate",

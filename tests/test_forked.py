@@ -583,6 +583,20 @@ def test_a_notebook_that_prints_fast_keeps_every_line_and_runs_on(fork):
     assert _printed(result, 1) == "after\n"
 
 
+def test_a_cell_whose_idle_is_lost_does_not_stop_the_notebook():
+    """A finished cell whose IOPub "idle" never arrives (here its kernel stops IOPub):
+    nbgrader would abort the notebook after 4 s as a cell timeout; the later cells and
+    the grader's tests run on.  (A cell that outlives its time limit still stops it:
+    test_autograder_pipeline's loop that ignores KeyboardInterrupt.)"""
+    nb = _notebook(
+        "x = 1", "get_ipython().kernel.iopub_thread.stop()", "y = 2", ("t", "assert y == 2", 1)
+    )
+    result = _execute(nb)
+    assert result["status"] == "ok", result["reason"]
+    errors = [o for c in result["nb"].cells for o in c.get("outputs", []) if "ename" in o]
+    assert errors == []
+
+
 FLOOD = """
 import json, sys
 from autograder import sandbox
