@@ -67,13 +67,20 @@ CELL_OUTPUT_LIMIT = 2 * 2**20
 OUTPUT_LIMIT = 16 * 2**20
 #: Largest single message accepted from the kernel (8 times what a cell's output may
 #: keep, so an oversized print still arrives to be cut with a note; a larger message
-#: is dropped by ZMQ before it reaches us).
+#: is dropped by ZMQ before it reaches us, and with it that socket's connection, for
+#: good: see SEND_TIMEOUT_MS).
 MAX_MESSAGE = 8 * CELL_OUTPUT_LIMIT
 #: Kernel messages ZMQ holds for the grader per socket before it stops reading: with
 #: MAX_MESSAGE, what a flood of output can make the grader hold (256 MB at most; 60
 #: messages of 50 MB made an uncapped nbgrader hold 1.4 GB).  The kernel's IOPub
 #: never drops what waits (backprop_agent.agent._kernel_app): it waits in the kernel.
 RECEIVE_QUEUE = 16
+#: Milliseconds a message to the kernel may wait to be sent.  A message over MAX_MESSAGE
+#: ends ZMQ's connection for good (libzmq does not reconnect after that protocol error):
+#: a shell or control socket then has no peer, and jupyter_client's send, a blocking
+#: call in the job's event loop, waited forever, past the notebook's time limit (one
+#: ``get_ipython().set_next_input('x' * 2**25)`` hung its worker and the grading run).
+SEND_TIMEOUT_MS = 5000
 #: Sizes of the sandbox's writable folders (they live in memory).
 HOME_MB, TMP_MB, RUN_MB, SHM_MB = 128, 128, 1, 16
 
@@ -637,6 +644,13 @@ class _KernelDeaths:
             return False
         return True
 
+    async def _unreachable(self):
+        """End a kernel the grader can no longer send to (a message over MAX_MESSAGE
+        cut its connection): the cell counts as one that stopped answering."""
+        self.job.stopped_answering = True
+        with contextlib.suppress(Exception):
+            await self.km._async_kill_kernel()
+
     def _crashed(self, cell, index, during_test=False):
         """Note that cell `index` ended the kernel (its output says so)."""
         from . import crashes
@@ -695,6 +709,7 @@ class _KernelDeaths:
         ended this kernel too (then it is marked so)."""
         import copy
 
+        import zmq
         from nbclient.exceptions import DeadKernelError
 
         earlier = self.nb.cells[i]
@@ -705,9 +720,11 @@ class _KernelDeaths:
             session.cell_deadline = time.monotonic() + self.cell_timeout
         try:
             await super().async_execute_cell(again, i, store_history=True)
-        except DeadKernelError:
+        except (DeadKernelError, zmq.Again) as exc:
             if self.job.expired.is_set():
                 raise
+            if isinstance(exc, zmq.Again):
+                await self._unreachable()
             self._crashed(earlier, i)
             earlier.outputs[-1]["evalue"] += " (It ended the kernel when run again.)"
             return False
@@ -780,6 +797,7 @@ class _TrustedCells(_KernelDeaths):
 
     async def _student_cell(self, cell, cell_index, execution_count=None, **kw):
         """Run a student's cell in the kernel; the course calls it makes end with it."""
+        import zmq
         from nbclient.exceptions import DeadKernelError
 
         self._output_bytes = 0
@@ -791,6 +809,12 @@ class _TrustedCells(_KernelDeaths):
         except DeadKernelError:
             if self.job.expired.is_set():
                 raise
+            self._crashed(cell, cell_index)
+            return cell
+        except zmq.Again:  # its connection is gone (SEND_TIMEOUT_MS): as if it had died
+            if self.job.expired.is_set():
+                raise
+            await self._unreachable()
             self._crashed(cell, cell_index)
             return cell
         finally:
@@ -1008,6 +1032,8 @@ def _bounded_zmq():
     # (forever) the context's finalizer then waits for it forever, and the grading
     # worker with it (a notebook whose kernel died with a request unread hung its worker).
     ctx.setsockopt(zmq.LINGER, 0)
+    # a send to a kernel whose connection ZMQ has dropped raises zmq.Again, never hangs
+    ctx.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
     return ctx
 
 

@@ -625,3 +625,30 @@ def test_a_flood_of_large_outputs_is_bounded_in_an_uncapped_grader():
     bound = sandbox.RECEIVE_QUEUE * sandbox.MAX_MESSAGE / 2**20
     assert peak_mb < 200 + bound, (peak_mb, bound)
     assert status == "ok"  # not a cell timeout: the flood is dropped, not waited for
+
+
+@needs_fork
+def test_a_message_over_the_limit_ends_the_kernel_not_the_grading_run():
+    """A kernel message over MAX_MESSAGE ends ZMQ's connection for good (libzmq does not
+    reconnect after that protocol error).  One oversized execute_reply (here IPython's
+    public set_next_input payload) left the shell socket without a peer, and the next
+    cell's execute_request, a blocking send in the job's event loop, waited forever:
+    past the notebook's time limit, the worker and the grading run hung.  Now that
+    kernel counts as one that stopped answering: a fresh one grades the rest."""
+    import threading
+
+    big = f"get_ipython().set_next_input('x' * {sandbox.MAX_MESSAGE + 2**20})"
+    nb = _notebook(big, "print('after')", ("t", "print('graded')", 1))
+    box = {}
+
+    def job():
+        box["result"] = _execute(nb, cell_timeout=5, notebook_timeout=30)
+
+    thread = threading.Thread(target=job, daemon=True)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the grading job hung past its notebook time limit"
+    result = box["result"]
+    assert result["status"] != "notebook timeout", result["reason"]
+    assert [c["cause"] for c in result["crashes"]] == ["it stopped answering the grader"]
+    assert _printed(result, 2) == "graded\n"
