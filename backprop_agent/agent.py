@@ -357,6 +357,39 @@ def is_record(obj):
     return dataclasses.is_dataclass(obj) and getattr(type(obj), "__record_of__", None)
 
 
+#: Bytes a message of the kernel may have on the wire: below the grader's
+#: ``autograder.sandbox.MAX_MESSAGE`` (16 MB), over which ZMQ drops the message and
+#: ends the connection for good (all later output of the kernel would be lost).
+MESSAGE_LIMIT = 15 * 2**20
+_OUTPUTS = ("stream", "display_data", "execute_result", "update_display_data", "error")
+
+
+def _capped(serialize):
+    """`serialize` (a jupyter_client Session's) with an output message over
+    :data:`MESSAGE_LIMIT` replaced by a short note of what was cut (a reply's payload by
+    none), so one oversized print costs its own output only."""
+
+    def capped(msg, ident=None):
+        frames = serialize(msg, ident)
+        size = sum(len(f) for f in frames)
+        kind = msg.get("header", {}).get("msg_type")
+        if size <= MESSAGE_LIMIT or (kind not in _OUTPUTS and kind != "execute_reply"):
+            return frames
+        content = dict(msg.get("content") or {})
+        note = f"[output of {size / 2**20:.0f} MB cut by the kernel: over {MESSAGE_LIMIT // 2**20} MB]\n"
+        if kind == "stream":
+            content["text"] = note
+        elif kind == "error":
+            content.update(evalue=note, traceback=[note])
+        elif kind == "execute_reply":
+            content["payload"] = []
+        else:
+            content.update(data={"text/plain": note}, metadata={})
+        return serialize({**msg, "content": content, "buffers": []}, ident)
+
+    return capped
+
+
 def _kernel_app():
     """ipykernel's IPKernelApp whose IOPub socket never drops a message: ZMQ's PUB drops
     what its high-water mark (1,000 messages) cannot hold when the grader reads slower
@@ -386,6 +419,7 @@ def main(argv=None):
     # place between the kernel's own start-up and the first cell.
     app = _kernel_app()
     app.initialize(argv)
+    app.session.serialize = _capped(app.session.serialize)
     agent = Agent(app.shell.user_ns)
     agent.stubs.install(agent)
     agent.listen(agent_path)

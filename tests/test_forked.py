@@ -597,6 +597,19 @@ def test_a_cell_whose_idle_is_lost_does_not_stop_the_notebook():
     assert errors == []
 
 
+def test_one_oversized_print_costs_only_its_own_output():
+    """A print of 20 MB (over the grader's MAX_MESSAGE, where ZMQ ends the IOPub
+    connection for good): the kernel sends a note instead, and later output arrives."""
+    from backprop_agent import agent
+
+    assert agent.MESSAGE_LIMIT < sandbox.MAX_MESSAGE
+    nb = _notebook("print('x' * (20 * 2**20))", "print('after')")
+    result = _execute(nb)
+    assert result["status"] == "ok", result["reason"]
+    assert "cut by the kernel" in _printed(result, 0)
+    assert _printed(result, 1) == "after\n"
+
+
 FLOOD = """
 import json, sys
 from autograder import sandbox
@@ -631,13 +644,20 @@ def test_a_flood_of_large_outputs_is_bounded_in_an_uncapped_grader():
 def test_a_message_over_the_limit_ends_the_kernel_not_the_grading_run():
     """A kernel message over MAX_MESSAGE ends ZMQ's connection for good (libzmq does not
     reconnect after that protocol error).  One oversized execute_reply (here IPython's
-    public set_next_input payload) left the shell socket without a peer, and the next
+    public set_next_input payload, past the kernel's own cap) left the shell socket without a peer, and the next
     cell's execute_request, a blocking send in the job's event loop, waited forever:
     past the notebook's time limit, the worker and the grading run hung.  Now that
     kernel counts as one that stopped answering: a fresh one grades the rest."""
     import threading
 
-    big = f"get_ipython().set_next_input('x' * {sandbox.MAX_MESSAGE + 2**20})"
+    # the kernel's own cap (backprop_agent.agent._capped) undone first, as a hostile
+    # kernel can: only the grader's side is to be relied on
+    big = (
+        "from jupyter_client.session import Session\n"
+        "session = get_ipython().kernel.session\n"
+        "session.serialize = Session.serialize.__get__(session)\n"
+        f"get_ipython().set_next_input('x' * {sandbox.MAX_MESSAGE + 2**20})"
+    )
     nb = _notebook(big, "print('after')", ("t", "print('graded')", 1))
     box = {}
 
