@@ -84,9 +84,16 @@ def tex_to_mathml(tex, display=False):
 
 
 def _formula(source):
+    """A ``$...$`` or ``$$...$$`` formula as MathML and nothing else: latex2mathml passes
+    the HTML of a ``\\text{...}`` through, so any other tag is shown as text."""
     display = source.startswith("$$")
     tex = source[2:-2] if display else source[1:-1]
-    return tex_to_mathml(tex.strip(), display)
+    mathml = tex_to_mathml(tex.strip(), display)
+    if mathml.startswith("<code"):
+        return mathml
+    return bleach.clean(
+        mathml, tags=MATHML_TAGS, attributes=_attribute_ok, strip=False, strip_comments=True
+    )
 
 
 def markdown(text):

@@ -132,6 +132,16 @@ def test_markdown_keeps_tex_spacing_and_emphasis_apart():
     assert 'alttext="w_{1}\\,x_{2}"' in html
 
 
+def test_html_inside_a_formula_is_shown_as_text():
+    """latex2mathml passes the HTML of \\text{...} through: a link or a fake score badge
+    in a student's formula stays text, in a title as in a Markdown cell."""
+    tex = r'$\text{<a href="https://x.example">pass</a><b>9/9</b>}$'
+    for html in (str(safe_html.inline_math("Title " + tex)), str(safe_html.markdown(tex))):
+        _, tags = parse(html)
+        assert not [t for t, _ in tags if t in ("a", "b")], html
+        assert "&lt;b&gt;9/9" in html and "<math" in html
+
+
 def test_student_text_and_outputs_stay_inert(root):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
