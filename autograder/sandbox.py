@@ -709,27 +709,37 @@ class _KernelDeaths:
         ended this kernel too (then it is marked so)."""
         import copy
 
+        earlier = self.nb.cells[i]
+        try:
+            ran = await self._in_kernel(copy.deepcopy(earlier), i, earlier, store_history=True)
+        finally:
+            self.nb.cells[i] = earlier
+        if not ran:
+            earlier.outputs[-1]["evalue"] += " (It ended the kernel when run again.)"
+        return ran
+
+    async def _in_kernel(self, cell, index, shown, *args, **kw):
+        """Execute `cell` (number `index`) in the kernel, the course calls it makes bounded
+        by its time limit.  False when it ended the kernel, or cut the grader off from it
+        (a connection ZMQ dropped: SEND_TIMEOUT_MS); then the notebook's cell `shown`
+        says so.  After the notebook's time limit the error is raised."""
         import zmq
         from nbclient.exceptions import DeadKernelError
 
-        earlier = self.nb.cells[i]
-        again = copy.deepcopy(earlier)
         self.raise_on_iopub_timeout = False  # see _TrustedCells._async_handle_timeout
         session = self.trusted.session if self.trusted else None
         if session is not None:
             session.cell_deadline = time.monotonic() + self.cell_timeout
         try:
-            await super().async_execute_cell(again, i, store_history=True)
+            await super().async_execute_cell(cell, index, *args, **kw)
         except (DeadKernelError, zmq.Again) as exc:
             if self.job.expired.is_set():
                 raise
             if isinstance(exc, zmq.Again):
                 await self._unreachable()
-            self._crashed(earlier, i)
-            earlier.outputs[-1]["evalue"] += " (It ended the kernel when run again.)"
+            self._crashed(shown, index)
             return False
         finally:
-            self.nb.cells[i] = earlier
             if session is not None:
                 session.cell_deadline = None
         return True
@@ -781,7 +791,6 @@ class _TrustedCells(_KernelDeaths):
         from .trusted import TrustedNotebook
 
         self.current_index = cell_index
-        self.raise_on_iopub_timeout = False  # see _async_handle_timeout
         if cell.cell_type == "code" and cell.source.strip() and not await self._alive():
             await self._fresh_kernel(cell_index)
         if not is_test_cell(cell):
@@ -796,30 +805,10 @@ class _TrustedCells(_KernelDeaths):
         return cell
 
     async def _student_cell(self, cell, cell_index, execution_count=None, **kw):
-        """Run a student's cell in the kernel; the course calls it makes end with it."""
-        import zmq
-        from nbclient.exceptions import DeadKernelError
-
+        """Run a student's cell in the kernel (:meth:`_KernelDeaths._in_kernel`)."""
         self._output_bytes = 0
-        session = self.trusted.session if self.trusted else None
-        if session is not None:
-            session.cell_deadline = time.monotonic() + self.cell_timeout
-        try:
-            return await super().async_execute_cell(cell, cell_index, execution_count, **kw)
-        except DeadKernelError:
-            if self.job.expired.is_set():
-                raise
-            self._crashed(cell, cell_index)
-            return cell
-        except zmq.Again:  # its connection is gone (SEND_TIMEOUT_MS): as if it had died
-            if self.job.expired.is_set():
-                raise
-            await self._unreachable()
-            self._crashed(cell, cell_index)
-            return cell
-        finally:
-            if session is not None:
-                session.cell_deadline = None
+        await self._in_kernel(cell, cell_index, cell, execution_count, **kw)
+        return cell
 
     async def _async_handle_timeout(self, timeout, cell=None):
         """A cell past its time limit is interrupted.  A cell that finished may lose its
