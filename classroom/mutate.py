@@ -32,7 +32,6 @@ import signal
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from string import Formatter
 
 from classroom import runner
 
@@ -220,17 +219,6 @@ def _named(outputs):
     return False, (outputs[0].splitlines()[0] if outputs else "")
 
 
-def _literals(diagnosis):
-    """The literal parts of a catalogue diagnosis, between its fields (``{name}``)."""
-    parts, current = [], ""
-    for literal, name, _, _ in Formatter().parse(diagnosis):
-        current += literal
-        if name is not None:
-            parts.append(current)
-            current = ""
-    return [*parts, current]
-
-
 #: How much of a diagnosis's own text a sentence cut short must show (or all of it).
 _CUT_SHOWS = 40
 
@@ -260,9 +248,16 @@ def _diagnoses():
 
     out = []
     for k, b in catalogue.all_bugs().items():
-        parts = _literals(b.diagnosis)
-        out.append((k, re.compile(".*?".join(map(re.escape, parts)), re.I | re.S), parts, b))
+        pattern = re.compile(".*?".join(map(re.escape, b.literals)), re.I | re.S)
+        out.append((k, pattern, list(b.literals), b))
     return out
+
+
+def _of_notebook(assignment):
+    """_diagnoses() of the bugs a failing test of `assignment` may name: its notebook's
+    and the generic ones (``gradcheck.``, ``kit.``)."""
+    notebook = assignment.split("-")[0]
+    return [d for d in _diagnoses() if d[0].split(".")[0] in (notebook, "gradcheck", "kit")]
 
 
 def bug_named(assignment, sentence):
@@ -280,7 +275,7 @@ def bug_named(assignment, sentence):
         return ""
     text = sentence[len(head) :].strip()
     notebook = assignment.split("-")[0]
-    mine = [d for d in _diagnoses() if d[0].split(".")[0] in (notebook, "gradcheck", "kit")]
+    mine = _of_notebook(assignment)
     shown = [
         (len(b.diagnosis), k)
         for k, pattern, parts, b in mine
@@ -306,8 +301,7 @@ def uncatalogued(assignment, output):
     list of str
     """
     head = "Likely bug: "
-    notebook = assignment.split("-")[0]
-    mine = [d[1] for d in _diagnoses() if d[0].split(".")[0] in (notebook, "gradcheck", "kit")]
+    mine = [pattern for _, pattern, _, _ in _of_notebook(assignment)]
     bad = []
     for line in output.splitlines():
         text = line.strip().removeprefix("✗ ")

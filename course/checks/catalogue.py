@@ -66,10 +66,19 @@ class Bug:
     says: str = ""
     #: The names of the diagnosis's fields, in order (empty: a sentence without numbers).
     fields: tuple = field(init=False, repr=False, compare=False)
+    #: The diagnosis's literal text before, between and after its fields (one more part
+    #: than fields; a literal brace undoubled): what every message of the bug shows.
+    literals: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         parts = _parts(self.id, self.diagnosis)
         object.__setattr__(self, "fields", tuple(name for _, name in parts if name))
+        literals, text = [], ""
+        for literal, name in parts:  # a doubled brace splits the literal text
+            text += literal
+            if name:
+                literals, text = [*literals, text], ""
+        object.__setattr__(self, "literals", (*literals, text))
         if not self.says:
             object.__setattr__(self, "says", _default_says(self.id, parts))
 
