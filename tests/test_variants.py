@@ -146,18 +146,23 @@ def _students_with_two_variants(doc):
     return (a, ka), (b, kb)
 
 
+def _released_01(tmp_path):
+    """(course, its variant table, the release with the solution's answers) of a course
+    of 01 made and released for the test."""
+    course = Course.load(fixture.make_course(tmp_path / "c", [A1], fixture=False))
+    doc = vt.write_table(course.source / A1, A1, "backprop-course")
+    grade.generate_release(course, A1)
+    release = nbformat.read(course.release / A1 / "chain_rule.ipynb", as_version=4)
+    source = nbformat.read(course.source / A1 / "chain_rule.ipynb", as_version=4)
+    return course, doc, samples.filled(release, source)
+
+
 @pytest.mark.slow
 def test_two_students_graded_on_their_own_variants_and_on_each_others(tmp_path):
     """The real grader (sandboxed kernels): each student's own numbers earn full marks,
     the other's earn nothing for the hand items, are named and flag the submission."""
-    root = fixture.make_course(tmp_path / "c", [A1], fixture=False)
-    course = Course.load(root)
-    doc = vt.write_table(course.source / A1, A1, "backprop-course")
-    grade.generate_release(course, A1)
+    course, doc, solution = _released_01(tmp_path)
     (a, ka), (b, kb) = _students_with_two_variants(doc)
-    release = nbformat.read(course.release / A1 / "chain_rule.ipynb", as_version=4)
-    source = nbformat.read(course.source / A1 / "chain_rule.ipynb", as_version=4)
-    solution = samples.filled(release, source)  # the release with the solution's answers
     submissions = {
         f"{a}": (a, ka),  # own numbers
         f"{b}": (b, kb),
@@ -202,13 +207,7 @@ def test_two_students_graded_on_their_own_variants_and_on_each_others(tmp_path):
 def test_hand_answers_written_as_fractions_or_decimals_earn_their_points(tmp_path):
     """An unusual correct answer through the real grader: 01's hand numbers written with
     the standard library's exact numbers (Fraction, Decimal) are the student's numbers."""
-    root = fixture.make_course(tmp_path / "c", [A1], fixture=False)
-    course = Course.load(root)
-    doc = vt.write_table(course.source / A1, A1, "backprop-course")
-    grade.generate_release(course, A1)
-    release = nbformat.read(course.release / A1 / "chain_rule.ipynb", as_version=4)
-    source = nbformat.read(course.source / A1 / "chain_rule.ipynb", as_version=4)
-    solution = samples.filled(release, source)
+    course, doc, solution = _released_01(tmp_path)
     k = vt.index_for(doc, "s01")
     answers = vt.SPECS[A1].answers(doc["variants"][k])
     exact = "from decimal import Decimal\nfrom fractions import Fraction\n"
