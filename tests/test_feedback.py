@@ -275,6 +275,9 @@ def test_a_question_title_shows_its_formula_as_mathml(root):
     assert "Test: Fixture: " in text and "$" not in text.split("Test: ", 1)[1][:40]
     assert 'Fixture: <math alttext="\\sigma' in html
     assert "<b>" not in html.split("Test: Fixture", 1)[1][:800]
+    # the score table names the questions by the same titles
+    table = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert '<math alttext="\\sigma' in table and "$" not in parse(table)[0]
 
 
 @pytest.fixture(scope="module")
